@@ -1,0 +1,504 @@
+/**
+ * The connector's Microsoft client: Entra ID tokens (msal-node), Microsoft Graph (users, Intune
+ * service-principal endpoint discovery) and the Intune partner compliance API (azure-protocol §1.2,
+ * §6.4 P1–P6 and the addendum's P6 heartbeat).
+ *
+ * Configured only by `AzureClientConfig` (AZURE_* / GRAPH_BASE_URL) and NODE_EXTRA_CA_CERTS: it knows
+ * nothing about the emulator. It never retries by itself except for the single token refresh after a
+ * 401; every other failure is thrown as an `AzureApiError` for `toTemporalFailure` (errors.ts), and
+ * Temporal decides when to try again.
+ */
+import { randomUUID } from 'node:crypto';
+import { AuthenticationHandlerOptions, type Client, type GraphRequest } from '@microsoft/microsoft-graph-client';
+import { buildUploadEntities, isGuid, type DeviceUpload, type KnownDevice } from './entities';
+import { AzureApiError, fromGraphError, fromHttpResponse, fromMsalError, fromNetworkError, type CallContext } from './errors';
+import { createGraphClient, graphCallScope } from './graph';
+import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, tokenCallScope, type TokenCallScope } from './msal';
+
+export type { DeviceUpload } from './entities';
+
+export interface AzureClientConfig {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  /** AZURE_AUTHORITY_HOST, e.g. https://login.microsoftonline.com */
+  authorityHost: string;
+  /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com */
+  graphBaseUrl: string;
+  /** Applied to every HTTP request (token, Graph, partner API). Default 30000. */
+  requestTimeoutMs?: number;
+  partner?: { enrollmentUrl?: string; remediationUrl?: string; policyDisplayName?: string };
+}
+
+export type UploadStatus = {
+  status: 'Pending' | 'Processing' | 'Completed' | 'Failed' | string;
+  errorDetail: string | null;
+  completedAt: string | null;
+};
+
+export interface AzureClientLogger {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+}
+
+export type Audience = 'graph' | 'intune';
+export type Platform = 'iOS' | 'Android';
+
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+/** The double slash is literal (azure-protocol §1.2(b)). */
+export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
+/** appId of the Microsoft Intune first-party service principal. */
+export const INTUNE_APP_ID = '0000000a-0000-0000-c000-000000000000';
+const TENANT_SERVICE = 'PartnerTenantDataSyncService';
+const DEVICE_SERVICE = 'PartnerDeviceDataSyncService';
+const DEFAULT_POLICY_NAME = 'MDM partner compliance';
+
+const NOOP_LOGGER: AzureClientLogger = { info: () => undefined, warn: () => undefined };
+
+/** A Map that forgets its oldest entries beyond `max` (bounded memory for 100k+ devices). */
+class BoundedMap<K, V> {
+  private readonly m = new Map<K, V>();
+  constructor(private readonly max: number) {}
+  get(k: K): V | undefined {
+    return this.m.get(k);
+  }
+  clear(): void {
+    this.m.clear();
+  }
+  set(k: K, v: V): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    if (this.m.size > this.max) {
+      const oldest = this.m.keys().next();
+      if (!oldest.done) this.m.delete(oldest.value);
+    }
+  }
+}
+
+function requireHttpsUrl(name: string, value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new Error(`${name} is not a valid URL: ${value}`);
+  }
+  if (u.protocol !== 'https:') throw new Error(`${name} must be an https:// URL (msal-node and the Graph client require TLS): ${value}`);
+  return value.replace(/\/+$/, '');
+}
+
+/** A UPN inside `users('…')`: OData quote doubling, then percent-encoding of what a path cannot hold ('@' stays). */
+function upnKeySegment(upn: string): string {
+  return encodeURIComponent(upn.replace(/'/g, "''")).replace(/%40/g, '@');
+}
+
+function lastSegment(url: string): string {
+  const path = new URL(url).pathname;
+  const seg = path.slice(path.lastIndexOf('/') + 1);
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function str(x: unknown): string | null {
+  return typeof x === 'string' && x !== '' ? x : null;
+}
+
+export class AzureComplianceClient {
+  private readonly cfg: AzureClientConfig;
+  private readonly timeoutMs: number;
+  private readonly logger: AzureClientLogger;
+  private readonly graph: Client;
+  private readonly endpoints = new Map<string, Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }>>();
+  private readonly onboarding = new Map<string, Promise<{ provisioned: true; policyIds: Record<string, string> }>>();
+  private readonly userIds = new BoundedMap<string, string>(50_000);
+  private readonly terminalSeenAt = new BoundedMap<string, string>(20_000);
+
+  constructor(cfg: AzureClientConfig, logger?: AzureClientLogger) {
+    const timeoutMs = cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`requestTimeoutMs must be a positive number of milliseconds, got ${String(cfg.requestTimeoutMs)}`);
+    for (const k of ['tenantId', 'clientId', 'clientSecret'] as const) {
+      if (!cfg[k]) throw new Error(`Azure client configuration is missing ${k}`);
+    }
+    this.cfg = {
+      ...cfg,
+      authorityHost: requireHttpsUrl('AZURE_AUTHORITY_HOST', cfg.authorityHost),
+      graphBaseUrl: requireHttpsUrl('GRAPH_BASE_URL', cfg.graphBaseUrl),
+    };
+    this.timeoutMs = timeoutMs;
+    this.logger = logger ?? NOOP_LOGGER;
+    this.graph = createGraphClient({
+      graphBaseUrl: this.cfg.graphBaseUrl,
+      timeoutMs,
+      // Requests pass their token explicitly (see graphGet); this is only the chain's default.
+      authProvider: { getAccessToken: async () => (await this.getAccessToken('graph')).token },
+    });
+  }
+
+  get tenantId(): string {
+    return this.cfg.tenantId;
+  }
+
+  /**
+   * Forgets the discovered endpoints, the onboarding result and the resolved user ids (not the
+   * tokens: those live in the process-wide MSAL application). For a tenant that was deprovisioned
+   * or whose users changed while this client lived.
+   */
+  resetCaches(): void {
+    this.endpoints.clear();
+    this.onboarding.clear();
+    this.userIds.clear();
+    this.terminalSeenAt.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tokens
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * A client-credentials token for Graph or the Intune partner API, from msal-node's cache when it
+   * still has more than 300 s to live (`fromCache: true`), from the token endpoint otherwise or when
+   * `skipCache` is set.
+   */
+  async getAccessToken(audience: Audience, opts: { skipCache?: boolean } = {}): Promise<{ token: string; fromCache: boolean; expiresOn: Date | null }> {
+    const scope = audience === 'graph' ? GRAPH_SCOPE : INTUNE_SCOPE;
+    const app = getMsalApp(this.cfg);
+    const call: TokenCallScope = { timeoutMs: this.timeoutMs };
+    const skipCache = opts.skipCache === true;
+    const ctx: CallContext = { operation: `getAccessToken(${audience})`, request: `POST /${this.cfg.tenantId}/oauth2/v2.0/token` };
+    try {
+      const result = await tokenCallScope.run(call, () => app.cca.acquireTokenByClientCredential({ scopes: [scope], skipCache }));
+      if (!result || !result.accessToken) {
+        throw new AzureApiError({ service: 'token', reason: 'Transient', message: `token endpoint returned no access token for ${audience}`, operation: ctx.operation });
+      }
+      if (!result.fromCache) {
+        this.logger.info({ audience, skipCache, expiresOn: result.expiresOn ? result.expiresOn.toISOString() : null }, 'acquired Azure access token');
+      }
+      return { token: result.accessToken, fromCache: result.fromCache, expiresOn: result.expiresOn ?? null };
+    } catch (err) {
+      if (err instanceof AzureApiError) throw err;
+      const obs = call.observation;
+      const now = Date.now();
+      if (obs?.status !== undefined && (obs.status === 429 || obs.status >= 500)) {
+        // msal-node now refuses this scope locally for Retry-After seconds (60 s without one, ≤ 3600 s).
+        const raw = obs.retryAfterRaw ? parseInt(obs.retryAfterRaw, 10) : NaN;
+        const seconds = Number.isFinite(raw) && raw > 0 ? Math.min(raw, 3600) : 60;
+        app.throttledUntil.set(scope, now + seconds * 1000);
+      }
+      const until = app.throttledUntil.get(scope);
+      const locallyThrottledForMs = obs === undefined && until !== undefined && until > now ? until - now : null;
+      const mapped = fromMsalError(err, ctx, obs, locallyThrottledForMs);
+      this.logger.warn({ audience, reason: mapped.reason, status: mapped.status, code: mapped.code }, `Azure token request failed: ${mapped.message}`);
+      throw mapped;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Transport: Graph (SDK, no retry middleware) and the partner API (fetch)
+  // -------------------------------------------------------------------------------------------
+
+  /** A Graph GET with the current token; on 401, one refresh (`skipCache`) and one retry. */
+  private async graphGet<T>(path: string, ctx: CallContext, build?: (r: GraphRequest) => GraphRequest): Promise<T> {
+    const request = `GET /v1.0${path}`;
+    let token = (await this.getAccessToken('graph')).token;
+    for (let attempt = 0; ; attempt++) {
+      const current = token;
+      let req = this.graph.api(path).middlewareOptions([new AuthenticationHandlerOptions({ getAccessToken: async () => current })]);
+      if (build) req = build(req);
+      const scope: { headers?: Headers } = {};
+      try {
+        return (await graphCallScope.run(scope, () => req.get())) as T;
+      } catch (err) {
+        const mapped = fromGraphError(err, { ...ctx, request, afterRefresh: attempt > 0 }, this.timeoutMs, scope.headers);
+        if (mapped.status === 401 && attempt === 0) {
+          this.logger.warn({ operation: ctx.operation, code: mapped.code }, 'Graph answered 401: refreshing the token once');
+          token = (await this.getAccessToken('graph', { skipCache: true })).token;
+          continue;
+        }
+        throw mapped;
+      }
+    }
+  }
+
+  /** A partner-API request; on 401, one refresh (`skipCache`) and one retry. `accept` lists non-2xx statuses the caller handles. */
+  private async intune(
+    method: 'GET' | 'PUT' | 'POST',
+    url: string,
+    body: unknown,
+    ctx: CallContext,
+    opts: { accept?: number[]; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const request = `${method} ${lastSegment(url)}`;
+    let token = (await this.getAccessToken('intune')).token;
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            Accept: 'application/json',
+            'client-request-id': randomUUID(),
+            ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+            ...(opts.headers ?? {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        text = await response.text();
+      } catch (err) {
+        throw fromNetworkError('intune', err, { ...ctx, request }, this.timeoutMs);
+      }
+      const parsed = parseJson(text);
+      if ((response.status >= 200 && response.status < 300) || (opts.accept ?? []).includes(response.status)) {
+        return { status: response.status, body: parsed ?? null };
+      }
+      if (response.status === 401 && attempt === 0) {
+        this.logger.warn({ operation: ctx.operation, request }, 'Intune partner API answered 401: refreshing the token once');
+        token = (await this.getAccessToken('intune', { skipCache: true })).token;
+        continue;
+      }
+      throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, { ...ctx, request, afterRefresh: attempt > 0 });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Discovery and onboarding
+  // -------------------------------------------------------------------------------------------
+
+  /** G6: the Intune partner endpoints of the tenant, through its Intune service principal. Cached for the client's life. */
+  discoverEndpoints(): Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }> {
+    const key = this.cfg.tenantId.toLowerCase();
+    let p = this.endpoints.get(key);
+    if (!p) {
+      p = this.doDiscoverEndpoints();
+      this.endpoints.set(key, p);
+      p.catch(() => this.endpoints.delete(key));
+    }
+    return p;
+  }
+
+  private async doDiscoverEndpoints(): Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }> {
+    const ctx: CallContext = { operation: 'discoverEndpoints' };
+    const sps = await this.graphGet<{ value?: Array<{ id?: string }> }>('/servicePrincipals', ctx, (r) => r.filter(`appId eq '${INTUNE_APP_ID}'`));
+    const spId = str(sps?.value?.[0]?.id);
+    if (!spId) {
+      throw new AzureApiError({
+        service: 'graph',
+        reason: 'TenantNotProvisioned',
+        message: `tenant ${this.cfg.tenantId} has no Microsoft Intune service principal (appId ${INTUNE_APP_ID}): is Intune licensed and the partner app consented?`,
+        operation: ctx.operation,
+      });
+    }
+    const eps = await this.graphGet<{ value?: Array<{ providerName?: string; uri?: string }> }>(`/servicePrincipals/${encodeURIComponent(spId)}/endPoints`, ctx);
+    const find = (name: string): string | null => {
+      const uri = str(eps?.value?.find((e) => e.providerName === name)?.uri);
+      return uri ? uri.replace(/\/+$/, '') : null;
+    };
+    const tenantDataSyncUrl = find(TENANT_SERVICE);
+    const deviceDataSyncUrl = find(DEVICE_SERVICE);
+    if (!tenantDataSyncUrl || !deviceDataSyncUrl) {
+      throw new AzureApiError({
+        service: 'graph',
+        reason: 'TenantNotProvisioned',
+        message: `the Intune service principal of tenant ${this.cfg.tenantId} publishes no ${!tenantDataSyncUrl ? TENANT_SERVICE : DEVICE_SERVICE} endpoint`,
+        operation: ctx.operation,
+      });
+    }
+    this.logger.info({ tenantId: this.cfg.tenantId, tenantDataSyncUrl, deviceDataSyncUrl }, 'discovered Intune partner endpoints');
+    return { tenantDataSyncUrl, deviceDataSyncUrl };
+  }
+
+  /**
+   * P1 (`Provisioned: 1`), then P2 per platform: create the partner compliance policy, or on 409 look
+   * the existing one up and reuse it. Idempotent; cached for the client's life once it succeeded.
+   */
+  ensureTenantOnboarded(platforms: Platform[] = ['iOS', 'Android']): Promise<{ provisioned: true; policyIds: Record<string, string> }> {
+    const list = [...new Set(platforms)].sort();
+    const key = `${this.cfg.tenantId.toLowerCase()}|${list.join(',')}`;
+    let p = this.onboarding.get(key);
+    if (!p) {
+      p = this.doOnboard(list);
+      this.onboarding.set(key, p);
+      p.catch(() => this.onboarding.delete(key));
+    }
+    return p;
+  }
+
+  private async doOnboard(platforms: Platform[]): Promise<{ provisioned: true; policyIds: Record<string, string> }> {
+    const { tenantDataSyncUrl } = await this.discoverEndpoints();
+    const tenantId = this.cfg.tenantId;
+    const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
+    const partner = this.cfg.partner ?? {};
+    await this.intune('PUT', `${tenantDataSyncUrl}/PartnerTenants(guid'${tenantId}')?api-version=1.6`, {
+      Provisioned: 1,
+      ...(partner.enrollmentUrl ? { PartnerEnrollmentUrl: partner.enrollmentUrl } : {}),
+      ...(partner.remediationUrl ? { PartnerRemediationUrl: partner.remediationUrl } : {}),
+    }, ctx);
+    const policyIds: Record<string, string> = {};
+    for (const platform of platforms) {
+      policyIds[platform] = await this.ensurePolicy(tenantDataSyncUrl, platform);
+    }
+    this.logger.info({ tenantId, policyIds }, 'tenant provisioned for partner compliance');
+    return { provisioned: true, policyIds };
+  }
+
+  private async ensurePolicy(tenantDataSyncUrl: string, platform: Platform): Promise<string> {
+    const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
+    const displayName = `${this.cfg.partner?.policyDisplayName ?? DEFAULT_POLICY_NAME} (${platform})`;
+    const created = await this.intune('POST', `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`, {
+      DisplayName: displayName,
+      Description: `Compliance of ${platform} devices is reported by the MDM partner`,
+      Platform: platform,
+      PartnerManagedCompliance: true,
+    }, ctx, { accept: [409] });
+    if (created.status !== 409) {
+      const id = str((created.body as { Id?: unknown } | null)?.Id);
+      if (!id) throw new AzureApiError({ service: 'intune', reason: 'Transient', status: created.status, message: `PartnerCompliancePolicies POST for ${platform} returned HTTP ${created.status} without an Id`, operation: ctx.operation });
+      return id;
+    }
+    // 409: a policy for this platform exists already; find it and reuse it.
+    const listed = await this.intune('GET', `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`, undefined, ctx);
+    const value = ((listed.body as { value?: unknown } | null)?.value ?? []) as Array<{ Id?: unknown; Platform?: unknown; DisplayName?: unknown }>;
+    const match =
+      value.find((p) => typeof p.Platform === 'string' && p.Platform.toLowerCase() === platform.toLowerCase()) ??
+      value.find((p) => p.DisplayName === displayName) ??
+      (value.length === 1 && value[0].Platform === undefined ? value[0] : undefined);
+    const id = str(match?.Id);
+    if (!id) {
+      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', status: 409, code: 'Conflict', message: `PartnerCompliancePolicies answered 409 for ${platform} but lists no ${platform} policy`, operation: ctx.operation });
+    }
+    this.logger.info({ platform, policyId: id }, 'reusing the existing partner compliance policy');
+    return id;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Devices
+  // -------------------------------------------------------------------------------------------
+
+  /** G5: the Entra object id of a user, by UPN. Cached per tenant + UPN (case-insensitive). */
+  async resolveUserId(upn: string): Promise<string> {
+    return this.resolveUser(upn, null);
+  }
+
+  private async resolveUser(upn: string, deviceId: string | null): Promise<string> {
+    const ctx: CallContext = { operation: 'resolveUserId', userPrincipalName: upn, deviceId, notFoundReason: 'UserNotFound' };
+    if (!upn || !upn.trim()) {
+      throw new AzureApiError({ service: 'graph', reason: 'UserNotFound', message: `no user principal name is known${deviceId ? ` for device ${deviceId}` : ''}`, operation: ctx.operation, deviceId });
+    }
+    const key = `${this.cfg.tenantId.toLowerCase()}|${upn.toLowerCase()}`;
+    const cached = this.userIds.get(key);
+    if (cached) return cached;
+    const user = await this.graphGet<{ id?: string }>(`/users('${upnKeySegment(upn)}')`, ctx);
+    const id = str(user?.id);
+    if (!id) throw new AzureApiError({ service: 'graph', reason: 'Transient', message: `Graph returned user ${upn} without an id`, operation: ctx.operation, userPrincipalName: upn, deviceId });
+    this.userIds.set(key, id);
+    return id;
+  }
+
+  /**
+   * P4: PUT one upload message (inventory + compliance entities). The message id comes from the
+   * caller, so a retried PUT is the same message: a 409 means an earlier attempt was accepted.
+   */
+  async uploadDeviceState(u: DeviceUpload): Promise<{ messageId: string }> {
+    const ctx: CallContext = { operation: 'uploadDeviceState', deviceId: u.azureDeviceId };
+    if (!isGuid(u.messageId)) {
+      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', message: `upload message id ${u.messageId} is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
+    }
+    if (!isGuid(u.azureDeviceId)) {
+      throw new AzureApiError({ service: 'intune', reason: 'DeviceNotFound', message: `Azure device id ${u.azureDeviceId} of the device is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
+    }
+    const userId = await this.resolveUser(u.userPrincipalName, u.azureDeviceId);
+    const { deviceDataSyncUrl } = await this.discoverEndpoints();
+    const tenantId = this.cfg.tenantId;
+    const known = u.inventory ? {} : await this.knownDevice(u.azureDeviceId);
+    const entities = buildUploadEntities(tenantId, userId, u, known);
+    const res = await this.intune(
+      'PUT',
+      `${deviceDataSyncUrl}/DataUploadMessages(guid'${u.messageId}')?api-version=1.2`,
+      { TenantId: tenantId, UploadTime: new Date().toISOString(), Content: JSON.stringify(entities) },
+      ctx,
+      { accept: [409] },
+    );
+    if (res.status === 409) {
+      this.logger.info({ deviceId: u.azureDeviceId, messageId: u.messageId }, 'upload message already accepted earlier (409): treating the PUT as done');
+    }
+    return { messageId: u.messageId };
+  }
+
+  /**
+   * G2 `devices(deviceId='…')`: Entra's name and OS for a device with no inventory yet. A 404 (not in
+   * Entra: the upload message will say so) or 403 (no Device.Read permission) leaves them unknown.
+   */
+  private async knownDevice(azureDeviceId: string): Promise<KnownDevice> {
+    try {
+      const d = await this.graphGet<{ displayName?: unknown; operatingSystem?: unknown }>(
+        `/devices(deviceId='${azureDeviceId}')`,
+        { operation: 'uploadDeviceState', deviceId: azureDeviceId, notFoundReason: 'DeviceNotFound' },
+        (r) => r.select(['displayName', 'operatingSystem']),
+      );
+      return { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
+    } catch (err) {
+      if (err instanceof AzureApiError && (err.reason === 'DeviceNotFound' || err.reason === 'Forbidden')) {
+        this.logger.info({ deviceId: azureDeviceId, reason: err.reason }, 'Entra device details unavailable; sending the inventory entity from what is known');
+        return {};
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * P5: the processing status of an upload message. `completedAt` is the service's
+   * `CompletedDateTime` when it sends one, else the time this client first saw a terminal status.
+   */
+  async getUploadStatus(messageId: string): Promise<UploadStatus> {
+    const ctx: CallContext = { operation: 'getUploadStatus' };
+    if (!isGuid(messageId)) {
+      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', message: `upload message id ${messageId} is not a GUID`, operation: ctx.operation });
+    }
+    const { deviceDataSyncUrl } = await this.discoverEndpoints();
+    const res = await this.intune('GET', `${deviceDataSyncUrl}/DataUploadMessages(guid'${messageId}')?api-version=1.2`, undefined, ctx);
+    const body = (res.body ?? {}) as { Status?: unknown; ErrorDetail?: unknown; CompletedDateTime?: unknown };
+    const status = str(body.Status);
+    if (!status) {
+      throw new AzureApiError({ service: 'intune', reason: 'Transient', status: res.status, message: `status of upload message ${messageId} has no Status`, operation: ctx.operation });
+    }
+    const terminal = status === 'Completed' || status === 'Failed';
+    let completedAt: string | null = null;
+    if (terminal) {
+      completedAt = str(body.CompletedDateTime);
+      if (!completedAt) {
+        const key = messageId.toLowerCase();
+        completedAt = this.terminalSeenAt.get(key) ?? new Date().toISOString();
+        this.terminalSeenAt.set(key, completedAt);
+      }
+    }
+    return { status, errorDetail: str(body.ErrorDetail), completedAt };
+  }
+
+  /** P6: the tenant heartbeat; returns Microsoft's ResyncTimestamp when it asks for a full resync. */
+  async sendHeartbeat(): Promise<{ at: string; resyncTimestamp: string | null }> {
+    const { tenantDataSyncUrl } = await this.discoverEndpoints();
+    const at = new Date().toISOString();
+    const res = await this.intune(
+      'PUT',
+      `${tenantDataSyncUrl}/PartnerTenantHeartbeat(guid'${this.cfg.tenantId}')?api-version=1.6`,
+      { Timestamp: at },
+      { operation: 'sendHeartbeat' },
+      { headers: { Prefer: 'return-content' } },
+    );
+    return { at, resyncTimestamp: str((res.body as { ResyncTimestamp?: unknown } | null)?.ResyncTimestamp) };
+  }
+}
+

@@ -1,0 +1,186 @@
+/**
+ * The HTTP API (api-contract.md §1–§4) as a Hono app. `createApp(deps)` returns it; api/main.ts only
+ * loads the configuration and serves it, and tests call `app.request(...)`.
+ *
+ * Request pipeline: request id + log + metrics → route: role (401/403) → body limit (413) → zod
+ * validation (415/400) → handler. Every error becomes problem+json in the one `onError`.
+ */
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { matchedRoutes } from 'hono/route';
+import { formatZodIssues } from '../domain/validation';
+import { createAuthenticator, requireRole } from './auth';
+import { DEFAULT_TIMEOUTS, DependencyUnavailable, createGuards, type Timeouts } from './dependencies';
+import { createApiMetrics, type ApiMetrics } from './metrics';
+import { ProblemError, problem, problemResponse, type Problem } from './problems';
+import { registerAdminRoutes } from './routes/admin';
+import { registerEventRoutes } from './routes/events';
+import { registerOperationRoutes } from './routes/operations';
+import type { ApiDeps, App, AppEnv, RouteContext } from './context';
+
+export type { ApiDeps, FleetControl, FleetFilter, ScheduleControl } from './context';
+
+/** api-contract.md §1: request bodies over 1 MiB are refused with 413. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * gRPC channel options of the API's Temporal connection: after an outage, reconnect within seconds
+ * (grpc-js would otherwise back off up to two minutes between attempts).
+ */
+export const TEMPORAL_CHANNEL_ARGS = {
+  'grpc.initial_reconnect_backoff_ms': 500,
+  'grpc.max_reconnect_backoff_ms': 3_000,
+} as const;
+
+/** A client's X-Request-Id is kept when it looks like an id; otherwise a new one is made. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+const TARGETS: Record<string, string> = {
+  json: 'request body',
+  param: 'path parameter',
+  query: 'query parameter',
+  header: 'header',
+  cookie: 'cookie',
+  form: 'form',
+};
+
+function routeLabel(c: Parameters<MiddlewareHandler>[0]): string {
+  const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL');
+  return handlers.length > 0 ? handlers[handlers.length - 1]!.path : 'unmatched';
+}
+
+function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = process.hrtime.bigint();
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    const log = deps.logger.child({ reqId: requestId });
+    c.set('requestId', requestId);
+    c.set('log', log);
+    c.set('eventType', undefined);
+    c.header('X-Request-Id', requestId);
+    await next();
+    if (c.res.headers.get('X-Request-Id') !== requestId) {
+      try {
+        c.res.headers.set('X-Request-Id', requestId);
+      } catch {
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.set('X-Request-Id', requestId);
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const labels = {
+      route: routeLabel(c),
+      method: KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER',
+      status: String(c.res.status),
+    };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, seconds);
+    // Never the headers: the Authorization header carries a key.
+    const line = { method: c.req.method, path: c.req.path, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 1e4) / 10 };
+    if (c.res.status >= 500) log.error(line, 'request');
+    else log.info(line, 'request');
+  };
+}
+
+export function createApp(deps: ApiDeps): App {
+  const metrics = createApiMetrics(deps.metrics);
+  const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
+  const authenticate = createAuthenticator(deps.config.keys);
+
+  const validationHook: RouteContext['validationHook'] = (result) => {
+    if (result.success) return;
+    const where = TARGETS[result.target] ?? result.target;
+    throw new ProblemError(problem('validation', `Invalid ${where}`, formatZodIssues(result.error.issues)));
+  };
+
+  const app: App = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  const ctx: RouteContext = {
+    deps,
+    guard: createGuards(deps.temporal, timeouts),
+    timeouts,
+    metrics,
+    mdmOnly: requireRole(authenticate, 'mdm'),
+    adminOnly: requireRole(authenticate, 'admin'),
+    limitBody: bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ProblemError(problem('payload-too-large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes (1 MiB)`));
+      },
+    }),
+    validationHook,
+  };
+
+  app.use('*', requestContext(deps, metrics));
+
+  app.onError((err, c) => {
+    const log = c.get('log') ?? deps.logger;
+    if (err instanceof ProblemError) return problemResponse(c, err.problem, err.headers);
+    if (err instanceof DependencyUnavailable) {
+      log.warn({ dependency: err.dependency, reason: err.reason }, 'dependency unavailable');
+      const p = err.toProblemError();
+      return problemResponse(c, p.problem, p.headers);
+    }
+    if (err instanceof HTTPException) {
+      let p: Problem;
+      if (err.status === 400) {
+        p = /json/i.test(err.message)
+          ? problem('invalid-json', 'The request body is not valid JSON', [{ path: '', message: 'Malformed JSON' }])
+          : problem('validation', err.message || 'Bad request');
+      } else if (err.status === 413) p = problem('payload-too-large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes (1 MiB)`);
+      else if (err.status === 415) p = problem('unsupported-media-type', 'Send the body as application/json');
+      else if (err.status === 401) p = problem('unauthorized', err.message);
+      else if (err.status === 403) p = problem('forbidden', err.message);
+      else if (err.status === 404) p = problem('not-found', err.message);
+      else {
+        log.error({ err }, 'unexpected HTTP exception');
+        p = { ...problem('internal', err.message || 'Error'), status: err.status };
+      }
+      return problemResponse(c, p);
+    }
+    log.error({ err }, 'unhandled error');
+    return problemResponse(c, problem('internal', `Unexpected error; it was logged with request id ${c.get('requestId') ?? 'unknown'}`));
+  });
+
+  app.notFound((c) => problemResponse(c, problem('not-found', `No route ${c.req.method} ${c.req.path}`)));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'mdmKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The MDM API key (MDM_API_KEY): may only send events',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'adminKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The admin API key (ADMIN_API_KEY): every admin route',
+  });
+
+  let document: object | undefined;
+  const openApiDocument = (): object =>
+    (document ??= app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: {
+        title: 'Azure compliance connector',
+        version: '1.0.0',
+        description:
+          'Reports MDM devices\u2019 compliance and inventory to Microsoft Intune as a compliance partner. ' +
+          'Errors are application/problem+json (RFC 9457). Each response carries X-Request-Id.',
+      },
+      tags: [
+        { name: 'MDM events', description: 'Role mdm' },
+        { name: 'Admin', description: 'Role admin' },
+        { name: 'Operations', description: 'No authentication' },
+      ],
+    }));
+
+  registerEventRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerOperationRoutes(app, ctx, openApiDocument);
+  return app;
+}

@@ -1,0 +1,97 @@
+/**
+ * The API process: loads the configuration, connects to Postgres and Temporal, serves the Hono app on
+ * API_PORT, and shuts down cleanly on SIGINT/SIGTERM (stops accepting, finishes in-flight requests,
+ * closes the Temporal connection and the database pool).
+ */
+import { serve } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfigOrExit } from '../config';
+import { createDb, migrateToLatest } from '../db';
+import { createLogger } from '../lib/logger';
+import { createFleetClient, createScheduleControl } from '../workers/fleet-client';
+import { TEMPORAL_CHANNEL_ARGS, createApp } from './app';
+
+function configError(line: string): never {
+  process.stderr.write(`configuration error: ${line}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config.logLevel, { service: 'api' });
+  if (!config.azure) {
+    configError('AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are required by the api (npm start sets them for its local Azure emulator)');
+  }
+  if (!config.databaseUrl) configError('DATABASE_URL is required by the api (npm start sets it for its embedded Postgres)');
+  if (!config.keys.mdm) configError('MDM_API_KEY is required by the api (npm start generates one under .data/)');
+  if (!config.keys.admin) configError('ADMIN_API_KEY is required by the api (npm start generates one under .data/)');
+  if (config.keys.mdm === config.keys.admin) configError('MDM_API_KEY and ADMIN_API_KEY must differ');
+  const tenantId = config.azure.tenantId;
+
+  const db = createDb(config.databaseUrl);
+  try {
+    // Idempotent and locked by knex: harmless when the worker migrates at the same time.
+    await migrateToLatest(db);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not apply migrations at start (the worker applies them too); /readyz tells when Postgres answers');
+  }
+
+  const address = config.temporal.address ?? '127.0.0.1:7233';
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: '5 seconds', channelArgs: TEMPORAL_CHANNEL_ARGS });
+  } catch (err) {
+    // Serve anyway: routes answer 503 until Temporal answers, then recover by themselves.
+    logger.warn({ address, err: (err as Error).message }, 'Temporal is not reachable yet; connecting lazily');
+    connection = Connection.lazy({ address, channelArgs: TEMPORAL_CHANNEL_ARGS });
+  }
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+
+  const app = createApp({
+    config,
+    tenantId,
+    db,
+    temporal,
+    logger,
+    fleet: createFleetClient(temporal, config, tenantId),
+    schedules: createScheduleControl(temporal, config, tenantId),
+  });
+
+  const server = serve({ fetch: app.fetch, port: config.apiPort }, (info) => {
+    logger.info({ url: `http://127.0.0.1:${info.port}`, docs: `http://127.0.0.1:${info.port}/docs` }, 'api listening');
+  });
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'api stopping');
+    const force = setTimeout(() => {
+      logger.error('in-flight requests did not finish within 10 s: exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    server.close((closeErr) => {
+      void (async () => {
+        if (closeErr) logger.warn({ err: closeErr.message }, 'server close');
+        await connection.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'temporal close'));
+        await db.destroy().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'db close'));
+        logger.info('api stopped');
+        process.exit(0);
+      })();
+    });
+    // Idle keep-alive sockets would hold close() open.
+    const s = server as { closeIdleConnections?: () => void };
+    s.closeIdleConnections?.();
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((err) => {
+  process.stderr.write(`api failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,370 @@
+/**
+ * api-contract.md §3: admin routes. They read the Postgres read model (never query workflows, which
+ * fail without a worker), run the device workflow's sync Update, and start fleet operations.
+ */
+import { createRoute, type z } from '@hono/zod-openapi';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  getDevice,
+  getOperation,
+  getSettings,
+  listDevices,
+  listReportAttempts,
+  updateSettings,
+  type DeviceFilter,
+  type DeviceRow,
+  type Settings,
+} from '../../db/data';
+import { deviceIdSchema } from '../../domain/event-schemas';
+import { deviceWorkflowId, syncUpdate } from '../../workflows/messages';
+import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type FleetFilter, type RouteContext } from '../context';
+import { ProblemError, deviceRetired, notFound, problem, validationError } from '../problems';
+import {
+  DeviceDetailsSchema,
+  DeviceIdParamSchema,
+  DeviceListQuerySchema,
+  DeviceListSchema,
+  OperationIdParamSchema,
+  OperationSchema,
+  OperationStartedSchema,
+  ReportListSchema,
+  ReportsQuerySchema,
+  SettingsSchema,
+  SettingsUpdateSchema,
+  SyncAcceptedSchema,
+  SyncFilterSchema,
+} from '../schemas';
+
+type DeviceDetails = z.infer<typeof DeviceDetailsSchema>;
+type SettingsView = z.infer<typeof SettingsSchema>;
+type ReportItem = z.infer<typeof ReportListSchema>['items'][number];
+
+/**
+ * The contract's device details. While the feature is disabled, status and report time read null
+ * (design.md §2); `lastAttemptAt` and `lastSuccessfulReportAt` are never blanked.
+ */
+export function toDeviceDetails(row: DeviceRow, enabled: boolean): DeviceDetails {
+  return {
+    deviceId: row.deviceId,
+    platform: row.platform as DeviceDetails['platform'],
+    azureDeviceIdentifier: row.azureDeviceId,
+    azureDeviceComplianceStatus: enabled ? (row.complianceStatus as DeviceDetails['azureDeviceComplianceStatus']) : null,
+    azureClientStatusCode: row.clientStatusCode as DeviceDetails['azureClientStatusCode'],
+    azureDeviceComplianceReportTime: enabled ? row.reportTime : null,
+    policyAction: row.policyAction as DeviceDetails['policyAction'],
+    reportedCompliance: row.reportedCompliance as DeviceDetails['reportedCompliance'],
+    managementState: row.managementState as DeviceDetails['managementState'],
+    lastAttemptAt: row.lastAttemptAt,
+    lastSuccessfulReportAt: row.lastSuccessfulReportAt,
+    lastError: row.lastError,
+    retiredAt: row.retiredAt,
+    updatedAt: row.updatedAt,
+    userPrincipalName: row.userPrincipalName,
+    inventory: row.inventory as DeviceDetails['inventory'],
+  };
+}
+
+export function toSettingsView(s: Settings): SettingsView {
+  return {
+    enabled: s.enabled,
+    weeklyReport: { paused: s.weeklyReportPaused },
+    heartbeat: { lastAt: s.lastHeartbeatAt, result: s.lastHeartbeatResult },
+  };
+}
+
+/** Opaque page cursor: base64url of the last device id of the page. */
+export function encodeCursor(deviceId: string): string {
+  return Buffer.from(deviceId, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string | null {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) return null;
+  const deviceId = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (encodeCursor(deviceId) !== cursor) return null;
+  return deviceIdSchema.safeParse(deviceId).success ? deviceId : null;
+}
+
+export function registerAdminRoutes(app: App, ctx: RouteContext): void {
+  const { deps, guard } = ctx;
+  const { db, tenantId, temporal } = deps;
+  const tags = ['Admin'];
+
+  const settingsNow = () => guard.db(() => getSettings(db, tenantId));
+  const deviceOr404 = async (deviceId: string): Promise<DeviceRow> => {
+    const row = await guard.db(() => getDevice(db, tenantId, deviceId));
+    if (!row) throw notFound(`No device "${deviceId}" was ever seen`);
+    return row;
+  };
+
+  // ---- GET /v1/devices/{deviceId} -------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/devices/{deviceId}',
+      tags,
+      summary: "A device's Azure Device Details",
+      description:
+        'The four Azure Device Details fields plus what an admin needs to act. While the feature is disabled, ' +
+        'azureDeviceComplianceStatus and azureDeviceComplianceReportTime read null.',
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly] as const,
+      request: { params: DeviceIdParamSchema },
+      responses: {
+        200: jsonResponse(DeviceDetailsSchema, 'The device'),
+        ...problemResponses([400, 401, 403, 404, 500, 503] as const, { 404: 'The device was never seen' }),
+      },
+    }),
+    async (c) => {
+      const { deviceId } = c.req.valid('param');
+      const [row, settings] = await Promise.all([deviceOr404(deviceId), settingsNow()]);
+      return c.json(toDeviceDetails(row, settings.enabled), 200);
+    },
+  );
+
+  // ---- GET /v1/devices --------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/devices',
+      tags,
+      summary: 'List devices',
+      description:
+        'Ordered by deviceId, keyset-paginated: pass the nextCursor of a page as cursor to get the next one; ' +
+        'nextCursor is null on the last page. Unknown query parameters are rejected.',
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly] as const,
+      request: { query: DeviceListQuerySchema },
+      responses: {
+        200: jsonResponse(DeviceListSchema, 'One page of devices'),
+        ...problemResponses([400, 401, 403, 500, 503] as const),
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      let after: string | undefined;
+      if (query.cursor !== undefined) {
+        const decoded = decodeCursor(query.cursor);
+        if (decoded === null) {
+          throw validationError('Invalid query parameter', [{ path: 'cursor', message: 'Not a cursor returned by this API' }]);
+        }
+        after = decoded;
+      }
+      const filter: DeviceFilter = {};
+      if (query.complianceStatus !== undefined) filter.complianceStatus = query.complianceStatus;
+      if (query.clientStatusCode !== undefined) filter.clientStatusCode = query.clientStatusCode;
+      if (query.retired !== undefined) filter.retired = query.retired === 'true';
+      const settings = await settingsNow();
+      // While disabled every status reads null, so no device matches a status filter.
+      if (!settings.enabled && filter.complianceStatus !== undefined) return c.json({ items: [], nextCursor: null }, 200);
+      const rows = await guard.db(() => listDevices(db, tenantId, filter, query.limit + 1, after));
+      const page = rows.slice(0, query.limit);
+      const nextCursor = rows.length > query.limit ? encodeCursor(page[page.length - 1]!.deviceId) : null;
+      return c.json({ items: page.map((r) => toDeviceDetails(r, settings.enabled)), nextCursor }, 200);
+    },
+  );
+
+  // ---- GET /v1/devices/{deviceId}/reports -------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/devices/{deviceId}/reports',
+      tags,
+      summary: "A device's report-attempt timeline, newest first",
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly] as const,
+      request: { params: DeviceIdParamSchema, query: ReportsQuerySchema },
+      responses: {
+        200: jsonResponse(ReportListSchema, 'The newest attempts'),
+        ...problemResponses([400, 401, 403, 404, 500, 503] as const, { 404: 'The device was never seen' }),
+      },
+    }),
+    async (c) => {
+      const { deviceId } = c.req.valid('param');
+      const { limit } = c.req.valid('query');
+      await deviceOr404(deviceId);
+      const attempts = await guard.db(() => listReportAttempts(db, tenantId, deviceId, limit));
+      const items: ReportItem[] = attempts.map((a) => ({
+        at: a.at,
+        trigger: a.trigger as ReportItem['trigger'],
+        reported: a.reported as ReportItem['reported'],
+        outcome: a.outcome,
+        messageId: a.messageId,
+        error: a.error,
+      }));
+      return c.json({ items }, 200);
+    },
+  );
+
+  // ---- POST /v1/devices/{deviceId}/sync -----------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/devices/{deviceId}/sync',
+      tags,
+      summary: "Report the device's current state now",
+      description: "Runs the device workflow's sync Update; 202 once the workflow accepted it.",
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly, ctx.limitBody] as const,
+      request: { params: DeviceIdParamSchema },
+      responses: {
+        202: jsonResponse(SyncAcceptedSchema, 'The workflow will report the current state'),
+        ...problemResponses([400, 401, 403, 404, 409, 413, 500, 503] as const, {
+          404: 'The device was never seen',
+          409: 'The device is retired (type ends in /device-retired), or its workflow is not running (/device-not-running)',
+        }),
+      },
+    }),
+    async (c) => {
+      const { deviceId } = c.req.valid('param');
+      const row = await deviceOr404(deviceId);
+      if (row.retiredAt !== null) throw deviceRetired(deviceId);
+      try {
+        await guard.temporal(() => temporal.workflow.getHandle(deviceWorkflowId(tenantId, deviceId)).executeUpdate(syncUpdate));
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'DeviceRetired') {
+          throw deviceRetired(deviceId);
+        }
+        if (err instanceof WorkflowNotFoundError) {
+          throw new ProblemError(
+            problem(
+              'device-not-running',
+              `The workflow of device "${deviceId}" is not running (terminated or failed); a registration event starts it again`,
+            ),
+          );
+        }
+        throw err;
+      }
+      return c.json({ deviceId, accepted: true as const }, 202);
+    },
+  );
+
+  // ---- POST /v1/sync --------------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/sync',
+      tags,
+      summary: 'Report the current state of every device matching the filter',
+      description: 'Starts a fleet operation; follow it with GET /v1/operations/{operationId}. No body (or {}) means every device.',
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly, ctx.limitBody] as const,
+      request: { body: { required: false, content: { 'application/json': { schema: SyncFilterSchema } } } },
+      responses: {
+        202: jsonResponse(OperationStartedSchema, 'The operation started'),
+        ...problemResponses([400, 401, 403, 413, 415, 500, 503] as const),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json') ?? {};
+      const filter: FleetFilter = {};
+      if (body.complianceStatus !== undefined) filter.complianceStatus = body.complianceStatus;
+      if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
+      const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null));
+      c.get('log').info({ operationId, filter }, 'bulk sync started');
+      return c.json({ operationId }, 202);
+    },
+  );
+
+  // ---- GET /v1/operations/{operationId} -------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/operations/{operationId}',
+      tags,
+      summary: 'Progress of a fleet operation (bulk sync, enable, weekly report)',
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly] as const,
+      request: { params: OperationIdParamSchema },
+      responses: {
+        200: jsonResponse(OperationSchema, 'The operation'),
+        ...problemResponses([400, 401, 403, 404, 500, 503] as const, { 404: 'No such operation' }),
+      },
+    }),
+    async (c) => {
+      const { operationId } = c.req.valid('param');
+      const op = await guard.db(() => getOperation(db, tenantId, operationId));
+      if (!op) throw notFound(`No operation "${operationId}"`);
+      return c.json(
+        {
+          operationId: op.operationId,
+          kind: op.kind,
+          startedAt: op.startedAt,
+          finishedAt: op.finishedAt,
+          devicesTotal: op.devicesTotal,
+          devicesSignalled: op.devicesSignalled,
+        },
+        200,
+      );
+    },
+  );
+
+  // ---- GET /v1/settings -----------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/settings',
+      tags,
+      summary: 'The feature switch and the weekly report',
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly] as const,
+      responses: {
+        200: jsonResponse(SettingsSchema, 'The settings'),
+        ...problemResponses([401, 403, 500, 503] as const),
+      },
+    }),
+    async (c) => c.json(toSettingsView(await settingsNow()), 200),
+  );
+
+  // ---- PUT /v1/settings -----------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/settings',
+      tags,
+      summary: 'Change the settings',
+      description:
+        'Accepts the whole settings object or part of it. Turning enabled from false to true reports every ' +
+        "device's current state (a fleet operation); changing weeklyReport.paused pauses or resumes the weekly schedule. " +
+        'When that fails, the change is undone and 503 is answered.',
+      security: ADMIN_SECURITY,
+      middleware: [ctx.adminOnly, ctx.limitBody] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: SettingsUpdateSchema } } } },
+      responses: {
+        200: jsonResponse(SettingsSchema, 'The settings after the change'),
+        ...problemResponses([400, 401, 403, 413, 415, 500, 503] as const),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const patch: { enabled?: boolean; weeklyReportPaused?: boolean } = {};
+      if (body.enabled !== undefined) patch.enabled = body.enabled;
+      if (body.weeklyReport?.paused !== undefined) patch.weeklyReportPaused = body.weeklyReport.paused;
+      const { before, after } = await guard.db(() => updateSettings(db, tenantId, patch));
+      let scheduleChanged = false;
+      try {
+        if (before.weeklyReportPaused !== after.weeklyReportPaused) {
+          await guard.external(() => deps.schedules.setWeeklyReportPaused(after.weeklyReportPaused));
+          scheduleChanged = true;
+        }
+        if (!before.enabled && after.enabled) {
+          const { operationId } = await guard.external(() => deps.fleet.start('enable', null));
+          c.get('log').info({ operationId }, 'feature enabled: reporting every device');
+        }
+      } catch (err) {
+        // Undo, so that the request changed nothing and repeating it runs the side effects again.
+        const log = c.get('log');
+        await guard
+          .db(() => updateSettings(db, tenantId, { enabled: before.enabled, weeklyReportPaused: before.weeklyReportPaused }))
+          .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the settings change'));
+        if (scheduleChanged) {
+          await guard
+            .external(() => deps.schedules.setWeeklyReportPaused(before.weeklyReportPaused))
+            .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the weekly schedule change'));
+        }
+        throw err;
+      }
+      return c.json(toSettingsView(after), 200);
+    },
+  );
+}

@@ -1,0 +1,268 @@
+/**
+ * Schemas of the HTTP API. Event schemas are the domain's own (domain/event-schemas.ts), named here for
+ * the OpenAPI document; everything else is what api-contract.md §2–§4 fixes.
+ */
+import { z } from '@hono/zod-openapi';
+import {
+  CLIENT_STATUS_CODES,
+  COMPLIANCE_STATUSES,
+  MANAGEMENT_STATES,
+  PLATFORMS,
+  POLICY_ACTIONS,
+  REPORTED_COMPLIANCE_VALUES,
+  REPORT_TRIGGERS,
+} from '../domain/constants';
+import {
+  batchEventsEnvelopeSchema,
+  batchEventsSchema,
+  clientStatusCodeSchema,
+  deviceEventSchema,
+  deviceIdSchema,
+  inventorySchema,
+} from '../domain/event-schemas';
+import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problems';
+
+// ---------------------------------------------------------------------------------------------------
+// Shared pieces
+
+const isoTime = (description: string) =>
+  z.string().openapi({ format: 'date-time', description, example: '2026-11-28T10:00:02.120Z' });
+
+export const FieldErrorSchema = z
+  .object({
+    path: z.string().openapi({ description: 'The offending field, e.g. `actions[1]`, `inventory.deviceName`; `` for the whole value', example: 'actions[1]' }),
+    message: z.string().openapi({ example: 'Must be one of RETIRE, QUARANTINE, BLOCK_APPCONNECT, BLOCK_EMAIL, SEND_ALERT' }),
+  })
+  .openapi('FieldError');
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({
+      format: 'uri',
+      description: `One of ${PROBLEM_KINDS.map((k) => `\`${PROBLEM_TYPE_BASE}${k}\``).join(', ')}`,
+      example: `${PROBLEM_TYPE_BASE}validation`,
+    }),
+    title: z.string().openapi({ example: 'The request is invalid' }),
+    status: z.number().int().openapi({ example: 400 }),
+    detail: z.string().openapi({ example: 'Invalid request body' }),
+    errors: z.array(FieldErrorSchema),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details (application/problem+json)' });
+
+export const DeviceIdParamSchema = z.object({
+  deviceId: deviceIdSchema.openapi({
+    param: { name: 'deviceId', in: 'path' },
+    description: "The MDM's own device id: 1 to 128 characters of A-Z a-z 0-9 . _ : -",
+    example: 'mdm-42',
+  }),
+});
+
+/** A decimal integer query parameter within [min, max], `fallback` when absent. */
+export const intQuery = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,6}$/, { error: `Must be an integer from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { error: `Must be an integer from ${min} to ${max}` }).max(max, { error: `Must be an integer from ${min} to ${max}` }))
+    .optional()
+    .transform((v) => v ?? fallback)
+    .openapi({
+      param: { name, in: 'query' },
+      type: 'integer',
+      minimum: min,
+      maximum: max,
+      default: fallback,
+      description: `${min} to ${max}, default ${fallback}`,
+    });
+
+// ---------------------------------------------------------------------------------------------------
+// §2 MDM events
+
+export const DeviceEventSchema = deviceEventSchema.openapi('DeviceEvent', {
+  description: 'One MDM event. Unknown fields are rejected.',
+  example: {
+    type: 'registration',
+    occurredAt: '2026-11-28T10:00:00.000Z',
+    platform: 'iOS',
+    azureDeviceId: '007c8232-9489-4074-9b35-345b16f0a72d',
+    clientStatusCode: 'Success',
+    userPrincipalName: 'alex@contoso.com',
+  },
+});
+
+/** What the batch route validates up front: the envelope only; each item is then validated on its own. */
+export const BatchEventsEnvelopeSchema = batchEventsEnvelopeSchema;
+/** What the OpenAPI document shows for the batch body: items fully described. */
+export const BatchEventsSchema = batchEventsSchema.openapi('BatchEvents', {
+  description: 'Up to 1,000 events, each with its `deviceId`. Each item is validated on its own.',
+});
+
+export const EventAcceptedSchema = z
+  .object({ deviceId: z.string().openapi({ example: 'mdm-42' }), accepted: z.literal(true) })
+  .openapi('EventAccepted');
+
+export const BatchItemAcceptedSchema = z
+  .object({ index: z.number().int(), deviceId: z.string(), status: z.literal('accepted') })
+  .openapi('BatchItemAccepted');
+export const BatchItemRejectedSchema = z
+  .object({
+    index: z.number().int(),
+    deviceId: z.string().optional().openapi({ description: 'Present when the item carried a valid deviceId' }),
+    status: z.literal('rejected'),
+    error: ProblemSchema,
+  })
+  .openapi('BatchItemRejected');
+export const BatchResultSchema = z
+  .object({ results: z.array(z.union([BatchItemAcceptedSchema, BatchItemRejectedSchema])) })
+  .openapi('BatchResult');
+
+// ---------------------------------------------------------------------------------------------------
+// §3 Admin
+
+export const LastErrorSchema = z
+  .object({
+    code: z.string(),
+    message: z.string(),
+    userCanMitigate: z.boolean(),
+    remediation: z.string(),
+  })
+  .openapi('LastError');
+
+export const DeviceDetailsSchema = z
+  .object({
+    deviceId: z.string().openapi({ example: 'mdm-42' }),
+    platform: z.enum(PLATFORMS).nullable(),
+    azureDeviceIdentifier: z.string().nullable().openapi({ format: 'uuid', description: 'Azure Device Identifier', example: '007c8232-9489-4074-9b35-345b16f0a72d' }),
+    azureDeviceComplianceStatus: z
+      .enum(COMPLIANCE_STATUSES)
+      .nullable()
+      .openapi({ description: 'Azure Device Compliance Status; null while the feature is disabled or nothing was ever received' }),
+    azureClientStatusCode: z.enum(CLIENT_STATUS_CODES).nullable().openapi({ description: 'Azure Client Status Code' }),
+    azureDeviceComplianceReportTime: isoTime(
+      'Azure Device Compliance Report Time: when Microsoft confirmed the report of the current state; null while disabled, while a newer state is not yet reported, and after a failure',
+    ).nullable(),
+    policyAction: z.enum(POLICY_ACTIONS).nullable().openapi({ description: 'The most restrictive action in force; null for none' }),
+    reportedCompliance: z.enum(REPORTED_COMPLIANCE_VALUES).nullable(),
+    managementState: z.enum(MANAGEMENT_STATES).nullable(),
+    lastAttemptAt: isoTime('Last report attempt (never blanked)').nullable(),
+    lastSuccessfulReportAt: isoTime('Last report Microsoft confirmed (never blanked)').nullable(),
+    lastError: LastErrorSchema.nullable(),
+    retiredAt: isoTime('When the device was retired').nullable(),
+    updatedAt: isoTime('Last change of this record'),
+    userPrincipalName: z.string().nullable().openapi({ description: 'Extension: the user of the latest registration' }),
+    inventory: inventorySchema.nullable().openapi({ description: 'Extension: the latest inventory' }),
+  })
+  .openapi('DeviceDetails');
+
+export const DeviceListQuerySchema = z.strictObject({
+  complianceStatus: z
+    .enum(COMPLIANCE_STATUSES, { error: `Must be one of ${COMPLIANCE_STATUSES.join(', ')}` })
+    .optional()
+    .openapi({ param: { name: 'complianceStatus', in: 'query' } }),
+  clientStatusCode: clientStatusCodeSchema.optional().openapi({ param: { name: 'clientStatusCode', in: 'query' } }),
+  retired: z
+    .enum(['true', 'false'], { error: 'Must be true or false' })
+    .optional()
+    .openapi({ param: { name: 'retired', in: 'query' } }),
+  limit: intQuery('limit', 1, 500, 100),
+  cursor: z
+    .string()
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'The `nextCursor` of the previous page (opaque)' }),
+});
+
+export const DeviceListSchema = z
+  .object({
+    items: z.array(DeviceDetailsSchema),
+    nextCursor: z.string().nullable().openapi({ description: 'null on the last page' }),
+  })
+  .openapi('DeviceList');
+
+export const ReportsQuerySchema = z.strictObject({ limit: intQuery('limit', 1, 200, 50) });
+
+export const ReportAttemptSchema = z
+  .object({
+    at: isoTime('When the attempt started'),
+    trigger: z.enum(REPORT_TRIGGERS),
+    reported: z.object({
+      complianceStatus: z.enum(REPORTED_COMPLIANCE_VALUES),
+      managementState: z.enum(MANAGEMENT_STATES),
+    }),
+    outcome: z.enum(COMPLIANCE_STATUSES),
+    messageId: z.string().nullable(),
+    error: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi('ReportAttempt');
+
+export const ReportListSchema = z.object({ items: z.array(ReportAttemptSchema) }).openapi('ReportAttempts');
+
+export const SyncAcceptedSchema = EventAcceptedSchema;
+
+export const SyncFilterSchema = z
+  .strictObject(
+    {
+      complianceStatus: z.enum(COMPLIANCE_STATUSES, { error: `Must be one of ${COMPLIANCE_STATUSES.join(', ')}` }).optional(),
+      clientStatusCode: clientStatusCodeSchema.optional(),
+    },
+    { error: 'Must be an object' },
+  )
+  .openapi('SyncFilter', { description: 'Optional: only devices matching every given field' });
+
+export const OperationStartedSchema = z.object({ operationId: z.string() }).openapi('OperationStarted');
+
+export const OperationIdParamSchema = z.object({
+  operationId: z
+    .string()
+    .min(1)
+    .max(256, { error: 'Must be at most 256 characters' })
+    .openapi({ param: { name: 'operationId', in: 'path' } }),
+});
+
+export const OperationSchema = z
+  .object({
+    operationId: z.string(),
+    kind: z.string().openapi({ description: 'weekly | sync | enable | resync' }),
+    startedAt: isoTime('Start'),
+    finishedAt: isoTime('End; null while running').nullable(),
+    devicesTotal: z.number().int().nullable(),
+    devicesSignalled: z.number().int(),
+  })
+  .openapi('Operation');
+
+export const SettingsSchema = z
+  .object({
+    enabled: z.boolean(),
+    weeklyReport: z.object({ paused: z.boolean() }),
+    heartbeat: z
+      .object({
+        lastAt: isoTime('Last tenant heartbeat sent to Microsoft').nullable(),
+        result: z.record(z.string(), z.unknown()).nullable(),
+      })
+      .openapi({ description: 'Extension (read-only): the last tenant heartbeat' }),
+  })
+  .openapi('Settings');
+
+export const SettingsUpdateSchema = z
+  .strictObject(
+    {
+      enabled: z.boolean({ error: 'Must be true or false' }).optional(),
+      weeklyReport: z
+        .strictObject({ paused: z.boolean({ error: 'Must be true or false' }).optional() }, { error: 'Must be an object' })
+        .optional(),
+    },
+    { error: 'Must be an object' },
+  )
+  .openapi('SettingsUpdate', { description: 'The settings, whole or in part; unknown fields are rejected' });
+
+// ---------------------------------------------------------------------------------------------------
+// §4 Operations
+
+export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
+
+const checkState = z.enum(['ok', 'failed']);
+export const ReadinessSchema = z
+  .object({
+    status: z.enum(['ready', 'unavailable']),
+    checks: z.object({ postgres: checkState, temporal: checkState }),
+  })
+  .openapi('Readiness');

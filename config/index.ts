@@ -1,0 +1,170 @@
+/**
+ * The one place that reads process.env (api-contract §5). Every process parses its environment once
+ * at start; a bad value stops it with one line naming the variable.
+ */
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const port = (fallback: number) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const httpsUrl = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine((v) => /^https:\/\/[^/\s]+(\/.*)?$/.test(v), 'must be an https:// URL')
+    .transform((v) => v.replace(/\/+$/, ''));
+
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+// Five-field cron: minute hour day-of-month month day-of-week (Temporal schedules accept this form).
+const cronField = /^(\*|\*\/\d+|\d+(-\d+)?(\/\d+)?(,\d+(-\d+)?(\/\d+)?)*|[A-Za-z]{3}(-[A-Za-z]{3})?)$/;
+
+const envSchema = z
+  .object({
+    API_PORT: port(8080),
+    WORKER_METRICS_PORT: port(9464),
+    MDM_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+    ADMIN_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// connection string')
+        .optional(),
+    ),
+    TEMPORAL_ADDRESS: optionalString.pipe(
+      z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port').optional(),
+    ),
+    TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('azure-compliance'),
+    TEMPORAL_CLI_PATH: optionalString,
+    AZURE_TENANT_ID: optionalString.pipe(z.uuid('must be a GUID').optional()),
+    AZURE_CLIENT_ID: optionalString.pipe(z.uuid('must be a GUID').optional()),
+    AZURE_CLIENT_SECRET: optionalString,
+    AZURE_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com'),
+    GRAPH_BASE_URL: httpsUrl('https://graph.microsoft.com'),
+    AZURE_EMULATOR_PORT: port(9443),
+    AZURE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
+    WEEKLY_REPORT_CRON: z
+      .string()
+      .trim()
+      .default('0 6 * * 1')
+      .refine((v) => {
+        const fields = v.split(/\s+/);
+        return fields.length === 5 && fields.every((f) => cronField.test(f));
+      }, 'must be a five-field cron expression, e.g. "0 6 * * 1"'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATA_DIR: z.string().trim().min(1).default('.data'),
+    ENABLE_ON_START: booleanFlag(true),
+  })
+  .superRefine((env, ctx) => {
+    // The three Azure credentials come together: either all (a real tenant) or none (the emulator).
+    const azure = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] as const;
+    const set = azure.filter((k) => env[k] !== undefined);
+    if (set.length > 0 && set.length < azure.length) {
+      for (const k of azure.filter((k) => env[k] === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [k], message: `is required when ${set.join(', ')} is set` });
+      }
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface AzureCredentials {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  authorityHost: string;
+  graphBaseUrl: string;
+  requestTimeoutMs: number;
+}
+
+export interface Config {
+  apiPort: number;
+  workerMetricsPort: number;
+  keys: { mdm?: string; admin?: string };
+  databaseUrl?: string;
+  temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
+  /** Undefined when no credentials are configured: `npm start` then runs the local Azure emulator. */
+  azure?: AzureCredentials;
+  azureAuthorityHost: string;
+  graphBaseUrl: string;
+  azureRequestTimeoutMs: number;
+  azureEmulatorPort: number;
+  weeklyReportCron: string;
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly problem: string) {
+    super(`configuration error: ${variable} ${problem}`);
+  }
+}
+
+/** Parses an environment (process.env by default) into a frozen config, or throws ConfigError. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const value = source[variable];
+    const shown = variable.includes('KEY') || variable.includes('SECRET') || value === undefined ? '' : ` (got "${value}")`;
+    throw new ConfigError(variable, `${issue.message}${shown}`);
+  }
+  const env = parsed.data;
+  const azure: AzureCredentials | undefined =
+    env.AZURE_TENANT_ID && env.AZURE_CLIENT_ID && env.AZURE_CLIENT_SECRET
+      ? {
+          tenantId: env.AZURE_TENANT_ID,
+          clientId: env.AZURE_CLIENT_ID,
+          clientSecret: env.AZURE_CLIENT_SECRET,
+          authorityHost: env.AZURE_AUTHORITY_HOST,
+          graphBaseUrl: env.GRAPH_BASE_URL,
+          requestTimeoutMs: env.AZURE_REQUEST_TIMEOUT_MS,
+        }
+      : undefined;
+  return Object.freeze({
+    apiPort: env.API_PORT,
+    workerMetricsPort: env.WORKER_METRICS_PORT,
+    keys: Object.freeze({ mdm: env.MDM_API_KEY, admin: env.ADMIN_API_KEY }),
+    databaseUrl: env.DATABASE_URL,
+    temporal: Object.freeze({
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      cliPath: env.TEMPORAL_CLI_PATH,
+    }),
+    azure: azure && Object.freeze(azure),
+    azureAuthorityHost: env.AZURE_AUTHORITY_HOST,
+    graphBaseUrl: env.GRAPH_BASE_URL,
+    azureRequestTimeoutMs: env.AZURE_REQUEST_TIMEOUT_MS,
+    azureEmulatorPort: env.AZURE_EMULATOR_PORT,
+    weeklyReportCron: env.WEEKLY_REPORT_CRON,
+    logLevel: env.LOG_LEVEL,
+    dataDir: env.DATA_DIR,
+  });
+}
+
+/** For process entry files: parse or print one line naming the variable and exit. */
+export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  try {
+    return loadConfig(source);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

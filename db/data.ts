@@ -1,0 +1,335 @@
+/**
+ * Every query of the read model, one function each (design.md §3 decision 5). Devices and the
+ * report timeline are written only by activities of the device's workflow; the API only reads.
+ */
+import type { Knex } from 'knex';
+import type { Db } from './index';
+
+export interface LastError {
+  code: string;
+  message: string;
+  userCanMitigate: boolean;
+  remediation: string;
+}
+
+/** The device row as the workflow projects it (camelCase, ISO strings). */
+export interface DeviceProjection {
+  tenantId: string;
+  deviceId: string;
+  platform: string | null;
+  azureDeviceId: string | null;
+  clientStatusCode: string | null;
+  userPrincipalName: string | null;
+  complianceStatus: string | null;
+  reportTime: string | null;
+  policyAction: string | null;
+  reportedCompliance: string | null;
+  managementState: string | null;
+  inventory: Record<string, unknown> | null;
+  lastAttemptAt: string | null;
+  lastSuccessfulReportAt: string | null;
+  lastError: LastError | null;
+  retiredAt: string | null;
+  version: number;
+}
+
+export interface DeviceRow extends DeviceProjection {
+  createdAt: string;
+  updatedAt: string;
+}
+
+const iso = (v: Date | string | null): string | null => (v === null ? null : new Date(v).toISOString());
+
+function toDeviceRow(r: Record<string, any>): DeviceRow {
+  return {
+    tenantId: r.tenant_id,
+    deviceId: r.device_id,
+    platform: r.platform,
+    azureDeviceId: r.azure_device_id,
+    clientStatusCode: r.client_status_code,
+    userPrincipalName: r.user_principal_name,
+    complianceStatus: r.compliance_status,
+    reportTime: iso(r.report_time),
+    policyAction: r.policy_action,
+    reportedCompliance: r.reported_compliance,
+    managementState: r.management_state,
+    inventory: r.inventory,
+    lastAttemptAt: iso(r.last_attempt_at),
+    lastSuccessfulReportAt: iso(r.last_successful_report_at),
+    lastError: r.last_error,
+    retiredAt: iso(r.retired_at),
+    version: Number(r.version),
+    createdAt: iso(r.created_at)!,
+    updatedAt: iso(r.updated_at)!,
+  };
+}
+
+/**
+ * Writes the device row unless a newer version is already there. Returns false when the write was
+ * stale (a late activity retry must never overwrite what a newer one wrote).
+ */
+export async function upsertDeviceProjection(db: Db, p: DeviceProjection): Promise<boolean> {
+  const row = {
+    tenant_id: p.tenantId,
+    device_id: p.deviceId,
+    platform: p.platform,
+    azure_device_id: p.azureDeviceId,
+    client_status_code: p.clientStatusCode,
+    user_principal_name: p.userPrincipalName,
+    compliance_status: p.complianceStatus,
+    report_time: p.reportTime,
+    policy_action: p.policyAction,
+    reported_compliance: p.reportedCompliance,
+    management_state: p.managementState,
+    inventory: p.inventory === null ? null : JSON.stringify(p.inventory),
+    last_attempt_at: p.lastAttemptAt,
+    last_successful_report_at: p.lastSuccessfulReportAt,
+    last_error: p.lastError === null ? null : JSON.stringify(p.lastError),
+    retired_at: p.retiredAt,
+    version: p.version,
+    updated_at: db.fn.now(),
+  };
+  const { tenant_id: _t, device_id: _d, ...updatable } = row;
+  const result = await db('devices')
+    .insert(row)
+    .onConflict(['tenant_id', 'device_id'])
+    .merge(updatable)
+    .where('devices.version', '<', p.version)
+    .returning('version');
+  return result.length === 1;
+}
+
+export async function getDevice(db: Db, tenantId: string, deviceId: string): Promise<DeviceRow | null> {
+  const r = await db('devices').where({ tenant_id: tenantId, device_id: deviceId }).first();
+  return r ? toDeviceRow(r) : null;
+}
+
+export interface DeviceFilter {
+  complianceStatus?: string;
+  clientStatusCode?: string;
+  retired?: boolean;
+}
+
+function applyFilter(q: Knex.QueryBuilder, filter: DeviceFilter): void {
+  if (filter.complianceStatus !== undefined) q.andWhere('compliance_status', filter.complianceStatus);
+  if (filter.clientStatusCode !== undefined) q.andWhere('client_status_code', filter.clientStatusCode);
+  if (filter.retired === true) q.whereNotNull('retired_at');
+  if (filter.retired === false) q.whereNull('retired_at');
+}
+
+/** Keyset page ordered by device id; `after` is the last device id of the previous page. */
+export async function listDevices(
+  db: Db,
+  tenantId: string,
+  filter: DeviceFilter,
+  limit: number,
+  after?: string,
+): Promise<DeviceRow[]> {
+  const q = db('devices').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
+  applyFilter(q, filter);
+  if (after !== undefined) q.andWhere('device_id', '>', after);
+  return (await q).map(toDeviceRow);
+}
+
+/** Device ids only, for fleet sweeps: cheap keyset pages over the (tenant, device_id) index. */
+export async function listDeviceIdsPage(
+  db: Db,
+  tenantId: string,
+  filter: DeviceFilter,
+  limit: number,
+  after?: string,
+): Promise<string[]> {
+  const q = db('devices').select('device_id').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
+  applyFilter(q, filter);
+  if (after !== undefined) q.andWhere('device_id', '>', after);
+  return (await q).map((r: { device_id: string }) => r.device_id);
+}
+
+export async function countDevices(db: Db, tenantId: string, filter: DeviceFilter): Promise<number> {
+  const q = db('devices').where({ tenant_id: tenantId }).count<{ count: string }[]>({ count: '*' });
+  applyFilter(q, filter);
+  const [r] = await q;
+  return Number(r?.count ?? 0);
+}
+
+export interface ReportAttempt {
+  tenantId: string;
+  deviceId: string;
+  attemptKey: string;
+  at: string;
+  trigger: string;
+  reported: { complianceStatus: string; managementState: string };
+  outcome: 'In-progress' | 'Successful' | 'Failed';
+  messageId: string | null;
+  error: Record<string, unknown> | null;
+  completedAt: string | null;
+}
+
+/** Inserts the attempt, or updates it when the workflow reports its outcome (same attempt key). */
+export async function upsertReportAttempt(db: Db, a: ReportAttempt): Promise<void> {
+  await db('report_attempts')
+    .insert({
+      tenant_id: a.tenantId,
+      device_id: a.deviceId,
+      attempt_key: a.attemptKey,
+      at: a.at,
+      trigger: a.trigger,
+      reported: JSON.stringify(a.reported),
+      outcome: a.outcome,
+      message_id: a.messageId,
+      error: a.error === null ? null : JSON.stringify(a.error),
+      completed_at: a.completedAt,
+    })
+    .onConflict(['tenant_id', 'device_id', 'attempt_key'])
+    .merge(['outcome', 'message_id', 'error', 'completed_at']);
+}
+
+export async function listReportAttempts(
+  db: Db,
+  tenantId: string,
+  deviceId: string,
+  limit: number,
+): Promise<ReportAttempt[]> {
+  const rows = await db('report_attempts')
+    .where({ tenant_id: tenantId, device_id: deviceId })
+    .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .limit(limit);
+  return rows.map((r: Record<string, any>) => ({
+    tenantId: r.tenant_id,
+    deviceId: r.device_id,
+    attemptKey: r.attempt_key,
+    at: iso(r.at)!,
+    trigger: r.trigger,
+    reported: r.reported,
+    outcome: r.outcome,
+    messageId: r.message_id,
+    error: r.error,
+    completedAt: iso(r.completed_at),
+  }));
+}
+
+export interface Settings {
+  tenantId: string;
+  enabled: boolean;
+  weeklyReportPaused: boolean;
+  lastHeartbeatAt: string | null;
+  lastHeartbeatResult: Record<string, unknown> | null;
+  lastResyncHandled: string | null;
+  updatedAt: string;
+}
+
+function toSettings(r: Record<string, any>): Settings {
+  return {
+    tenantId: r.tenant_id,
+    enabled: r.enabled,
+    weeklyReportPaused: r.weekly_report_paused,
+    lastHeartbeatAt: iso(r.last_heartbeat_at),
+    lastHeartbeatResult: r.last_heartbeat_result,
+    lastResyncHandled: r.last_resync_handled,
+    updatedAt: iso(r.updated_at)!,
+  };
+}
+
+/** Settings of a tenant, created with the defaults on first read. */
+export async function getSettings(db: Db, tenantId: string, defaults: { enabled: boolean } = { enabled: true }): Promise<Settings> {
+  await db('settings').insert({ tenant_id: tenantId, enabled: defaults.enabled }).onConflict('tenant_id').ignore();
+  const r = await db('settings').where({ tenant_id: tenantId }).first();
+  return toSettings(r);
+}
+
+export async function updateSettings(
+  db: Db,
+  tenantId: string,
+  patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused'>>,
+): Promise<{ before: Settings; after: Settings }> {
+  return db.transaction(async (trx) => {
+    await trx('settings').insert({ tenant_id: tenantId }).onConflict('tenant_id').ignore();
+    const before = toSettings(await trx('settings').where({ tenant_id: tenantId }).forUpdate().first());
+    const update: Record<string, unknown> = { updated_at: trx.fn.now() };
+    if (patch.enabled !== undefined) update.enabled = patch.enabled;
+    if (patch.weeklyReportPaused !== undefined) update.weekly_report_paused = patch.weeklyReportPaused;
+    const [r] = await trx('settings').where({ tenant_id: tenantId }).update(update).returning('*');
+    return { before, after: toSettings(r) };
+  });
+}
+
+export async function recordHeartbeat(
+  db: Db,
+  tenantId: string,
+  at: string,
+  result: Record<string, unknown>,
+): Promise<void> {
+  await db('settings').insert({ tenant_id: tenantId }).onConflict('tenant_id').ignore();
+  await db('settings')
+    .where({ tenant_id: tenantId })
+    .update({ last_heartbeat_at: at, last_heartbeat_result: JSON.stringify(result) });
+}
+
+/** Marks a Microsoft resync request handled; true only for the first caller with a newer timestamp. */
+export async function claimResync(db: Db, tenantId: string, resyncTimestamp: string): Promise<boolean> {
+  await db('settings').insert({ tenant_id: tenantId }).onConflict('tenant_id').ignore();
+  const n = await db('settings')
+    .where({ tenant_id: tenantId })
+    .andWhere((q) =>
+      q.whereNull('last_resync_handled').orWhereRaw('last_resync_handled::timestamptz < ?::timestamptz', [resyncTimestamp]),
+    )
+    .update({ last_resync_handled: resyncTimestamp });
+  return n === 1;
+}
+
+export interface Operation {
+  operationId: string;
+  tenantId: string;
+  kind: string;
+  filter: DeviceFilter | null;
+  startedAt: string;
+  finishedAt: string | null;
+  devicesTotal: number | null;
+  devicesSignalled: number;
+}
+
+function toOperation(r: Record<string, any>): Operation {
+  return {
+    operationId: r.operation_id,
+    tenantId: r.tenant_id,
+    kind: r.kind,
+    filter: r.filter,
+    startedAt: iso(r.started_at)!,
+    finishedAt: iso(r.finished_at),
+    devicesTotal: r.devices_total,
+    devicesSignalled: r.devices_signalled,
+  };
+}
+
+export async function createOperation(
+  db: Db,
+  op: Pick<Operation, 'operationId' | 'tenantId' | 'kind' | 'filter' | 'startedAt'>,
+): Promise<void> {
+  await db('operations')
+    .insert({
+      operation_id: op.operationId,
+      tenant_id: op.tenantId,
+      kind: op.kind,
+      filter: op.filter === null ? null : JSON.stringify(op.filter),
+      started_at: op.startedAt,
+    })
+    .onConflict('operation_id')
+    .ignore();
+}
+
+export async function updateOperationProgress(
+  db: Db,
+  operationId: string,
+  progress: { devicesTotal?: number; devicesSignalled?: number; finishedAt?: string },
+): Promise<void> {
+  const update: Record<string, unknown> = {};
+  if (progress.devicesTotal !== undefined) update.devices_total = progress.devicesTotal;
+  if (progress.devicesSignalled !== undefined) update.devices_signalled = progress.devicesSignalled;
+  if (progress.finishedAt !== undefined) update.finished_at = progress.finishedAt;
+  if (Object.keys(update).length > 0) await db('operations').where({ operation_id: operationId }).update(update);
+}
+
+export async function getOperation(db: Db, tenantId: string, operationId: string): Promise<Operation | null> {
+  const r = await db('operations').where({ operation_id: operationId, tenant_id: tenantId }).first();
+  return r ? toOperation(r) : null;
+}

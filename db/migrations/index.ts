@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as initial from './001_initial';
+
+/**
+ * Migrations are listed here rather than discovered on disk, so they load the same way under tsx,
+ * from a build, and in a bundle. Append new files in order; never edit an applied one.
+ */
+const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
+  '001_initial': initial,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

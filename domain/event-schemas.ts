@@ -1,0 +1,241 @@
+/**
+ * Zod schemas of the MDM's events (api-contract.md §1–§2). Used by the API (and its OpenAPI
+ * document); NOT imported by workflow code — workflows use the plain types of `events.ts`.
+ *
+ * Every object is strict: unknown keys are rejected. No transforms: what is accepted is returned
+ * unchanged, so input and output types are the same.
+ */
+import { z } from 'zod';
+import {
+  CLIENT_STATUS_CODES,
+  DEVICE_ID_MAX_LENGTH,
+  EVENT_TYPES,
+  MAX_BATCH_EVENTS,
+  MAX_FUTURE_SKEW_MS,
+  OWNERSHIPS,
+  PLATFORMS,
+  POLICY_ACTIONS,
+} from './constants';
+import type * as Plain from './events';
+
+/** Longest accepted free-text value (inventory fields, userPrincipalName). */
+export const MAX_TEXT_LENGTH = 256;
+/** `actions` holds at most this many entries (the five actions; duplicates are allowed). */
+export const MAX_ACTIONS = 5;
+
+const isMissing = (input: unknown): boolean => input === undefined;
+
+/** Error message "Required" for a missing value, else `message`. */
+function required(message: string) {
+  return (issue: { input?: unknown }) => (isMissing(issue.input) ? 'Required' : message);
+}
+
+const oneOf = (values: readonly string[]) => `Must be one of ${values.join(', ')}`;
+
+export const deviceIdSchema = z
+  .string({ error: required('Must be a string') })
+  .min(1, { error: 'Must not be empty' })
+  .max(DEVICE_ID_MAX_LENGTH, { error: `Must be at most ${DEVICE_ID_MAX_LENGTH} characters` })
+  .regex(/^[A-Za-z0-9._:-]*$/, { error: 'May contain only the characters A-Z a-z 0-9 . _ : -' });
+
+export const platformSchema = z.enum(PLATFORMS, { error: required(oneOf(PLATFORMS)) });
+export const clientStatusCodeSchema = z.enum(CLIENT_STATUS_CODES, { error: required(oneOf(CLIENT_STATUS_CODES)) });
+export const policyActionSchema = z.enum(POLICY_ACTIONS, { error: required(oneOf(POLICY_ACTIONS)) });
+export const ownershipSchema = z.enum(OWNERSHIPS, { error: required(oneOf(OWNERSHIPS)) });
+
+/** A GUID such as `007c8232-9489-4074-9b35-345b16f0a72d` (either case), or `null`. */
+export const azureDeviceIdSchema = z
+  .guid({ error: required('Must be a GUID (e.g. 007c8232-9489-4074-9b35-345b16f0a72d) or null') })
+  .nullable();
+
+/** Loosely email-shaped (UPNs of guests contain `#EXT#`, which strict email rules reject). */
+export const userPrincipalNameSchema = z
+  .string({ error: required('Must be a string') })
+  .max(MAX_TEXT_LENGTH, { error: `Must be at most ${MAX_TEXT_LENGTH} characters` })
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { error: 'Must be a user principal name such as alex@contoso.com' });
+
+const text = (opts: { nonEmpty: boolean }) => {
+  const base = z
+    .string({ error: required('Must be a string') })
+    .max(MAX_TEXT_LENGTH, { error: `Must be at most ${MAX_TEXT_LENGTH} characters` });
+  return opts.nonEmpty ? base.min(1, { error: 'Must not be empty' }) : base;
+};
+
+export const inventorySchema = z.strictObject(
+  {
+    deviceName: text({ nonEmpty: true }),
+    os: text({ nonEmpty: true }),
+    osVersion: text({ nonEmpty: true }),
+    model: text({ nonEmpty: false }).optional(),
+    manufacturer: text({ nonEmpty: false }).optional(),
+    serialNumber: text({ nonEmpty: false }).optional(),
+    imei: text({ nonEmpty: false }).optional(),
+    ownership: ownershipSchema.optional(),
+  },
+  { error: required('Must be an object') },
+);
+
+export interface EventSchemaOptions {
+  /** The clock used to reject `occurredAt` too far in the future (milliseconds since the epoch). */
+  now?: () => number;
+}
+
+/**
+ * Builds every event schema. The clock is a parameter so tests can fix it; the exported schemas
+ * below use the real clock.
+ */
+export function createEventSchemas(options: EventSchemaOptions = {}) {
+  const now = options.now ?? (() => Date.now());
+
+  const occurredAtSchema = z
+    .iso.datetime({
+      offset: true,
+      // A malformed value gets one error, not also those of the checks below.
+      abort: true,
+      error: required('Must be an ISO 8601 date-time with a zone (Z or ±hh:mm), e.g. 2026-11-28T10:00:00.000Z'),
+    })
+    .refine((value) => !Number.isNaN(Date.parse(value)), { error: 'Must be a valid date-time' })
+    .refine(
+      (value) => {
+        const at = Date.parse(value);
+        return Number.isNaN(at) || at <= now() + MAX_FUTURE_SKEW_MS;
+      },
+      { error: 'Must not be more than 24 hours in the future (check the clock of the MDM server)' },
+    );
+
+  const typeLiteral = <T extends Plain.DeviceEvent['type']>(type: T) =>
+    z.literal(type, { error: `Must be "${type}"` });
+
+  const registrationShape = {
+    type: typeLiteral('registration'),
+    occurredAt: occurredAtSchema,
+    platform: platformSchema,
+    azureDeviceId: azureDeviceIdSchema,
+    clientStatusCode: clientStatusCodeSchema,
+    userPrincipalName: userPrincipalNameSchema.optional(),
+  };
+  const complianceShape = {
+    type: typeLiteral('compliance'),
+    occurredAt: occurredAtSchema,
+    actions: z
+      .array(policyActionSchema, { error: required('Must be an array of actions') })
+      .max(MAX_ACTIONS, { error: `Must hold at most ${MAX_ACTIONS} actions` }),
+  };
+  const inventoryShape = {
+    type: typeLiteral('inventory'),
+    occurredAt: occurredAtSchema,
+    inventory: inventorySchema,
+  };
+  const retireShape = {
+    type: typeLiteral('retire'),
+    occurredAt: occurredAtSchema,
+  };
+
+  const objectError = { error: required('Must be an object') };
+
+  /** `azureDeviceId` must be a GUID when `clientStatusCode` is `Success`. */
+  const requireGuidOnSuccess = (value: { azureDeviceId: string | null; clientStatusCode: string }, ctx: z.RefinementCtx) => {
+    if (value.clientStatusCode === 'Success' && value.azureDeviceId === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['azureDeviceId'],
+        message: 'Must be a GUID when clientStatusCode is Success',
+      });
+    }
+  };
+
+  const registrationEventSchema = z.strictObject(registrationShape, objectError).superRefine(requireGuidOnSuccess);
+  const complianceEventSchema = z.strictObject(complianceShape, objectError);
+  const inventoryEventSchema = z.strictObject(inventoryShape, objectError);
+  const retireEventSchema = z.strictObject(retireShape, objectError);
+
+  const discriminatorError = {
+    error: (issue: { input?: unknown }) =>
+      issue.input !== null && typeof issue.input === 'object' && !Array.isArray(issue.input)
+        ? `type must be one of ${EVENT_TYPES.join(', ')}`
+        : 'Must be an object',
+  };
+
+  const deviceEventSchema = z.discriminatedUnion(
+    'type',
+    [registrationEventSchema, complianceEventSchema, inventoryEventSchema, retireEventSchema],
+    discriminatorError,
+  );
+
+  const withDeviceId = { deviceId: deviceIdSchema };
+  const batchEventItemSchema = z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({ ...withDeviceId, ...registrationShape }, objectError).superRefine(requireGuidOnSuccess),
+      z.strictObject({ ...withDeviceId, ...complianceShape }, objectError),
+      z.strictObject({ ...withDeviceId, ...inventoryShape }, objectError),
+      z.strictObject({ ...withDeviceId, ...retireShape }, objectError),
+    ],
+    discriminatorError,
+  );
+
+  const eventsArray = <T extends z.ZodType>(item: T) =>
+    z
+      .array(item, { error: required('Must be an array of events') })
+      .min(1, { error: 'Must hold at least 1 event' })
+      .max(MAX_BATCH_EVENTS, { error: `Must hold at most ${MAX_BATCH_EVENTS} events` });
+
+  /** `POST /v1/events` body with every item validated. */
+  const batchEventsSchema = z.strictObject({ events: eventsArray(batchEventItemSchema) }, objectError);
+  /**
+   * `POST /v1/events` envelope only (items unchecked), for the API's per-item acceptance: valid items
+   * are accepted even when others are rejected.
+   */
+  const batchEventsEnvelopeSchema = z.strictObject({ events: eventsArray(z.unknown()) }, objectError);
+
+  return {
+    occurredAtSchema,
+    registrationEventSchema,
+    complianceEventSchema,
+    inventoryEventSchema,
+    retireEventSchema,
+    deviceEventSchema,
+    batchEventItemSchema,
+    batchEventsSchema,
+    batchEventsEnvelopeSchema,
+  };
+}
+
+export type EventSchemas = ReturnType<typeof createEventSchemas>;
+
+/** The schemas on the real clock. */
+export const eventSchemas: EventSchemas = createEventSchemas();
+export const {
+  occurredAtSchema,
+  registrationEventSchema,
+  complianceEventSchema,
+  inventoryEventSchema,
+  retireEventSchema,
+  deviceEventSchema,
+  batchEventItemSchema,
+  batchEventsSchema,
+  batchEventsEnvelopeSchema,
+} = eventSchemas;
+
+export type RegistrationEvent = z.infer<typeof registrationEventSchema>;
+export type ComplianceEvent = z.infer<typeof complianceEventSchema>;
+export type InventoryEvent = z.infer<typeof inventoryEventSchema>;
+export type RetireEvent = z.infer<typeof retireEventSchema>;
+export type Inventory = z.infer<typeof inventorySchema>;
+export type DeviceEvent = z.infer<typeof deviceEventSchema>;
+export type BatchEventItem = z.infer<typeof batchEventItemSchema>;
+export type BatchEvents = z.infer<typeof batchEventsSchema>;
+
+// Compile-time proof that the zod-inferred types are exactly the plain ones of events.ts.
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type _EventTypesMatch = [
+  Assert<Equals<RegistrationEvent, Plain.RegistrationEvent>>,
+  Assert<Equals<ComplianceEvent, Plain.ComplianceEvent>>,
+  Assert<Equals<InventoryEvent, Plain.InventoryEvent>>,
+  Assert<Equals<RetireEvent, Plain.RetireEvent>>,
+  Assert<Equals<Inventory, Plain.Inventory>>,
+  Assert<Equals<DeviceEvent, Plain.DeviceEvent>>,
+  Assert<MutuallyAssignable<BatchEventItem, Plain.BatchEventItem>>,
+];

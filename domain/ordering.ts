@@ -1,0 +1,60 @@
+/**
+ * Event ordering by `occurredAt`, per event kind (design.md §3, decision 2).
+ *
+ * Rule: an event is **stale** when its `occurredAt` is strictly older than the newest `occurredAt`
+ * already applied for the same kind. An equal instant is not stale: it is applied, so among events
+ * with the same instant the one that arrives last wins. Kinds are independent of each other.
+ *
+ * Instants are compared, not strings (`2026-11-28T10:00:00Z` equals `2026-11-28T11:00:00+01:00`),
+ * at millisecond precision (digits beyond the millisecond are ignored by `Date.parse`). Only
+ * `Date.parse` is used, which is deterministic, so this is safe in workflow code.
+ */
+
+export type EventKind = 'registration' | 'compliance' | 'inventory' | 'retire';
+
+/** The newest `occurredAt` applied per kind. Plain JSON, survives continue-as-new. */
+export type LastApplied = Partial<Record<EventKind, string>>;
+
+/** Milliseconds since the epoch, or `NaN` when the string does not parse. */
+export function occurredAtMillis(occurredAt: string): number {
+  return Date.parse(occurredAt);
+}
+
+/**
+ * Negative when `a` is earlier than `b`, `0` for the same instant, positive when later.
+ * An unparsable time sorts before every parsable one (two unparsable ones compare equal).
+ */
+export function compareOccurredAt(a: string, b: string): number {
+  const ma = occurredAtMillis(a);
+  const mb = occurredAtMillis(b);
+  const na = Number.isNaN(ma);
+  const nb = Number.isNaN(mb);
+  if (na || nb) return na && nb ? 0 : na ? -1 : 1;
+  return ma === mb ? 0 : ma < mb ? -1 : 1;
+}
+
+/**
+ * `true` when an event of `kind` that occurred at `occurredAt` must be ignored because a newer event
+ * of the same kind was already applied. Nothing applied yet for the kind → not stale.
+ * An unparsable `occurredAt` (validation prevents it) is stale, so it is never applied; an
+ * unparsable stored value never makes a valid event stale.
+ */
+export function isStale(lastApplied: LastApplied, kind: EventKind, occurredAt: string): boolean {
+  const incoming = occurredAtMillis(occurredAt);
+  if (Number.isNaN(incoming)) return true;
+  const previous = lastApplied[kind];
+  if (previous === undefined) return false;
+  const newest = occurredAtMillis(previous);
+  if (Number.isNaN(newest)) return false;
+  return incoming < newest;
+}
+
+/**
+ * A new `LastApplied` recording that an event of `kind` at `occurredAt` was applied; keeps the
+ * newer of the stored and the given instant. Does not mutate its argument.
+ */
+export function recordApplied(lastApplied: LastApplied, kind: EventKind, occurredAt: string): LastApplied {
+  const previous = lastApplied[kind];
+  if (previous !== undefined && compareOccurredAt(occurredAt, previous) < 0) return { ...lastApplied };
+  return { ...lastApplied, [kind]: occurredAt };
+}

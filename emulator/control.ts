@@ -1,0 +1,223 @@
+// The control plane under /_emulator/ (no auth): seeding, settings, faults, clock, revocation, the
+// journal and read views of what Entra and Intune now hold. Inputs are validated with zod.
+import { z } from 'zod';
+import type { FaultRegistry } from './faults';
+import { json, noContent, parseJson, safeDecode, type EmuRequest, type EmuResponse } from './http';
+import type { Journal } from './journal';
+import { findDevice, type EmulatorState, type Tenant, type UploadMessage } from './state';
+import type { TokenService } from './tokens';
+import type { ClockView, EntraDeviceView, MessageView, TenantMessageView, TenantView } from './types';
+import { newestUpdateTime } from './uploads';
+
+const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 date-time');
+
+const seedSchema = z.object({
+  tenants: z.array(
+    z.object({
+      tenantId: z.string().min(1),
+      apps: z.array(z.object({
+        clientId: z.string().min(1),
+        clientSecret: z.string(),
+        roles: z.array(z.string()).optional(),
+        certificatePems: z.array(z.string()).optional(),
+      })).optional(),
+      users: z.array(z.object({ id: z.string().min(1).optional(), userPrincipalName: z.string().min(1), displayName: z.string().optional() })).optional(),
+      devices: z.array(z.object({
+        id: z.string().min(1).optional(),
+        deviceId: z.string().min(1),
+        displayName: z.string().optional(),
+        operatingSystem: z.string().optional(),
+        operatingSystemVersion: z.string().optional(),
+      })).optional(),
+    }),
+  ),
+});
+
+const faultSchema = z.object({
+  match: z.object({
+    method: z.string().optional(),
+    pathRegex: z.string().optional(),
+    service: z.enum(['token', 'graph', 'intune']).optional(),
+    batchItem: z.boolean().optional(),
+  }),
+  response: z.object({
+    status: z.number().int().min(100).max(599),
+    headers: z.record(z.string(), z.string()).optional(),
+    body: z.unknown().optional(),
+  }).optional(),
+  times: z.number().int().positive().optional(),
+  probability: z.number().min(0).max(1).optional(),
+  delayMs: z.number().int().nonnegative().optional(),
+});
+
+const optionsSchema = z.object({
+  autoRegister: z.boolean().optional(),
+  pollsBeforeTerminal: z.number().int().nonnegative().optional(),
+  tokenLifetimeSeconds: z.number().int().positive().optional(),
+  allowAppDeviceDelete: z.boolean().optional(),
+});
+
+const clockSchema = z.object({ offsetSeconds: z.number() });
+const resyncSchema = z.object({ resyncTimestamp: isoDate.nullable() });
+
+export interface ControlDeps {
+  state: EmulatorState;
+  faults: FaultRegistry;
+  journal: Journal;
+  tokens: TokenService;
+}
+
+function controlError(status: number, code: string, message: string): EmuResponse {
+  return json(status, { error: { code, message } });
+}
+
+function parse<T>(schema: z.ZodType<T>, req: EmuRequest): { ok: true; value: T } | { ok: false; response: EmuResponse } {
+  const result = schema.safeParse(parseJson(req.rawBody) ?? {});
+  if (result.success) return { ok: true, value: result.data };
+  const message = result.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  return { ok: false, response: controlError(400, 'InvalidRequest', message) };
+}
+
+function messageView(msg: UploadMessage, entities: Record<string, unknown>[]): MessageView {
+  return {
+    messageId: msg.messageId,
+    status: msg.status,
+    receivedAt: msg.receivedAt,
+    completedAt: msg.completedAt,
+    errorDetail: msg.errorDetail,
+    lastUpdateTime: newestUpdateTime(entities),
+    entities,
+  };
+}
+
+export function tenantView(t: Tenant): TenantView {
+  return {
+    provisioned: t.provisioned,
+    policies: t.policies.map((p) => ({ ...p })),
+    assignments: t.assignments.map((a) => ({ policyId: a.policyId, assignments: [...a.assignments] })),
+    lastHeartbeatAt: t.lastHeartbeatAt,
+    heartbeats: t.heartbeats,
+    resyncTimestamp: t.resyncTimestamp,
+  };
+}
+
+export function deviceView(t: Tenant, deviceId: string): EntraDeviceView | null {
+  const d = findDevice(t, deviceId);
+  if (!d) return null;
+  const messages: MessageView[] = [];
+  for (const msg of t.messages.values()) {
+    const mine = msg.entities.filter((e) => typeof e.DeviceId === 'string' && e.DeviceId.toLowerCase() === d.deviceId);
+    if (mine.length > 0) messages.push(messageView(msg, mine));
+  }
+  return {
+    deviceId: d.deviceId,
+    id: d.id,
+    operatingSystem: d.operatingSystem,
+    isManaged: d.isManaged,
+    isCompliant: d.isCompliant,
+    lastCheckInTime: d.lastCheckInTime,
+    inventory: d.inventory,
+    messages,
+  };
+}
+
+export function tenantMessages(t: Tenant): TenantMessageView[] {
+  return [...t.messages.values()].map((msg) => {
+    const first = msg.entities.find((e) => typeof e.DeviceId === 'string');
+    return { ...messageView(msg, msg.entities), deviceId: first ? (first.DeviceId as string) : null };
+  });
+}
+
+export class ControlPlane {
+  constructor(private readonly deps: ControlDeps) {}
+
+  handle(req: EmuRequest): EmuResponse {
+    const { state, faults, journal, tokens } = this.deps;
+    const path = safeDecode(req.pathname).replace(/^\/_emulator/, '').replace(/\/$/, '');
+    const route = `${req.method} ${path}`;
+    let g: RegExpExecArray | null;
+    switch (route) {
+      case 'POST /reset':
+        state.reset();
+        faults.clear();
+        journal.clear();
+        return noContent();
+      case 'POST /seed': {
+        const p = parse(seedSchema, req);
+        if (!p.ok) return p.response;
+        state.seed(p.value);
+        return noContent();
+      }
+      case 'GET /options':
+        return json(200, state.settings);
+      case 'POST /options': {
+        const p = parse(optionsSchema, req);
+        if (!p.ok) return p.response;
+        for (const [k, v] of Object.entries(p.value)) if (v !== undefined) Object.assign(state.settings, { [k]: v });
+        return json(200, state.settings);
+      }
+      case 'POST /faults': {
+        const p = parse(faultSchema, req);
+        if (!p.ok) return p.response;
+        try {
+          return json(201, { id: faults.add(p.value) });
+        } catch (err) {
+          return controlError(400, 'InvalidRequest', `match.pathRegex: ${(err as Error).message}`);
+        }
+      }
+      case 'GET /faults':
+        return json(200, faults.list());
+      case 'DELETE /faults':
+        faults.clear();
+        return noContent();
+      case 'GET /clock':
+        return json(200, this.clock());
+      case 'POST /clock': {
+        const p = parse(clockSchema, req);
+        if (!p.ok) return p.response;
+        state.clockOffsetSeconds = p.value.offsetSeconds;
+        return json(200, this.clock());
+      }
+      case 'POST /revoke-tokens':
+        tokens.revokeAll();
+        return noContent();
+      case 'GET /requests':
+        return json(200, journal.list({
+          service: req.query.get('service') ?? undefined,
+          pathIncludes: req.query.get('pathIncludes') ?? undefined,
+          since: req.query.get('since') ?? undefined,
+        }));
+      case 'DELETE /requests':
+        journal.clear();
+        return noContent();
+    }
+    if (req.method === 'DELETE' && (g = /^\/faults\/([^/]+)$/.exec(path))) {
+      return faults.remove(g[1]!) ? noContent() : controlError(404, 'NotFound', `No fault '${g[1]}'.`);
+    }
+    if ((g = /^\/tenants\/([^/]+)(\/.*)?$/.exec(path))) return this.tenantRoute(req, g[1]!, g[2] ?? '');
+    return controlError(404, 'NotFound', `No control-plane route '${route}'.`);
+  }
+
+  private tenantRoute(req: EmuRequest, tenantId: string, rest: string): EmuResponse {
+    const t = this.deps.state.tenant(tenantId);
+    if (!t) return controlError(404, 'NotFound', `Tenant '${tenantId}' is not seeded.`);
+    let g: RegExpExecArray | null;
+    if (req.method === 'GET' && rest === '') return json(200, tenantView(t));
+    if (req.method === 'GET' && rest === '/messages') return json(200, tenantMessages(t));
+    if (req.method === 'PUT' && rest === '/resync-timestamp') {
+      const p = parse(resyncSchema, req);
+      if (!p.ok) return p.response;
+      t.resyncTimestamp = p.value.resyncTimestamp;
+      return json(200, tenantView(t));
+    }
+    if (req.method === 'GET' && (g = /^\/devices\/([^/]+)$/.exec(rest))) {
+      const view = deviceView(t, g[1]!);
+      return view ? json(200, view) : controlError(404, 'NotFound', `Device '${g[1]}' is not in tenant '${tenantId}'.`);
+    }
+    return controlError(404, 'NotFound', `No control-plane route '${req.method} /tenants/${tenantId}${rest}'.`);
+  }
+
+  private clock(): ClockView {
+    return { offsetSeconds: this.deps.state.clockOffsetSeconds, now: this.deps.state.now().toISOString() };
+  }
+}

@@ -1,0 +1,231 @@
+// The emulator's in-memory world: tenants with their apps, users, Entra devices and Intune partner
+// state, plus the settings and the clock. Nothing persists; reset() returns to the start options.
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { newId } from './http';
+import type { EmulatorSettings, MessageStatus, SeedSpec } from './types';
+
+/** Graph permissions plus the Intune partner permission, for apps seeded without roles. */
+export const DEFAULT_APP_ROLES = ['Device.ReadWrite.All', 'User.Read.All', 'Application.Read.All', 'update_device_attributes'];
+
+export const INTUNE_APP_ID = '0000000a-0000-0000-c000-000000000000';
+
+export interface AppCertificate {
+  x5t: string;
+  x5tS256: string;
+  publicKey: KeyObject;
+}
+
+export interface App {
+  clientId: string;
+  clientSecret: string;
+  roles: string[];
+  certificates: AppCertificate[];
+}
+
+export interface User {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+}
+
+export interface Device {
+  id: string;
+  deviceId: string;
+  displayName: string;
+  operatingSystem: string | null;
+  operatingSystemVersion: string | null;
+  accountEnabled: boolean;
+  isCompliant: boolean | null;
+  isManaged: boolean | null;
+  complianceExpirationDateTime: string | null;
+  registrationDateTime: string;
+  extensionAttributes: Record<string, string | null>;
+  lastCheckInTime: string | null;
+  inventory: Record<string, unknown> | null;
+  /** LastUpdateTime (ms) of the inventory / compliance entity last applied, for message ordering. */
+  inventoryUpdatedAt: number | null;
+  complianceUpdatedAt: number | null;
+}
+
+export interface UploadMessage {
+  messageId: string;
+  /** TenantId + Content: what makes a retried PUT "the same message". */
+  identity: string;
+  entities: Record<string, unknown>[];
+  status: MessageStatus;
+  polls: number;
+  receivedAt: string;
+  completedAt: string | null;
+  errorDetail: string | null;
+}
+
+export interface Policy {
+  Id: string;
+  PartnerPolicyId: string;
+  DisplayName: string;
+  Description: string;
+  Platform: string;
+  PartnerManagedCompliance: boolean;
+}
+
+export interface Tenant {
+  tenantId: string;
+  apps: Map<string, App>;
+  users: Map<string, User>;
+  devices: Map<string, Device>;
+  provisioned: 0 | 1 | 2;
+  partnerKey: string;
+  enrollmentUrl: string | null;
+  remediationUrl: string | null;
+  intuneServicePrincipalId: string;
+  policies: Policy[];
+  assignments: Array<{ policyId: string; assignments: string[] }>;
+  lastHeartbeatAt: string | null;
+  heartbeats: number;
+  resyncTimestamp: string | null;
+  messages: Map<string, UploadMessage>;
+}
+
+export const DEFAULT_SETTINGS: EmulatorSettings = {
+  autoRegister: false,
+  pollsBeforeTerminal: 1,
+  tokenLifetimeSeconds: 3599,
+  allowAppDeviceDelete: false,
+};
+
+function base64url(buf: Buffer): string {
+  return buf.toString('base64url');
+}
+
+function parseCertificate(pem: string): AppCertificate {
+  const cert = new X509Certificate(pem);
+  return {
+    x5t: base64url(createHash('sha1').update(cert.raw).digest()),
+    x5tS256: base64url(createHash('sha256').update(cert.raw).digest()),
+    publicKey: cert.publicKey,
+  };
+}
+
+export class EmulatorState {
+  settings: EmulatorSettings;
+  clockOffsetSeconds = 0;
+  readonly tenants = new Map<string, Tenant>();
+
+  constructor(private readonly startSettings: EmulatorSettings, private readonly startSeed?: SeedSpec) {
+    this.settings = { ...startSettings };
+    if (startSeed) this.seed(startSeed);
+  }
+
+  /** Emulator time: real time shifted by the clock offset. Token validity and message times use it. */
+  now(): Date {
+    return new Date(Date.now() + this.clockOffsetSeconds * 1000);
+  }
+
+  reset(): void {
+    this.tenants.clear();
+    this.settings = { ...this.startSettings };
+    this.clockOffsetSeconds = 0;
+    if (this.startSeed) this.seed(this.startSeed);
+  }
+
+  tenant(tenantId: string): Tenant | undefined {
+    return this.tenants.get(tenantId.toLowerCase());
+  }
+
+  ensureTenant(tenantId: string): Tenant {
+    const key = tenantId.toLowerCase();
+    let t = this.tenants.get(key);
+    if (!t) {
+      t = {
+        tenantId: key,
+        apps: new Map(),
+        users: new Map(),
+        devices: new Map(),
+        provisioned: 0,
+        partnerKey: newId(),
+        enrollmentUrl: null,
+        remediationUrl: null,
+        intuneServicePrincipalId: newId(),
+        policies: [],
+        assignments: [],
+        lastHeartbeatAt: null,
+        heartbeats: 0,
+        resyncTimestamp: null,
+        messages: new Map(),
+      };
+      this.tenants.set(key, t);
+    }
+    return t;
+  }
+
+  /** Additive; seeding the same ids again updates them in place. */
+  seed(spec: SeedSpec): void {
+    for (const st of spec.tenants) {
+      const t = this.ensureTenant(st.tenantId);
+      for (const a of st.apps ?? []) {
+        t.apps.set(a.clientId.toLowerCase(), {
+          clientId: a.clientId,
+          clientSecret: a.clientSecret,
+          roles: a.roles ?? [...DEFAULT_APP_ROLES],
+          certificates: (a.certificatePems ?? []).map(parseCertificate),
+        });
+      }
+      for (const u of st.users ?? []) {
+        const existing = u.id ? t.users.get(u.id.toLowerCase()) : findUser(t, u.userPrincipalName);
+        const id = (u.id ?? existing?.id ?? newId()).toLowerCase();
+        t.users.set(id, { id, userPrincipalName: u.userPrincipalName, displayName: u.displayName ?? u.userPrincipalName.split('@')[0] ?? '' });
+      }
+      for (const d of st.devices ?? []) {
+        const existing = d.id ? t.devices.get(d.id.toLowerCase()) : findDevice(t, d.deviceId);
+        const device = existing ?? this.newDevice(t, d.deviceId, d.id);
+        device.deviceId = d.deviceId.toLowerCase();
+        if (d.displayName !== undefined) device.displayName = d.displayName;
+        if (d.operatingSystem !== undefined) device.operatingSystem = d.operatingSystem;
+        if (d.operatingSystemVersion !== undefined) device.operatingSystemVersion = d.operatingSystemVersion;
+      }
+    }
+  }
+
+  newDevice(t: Tenant, deviceId: string, id?: string): Device {
+    const device: Device = {
+      id: (id ?? newId()).toLowerCase(),
+      deviceId: deviceId.toLowerCase(),
+      displayName: deviceId,
+      operatingSystem: null,
+      operatingSystemVersion: null,
+      accountEnabled: true,
+      isCompliant: null,
+      isManaged: null,
+      complianceExpirationDateTime: null,
+      registrationDateTime: this.now().toISOString(),
+      extensionAttributes: {},
+      lastCheckInTime: null,
+      inventory: null,
+      inventoryUpdatedAt: null,
+      complianceUpdatedAt: null,
+    };
+    t.devices.set(device.id, device);
+    return device;
+  }
+
+  newUser(t: Tenant, userPrincipalName: string, id?: string): User {
+    const user: User = { id: (id ?? newId()).toLowerCase(), userPrincipalName, displayName: userPrincipalName.split('@')[0] ?? userPrincipalName };
+    t.users.set(user.id, user);
+    return user;
+  }
+}
+
+export function findDevice(t: Tenant, deviceId: string): Device | undefined {
+  const key = deviceId.toLowerCase();
+  for (const d of t.devices.values()) if (d.deviceId === key) return d;
+  return undefined;
+}
+
+/** By object id or (case-insensitive) UPN, as Graph's users/{id | userPrincipalName} accepts both. */
+export function findUser(t: Tenant, idOrUpn: string): User | undefined {
+  const key = idOrUpn.toLowerCase();
+  const byId = t.users.get(key);
+  if (byId) return byId;
+  for (const u of t.users.values()) if (u.userPrincipalName.toLowerCase() === key) return u;
+  return undefined;
+}

@@ -1,0 +1,81 @@
+// Shared setup for the Microsoft-client tests: one emulator per test file, and a fresh tenant (with
+// its own app, user and device) per test, so tests never share a token cache or Entra state.
+import { randomUUID } from 'node:crypto';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator';
+import type { AzureClientConfig } from '../../activities/azure/client';
+
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
+
+export function requireTrustedCa(): void {
+  if (!process.env.NODE_EXTRA_CA_CERTS) {
+    throw new Error(
+      'NODE_EXTRA_CA_CERTS is not set: run `npx tsx emulator/ensure-ca.ts` and start mocha with NODE_EXTRA_CA_CERTS=$PWD/.data/azure-emulator/ca.pem',
+    );
+  }
+}
+
+export async function startTestEmulator(opts: EmulatorOptions = {}): Promise<RunningEmulator> {
+  requireTrustedCa();
+  return startEmulator({ port: 0, ...opts });
+}
+
+export interface World {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  user: { id: string; upn: string };
+  device: { deviceId: string; displayName: string };
+  cfg: AzureClientConfig;
+}
+
+/** Seeds a new tenant with one app (default roles), one user and one iOS device. */
+export async function newWorld(emu: RunningEmulator, overrides: Partial<AzureClientConfig> = {}): Promise<World> {
+  const tenantId = randomUUID();
+  const clientId = randomUUID();
+  const clientSecret = `secret-${randomUUID()}`;
+  const user = { id: randomUUID(), upn: `alice.${tenantId.slice(0, 8)}@contoso.example` };
+  const device = { deviceId: randomUUID(), displayName: "Alice's iPhone" };
+  await emu.control.seed({
+    tenants: [
+      {
+        tenantId,
+        apps: [{ clientId, clientSecret }],
+        users: [{ id: user.id, userPrincipalName: user.upn }],
+        devices: [{ deviceId: device.deviceId, displayName: device.displayName, operatingSystem: 'iOS' }],
+      },
+    ],
+  });
+  return {
+    tenantId,
+    clientId,
+    clientSecret,
+    user,
+    device,
+    cfg: { tenantId, clientId, clientSecret, authorityHost: emu.url, graphBaseUrl: emu.url, ...overrides },
+  };
+}
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A logger that keeps every line, to check what the client logs (and that it never logs secrets). */
+export function memoryLogger(): { lines: Array<{ level: string; obj: object; msg?: string }>; info(o: object, m?: string): void; warn(o: object, m?: string): void } {
+  const lines: Array<{ level: string; obj: object; msg?: string }> = [];
+  return {
+    lines,
+    info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
+    warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Helpers for tests that drive device workflows end to end: a worker on its own task queue, events
+ * sent the way the API sends them, Entra devices seeded in the emulator, and waits on the read model.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import { getDevice, listReportAttempts, type DeviceRow } from '../../db/data';
+import type { DeviceEvent } from '../../domain/events';
+import { createActivities } from '../../workers/worker';
+import {
+  DEVICE_WORKFLOW_TYPE,
+  SIGNAL_BY_EVENT_TYPE,
+  deviceWorkflowId,
+  type DeviceWorkflowOptions,
+} from '../../workflows/messages';
+import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
+import { testEnv, uniqueName } from './env';
+
+/** Fast status polling for tests: the emulator completes a message on its second poll. */
+export const FAST_POLLS: DeviceWorkflowOptions = { statusPollIntervalsMs: [150, 300] };
+
+export interface Harness {
+  taskQueue: string;
+  worker: Worker;
+}
+
+export async function withWorker<T>(
+  fn: (h: Harness) => Promise<T>,
+  opts: { maxCachedWorkflows?: number; isReportingEnabled?: (tenantId: string) => Promise<boolean> } = {},
+): Promise<T> {
+  const env = testEnv();
+  const taskQueue = uniqueName('tq');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace,
+    taskQueue,
+    workflowBundle: await env.workflowBundle(),
+    activities: createActivities({ db: env.db, azure: env.azure, ...(opts.isReportingEnabled ? { isReportingEnabled: opts.isReportingEnabled } : {}) }),
+    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+  });
+  return worker.runUntil(fn({ taskQueue, worker }));
+}
+
+/** Sends one event exactly as the API does (signalWithStart; a retired device rejects non-registrations). */
+export async function sendEvent(
+  taskQueue: string,
+  deviceId: string,
+  event: DeviceEvent,
+  options: DeviceWorkflowOptions = FAST_POLLS,
+): Promise<void> {
+  const env = testEnv();
+  await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
+    workflowId: deviceWorkflowId(env.tenantId, deviceId),
+    taskQueue,
+    args: [{ tenantId: env.tenantId, deviceId, options }],
+    signal: SIGNAL_BY_EVENT_TYPE[event.type],
+    signalArgs: [event as never],
+    typedSearchAttributes: [
+      { key: TenantIdKey, value: env.tenantId },
+      { key: DeviceIdKey, value: deviceId },
+    ],
+    workflowIdReusePolicy:
+      event.type === 'registration'
+        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+        : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+  });
+}
+
+export interface SeededDevice {
+  deviceId: string;
+  azureDeviceId: string;
+  userPrincipalName: string;
+}
+
+/** An MDM device whose Entra device and user exist in the emulator. */
+export async function seedDevice(operatingSystem: 'iOS' | 'Android' = 'iOS'): Promise<SeededDevice> {
+  const env = testEnv();
+  const device = {
+    deviceId: uniqueName('mdm'),
+    azureDeviceId: randomUUID(),
+    userPrincipalName: `${uniqueName('user')}@contoso.com`,
+  };
+  await env.emulator.control.seed({
+    tenants: [
+      {
+        tenantId: env.tenantId,
+        users: [{ userPrincipalName: device.userPrincipalName }],
+        devices: [{ deviceId: device.azureDeviceId, operatingSystem, displayName: device.deviceId }],
+      },
+    ],
+  });
+  return device;
+}
+
+let clock = Date.parse('2026-11-28T09:00:00.000Z');
+/** Strictly increasing event times, so ordering is explicit in every test. */
+export function nextOccurredAt(): string {
+  clock += 1_000;
+  return new Date(clock).toISOString();
+}
+
+export function registration(d: SeededDevice, overrides: Partial<Extract<DeviceEvent, { type: 'registration' }>> = {}): DeviceEvent {
+  return {
+    type: 'registration',
+    occurredAt: nextOccurredAt(),
+    platform: 'iOS',
+    azureDeviceId: d.azureDeviceId,
+    clientStatusCode: 'Success',
+    userPrincipalName: d.userPrincipalName,
+    ...overrides,
+  };
+}
+
+export function compliance(actions: Extract<DeviceEvent, { type: 'compliance' }>['actions'], occurredAt = nextOccurredAt()): DeviceEvent {
+  return { type: 'compliance', occurredAt, actions };
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function waitForDevice(deviceId: string, predicate: (d: DeviceRow) => boolean, what = 'the device row', timeoutMs?: number): Promise<DeviceRow> {
+  const env = testEnv();
+  return waitFor(`${what} of ${deviceId}`, async () => {
+    const row = await getDevice(env.db, env.tenantId, deviceId);
+    return row && predicate(row) ? row : null;
+  }, timeoutMs);
+}
+
+export async function timeline(deviceId: string) {
+  const env = testEnv();
+  return listReportAttempts(env.db, env.tenantId, deviceId, 100);
+}
+
+export async function entra(azureDeviceId: string) {
+  const env = testEnv();
+  return env.emulator.control.entraDevice(env.tenantId, azureDeviceId);
+}
+
+export async function uploadsFor(azureDeviceId: string): Promise<number> {
+  const view = await entra(azureDeviceId);
+  return view?.messages.length ?? 0;
+}
+
+export function workflowHandle(deviceId: string) {
+  const env = testEnv();
+  return env.temporalClient.workflow.getHandle(deviceWorkflowId(env.tenantId, deviceId));
+}

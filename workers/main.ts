@@ -1,0 +1,50 @@
+/**
+ * The worker process: runs device workflows and their activities on the task queue until SIGINT or
+ * SIGTERM, and exposes its own Prometheus metrics (the Temporal SDK's) on WORKER_METRICS_PORT.
+ */
+import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfigOrExit } from '../config';
+import { createDb, migrateToLatest } from '../db';
+import { createLogger } from '../lib/logger';
+import { createWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config.logLevel, { service: 'worker' });
+  if (!config.azure) {
+    process.stderr.write('configuration error: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are required by the worker (npm start sets them for its local Azure emulator)\n');
+    process.exit(2);
+  }
+  if (!config.databaseUrl) {
+    process.stderr.write('configuration error: DATABASE_URL is required by the worker (npm start sets it for its embedded Postgres)\n');
+    process.exit(2);
+  }
+  Runtime.install({
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } },
+    },
+  });
+  const db = createDb(config.databaseUrl);
+  await migrateToLatest(db);
+  const connection = await NativeConnection.connect({ address: config.temporal.address ?? '127.0.0.1:7233' });
+  const worker = await createWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    db,
+    azure: config.azure,
+    logger,
+  });
+  logger.info({ taskQueue: config.temporal.taskQueue, metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics` }, 'worker started');
+  // Worker.run() installs its own SIGINT/SIGTERM handling: it drains and resolves.
+  await worker.run();
+  await connection.close();
+  await db.destroy();
+  logger.info('worker stopped');
+}
+
+main().catch((err) => {
+  process.stderr.write(`worker failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+/**
+ * The device workflow's messages and their payloads. Imported by the workflow, the API and the
+ * sweep activities, so nobody outside workflows/ imports workflow code itself.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ComplianceEvent, InventoryEvent, RegistrationEvent, RetireEvent } from '../domain/events';
+import type { DeviceState } from '../domain/device-state';
+
+export const DEVICE_WORKFLOW_TYPE = 'deviceComplianceWorkflow';
+
+export function deviceWorkflowId(tenantId: string, deviceId: string): string {
+  return `device:${tenantId}:${deviceId}`;
+}
+
+/** Triggers that ask for a report of the current state even when nothing changed. */
+export type ForcedReportTrigger = 'weekly' | 'manual' | 'enable' | 'resync';
+
+export interface ReportRequest {
+  trigger: ForcedReportTrigger;
+  /** The fleet operation that asked (weekly sweep, bulk sync, enable, resync), for idempotency. */
+  operationId?: string;
+}
+
+export interface DeviceWorkflowOptions {
+  /** Waits between polls of an upload's status; the last one repeats. */
+  statusPollIntervalsMs?: number[];
+  /** Give up polling (status Failed) after this long. */
+  statusPollTimeoutMs?: number;
+  /** Test hook: continue-as-new after this many applied events, as if Temporal suggested it. */
+  continueAsNewAfterEvents?: number;
+}
+
+export type InboxItem =
+  | { kind: 'event'; event: RegistrationEvent | ComplianceEvent | InventoryEvent | RetireEvent }
+  | { kind: 'report'; request: ReportRequest };
+
+export interface DeviceWorkflowInput {
+  tenantId: string;
+  deviceId: string;
+  options?: DeviceWorkflowOptions;
+  /** Carried across continue-as-new; absent on a device's first run (or a new lifecycle). */
+  state?: DeviceState;
+  inbox?: InboxItem[];
+}
+
+export const registrationSignal = defineSignal<[RegistrationEvent]>('registration');
+export const complianceSignal = defineSignal<[ComplianceEvent]>('compliance');
+export const inventorySignal = defineSignal<[InventoryEvent]>('inventory');
+export const retireSignal = defineSignal<[RetireEvent]>('retire');
+/** Fleet operations (weekly sweep, bulk sync, enable, Microsoft resync) ask for a report. */
+export const reportSignal = defineSignal<[ReportRequest]>('report');
+
+export interface SyncResult {
+  accepted: true;
+  deviceId: string;
+}
+/** An admin's "sync now": an Update so the caller learns at once whether it was accepted. */
+export const syncUpdate = defineUpdate<SyncResult, []>('sync');
+
+export const stateQuery = defineQuery<DeviceState>('state');
+
+export const SIGNAL_BY_EVENT_TYPE = {
+  registration: registrationSignal,
+  compliance: complianceSignal,
+  inventory: inventorySignal,
+  retire: retireSignal,
+} as const;
