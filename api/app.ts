@@ -38,6 +38,9 @@ export const TEMPORAL_CHANNEL_ARGS = {
 /** A client's X-Request-Id is kept when it looks like an id; otherwise a new one is made. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Probes and scrapes: logged at debug so they do not drown the request log. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const TARGETS: Record<string, string> = {
@@ -64,6 +67,7 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
     c.set('log', log);
     c.set('eventType', undefined);
     c.header('X-Request-Id', requestId);
+    c.header('X-Content-Type-Options', 'nosniff');
     await next();
     if (c.res.headers.get('X-Request-Id') !== requestId) {
       try {
@@ -84,6 +88,7 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
     // Never the headers: the Authorization header carries a key.
     const line = { method: c.req.method, path: c.req.path, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 1e4) / 10 };
     if (c.res.status >= 500) log.error(line, 'request');
+    else if (QUIET_ROUTES.has(labels.route)) log.debug(line, 'request');
     else log.info(line, 'request');
   };
 }

@@ -49,9 +49,11 @@ export const ProblemSchema = z
   })
   .openapi('Problem', { description: 'RFC 9457 problem details (application/problem+json)' });
 
+// Domain schemas may be built before @hono/zod-openapi extends zod (module load order), so they lack
+// `.openapi()`: their documentation goes through zod's own `.meta()`, which the generator reads too.
+
 export const DeviceIdParamSchema = z.object({
-  deviceId: deviceIdSchema.openapi({
-    param: { name: 'deviceId', in: 'path' },
+  deviceId: deviceIdSchema.meta({
     description: "The MDM's own device id: 1 to 128 characters of A-Z a-z 0-9 . _ : -",
     example: 'mdm-42',
   }),
@@ -78,7 +80,8 @@ export const intQuery = (name: string, min: number, max: number, fallback: numbe
 // ---------------------------------------------------------------------------------------------------
 // §2 MDM events
 
-export const DeviceEventSchema = deviceEventSchema.openapi('DeviceEvent', {
+export const DeviceEventSchema = deviceEventSchema.meta({
+  id: 'DeviceEvent',
   description: 'One MDM event. Unknown fields are rejected.',
   example: {
     type: 'registration',
@@ -93,7 +96,8 @@ export const DeviceEventSchema = deviceEventSchema.openapi('DeviceEvent', {
 /** What the batch route validates up front: the envelope only; each item is then validated on its own. */
 export const BatchEventsEnvelopeSchema = batchEventsEnvelopeSchema;
 /** What the OpenAPI document shows for the batch body: items fully described. */
-export const BatchEventsSchema = batchEventsSchema.openapi('BatchEvents', {
+export const BatchEventsSchema = batchEventsSchema.meta({
+  id: 'BatchEvents',
   description: 'Up to 1,000 events, each with its `deviceId`. Each item is validated on its own.',
 });
 
@@ -249,6 +253,8 @@ export const SettingsUpdateSchema = z
       weeklyReport: z
         .strictObject({ paused: z.boolean({ error: 'Must be true or false' }).optional() }, { error: 'Must be an object' })
         .optional(),
+      // What GET answers may be PUT back as it is: the read-only extension is accepted and ignored.
+      heartbeat: z.unknown().optional().openapi({ description: 'Read-only (as answered by GET); ignored' }),
     },
     { error: 'Must be an object' },
   )

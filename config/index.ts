@@ -54,6 +54,10 @@ const envSchema = z
     AZURE_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com'),
     GRAPH_BASE_URL: httpsUrl('https://graph.microsoft.com'),
     AZURE_EMULATOR_PORT: port(9443),
+    // Ports of the embedded defaults `npm start` runs when TEMPORAL_ADDRESS / DATABASE_URL are unset.
+    TEMPORAL_DEV_PORT: port(7233),
+    TEMPORAL_UI_PORT: port(8233),
+    EMBEDDED_POSTGRES_PORT: port(5433),
     AZURE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
     WEEKLY_REPORT_CRON: z
       .string()
@@ -63,6 +67,21 @@ const envSchema = z
         const fields = v.split(/\s+/);
         return fields.length === 5 && fields.every((f) => cronField.test(f));
       }, 'must be a five-field cron expression, e.g. "0 6 * * 1"'),
+    HEARTBEAT_CRON: z
+      .string()
+      .trim()
+      .default('0 * * * *')
+      .refine((v) => {
+        const fields = v.split(/\s+/);
+        return fields.length === 5 && fields.every((f) => cronField.test(f));
+      }, 'must be a five-field cron expression, e.g. "0 * * * *"'),
+    // Activities that call Microsoft, per second, for the tenant across every worker (enforced by the
+    // Temporal server on the Microsoft task queue). 50/s = 1,000 per 20 s: half of Microsoft's documented
+    // per-app-per-tenant limit of the Intune Graph services (the partner API publishes none).
+    AZURE_MAX_CALLS_PER_SECOND: z.coerce.number().positive().max(10_000).default(50),
+    // Devices a fleet sweep signals per second; unset: a quarter of AZURE_MAX_CALLS_PER_SECOND (a report
+    // is about 3 calls: upload + status polls), which leaves headroom for event-driven reports.
+    SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number().positive().max(100_000).optional()),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATA_DIR: z.string().trim().min(1).default('.data'),
     ENABLE_ON_START: booleanFlag(true),
@@ -79,6 +98,55 @@ const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+export type EnvVariable = keyof Env;
+
+/** Every variable this module reads. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as EnvVariable[];
+
+/**
+ * Which variables each deployed process reads (docker-compose.yml must wire them; a test checks it).
+ * `required`: the process stops at start without it (npm start computes them for its embedded
+ * defaults). Every variable of CONFIG_VARIABLES is either read by a process here or listed in
+ * LOCAL_ONLY_VARIABLES, so a new variable cannot be forgotten in the deployment.
+ */
+export const PROCESS_VARIABLES = {
+  worker: {
+    required: ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'],
+    optional: [
+      'WORKER_METRICS_PORT',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_TASK_QUEUE',
+      'AZURE_AUTHORITY_HOST',
+      'GRAPH_BASE_URL',
+      'AZURE_REQUEST_TIMEOUT_MS',
+      'WEEKLY_REPORT_CRON',
+      'ENABLE_ON_START',
+      'LOG_LEVEL',
+    ],
+  },
+  api: {
+    required: [
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'MDM_API_KEY',
+      'ADMIN_API_KEY',
+      'AZURE_TENANT_ID',
+      'AZURE_CLIENT_ID',
+      'AZURE_CLIENT_SECRET',
+    ],
+    optional: ['API_PORT', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'WEEKLY_REPORT_CRON', 'ENABLE_ON_START', 'LOG_LEVEL'],
+  },
+} as const satisfies Record<string, { required: readonly EnvVariable[]; optional: readonly EnvVariable[] }>;
+
+/** Read only by `npm start` and the local tools (the emulator, the dev server), never in a deployment. */
+export const LOCAL_ONLY_VARIABLES = [
+  'TEMPORAL_CLI_PATH',
+  'AZURE_EMULATOR_PORT',
+  'TEMPORAL_DEV_PORT',
+  'TEMPORAL_UI_PORT',
+  'EMBEDDED_POSTGRES_PORT',
+  'DATA_DIR',
+] as const satisfies readonly EnvVariable[];
 
 export interface AzureCredentials {
   tenantId: string;
@@ -101,7 +169,14 @@ export interface Config {
   graphBaseUrl: string;
   azureRequestTimeoutMs: number;
   azureEmulatorPort: number;
+  /** Where `npm start` runs its embedded Temporal dev server (+ UI) and Postgres. */
+  local: { temporalPort: number; temporalUiPort: number; postgresPort: number };
   weeklyReportCron: string;
+  heartbeatCron: string;
+  /** Calls to Microsoft per second for the tenant, across all workers (the Microsoft task queue's rate). */
+  azureMaxCallsPerSecond: number;
+  /** Devices a fleet sweep signals per second. */
+  sweepDevicesPerSecond: number;
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
 }
@@ -150,7 +225,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     graphBaseUrl: env.GRAPH_BASE_URL,
     azureRequestTimeoutMs: env.AZURE_REQUEST_TIMEOUT_MS,
     azureEmulatorPort: env.AZURE_EMULATOR_PORT,
+    local: Object.freeze({
+      temporalPort: env.TEMPORAL_DEV_PORT,
+      temporalUiPort: env.TEMPORAL_UI_PORT,
+      postgresPort: env.EMBEDDED_POSTGRES_PORT,
+    }),
     weeklyReportCron: env.WEEKLY_REPORT_CRON,
+    heartbeatCron: env.HEARTBEAT_CRON,
+    azureMaxCallsPerSecond: env.AZURE_MAX_CALLS_PER_SECOND,
+    sweepDevicesPerSecond: env.SWEEP_DEVICES_PER_SECOND ?? Math.max(1, env.AZURE_MAX_CALLS_PER_SECOND / 4),
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
   });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initial from './001_initial';
+import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they load the same way under tsx,
@@ -7,6 +8,7 @@ import * as initial from './001_initial';
  */
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': initial,
+  '002_fleet_sweep_checkpoint': fleetSweepCheckpoint,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -419,6 +419,14 @@ describe('API: /v1/settings', () => {
     assert.deepEqual(await (await get(api, '/v1/settings')).json(), { enabled: true, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
   });
 
+  it('accepts back exactly what GET answered (the read-only heartbeat is ignored)', async () => {
+    const api = makeApi();
+    const current = (await (await get(api, '/v1/settings')).json()) as Record<string, unknown>;
+    const res = await put(api, { ...current, enabled: false });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { enabled: false, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+  });
+
   it('undoes the change and answers 503 when the enable operation cannot start, so a retry runs it', async () => {
     let fail = true;
     const started: string[] = [];

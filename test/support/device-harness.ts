@@ -2,6 +2,7 @@
  * Helpers for tests that drive device workflows end to end: a worker on its own task queue, events
  * sent the way the API sends them, Entra devices seeded in the emulator, and waits on the read model.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
@@ -27,10 +28,10 @@ export interface Harness {
 
 export async function withWorker<T>(
   fn: (h: Harness) => Promise<T>,
-  opts: { maxCachedWorkflows?: number; isReportingEnabled?: (tenantId: string) => Promise<boolean> } = {},
+  opts: { maxCachedWorkflows?: number; isReportingEnabled?: (tenantId: string) => Promise<boolean>; taskQueue?: string } = {},
 ): Promise<T> {
   const env = testEnv();
-  const taskQueue = uniqueName('tq');
+  const taskQueue = opts.taskQueue ?? uniqueName('tq');
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace,
@@ -42,6 +43,9 @@ export async function withWorker<T>(
   return worker.runUntil(fn({ taskQueue, worker }));
 }
 
+/** Workflow ids the current test touched, so their histories can be recorded for the replay guard. */
+export const touchedWorkflowIds = new Set<string>();
+
 /** Sends one event exactly as the API does (signalWithStart; a retired device rejects non-registrations). */
 export async function sendEvent(
   taskQueue: string,
@@ -50,11 +54,12 @@ export async function sendEvent(
   options: DeviceWorkflowOptions = FAST_POLLS,
 ): Promise<void> {
   const env = testEnv();
+  touchedWorkflowIds.add(deviceWorkflowId(env.tenantId, deviceId));
   await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
     workflowId: deviceWorkflowId(env.tenantId, deviceId),
     taskQueue,
     args: [{ tenantId: env.tenantId, deviceId, options }],
-    signal: SIGNAL_BY_EVENT_TYPE[event.type],
+    signal: SIGNAL_BY_EVENT_TYPE[event.type].name,
     signalArgs: [event as never],
     typedSearchAttributes: [
       { key: TenantIdKey, value: env.tenantId },
@@ -161,4 +166,21 @@ export async function uploadsFor(azureDeviceId: string): Promise<number> {
 export function workflowHandle(deviceId: string) {
   const env = testEnv();
   return env.temporalClient.workflow.getHandle(deviceWorkflowId(env.tenantId, deviceId));
+}
+
+/** Starts a worker in a child process on the task queue; resolves once it polls. */
+export async function spawnWorkerProcess(taskQueue: string): Promise<ChildProcess> {
+  const env = testEnv();
+  const args = JSON.stringify({ address: env.temporalAddress, namespace: env.namespace, taskQueue, databaseUrl: env.databaseUrl, azure: env.azure });
+  const child = spawn(process.execPath, ['--import', 'tsx', require.resolve('./worker-process.ts'), args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => c.toString().includes('worker-ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`worker process exited with ${code}: ${stderr}`)));
+  });
+  return child;
 }

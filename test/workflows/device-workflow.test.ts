@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { PolicyAction } from '../../domain/constants';
-import { testEnv } from '../support/env';
+import { updateSettings } from '../../db/data';
+import { reportSignal } from '../../workflows/messages';
+import { testEnv, uniqueName } from '../support/env';
+import { recordHistories, recording } from '../support/histories';
 import {
   compliance,
   entra,
@@ -10,7 +13,9 @@ import {
   registration,
   seedDevice,
   sendEvent,
+  spawnWorkerProcess,
   timeline,
+  touchedWorkflowIds,
   uploadsFor,
   waitFor,
   waitForDevice,
@@ -33,6 +38,11 @@ function actionOf(actions: PolicyAction[]): PolicyAction | null {
 
 describe('device compliance workflow (real Temporal, Postgres, Azure emulator)', function () {
   this.timeout(120_000);
+
+  beforeEach(() => touchedWorkflowIds.clear());
+  afterEach(async function () {
+    if (recording && this.currentTest?.state === 'passed') await recordHistories(this.currentTest.title, touchedWorkflowIds);
+  });
 
   for (const action of ['QUARANTINE', 'BLOCK_EMAIL', 'BLOCK_APPCONNECT'] as const) {
     it(`reports managed + notCompliant when ${action} is in force`, async () => {
@@ -285,5 +295,71 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
       assert.ok(state.lastApplied.inventory);
       assert.equal((await entra(d.azureDeviceId))?.isCompliant, false);
     });
+  });
+
+  it('completes a report whose worker was SIGKILLed mid-report, and loses no event sent while it was down', async () => {
+    const d = await seedDevice();
+    const taskQueue = uniqueName('tq-kill');
+    const slowPolls = { statusPollIntervalsMs: [3_000, 500] };
+    const child = await spawnWorkerProcess(taskQueue);
+    let killed = false;
+    try {
+      await sendEvent(taskQueue, d.deviceId, registration(d), slowPolls);
+      // The upload reached Microsoft: the workflow now waits on its durable poll timer.
+      await waitFor('the upload at the emulator', async () => (await uploadsFor(d.azureDeviceId)) === 1);
+      const inFlight = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'In-progress' && r.lastAttemptAt !== null);
+      assert.equal(inFlight.reportTime, null);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      killed = true;
+      // An event while no worker runs is held by Temporal, not lost.
+      await sendEvent(taskQueue, d.deviceId, compliance(['QUARANTINE']), slowPolls);
+    } finally {
+      if (!killed) child.kill('SIGKILL');
+    }
+    await withWorker(async () => {
+      const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && r.policyAction === 'QUARANTINE', 'the report after restart', 60_000);
+      assert.equal(row.reportedCompliance, 'notCompliant');
+      const view = await entra(d.azureDeviceId);
+      assert.equal(view?.isCompliant, false);
+      assert.ok(view!.messages.every((m) => m.status === 'Completed'), 'every upload completed');
+      const attempts = await timeline(d.deviceId);
+      assert.deepEqual(attempts.map((a) => a.outcome), ['Successful', 'Successful']);
+      assert.equal(new Set(attempts.map((a) => a.messageId)).size, 2, 'one timeline row per upload, none duplicated by the restart');
+    }, { taskQueue });
+  });
+
+  it('sends nothing while the feature is disabled, and reports every device once it is enabled', async () => {
+    const env = testEnv();
+    const devices = [await seedDevice(), await seedDevice()];
+    await updateSettings(env.db, env.tenantId, { enabled: false });
+    try {
+      await withWorker(async ({ taskQueue }) => {
+        for (const d of devices) {
+          await sendEvent(taskQueue, d.deviceId, registration(d));
+          await sendEvent(taskQueue, d.deviceId, compliance(['BLOCK_EMAIL']));
+        }
+        for (const d of devices) {
+          const row = await waitForDevice(d.deviceId, (r) => r.policyAction === 'BLOCK_EMAIL' && r.lastAttemptAt === null && r.version > 0);
+          assert.equal(row.reportTime, null);
+          assert.notEqual(row.complianceStatus, 'Successful');
+        }
+        // Give the workflows time to try: still nothing may reach Microsoft.
+        await new Promise((r) => setTimeout(r, 1_500));
+        for (const d of devices) assert.equal(await uploadsFor(d.azureDeviceId), 0);
+
+        await updateSettings(env.db, env.tenantId, { enabled: true });
+        // Enabling runs a fleet operation that asks every device to report (trigger "enable").
+        for (const d of devices) await workflowHandle(d.deviceId).signal(reportSignal, { trigger: 'enable', operationId: 'enable-test' });
+        for (const d of devices) {
+          const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
+          assert.equal(row.reportedCompliance, 'notCompliant');
+          assert.equal((await entra(d.azureDeviceId))?.isCompliant, false);
+          assert.equal((await timeline(d.deviceId))[0]!.trigger, 'enable');
+        }
+      });
+    } finally {
+      await updateSettings(env.db, env.tenantId, { enabled: true });
+    }
   });
 });

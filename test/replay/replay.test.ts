@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { testEnv } from '../support/env';
+import { HISTORIES_DIR } from '../support/histories';
+
+describe('replay guard: recorded device-workflow histories replay on the current code', function () {
+  this.timeout(180_000);
+
+  it('replays every history in test/histories without a determinism error', async () => {
+    const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
+    assert.ok(files.length >= 10, `expected the recorded scenario histories, found ${files.length}`);
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8'))),
+    }));
+    const failures: string[] = [];
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle: await testEnv().workflowBundle() }, histories)) {
+      replayed += 1;
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    assert.equal(replayed, files.length);
+    assert.deepEqual(failures, []);
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * The replay guard: histories recorded from the device-workflow scenarios live in test/histories/
+ * and are replayed against the current workflow code on every run (test/replay). To record them
+ * again after an intentional, versioned change: RECORD_HISTORIES=1 npm test.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { testEnv } from './env';
+
+export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
+export const recording = process.env.RECORD_HISTORIES === '1';
+
+function slug(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+}
+
+/** Saves the history of each workflow the test touched (every run of it: continue-as-new chains too). */
+export async function recordHistories(testTitle: string, workflowIds: Iterable<string>): Promise<void> {
+  const env = testEnv();
+  const client = env.temporalClient;
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  let n = 0;
+  for (const workflowId of workflowIds) {
+    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      // The CLI writes the standard JSON history format (the SDK's historyToJSON cannot encode
+      // every event attribute this server version sends).
+      const json = execFileSync(
+        env.temporalCli,
+        ['workflow', 'show', '--address', env.temporalAddress, '--namespace', env.namespace, '--workflow-id', workflowId, '--run-id', execution.runId, '--output', 'json'],
+        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      );
+      n += 1;
+      writeFileSync(path.join(HISTORIES_DIR, `${slug(testTitle)}-${n}.json`), json.endsWith('\n') ? json : json + '\n');
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../workers/worker';
+
+describe('workflow bundle', function () {
+  this.timeout(120_000);
+
+  it('bundles workflows/ for the Temporal sandbox with every workflow type exported', async () => {
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
+    assert.match(code, /deviceComplianceWorkflow/);
+    assert.doesNotMatch(code, /require\("(pg|knex|pino|@azure\/msal-node)"\)/);
+  });
+
+  it('refuses a workflow that imports a Node built-in (the guard this test exists for)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-'));
+    const file = path.join(dir, 'bad.ts');
+    writeFileSync(file, "import { readFileSync } from 'node:fs';\nexport async function bad() { return readFileSync('/etc/hostname', 'utf8'); }\n");
+    await assert.rejects(bundleWorkflowCode({ workflowsPath: file, logger: new DefaultLogger('ERROR') }), /fs/);
+  });
+});
