@@ -38,9 +38,13 @@ export interface DeviceRow extends DeviceProjection {
   updatedAt: string;
 }
 
+// Rows come back from knex untyped; the to*() mappers below are the typed boundary.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type DbRow = Record<string, any>;
+
 const iso = (v: Date | string | null): string | null => (v === null ? null : new Date(v).toISOString());
 
-function toDeviceRow(r: Record<string, any>): DeviceRow {
+function toDeviceRow(r: DbRow): DeviceRow {
   return {
     tenantId: r.tenant_id,
     deviceId: r.device_id,
@@ -194,7 +198,7 @@ export async function listReportAttempts(
     .where({ tenant_id: tenantId, device_id: deviceId })
     .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
     .limit(limit);
-  return rows.map((r: Record<string, any>) => ({
+  return rows.map((r: DbRow) => ({
     tenantId: r.tenant_id,
     deviceId: r.device_id,
     attemptKey: r.attempt_key,
@@ -218,7 +222,7 @@ export interface Settings {
   updatedAt: string;
 }
 
-function toSettings(r: Record<string, any>): Settings {
+function toSettings(r: DbRow): Settings {
   return {
     tenantId: r.tenant_id,
     enabled: r.enabled,
@@ -288,7 +292,7 @@ export interface Operation {
   devicesSignalled: number;
 }
 
-function toOperation(r: Record<string, any>): Operation {
+function toOperation(r: DbRow): Operation {
   return {
     operationId: r.operation_id,
     tenantId: r.tenant_id,

@@ -43,3 +43,17 @@ export async function getDevicesSkipped(db: Db, operationId: string): Promise<nu
   const r = await db('operations').select('devices_skipped').where({ operation_id: operationId }).first();
   return r ? Number(r.devices_skipped) : null;
 }
+
+/** Marks the operation finished with its final counts; a repeated call keeps the first finish time. */
+export async function finishOperation(db: Db, operationId: string, counts: { signalled: number; skipped: number }): Promise<string> {
+  const [r] = await db('operations')
+    .where({ operation_id: operationId })
+    .update({
+      devices_signalled: counts.signalled,
+      devices_skipped: counts.skipped,
+      finished_at: db.raw('coalesce(finished_at, now())'),
+    })
+    .returning('finished_at');
+  if (!r) throw new Error(`no operation ${operationId}`);
+  return new Date(r.finished_at).toISOString();
+}

@@ -79,6 +79,8 @@ export interface FleetSweepResult {
 
 export interface TenantHeartbeatInput {
   tenantId: string;
+  /** The task queue of activities that call Microsoft; default `<this workflow's queue>-microsoft`. */
+  microsoftTaskQueue?: string;
   /** Options of the full sweep a Microsoft resync request starts. */
   sweepOptions?: SweepOptions;
 }

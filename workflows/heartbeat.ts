@@ -15,7 +15,7 @@ const { recordHeartbeatFailure, startResyncSweep } = proxyActivities<FleetActivi
 export async function tenantHeartbeatWorkflow(input: TenantHeartbeatInput): Promise<TenantHeartbeatResult> {
   const { sendTenantHeartbeat } = proxyActivities<FleetActivities>({
     // A Microsoft call: on the rate-limited queue, like every report.
-    taskQueue: microsoftTaskQueueOf(workflowInfo().taskQueue),
+    taskQueue: input.microsoftTaskQueue ?? microsoftTaskQueueOf(workflowInfo().taskQueue),
     startToCloseTimeout: '1 minute',
     // The next scheduled heartbeat follows anyway: give up well before it.
     scheduleToCloseTimeout: '10 minutes',
