@@ -120,6 +120,9 @@ export const PROCESS_VARIABLES = {
       'GRAPH_BASE_URL',
       'AZURE_REQUEST_TIMEOUT_MS',
       'WEEKLY_REPORT_CRON',
+      'HEARTBEAT_CRON',
+      'AZURE_MAX_CALLS_PER_SECOND',
+      'SWEEP_DEVICES_PER_SECOND',
       'ENABLE_ON_START',
       'LOG_LEVEL',
     ],
@@ -134,7 +137,17 @@ export const PROCESS_VARIABLES = {
       'AZURE_CLIENT_ID',
       'AZURE_CLIENT_SECRET',
     ],
-    optional: ['API_PORT', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'WEEKLY_REPORT_CRON', 'ENABLE_ON_START', 'LOG_LEVEL'],
+    optional: [
+      'API_PORT',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_TASK_QUEUE',
+      'WEEKLY_REPORT_CRON',
+      'HEARTBEAT_CRON',
+      'AZURE_MAX_CALLS_PER_SECOND',
+      'SWEEP_DEVICES_PER_SECOND',
+      'ENABLE_ON_START',
+      'LOG_LEVEL',
+    ],
   },
 } as const satisfies Record<string, { required: readonly EnvVariable[]; optional: readonly EnvVariable[] }>;
 

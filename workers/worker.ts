@@ -1,13 +1,21 @@
 /**
  * Builds the worker: the workflow bundle (or path) plus every activity, wired to its dependencies.
  * Used by the worker process (workers/main.ts), by `npm start` and by the tests.
+ *
+ * One worker process runs two Temporal Workers: the main one (workflows and every activity that does
+ * not call Microsoft) on the task queue, and one on `<taskQueue>-microsoft` for the activities that
+ * call Microsoft, whose rate the Temporal server enforces across every worker of the tenant
+ * (`maxTaskQueueActivitiesPerSecond`), so a sweep over a large fleet cannot set off a storm of 429s.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from '../db';
 import { createDeviceActivities, type DeviceActivityDeps } from '../activities/device-activities';
+import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
 import type { AzureCredentials } from '../config';
 import type { Logger } from '../lib/logger';
+import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -23,7 +31,18 @@ export interface WorkerDeps {
   /** Override for tests (0 forces a replay on every workflow task). */
   maxCachedWorkflows?: number;
   isReportingEnabled?: DeviceActivityDeps['isReportingEnabled'];
+  /** Client the fleet activities signal and start workflows with; default: one on `connection`. */
+  temporalClient?: Client;
+  /** Default `<taskQueue>-microsoft` (what the workflows assume when not told otherwise). */
+  microsoftTaskQueue?: string;
+  /** Activities per second on the Microsoft task queue, for all workers (AZURE_MAX_CALLS_PER_SECOND). */
+  azureMaxCallsPerSecond?: number;
 }
+
+/** Activities that call Microsoft: only the Microsoft worker runs them. */
+export const MICROSOFT_ACTIVITIES = ['reportDeviceState', 'getReportStatus', ...MICROSOFT_FLEET_ACTIVITIES] as const;
+/** The default of AZURE_MAX_CALLS_PER_SECOND (config/index.ts), for callers without a config. */
+export const DEFAULT_AZURE_MAX_CALLS_PER_SECOND = 50;
 
 /** One Microsoft client per tenant for the worker's life, so MSAL's token cache is reused. */
 export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (tenantId: string) => AzureComplianceClient {
@@ -49,24 +68,56 @@ export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (
   };
 }
 
-export function createActivities(deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'>) {
+export function createActivities(
+  deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client },
+) {
   const azureClientFor = azureClientProvider(deps.azure, deps.logger);
+  const enabled = deps.isReportingEnabled ? { isReportingEnabled: deps.isReportingEnabled } : {};
   return {
-    ...createDeviceActivities({
-      db: deps.db,
-      azureClientFor,
-      ...(deps.isReportingEnabled ? { isReportingEnabled: deps.isReportingEnabled } : {}),
-    }),
+    ...createDeviceActivities({ db: deps.db, azureClientFor, ...enabled }),
+    ...(deps.temporalClient
+      ? createFleetActivities({ db: deps.db, temporal: deps.temporalClient, azureClientFor, ...enabled, ...(deps.logger ? { logger: deps.logger } : {}) })
+      : {}),
   };
 }
 
-export async function createWorker(deps: WorkerDeps): Promise<Worker> {
-  return Worker.create({
+type Activities = ReturnType<typeof createActivities>;
+
+/** Splits the activities between the main worker and the Microsoft worker. */
+export function splitActivities(all: Activities): { main: Record<string, unknown>; microsoft: Record<string, unknown> } {
+  const main: Record<string, unknown> = {};
+  const microsoft: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(all)) {
+    if ((MICROSOFT_ACTIVITIES as readonly string[]).includes(name)) microsoft[name] = fn;
+    else main[name] = fn;
+  }
+  return { main, microsoft };
+}
+
+/** The two Workers of one worker process, run and stopped together. */
+export interface ConnectorWorker {
+  /** Workflows and the activities that do not call Microsoft. */
+  main: Worker;
+  /** The activities that call Microsoft, on the rate-limited queue. */
+  microsoft: Worker;
+  microsoftTaskQueue: string;
+  /** Runs both until shutdown (SIGINT/SIGTERM, or `shutdown()`); if one stops, the other is stopped too. */
+  run(): Promise<void>;
+  /** Runs both until `fnOrPromise` settles, then shuts both down. */
+  runUntil<R>(fnOrPromise: Promise<R> | (() => Promise<R>)): Promise<R>;
+  shutdown(): void;
+}
+
+export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
+  const temporalClient = deps.temporalClient ?? new Client({ connection: deps.connection, namespace: deps.namespace });
+  const { main: mainActivities, microsoft: microsoftActivities } = splitActivities(createActivities({ ...deps, temporalClient }));
+  const microsoftTaskQueue = deps.microsoftTaskQueue ?? microsoftTaskQueueOf(deps.taskQueue);
+  const main = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(deps),
+    activities: mainActivities,
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
     // evicted workflow is replayed on its next task (design.md §5).
     maxCachedWorkflows: deps.maxCachedWorkflows ?? 2_000,
@@ -74,4 +125,37 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   });
+  const microsoft = await Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: microsoftTaskQueue,
+    activities: microsoftActivities,
+    // The server hands out at most this many tasks per second on this queue, across all workers.
+    maxTaskQueueActivitiesPerSecond: deps.azureMaxCallsPerSecond ?? DEFAULT_AZURE_MAX_CALLS_PER_SECOND,
+    maxConcurrentActivityTaskExecutions: 200,
+  });
+  const stop = (w: Worker) => {
+    if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  return {
+    main,
+    microsoft,
+    microsoftTaskQueue,
+    async run() {
+      const results = await Promise.allSettled([
+        main.run().finally(() => stop(microsoft)),
+        microsoft.run().finally(() => stop(main)),
+      ]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    runUntil(fnOrPromise) {
+      const promise = typeof fnOrPromise === 'function' ? fnOrPromise() : fnOrPromise;
+      return main.runUntil(microsoft.runUntil(promise));
+    },
+    shutdown() {
+      stop(main);
+      stop(microsoft);
+    },
+  };
 }

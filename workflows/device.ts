@@ -57,12 +57,19 @@ import {
   TenantIdKey,
 } from './search-attributes';
 
-const { reportDeviceState, getReportStatus } = proxyActivities<DeviceActivities>({
-  startToCloseTimeout: '1 minute',
-  // Throttling carries its own delay (nextRetryDelay); transient errors back off; permanent ones
-  // are non-retryable and end the report at once (design.md §3 decision 4).
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 12 },
-});
+/**
+ * The activities that call Microsoft run on their own task queue, whose rate the Temporal server
+ * limits across all workers (workers/worker.ts), so the tenant is never flooded.
+ */
+function microsoftActivities(taskQueue: string) {
+  return proxyActivities<DeviceActivities>({
+    taskQueue,
+    startToCloseTimeout: '1 minute',
+    // Throttling carries its own delay (nextRetryDelay); transient errors back off; permanent ones
+    // are non-retryable and end the report at once (design.md §3 decision 4).
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 12 },
+  });
+}
 
 const { writeDeviceRecord } = proxyLocalActivities<DeviceActivities>({
   startToCloseTimeout: '30 seconds',
@@ -75,6 +82,7 @@ const DEFAULT_POLL_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Promise<DeviceState> {
   const { tenantId, deviceId } = input;
   const options = input.options ?? {};
+  const { reportDeviceState, getReportStatus } = microsoftActivities(options.microsoftTaskQueue ?? `${workflowInfo().taskQueue}-microsoft`);
   const inbox: InboxItem[] = [...(input.inbox ?? [])];
   let state: DeviceState = input.state ?? initialState(tenantId, deviceId, Date.now() * 1000);
   let eventsThisRun = 0;

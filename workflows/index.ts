@@ -1,2 +1,4 @@
 // The worker's workflowsPath: every workflow type the task queue runs.
 export { deviceComplianceWorkflow } from './device';
+export { fleetSweepWorkflow } from './fleet-sweep';
+export { tenantHeartbeatWorkflow } from './heartbeat';

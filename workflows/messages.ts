@@ -28,6 +28,11 @@ export interface DeviceWorkflowOptions {
   statusPollTimeoutMs?: number;
   /** Test hook: continue-as-new after this many applied events, as if Temporal suggested it. */
   continueAsNewAfterEvents?: number;
+  /**
+   * Task queue of the activities that call Microsoft (rate-limited by the server across all workers);
+   * default `<this workflow's task queue>-microsoft`.
+   */
+  microsoftTaskQueue?: string;
 }
 
 export type InboxItem =
