@@ -51,6 +51,12 @@ export interface DeviceState {
   pendingTrigger: ReportTrigger | null;
   /** A report asked for regardless of change (weekly, manual, enable, resync). */
   forced: { trigger: ReportTrigger; operationId?: string } | null;
+  /**
+   * Fleet operations already taken into account, newest last (bounded): a sweep whose activity is
+   * retried after a crash may signal a device twice; the device reports once per operation.
+   * Optional because states recorded before it existed lack it.
+   */
+  recentOperations?: string[];
   status: AzureComplianceStatus | null;
   reportTime: string | null;
   lastAttemptAt: string | null;
@@ -77,6 +83,7 @@ export function initialState(tenantId: string, deviceId: string, version: number
     attemptResult: null,
     pendingTrigger: null,
     forced: null,
+    recentOperations: [],
     status: null,
     reportTime: null,
     lastAttemptAt: null,
@@ -161,9 +168,17 @@ export function applyEvent(state: DeviceState, event: DeviceEvent): { state: Dev
 }
 
 /** Asks for a report of the current state whatever changed (weekly, manual sync, enable, resync). */
+export const RECENT_OPERATIONS_KEPT = 16;
+
 export function requestReport(state: DeviceState, trigger: ReportTrigger, operationId?: string): DeviceState {
   if (state.retiredAt !== null) return state;
-  return { ...state, forced: state.forced ?? { trigger, ...(operationId !== undefined ? { operationId } : {}) } };
+  const recent = state.recentOperations ?? [];
+  if (operationId !== undefined && recent.includes(operationId)) return state;
+  return {
+    ...state,
+    forced: state.forced ?? { trigger, ...(operationId !== undefined ? { operationId } : {}) },
+    ...(operationId !== undefined ? { recentOperations: [...recent, operationId].slice(-RECENT_OPERATIONS_KEPT) } : {}),
+  };
 }
 
 /**

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import {
+  applyEvent,
+  blockReport,
+  desiredPayload,
+  initialState,
+  nextStep,
+  projectionOf,
+  reportFailed,
+  reportSucceeded,
+  requestReport,
+  skipReport,
+  startReport,
+  type DeviceState,
+} from '../../domain/device-state';
+import type { DeviceEvent } from '../../domain/events';
+
+const AZ = '007c8232-9489-4074-9b35-345b16f0a72d';
+let t = Date.parse('2026-11-28T10:00:00.000Z');
+const at = () => new Date((t += 1_000)).toISOString();
+
+const reg = (over: Partial<Extract<DeviceEvent, { type: 'registration' }>> = {}): DeviceEvent => ({
+  type: 'registration',
+  occurredAt: at(),
+  platform: 'iOS',
+  azureDeviceId: AZ,
+  clientStatusCode: 'Success',
+  userPrincipalName: 'alex@contoso.com',
+  ...over,
+});
+const comp = (actions: Extract<DeviceEvent, { type: 'compliance' }>['actions'], occurredAt = at()): DeviceEvent => ({ type: 'compliance', occurredAt, actions });
+
+function apply(state: DeviceState, ...events: DeviceEvent[]): DeviceState {
+  return events.reduce((s, e) => applyEvent(s, e).state, state);
+}
+
+/** Runs the report the state asks for to a successful end. */
+function reportOk(state: DeviceState, completedAt = at()): DeviceState {
+  const step = nextStep(state);
+  assert.equal(step.kind, 'report');
+  if (step.kind !== 'report') throw new Error('unreachable');
+  return reportSucceeded(startReport(state, step.payload, at()), step.payload, completedAt);
+}
+
+describe('domain/device-state: the Azure Device Details rules of design.md §2', () => {
+  const fresh = () => initialState('tenant', 'mdm-1', 1_000);
+
+  it('reads null status and report time before anything was received', () => {
+    const s = fresh();
+    assert.equal(s.status, null);
+    assert.equal(s.reportTime, null);
+    assert.deepEqual(nextStep(s), { kind: 'idle' });
+  });
+
+  it('holds a compliance state In-progress with nothing to send until a registration arrives', () => {
+    const s = apply(fresh(), comp(['QUARANTINE']));
+    assert.equal(s.status, 'In-progress');
+    assert.equal(s.reportTime, null);
+    assert.equal(desiredPayload(s), null);
+    assert.deepEqual(nextStep(s), { kind: 'idle' });
+  });
+
+  it('reports managed + notCompliant once a Success registration arrives, triggered by the registration', () => {
+    const s = apply(fresh(), comp(['QUARANTINE']), reg());
+    const step = nextStep(s);
+    assert.equal(step.kind, 'report');
+    assert.deepEqual(step.kind === 'report' && [step.trigger, step.payload.managementState, step.payload.complianceStatus], ['registration', 'managed', 'notCompliant']);
+  });
+
+  it('is Successful with the report time Microsoft confirmed, and keeps lastSuccessfulReportAt', () => {
+    const completedAt = '2026-11-28T11:00:02.120Z';
+    const s = reportOk(apply(fresh(), reg()), completedAt);
+    assert.equal(s.status, 'Successful');
+    assert.equal(s.reportTime, completedAt);
+    assert.equal(s.lastSuccessfulReportAt, completedAt);
+    assert.equal(s.lastError, null);
+    assert.deepEqual(nextStep(s), { kind: 'idle' });
+  });
+
+  it('goes In-progress with a blank report time when a new state arrives, and back to the last outcome when it flips back', () => {
+    const ok = reportOk(apply(fresh(), reg(), comp([])));
+    const changed = apply(ok, comp(['BLOCK_EMAIL']));
+    assert.equal(changed.status, 'In-progress');
+    assert.equal(changed.reportTime, null);
+    assert.equal(changed.lastSuccessfulReportAt, ok.lastSuccessfulReportAt);
+    const back = apply(changed, comp(['SEND_ALERT']));
+    assert.equal(back.status, 'Successful');
+    assert.equal(back.reportTime, ok.reportTime);
+    assert.deepEqual(nextStep(back), { kind: 'idle' });
+  });
+
+  it('does not report a change that leaves what Microsoft is told unchanged (BLOCK_EMAIL → QUARANTINE)', () => {
+    const ok = reportOk(apply(fresh(), reg(), comp(['BLOCK_EMAIL'])));
+    const s = apply(ok, comp(['QUARANTINE']));
+    assert.equal(projectionOf(s).policyAction, 'QUARANTINE');
+    assert.equal(s.status, 'Successful');
+    assert.deepEqual(nextStep(s), { kind: 'idle' });
+  });
+
+  it('reports again after a report completes when a newer state arrived meanwhile', () => {
+    const s0 = apply(fresh(), reg());
+    const step = nextStep(s0);
+    if (step.kind !== 'report') throw new Error('expected a report');
+    const inFlight = startReport(s0, step.payload, at());
+    const newer = apply(inFlight, comp(['QUARANTINE']));
+    const done = reportSucceeded(newer, step.payload, at());
+    assert.equal(done.status, 'In-progress');
+    assert.equal(done.reportTime, null);
+    const again = nextStep(done);
+    assert.equal(again.kind === 'report' && again.payload.complianceStatus, 'notCompliant');
+  });
+
+  it('fails a device whose client status is not Success, with the client error, and reports once it is fixed', () => {
+    const s = apply(fresh(), comp([]), reg({ azureDeviceId: null, clientStatusCode: 'User_Canceled' }));
+    assert.equal(s.status, 'Failed');
+    assert.equal(s.reportTime, null);
+    assert.equal(s.lastError?.code, 'User_Canceled');
+    assert.equal(s.lastError?.userCanMitigate, true);
+    assert.deepEqual(nextStep(s), { kind: 'idle' }, 'nothing can be sent, and the status already says why');
+    // A report asked for regardless (weekly, manual) is recorded as blocked, with the client's error.
+    const weekly = nextStep(requestReport(s, 'weekly', 'op-w'));
+    assert.equal(weekly.kind === 'blocked' && weekly.error?.code, 'User_Canceled');
+    const blocked = blockReport(requestReport(s, 'weekly', 'op-w'));
+    assert.deepEqual(nextStep(blocked), { kind: 'idle' });
+    const fixed = apply(blocked, reg());
+    assert.equal(fixed.status, 'In-progress');
+    assert.equal(nextStep(fixed).kind, 'report');
+  });
+
+  it('is Failed with a blank report time when Microsoft rejects the report, keeping lastSuccessfulReportAt', () => {
+    const ok = reportOk(apply(fresh(), reg()));
+    const s1 = apply(ok, comp(['QUARANTINE']));
+    const step = nextStep(s1);
+    if (step.kind !== 'report') throw new Error('expected a report');
+    const failed = reportFailed(startReport(s1, step.payload, at()), { code: 'DeviceNotFound', message: 'x', userCanMitigate: true, remediation: 'y' });
+    assert.equal(failed.status, 'Failed');
+    assert.equal(failed.reportTime, null);
+    assert.equal(failed.lastSuccessfulReportAt, ok.lastSuccessfulReportAt);
+    assert.deepEqual(nextStep(failed), { kind: 'idle' }, 'a rejected state is not resent until something changes or a report is asked for');
+  });
+
+  it('re-reports an unchanged state for the weekly report, staying Successful meanwhile, with a newer report time after', () => {
+    const ok = reportOk(apply(fresh(), reg()));
+    const weekly = requestReport(ok, 'weekly', 'op-1');
+    const step = nextStep(weekly);
+    assert.equal(step.kind === 'report' && step.trigger, 'weekly');
+    if (step.kind !== 'report') throw new Error('unreachable');
+    const inFlight = startReport(weekly, step.payload, at());
+    assert.equal(inFlight.status, 'Successful');
+    assert.equal(inFlight.reportTime, ok.reportTime);
+    const later = '2026-12-05T06:00:03.000Z';
+    const done = reportSucceeded(inFlight, step.payload, later);
+    assert.equal(done.reportTime, later);
+  });
+
+  it('takes each fleet operation into account once, however often it is signalled', () => {
+    const ok = reportOk(apply(fresh(), reg()));
+    const once = requestReport(ok, 'weekly', 'op-1');
+    const step = nextStep(once);
+    if (step.kind !== 'report') throw new Error('expected a report');
+    const done = reportSucceeded(startReport(once, step.payload, at()), step.payload, at());
+    assert.deepEqual(nextStep(requestReport(done, 'weekly', 'op-1')), { kind: 'idle' });
+    assert.equal(nextStep(requestReport(done, 'weekly', 'op-2')).kind, 'report');
+  });
+
+  it('sends nothing while reporting is off, and reports the current state when asked after it is on again', () => {
+    const s = apply(fresh(), reg());
+    const skipped = skipReport(s);
+    assert.equal(skipped.status, 'In-progress');
+    assert.deepEqual(nextStep(skipped), { kind: 'idle' });
+    const enabled = requestReport(skipped, 'enable', 'enable-1');
+    const step = nextStep(enabled);
+    assert.equal(step.kind === 'report' && step.trigger, 'enable');
+  });
+
+  it('ignores an event older than the newest applied of its kind', () => {
+    const s = apply(fresh(), reg(), comp(['QUARANTINE'], '2026-11-28T12:00:00.000Z'));
+    const result = applyEvent(s, comp([], '2026-11-28T11:00:00.000Z'));
+    assert.equal(result.outcome, 'stale');
+    assert.deepEqual(result.state.actions, ['QUARANTINE']);
+    assert.equal(result.state.counters.eventsStale, 1);
+  });
+
+  it('reports notManaged + notCompliant on retirement and refuses any later event', () => {
+    const ok = reportOk(apply(fresh(), reg()));
+    const retired = apply(ok, { type: 'retire', occurredAt: at() });
+    const step = nextStep(retired);
+    assert.equal(step.kind === 'report' && `${step.trigger} ${step.payload.managementState} ${step.payload.complianceStatus}`, 'retire notManaged notCompliant');
+    const later = applyEvent(retired, comp([]));
+    assert.equal(later.outcome, 'refused');
+    assert.equal(projectionOf(retired).managementState, 'notManaged');
+  });
+
+  it('treats the RETIRE action as a retirement', () => {
+    const s = apply(fresh(), reg(), comp(['SEND_ALERT', 'RETIRE']));
+    assert.notEqual(s.retiredAt, null);
+    assert.equal(projectionOf(s).policyAction, 'RETIRE');
+  });
+});
