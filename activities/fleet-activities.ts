@@ -48,7 +48,7 @@ export interface SignalPageResult extends SweepCheckpoint {
   resumedFrom: (SweepCheckpoint & { source: 'heartbeat' | 'checkpoint' }) | null;
 }
 
-type SignalOutcome = 'signalled' | 'skipped';
+export type SignalOutcome = 'signalled' | 'skipped';
 
 /** gRPC status codes we act on (grpc-js is not a direct dependency). */
 const GRPC_NOT_FOUND = 5;
@@ -78,35 +78,44 @@ export function signalRequestId(operationId: string, deviceId: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/**
+ * Signals one device workflow to report for a fleet operation. The request id is derived from the
+ * operation and the device, so Temporal drops a repeat (a batch re-sent after a crash). A device whose
+ * workflow is not running is skipped, never an error.
+ */
+export async function signalDeviceReport(
+  temporal: Client,
+  target: { tenantId: string; deviceId: string; request: Required<ReportRequest> },
+  logger?: Logger,
+): Promise<SignalOutcome> {
+  const { tenantId, deviceId, request } = target;
+  const payload = temporal.options.loadedDataConverter.payloadConverter.toPayload(request);
+  try {
+    await temporal.workflowService.signalWorkflowExecution({
+      namespace: temporal.options.namespace,
+      workflowExecution: { workflowId: deviceWorkflowId(tenantId, deviceId) },
+      signalName: reportSignal.name,
+      input: { payloads: [payload] },
+      identity: temporal.options.identity,
+      requestId: signalRequestId(request.operationId, deviceId),
+    });
+    return 'signalled';
+  } catch (err) {
+    const code = isGrpcServiceError(err) ? err.code : (err as { code?: unknown }).code;
+    if (code === GRPC_NOT_FOUND) return 'skipped';
+    if (code === GRPC_INVALID_ARGUMENT || code === GRPC_FAILED_PRECONDITION) {
+      // This device cannot take a signal (e.g. its run hit a server limit): never block the sweep on it.
+      logger?.error({ deviceId, operationId: request.operationId, err: (err as Error).message }, 'could not signal the device workflow: skipped');
+      return 'skipped';
+    }
+    throw err;
+  }
+}
+
 export function createFleetActivities(deps: FleetActivityDeps) {
   const { db, temporal } = deps;
   const now = deps.now ?? (() => new Date());
   const isEnabled = deps.isReportingEnabled ?? (async (tenantId: string) => (await getSettings(db, tenantId)).enabled);
-
-  /** Signals one device workflow to report; a device whose workflow is not running is skipped. */
-  async function signalDevice(tenantId: string, operationId: string, deviceId: string, request: ReportRequest): Promise<SignalOutcome> {
-    const payload = temporal.options.loadedDataConverter.payloadConverter.toPayload(request);
-    try {
-      await temporal.workflowService.signalWorkflowExecution({
-        namespace: temporal.options.namespace,
-        workflowExecution: { workflowId: deviceWorkflowId(tenantId, deviceId) },
-        signalName: reportSignal.name,
-        input: { payloads: [payload] },
-        identity: temporal.options.identity,
-        requestId: signalRequestId(operationId, deviceId),
-      });
-      return 'signalled';
-    } catch (err) {
-      const code = isGrpcServiceError(err) ? err.code : (err as { code?: unknown }).code;
-      if (code === GRPC_NOT_FOUND) return 'skipped';
-      if (code === GRPC_INVALID_ARGUMENT || code === GRPC_FAILED_PRECONDITION) {
-        // This device cannot take a signal (e.g. its run hit a server limit): never block the sweep on it.
-        deps.logger?.error({ deviceId, operationId, err: (err as Error).message }, 'could not signal the device workflow: skipped');
-        return 'skipped';
-      }
-      throw err;
-    }
-  }
 
   return {
     /** Creates the operation row if the starter could not, and counts the devices the sweep will visit. */
@@ -141,7 +150,6 @@ export function createFleetActivities(deps: FleetActivityDeps) {
       if (resumedFrom) deps.logger?.info({ operationId: input.operationId, resumedFrom }, 'sweep page resumed');
 
       const filter = sweepDeviceFilter(input.filter);
-      const request: ReportRequest = { trigger: input.trigger, operationId: input.operationId };
       const pageEnd = processed(start) + input.pageSize;
       const pacedFrom = { at: Date.now(), processed: processed(cp) };
       let done = false;
@@ -149,7 +157,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
         const limit = Math.min(input.batchSize, pageEnd - processed(cp));
         const ids = await listDeviceIdsPage(db, input.tenantId, filter, limit, cp.after ?? undefined);
         if (ids.length > 0) {
-          const outcomes = await Promise.all(ids.map((id) => signalDevice(input.tenantId, input.operationId, id, request)));
+          const outcomes = await Promise.all(ids.map((id) => signalDeviceReport(temporal, { tenantId: input.tenantId, deviceId: id, request: { trigger: input.trigger, operationId: input.operationId } }, deps.logger)));
           const signalled = outcomes.filter((o) => o === 'signalled').length;
           cp = { after: ids[ids.length - 1]!, signalled: cp.signalled + signalled, skipped: cp.skipped + (ids.length - signalled) };
           await writeSweepCheckpoint(db, input.operationId, cp);

@@ -53,7 +53,8 @@ async function main(): Promise<void> {
     db,
     temporal,
     logger,
-    fleet: createFleetClient(temporal, config, tenantId),
+    // The API's own pool, so the operation row exists when POST /v1/sync answers.
+    fleet: createFleetClient(temporal, config, tenantId, { db }),
     schedules: createScheduleControl(temporal, config, tenantId),
   });
 

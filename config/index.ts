@@ -81,7 +81,7 @@ const envSchema = z
     AZURE_MAX_CALLS_PER_SECOND: z.coerce.number().positive().max(10_000).default(50),
     // Devices a fleet sweep signals per second; unset: a quarter of AZURE_MAX_CALLS_PER_SECOND (a report
     // is about 3 calls: upload + status polls), which leaves headroom for event-driven reports.
-    SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number().positive().max(100_000).optional()),
+    SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number<string | undefined>().positive().max(100_000).optional()),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATA_DIR: z.string().trim().min(1).default('.data'),
     ENABLE_ON_START: booleanFlag(true),

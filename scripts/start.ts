@@ -183,6 +183,8 @@ async function startPostgres(cfg: Readonly<Config>): Promise<string> {
     stopSignal: 'SIGINT',
     signalLeaderOnly: true,
     stopTimeoutMs: 20_000,
+    // Our own readiness probes, refused while it starts.
+    onLine: (line) => !/FATAL: {2}the database system is starting up/.test(line),
   });
   try {
     await waitForPostgres(prepared.adminUrl, 60_000, () => !child.exited && !sup.isStopping);

@@ -1,11 +1,15 @@
 /**
- * The worker process: runs device workflows and their activities on the task queue until SIGINT or
- * SIGTERM, and exposes its own Prometheus metrics (the Temporal SDK's) on WORKER_METRICS_PORT.
+ * The worker process: runs device workflows and their activities on the task queue (and the activities
+ * that call Microsoft on the rate-limited `<taskQueue>-microsoft` queue) until SIGINT or SIGTERM,
+ * creates or updates the weekly report and tenant heartbeat Schedules at start, and exposes its own
+ * Prometheus metrics (the Temporal SDK's, plus the last tenant heartbeat) on WORKER_METRICS_PORT.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { createLogger } from '../lib/logger';
+import { ensureSchedules } from './schedules';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -28,6 +32,7 @@ async function main(): Promise<void> {
   const db = createDb(config.databaseUrl);
   await migrateToLatest(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? '127.0.0.1:7233' });
+  const temporalClient = new Client({ connection, namespace: config.temporal.namespace });
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -35,9 +40,23 @@ async function main(): Promise<void> {
     db,
     azure: config.azure,
     logger,
+    temporalClient,
+    azureMaxCallsPerSecond: config.azureMaxCallsPerSecond,
   });
-  logger.info({ taskQueue: config.temporal.taskQueue, metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics` }, 'worker started');
-  // Worker.run() installs its own SIGINT/SIGTERM handling: it drains and resolves.
+  const schedules = await ensureSchedules(temporalClient, config, config.azure.tenantId, db);
+  logger.info(
+    {
+      taskQueue: config.temporal.taskQueue,
+      microsoftTaskQueue: worker.microsoftTaskQueue,
+      azureMaxCallsPerSecond: config.azureMaxCallsPerSecond,
+      schedules,
+      weeklyReportCron: config.weeklyReportCron,
+      heartbeatCron: config.heartbeatCron,
+      metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`,
+    },
+    'worker started',
+  );
+  // Worker.run() installs its own SIGINT/SIGTERM handling: both workers drain and resolve.
   await worker.run();
   await connection.close();
   await db.destroy();

@@ -2,7 +2,7 @@
  * api-contract.md §2: MDM events. An event is validated, checked against the device's retirement,
  * and handed to its device workflow with signalWithStart; `202` only once Temporal has it.
  */
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, type z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { SignalDefinition } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
@@ -34,7 +34,6 @@ import {
   DeviceIdParamSchema,
   EventAcceptedSchema,
 } from '../schemas';
-import type { z } from '@hono/zod-openapi';
 
 /** How many devices of one batch are signalled at the same time. */
 export const BATCH_CONCURRENCY = 32;

@@ -8,7 +8,10 @@ import { strict as assert } from 'node:assert';
 import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { TEMPORAL_CHANNEL_ARGS } from '../../api/app';
+import { loadConfig } from '../../config';
 import { createDb } from '../../db';
+import { createFleetClient } from '../../workers/fleet-client';
+import { fleetWorkflowId } from '../../workflows/fleet-messages';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId } from '../../workflows/messages';
 import {
   seedDevice as seedEntraDevice,
@@ -150,6 +153,29 @@ describe('API with real Temporal and Postgres', function () {
       assert.equal(next.status.name, 'RUNNING');
       await handle.terminate('test cleanup');
     });
+  });
+
+  it('POST /v1/sync starts a real fleet operation that GET /v1/operations/{operationId} then shows', async () => {
+    const env = testEnv();
+    const taskQueue = uniqueName('api-fleet-tq');
+    const tenantId = uniqueName('tenant');
+    const fleet = createFleetClient(env.temporalClient, loadConfig({ TEMPORAL_TASK_QUEUE: taskQueue }), tenantId, { db: env.db });
+    const api = makeApi({ temporalClient: env.temporalClient, taskQueue, tenantId, fleet });
+    const res = await call(api.app, 'POST', '/v1/sync', { key: 'admin', body: { complianceStatus: 'Failed' } });
+    assert.equal(res.status, 202);
+    const { operationId } = (await res.json()) as { operationId: string };
+    try {
+      const op = await call(api.app, 'GET', `/v1/operations/${operationId}`, { key: 'admin' });
+      assert.equal(op.status, 200);
+      const body = (await op.json()) as Record<string, unknown>;
+      assert.equal(body.operationId, operationId);
+      assert.equal(body.kind, 'sync');
+      assert.match(String(body.startedAt), /^\d{4}-\d\d-\d\dT/);
+      assert.equal(body.finishedAt, null, 'no worker runs the sweep in this test');
+      assert.equal(body.devicesSignalled, 0);
+    } finally {
+      await env.temporalClient.workflow.getHandle(fleetWorkflowId(tenantId, operationId)).terminate('test cleanup');
+    }
   });
 
   it('answers 503 with Retry-After within a few seconds while Temporal is down, and recovers by itself', async function () {

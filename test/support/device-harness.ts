@@ -5,10 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import type { AzureCredentials } from '../../config';
 import { getDevice, listReportAttempts, type DeviceRow } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
-import { createActivities } from '../../workers/worker';
+import { createWorker, type ConnectorWorker } from '../../workers/worker';
 import {
   DEVICE_WORKFLOW_TYPE,
   SIGNAL_BY_EVENT_TYPE,
@@ -23,24 +24,38 @@ export const FAST_POLLS: DeviceWorkflowOptions = { statusPollIntervalsMs: [150, 
 
 export interface Harness {
   taskQueue: string;
+  /** The main worker (workflows and non-Microsoft activities). */
   worker: Worker;
+  /** Both workers: the main one and the one on `<taskQueue>-microsoft`. */
+  workers: ConnectorWorker;
 }
 
 export async function withWorker<T>(
   fn: (h: Harness) => Promise<T>,
-  opts: { maxCachedWorkflows?: number; isReportingEnabled?: (tenantId: string) => Promise<boolean>; taskQueue?: string } = {},
+  opts: {
+    maxCachedWorkflows?: number;
+    isReportingEnabled?: (tenantId: string) => Promise<boolean>;
+    taskQueue?: string;
+    /** Another tenant's credentials (fleet tests use tenants of their own). */
+    azure?: AzureCredentials;
+    azureMaxCallsPerSecond?: number;
+  } = {},
 ): Promise<T> {
   const env = testEnv();
   const taskQueue = opts.taskQueue ?? uniqueName('tq');
-  const worker = await Worker.create({
+  const workers = await createWorker({
     connection: env.nativeConnection,
     namespace: env.namespace,
     taskQueue,
+    db: env.db,
+    azure: opts.azure ?? env.azure,
+    temporalClient: env.temporalClient,
     workflowBundle: await env.workflowBundle(),
-    activities: createActivities({ db: env.db, azure: env.azure, ...(opts.isReportingEnabled ? { isReportingEnabled: opts.isReportingEnabled } : {}) }),
+    ...(opts.isReportingEnabled ? { isReportingEnabled: opts.isReportingEnabled } : {}),
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    ...(opts.azureMaxCallsPerSecond !== undefined ? { azureMaxCallsPerSecond: opts.azureMaxCallsPerSecond } : {}),
   });
-  return worker.runUntil(fn({ taskQueue, worker }));
+  return workers.runUntil(() => fn({ taskQueue, worker: workers.main, workers }));
 }
 
 /** Workflow ids the current test touched, so their histories can be recorded for the replay guard. */

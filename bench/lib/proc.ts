@@ -1,0 +1,75 @@
+/** What Linux tells about a process (/proc): resident memory and CPU time. Linux only. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+
+let clkTck: number | undefined;
+function ticksPerSecond(): number {
+  if (clkTck === undefined) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+export interface ProcSample {
+  /** Resident set size now, bytes. */
+  rss: number;
+  /** Peak resident set size, bytes (VmHWM). */
+  peakRss: number;
+  /** User + system CPU seconds since the process started. */
+  cpuSeconds: number;
+}
+
+export function procSample(pid: number): ProcSample | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return { rss: kb('VmRSS'), peakRss: kb('VmHWM'), cpuSeconds: (utime + stime) / ticksPerSecond() };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds of several processes, keyed by name. */
+export function cpuOf(pids: Record<string, number[]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, list] of Object.entries(pids)) out[name] = list.reduce((a, pid) => a + (procSample(pid)?.cpuSeconds ?? 0), 0);
+  return out;
+}
+
+export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(after)) out[k] = Math.round(((after[k] ?? 0) - (before[k] ?? 0)) * 1000) / 1000;
+  return out;
+}
+
+/** Size of a file plus its SQLite -wal and -shm companions, bytes (0 for what does not exist). */
+export function sqliteSize(file: string): { db: number; wal: number; shm: number; total: number } {
+  const size = (f: string) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0;
+    }
+  };
+  const db = size(file);
+  const wal = size(`${file}-wal`);
+  const shm = size(`${file}-shm`);
+  return { db, wal, shm, total: db + wal + shm };
+}
+
+/** The load average and the CPU time of the whole machine, to show how busy it was. */
+export function machineCpu(): { idle: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { idle, total: v.reduce((a, b) => a + b, 0) };
+}

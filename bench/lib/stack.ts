@@ -1,0 +1,241 @@
+/**
+ * The real stack the benchmark measures, brought up fresh and torn down after:
+ * a Temporal dev server on free ports (its SQLite file in a temporary directory, so its size can be
+ * measured), a fresh Postgres database, the Azure emulator (autoRegister) as a child process, and the
+ * connector's own entry files as child processes — the worker (workers/main.ts) and the API
+ * (api/main.ts) — configured through the environment exactly as `npm start` configures them.
+ * The floors run beside them: the floor worker (bench/floor/worker.ts) on its own task queue, and the
+ * bare read server (bench/floor/read-server.ts).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import knex from 'knex';
+import { loadConfig } from '../../config';
+import { createDb, migrateToLatest, type Db } from '../../db';
+import { EmulatorControl } from '../../emulator/control-client';
+import { findTemporalCli, freePort, INSTALL_HINT, startDevServer, type DevServer } from '../../lib/temporal-cli';
+import { startChild, waitUntil, type Child } from './child';
+
+export const TASK_QUEUE = 'bench-azure-compliance';
+export const FLOOR_TASK_QUEUE = 'bench-floor';
+/** A cron that does not fire during a run (January 1st, 03:00 UTC): no sweep or heartbeat interferes. */
+const NEVER_CRON = '0 3 1 1 *';
+
+export interface WorkerOptions {
+  /** AZURE_MAX_CALLS_PER_SECOND: the Microsoft task queue's rate limit. */
+  maxCallsPerSecond: number;
+  /** Run the worker under `node --cpu-prof`, writing the profile into this directory on exit. */
+  cpuProfDir?: string;
+}
+
+export interface Stack {
+  tmpDir: string;
+  temporalCli: string;
+  temporal: DevServer;
+  temporalDbFile: string;
+  client: Client;
+  connection: Connection;
+  databaseUrl: string;
+  dbName: string;
+  db: Db;
+  emulatorUrl: string;
+  emulator: EmulatorControl;
+  tenantId: string;
+  keys: { mdm: string; admin: string };
+  apiUrl: string;
+  api: Child;
+  worker: Child;
+  workerOptions: WorkerOptions;
+  floorWorker: Child;
+  readFloorUrl: string;
+  readFloor: Child;
+  emulatorChild: Child;
+  /** Process ids by component, for CPU accounting. */
+  pids(): Record<string, number[]>;
+  restartWorker(o: WorkerOptions): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  log: (line: string) => void;
+  workerOptions: WorkerOptions;
+  pollsBeforeTerminal: number;
+}
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const config = loadConfig();
+  const temporalCli = findTemporalCli(config.temporal.cliPath);
+  if (!temporalCli) throw new Error(`cannot run the benchmark: ${INSTALL_HINT}`);
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'acc-bench-'));
+  const cleanups: Array<() => Promise<void>> = [async () => rmSync(tmpDir, { recursive: true, force: true })];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => o.log(`cleanup: ${(err as Error).message}`));
+  };
+
+  try {
+    // ---- Temporal
+    const temporalDbFile = path.join(tmpDir, 'temporal.db');
+    const temporal = await startDevServer({ binary: temporalCli, port: await freePort(), uiPort: await freePort(), dbFilename: temporalDbFile });
+    cleanups.push(() => temporal.stop());
+    o.log(`Temporal dev server at ${temporal.address} (${temporalCli}), data in ${temporalDbFile}`);
+    const connection = await Connection.connect({ address: temporal.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+
+    // ---- Postgres: a fresh database, dropped at the end
+    const adminUrl = config.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+    const dbName = `acc_bench_${process.pid}_${Date.now().toString(36)}`;
+    const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+    await admin.raw(`CREATE DATABASE ${dbName}`);
+    cleanups.push(async () => {
+      await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await admin.destroy();
+    });
+    const url = new URL(adminUrl);
+    url.pathname = `/${dbName}`;
+    const databaseUrl = url.toString();
+    const db = createDb(databaseUrl, { max: 4 });
+    cleanups.push(() => db.destroy());
+    await migrateToLatest(db);
+    o.log(`Postgres database ${dbName} on ${url.host}`);
+
+    // ---- Azure emulator
+    const emulatorChild = startChild({ name: 'azure-emulator', script: 'bench/children/emulator.ts', args: [String(o.pollsBeforeTerminal)], env: { ...process.env } });
+    cleanups.push(() => emulatorChild.stop());
+    const { url: emulatorUrl, caPemPath } = await emulatorChild.waitForLine((l) => {
+      try {
+        const v = JSON.parse(l) as { url?: string; caPemPath?: string };
+        return v.url && v.caPemPath ? { url: v.url, caPemPath: v.caPemPath } : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 30_000);
+    const emulator = new EmulatorControl(emulatorUrl);
+    const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
+    await emulator.seed({ tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] });
+    o.log(`Azure emulator at ${emulatorUrl} (autoRegister, pollsBeforeTerminal ${o.pollsBeforeTerminal})`);
+
+    // ---- The connector: worker and API, configured as npm start configures them
+    const keys = { mdm: randomBytes(32).toString('base64url'), admin: randomBytes(32).toString('base64url') };
+    const apiPort = await freePort();
+    const baseEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      AZURE_TENANT_ID: tenant.tenantId,
+      AZURE_CLIENT_ID: tenant.clientId,
+      AZURE_CLIENT_SECRET: tenant.clientSecret,
+      AZURE_AUTHORITY_HOST: emulatorUrl,
+      GRAPH_BASE_URL: emulatorUrl,
+      NODE_EXTRA_CA_CERTS: caPemPath,
+      MDM_API_KEY: keys.mdm,
+      ADMIN_API_KEY: keys.admin,
+      API_PORT: String(apiPort),
+      WEEKLY_REPORT_CRON: NEVER_CRON,
+      HEARTBEAT_CRON: NEVER_CRON,
+      ENABLE_ON_START: 'true',
+      LOG_LEVEL: 'info',
+      DATA_DIR: tmpDir,
+    };
+
+    let workerOptions = o.workerOptions;
+    const startWorker = async (wo: WorkerOptions): Promise<Child> => {
+      const child = startChild({
+        name: 'worker',
+        script: 'workers/main.ts',
+        nodeFlags: wo.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${wo.cpuProfDir}`] : [],
+        env: { ...baseEnv, AZURE_MAX_CALLS_PER_SECOND: String(wo.maxCallsPerSecond), WORKER_METRICS_PORT: String(await freePort()) },
+      });
+      await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
+      return child;
+    };
+    let worker = await startWorker(workerOptions);
+    cleanups.push(() => worker.stop(30_000));
+    o.log(`worker started (pid ${worker.pid}, AZURE_MAX_CALLS_PER_SECOND=${workerOptions.maxCallsPerSecond})`);
+
+    // The API logs a line per request at info (its default): into a file, as a platform would collect it.
+    const api = startChild({ name: 'api', script: 'api/main.ts', env: baseEnv, stdoutFile: path.join(tmpDir, 'api.log') });
+    cleanups.push(() => api.stop());
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    await waitUntil(
+      'the API did not answer /readyz with 200',
+      async () => {
+        if (api.exited) throw new Error(`the API exited:\n${api.tail()}`);
+        const r = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
+        return r.status === 200 ? true : undefined;
+      },
+      60_000,
+      300,
+    );
+    o.log(`API at ${apiUrl} (pid ${api.pid})`);
+
+    // ---- The floors
+    const floorWorker = startChild({ name: 'floor-worker', script: 'bench/floor/worker.ts', args: [temporal.address, FLOOR_TASK_QUEUE], env: { ...process.env } });
+    cleanups.push(() => floorWorker.stop());
+    await floorWorker.waitForLine((l) => (l === 'ready' ? true : undefined), 120_000);
+    const readFloor = startChild({ name: 'read-floor', script: 'bench/floor/read-server.ts', args: [databaseUrl, tenant.tenantId], env: { ...process.env } });
+    cleanups.push(() => readFloor.stop());
+    const { port: readFloorPort } = await readFloor.waitForLine((l) => {
+      try {
+        const v = JSON.parse(l) as { port?: number };
+        return typeof v.port === 'number' ? { port: v.port } : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 30_000);
+    o.log(`floors: worker on task queue ${FLOOR_TASK_QUEUE} (pid ${floorWorker.pid}), read server on port ${readFloorPort} (pid ${readFloor.pid})`);
+
+    const stack: Stack = {
+      tmpDir,
+      temporalCli,
+      temporal,
+      temporalDbFile,
+      client,
+      connection,
+      databaseUrl,
+      dbName,
+      db,
+      emulatorUrl,
+      emulator,
+      tenantId: tenant.tenantId,
+      keys,
+      apiUrl,
+      api,
+      worker,
+      workerOptions,
+      floorWorker,
+      readFloorUrl: `http://127.0.0.1:${readFloorPort}`,
+      readFloor,
+      emulatorChild,
+      pids: () => ({
+        temporal: [temporal.process.pid ?? -1],
+        worker: [stack.worker.pid],
+        api: [api.pid],
+        emulator: [emulatorChild.pid],
+        floorWorker: [floorWorker.pid],
+        readFloor: [readFloor.pid],
+        bench: [process.pid],
+      }),
+      async restartWorker(wo) {
+        await stack.worker.stop(30_000);
+        worker = await startWorker(wo);
+        workerOptions = wo;
+        stack.worker = worker;
+        stack.workerOptions = wo;
+        o.log(`worker restarted (pid ${worker.pid}, AZURE_MAX_CALLS_PER_SECOND=${wo.maxCallsPerSecond}${wo.cpuProfDir ? ', --cpu-prof' : ''})`);
+      },
+      async stop() {
+        await cleanup();
+      },
+    };
+    return stack;
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
