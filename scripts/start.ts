@@ -36,6 +36,12 @@ const say = (line: string): void => sup.print('start', line);
 
 class StartError extends Error {}
 
+/** A path as the user would type it: relative inside the working directory, absolute outside it. */
+function shown(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}
+
 function wait(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -59,9 +65,10 @@ function shutdown(code: number, why?: string): Promise<never> {
   if (shuttingDown) return shuttingDown;
   if (why) say(why);
   shuttingDown = (async () => {
+    const started = sup.list().length > 0;
     if (sup.list().some((c) => !c.exited)) say('stopping the API and the worker, then the Azure emulator, Temporal and Postgres');
     await sup.stopAll();
-    say(code === 0 ? 'everything stopped' : 'everything stopped; exiting with an error');
+    if (started) say(code === 0 ? 'everything stopped' : 'everything stopped; exiting with an error');
     process.exit(code);
   })();
   return shuttingDown;
@@ -135,7 +142,7 @@ async function startTemporal(cfg: Readonly<Config>): Promise<{ address: string; 
   const uiPort = cfg.local.temporalUiPort;
   const dbFilename = path.join(dataDir, 'temporal', 'temporal.db');
   mkdirSync(path.dirname(dbFilename), { recursive: true });
-  say(`Temporal: starting the dev server (${binary}) on 127.0.0.1:${port}, UI on ${uiPort}, data in ${path.relative(process.cwd(), dbFilename) || dbFilename}`);
+  say(`Temporal: starting the dev server (${binary}) on 127.0.0.1:${port}, UI on ${uiPort}, data in ${shown(dbFilename)}`);
   const child = sup.start({
     name: 'temporal',
     command: binary,
@@ -169,7 +176,7 @@ async function startPostgres(cfg: Readonly<Config>): Promise<string> {
     throw new StartError((err as Error).message);
   }
   say(
-    `Postgres: starting the embedded server on 127.0.0.1:${prepared.port}, data in ${path.relative(process.cwd(), prepared.dataDir) || prepared.dataDir}` +
+    `Postgres: starting the embedded server on 127.0.0.1:${prepared.port}, data in ${shown(prepared.dataDir)}` +
       (prepared.runAs ? ` (as user "${prepared.runAs.name}": Postgres refuses to run as root)` : ''),
   );
   const child = sup.start({
@@ -243,7 +250,7 @@ async function startAzureEmulator(cfg: Readonly<Config>): Promise<AzureEnv | und
   } catch (err) {
     throw new StartError(`Azure: ${(err as Error).message}`);
   }
-  say(`Azure: emulator at ${url}, tenant ${tenant.tenantId}${tenant.created ? ' (new, kept in ' + path.relative(process.cwd(), tenant.file) + ')' : ''}`);
+  say(`Azure: emulator at ${url}, tenant ${tenant.tenantId}${tenant.created ? ` (new, kept in ${shown(tenant.file)})` : ''}`);
   return {
     AZURE_TENANT_ID: tenant.tenantId,
     AZURE_CLIENT_ID: tenant.clientId,
@@ -277,7 +284,12 @@ async function waitUntilReady(apiUrl: string, temporalAddress: string, cfg: Read
     }
     await wait(500);
   }
-  const connection = await Connection.connect({ address: temporalAddress, connectTimeout: '5 seconds' });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: temporalAddress, connectTimeout: '5 seconds' });
+  } catch (err) {
+    throw new StartError(`Temporal at ${temporalAddress} does not answer: ${(err as Error).message}`);
+  }
   try {
     why = `no worker polls the task queue ${cfg.temporal.taskQueue} yet`;
     for (;;) {
@@ -303,7 +315,7 @@ function banner(o: { apiUrl: string; uiUrl?: string; temporalAddress: string; ke
   const show = (role: 'mdm' | 'admin', variable: string): string =>
     o.keys.source[role] === 'environment' ? `(from ${variable})` : `${o.keys[role]}`;
   const adminForCurl = o.keys.source.admin === 'environment' ? '$ADMIN_API_KEY' : o.keys.admin;
-  const kept = o.keys.source.mdm !== 'environment' || o.keys.source.admin !== 'environment' ? `   (kept in ${path.relative(process.cwd(), o.keys.file) || o.keys.file})` : '';
+  const kept = o.keys.source.mdm !== 'environment' || o.keys.source.admin !== 'environment' ? `   (kept in ${shown(o.keys.file)})` : '';
   const lines = [
     '',
     'Ready.',
@@ -339,7 +351,7 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new StartError(`keys: ${(err as Error).message}`);
   }
-  if (keys.source.mdm === 'generated' || keys.source.admin === 'generated') say(`keys: generated new API keys into ${path.relative(process.cwd(), keys.file)} (mode 0600)`);
+  if (keys.source.mdm === 'generated' || keys.source.admin === 'generated') say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
 
   const childEnv: NodeJS.ProcessEnv = {
     ...baseEnv,

@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { getSettings } from '../../db/data';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { getDevicesSkipped } from '../../db/fleet-data';
 import { createFleetClient, createScheduleControl, startSweep } from '../../workers/fleet-client';
 import {
@@ -189,10 +188,10 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
       assert.equal(await signalDeviceReport(env.temporalClient, target('op-a')), 'signalled');
       assert.equal(await signalDeviceReport(env.temporalClient, target('op-a')), 'signalled');
       assert.equal(await signalDeviceReport(env.temporalClient, target('op-b')), 'signalled');
-      const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as { events: Array<Record<string, any>> };
-      const signals = history.events
+      const history = await handle.fetchHistory();
+      const signals = (history.events ?? [])
         .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'report')
-        .map((e) => JSON.parse(Buffer.from(e.workflowExecutionSignaledEventAttributes.input.payloads[0].data, 'base64').toString('utf8')));
+        .map((e) => decode(e.workflowExecutionSignaledEventAttributes!.input!.payloads![0]!));
       assert.deepEqual(signals, [
         { trigger: 'weekly', operationId: 'op-a' },
         { trigger: 'weekly', operationId: 'op-b' },
@@ -333,17 +332,17 @@ async function getOperationRow(operationId: string): Promise<{ devices_signalled
 
 /** The last attempt number and the result of the sweep's page activity, from its history. */
 async function signalPageOutcome(workflowId: string): Promise<{ attempt: number; result: { signalled: number; resumedFrom: { signalled: number } | null } }> {
-  const history = JSON.parse(historyToJSON(await testEnv().temporalClient.workflow.getHandle(workflowId).fetchHistory())) as {
-    events: Array<Record<string, any>>;
-  };
-  const scheduled = history.events.find(
-    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'signalPage',
-  )!;
-  const started = history.events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId === scheduled.eventId)!;
-  const completed = history.events.find((e) => e.activityTaskCompletedEventAttributes?.scheduledEventId === scheduled.eventId)!;
-  const payload = completed.activityTaskCompletedEventAttributes.result.payloads[0];
+  const events = (await testEnv().temporalClient.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'signalPage')!;
+  const id = String(scheduled.eventId);
+  const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id)!;
+  const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === id)!;
   return {
-    attempt: Number(started.activityTaskStartedEventAttributes.attempt),
-    result: JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')),
+    attempt: started.activityTaskStartedEventAttributes!.attempt!,
+    result: decode(completed.activityTaskCompletedEventAttributes!.result!.payloads![0]!) as { signalled: number; resumedFrom: { signalled: number } | null },
   };
+}
+
+function decode(payload: { data?: Uint8Array | null }): unknown {
+  return JSON.parse(Buffer.from(payload.data!).toString('utf8'));
 }

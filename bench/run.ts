@@ -1,0 +1,239 @@
+/**
+ * `npm run bench` (issue 7): brings up its own real stack (Temporal dev server, a fresh Postgres
+ * database, the Azure emulator, the connector's worker and API as child processes, and the floors),
+ * runs each scenario beside its floor, writes bench/results/<date>.json and the table of
+ * docs/benchmarks.md, and tears everything down.
+ *
+ *   npm run bench                 # the full run (about 10 minutes on 2 cores)
+ *   npm run bench -- --quick      # smaller counts (about 4 minutes); does not rewrite the docs
+ *   npm run bench -- --profile    # also a CPU profile of the worker on the event path
+ *
+ * Every loop is bounded by a count and a time limit. The process re-executes itself once with
+ * NODE_EXTRA_CA_CERTS pointing at the emulator's CA (the bench itself talks to the emulator).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureCa } from '../emulator/ca';
+import { deviceWorkflowId } from '../workflows/messages';
+import { UsageError, parseArgs } from '../scripts/simulator/args';
+import { PROJECT_ROOT, sleep } from './lib/child';
+import { machineInfo, versions } from './lib/machine';
+import { cpuDelta, cpuOf, machineCpu, procSample } from './lib/proc';
+import { historyProfile, journalProfile, pgDelta, pgSnapshot, summarizeCpuProfile } from './lib/profile';
+import { renderMarkdown, writeDocs, type BenchResults } from './lib/report';
+import { startStack, type Stack } from './lib/stack';
+import { eventLatency, eventThroughput, floorThroughput } from './scenarios/event-path';
+import { idleCost } from './scenarios/idle';
+import { readPath } from './scenarios/read-path';
+
+/** AZURE_MAX_CALLS_PER_SECOND for the runs that measure the machinery rather than Microsoft's budget. */
+const LIFTED_CALLS_PER_SECOND = 10_000;
+/** As shipped (config/index.ts default). */
+const SHIPPED_CALLS_PER_SECOND = 50;
+
+const FULL = {
+  warmup: 60,
+  floorCount: 3_000,
+  throughputCount: 3_000,
+  latencySeconds: 30,
+  readSeconds: 12,
+  readRounds: 2,
+  idleTarget: 10_000,
+  shippedCount: 600,
+  profileCount: 1_000,
+  historySample: 25,
+};
+const QUICK: typeof FULL = {
+  warmup: 40,
+  floorCount: 800,
+  throughputCount: 800,
+  latencySeconds: 12,
+  readSeconds: 6,
+  readRounds: 1,
+  idleTarget: 2_000,
+  shippedCount: 250,
+  profileCount: 400,
+  historySample: 10,
+};
+const BATCH_SIZE = 50;
+const BATCHES_IN_FLIGHT = 4; // × the API's 32 concurrent signalWithStart per batch = 128 in flight
+const FLOOR_CONCURRENCY = 128;
+
+/** Re-executes this process with NODE_EXTRA_CA_CERTS set to the emulator's CA; returns false when already so. */
+function reexecWithCa(): boolean {
+  const caPemPath = ensureCa().caPemPath;
+  const current = process.env.NODE_EXTRA_CA_CERTS;
+  if (current && existsSync(current) && readFileSync(current, 'utf8').includes(readFileSync(caPemPath, 'utf8').trim())) return false;
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: caPemPath },
+  });
+  process.exit(r.status ?? 1);
+}
+
+function log(line: string): void {
+  process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Promise<{ result: T; wallSeconds: number; cpuSeconds: Record<string, number>; machineBusyCores: number }> {
+  log(`${name}: starting`);
+  const cpu0 = cpuOf(stack.pids());
+  const m0 = machineCpu();
+  const t0 = performance.now();
+  const result = await fn();
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const m1 = machineCpu();
+  const cpuSeconds = cpuDelta(cpu0, cpuOf(stack.pids()));
+  // Machine CPU ticks are in USER_HZ (100/s): busy cores = busy ticks / 100 / wall seconds.
+  const machineBusyCores = Math.round((((m1.total - m0.total) - (m1.idle - m0.idle)) / 100 / wallSeconds) * 100) / 100;
+  log(`${name}: done in ${wallSeconds.toFixed(1)} s (machine busy ${machineBusyCores} cores; CPU s: ${Object.entries(cpuSeconds).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`);
+  return { result, wallSeconds, cpuSeconds, machineBusyCores };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2), [], ['quick', 'profile', 'docs', 'no-docs', 'help']);
+  if (args.help) {
+    process.stdout.write('usage: npm run bench -- [--quick] [--profile] [--docs | --no-docs]\n');
+    return;
+  }
+  if (reexecWithCa()) return;
+  const quick = args.quick === true;
+  const P = quick ? QUICK : FULL;
+  const writeDocsToo = args['no-docs'] ? false : args.docs ? true : !quick;
+  const command = `npm run bench${quick || args.profile ? ` --${quick ? ' --quick' : ''}${args.profile ? ' --profile' : ''}` : ''}`;
+  const startedAt = new Date();
+  log(`${command}: ${quick ? 'quick' : 'full'} run`);
+
+  const stack = await startStack({ log, workerOptions: { maxCallsPerSecond: LIFTED_CALLS_PER_SECOND }, pollsBeforeTerminal: 0 });
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log('interrupted: stopping the stack');
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const machine = machineInfo();
+    const vers = await versions(stack.temporalCli, stack.db);
+    const workerAtStart = procSample(stack.worker.pid);
+
+    // Warm-up (not measured): JIT, the worker's token and tenant onboarding, connection pools.
+    log(`warm-up: ${P.warmup} events each way`);
+    await eventThroughput(stack, { count: P.warmup, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 60_000, prefix: 'warm-' });
+    await floorThroughput(stack, { count: P.warmup, concurrency: FLOOR_CONCURRENCY, timeoutMs: 60_000, runId: 'warm' });
+
+    const floor = await measured(stack, 'event path floor', () =>
+      floorThroughput(stack, { count: P.floorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 300_000, runId: 'a' }),
+    );
+    log(`  floor: ${floor.result.perSecond.toFixed(1)} workflows/s (steady ${floor.result.steadyPerSecond.toFixed(1)}/s)`);
+
+    const throughput = await measured(stack, 'event path throughput', () =>
+      eventThroughput(stack, { count: P.throughputCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 400_000, prefix: 'tp-' }),
+    );
+    log(`  ours: ${throughput.result.perSecond.toFixed(1)} events/s to Successful (steady ${throughput.result.steadyPerSecond.toFixed(1)}/s), ${throughput.result.failed} failed`);
+
+    const halfRate = Math.max(1, Math.round((throughput.result.perSecond / 2) * 10) / 10);
+    await stack.emulator.clearRequests();
+    const pgBefore = await pgSnapshot(stack);
+    const latency = await measured(stack, `event path latency at ${halfRate}/s`, () =>
+      eventLatency(stack, { rate: halfRate, durationMs: P.latencySeconds * 1000, prefix: 'lat-', settleTimeoutMs: 90_000 }),
+    );
+    log(`  POST→202 p50 ${latency.result.acceptedMs.p50.toFixed(0)} ms p99 ${latency.result.acceptedMs.p99.toFixed(0)} ms; POST→Successful p50 ${latency.result.successfulMs.p50.toFixed(0)} ms p95 ${latency.result.successfulMs.p95.toFixed(0)} ms p99 ${latency.result.successfulMs.p99.toFixed(0)} ms`);
+    const journal = await journalProfile(stack, latency.result.events);
+    // Postgres flushes a backend's statistics at most every second, and an idle backend's within 10 s.
+    await sleep(11_000);
+    const pg = pgDelta(pgBefore, await pgSnapshot(stack), latency.result.events);
+    const sampleIds = Array.from({ length: Math.min(P.historySample, latency.result.events) }, (_, i) =>
+      deviceWorkflowId(stack.tenantId, `lat-${Math.floor((i * latency.result.events) / Math.min(P.historySample, latency.result.events))}`),
+    );
+    const history = await historyProfile(stack, sampleIds);
+
+    const read = await measured(stack, 'read path', () =>
+      readPath(stack, { concurrency: 32, durationMs: P.readSeconds * 1000, rounds: P.readRounds, maxRequests: 2_000_000 }),
+    );
+    log(`  GET /v1/devices/{id}: ours ${read.result.ours.perSecond.toFixed(0)}/s p99 ${read.result.ours.latencyMs.p99.toFixed(1)} ms; floor ${read.result.floor.perSecond.toFixed(0)}/s p99 ${read.result.floor.latencyMs.p99.toFixed(1)} ms`);
+
+    const idle = await measured(stack, `idle cost with ${P.idleTarget} open device workflows`, () =>
+      idleCost(stack, { target: P.idleTarget, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 480_000, settleMs: 20_000, prefix: 'idle-' }),
+    );
+    log(`  ${idle.result.openDeviceWorkflows} open: worker RSS ${(idle.result.workerRssBytes / 2 ** 20).toFixed(0)} MiB (peak ${(idle.result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MiB), Temporal DB ${(idle.result.temporalDbBytes.total / 2 ** 20).toFixed(0)} MiB`);
+
+    await stack.restartWorker({ maxCallsPerSecond: SHIPPED_CALLS_PER_SECOND });
+    const shipped = await measured(stack, `event path as shipped (AZURE_MAX_CALLS_PER_SECOND=${SHIPPED_CALLS_PER_SECOND})`, () =>
+      eventThroughput(stack, { count: P.shippedCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 300_000, prefix: 'ship-' }),
+    );
+    log(`  as shipped: ${shipped.result.perSecond.toFixed(1)} events/s (steady ${shipped.result.steadyPerSecond.toFixed(1)}/s)`);
+
+    let cpuProfile: BenchResults['cpuProfile'] = null;
+    if (args.profile) {
+      const dir = path.join(stack.tmpDir, 'cpu-prof');
+      mkdirSync(dir, { recursive: true });
+      await stack.restartWorker({ maxCallsPerSecond: LIFTED_CALLS_PER_SECOND, cpuProfDir: dir });
+      const profiled = await measured(stack, 'event path under the CPU profiler', () =>
+        eventThroughput(stack, { count: P.profileCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 300_000, prefix: 'prof-' }),
+      );
+      await stack.worker.stop(60_000);
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) {
+        cpuProfile = { events: P.profileCount, perSecondUnderProfiler: profiled.result.perSecond, workerCpuSeconds: profiled.cpuSeconds.worker ?? NaN, ...summarizeCpuProfile(path.join(dir, file)) };
+      } else log('the profiled worker wrote no .cpuprofile (it did not exit cleanly)');
+    }
+
+    const finishedAt = new Date();
+    const results: BenchResults = {
+      command,
+      quick,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      machine,
+      versions: vers,
+      settings: {
+        batchSize: BATCH_SIZE,
+        batchesInFlight: BATCHES_IN_FLIGHT,
+        floorConcurrency: FLOOR_CONCURRENCY,
+        liftedCallsPerSecond: LIFTED_CALLS_PER_SECOND,
+        shippedCallsPerSecond: SHIPPED_CALLS_PER_SECOND,
+        emulatorPollsBeforeTerminal: 0,
+        counts: P,
+      },
+      workerRssAtStartBytes: workerAtStart?.rss ?? NaN,
+      eventPath: { floor, throughput, latency, shipped },
+      readPath: read,
+      idle,
+      profile: { history, microsoftCallsPerEvent: journal, postgresPerEvent: pg, cpuSecondsPerEvent: perEvent(latency.cpuSeconds, latency.result.events) },
+      cpuProfile,
+    };
+    const day = startedAt.toISOString().slice(0, 10);
+    const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const resultsFile = path.join(resultsDir, `${day}${quick ? '-quick' : ''}.json`);
+    writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+    log(`results: ${path.relative(process.cwd(), resultsFile)}`);
+    const markdown = renderMarkdown(results, path.relative(PROJECT_ROOT, resultsFile));
+    if (writeDocsToo) {
+      writeDocs(path.join(PROJECT_ROOT, 'docs', 'benchmarks.md'), markdown);
+      log('table written into docs/benchmarks.md');
+    }
+    process.stdout.write(`\n${markdown}\n`);
+  } finally {
+    log('stopping the stack');
+    await stack.stop();
+  }
+}
+
+function perEvent(cpu: Record<string, number>, events: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round((v / Math.max(1, events)) * 1e6) / 1e3]));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`bench: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,291 @@
+/**
+ * Benchmark of the weekly sweep (issue 6), not a test:
+ *
+ *   npx tsx bench/sweep.ts --devices 10000 [--calls-per-second 50] [--concurrency 64]
+ *
+ * Brings up its own stack: a Temporal dev server (in memory), a fresh Postgres database, the Azure
+ * emulator in this process (autoRegister; it counts every request it answers), and the connector's
+ * worker (workers/main.ts) as a child process configured through the environment as `npm start` does.
+ *
+ * 1. Seeds N devices through their real path: a registration and an inventory event per device
+ *    (signalWithStart, bounded concurrency), reported once by a worker whose Microsoft rate limit is
+ *    lifted (seeding is not what is measured).
+ * 2. Restarts the worker at the rate limit under test (AZURE_MAX_CALLS_PER_SECOND, default: the
+ *    shipped default) and triggers the `weekly-azure-compliance-report` Schedule (overlap SKIP).
+ * 3. Times until every device has a Successful `weekly` report, and records the calls made to
+ *    Microsoft (by service), 429s received, the worker's peak RSS (VmHWM) and the longest history.
+ *
+ * Writes bench/results/sweep-<date>.json and prints a summary.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import knex from 'knex';
+import { loadConfig } from '../config';
+import { createDb, migrateToLatest } from '../db';
+import { startEmulator } from '../emulator';
+import { findTemporalCli, freePort, INSTALL_HINT, startDevServer } from '../lib/temporal-cli';
+import { WEEKLY_REPORT_SCHEDULE_ID } from '../workers/schedules';
+import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, inventorySignal, registrationSignal } from '../workflows/messages';
+import { DeviceIdKey, TenantIdKey } from '../workflows/search-attributes';
+import { PROJECT_ROOT, sleep, startChild, type Child } from './lib/child';
+import { procSample } from './lib/proc';
+
+const TASK_QUEUE = 'bench-sweep';
+/** January 1st, 03:00 UTC: the Schedules exist but do not fire by themselves during a run. */
+const NEVER_CRON = '0 3 1 1 *';
+const LIFTED_CALLS_PER_SECOND = 10_000;
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  return v;
+}
+
+const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const devices = Math.floor(arg('devices', 10_000));
+  const callsPerSecond = arg('calls-per-second', config.azureMaxCallsPerSecond);
+  const concurrency = Math.floor(arg('concurrency', 64));
+  const temporalCli = findTemporalCli(config.temporal.cliPath);
+  if (!temporalCli) throw new Error(`cannot run the benchmark: ${INSTALL_HINT}`);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    // ---- Temporal, Postgres, emulator
+    const temporal = await startDevServer({ binary: temporalCli, port: await freePort(), uiPort: await freePort() });
+    cleanups.push(() => temporal.stop());
+    const connection = await Connection.connect({ address: temporal.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+    log(`Temporal dev server at ${temporal.address}`);
+
+    const adminUrl = config.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+    const dbName = `acc_sweep_${process.pid}_${Date.now().toString(36)}`;
+    const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+    await admin.raw(`CREATE DATABASE ${dbName}`);
+    cleanups.push(async () => {
+      await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await admin.destroy();
+    });
+    const url = new URL(adminUrl);
+    url.pathname = `/${dbName}`;
+    const databaseUrl = url.toString();
+    const db = createDb(databaseUrl, { max: 4 });
+    cleanups.push(() => db.destroy());
+    await migrateToLatest(db);
+
+    const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
+    const calls = { total: 0, byService: {} as Record<string, number>, byStatus: {} as Record<string, number>, throttled: 0 };
+    let counting = false;
+    const emulator = await startEmulator({
+      port: 0,
+      autoRegister: true,
+      seed: { tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] },
+      logger: (line) => {
+        const l = line as { msg?: string; service?: string; status?: number };
+        if (!counting || l.msg !== 'request' || l.service === 'control') return;
+        calls.total++;
+        calls.byService[l.service ?? '?'] = (calls.byService[l.service ?? '?'] ?? 0) + 1;
+        calls.byStatus[String(l.status)] = (calls.byStatus[String(l.status)] ?? 0) + 1;
+        if (l.status === 429) calls.throttled++;
+      },
+    });
+    cleanups.push(() => emulator.close());
+    log(`Azure emulator at ${emulator.url} (autoRegister), Postgres database ${dbName}`);
+
+    const workerEnv = (rate: number): NodeJS.ProcessEnv => ({
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      AZURE_TENANT_ID: tenant.tenantId,
+      AZURE_CLIENT_ID: tenant.clientId,
+      AZURE_CLIENT_SECRET: tenant.clientSecret,
+      AZURE_AUTHORITY_HOST: emulator.url,
+      GRAPH_BASE_URL: emulator.url,
+      NODE_EXTRA_CA_CERTS: emulator.caPemPath,
+      WEEKLY_REPORT_CRON: NEVER_CRON,
+      HEARTBEAT_CRON: NEVER_CRON,
+      AZURE_MAX_CALLS_PER_SECOND: String(rate),
+      LOG_LEVEL: 'info',
+      DATA_DIR: path.join(os.tmpdir(), `acc-sweep-${process.pid}`),
+    });
+    let worker: Child | undefined;
+    const startWorker = async (rate: number): Promise<Child> => {
+      const child = startChild({ name: 'worker', script: 'workers/main.ts', env: { ...workerEnv(rate), WORKER_METRICS_PORT: String(await freePort()) } });
+      await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
+      return child;
+    };
+    worker = await startWorker(LIFTED_CALLS_PER_SECOND);
+    cleanups.push(() => worker?.stop(30_000) ?? Promise.resolve());
+
+    // ---- 1. Seed through the real event path, with the Microsoft rate limit lifted
+    log(`seeding ${devices} devices (registration + inventory each, ${concurrency} in flight)`);
+    const seedStart = Date.now();
+    const ids = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(6, '0')}`);
+    let next = 0;
+    const occurredAt = new Date(Date.now() - 60_000).toISOString();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < ids.length) {
+          const deviceId = ids[next++]!;
+          const workflowId = deviceWorkflowId(tenant.tenantId, deviceId);
+          await client.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
+            workflowId,
+            taskQueue: TASK_QUEUE,
+            args: [{ tenantId: tenant.tenantId, deviceId }],
+            signal: registrationSignal,
+            signalArgs: [{ type: 'registration', occurredAt, platform: 'iOS', azureDeviceId: randomUUID(), clientStatusCode: 'Success', userPrincipalName: `${deviceId}@contoso.com` }],
+            typedSearchAttributes: [
+              { key: TenantIdKey, value: tenant.tenantId },
+              { key: DeviceIdKey, value: deviceId },
+            ],
+            workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+          });
+          await client.workflow.getHandle(workflowId).signal(inventorySignal, {
+            type: 'inventory',
+            occurredAt,
+            inventory: { deviceName: deviceId, os: 'iOS', osVersion: '17.5', model: 'iPhone15,2', ownership: 'corporate' },
+          });
+        }
+      }),
+    );
+    const signalledAt = Date.now();
+    log(`events sent in ${((signalledAt - seedStart) / 1000).toFixed(1)} s; waiting for the first reports`);
+    await waitForCount('first reports', devices, async () => Number((await db('devices').where({ tenant_id: tenant.tenantId, compliance_status: 'Successful' }).count({ n: '*' }))[0]!.n), 1_800_000);
+    log(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+
+    // ---- 2. The worker under test, at the rate limit under test
+    await worker.stop(30_000);
+    worker = await startWorker(callsPerSecond);
+    log(`worker restarted (pid ${worker.pid}) with AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond}, sweep pacing ${loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond} devices/s`);
+    let peakRss = 0;
+    let maxSampledRss = 0;
+    const rssAtStart = procSample(worker.pid)?.rss ?? 0;
+    const rssTimer = setInterval(() => {
+      const s = worker && procSample(worker.pid);
+      if (s) {
+        peakRss = Math.max(peakRss, s.peakRss);
+        maxSampledRss = Math.max(maxSampledRss, s.rss);
+      }
+    }, 1_000);
+    cleanups.push(async () => clearInterval(rssTimer));
+
+    counting = true;
+    const sweepStart = Date.now();
+    await client.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
+    const weeklyDone = async () =>
+      Number(
+        (await db('report_attempts').where({ tenant_id: tenant.tenantId, trigger: 'weekly', outcome: 'Successful' }).countDistinct({ n: 'device_id' }))[0]!.n,
+      );
+    await waitForCount('weekly reports', devices, weeklyDone, 3 * 3_600_000);
+    const sweepMs = Date.now() - sweepStart;
+    counting = false;
+    const s = procSample(worker.pid);
+    if (s) peakRss = Math.max(peakRss, s.peakRss);
+    clearInterval(rssTimer);
+
+    const op = await db('operations').where({ tenant_id: tenant.tenantId, kind: 'weekly' }).first();
+    const weeklyRows = Number((await db('report_attempts').where({ tenant_id: tenant.tenantId, trigger: 'weekly' }).count({ n: '*' }))[0]!.n);
+    let longest = { workflowId: '', runId: '', historyLength: 0 };
+    let workflows = 0;
+    for await (const wf of client.workflow.list()) {
+      workflows++;
+      if (wf.historyLength > longest.historyLength) longest = { workflowId: wf.workflowId, runId: wf.runId, historyLength: wf.historyLength };
+    }
+    const sweepRuns = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = '${op.operation_id ? `fleet:${tenant.tenantId}:${op.operation_id}` : ''}'` })) {
+      sweepRuns.push(wf.historyLength);
+    }
+
+    const results = {
+      date: new Date().toISOString(),
+      command: `npx tsx bench/sweep.ts --devices ${devices}${process.argv.includes('--calls-per-second') ? ` --calls-per-second ${callsPerSecond}` : ''}`,
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memoryMb: Math.round(os.totalmem() / 1024 / 1024), node: process.version },
+      devices,
+      azureMaxCallsPerSecond: callsPerSecond,
+      sweepDevicesPerSecond: loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond,
+      emulatorPollsBeforeTerminal: 1,
+      seedingSeconds: round((signalledAt - seedStart) / 1000),
+      sweep: {
+        wallSeconds: round(sweepMs / 1000),
+        operationId: op.operation_id,
+        signallingSeconds: op.finished_at ? round((new Date(op.finished_at).getTime() - new Date(op.started_at).getTime()) / 1000) : null,
+        devicesTotal: op.devices_total,
+        devicesSignalled: op.devices_signalled,
+        devicesSkipped: op.devices_skipped,
+        weeklyTimelineRows: weeklyRows,
+        runs: sweepRuns.length,
+        longestSweepRunHistory: Math.max(0, ...sweepRuns),
+      },
+      microsoftCalls: { ...calls, perDevice: round(calls.total / devices), perSecond: round(calls.total / (sweepMs / 1000)) },
+      // VmHWM: the process's peak since it started, including bundling the workflows at start.
+      workerPeakRssMb: round(peakRss / 1024 / 1024),
+      workerRssAtSweepStartMb: round(rssAtStart / 1024 / 1024),
+      workerMaxRssDuringSweepMb: round(maxSampledRss / 1024 / 1024),
+      longestHistory: longest,
+      workflowsListed: workflows,
+    };
+    const dir = path.join(PROJECT_ROOT, 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `sweep-${results.date.slice(0, 19).replace(/:/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    log(`results in ${path.relative(process.cwd(), file)}`);
+    process.stdout.write(
+      [
+        '',
+        `weekly sweep of ${devices} devices at AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond} (sweep pacing ${results.sweepDevicesPerSecond}/s)`,
+        `  wall time until every device reported: ${results.sweep.wallSeconds} s (signalling finished after ${results.sweep.signallingSeconds} s, ${results.sweep.runs} runs)`,
+        `  calls to Microsoft: ${calls.total} (${results.microsoftCalls.perDevice}/device, ${results.microsoftCalls.perSecond}/s) ${JSON.stringify(calls.byService)}; 429s: ${calls.throttled}`,
+        `  worker RSS: peak ${results.workerPeakRssMb} MB (VmHWM, includes bundling the workflows at start); ${results.workerRssAtSweepStartMb} MB at sweep start, max ${results.workerMaxRssDuringSweepMb} MB sampled during the sweep`,
+        `  longest history: ${longest.historyLength} events (${longest.workflowId}); longest sweep run: ${results.sweep.longestSweepRunHistory} events`,
+        `  weekly rows: ${weeklyRows} for ${devices} devices; signalled ${op.devices_signalled}, skipped ${op.devices_skipped}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+async function waitForCount(what: string, target: number, count: () => Promise<number>, timeoutMs: number): Promise<void> {
+  const start = Date.now();
+  let last = -1;
+  let lastLog = 0;
+  for (;;) {
+    const n = await count();
+    if (n >= target) return;
+    if (Date.now() - lastLog > 15_000 || (n !== last && Date.now() - lastLog > 5_000)) {
+      log(`${what}: ${n}/${target} after ${Math.round((Date.now() - start) / 1000)} s`);
+      lastLog = Date.now();
+    }
+    last = n;
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: only ${n}/${target} after ${timeoutMs / 1000} s`);
+    await sleep(1_000);
+  }
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
