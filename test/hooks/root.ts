@@ -13,10 +13,12 @@ import { findTemporalCli, INSTALL_HINT } from '../../lib/temporal-cli';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
 import { WORKFLOWS_PATH } from '../../workers/worker';
 import { setTestEnv, type TestEnv } from '../support/env';
+import { testPostgres } from '../support/fallback-postgres';
 
 const config = loadConfig();
 let env: TestEnv | undefined;
 let dropDatabase: (() => Promise<void>) | undefined;
+let stopPostgres: (() => Promise<void>) | undefined;
 
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
@@ -27,7 +29,9 @@ export const mochaHooks = {
     const temporalCli = findTemporalCli(config.temporal.cliPath);
     if (!temporalCli) throw new Error(`cannot run the tests: ${INSTALL_HINT}`);
 
-    const adminDatabaseUrl = config.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+    const postgres = await testPostgres(config.databaseUrl);
+    stopPostgres = () => postgres.stop();
+    const adminDatabaseUrl = postgres.adminUrl;
     const dbName = `acc_test_${process.pid}_${Date.now().toString(36)}`;
     const admin = knex({ client: 'pg', connection: adminDatabaseUrl, pool: { min: 0, max: 1 } });
     try {
@@ -99,5 +103,6 @@ export const mochaHooks = {
       await env.db.destroy();
     }
     await dropDatabase?.();
+    await stopPostgres?.();
   },
 };
