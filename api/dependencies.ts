@@ -117,6 +117,14 @@ export interface Guards {
 }
 
 export function createGuards(temporal: Client, timeouts: Timeouts): Guards {
+  // The gRPC deadline cancels the call (and the client's own retries) on the server side too;
+  // the timer is the backstop for anything that ignores it.
+  function withTemporalDeadline<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeouts.temporalMs;
+    const call = typeof temporal.withDeadline === 'function' ? temporal.withDeadline(deadline, fn) : fn();
+    return withTimeout(call, timeouts.temporalMs + 250);
+  }
+
   return {
     async db(fn) {
       try {
@@ -128,11 +136,7 @@ export function createGuards(temporal: Client, timeouts: Timeouts): Guards {
     },
     async temporal(fn) {
       try {
-        // The gRPC deadline cancels the call (and the client's own retries) on the server side too;
-        // the timer is the backstop for anything that ignores it.
-        const deadline = Date.now() + timeouts.temporalMs;
-        const call = typeof temporal.withDeadline === 'function' ? temporal.withDeadline(deadline, fn) : fn();
-        return await withTimeout(call, timeouts.temporalMs + 250);
+        return await withTemporalDeadline(fn);
       } catch (err) {
         if (err instanceof DependencyUnavailable) throw err;
         if (isTemporalUnavailableError(err)) throw new DependencyUnavailable('temporal', reason(err), { cause: err });
@@ -141,9 +145,7 @@ export function createGuards(temporal: Client, timeouts: Timeouts): Guards {
     },
     async external(fn) {
       try {
-        const deadline = Date.now() + timeouts.temporalMs;
-        const call = typeof temporal.withDeadline === 'function' ? temporal.withDeadline(deadline, fn) : fn();
-        return await withTimeout(call, timeouts.temporalMs + 250);
+        return await withTemporalDeadline(fn);
       } catch (err) {
         if (err instanceof DependencyUnavailable) throw err;
         if (isDbUnavailableError(err) && !(err instanceof TimeoutError)) throw new DependencyUnavailable('postgres', reason(err), { cause: err });

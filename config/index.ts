@@ -30,6 +30,16 @@ const booleanFlag = (fallback: boolean) =>
 // Five-field cron: minute hour day-of-month month day-of-week (Temporal schedules accept this form).
 const cronField = /^(\*|\*\/\d+|\d+(-\d+)?(\/\d+)?(,\d+(-\d+)?(\/\d+)?)*|[A-Za-z]{3}(-[A-Za-z]{3})?)$/;
 
+const cronExpression = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine((v) => {
+      const fields = v.split(/\s+/);
+      return fields.length === 5 && fields.every((f) => cronField.test(f));
+    }, `must be a five-field cron expression, e.g. "${fallback}"`);
+
 const envSchema = z
   .object({
     API_PORT: port(8080),
@@ -59,22 +69,8 @@ const envSchema = z
     TEMPORAL_UI_PORT: port(8233),
     EMBEDDED_POSTGRES_PORT: port(5433),
     AZURE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
-    WEEKLY_REPORT_CRON: z
-      .string()
-      .trim()
-      .default('0 6 * * 1')
-      .refine((v) => {
-        const fields = v.split(/\s+/);
-        return fields.length === 5 && fields.every((f) => cronField.test(f));
-      }, 'must be a five-field cron expression, e.g. "0 6 * * 1"'),
-    HEARTBEAT_CRON: z
-      .string()
-      .trim()
-      .default('0 * * * *')
-      .refine((v) => {
-        const fields = v.split(/\s+/);
-        return fields.length === 5 && fields.every((f) => cronField.test(f));
-      }, 'must be a five-field cron expression, e.g. "0 * * * *"'),
+    WEEKLY_REPORT_CRON: cronExpression('0 6 * * 1'),
+    HEARTBEAT_CRON: cronExpression('0 * * * *'),
     // Activities that call Microsoft, per second, for the tenant across every worker (enforced by the
     // Temporal server on the Microsoft task queue). 50/s = 1,000 per 20 s: half of Microsoft's documented
     // per-app-per-tenant limit of the Intune Graph services (the partner API publishes none).
@@ -82,6 +78,8 @@ const envSchema = z
     // Devices a fleet sweep signals per second; unset: a quarter of AZURE_MAX_CALLS_PER_SECOND (a report
     // is about 3 calls: upload + status polls), which leaves headroom for event-driven reports.
     SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number<string | undefined>().positive().max(100_000).optional()),
+    // Device workflows a worker keeps in memory (each costs roughly 0.5-1 MB); others are replayed on demand.
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(2_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATA_DIR: z.string().trim().min(1).default('.data'),
     ENABLE_ON_START: booleanFlag(true),
@@ -103,6 +101,16 @@ export type EnvVariable = keyof Env;
 /** Every variable this module reads. */
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as EnvVariable[];
 
+/** Optional variables both the worker and the API read (the schedules, the Microsoft rate, startup, logging). */
+const OPTIONAL_VARIABLES_OF_EVERY_PROCESS = [
+  'WEEKLY_REPORT_CRON',
+  'HEARTBEAT_CRON',
+  'AZURE_MAX_CALLS_PER_SECOND',
+  'SWEEP_DEVICES_PER_SECOND',
+  'ENABLE_ON_START',
+  'LOG_LEVEL',
+] as const satisfies readonly EnvVariable[];
+
 /**
  * Which variables each deployed process reads (docker-compose.yml must wire them; a test checks it).
  * `required`: the process stops at start without it (npm start computes them for its embedded
@@ -119,12 +127,7 @@ export const PROCESS_VARIABLES = {
       'AZURE_AUTHORITY_HOST',
       'GRAPH_BASE_URL',
       'AZURE_REQUEST_TIMEOUT_MS',
-      'WEEKLY_REPORT_CRON',
-      'HEARTBEAT_CRON',
-      'AZURE_MAX_CALLS_PER_SECOND',
-      'SWEEP_DEVICES_PER_SECOND',
-      'ENABLE_ON_START',
-      'LOG_LEVEL',
+      ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS,
     ],
   },
   api: {
@@ -141,12 +144,7 @@ export const PROCESS_VARIABLES = {
       'API_PORT',
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_TASK_QUEUE',
-      'WEEKLY_REPORT_CRON',
-      'HEARTBEAT_CRON',
-      'AZURE_MAX_CALLS_PER_SECOND',
-      'SWEEP_DEVICES_PER_SECOND',
-      'ENABLE_ON_START',
-      'LOG_LEVEL',
+      ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS,
     ],
   },
 } as const satisfies Record<string, { required: readonly EnvVariable[]; optional: readonly EnvVariable[] }>;
@@ -190,6 +188,8 @@ export interface Config {
   azureMaxCallsPerSecond: number;
   /** Devices a fleet sweep signals per second. */
   sweepDevicesPerSecond: number;
+  /** Workflows the worker keeps cached (memory), WORKER_MAX_CACHED_WORKFLOWS. */
+  workerMaxCachedWorkflows: number;
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
 }
@@ -247,6 +247,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     heartbeatCron: env.HEARTBEAT_CRON,
     azureMaxCallsPerSecond: env.AZURE_MAX_CALLS_PER_SECOND,
     sweepDevicesPerSecond: env.SWEEP_DEVICES_PER_SECOND ?? Math.max(1, env.AZURE_MAX_CALLS_PER_SECOND / 4),
+    workerMaxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
   });

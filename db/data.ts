@@ -234,6 +234,11 @@ function toSettings(r: DbRow): Settings {
   };
 }
 
+/** Creates the tenant's settings row, with the column defaults, unless it exists. */
+async function ensureSettingsRow(db: Db | Knex.Transaction, tenantId: string): Promise<void> {
+  await db('settings').insert({ tenant_id: tenantId }).onConflict('tenant_id').ignore();
+}
+
 /** Settings of a tenant, created with the defaults on first read. */
 export async function getSettings(db: Db, tenantId: string, defaults: { enabled: boolean } = { enabled: true }): Promise<Settings> {
   await db('settings').insert({ tenant_id: tenantId, enabled: defaults.enabled }).onConflict('tenant_id').ignore();
@@ -247,7 +252,7 @@ export async function updateSettings(
   patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused'>>,
 ): Promise<{ before: Settings; after: Settings }> {
   return db.transaction(async (trx) => {
-    await trx('settings').insert({ tenant_id: tenantId }).onConflict('tenant_id').ignore();
+    await ensureSettingsRow(trx, tenantId);
     const before = toSettings(await trx('settings').where({ tenant_id: tenantId }).forUpdate().first());
     const update: Record<string, unknown> = { updated_at: trx.fn.now() };
     if (patch.enabled !== undefined) update.enabled = patch.enabled;
@@ -263,7 +268,7 @@ export async function recordHeartbeat(
   at: string,
   result: Record<string, unknown>,
 ): Promise<void> {
-  await db('settings').insert({ tenant_id: tenantId }).onConflict('tenant_id').ignore();
+  await ensureSettingsRow(db, tenantId);
   await db('settings')
     .where({ tenant_id: tenantId })
     .update({ last_heartbeat_at: at, last_heartbeat_result: JSON.stringify(result) });
@@ -271,7 +276,7 @@ export async function recordHeartbeat(
 
 /** Marks a Microsoft resync request handled; true only for the first caller with a newer timestamp. */
 export async function claimResync(db: Db, tenantId: string, resyncTimestamp: string): Promise<boolean> {
-  await db('settings').insert({ tenant_id: tenantId }).onConflict('tenant_id').ignore();
+  await ensureSettingsRow(db, tenantId);
   const n = await db('settings')
     .where({ tenant_id: tenantId })
     .andWhere((q) =>

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createAuthenticator } from '../../api/auth';
-import { ADMIN_KEY, MDM_KEY, PROBLEM, call, makeApi, problemOf, validEvents } from './helpers';
+import { ADMIN_KEY, MDM_KEY, PROBLEM, call, makeApi, problemOf, validEvents, type TestApi } from './helpers';
 
 const MDM_ROUTES: Array<[string, string, unknown]> = [
   ['POST', '/v1/devices/mdm-42/events', validEvents.compliance()],
@@ -36,25 +36,26 @@ describe('API: authentication and roles', () => {
     });
   }
 
-  for (const [method, path, body] of MDM_ROUTES) {
-    it(`${method} ${path}: 403 with the admin key, nothing signalled`, async () => {
-      const api = makeApi();
-      const res = await call(api.app, method, path, { key: 'admin', body });
-      assert.equal(res.status, 403);
-      assert.equal((await problemOf(res)).type, PROBLEM('forbidden'));
-      assert.equal(api.temporal.signalAttempts.length, 0);
-    });
+  /** Each route answers 403 to a valid key of the other role, and `sideEffects` counts nothing. */
+  function forbiddenWithKeyOfOtherRole(
+    routes: Array<[string, string, unknown]>,
+    key: 'admin' | 'mdm',
+    nothing: string,
+    sideEffects: (api: TestApi) => number,
+  ): void {
+    for (const [method, path, body] of routes) {
+      it(`${method} ${path}: 403 with the ${key} key, nothing ${nothing}`, async () => {
+        const api = makeApi();
+        const res = await call(api.app, method, path, { key, body });
+        assert.equal(res.status, 403);
+        assert.equal((await problemOf(res)).type, PROBLEM('forbidden'));
+        assert.equal(sideEffects(api), 0);
+      });
+    }
   }
 
-  for (const [method, path, body] of ADMIN_ROUTES) {
-    it(`${method} ${path}: 403 with the mdm key, nothing done`, async () => {
-      const api = makeApi();
-      const res = await call(api.app, method, path, { key: 'mdm', body });
-      assert.equal(res.status, 403);
-      assert.equal((await problemOf(res)).type, PROBLEM('forbidden'));
-      assert.equal(api.temporal.updates.length + api.fleetCalls.length + api.scheduleCalls.length, 0);
-    });
-  }
+  forbiddenWithKeyOfOtherRole(MDM_ROUTES, 'admin', 'signalled', (api) => api.temporal.signalAttempts.length);
+  forbiddenWithKeyOfOtherRole(ADMIN_ROUTES, 'mdm', 'done', (api) => api.temporal.updates.length + api.fleetCalls.length + api.scheduleCalls.length);
 
   it('checks the key before validating: an invalid body with no key is 401, with the wrong role 403', async () => {
     const api = makeApi();

@@ -5,10 +5,9 @@ import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RunningEmulator } from '../../emulator';
 import { AzureComplianceClient, type DeviceUpload } from '../../activities/azure/client';
 import { AzureApiError, toTemporalFailure, type AzureFailureDetail } from '../../activities/azure/errors';
-import { newWorld, rejectionOf, sleep, startTestEmulator, type World } from './helpers';
+import { newWorld, rejectionOf, sleep, useTestEmulator, type World } from './helpers';
 
 const USERS = '^/v1\\.0/users\\(';
 
@@ -35,24 +34,13 @@ function upload(w: World): DeviceUpload {
 }
 
 describe('Azure client: fault table (§6.5) through toTemporalFailure', function () {
-  let emu: RunningEmulator;
-
-  before(async () => {
-    emu = await startTestEmulator();
-  });
-  after(async () => {
-    await emu?.close();
-  });
-  beforeEach(async () => {
-    await emu.control.clearFaults();
-    await emu.control.clearRequests();
-  });
+  const env = useTestEmulator();
 
   it('Graph 429 with Retry-After: 2 → AzureThrottled after exactly 2000 ms, one request only (no SDK retry)', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.getAccessToken('graph');
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 429, headers: { 'Retry-After': '2' } }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 429, headers: { 'Retry-After': '2' } }, times: 1 });
 
     const { err, failure, detail } = await failureOf(client.resolveUserId(w.user.upn), { deviceId: w.device.deviceId, operation: 'reportDevice' });
     assert.equal(err.status, 429);
@@ -63,22 +51,22 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
     assert.equal(failure.nextRetryDelay, 2000);
     assert.deepEqual(detail, { reason: 'Throttled', status: 429, code: 'TooManyRequests', message: failure.message, deviceId: w.device.deviceId });
     assert.ok(failure.message.includes(w.device.deviceId));
-    const users = await emu.control.requests({ service: 'graph', pathIncludes: '/users(' });
+    const users = await env.emu.control.requests({ service: 'graph', pathIncludes: '/users(' });
     assert.deepEqual(users.map((e) => [e.status, e.retryAttempt]), [[429, undefined]]);
 
     // What Temporal does with it: wait nextRetryDelay, then call again; the journal shows the gap.
     await sleep(Number(failure.nextRetryDelay));
     assert.equal(await client.resolveUserId(w.user.upn), w.user.id);
-    const after = await emu.control.requests({ service: 'graph', pathIncludes: '/users(' });
+    const after = await env.emu.control.requests({ service: 'graph', pathIncludes: '/users(' });
     assert.deepEqual(after.map((e) => e.status), [429, 200]);
     assert.ok(Date.parse(after[1]!.at) - Date.parse(after[0]!.at) >= 2000);
   });
 
   it('a Retry-After given as an HTTP-date is honoured too', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 5000);
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 503, headers: { 'Retry-After': at.toUTCString() } }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 503, headers: { 'Retry-After': at.toUTCString() } }, times: 1 });
     const { failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'AzureThrottled');
     const delay = Number(failure.nextRetryDelay);
@@ -86,42 +74,42 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('Graph 503 without Retry-After → retryable AzureTransient with Temporal backoff', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 503 }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 503 }, times: 1 });
     const { err, failure, detail } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'AzureTransient');
     assert.equal(failure.nonRetryable, false);
     assert.equal(failure.nextRetryDelay, undefined);
     assert.equal(err.code, 'serviceNotAvailable');
     assert.deepEqual([detail.reason, detail.status], ['Transient', 503]);
-    assert.equal((await emu.control.requests({ service: 'graph', pathIncludes: '/users(' })).length, 1);
+    assert.equal((await env.emu.control.requests({ service: 'graph', pathIncludes: '/users(' })).length, 1);
   });
 
   it('Graph 504 with Retry-After: 0 → AzureThrottled with a zero delay', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 504, headers: { 'Retry-After': '0' } }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 504, headers: { 'Retry-After': '0' } }, times: 1 });
     const { failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'AzureThrottled');
     assert.equal(failure.nextRetryDelay, 0);
   });
 
   it('Graph 500 → retryable AzureTransient, not retried by the client', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 500 }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 500 }, times: 1 });
     const { err, failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'AzureTransient');
     assert.equal(failure.nonRetryable, false);
     assert.deepEqual([err.status, err.code], [500, 'generalException']);
-    assert.equal((await emu.control.requests({ service: 'graph', pathIncludes: '/users(' })).length, 1);
+    assert.equal((await env.emu.control.requests({ service: 'graph', pathIncludes: '/users(' })).length, 1);
   });
 
   it('Graph 502 with a text/html body → retryable AzureTransient whose message names the status', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await emu.control.addFault({
+    await env.emu.control.addFault({
       match: { service: 'graph', pathRegex: USERS },
       response: { status: 502, headers: { 'Content-Type': 'text/html' }, body: '<html><body><h1>502 Bad Gateway</h1></body></html>' },
       times: 1,
@@ -135,9 +123,9 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('a gateway 503 with a text/html body keeps its Retry-After → AzureThrottled', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await emu.control.addFault({
+    await env.emu.control.addFault({
       match: { service: 'graph', pathRegex: USERS },
       response: { status: 503, headers: { 'Content-Type': 'text/html', 'Retry-After': '4' }, body: '<html>Service Unavailable</html>' },
       times: 1,
@@ -148,10 +136,10 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('partner API 503 with Retry-After on the upload → AzureThrottled naming the device', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
-    await emu.control.addFault({ match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' }, response: { status: 503, headers: { 'Retry-After': '3' } }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' }, response: { status: 503, headers: { 'Retry-After': '3' } }, times: 1 });
     const { err, failure } = await failureOf(client.uploadDeviceState(upload(w)), { deviceId: w.device.deviceId, operation: 'uploadDeviceState' });
     assert.equal(err.service, 'intune');
     assert.equal(failure.type, 'AzureThrottled');
@@ -160,9 +148,9 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('Graph 403 → non-retryable Forbidden', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 403 }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 403 }, times: 1 });
     const { err, failure, detail } = await failureOf(client.resolveUserId(w.user.upn), { deviceId: w.device.deviceId });
     assert.equal(failure.type, 'Forbidden');
     assert.equal(failure.nonRetryable, true);
@@ -170,9 +158,9 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('a real 403 from a missing permission (app without User.Read.All) → non-retryable Forbidden', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const clientId = randomUUID();
-    await emu.control.seed({ tenants: [{ tenantId: w.tenantId, apps: [{ clientId, clientSecret: 's3cret-value', roles: ['Application.Read.All', 'update_device_attributes'] }] }] });
+    await env.emu.control.seed({ tenants: [{ tenantId: w.tenantId, apps: [{ clientId, clientSecret: 's3cret-value', roles: ['Application.Read.All', 'update_device_attributes'] }] }] });
     const client = new AzureComplianceClient({ ...w.cfg, clientId, clientSecret: 's3cret-value' });
     const { failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'Forbidden');
@@ -180,20 +168,20 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('partner API 400 → non-retryable InvalidRequest', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
-    await emu.control.addFault({ match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' }, response: { status: 400 }, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' }, response: { status: 400 }, times: 1 });
     const { failure } = await failureOf(client.uploadDeviceState(upload(w)), { deviceId: w.device.deviceId });
     assert.equal(failure.type, 'InvalidRequest');
     assert.equal(failure.nonRetryable, true);
   });
 
   it('a Graph response slower than requestTimeoutMs → retryable AzureTransient timeout', async () => {
-    const w = await newWorld(emu, { requestTimeoutMs: 300 });
+    const w = await newWorld(env.emu, { requestTimeoutMs: 300 });
     const client = new AzureComplianceClient(w.cfg);
     await client.getAccessToken('graph');
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, delayMs: 3000, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, delayMs: 3000, times: 1 });
     const started = Date.now();
     const { err, failure } = await failureOf(client.resolveUserId(w.user.upn));
     const elapsed = Date.now() - started;
@@ -205,11 +193,11 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('a partner-API response slower than requestTimeoutMs → retryable AzureTransient timeout', async () => {
-    const w = await newWorld(emu, { requestTimeoutMs: 300 });
+    const w = await newWorld(env.emu, { requestTimeoutMs: 300 });
     const client = new AzureComplianceClient(w.cfg);
     await client.getAccessToken('intune');
     await client.discoverEndpoints();
-    await emu.control.addFault({ match: { service: 'intune', pathRegex: 'PartnerTenantHeartbeat' }, delayMs: 3000, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'intune', pathRegex: 'PartnerTenantHeartbeat' }, delayMs: 3000, times: 1 });
     const started = Date.now();
     const { err, failure } = await failureOf(client.sendHeartbeat());
     assert.ok(Date.now() - started < 2500);
@@ -218,9 +206,9 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('a token endpoint slower than requestTimeoutMs → retryable AzureTransient timeout', async () => {
-    const w = await newWorld(emu, { requestTimeoutMs: 300 });
+    const w = await newWorld(env.emu, { requestTimeoutMs: 300 });
     const client = new AzureComplianceClient(w.cfg);
-    await emu.control.addFault({ match: { service: 'token' }, delayMs: 3000, times: 1 });
+    await env.emu.control.addFault({ match: { service: 'token' }, delayMs: 3000, times: 1 });
     const started = Date.now();
     const { err, failure } = await failureOf(client.getAccessToken('graph'));
     assert.ok(Date.now() - started < 2500);
@@ -229,7 +217,7 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('a refused connection → retryable AzureTransient network error', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     // A port that was just free: nothing listens on it any more.
     const server: Server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -244,30 +232,30 @@ describe('Azure client: fault table (§6.5) through toTemporalFailure', function
   });
 
   it('a Graph 401 twice → one token refresh, then retryable AzureUnauthorized', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.getAccessToken('graph');
-    await emu.control.clearRequests();
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 401 }, times: 2 });
+    await env.emu.control.clearRequests();
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 401 }, times: 2 });
     const { err, failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'AzureUnauthorized');
     assert.equal(failure.nonRetryable, false);
     assert.equal(err.code, 'InvalidAuthenticationToken');
     assert.ok(err.message.includes('even after a token refresh'), err.message);
-    const journal = await emu.control.requests();
+    const journal = await env.emu.control.requests();
     assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['graph 401', 'token 200', 'graph 401']);
   });
 
   it('a partner-API 401 twice → one token refresh, then retryable AzureUnauthorized', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.discoverEndpoints();
     await client.getAccessToken('intune');
-    await emu.control.clearRequests();
-    await emu.control.addFault({ match: { service: 'intune' }, response: { status: 401 }, times: 2 });
+    await env.emu.control.clearRequests();
+    await env.emu.control.addFault({ match: { service: 'intune' }, response: { status: 401 }, times: 2 });
     const { failure } = await failureOf(client.sendHeartbeat());
     assert.equal(failure.type, 'AzureUnauthorized');
-    const journal = await emu.control.requests();
+    const journal = await env.emu.control.requests();
     assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['intune 401', 'token 200', 'intune 401']);
     assert.equal((journal[1]!.body as Record<string, string>).scope, 'https://api.manage.microsoft.com//.default');
   });

@@ -20,6 +20,31 @@ export async function startTestEmulator(opts: EmulatorOptions = {}): Promise<Run
   return startEmulator({ port: 0, ...opts });
 }
 
+/**
+ * Registers the hooks the emulator-backed client tests share: one emulator for the file (closed after
+ * it) and, before each test, no faults and an empty journal. The emulator is read through the getter.
+ */
+export function useTestEmulator(opts: EmulatorOptions = {}): { readonly emu: RunningEmulator } {
+  let emu: RunningEmulator | undefined;
+
+  before(async () => {
+    emu = await startTestEmulator(opts);
+  });
+  after(async () => {
+    await emu?.close();
+  });
+  beforeEach(async () => {
+    await emu!.control.clearFaults();
+    await emu!.control.clearRequests();
+  });
+
+  return {
+    get emu() {
+      return emu!;
+    },
+  };
+}
+
 export interface World {
   tenantId: string;
   clientId: string;

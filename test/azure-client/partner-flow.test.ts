@@ -3,10 +3,9 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RunningEmulator } from '../../emulator';
 import { AzureComplianceClient, type DeviceUpload } from '../../activities/azure/client';
 import { AzureApiError, describeUploadFailure, toTemporalFailure, uploadFailedError } from '../../activities/azure/errors';
-import { GRAPH_SCOPE, INTUNE_SCOPE, memoryLogger, newWorld, rejectionOf, startTestEmulator, type World } from './helpers';
+import { GRAPH_SCOPE, INTUNE_SCOPE, memoryLogger, newWorld, rejectionOf, useTestEmulator, type World } from './helpers';
 
 function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
   return {
@@ -35,31 +34,20 @@ async function pollUntilTerminal(client: AzureComplianceClient, messageId: strin
 }
 
 describe('Azure client: the partner compliance flow against the emulator', function () {
-  let emu: RunningEmulator;
-
-  before(async () => {
-    emu = await startTestEmulator({ pollsBeforeTerminal: 1 });
-  });
-  after(async () => {
-    await emu?.close();
-  });
-  beforeEach(async () => {
-    await emu.control.clearFaults();
-    await emu.control.clearRequests();
-  });
+  const env = useTestEmulator({ pollsBeforeTerminal: 1 });
 
   it('discovers the endpoints, provisions the tenant, creates both policies, uploads, and Entra shows the reported state', async () => {
-    const w = await newWorld(emu, { partner: { enrollmentUrl: 'https://mdm.example/enroll', remediationUrl: 'https://mdm.example/remediate', policyDisplayName: 'Neurons compliance' } });
+    const w = await newWorld(env.emu, { partner: { enrollmentUrl: 'https://mdm.example/enroll', remediationUrl: 'https://mdm.example/remediate', policyDisplayName: 'Neurons compliance' } });
     const logger = memoryLogger();
     const client = new AzureComplianceClient(w.cfg, logger);
 
     assert.deepEqual(await client.discoverEndpoints(), {
-      tenantDataSyncUrl: `${emu.url}/intune/PartnerTenantDataSyncService`,
-      deviceDataSyncUrl: `${emu.url}/intune/PartnerDeviceDataSyncService`,
+      tenantDataSyncUrl: `${env.emu.url}/intune/PartnerTenantDataSyncService`,
+      deviceDataSyncUrl: `${env.emu.url}/intune/PartnerDeviceDataSyncService`,
     });
 
     const onboarded = await client.ensureTenantOnboarded();
-    const tenant = await emu.control.tenant(w.tenantId);
+    const tenant = await env.emu.control.tenant(w.tenantId);
     assert.equal(tenant.provisioned, 1);
     const policies = tenant.policies as Array<{ Id: string; Platform: string; DisplayName: string; PartnerManagedCompliance: boolean }>;
     assert.deepEqual(
@@ -73,14 +61,14 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       provisioned: true,
       policyIds: { Android: policies.find((p) => p.Platform === 'Android')!.Id, iOS: policies.find((p) => p.Platform === 'iOS')!.Id },
     });
-    const [p1] = await emu.control.requests({ service: 'intune', pathIncludes: 'PartnerTenants(' });
+    const [p1] = await env.emu.control.requests({ service: 'intune', pathIncludes: 'PartnerTenants(' });
     assert.equal(p1!.method, 'PUT');
     assert.deepEqual(p1!.body, { Provisioned: 1, PartnerEnrollmentUrl: 'https://mdm.example/enroll', PartnerRemediationUrl: 'https://mdm.example/remediate' });
 
     const u = upload(w);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId });
     const statuses = await pollUntilTerminal(client, u.messageId);
-    const entra = await emu.control.entraDevice(w.tenantId, w.device.deviceId);
+    const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
     assert.ok(entra);
     const message = entra.messages.find((m) => m.messageId === u.messageId)!;
     assert.deepEqual(statuses, [
@@ -110,7 +98,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     assert.deepEqual(entra.inventory, expectedInventory);
 
     // The P4 wire body: TenantId, UploadTime and Content = the JSON string of exactly two entities.
-    const [put] = await emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
+    const [put] = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
     assert.equal(put!.method, 'PUT');
     assert.equal(put!.path, `/intune/PartnerDeviceDataSyncService/DataUploadMessages(guid'${u.messageId}')?api-version=1.2`);
     const body = put!.body as { TenantId: string; UploadTime: string; Content: string };
@@ -123,7 +111,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     ]);
 
     // §6.6 checks 2 and 3: nothing but this host, no instance discovery; bearer + telemetry on Graph.
-    const all = await emu.control.requests();
+    const all = await env.emu.control.requests();
     assert.equal(all.filter((e) => e.path.includes('/common/discovery/instance')).length, 0);
     const tokenRequests = all.filter((e) => e.service === 'token');
     assert.deepEqual(tokenRequests.map((e) => (e.body as Record<string, string>).scope).sort(), [GRAPH_SCOPE, INTUNE_SCOPE].sort());
@@ -154,26 +142,26 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   });
 
   it('caches discovery and onboarding for the life of the client (until resetCaches)', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     const first = await client.ensureTenantOnboarded(['iOS', 'Android']);
-    await emu.control.clearRequests();
+    await env.emu.control.clearRequests();
     assert.deepEqual(await client.ensureTenantOnboarded(['Android', 'iOS']), first);
     await client.discoverEndpoints();
-    assert.deepEqual(await emu.control.requests(), []);
+    assert.deepEqual(await env.emu.control.requests(), []);
 
     client.resetCaches();
     assert.deepEqual(await client.ensureTenantOnboarded(), first);
-    assert.deepEqual((await emu.control.requests({ service: 'graph' })).length, 2);
+    assert.deepEqual((await env.emu.control.requests({ service: 'graph' })).length, 2);
   });
 
   it('a second client gets 409 for each policy and reuses the existing ones', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const first = await new AzureComplianceClient(w.cfg).ensureTenantOnboarded();
-    await emu.control.clearRequests();
+    await env.emu.control.clearRequests();
     const second = await new AzureComplianceClient(w.cfg).ensureTenantOnboarded();
     assert.deepEqual(second, first);
-    const calls = await emu.control.requests({ service: 'intune' });
+    const calls = await env.emu.control.requests({ service: 'intune' });
     assert.deepEqual(
       calls.map((e) => `${e.method} ${e.path.replace(/^\/intune\/PartnerTenantDataSyncService\//, '')} ${e.status}`),
       [
@@ -184,38 +172,38 @@ describe('Azure client: the partner compliance flow against the emulator', funct
         'GET PartnerCompliancePolicies?api-version=1.6 200',
       ],
     );
-    assert.equal((await emu.control.tenant(w.tenantId)).policies.length, 2);
+    assert.equal((await env.emu.control.tenant(w.tenantId)).policies.length, 2);
   });
 
   it('re-sending an upload with the same message id creates no second message', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
     const u = upload(w);
     await client.uploadDeviceState(u);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId });
-    const puts = await emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
+    const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
     assert.deepEqual(puts.map((e) => `${e.method} ${e.status}`), ['PUT 200', 'PUT 200']);
-    const messages = await emu.control.messages(w.tenantId);
+    const messages = await env.emu.control.messages(w.tenantId);
     assert.deepEqual(messages.map((m) => m.messageId), [u.messageId]);
     assert.equal((await pollUntilTerminal(client, u.messageId)).at(-1)!.status, 'Completed');
   });
 
   it('treats a 409 for a reused message id as an upload an earlier attempt already made', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
     const u = upload(w);
     await client.uploadDeviceState(u);
     // Same id, different body (e.g. a retry after the state moved on): the service answers 409.
     assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), { messageId: u.messageId });
-    const puts = await emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
+    const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
     assert.deepEqual(puts.map((e) => e.status), [200, 409]);
-    assert.equal((await emu.control.messages(w.tenantId)).length, 1);
+    assert.equal((await env.emu.control.messages(w.tenantId)).length, 1);
   });
 
   it('an upload for a device Entra does not know ends Failed and maps to a non-retryable DeviceNotFound naming the device', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
     const unknownDevice = randomUUID();
@@ -223,7 +211,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     await client.uploadDeviceState(u);
     const last = (await pollUntilTerminal(client, u.messageId)).at(-1)!;
     const expectedDetail = `Device '${unknownDevice}' was not found in tenant '${w.tenantId}'.`;
-    const [msg] = await emu.control.messages(w.tenantId);
+    const [msg] = await env.emu.control.messages(w.tenantId);
     assert.deepEqual(last, { status: 'Failed', errorDetail: expectedDetail, completedAt: msg!.completedAt });
 
     assert.deepEqual(describeUploadFailure(last.errorDetail!), {
@@ -239,12 +227,12 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     assert.deepEqual(failure.details, [
       { reason: 'DeviceNotFound', status: null, code: 'UploadFailed', message: failure.message, deviceId: unknownDevice },
     ]);
-    const entra = await emu.control.entraDevice(w.tenantId, w.device.deviceId);
+    const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
     assert.equal(entra!.isCompliant, null);
   });
 
   it('an upload before the tenant is provisioned ends Failed with TenantNotProvisioned', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     const u = upload(w);
     await client.uploadDeviceState(u);
@@ -254,11 +242,11 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   });
 
   it('resolves a user once per UPN and fails a UPN Entra does not know with a non-retryable UserNotFound naming the user', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     assert.equal(await client.resolveUserId(w.user.upn), w.user.id);
     assert.equal(await client.resolveUserId(w.user.upn.toUpperCase()), w.user.id);
-    assert.equal((await emu.control.requests({ service: 'graph', pathIncludes: '/users(' })).length, 1);
+    assert.equal((await env.emu.control.requests({ service: 'graph', pathIncludes: '/users(' })).length, 1);
 
     const ghost = `ghost.${randomUUID().slice(0, 8)}@contoso.example`;
     const err = await rejectionOf(client.resolveUserId(ghost));
@@ -275,13 +263,13 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   });
 
   it('without inventory, sends the name Entra has, the platform as Os and an empty OsVersion', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
     const u = upload(w, { inventory: null, platform: 'iOS', managementState: 'managed', complianceStatus: 'notCompliant' });
     await client.uploadDeviceState(u);
     assert.equal((await pollUntilTerminal(client, u.messageId)).at(-1)!.status, 'Completed');
-    const entra = await emu.control.entraDevice(w.tenantId, w.device.deviceId);
+    const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
     assert.equal(entra!.isManaged, true);
     assert.equal(entra!.isCompliant, false);
     assert.deepEqual(
@@ -291,19 +279,19 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   });
 
   it('sends the tenant heartbeat and returns the ResyncTimestamp Microsoft asks for', async () => {
-    const w = await newWorld(emu);
+    const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     const first = await client.sendHeartbeat();
     assert.equal(first.resyncTimestamp, null);
-    let tenant = await emu.control.tenant(w.tenantId);
+    let tenant = await env.emu.control.tenant(w.tenantId);
     assert.equal(tenant.heartbeats, 1);
-    const [hb] = await emu.control.requests({ service: 'intune', pathIncludes: 'PartnerTenantHeartbeat' });
+    const [hb] = await env.emu.control.requests({ service: 'intune', pathIncludes: 'PartnerTenantHeartbeat' });
     assert.equal(hb!.path, `/intune/PartnerTenantDataSyncService/PartnerTenantHeartbeat(guid'${w.tenantId}')?api-version=1.6`);
     assert.deepEqual(hb!.body, { Timestamp: first.at });
 
-    await emu.control.setResyncTimestamp(w.tenantId, '2026-03-01T00:00:00.000Z');
+    await env.emu.control.setResyncTimestamp(w.tenantId, '2026-03-01T00:00:00.000Z');
     assert.equal((await client.sendHeartbeat()).resyncTimestamp, '2026-03-01T00:00:00.000Z');
-    tenant = await emu.control.tenant(w.tenantId);
+    tenant = await env.emu.control.tenant(w.tenantId);
     assert.equal(tenant.heartbeats, 2);
   });
 });

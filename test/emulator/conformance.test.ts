@@ -2,32 +2,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { BatchRequestContent, GraphError } from '@microsoft/microsoft-graph-client';
-import { startEmulator, type RunningEmulator } from '../../emulator';
 import {
-  accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, makeGraph, messageUrl, newTenant, reportEntities, seedTenant, sleep, uploadBody,
-  type TestTenant,
+  accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, makeGraph, messageUrl, reportEntities, sleep, uploadBody, useEmulatorWithTenant,
 } from './helpers';
 
 describe('azure emulator: §6.6 conformance', () => {
-  let emu: RunningEmulator;
-  let t: TestTenant;
-
-  before(async () => {
-    emu = await startEmulator({ port: 0 });
-  });
-  after(async () => {
-    await emu.close();
-  });
-  beforeEach(async () => {
-    await emu.control.reset();
-    t = newTenant();
-    await seedTenant(emu, t);
-  });
+  const env = useEmulatorWithTenant();
 
   it('1. serves a token from the network, then from the cache, then from the network once exp - 300 s has passed', async () => {
     // 301 s of lifetime puts MSAL's renewal point (exp - 300 s) one second after issue.
-    await emu.control.setOptions({ tokenLifetimeSeconds: 301 });
-    const cca = makeCca(emu, t);
+    await env.emu.control.setOptions({ tokenLifetimeSeconds: 301 });
+    const cca = makeCca(env.emu, env.t);
     const first = await cca.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] });
     const second = await cca.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] });
     assert.equal(first?.fromCache, false);
@@ -37,7 +22,7 @@ describe('azure emulator: §6.6 conformance', () => {
     const third = await cca.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] });
     assert.equal(third?.fromCache, false);
     assert.notEqual(third?.accessToken, first?.accessToken);
-    const tokenRequests = await emu.control.requests({ service: 'token' });
+    const tokenRequests = await env.emu.control.requests({ service: 'token' });
     assert.equal(tokenRequests.length, 2);
     assert.deepEqual(tokenRequests.map((r) => r.status), [200, 200]);
   });
@@ -50,10 +35,10 @@ describe('azure emulator: §6.6 conformance', () => {
       return realFetch(input, init);
     };
     try {
-      const discovering = makeCca(emu, t);
-      await makeGraph(emu, discovering).api('/devices').get();
-      const base = `${emu.url}/${t.tenantId}`;
-      const configured = makeCca(emu, t, {
+      const discovering = makeCca(env.emu, env.t);
+      await makeGraph(env.emu, discovering).api('/devices').get();
+      const base = `${env.emu.url}/${env.t.tenantId}`;
+      const configured = makeCca(env.emu, env.t, {
         authorityMetadata: JSON.stringify({
           token_endpoint: `${base}/oauth2/v2.0/token`,
           authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
@@ -61,40 +46,40 @@ describe('azure emulator: §6.6 conformance', () => {
           jwks_uri: `${base}/discovery/v2.0/keys`,
         }),
       });
-      await emu.control.clearRequests();
+      await env.emu.control.clearRequests();
       await accessToken(configured, INTUNE_SCOPE);
-      assert.deepEqual((await emu.control.requests()).map((r) => r.service), ['token']);
+      assert.deepEqual((await env.emu.control.requests()).map((r) => r.service), ['token']);
     } finally {
       globalThis.fetch = realFetch;
     }
     const hosts = new Set(seen.filter((u) => !u.includes('/_emulator/')).map((u) => new URL(u).host));
-    assert.deepEqual([...hosts], [`localhost:${emu.port}`]);
+    assert.deepEqual([...hosts], [`localhost:${env.emu.port}`]);
     assert.equal(seen.some((u) => u.includes('/discovery/instance')), false);
   });
 
   it('2b. answers the metadata MSAL fetches without authorityMetadata with a same-origin issuer', async () => {
-    await accessToken(makeCca(emu, t), GRAPH_SCOPE);
-    const journal = await emu.control.requests();
+    await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
+    const journal = await env.emu.control.requests();
     assert.deepEqual(journal.map((r) => [r.service, r.method, r.path.split('?')[0], r.status]), [
-      ['identity', 'GET', `/${t.tenantId}/v2.0/.well-known/openid-configuration`, 200],
-      ['token', 'POST', `/${t.tenantId}/oauth2/v2.0/token`, 200],
+      ['identity', 'GET', `/${env.t.tenantId}/v2.0/.well-known/openid-configuration`, 200],
+      ['token', 'POST', `/${env.t.tenantId}/oauth2/v2.0/token`, 200],
     ]);
   });
 
   it('3. receives Authorization, client-request-id and SdkVersion only when customHosts names localhost', async () => {
-    const cca = makeCca(emu, t);
-    await makeGraph(emu, cca).api('/devices').get();
-    const [withHosts] = await emu.control.requests({ service: 'graph' });
+    const cca = makeCca(env.emu, env.t);
+    await makeGraph(env.emu, cca).api('/devices').get();
+    const [withHosts] = await env.emu.control.requests({ service: 'graph' });
     assert.equal(withHosts?.hasBearer, true);
     assert.match(withHosts?.clientRequestId ?? '', /^[0-9a-f-]{36}$/);
     assert.match(withHosts?.sdkVersion ?? '', /^graph-js\/3\.0\.7/);
 
-    await emu.control.clearRequests();
-    const err = await makeGraph(emu, cca, { customHosts: false }).api('/devices').get().then(() => undefined, (e: unknown) => e);
+    await env.emu.control.clearRequests();
+    const err = await makeGraph(env.emu, cca, { customHosts: false }).api('/devices').get().then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof GraphError);
     assert.equal(err.statusCode, 401);
     assert.equal(err.code, 'InvalidAuthenticationToken');
-    const [withoutHosts] = await emu.control.requests({ service: 'graph' });
+    const [withoutHosts] = await env.emu.control.requests({ service: 'graph' });
     assert.equal(withoutHosts?.hasBearer, false);
     assert.equal(withoutHosts?.clientRequestId, undefined);
     assert.equal(withoutHosts?.sdkVersion, undefined);
@@ -102,36 +87,36 @@ describe('azure emulator: §6.6 conformance', () => {
   });
 
   it('4. three 429s with Retry-After: 0 then 200 succeed within one api() call; four surface as GraphError 429', async () => {
-    const graph = makeGraph(emu, makeCca(emu, t));
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: '^/v1\\.0/devices' }, response: { status: 429, headers: { 'Retry-After': '0' } }, times: 3 });
+    const graph = makeGraph(env.emu, makeCca(env.emu, env.t));
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: '^/v1\\.0/devices' }, response: { status: 429, headers: { 'Retry-After': '0' } }, times: 3 });
     const ok = (await graph.api('/devices').get()) as { value: unknown[] };
     assert.deepEqual(ok.value, []);
-    const journal = await emu.control.requests({ service: 'graph' });
+    const journal = await env.emu.control.requests({ service: 'graph' });
     assert.deepEqual(journal.map((r) => [r.status, r.retryAttempt, r.faulted ?? false]), [
       [429, undefined, true], [429, '1', true], [429, '2', true], [200, '3', false],
     ]);
 
-    await emu.control.clearRequests();
-    await emu.control.addFault({ match: { service: 'graph', pathRegex: '^/v1\\.0/devices' }, response: { status: 429, headers: { 'Retry-After': '0' } }, times: 4 });
+    await env.emu.control.clearRequests();
+    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: '^/v1\\.0/devices' }, response: { status: 429, headers: { 'Retry-After': '0' } }, times: 4 });
     const err = await graph.api('/devices').get().then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof GraphError);
     assert.equal(err.statusCode, 429);
     assert.equal(err.code, 'TooManyRequests');
     assert.equal(err.message, 'Please retry again later.');
-    assert.deepEqual((await emu.control.requests({ service: 'graph' })).map((r) => r.status), [429, 429, 429, 429]);
+    assert.deepEqual((await env.emu.control.requests({ service: 'graph' })).map((r) => r.status), [429, 429, 429, 429]);
   });
 
   it('5. a 21-step batch fails in the client; a hand-built 21-request batch gets 400', async () => {
-    const steps = Array.from({ length: 21 }, (_, i) => ({ id: String(i + 1), request: new Request(`${emu.url}/v1.0/devices`) }));
+    const steps = Array.from({ length: 21 }, (_, i) => ({ id: String(i + 1), request: new Request(`${env.emu.url}/v1.0/devices`) }));
     assert.throws(() => new BatchRequestContent(steps), (e: Error) => e.name === 'Limit Exceeded Error');
 
-    const token = await accessToken(makeCca(emu, t), GRAPH_SCOPE);
+    const token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
     const requests = Array.from({ length: 21 }, (_, i) => ({ id: String(i + 1), method: 'GET', url: '/devices' }));
-    const res = await call(`${emu.url}/v1.0/$batch`, { method: 'POST', token, body: { requests } });
+    const res = await call(`${env.emu.url}/v1.0/$batch`, { method: 'POST', token, body: { requests } });
     assert.equal(res.status, 400);
     assert.equal((res.body as { error: { code: string; message: string } }).error.code, 'BadRequest');
     assert.equal((res.body as { error: { message: string } }).error.message, 'The batch contains 21 requests; the maximum is 20.');
-    const twenty = await call(`${emu.url}/v1.0/$batch`, { method: 'POST', token, body: { requests: requests.slice(0, 20) } });
+    const twenty = await call(`${env.emu.url}/v1.0/$batch`, { method: 'POST', token, body: { requests: requests.slice(0, 20) } });
     assert.equal(twenty.status, 200);
     assert.equal((twenty.body as { responses: unknown[] }).responses.length, 20);
   });
@@ -139,9 +124,9 @@ describe('azure emulator: §6.6 conformance', () => {
   it('6. runs the partner flow end to end: discovery, provisioning, policy, assignment, upload, status, Entra device', async () => {
     const deviceId = randomUUID();
     const upn = 'alice@contoso.example';
-    await emu.control.seed({ tenants: [{ tenantId: t.tenantId, users: [{ userPrincipalName: upn }], devices: [{ deviceId, operatingSystem: 'iOS', displayName: 'iPhone' }] }] });
-    const cca = makeCca(emu, t);
-    const graph = makeGraph(emu, cca);
+    await env.emu.control.seed({ tenants: [{ tenantId: env.t.tenantId, users: [{ userPrincipalName: upn }], devices: [{ deviceId, operatingSystem: 'iOS', displayName: 'iPhone' }] }] });
+    const cca = makeCca(env.emu, env.t);
+    const graph = makeGraph(env.emu, cca);
 
     const sps = (await graph.api('/servicePrincipals').filter("appId eq '0000000a-0000-0000-c000-000000000000'").get()) as { value: Array<{ id: string }> };
     assert.equal(sps.value.length, 1);
@@ -149,14 +134,14 @@ describe('azure emulator: §6.6 conformance', () => {
     const uriOf = (name: string): string => endpoints.value.find((e) => e.providerName === name)!.uri;
     const tenantSync = uriOf('PartnerTenantDataSyncService');
     const deviceSync = uriOf('PartnerDeviceDataSyncService');
-    assert.equal(tenantSync, `${emu.url}/intune/PartnerTenantDataSyncService`);
-    assert.equal(deviceSync, `${emu.url}/intune/PartnerDeviceDataSyncService`);
+    assert.equal(tenantSync, `${env.emu.url}/intune/PartnerTenantDataSyncService`);
+    assert.equal(deviceSync, `${env.emu.url}/intune/PartnerDeviceDataSyncService`);
 
     const token = await accessToken(cca, INTUNE_SCOPE);
-    const p1 = await call(`${tenantSync}/PartnerTenants(guid'${t.tenantId}')?api-version=1.6`, { method: 'PUT', token, body: { Provisioned: 1, PartnerEnrollmentUrl: 'https://mdm.example.com/enroll', PartnerRemediationUrl: 'https://mdm.example.com/fix' } });
+    const p1 = await call(`${tenantSync}/PartnerTenants(guid'${env.t.tenantId}')?api-version=1.6`, { method: 'PUT', token, body: { Provisioned: 1, PartnerEnrollmentUrl: 'https://mdm.example.com/enroll', PartnerRemediationUrl: 'https://mdm.example.com/fix' } });
     assert.equal(p1.status, 200);
     const p1Body = p1.body as Record<string, unknown>;
-    assert.deepEqual({ ...p1Body, Key: typeof p1Body.Key }, { Key: 'string', ContextId: t.tenantId, Provisioned: 1, HttpStatusCode: 200, ErrorDetail: null });
+    assert.deepEqual({ ...p1Body, Key: typeof p1Body.Key }, { Key: 'string', ContextId: env.t.tenantId, Provisioned: 1, HttpStatusCode: 200, ErrorDetail: null });
 
     const policy = { DisplayName: 'MDM compliance', Description: 'Reported by the partner', Platform: 'iOS', PartnerManagedCompliance: true };
     const p2 = await call(`${tenantSync}/PartnerCompliancePolicies?api-version=1.6`, { method: 'POST', token, body: policy });
@@ -181,13 +166,13 @@ describe('azure emulator: §6.6 conformance', () => {
     assert.equal(user.userPrincipalName, upn);
     const messageId = randomUUID();
     const lastUpdateTime = '2026-03-01T10:00:00.000Z';
-    const entities = reportEntities({ tenantId: t.tenantId, deviceId, userId: user.id, lastUpdateTime });
-    const p4 = await call(messageUrl(emu, messageId), { method: 'PUT', token, body: uploadBody(t.tenantId, entities) });
+    const entities = reportEntities({ tenantId: env.t.tenantId, deviceId, userId: user.id, lastUpdateTime });
+    const p4 = await call(messageUrl(env.emu, messageId), { method: 'PUT', token, body: uploadBody(env.t.tenantId, entities) });
     assert.equal(p4.status, 200);
     assert.deepEqual(p4.body, { Id: messageId, Status: 'Pending' });
-    const poll1 = await call(messageUrl(emu, messageId), { token });
+    const poll1 = await call(messageUrl(env.emu, messageId), { token });
     assert.deepEqual(poll1.body, { Status: 'Processing', ErrorDetail: null });
-    const poll2 = await call(messageUrl(emu, messageId), { token });
+    const poll2 = await call(messageUrl(env.emu, messageId), { token });
     const done = poll2.body as Record<string, unknown>;
     assert.equal(done.Status, 'Completed');
     assert.equal(done.ErrorDetail, null);
@@ -199,7 +184,7 @@ describe('azure emulator: §6.6 conformance', () => {
     assert.equal(device.operatingSystem, 'iOS');
     assert.equal(device.operatingSystemVersion, '17.4');
 
-    const view = await emu.control.tenant(t.tenantId);
+    const view = await env.emu.control.tenant(env.t.tenantId);
     assert.equal(view.provisioned, 1);
     assert.deepEqual(view.assignments, [{ policyId, assignments: [groupId] }]);
   });

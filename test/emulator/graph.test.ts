@@ -3,51 +3,40 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { GraphError } from '@microsoft/microsoft-graph-client';
-import { startEmulator, type RunningEmulator } from '../../emulator';
-import { accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, makeGraph, newTenant, seedTenant, type TestTenant } from './helpers';
+import { accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, makeGraph, newTenant, seedTenant, useEmulatorWithTenant } from './helpers';
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   return p.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
 }
 
 describe('azure emulator: Graph', () => {
-  let emu: RunningEmulator;
-  let t: TestTenant;
+  const env = useEmulatorWithTenant();
   let token: string;
   const iosId = randomUUID();
   const iosObjectId = randomUUID();
   const windowsId = randomUUID();
 
-  before(async () => {
-    emu = await startEmulator({ port: 0 });
-  });
-  after(async () => {
-    await emu.close();
-  });
   beforeEach(async () => {
-    await emu.control.reset();
-    t = newTenant();
-    await seedTenant(emu, t);
-    await emu.control.seed({
+    await env.emu.control.seed({
       tenants: [{
-        tenantId: t.tenantId,
+        tenantId: env.t.tenantId,
         devices: [
           { id: iosObjectId, deviceId: iosId, displayName: 'iPhone', operatingSystem: 'iOS', operatingSystemVersion: '17.4' },
           { deviceId: windowsId, displayName: 'Laptop', operatingSystem: 'Windows' },
         ],
       }],
     });
-    token = await accessToken(makeCca(emu, t), GRAPH_SCOPE);
+    token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
   });
 
-  const graphUrl = (p: string): string => `${emu.url}/v1.0${p}`;
+  const graphUrl = (p: string): string => `${env.emu.url}/v1.0${p}`;
 
   it('gets a device by object id and by the deviceId alternate key, with $select', async () => {
     const byId = await call(graphUrl(`/devices/${iosObjectId}`), { token });
     const byKey = await call(graphUrl(`/devices(deviceId='${iosId}')`), { token });
     assert.deepEqual(byId.body, byKey.body);
     const d = byId.body as Record<string, unknown>;
-    assert.equal(d['@odata.context'], `${emu.url}/v1.0/$metadata#devices/$entity`);
+    assert.equal(d['@odata.context'], `${env.emu.url}/v1.0/$metadata#devices/$entity`);
     assert.deepEqual([d.id, d.deviceId, d.operatingSystem, d.isCompliant, d.isManaged], [iosObjectId, iosId, 'iOS', null, null]);
     const selected = await call(graphUrl(`/devices?$filter=deviceId eq '${iosId}'&$select=id,isCompliant`), { token });
     assert.deepEqual((selected.body as { value: unknown[] }).value, [{ id: iosObjectId, isCompliant: null }]);
@@ -66,7 +55,7 @@ describe('azure emulator: Graph', () => {
   });
 
   it('refuses isCompliant on a non-Windows device (403) but lets extensionAttributes change', async () => {
-    const graph = makeGraph(emu, makeCca(emu, t));
+    const graph = makeGraph(env.emu, makeCca(env.emu, env.t));
     const err = await rejection(graph.api(`/devices(deviceId='${iosId}')`).patch({ isCompliant: true }));
     assert.ok(err instanceof GraphError);
     assert.deepEqual([err.statusCode, err.code, err.message], [403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.']);
@@ -79,7 +68,7 @@ describe('azure emulator: Graph', () => {
   it('applies isCompliant and isManaged on a Windows device with 204', async () => {
     const res = await call(graphUrl(`/devices(deviceId='${windowsId}')`), { method: 'PATCH', token, body: { isCompliant: true, isManaged: true, displayName: 'Laptop 2' } });
     assert.equal(res.status, 204);
-    const view = await emu.control.entraDevice(t.tenantId, windowsId);
+    const view = await env.emu.control.entraDevice(env.t.tenantId, windowsId);
     assert.deepEqual([view?.isCompliant, view?.isManaged], [true, true]);
     const readOnly = await call(graphUrl(`/devices(deviceId='${windowsId}')`), { method: 'PATCH', token, body: { deviceId: randomUUID() } });
     assert.equal(readOnly.status, 400);
@@ -89,15 +78,15 @@ describe('azure emulator: Graph', () => {
 
   it('refuses app-only device deletion unless allowed, then deletes with 204', async () => {
     assert.equal((await call(graphUrl(`/devices/${iosObjectId}`), { method: 'DELETE', token })).status, 403);
-    await emu.control.setOptions({ allowAppDeviceDelete: true });
+    await env.emu.control.setOptions({ allowAppDeviceDelete: true });
     assert.equal((await call(graphUrl(`/devices/${iosObjectId}`), { method: 'DELETE', token })).status, 204);
     assert.equal((await call(graphUrl(`/devices/${iosObjectId}`), { token })).status, 404);
   });
 
   it('finds users by UPN and by id', async () => {
     const userId = randomUUID();
-    await emu.control.seed({ tenants: [{ tenantId: t.tenantId, users: [{ id: userId, userPrincipalName: "o'brien@contoso.example" }] }] });
-    const graph = makeGraph(emu, makeCca(emu, t));
+    await env.emu.control.seed({ tenants: [{ tenantId: env.t.tenantId, users: [{ id: userId, userPrincipalName: "o'brien@contoso.example" }] }] });
+    const graph = makeGraph(env.emu, makeCca(env.emu, env.t));
     const byUpn = (await graph.api("/users('o''brien@contoso.example')").get()) as { id: string };
     const byId = (await graph.api(`/users/${userId}`).get()) as { userPrincipalName: string };
     assert.equal(byUpn.id, userId);
@@ -106,12 +95,12 @@ describe('azure emulator: Graph', () => {
 
   it('answers 403 when the app lacks the permission, and 401 for a token of the other audience', async () => {
     const limited = newTenant();
-    await seedTenant(emu, limited, { roles: ['User.Read.All'] });
-    const limitedToken = await accessToken(makeCca(emu, limited), GRAPH_SCOPE);
+    await seedTenant(env.emu, limited, { roles: ['User.Read.All'] });
+    const limitedToken = await accessToken(makeCca(env.emu, limited), GRAPH_SCOPE);
     const denied = await call(graphUrl('/devices'), { token: limitedToken });
     assert.equal(denied.status, 403);
     assert.equal((denied.body as { error: { code: string } }).error.code, 'Authorization_RequestDenied');
-    const intuneToken = await accessToken(makeCca(emu, t), INTUNE_SCOPE);
+    const intuneToken = await accessToken(makeCca(env.emu, env.t), INTUNE_SCOPE);
     const wrongAudience = await call(graphUrl('/devices'), { token: intuneToken });
     assert.equal(wrongAudience.status, 401);
     assert.ok(wrongAudience.headers.get('www-authenticate'));

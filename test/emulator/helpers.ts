@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { Client } from '@microsoft/microsoft-graph-client';
-import type { RunningEmulator } from '../../emulator';
+import { startEmulator, type RunningEmulator } from '../../emulator';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
@@ -21,6 +21,42 @@ export function newTenant(): TestTenant {
 
 export async function seedTenant(emu: RunningEmulator, t: TestTenant, extra: { roles?: string[] } = {}): Promise<void> {
   await emu.control.seed({ tenants: [{ tenantId: t.tenantId, apps: [{ clientId: t.clientId, clientSecret: t.clientSecret, ...(extra.roles ? { roles: extra.roles } : {}) }] }] });
+}
+
+/** The emulator and the fresh tenant of the running test, read through getters once the hooks have run. */
+export interface EmulatorWithTenant {
+  readonly emu: RunningEmulator;
+  readonly t: TestTenant;
+}
+
+/**
+ * Registers the hooks every emulator test file shares: one emulator on a free port for the file,
+ * closed after it, and before each test a reset plus a fresh tenant seeded with its own app.
+ */
+export function useEmulatorWithTenant(): EmulatorWithTenant {
+  let emu: RunningEmulator;
+  let t: TestTenant;
+
+  before(async () => {
+    emu = await startEmulator({ port: 0 });
+  });
+  after(async () => {
+    await emu.close();
+  });
+  beforeEach(async () => {
+    await emu.control.reset();
+    t = newTenant();
+    await seedTenant(emu, t);
+  });
+
+  return {
+    get emu() {
+      return emu;
+    },
+    get t() {
+      return t;
+    },
+  };
 }
 
 export function makeCca(emu: RunningEmulator, t: TestTenant, auth: Partial<Configuration['auth']> = {}): ConfidentialClientApplication {
