@@ -4,9 +4,9 @@
  * runs each scenario beside its floor, writes bench/results/<date>.json and the table of
  * docs/benchmarks.md, and tears everything down.
  *
- *   npm run bench                 # the full run (about 10 minutes on 2 cores)
- *   npm run bench -- --quick      # smaller counts (about 4 minutes); does not rewrite the docs
- *   npm run bench -- --profile    # also a CPU profile of the worker on the event path
+ *   npm run bench                 # the full run (about 14 minutes on 2 cores), ends with a CPU profile
+ *   npm run bench -- --quick      # smaller counts (about 5 minutes); does not rewrite the docs
+ *   npm run bench -- --quick --profile    # the quick run plus the worker's CPU profile
  *
  * Every loop is bounded by a count and a time limit. The process re-executes itself once with
  * NODE_EXTRA_CA_CERTS pointing at the emulator's CA (the bench itself talks to the emulator).
@@ -19,11 +19,12 @@ import { deviceWorkflowId } from '../workflows/messages';
 import { UsageError, parseArgs } from '../scripts/simulator/args';
 import { PROJECT_ROOT, sleep } from './lib/child';
 import { machineInfo, versions } from './lib/machine';
-import { cpuDelta, cpuOf, machineCpu, procSample } from './lib/proc';
+import { cpuDelta, cpuOf, machineCpu, procSample, sqliteSize } from './lib/proc';
 import { historyProfile, journalProfile, pgDelta, pgSnapshot, summarizeCpuProfile } from './lib/profile';
 import { renderMarkdown, writeDocs, type BenchResults } from './lib/report';
 import { startStack, type Stack } from './lib/stack';
 import { eventLatency, eventThroughput, floorThroughput } from './scenarios/event-path';
+import { durableFloor } from './scenarios/durable-floor';
 import { idleCost } from './scenarios/idle';
 import { readPath } from './scenarios/read-path';
 
@@ -34,31 +35,35 @@ const SHIPPED_CALLS_PER_SECOND = 50;
 
 const FULL = {
   warmup: 60,
-  floorCount: 3_000,
-  throughputCount: 3_000,
+  floorCount: 1_500,
+  throughputCount: 1_200,
   latencySeconds: 30,
-  readSeconds: 12,
-  readRounds: 2,
+  readSeconds: 8,
+  readRounds: 3,
   idleTarget: 10_000,
-  shippedCount: 600,
-  profileCount: 1_000,
+  idleTimeBoxSeconds: 420,
+  shippedCount: 400,
+  durableFloorCount: 200,
+  profileCount: 500,
   historySample: 25,
 };
 const QUICK: typeof FULL = {
   warmup: 40,
-  floorCount: 800,
-  throughputCount: 800,
+  floorCount: 600,
+  throughputCount: 500,
   latencySeconds: 12,
   readSeconds: 6,
   readRounds: 1,
   idleTarget: 2_000,
-  shippedCount: 250,
-  profileCount: 400,
+  idleTimeBoxSeconds: 150,
+  shippedCount: 200,
+  durableFloorCount: 120,
+  profileCount: 300,
   historySample: 10,
 };
 const BATCH_SIZE = 50;
-const BATCHES_IN_FLIGHT = 4; // × the API's 32 concurrent signalWithStart per batch = 128 in flight
-const FLOOR_CONCURRENCY = 128;
+const BATCHES_IN_FLIGHT = 2; // × the API's 32 concurrent signalWithStart per batch = 64 in flight
+const FLOOR_CONCURRENCY = 64;
 
 /** Re-executes this process with NODE_EXTRA_CA_CERTS set to the emulator's CA; returns false when already so. */
 function reexecWithCa(): boolean {
@@ -92,20 +97,22 @@ async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Pr
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), [], ['quick', 'profile', 'docs', 'no-docs', 'help']);
+  const args = parseArgs(process.argv.slice(2), [], ['quick', 'profile', 'no-profile', 'docs', 'no-docs', 'help']);
   if (args.help) {
-    process.stdout.write('usage: npm run bench -- [--quick] [--profile] [--docs | --no-docs]\n');
+    process.stdout.write('usage: npm run bench -- [--quick] [--profile | --no-profile] [--docs | --no-docs]\n');
     return;
   }
   if (reexecWithCa()) return;
   const quick = args.quick === true;
   const P = quick ? QUICK : FULL;
   const writeDocsToo = args['no-docs'] ? false : args.docs ? true : !quick;
-  const command = `npm run bench${quick || args.profile ? ` --${quick ? ' --quick' : ''}${args.profile ? ' --profile' : ''}` : ''}`;
+  // The full run profiles the worker at its end (after every measurement); the quick one only when asked.
+  const profile = args['no-profile'] ? false : args.profile ? true : !quick;
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const startedAt = new Date();
   log(`${command}: ${quick ? 'quick' : 'full'} run`);
 
-  const stack = await startStack({ log, workerOptions: { maxCallsPerSecond: LIFTED_CALLS_PER_SECOND }, pollsBeforeTerminal: 0 });
+  const stack = await startStack({ log, workerOptions: { maxCallsPerSecond: LIFTED_CALLS_PER_SECOND }, pollsBeforeTerminal: 0, sqliteSynchronous: 'OFF' });
   let stopping = false;
   const onSignal = () => {
     if (stopping) process.exit(130);
@@ -124,16 +131,18 @@ async function main(): Promise<void> {
     // Warm-up (not measured): JIT, the worker's token and tenant onboarding, connection pools.
     log(`warm-up: ${P.warmup} events each way`);
     await eventThroughput(stack, { count: P.warmup, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 60_000, prefix: 'warm-' });
-    await floorThroughput(stack, { count: P.warmup, concurrency: FLOOR_CONCURRENCY, timeoutMs: 60_000, runId: 'warm' });
+    await floorThroughput(stack.client, { count: P.warmup, concurrency: FLOOR_CONCURRENCY, timeoutMs: 60_000, runId: 'warm' });
 
     const floor = await measured(stack, 'event path floor', () =>
-      floorThroughput(stack, { count: P.floorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 300_000, runId: 'a' }),
+      floorThroughput(stack.client, { count: P.floorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 300_000, runId: 'a' }),
     );
     log(`  floor: ${floor.result.perSecond.toFixed(1)} workflows/s (steady ${floor.result.steadyPerSecond.toFixed(1)}/s)`);
 
+    const sizeBeforeThroughput = sqliteSize(stack.temporalDbFile).total;
     const throughput = await measured(stack, 'event path throughput', () =>
       eventThroughput(stack, { count: P.throughputCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 400_000, prefix: 'tp-' }),
     );
+    const temporalBytesPerReportedDevice = (sqliteSize(stack.temporalDbFile).total - sizeBeforeThroughput) / Math.max(1, throughput.result.completed);
     log(`  ours: ${throughput.result.perSecond.toFixed(1)} events/s to Successful (steady ${throughput.result.steadyPerSecond.toFixed(1)}/s), ${throughput.result.failed} failed`);
 
     const halfRate = Math.max(1, Math.round((throughput.result.perSecond / 2) * 10) / 10);
@@ -158,7 +167,7 @@ async function main(): Promise<void> {
     log(`  GET /v1/devices/{id}: ours ${read.result.ours.perSecond.toFixed(0)}/s p99 ${read.result.ours.latencyMs.p99.toFixed(1)} ms; floor ${read.result.floor.perSecond.toFixed(0)}/s p99 ${read.result.floor.latencyMs.p99.toFixed(1)} ms`);
 
     const idle = await measured(stack, `idle cost with ${P.idleTarget} open device workflows`, () =>
-      idleCost(stack, { target: P.idleTarget, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 480_000, settleMs: 20_000, prefix: 'idle-' }),
+      idleCost(stack, { target: P.idleTarget, round: 1_000, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeBoxMs: P.idleTimeBoxSeconds * 1000, settleMs: 20_000, prefix: 'idle-' }),
     );
     log(`  ${idle.result.openDeviceWorkflows} open: worker RSS ${(idle.result.workerRssBytes / 2 ** 20).toFixed(0)} MiB (peak ${(idle.result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MiB), Temporal DB ${(idle.result.temporalDbBytes.total / 2 ** 20).toFixed(0)} MiB`);
 
@@ -168,8 +177,13 @@ async function main(): Promise<void> {
     );
     log(`  as shipped: ${shipped.result.perSecond.toFixed(1)} events/s (steady ${shipped.result.steadyPerSecond.toFixed(1)}/s)`);
 
+    const durable = await measured(stack, "event path floor on npm start's durable dev server (SQLite synchronous=FULL)", () =>
+      durableFloor(stack.temporalCli, { count: P.durableFloorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 240_000 }),
+    );
+    log(`  durable floor: ${durable.result.perSecond.toFixed(1)} workflows/s (steady ${durable.result.steadyPerSecond.toFixed(1)}/s)`);
+
     let cpuProfile: BenchResults['cpuProfile'] = null;
-    if (args.profile) {
+    if (profile) {
       const dir = path.join(stack.tmpDir, 'cpu-prof');
       mkdirSync(dir, { recursive: true });
       await stack.restartWorker({ maxCallsPerSecond: LIFTED_CALLS_PER_SECOND, cpuProfDir: dir });
@@ -177,9 +191,14 @@ async function main(): Promise<void> {
         eventThroughput(stack, { count: P.profileCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 300_000, prefix: 'prof-' }),
       );
       await stack.worker.stop(60_000);
-      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file) {
-        cpuProfile = { events: P.profileCount, perSecondUnderProfiler: profiled.result.perSecond, workerCpuSeconds: profiled.cpuSeconds.worker ?? NaN, ...summarizeCpuProfile(path.join(dir, file)) };
+      // One profile per thread: the main thread (activities, the SDK's bridge) and the workflow thread(s).
+      const threads = readdirSync(dir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => ({ thread: f.endsWith('.0.001.cpuprofile') ? 'main thread' : 'worker thread', ...summarizeCpuProfile(path.join(dir, f)) }))
+        .filter((t) => t.busyMs > 1_000)
+        .sort((a, b) => b.busyMs - a.busyMs);
+      if (threads.length > 0) {
+        cpuProfile = { events: P.profileCount, perSecondUnderProfiler: profiled.result.perSecond, workerCpuSeconds: profiled.cpuSeconds.worker ?? NaN, threads };
       } else log('the profiled worker wrote no .cpuprofile (it did not exit cleanly)');
     }
 
@@ -198,10 +217,12 @@ async function main(): Promise<void> {
         liftedCallsPerSecond: LIFTED_CALLS_PER_SECOND,
         shippedCallsPerSecond: SHIPPED_CALLS_PER_SECOND,
         emulatorPollsBeforeTerminal: 0,
+        temporalSqliteSynchronous: 'OFF',
         counts: P,
       },
       workerRssAtStartBytes: workerAtStart?.rss ?? NaN,
-      eventPath: { floor, throughput, latency, shipped },
+      temporalBytesPerReportedDevice,
+      eventPath: { floor, throughput, latency, shipped, durableFloor: durable },
       readPath: read,
       idle,
       profile: { history, microsoftCallsPerEvent: journal, postgresPerEvent: pg, cpuSecondsPerEvent: perEvent(latency.cpuSeconds, latency.result.events) },

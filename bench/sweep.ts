@@ -54,6 +54,15 @@ async function main(): Promise<void> {
   const devices = Math.floor(arg('devices', 10_000));
   const callsPerSecond = arg('calls-per-second', config.azureMaxCallsPerSecond);
   const concurrency = Math.floor(arg('concurrency', 64));
+  // Experiments: extra environment of the worker under test, e.g. --worker-env WORKER_MAX_CACHED_WORKFLOWS=250.
+  const workerExtraEnv: Record<string, string> = {};
+  process.argv.forEach((a, i) => {
+    if (a !== '--worker-env') return;
+    const [k, ...v] = (process.argv[i + 1] ?? '').split('=');
+    if (!k || v.length === 0) throw new Error('--worker-env needs KEY=VALUE');
+    workerExtraEnv[k] = v.join('=');
+  });
+  const maxCached = loadConfig({ ...process.env, ...workerExtraEnv }).workerMaxCachedWorkflows;
   const temporalCli = findTemporalCli(config.temporal.cliPath);
   if (!temporalCli) throw new Error(`cannot run the benchmark: ${INSTALL_HINT}`);
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -124,8 +133,9 @@ async function main(): Promise<void> {
       DATA_DIR: path.join(os.tmpdir(), `acc-sweep-${process.pid}`),
     });
     let worker: Child | undefined;
-    const startWorker = async (rate: number): Promise<Child> => {
-      const child = startChild({ name: 'worker', script: 'workers/main.ts', env: { ...workerEnv(rate), WORKER_METRICS_PORT: String(await freePort()) } });
+    const startWorker = async (rate: number, extra: Record<string, string> = {}): Promise<Child> => {
+      const env = { ...workerEnv(rate), WORKER_METRICS_PORT: String(await freePort()), ...extra };
+      const child = startChild({ name: 'worker', script: 'workers/main.ts', env });
       await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
       return child;
     };
@@ -170,18 +180,22 @@ async function main(): Promise<void> {
 
     // ---- 2. The worker under test, at the rate limit under test
     await worker.stop(30_000);
-    worker = await startWorker(callsPerSecond);
+    worker = await startWorker(callsPerSecond, workerExtraEnv);
     log(`worker restarted (pid ${worker.pid}) with AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond}, sweep pacing ${loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond} devices/s`);
     let peakRss = 0;
     let maxSampledRss = 0;
     const rssAtStart = procSample(worker.pid)?.rss ?? 0;
+    const rssTimeline: Array<[number, number]> = [];
     const rssTimer = setInterval(() => {
       const s = worker && procSample(worker.pid);
       if (s) {
         peakRss = Math.max(peakRss, s.peakRss);
         maxSampledRss = Math.max(maxSampledRss, s.rss);
+        const t = Math.round((Date.now() - sweepStartedAt) / 1000);
+        if (rssTimeline.length === 0 || t - rssTimeline[rssTimeline.length - 1]![0] >= 15) rssTimeline.push([t, Math.round(s.rss / 1024 / 1024)]);
       }
     }, 1_000);
+    const sweepStartedAt = Date.now();
     cleanups.push(async () => clearInterval(rssTimer));
 
     counting = true;
@@ -200,23 +214,35 @@ async function main(): Promise<void> {
 
     const op = await db('operations').where({ tenant_id: tenant.tenantId, kind: 'weekly' }).first();
     const weeklyRows = Number((await db('report_attempts').where({ tenant_id: tenant.tenantId, trigger: 'weekly' }).count({ n: '*' }))[0]!.n);
-    let longest = { workflowId: '', runId: '', historyLength: 0 };
-    let workflows = 0;
-    for await (const wf of client.workflow.list()) {
-      workflows++;
-      if (wf.historyLength > longest.historyLength) longest = { workflowId: wf.workflowId, runId: wf.runId, historyLength: wf.historyLength };
-    }
-    const sweepRuns = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId = '${op.operation_id ? `fleet:${tenant.tenantId}:${op.operation_id}` : ''}'` })) {
+    // Visibility's historyLength is only current for closed runs: describe every device workflow.
+    let longest = { workflowId: '', historyLength: 0 };
+    const deviceHistory: number[] = [];
+    let nextId = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (nextId < ids.length) {
+          const workflowId = deviceWorkflowId(tenant.tenantId, ids[nextId++]!);
+          const d = await client.workflow.getHandle(workflowId).describe();
+          deviceHistory.push(d.historyLength);
+          if (d.historyLength > longest.historyLength) longest = { workflowId, historyLength: d.historyLength };
+        }
+      }),
+    );
+    const sweepRuns: number[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = 'fleet:${tenant.tenantId}:${op.operation_id}'` })) {
       sweepRuns.push(wf.historyLength);
     }
+    const longestSweepRun = Math.max(0, ...sweepRuns);
+    if (longestSweepRun > longest.historyLength) longest = { workflowId: `fleet:${tenant.tenantId}:${op.operation_id}`, historyLength: longestSweepRun };
+    deviceHistory.sort((a, b) => a - b);
 
     const results = {
       date: new Date().toISOString(),
-      command: `npx tsx bench/sweep.ts --devices ${devices}${process.argv.includes('--calls-per-second') ? ` --calls-per-second ${callsPerSecond}` : ''}`,
+      command: `npx tsx bench/sweep.ts ${process.argv.slice(2).join(' ')}`.trim(),
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memoryMb: Math.round(os.totalmem() / 1024 / 1024), node: process.version },
       devices,
       azureMaxCallsPerSecond: callsPerSecond,
+      workerMaxCachedWorkflows: maxCached,
       sweepDevicesPerSecond: loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond,
       emulatorPollsBeforeTerminal: 1,
       seedingSeconds: round((signalledAt - seedStart) / 1000),
@@ -229,7 +255,7 @@ async function main(): Promise<void> {
         devicesSkipped: op.devices_skipped,
         weeklyTimelineRows: weeklyRows,
         runs: sweepRuns.length,
-        longestSweepRunHistory: Math.max(0, ...sweepRuns),
+        longestSweepRunHistory: longestSweepRun,
       },
       microsoftCalls: { ...calls, perDevice: round(calls.total / devices), perSecond: round(calls.total / (sweepMs / 1000)) },
       // VmHWM: the process's peak since it started, including bundling the workflows at start.
@@ -237,7 +263,9 @@ async function main(): Promise<void> {
       workerRssAtSweepStartMb: round(rssAtStart / 1024 / 1024),
       workerMaxRssDuringSweepMb: round(maxSampledRss / 1024 / 1024),
       longestHistory: longest,
-      workflowsListed: workflows,
+      deviceHistory: { median: deviceHistory[Math.floor(deviceHistory.length / 2)] ?? 0, max: deviceHistory[deviceHistory.length - 1] ?? 0 },
+      workerExtraEnv,
+      workerRssTimelineMb: rssTimeline,
     };
     const dir = path.join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
@@ -247,11 +275,12 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         '',
-        `weekly sweep of ${devices} devices at AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond} (sweep pacing ${results.sweepDevicesPerSecond}/s)`,
+        `weekly sweep of ${devices} devices at AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond} (sweep pacing ${results.sweepDevicesPerSecond}/s), WORKER_MAX_CACHED_WORKFLOWS=${maxCached}${Object.keys(workerExtraEnv).length ? ` ${JSON.stringify(workerExtraEnv)}` : ''}`,
+        `  worker RSS over the sweep (s, MB): ${rssTimeline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`,
         `  wall time until every device reported: ${results.sweep.wallSeconds} s (signalling finished after ${results.sweep.signallingSeconds} s, ${results.sweep.runs} runs)`,
         `  calls to Microsoft: ${calls.total} (${results.microsoftCalls.perDevice}/device, ${results.microsoftCalls.perSecond}/s) ${JSON.stringify(calls.byService)}; 429s: ${calls.throttled}`,
         `  worker RSS: peak ${results.workerPeakRssMb} MB (VmHWM, includes bundling the workflows at start); ${results.workerRssAtSweepStartMb} MB at sweep start, max ${results.workerMaxRssDuringSweepMb} MB sampled during the sweep`,
-        `  longest history: ${longest.historyLength} events (${longest.workflowId}); longest sweep run: ${results.sweep.longestSweepRunHistory} events`,
+        `  longest history: ${longest.historyLength} events (${longest.workflowId}); device workflows: median ${results.deviceHistory.median}, max ${results.deviceHistory.max}; longest sweep run: ${results.sweep.longestSweepRunHistory} events`,
         `  weekly rows: ${weeklyRows} for ${devices} devices; signalled ${op.devices_signalled}, skipped ${op.devices_skipped}`,
         '',
       ].join('\n'),

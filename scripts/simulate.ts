@@ -38,6 +38,7 @@ const USAGE = `usage: npm run simulate -- [options]
   --seed N             random seed (default: from the time)
   --max-events N       stop after this many events (default rate × duration × 2 + bursts)
   --sample N           devices whose status is read back at the end with the admin key (default 50)
+  --settle S           seconds to wait before reading them back (default 5)
   --quiet              no per-second lines`;
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -66,7 +67,7 @@ interface Counters {
 async function main(): Promise<void> {
   const args = parseArgs(
     process.argv.slice(2),
-    ['devices', 'rate', 'duration', 'api', 'key', 'admin-key', 'batch', 'concurrency', 'burst-every', 'burst-size', 'retire-share', 'prefix', 'seed', 'max-events', 'sample'],
+    ['devices', 'rate', 'duration', 'api', 'key', 'admin-key', 'batch', 'concurrency', 'burst-every', 'burst-size', 'retire-share', 'prefix', 'seed', 'max-events', 'sample', 'settle'],
     ['quiet', 'help'],
   );
   if (args.help) {
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
   const retireShare = numberArg(args, 'retire-share', 0.02, { min: 0, max: 1 });
   const seed = numberArg(args, 'seed', Date.now() % 2_147_483_647, { integer: true });
   const sampleSize = numberArg(args, 'sample', 50, { min: 0, integer: true });
+  const settle = numberArg(args, 'settle', 5, { min: 0, max: 600 });
   const batchArg = stringArg(args, 'batch') ?? 'auto';
   const batchSize =
     batchArg === 'auto'
@@ -234,13 +236,17 @@ async function main(): Promise<void> {
   for (const [reason, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 8)) say(`    ${String(n).padStart(6)}  ${reason}`);
 
   if (adminKey && sampleSize > 0) {
+    if (settle > 0) {
+      say(`  (waiting ${settle} s for the reports in flight before sampling statuses)`);
+      await new Promise((r) => setTimeout(r, settle * 1000));
+    }
     const ids = fleet.deviceIds();
     const step = Math.max(1, Math.floor(ids.length / sampleSize));
     const statuses = new Map<string, number>();
     for (let i = 0; i < ids.length && i / step < sampleSize; i += step) {
       try {
         const r = await http.request('GET', `/v1/devices/${encodeURIComponent(ids[i]!)}`, { headers: { Authorization: `Bearer ${adminKey}` }, timeoutMs: 5_000 });
-        const status = r.status === 200 ? String((JSON.parse(r.text) as { azureDeviceComplianceStatus: unknown }).azureDeviceComplianceStatus) : `HTTP ${r.status}`;
+        const status = r.status === 200 ? String((JSON.parse(r.text) as { azureDeviceComplianceStatus: unknown }).azureDeviceComplianceStatus) : r.status === 404 ? 'not seen yet' : `HTTP ${r.status}`;
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       } catch (err) {
         statuses.set(`error ${(err as Error).message}`, (statuses.get(`error ${(err as Error).message}`) ?? 0) + 1);

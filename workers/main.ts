@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     logger,
     temporalClient,
     azureMaxCallsPerSecond: config.azureMaxCallsPerSecond,
+    maxCachedWorkflows: config.workerMaxCachedWorkflows,
   });
   const schedules = await ensureSchedules(temporalClient, config, config.azure.tenantId, db);
   logger.info(

@@ -217,7 +217,7 @@ export function summarizeCpuProfile(file: string): CpuProfileSummary {
   const selfUs = new Map<number, number>();
   profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
   const cats = new Map<string, number>();
-  const fns = new Map<string, { where: string; us: number }>();
+  const fns = new Map<string, { fn: string; where: string; us: number }>();
   let total = 0;
   let idle = 0;
   for (const [id, us] of selfUs) {
@@ -232,7 +232,7 @@ export function summarizeCpuProfile(file: string): CpuProfileSummary {
     }
     cats.set(cat, (cats.get(cat) ?? 0) + us);
     const key = `${functionName || '(anonymous)'} ${url}:${lineNumber + 1}`;
-    const f = fns.get(key) ?? { where: `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/main\//, '')}:${lineNumber + 1}`, us: 0 };
+    const f = fns.get(key) ?? { fn: functionName || '(anonymous)', where: `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/main\//, '')}:${lineNumber + 1}`, us: 0 };
     f.us += us;
     fns.set(key, f);
   }
@@ -244,6 +244,6 @@ export function summarizeCpuProfile(file: string): CpuProfileSummary {
     topFunctions: [...fns]
       .sort((a, b) => b[1].us - a[1].us)
       .slice(0, 20)
-      .map(([key, f]) => ({ fn: key.split(' ')[0]!, where: f.where, ms: Math.round(f.us / 1000), share: round(f.us / busy, 3) })),
+      .map(([, f]) => ({ fn: f.fn, where: f.where, ms: Math.round(f.us / 1000), share: round(f.us / busy, 3) })),
   };
 }

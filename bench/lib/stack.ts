@@ -16,7 +16,7 @@ import knex from 'knex';
 import { loadConfig } from '../../config';
 import { createDb, migrateToLatest, type Db } from '../../db';
 import { EmulatorControl } from '../../emulator/control-client';
-import { findTemporalCli, freePort, INSTALL_HINT, startDevServer, type DevServer } from '../../lib/temporal-cli';
+import { devServerArgs, findTemporalCli, freePort, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
 import { startChild, waitUntil, type Child } from './child';
 
 export const TASK_QUEUE = 'bench-azure-compliance';
@@ -34,7 +34,7 @@ export interface WorkerOptions {
 export interface Stack {
   tmpDir: string;
   temporalCli: string;
-  temporal: DevServer;
+  temporal: TemporalServer;
   temporalDbFile: string;
   client: Client;
   connection: Connection;
@@ -61,8 +61,36 @@ export interface Stack {
 
 export interface StackOptions {
   log: (line: string) => void;
+  /** SQLite `synchronous` pragma of the dev server: 'FULL' (its default: an fsync per commit) or 'OFF'. */
+  sqliteSynchronous: 'FULL' | 'OFF';
   workerOptions: WorkerOptions;
   pollsBeforeTerminal: number;
+}
+
+export interface TemporalServer {
+  address: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `temporal server start-dev` as npm start runs it (lib/temporal-cli.ts: same arguments and search
+ * attributes), headless, its SQLite file at `dbFilename`, with the `synchronous` pragma given.
+ */
+export async function startTemporal(o: { binary: string; dbFilename: string; synchronous: 'FULL' | 'OFF' }): Promise<TemporalServer> {
+  const port = await freePort();
+  const args = [...devServerArgs({ binary: o.binary, port, uiPort: await freePort(), dbFilename: o.dbFilename }), '--headless'];
+  if (o.synchronous !== 'FULL') args.push('--sqlite-pragma', `synchronous=${o.synchronous}`);
+  const child = startChild({ name: 'temporal', command: o.binary, args, env: { ...process.env } });
+  await waitUntil(
+    'the Temporal dev server did not open its port',
+    async () => {
+      if (child.exited) throw new Error(`temporal server start-dev exited:\n${child.tail()}`);
+      return (await portOpen(port)) ? true : undefined;
+    },
+    60_000,
+  );
+  return { address: `127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop(15_000) };
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
@@ -78,9 +106,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   try {
     // ---- Temporal
     const temporalDbFile = path.join(tmpDir, 'temporal.db');
-    const temporal = await startDevServer({ binary: temporalCli, port: await freePort(), uiPort: await freePort(), dbFilename: temporalDbFile });
+    const temporal = await startTemporal({ binary: temporalCli, dbFilename: temporalDbFile, synchronous: o.sqliteSynchronous });
     cleanups.push(() => temporal.stop());
-    o.log(`Temporal dev server at ${temporal.address} (${temporalCli}), data in ${temporalDbFile}`);
+    o.log(`Temporal dev server at ${temporal.address} (${temporalCli}), data in ${temporalDbFile} (SQLite synchronous=${o.sqliteSynchronous})`);
     const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default' });
@@ -213,7 +241,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       readFloor,
       emulatorChild,
       pids: () => ({
-        temporal: [temporal.process.pid ?? -1],
+        temporal: [temporal.pid],
         worker: [stack.worker.pid],
         api: [api.pid],
         emulator: [emulatorChild.pid],

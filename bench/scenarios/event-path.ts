@@ -2,6 +2,7 @@
  * The event path: events, each to a distinct device, from POST to `Successful` in Postgres, and its
  * floor (a minimal workflow: signalWithStart + one activity + completion) on the same server.
  */
+import type { Client } from '@temporalio/client';
 import type { BatchEventItem } from '../../domain/events';
 import { guidFrom, prng } from '../../scripts/simulator/fleet';
 import { createHttpClient } from '../../scripts/simulator/http';
@@ -27,6 +28,8 @@ export interface ThroughputResult {
   submitSeconds: number;
   acceptMs: Summary;
   timedOut: boolean;
+  /** Events the API answered 503 for (Temporal did not take them within its 5 s guard), sent again. */
+  retried?: number;
 }
 
 /** Completion counts sampled over time → overall and 10–90 % rates. */
@@ -59,8 +62,7 @@ async function trackCompletion(count: () => Promise<{ done: number; failed: numb
 }
 
 /** The floor: `count` floor workflows started with signalWithStart, `concurrency` calls in flight. */
-export async function floorThroughput(stack: Stack, o: { count: number; concurrency: number; timeoutMs: number; runId: string }): Promise<ThroughputResult> {
-  const { client } = stack;
+export async function floorThroughput(client: Client, o: { count: number; concurrency: number; timeoutMs: number; runId: string }): Promise<ThroughputResult> {
   const query = `WorkflowType="${FLOOR_WORKFLOW_TYPE}" AND ExecutionStatus="Completed"`;
   const before = (await client.workflow.count(query)).count;
   const accept: number[] = [];
@@ -95,15 +97,19 @@ export async function floorThroughput(stack: Stack, o: { count: number; concurre
   };
 }
 
-export function registrationFor(deviceId: string, seed: number): BatchEventItem {
+/**
+ * A new device's registration: `Success` with a GUID and a UPN (reported to Microsoft), or, `blocked`,
+ * `Workplace_Join_Required` without an Azure device id (recorded `Failed`, nothing sent to Microsoft).
+ */
+export function registrationFor(deviceId: string, seed: number, blocked = false): BatchEventItem {
   const random = prng(seed);
   return {
     deviceId,
     type: 'registration',
     occurredAt: new Date().toISOString(),
     platform: seed % 3 === 0 ? 'Android' : 'iOS',
-    azureDeviceId: guidFrom(random),
-    clientStatusCode: 'Success',
+    azureDeviceId: blocked ? null : guidFrom(random),
+    clientStatusCode: blocked ? 'Workplace_Join_Required' : 'Success',
     userPrincipalName: `${deviceId.toLowerCase()}@bench.example`,
   };
 }
@@ -124,28 +130,51 @@ async function countByStatus(stack: Stack, prefix: string): Promise<{ done: numb
  * Ours at full speed: `count` registrations (distinct new devices) through POST /v1/events in
  * batches of `batchSize`, `batches` requests in flight; done when every device row reads Successful.
  */
-export async function eventThroughput(stack: Stack, o: { count: number; batchSize: number; batches: number; timeoutMs: number; prefix: string }): Promise<ThroughputResult> {
+export async function eventThroughput(
+  stack: Stack,
+  o: { count: number; batchSize: number; batches: number; timeoutMs: number; prefix: string; blocked?: boolean },
+): Promise<ThroughputResult> {
   const http = createHttpClient(stack.apiUrl, { maxSockets: o.batches });
   const sender = createSender(http, stack.keys.mdm, { timeoutMs: 60_000 });
-  const items = Array.from({ length: o.count }, (_, i) => registrationFor(`${o.prefix}${i}`, i + 1));
+  const items = Array.from({ length: o.count }, (_, i) => registrationFor(`${o.prefix}${i}`, i + 1, o.blocked));
   const chunks: BatchEventItem[][] = [];
   for (let i = 0; i < items.length; i += o.batchSize) chunks.push(items.slice(i, i + o.batchSize));
   const accept: number[] = [];
   let rejected = 0;
+  let retried = 0;
   let firstRejection = '';
   const t0 = performance.now();
   let submittedAt = t0;
-  const submitting = eachLimited(chunks, o.batches, async (chunk) => {
-    const r = await sender.send(chunk, true);
-    accept.push(r.ms);
-    for (const out of r.outcomes) {
-      if (out.status !== 'accepted') {
-        rejected++;
-        firstRejection ||= `${out.status}: ${out.reason}`;
-      }
+  // An item the API could not hand to Temporal in time (503 + Retry-After) is sent again, as an MDM would.
+  const submitting = (async () => {
+    let pending = chunks;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const again: BatchEventItem[] = [];
+      await eachLimited(pending, o.batches, async (chunk) => {
+        const r = await sender.send(chunk, true);
+        accept.push(r.ms);
+        r.outcomes.forEach((out, k) => {
+          if (out.status === 'accepted') return;
+          if (out.status === 'error' && attempt < 6 && performance.now() - t0 < o.timeoutMs) again.push(chunk[k]!);
+          else {
+            rejected++;
+            firstRejection ||= `${out.status}: ${out.reason}`;
+          }
+        });
+      });
+      retried += again.length;
+      pending = [];
+      for (let i = 0; i < again.length; i += o.batchSize) pending.push(again.slice(i, i + o.batchSize));
+      if (pending.length > 0) await sleep(1_000);
     }
-  }).then(() => void (submittedAt = performance.now()));
-  const tracked = await trackCompletion(async () => countByStatus(stack, o.prefix), o.count - 0, t0, o.timeoutMs, 200);
+    submittedAt = performance.now();
+  })();
+  // A blocked registration ends Failed (nothing can be sent without an Azure device id): that is its "done".
+  const count = async () => {
+    const c = await countByStatus(stack, o.prefix);
+    return o.blocked ? { done: c.failed, failed: c.done } : c;
+  };
+  const tracked = await trackCompletion(count, o.count, t0, o.timeoutMs, 200);
   await submitting;
   http.close();
   if (rejected > 0) throw new Error(`${rejected} of ${o.count} events were not accepted (first: ${firstRejection})`);
@@ -158,6 +187,7 @@ export async function eventThroughput(stack: Stack, o: { count: number; batchSiz
     submitSeconds: (submittedAt - t0) / 1000,
     acceptMs: summarize(accept),
     timedOut: tracked.timedOut,
+    retried,
   };
 }
 
