@@ -241,9 +241,11 @@ async function ensureSettingsRow(db: Db | Knex.Transaction, tenantId: string): P
 
 /** Settings of a tenant, created with the defaults on first read. */
 export async function getSettings(db: Db, tenantId: string, defaults: { enabled: boolean } = { enabled: true }): Promise<Settings> {
+  // Read first: this runs before every upload and on every admin read; the insert happens once.
+  const existing = await db('settings').where({ tenant_id: tenantId }).first();
+  if (existing) return toSettings(existing);
   await db('settings').insert({ tenant_id: tenantId, enabled: defaults.enabled }).onConflict('tenant_id').ignore();
-  const r = await db('settings').where({ tenant_id: tenantId }).first();
-  return toSettings(r);
+  return toSettings(await db('settings').where({ tenant_id: tenantId }).first());
 }
 
 export async function updateSettings(
