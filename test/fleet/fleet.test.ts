@@ -265,6 +265,9 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
       assert.equal(settings.lastHeartbeatAt, results[1].at);
       assert.deepEqual(settings.lastHeartbeatResult, { ok: true, resyncTimestamp });
       assert.equal(settings.lastResyncHandled, resyncTimestamp);
+      const api = makeApi({ tenantId: t.tenantId, temporalClient: env.temporalClient });
+      const shown = await call(api.app, 'GET', '/v1/settings', { key: 'admin' });
+      assert.deepEqual(((await shown.json()) as { heartbeat: unknown }).heartbeat, { lastAt: results[1].at, result: { ok: true, resyncTimestamp } });
       const tenant = await env.emulator.control.tenant(t.tenantId);
       assert.equal(tenant.heartbeats, 2);
     }, { azure: t.azure });
