@@ -23,9 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import knex from 'knex';
 import { loadConfig } from '../config';
 import { createDb, migrateToLatest } from '../db';
+import { createScratchDatabase } from '../db/scratch';
 import { startEmulator } from '../emulator';
 import { findTemporalCli, freePort, INSTALL_HINT, startDevServer } from '../lib/temporal-cli';
 import { WEEKLY_REPORT_SCHEDULE_ID } from '../workers/schedules';
@@ -81,16 +81,9 @@ async function main(): Promise<void> {
     log(`Temporal dev server at ${temporal.address}`);
 
     const adminUrl = config.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    const dbName = `acc_sweep_${process.pid}_${Date.now().toString(36)}`;
-    const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(`CREATE DATABASE ${dbName}`);
-    cleanups.push(async () => {
-      await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      await admin.destroy();
-    });
-    const url = new URL(adminUrl);
-    url.pathname = `/${dbName}`;
-    const databaseUrl = url.toString();
+    const scratch = await createScratchDatabase(adminUrl, 'acc_sweep');
+    cleanups.push(() => scratch.drop());
+    const { databaseUrl, name: dbName } = scratch;
     const db = createDb(databaseUrl, { max: 4 });
     cleanups.push(() => db.destroy());
     await migrateToLatest(db);

@@ -12,9 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import knex from 'knex';
 import { loadConfig } from '../../config';
 import { createDb, migrateToLatest, type Db } from '../../db';
+import { createScratchDatabase } from '../../db/scratch';
 import { EmulatorControl } from '../../emulator/control-client';
 import { devServerArgs, findTemporalCli, freePort, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
 import { startChild, waitUntil, type Child } from './child';
@@ -115,16 +115,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
     // ---- Postgres: a fresh database, dropped at the end
     const adminUrl = config.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    const dbName = `acc_bench_${process.pid}_${Date.now().toString(36)}`;
-    const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(`CREATE DATABASE ${dbName}`);
-    cleanups.push(async () => {
-      await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      await admin.destroy();
-    });
-    const url = new URL(adminUrl);
-    url.pathname = `/${dbName}`;
-    const databaseUrl = url.toString();
+    const scratch = await createScratchDatabase(adminUrl, 'acc_bench');
+    cleanups.push(() => scratch.drop());
+    const { databaseUrl, name: dbName } = scratch;
+    const url = new URL(databaseUrl);
     const db = createDb(databaseUrl, { max: 4 });
     cleanups.push(() => db.destroy());
     await migrateToLatest(db);

@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { Runtime, DefaultLogger, bundleWorkflowCode, NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import knex from 'knex';
 import { loadConfig } from '../../config';
 import { createDb, migrateToLatest } from '../../db';
+import { createScratchDatabase } from '../../db/scratch';
 import { startEmulator } from '../../emulator';
 import { findTemporalCli, INSTALL_HINT } from '../../lib/temporal-cli';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
@@ -32,21 +32,9 @@ export const mochaHooks = {
     const postgres = await testPostgres(config.databaseUrl);
     stopPostgres = () => postgres.stop();
     const adminDatabaseUrl = postgres.adminUrl;
-    const dbName = `acc_test_${process.pid}_${Date.now().toString(36)}`;
-    const admin = knex({ client: 'pg', connection: adminDatabaseUrl, pool: { min: 0, max: 1 } });
-    try {
-      await admin.raw(`CREATE DATABASE ${dbName}`);
-    } catch (err) {
-      await admin.destroy();
-      throw new Error(`cannot create the test database on ${adminDatabaseUrl.replace(/:[^:@/]*@/, ':***@')}: ${(err as Error).message}`);
-    }
-    const url = new URL(adminDatabaseUrl);
-    url.pathname = `/${dbName}`;
-    const databaseUrl = url.toString();
-    dropDatabase = async () => {
-      await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      await admin.destroy();
-    };
+    const scratch = await createScratchDatabase(adminDatabaseUrl, 'acc_test');
+    dropDatabase = () => scratch.drop();
+    const databaseUrl = scratch.databaseUrl;
     const db = createDb(databaseUrl, { max: 20 });
     await migrateToLatest(db);
 
