@@ -33,10 +33,10 @@ import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, inventorySignal, registrationSi
 import { DeviceIdKey, TenantIdKey } from '../workflows/search-attributes';
 import { PROJECT_ROOT, sleep, startChild, type Child } from './lib/child';
 import { procSample } from './lib/proc';
+import { connectorEnv } from './lib/stack';
 
 const TASK_QUEUE = 'bench-sweep';
 /** January 1st, 03:00 UTC: the Schedules exist but do not fire by themselves during a run. */
-const NEVER_CRON = '0 3 1 1 *';
 const LIFTED_CALLS_PER_SECOND = 10_000;
 
 function arg(name: string, fallback: number): number {
@@ -108,21 +108,8 @@ async function main(): Promise<void> {
     log(`Azure emulator at ${emulator.url} (autoRegister), Postgres database ${dbName}`);
 
     const workerEnv = (rate: number): NodeJS.ProcessEnv => ({
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      AZURE_TENANT_ID: tenant.tenantId,
-      AZURE_CLIENT_ID: tenant.clientId,
-      AZURE_CLIENT_SECRET: tenant.clientSecret,
-      AZURE_AUTHORITY_HOST: emulator.url,
-      GRAPH_BASE_URL: emulator.url,
-      NODE_EXTRA_CA_CERTS: emulator.caPemPath,
-      WEEKLY_REPORT_CRON: NEVER_CRON,
-      HEARTBEAT_CRON: NEVER_CRON,
+      ...connectorEnv({ databaseUrl, temporalAddress: temporal.address, taskQueue: TASK_QUEUE, tenant, emulatorUrl: emulator.url, caPemPath: emulator.caPemPath }),
       AZURE_MAX_CALLS_PER_SECOND: String(rate),
-      LOG_LEVEL: 'info',
       DATA_DIR: path.join(os.tmpdir(), `acc-sweep-${process.pid}`),
     });
     let worker: Child | undefined;

@@ -93,6 +93,36 @@ export async function startTemporal(o: { binary: string; dbFilename: string; syn
   return { address: `127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop(15_000) };
 }
 
+/**
+ * The environment the connector's processes get, as `npm start` configures them: the stack's
+ * Temporal, database and emulator tenant, with the schedules never firing during a measurement.
+ */
+export function connectorEnv(o: {
+  databaseUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  tenant: { tenantId: string; clientId: string; clientSecret: string };
+  emulatorUrl: string;
+  caPemPath: string;
+}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: o.databaseUrl,
+    TEMPORAL_ADDRESS: o.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: o.taskQueue,
+    AZURE_TENANT_ID: o.tenant.tenantId,
+    AZURE_CLIENT_ID: o.tenant.clientId,
+    AZURE_CLIENT_SECRET: o.tenant.clientSecret,
+    AZURE_AUTHORITY_HOST: o.emulatorUrl,
+    GRAPH_BASE_URL: o.emulatorUrl,
+    NODE_EXTRA_CA_CERTS: o.caPemPath,
+    WEEKLY_REPORT_CRON: NEVER_CRON,
+    HEARTBEAT_CRON: NEVER_CRON,
+    LOG_LEVEL: 'info',
+  };
+}
+
 export async function startStack(o: StackOptions): Promise<Stack> {
   const config = loadConfig();
   const temporalCli = findTemporalCli(config.temporal.cliPath);
@@ -144,24 +174,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const keys = { mdm: randomBytes(32).toString('base64url'), admin: randomBytes(32).toString('base64url') };
     const apiPort = await freePort();
     const baseEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      AZURE_TENANT_ID: tenant.tenantId,
-      AZURE_CLIENT_ID: tenant.clientId,
-      AZURE_CLIENT_SECRET: tenant.clientSecret,
-      AZURE_AUTHORITY_HOST: emulatorUrl,
-      GRAPH_BASE_URL: emulatorUrl,
-      NODE_EXTRA_CA_CERTS: caPemPath,
+      ...connectorEnv({ databaseUrl, temporalAddress: temporal.address, taskQueue: TASK_QUEUE, tenant, emulatorUrl, caPemPath }),
       MDM_API_KEY: keys.mdm,
       ADMIN_API_KEY: keys.admin,
       API_PORT: String(apiPort),
-      WEEKLY_REPORT_CRON: NEVER_CRON,
-      HEARTBEAT_CRON: NEVER_CRON,
       ENABLE_ON_START: 'true',
-      LOG_LEVEL: 'info',
       DATA_DIR: tmpDir,
     };
 
