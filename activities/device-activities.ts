@@ -4,8 +4,9 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db';
-import { getSettings, upsertDeviceProjection, upsertReportAttempt, type DeviceProjection } from '../db/data';
-import type { ReportPayload, DeviceError } from '../domain/device-state';
+import { reportingEnabledReader, upsertDeviceProjection, upsertReportAttempt, type DeviceProjection } from '../db/data';
+import { Context } from '@temporalio/activity';
+import type { ReportPayload, DeviceError, EntraLookups } from '../domain/device-state';
 import { azureFailureError } from '../domain/azure-failures';
 import type { AzureComplianceClient } from './azure/client';
 import { describeUploadFailure, toTemporalFailure } from './azure/errors';
@@ -14,7 +15,7 @@ export interface DeviceActivityDeps {
   db: Db;
   /** The Microsoft client of a tenant (one per tenant per process, so its token cache is reused). */
   azureClientFor(tenantId: string): AzureComplianceClient;
-  /** Whether reporting is on; cached briefly by the caller's implementation if it likes. */
+  /** Whether reporting is on; default: reportingEnabledReader (db/data.ts). */
   isReportingEnabled?(tenantId: string): Promise<boolean>;
   now?: () => Date;
 }
@@ -28,6 +29,18 @@ export interface ReportInput {
   lastCheckInTime: string;
   lastUpdateTime: string;
 }
+
+/** A report in one activity: the upload, a wait, then the first status poll (2 calls to Microsoft). */
+export interface UploadReportInput extends ReportInput {
+  /** How long after the upload to poll its status the first time. */
+  firstPollDelayMs: number;
+  /** What an earlier upload of this device looked up (lookupsFor in the domain), to skip the lookups. */
+  lookups?: EntraLookups;
+}
+
+export type UploadReportResult =
+  | { sent: false; reason: 'disabled' }
+  | { sent: true; status: ReportStatus; lookups: EntraLookups };
 
 export type ReportStatus =
   | { status: 'pending' }
@@ -50,58 +63,89 @@ export interface DeviceRecordInput {
 
 export function createDeviceActivities(deps: DeviceActivityDeps) {
   const now = deps.now ?? (() => new Date());
-  const isEnabled = deps.isReportingEnabled ?? (async (tenantId: string) => (await getSettings(deps.db, tenantId)).enabled);
+  const isEnabled = deps.isReportingEnabled ?? reportingEnabledReader(deps.db);
+
+  /** Uploads the device's state (inventory + compliance entities) under the workflow's message id. */
+  async function upload(input: ReportInput, lookups?: EntraLookups): Promise<EntraLookups> {
+    const { payload } = input;
+    if (payload.userPrincipalName === null) {
+      throw ApplicationFailure.create({
+        type: 'UserPrincipalNameMissing',
+        nonRetryable: true,
+        message: `device ${input.deviceId} has no userPrincipalName: Microsoft needs the device's user`,
+      });
+    }
+    const client = deps.azureClientFor(input.tenantId);
+    try {
+      await client.ensureTenantOnboarded();
+      const sent = await client.uploadDeviceState({
+        messageId: input.messageId,
+        azureDeviceId: payload.azureDeviceId,
+        userPrincipalName: payload.userPrincipalName,
+        managementState: payload.managementState,
+        complianceStatus: payload.complianceStatus,
+        inventory: payload.inventory,
+        platform: payload.platform,
+        lastCheckInTime: input.lastCheckInTime,
+        lastUpdateTime: input.lastUpdateTime,
+        ...(lookups ? { userId: lookups.userId } : {}),
+        ...(lookups?.device ? { knownDevice: lookups.device } : {}),
+      });
+      const device = sent.knownDevice ?? lookups?.device;
+      const found = device && (device.displayName || device.operatingSystem);
+      return {
+        userPrincipalName: payload.userPrincipalName,
+        azureDeviceId: payload.azureDeviceId,
+        userId: sent.userId,
+        ...(found ? { device: { displayName: device.displayName ?? null, operatingSystem: device.operatingSystem ?? null } } : {}),
+      };
+    } catch (err) {
+      throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'upload' });
+    }
+  }
+
+  /** One poll of an upload's processing status at Microsoft. */
+  async function pollStatus(input: { tenantId: string; deviceId: string; messageId: string }): Promise<ReportStatus> {
+    let status;
+    try {
+      status = await deps.azureClientFor(input.tenantId).getUploadStatus(input.messageId);
+    } catch (err) {
+      throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'status' });
+    }
+    if (status.status === 'Completed') {
+      return { status: 'completed', completedAt: status.completedAt ?? now().toISOString() };
+    }
+    if (status.status === 'Failed') {
+      const detail = status.errorDetail ?? 'Microsoft reported the upload as Failed without detail';
+      const { reason, message } = describeUploadFailure(detail);
+      return { status: 'failed', error: azureFailureError(reason, message) };
+    }
+    return { status: 'pending' };
+  }
 
   return {
-    /** Uploads the device's state (inventory + compliance entities) under the workflow's message id. */
+    /**
+     * A whole report in one activity (one task on the rate-limited queue, one workflow task to come
+     * back to): the upload, then, after `firstPollDelayMs`, the first status poll. A retry uploads
+     * the same message again, which Microsoft takes as the same message (409 is treated as done).
+     */
+    async uploadReport(input: UploadReportInput): Promise<UploadReportResult> {
+      if (!(await isEnabled(input.tenantId))) return { sent: false, reason: 'disabled' };
+      const lookups = await upload(input, input.lookups);
+      // Context.sleep ends early (CancelledFailure) when the workflow cancels the activity.
+      if (input.firstPollDelayMs > 0) await Context.current().sleep(input.firstPollDelayMs);
+      return { sent: true, status: await pollStatus(input), lookups };
+    },
+
+    /** The upload alone (workflow runs started before uploadReport existed still schedule it). */
     async reportDeviceState(input: ReportInput): Promise<{ sent: true } | { sent: false; reason: 'disabled' }> {
       if (!(await isEnabled(input.tenantId))) return { sent: false, reason: 'disabled' };
-      const { payload } = input;
-      if (payload.userPrincipalName === null) {
-        throw ApplicationFailure.create({
-          type: 'UserPrincipalNameMissing',
-          nonRetryable: true,
-          message: `device ${input.deviceId} has no userPrincipalName: Microsoft needs the device's user`,
-        });
-      }
-      const client = deps.azureClientFor(input.tenantId);
-      try {
-        await client.ensureTenantOnboarded();
-        await client.uploadDeviceState({
-          messageId: input.messageId,
-          azureDeviceId: payload.azureDeviceId,
-          userPrincipalName: payload.userPrincipalName,
-          managementState: payload.managementState,
-          complianceStatus: payload.complianceStatus,
-          inventory: payload.inventory,
-          platform: payload.platform,
-          lastCheckInTime: input.lastCheckInTime,
-          lastUpdateTime: input.lastUpdateTime,
-        });
-      } catch (err) {
-        throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'upload' });
-      }
+      await upload(input);
       return { sent: true };
     },
 
     /** One poll of an upload's processing status at Microsoft. */
-    async getReportStatus(input: { tenantId: string; deviceId: string; messageId: string }): Promise<ReportStatus> {
-      let status;
-      try {
-        status = await deps.azureClientFor(input.tenantId).getUploadStatus(input.messageId);
-      } catch (err) {
-        throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'status' });
-      }
-      if (status.status === 'Completed') {
-        return { status: 'completed', completedAt: status.completedAt ?? now().toISOString() };
-      }
-      if (status.status === 'Failed') {
-        const detail = status.errorDetail ?? 'Microsoft reported the upload as Failed without detail';
-        const { reason, message } = describeUploadFailure(detail);
-        return { status: 'failed', error: azureFailureError(reason, message) };
-      }
-      return { status: 'pending' };
-    },
+    getReportStatus: pollStatus,
 
     /**
      * Writes the device row and, with it, the timeline row of an attempt, in one transaction. A

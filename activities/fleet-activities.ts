@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Context, activityInfo } from '@temporalio/activity';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import type { Db } from '../db';
-import { claimResync, countDevices, getSettings, listDeviceIdsPage, recordHeartbeat, updateOperationProgress, createOperation, type DeviceFilter } from '../db/data';
+import { claimResync, countDevices, getSettings, listDeviceIdsPage, recordHeartbeat, reportingEnabledReader, updateOperationProgress, createOperation, type DeviceFilter } from '../db/data';
 import { finishOperation, readSweepCheckpoint, writeSweepCheckpoint, type SweepCheckpoint } from '../db/fleet-data';
 import type { Logger } from '../lib/logger';
 import { resyncOperationId, type FleetFilter, type FleetKind, type SweepOptions } from '../workflows/fleet-messages';
@@ -115,7 +115,7 @@ export async function signalDeviceReport(
 export function createFleetActivities(deps: FleetActivityDeps) {
   const { db, temporal } = deps;
   const now = deps.now ?? (() => new Date());
-  const isEnabled = deps.isReportingEnabled ?? (async (tenantId: string) => (await getSettings(db, tenantId)).enabled);
+  const isEnabled = deps.isReportingEnabled ?? reportingEnabledReader(db);
 
   return {
     /** Creates the operation row if the starter could not, and counts the devices the sweep will visit. */

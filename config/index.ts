@@ -40,6 +40,8 @@ const cronExpression = (fallback: string) =>
       return fields.length === 5 && fields.every((f) => cronField.test(f));
     }, `must be a five-field cron expression, e.g. "${fallback}"`);
 
+export const DEFAULT_AZURE_MAX_CALLS_PER_SECOND = 80;
+
 const envSchema = z
   .object({
     API_PORT: port(8080),
@@ -71,12 +73,13 @@ const envSchema = z
     AZURE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
     WEEKLY_REPORT_CRON: cronExpression('0 6 * * 1'),
     HEARTBEAT_CRON: cronExpression('0 * * * *'),
-    // Activities that call Microsoft, per second, for the tenant across every worker (enforced by the
-    // Temporal server on the Microsoft task queue). 50/s = 1,000 per 20 s: half of Microsoft's documented
-    // per-app-per-tenant limit of the Intune Graph services (the partner API publishes none).
-    AZURE_MAX_CALLS_PER_SECOND: z.coerce.number().positive().max(10_000).default(50),
-    // Devices a fleet sweep signals per second; unset: a quarter of AZURE_MAX_CALLS_PER_SECOND (a report
-    // is about 3 calls: upload + status polls), which leaves headroom for event-driven reports.
+    // Calls to the Intune partner API per second for the tenant across every worker (the Temporal
+    // server enforces it on the Microsoft task queue, at half as many activities: a report activity is
+    // an upload and a status poll). 80/s = 1,600 per 20 s: 80 % of the 2,000 requests per 20 s that
+    // Microsoft documents per app per tenant for its Intune Graph services (the partner API publishes none).
+    AZURE_MAX_CALLS_PER_SECOND: z.coerce.number().positive().max(10_000).default(DEFAULT_AZURE_MAX_CALLS_PER_SECOND),
+    // Devices a fleet sweep signals per second; unset: SWEEP_SHARE_OF_MICROSOFT_BUDGET of the reports per
+    // second the budget allows (event-driven reports run first anyway: they have a higher priority).
     SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number<string | undefined>().positive().max(100_000).optional()),
     // Device workflows a worker keeps in memory (each costs roughly 0.5-1 MB); others are replayed on demand.
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
@@ -195,6 +198,18 @@ export interface Config {
   dataDir: string;
 }
 
+/** Calls to Microsoft one report makes: its upload and its status poll. */
+export const CALLS_PER_REPORT = 2;
+/**
+ * The share of the reports per second the Microsoft budget allows that a sweep uses by default: the
+ * rest lets the queue drain what event-driven reports add, so the sweep's backlog stays short.
+ */
+export const SWEEP_SHARE_OF_MICROSOFT_BUDGET = 0.9;
+
+export function defaultSweepDevicesPerSecond(azureMaxCallsPerSecond: number): number {
+  return Math.max(1, (azureMaxCallsPerSecond / CALLS_PER_REPORT) * SWEEP_SHARE_OF_MICROSOFT_BUDGET);
+}
+
 export class ConfigError extends Error {
   constructor(readonly variable: string, readonly problem: string) {
     super(`configuration error: ${variable} ${problem}`);
@@ -247,7 +262,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     weeklyReportCron: env.WEEKLY_REPORT_CRON,
     heartbeatCron: env.HEARTBEAT_CRON,
     azureMaxCallsPerSecond: env.AZURE_MAX_CALLS_PER_SECOND,
-    sweepDevicesPerSecond: env.SWEEP_DEVICES_PER_SECOND ?? Math.max(1, env.AZURE_MAX_CALLS_PER_SECOND / 4),
+    sweepDevicesPerSecond: env.SWEEP_DEVICES_PER_SECOND ?? defaultSweepDevicesPerSecond(env.AZURE_MAX_CALLS_PER_SECOND),
     workerMaxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,

@@ -248,6 +248,23 @@ export async function getSettings(db: Db, tenantId: string, defaults: { enabled:
   return toSettings(await db('settings').where({ tenant_id: tenantId }).first());
 }
 
+/**
+ * Whether reporting is on for a tenant, read before every upload. A `true` is trusted for
+ * `trustOnMs` (switching the feature off takes effect within that long); a `false` is read again
+ * every time, so a report asked for right after switching it on is never skipped on a stale answer.
+ */
+export function reportingEnabledReader(db: Db, trustOnMs = 1_000): (tenantId: string) => Promise<boolean> {
+  const onUntil = new Map<string, number>();
+  return async (tenantId) => {
+    const until = onUntil.get(tenantId);
+    if (until !== undefined && Date.now() < until) return true;
+    const { enabled } = await getSettings(db, tenantId);
+    if (enabled) onUntil.set(tenantId, Date.now() + trustOnMs);
+    else onUntil.delete(tenantId);
+    return enabled;
+  };
+}
+
 export async function updateSettings(
   db: Db,
   tenantId: string,

@@ -23,6 +23,20 @@ export interface ReportPayload {
   inventory: Inventory | null;
 }
 
+/**
+ * What the Microsoft client looked up for the device's last upload: the user's Entra object id, and
+ * Entra's name and OS of a device that has sent no inventory. Kept in the state so later reports skip
+ * the lookups (a weekly report is then exactly one upload and one status poll, whatever worker runs
+ * it); used only while the UPN and the Azure device id are the ones looked up, and forgotten when
+ * Microsoft says the user or the device is unknown.
+ */
+export interface EntraLookups {
+  userPrincipalName: string;
+  azureDeviceId: string;
+  userId: string;
+  device?: { displayName: string | null; operatingSystem: string | null };
+}
+
 export interface DeviceState {
   tenantId: string;
   deviceId: string;
@@ -57,6 +71,8 @@ export interface DeviceState {
    * Optional because states recorded before it existed lack it.
    */
   recentOperations?: string[];
+  /** Optional because states recorded before it existed lack it. */
+  entra?: EntraLookups;
   status: AzureComplianceStatus | null;
   reportTime: string | null;
   lastAttemptAt: string | null;
@@ -268,7 +284,46 @@ export function reportSucceeded(state: DeviceState, payload: ReportPayload, comp
 /** The report was rejected, or could not be delivered after every retry. */
 export function reportFailed(state: DeviceState, error: DeviceError): DeviceState {
   const next: DeviceState = { ...state, attemptResult: { status: 'Failed', reportTime: null }, lastError: error };
+  // The user or device may have been deleted and created again under a new id: look it up next time.
+  if (error.code === 'UserNotFound' || error.code === 'DeviceNotFound') delete next.entra;
   return samePayload(desiredPayload(state), state.lastAttempted) ? { ...next, status: 'Failed', reportTime: null } : refreshStatus(next);
+}
+
+/** The lookups kept for this payload's user and device, if they still apply. */
+export function lookupsFor(state: DeviceState, payload: ReportPayload): EntraLookups | undefined {
+  const e = state.entra;
+  if (!e || payload.userPrincipalName === null) return undefined;
+  const sameUser = e.userPrincipalName.toLowerCase() === payload.userPrincipalName.toLowerCase();
+  return sameUser && e.azureDeviceId.toLowerCase() === payload.azureDeviceId.toLowerCase() ? e : undefined;
+}
+
+/** Keeps what the last upload looked up, for the next reports. */
+export function rememberLookups(state: DeviceState, lookups: EntraLookups): DeviceState {
+  return { ...state, entra: lookups };
+}
+
+/**
+ * Task-queue priority of a report's upload (1 runs first, Temporal's default is 3): a changed device
+ * state (what Conditional Access acts on) goes ahead of an admin's sync, and both ahead of the
+ * re-reports of a fleet sweep, so a weekly sweep of the whole fleet never delays them. The status
+ * polls of an upload already sent run at STATUS_POLL_PRIORITY: what was started finishes first.
+ */
+export const STATUS_POLL_PRIORITY = 1;
+
+export function reportPriority(trigger: ReportTrigger): 1 | 2 | 4 {
+  switch (trigger) {
+    case 'compliance':
+    case 'inventory':
+    case 'registration':
+    case 'retire':
+      return 1;
+    case 'manual':
+      return 2;
+    case 'weekly':
+    case 'enable':
+    case 'resync':
+      return 4;
+  }
 }
 
 function bump(state: DeviceState, by: Partial<DeviceState['counters']>): DeviceState {

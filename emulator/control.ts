@@ -5,6 +5,7 @@ import type { FaultRegistry } from './faults';
 import { json, noContent, parseJson, safeDecode, type EmuRequest, type EmuResponse } from './http';
 import type { Journal } from './journal';
 import { findDevice, type EmulatorState, type Tenant, type UploadMessage } from './state';
+import type { ThrottleMeter } from './throttle';
 import type { TokenService } from './tokens';
 import type { ClockView, EntraDeviceView, MessageView, TenantMessageView, TenantView } from './types';
 import { newestUpdateTime } from './uploads';
@@ -55,6 +56,10 @@ const optionsSchema = z.object({
   pollsBeforeTerminal: z.number().int().nonnegative().optional(),
   tokenLifetimeSeconds: z.number().int().positive().optional(),
   allowAppDeviceDelete: z.boolean().optional(),
+  throttle: z.object({
+    graph: z.object({ limit: z.number().int().positive(), windowSeconds: z.number().positive() }).nullable().optional(),
+    intune: z.object({ limit: z.number().int().positive(), windowSeconds: z.number().positive() }).nullable().optional(),
+  }).optional(),
 });
 
 const clockSchema = z.object({ offsetSeconds: z.number() });
@@ -65,6 +70,7 @@ export interface ControlDeps {
   faults: FaultRegistry;
   journal: Journal;
   tokens: TokenService;
+  throttle: ThrottleMeter;
 }
 
 function controlError(status: number, code: string, message: string): EmuResponse {
@@ -132,7 +138,7 @@ export class ControlPlane {
   constructor(private readonly deps: ControlDeps) {}
 
   handle(req: EmuRequest): EmuResponse {
-    const { state, faults, journal, tokens } = this.deps;
+    const { state, faults, journal, tokens, throttle } = this.deps;
     const path = safeDecode(req.pathname).replace(/^\/_emulator/, '').replace(/\/$/, '');
     const route = `${req.method} ${path}`;
     let g: RegExpExecArray | null;
@@ -141,6 +147,7 @@ export class ControlPlane {
         state.reset();
         faults.clear();
         journal.clear();
+        throttle.clear();
         return noContent();
       case 'POST /seed': {
         const p = parse(seedSchema, req);

@@ -1,6 +1,7 @@
 // Microsoft Graph (G1-G6): devices, users and the Intune service principal with its partner
 // endpoints. `$batch` (G7) is in graph-batch.ts and dispatches its items back through route().
 import { authenticate, requireRole } from './auth';
+import type { ThrottleMeter } from './throttle';
 import { runBatch } from './graph-batch';
 import { graphError, isRecord, json, noContent, parseJson, safeDecode, stableId, type EmuRequest, type EmuResponse } from './http';
 import type { FaultRegistry } from './faults';
@@ -25,6 +26,7 @@ export interface GraphDeps {
   tokens: TokenService;
   faults: FaultRegistry;
   sleep: (ms: number) => Promise<void>;
+  throttle: ThrottleMeter;
 }
 
 /** The resource path after the version segment, URL-decoded. */
@@ -141,6 +143,9 @@ export class GraphService {
 
   /** Dispatches an already-authenticated request; also used for `$batch` items. */
   route(req: EmuRequest, ctx: GraphContext): EmuResponse {
+    // Each request counts, a $batch item too (Microsoft throttles sub-requests one by one).
+    const throttled = this.deps.throttle.checkCaller(req, 'graph', ctx.claims, this.deps.state.settings.throttle);
+    if (throttled) return throttled;
     const path = resourcePath(req);
     const m = req.method;
     let g: RegExpExecArray | null;

@@ -12,7 +12,8 @@ import { Journal } from './journal';
 import { createRequestHandler } from './server';
 import { DEFAULT_SETTINGS, EmulatorState } from './state';
 import { TokenService } from './tokens';
-import type { SeedSpec } from './types';
+import { ThrottleMeter } from './throttle';
+import type { EmulatorSettings, SeedSpec } from './types';
 
 export type * from './types';
 export { EmulatorControl } from './control-client';
@@ -30,6 +31,8 @@ export interface EmulatorOptions {
   pollsBeforeTerminal?: number;
   /** Default 3599. */
   tokenLifetimeSeconds?: number;
+  /** Microsoft's throttling per service; default none. */
+  throttle?: EmulatorSettings['throttle'];
   seed?: SeedSpec;
   logger?: (line: object) => void;
 }
@@ -74,6 +77,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
       ...(opts.autoRegister !== undefined ? { autoRegister: opts.autoRegister } : {}),
       ...(opts.pollsBeforeTerminal !== undefined ? { pollsBeforeTerminal: opts.pollsBeforeTerminal } : {}),
       ...(opts.tokenLifetimeSeconds !== undefined ? { tokenLifetimeSeconds: opts.tokenLifetimeSeconds } : {}),
+      ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
     },
     opts.seed,
   );
@@ -81,14 +85,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   const faults = new FaultRegistry();
   const journal = new Journal();
   const sleeper = createSleeper();
+  const throttle = new ThrottleMeter();
   let baseUrl = '';
   const handler = createRequestHandler({
     journal,
     faults,
     identity: new IdentityService(state, tokens),
-    graph: new GraphService({ state, tokens, faults, sleep: sleeper.sleep }),
-    intune: new IntuneService(state, tokens),
-    control: new ControlPlane({ state, faults, journal, tokens }),
+    graph: new GraphService({ state, tokens, faults, sleep: sleeper.sleep, throttle }),
+    intune: new IntuneService(state, tokens, throttle),
+    control: new ControlPlane({ state, faults, journal, tokens, throttle }),
     baseUrl: () => baseUrl,
     sleep: sleeper.sleep,
     logger: opts.logger,

@@ -1,6 +1,7 @@
 // The Intune partner API (P1-P6): tenant provisioning, compliance policy and assignment, the
 // tenant heartbeat, and asynchronous device data upload messages. Errors use the §2.3 shape.
 import { authenticate, requireRole } from './auth';
+import type { ThrottleMeter } from './throttle';
 import { graphError, isRecord, json, newId, parseJson, safeDecode, type EmuRequest, type EmuResponse } from './http';
 import type { EmulatorState, Policy, Tenant } from './state';
 import { INTUNE_API_APP_ID, INTUNE_AUDIENCE, type TokenService } from './tokens';
@@ -23,7 +24,11 @@ function notFound(req: EmuRequest, message: string): EmuResponse {
 }
 
 export class IntuneService {
-  constructor(private readonly state: EmulatorState, private readonly tokens: TokenService) {}
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly tokens: TokenService,
+    private readonly throttle: ThrottleMeter,
+  ) {}
 
   handle(req: EmuRequest): EmuResponse {
     const path = safeDecode(req.pathname);
@@ -34,6 +39,8 @@ export class IntuneService {
     if (!auth.ok) return auth.response;
     const denied = requireRole(req, auth.claims, PARTNER_ROLES);
     if (denied) return denied;
+    const throttled = this.throttle.checkCaller(req, 'intune', auth.claims, this.state.settings.throttle);
+    if (throttled) return throttled;
     const expectedVersion = service === TENANT_SERVICE ? TENANT_API_VERSION : DEVICE_API_VERSION;
     const apiVersion = req.query.get('api-version');
     if (apiVersion !== expectedVersion) {

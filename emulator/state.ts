@@ -91,6 +91,7 @@ export const DEFAULT_SETTINGS: EmulatorSettings = {
   pollsBeforeTerminal: 1,
   tokenLifetimeSeconds: 3599,
   allowAppDeviceDelete: false,
+  throttle: {},
 };
 
 function base64url(buf: Buffer): string {

@@ -61,12 +61,20 @@ export interface FaultSpec {
   delayMs?: number;
 }
 
+/** At most `limit` requests in any `windowSeconds` (sliding), per tenant and app. */
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
 export interface EmulatorSettings {
   autoRegister: boolean;
   pollsBeforeTerminal: number;
   tokenLifetimeSeconds: number;
   /** G4: app-only DELETE /devices is 403 per the stored docs unless this is on. */
   allowAppDeviceDelete: boolean;
+  /** Microsoft's throttling per service (429 + Retry-After beyond the limit); none when absent. */
+  throttle: { graph?: RateLimit | null; intune?: RateLimit | null };
 }
 
 export interface JournalEntry {

@@ -11,6 +11,7 @@ import { createDb, migrateToLatest } from '../db';
 import { createLogger } from '../lib/logger';
 import { ensureSchedules } from './schedules';
 import { createWorker } from './worker';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -33,7 +34,12 @@ async function main(): Promise<void> {
   await migrateToLatest(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address ?? '127.0.0.1:7233' });
   const temporalClient = new Client({ connection, namespace: config.temporal.namespace });
+  const bundle = await prebuiltWorkflowBundle().catch((err: unknown) => {
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'no prebuilt workflow bundle: the worker bundles the workflows itself');
+    return undefined;
+  });
   const worker = await createWorker({
+    ...(bundle ? { workflowBundle: { codePath: bundle.codePath } } : {}),
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
@@ -54,6 +60,7 @@ async function main(): Promise<void> {
       weeklyReportCron: config.weeklyReportCron,
       heartbeatCron: config.heartbeatCron,
       metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`,
+      workflowBundle: bundle ? { path: bundle.codePath, built: bundle.built } : null,
     },
     'worker started',
   );

@@ -10,14 +10,15 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from '../db';
+import { reportingEnabledReader } from '../db/data';
 import { createDeviceActivities, type DeviceActivityDeps } from '../activities/device-activities';
 import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
-import type { AzureCredentials } from '../config';
+import { CALLS_PER_REPORT, DEFAULT_AZURE_MAX_CALLS_PER_SECOND, type AzureCredentials } from '../config';
 import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
+import { WORKFLOWS_PATH } from './workflow-bundle';
 
-export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 export interface WorkerDeps {
   connection: NativeConnection;
@@ -26,7 +27,7 @@ export interface WorkerDeps {
   db: Db;
   azure: AzureCredentials;
   logger?: Logger;
-  /** A prebuilt bundle (tests share one); otherwise the worker bundles workflows/ itself. */
+  /** A prebuilt bundle (the worker process's, see workflow-bundle.ts; tests share one); otherwise the worker bundles workflows/ itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Override for tests (0 forces a replay on every workflow task). */
   maxCachedWorkflows?: number;
@@ -35,14 +36,21 @@ export interface WorkerDeps {
   temporalClient?: Client;
   /** Default `<taskQueue>-microsoft` (what the workflows assume when not told otherwise). */
   microsoftTaskQueue?: string;
-  /** Activities per second on the Microsoft task queue, for all workers (AZURE_MAX_CALLS_PER_SECOND). */
+  /** Calls to Microsoft per second for the tenant, across all workers (AZURE_MAX_CALLS_PER_SECOND). */
   azureMaxCallsPerSecond?: number;
 }
 
 /** Activities that call Microsoft: only the Microsoft worker runs them. */
-export const MICROSOFT_ACTIVITIES = ['reportDeviceState', 'getReportStatus', ...MICROSOFT_FLEET_ACTIVITIES] as const;
-/** The default of AZURE_MAX_CALLS_PER_SECOND (config/index.ts), for callers without a config. */
-export const DEFAULT_AZURE_MAX_CALLS_PER_SECOND = 50;
+export const MICROSOFT_ACTIVITIES = ['uploadReport', 'reportDeviceState', 'getReportStatus', ...MICROSOFT_FLEET_ACTIVITIES] as const;
+/**
+ * Activities per second on the Microsoft task queue for a budget of calls per second. A Microsoft
+ * activity makes at most CALLS_PER_REPORT calls to the Intune partner API (`uploadReport`: an upload
+ * and its first status poll; the others one). The user and device lookups go to Graph's directory
+ * service, whose limits are separate and far higher, once per device: the device workflow keeps them.
+ */
+export function microsoftActivitiesPerSecond(callsPerSecond: number): number {
+  return callsPerSecond / CALLS_PER_REPORT;
+}
 
 /** One Microsoft client per tenant for the worker's life, so MSAL's token cache is reused. */
 export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (tenantId: string) => AzureComplianceClient {
@@ -72,7 +80,8 @@ export function createActivities(
   deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client },
 ) {
   const azureClientFor = azureClientProvider(deps.azure, deps.logger);
-  const enabled = deps.isReportingEnabled ? { isReportingEnabled: deps.isReportingEnabled } : {};
+  // One reader for both factories: one settings read per second, not one per upload.
+  const enabled = { isReportingEnabled: deps.isReportingEnabled ?? reportingEnabledReader(deps.db) };
   return {
     ...createDeviceActivities({ db: deps.db, azureClientFor, ...enabled }),
     ...(deps.temporalClient
@@ -132,7 +141,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     taskQueue: microsoftTaskQueue,
     activities: microsoftActivities,
     // The server hands out at most this many tasks per second on this queue, across all workers.
-    maxTaskQueueActivitiesPerSecond: deps.azureMaxCallsPerSecond ?? DEFAULT_AZURE_MAX_CALLS_PER_SECOND,
+    maxTaskQueueActivitiesPerSecond: microsoftActivitiesPerSecond(deps.azureMaxCallsPerSecond ?? DEFAULT_AZURE_MAX_CALLS_PER_SECOND),
     maxConcurrentActivityTaskExecutions: 200,
   });
   const stop = (w: Worker) => {

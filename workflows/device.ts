@@ -6,9 +6,12 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -18,16 +21,20 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DeviceActivities } from '../activities/device-activities';
+import type { DeviceActivities, DeviceRecordInput, ReportStatus, UploadReportInput, UploadReportResult } from '../activities/device-activities';
 import {
   applyEvent,
   blockReport,
   initialState,
+  lookupsFor,
   nextStep,
   policyOf,
   projectionOf,
+  rememberLookups,
   reportFailed,
+  reportPriority,
   reportSucceeded,
+  STATUS_POLL_PRIORITY,
   requestReport,
   skipReport,
   startReport,
@@ -61,15 +68,26 @@ import {
  * The activities that call Microsoft run on their own task queue, whose rate the Temporal server
  * limits across all workers (workers/worker.ts), so the tenant is never flooded.
  */
-function microsoftActivities(taskQueue: string) {
+function microsoftActivities(taskQueue: string, priorityKey: number) {
   return proxyActivities<DeviceActivities>({
     taskQueue,
     startToCloseTimeout: '1 minute',
     // Throttling carries its own delay (nextRetryDelay); transient errors back off; permanent ones
     // are non-retryable and end the report at once (design.md §3 decision 4).
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 12 },
+    // A changed state goes ahead of a sweep's backlog on the shared, rate-limited queue.
+    priority: { priorityKey },
   });
 }
+
+/**
+ * A report is one activity (upload, then its first status poll) and two workflow tasks, and a new
+ * device publishes its search attributes once, with its first state. Runs started before this
+ * change replay as they were recorded (two activities, an initial publish): see test/replay.
+ */
+export const ONE_ACTIVITY_REPORTS_PATCH = 'one-activity-reports';
+/** The newest patch of this workflow (test/histories keeps a folder of recorded runs per patch). */
+export const LATEST_DEVICE_WORKFLOW_PATCH = ONE_ACTIVITY_REPORTS_PATCH;
 
 const { writeDeviceRecord } = proxyLocalActivities<DeviceActivities>({
   startToCloseTimeout: '30 seconds',
@@ -82,7 +100,7 @@ const DEFAULT_POLL_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Promise<DeviceState> {
   const { tenantId, deviceId } = input;
   const options = input.options ?? {};
-  const { reportDeviceState, getReportStatus } = microsoftActivities(options.microsoftTaskQueue ?? `${workflowInfo().taskQueue}-microsoft`);
+  const microsoftTaskQueue = options.microsoftTaskQueue ?? `${workflowInfo().taskQueue}-microsoft`;
   const inbox: InboxItem[] = [...(input.inbox ?? [])];
   let state: DeviceState = input.state ?? initialState(tenantId, deviceId, Date.now() * 1000);
   let eventsThisRun = 0;
@@ -109,6 +127,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     },
   );
   setHandler(stateQuery, () => state);
+  const oneActivityReports = patched(ONE_ACTIVITY_REPORTS_PATCH);
 
   /** Registrations that arrived after the retire: they start the device's next lifecycle. */
   const nextLifecycle: InboxItem[] = [];
@@ -135,19 +154,19 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     return changed;
   };
 
-  const persist = async (attempt?: Parameters<DeviceActivities['writeDeviceRecord']>[0]['attempt']): Promise<void> => {
+  const persist = async (attempt?: DeviceRecordInput['attempt']): Promise<void> => {
     state = { ...state, version: state.version + 1 };
     await writeDeviceRecord({ projection: projectionOf(state), ...(attempt ? { attempt } : {}) });
     publishOperatorView(state, published);
   };
 
-  const report = async (trigger: ReportTrigger, payload: ReportPayload): Promise<void> => {
+  /** One report attempt: its message id (fixed here, so a retried upload is idempotent) and its timeline row. */
+  const beginAttempt = (trigger: ReportTrigger, payload: ReportPayload) => {
     const messageId = uuid4();
-    const attemptKey = messageId;
     const startedAt = new Date().toISOString();
     const reported = { complianceStatus: payload.complianceStatus, managementState: payload.managementState };
     const timeline = (outcome: 'In-progress' | 'Successful' | 'Failed', error: DeviceState['lastError'], completedAt: string | null) => ({
-      attemptKey,
+      attemptKey: messageId,
       at: startedAt,
       trigger,
       reported,
@@ -156,63 +175,148 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
       error,
       completedAt,
     });
+    const input = { tenantId, deviceId, messageId, payload, lastCheckInTime: startedAt, lastUpdateTime: newestOccurredAt(state) ?? startedAt };
+    const timeoutMs = options.statusPollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
+    return {
+      messageId,
+      startedAt,
+      timeline,
+      input,
+      timeoutMs,
+      uploads: microsoftActivities(microsoftTaskQueue, reportPriority(trigger)),
+      polls: microsoftActivities(microsoftTaskQueue, STATUS_POLL_PRIORITY),
+    };
+  };
+  type Attempt = ReturnType<typeof beginAttempt>;
+  const intervals = options.statusPollIntervalsMs ?? DEFAULT_POLL_INTERVALS_MS;
 
-    let sent: Awaited<ReturnType<typeof reportDeviceState>>;
-    try {
-      // Every input is fixed here, so a retried upload is byte-identical (idempotent at Microsoft).
-      sent = await reportDeviceState({ tenantId, deviceId, messageId, payload, lastCheckInTime: startedAt, lastUpdateTime: newestOccurredAt(state) ?? startedAt });
-    } catch (err) {
-      state = startReport(state, payload, startedAt);
-      const error = failureToDeviceError(err);
-      state = reportFailed(state, error);
-      await persist(timeline('Failed', error, null));
-      return;
-    }
-    if (!sent.sent) {
-      // The feature is switched off: nothing was sent; enabling it reports the current state.
-      state = skipReport(state);
-      await persist();
-      return;
-    }
-    state = startReport(state, payload, startedAt);
-    await persist(timeline('In-progress', null, null));
+  const failAttempt = async (attempt: Attempt, err: unknown): Promise<void> => {
+    const error = failureToDeviceError(err);
+    state = reportFailed(state, error);
+    await persist(attempt.timeline('Failed', error, null));
+  };
 
-    const intervals = options.statusPollIntervalsMs ?? DEFAULT_POLL_INTERVALS_MS;
-    const deadline = Date.now() + (options.statusPollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS);
-    for (let poll = 0; ; poll++) {
+  /** Records a terminal status; false while Microsoft is still processing the upload. */
+  const settle = async (attempt: Attempt, payload: ReportPayload, status: ReportStatus): Promise<boolean> => {
+    if (status.status === 'completed') {
+      state = reportSucceeded(state, payload, status.completedAt);
+      await persist(attempt.timeline('Successful', null, status.completedAt));
+      return true;
+    }
+    if (status.status === 'failed') {
+      state = reportFailed(state, status.error);
+      await persist(attempt.timeline('Failed', status.error, new Date().toISOString()));
+      return true;
+    }
+    return false;
+  };
+
+  /** Polls the upload's status from the `fromPoll`-th wait on, until it is terminal or `deadline` passes. */
+  const pollUntilDone = async (attempt: Attempt, payload: ReportPayload, fromPoll: number, deadline: number): Promise<void> => {
+    for (let poll = fromPoll; ; poll++) {
       // A durable timer: a worker restart resumes the wait, it does not lose it (decision 3).
       await sleep(intervals[Math.min(poll, intervals.length - 1)]!);
       // Events keep arriving while Microsoft processes the upload: show them at once.
       if (drainInbox()) await persist();
-      let status: Awaited<ReturnType<typeof getReportStatus>>;
+      let status: ReportStatus;
       try {
-        status = await getReportStatus({ tenantId, deviceId, messageId });
+        status = await attempt.polls.getReportStatus({ tenantId, deviceId, messageId: attempt.messageId });
       } catch (err) {
-        const error = failureToDeviceError(err);
-        state = reportFailed(state, error);
-        await persist(timeline('Failed', error, null));
+        await failAttempt(attempt, err);
         return;
       }
-      if (status.status === 'completed') {
-        state = reportSucceeded(state, payload, status.completedAt);
-        await persist(timeline('Successful', null, status.completedAt));
-        return;
-      }
-      if (status.status === 'failed') {
-        state = reportFailed(state, status.error);
-        await persist(timeline('Failed', status.error, new Date().toISOString()));
-        return;
-      }
+      if (await settle(attempt, payload, status)) return;
       if (Date.now() >= deadline) {
-        const error = azureFailureError('StatusTimeout', `Microsoft had not processed upload ${messageId} after ${Math.round((options.statusPollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS) / 1000)} s`);
+        const error = azureFailureError('StatusTimeout', `Microsoft had not processed upload ${attempt.messageId} after ${Math.round(attempt.timeoutMs / 1000)} s`);
         state = reportFailed(state, error);
-        await persist(timeline('Failed', error, null));
+        await persist(attempt.timeline('Failed', error, null));
         return;
       }
     }
   };
 
-  publishOperatorView(state, published);
+  /**
+   * The upload activity of a report. A report asked for whatever changed (weekly, sync, enable,
+   * resync) queues behind its sweep at a low priority; an MDM event arriving meanwhile must not wait
+   * behind it, so the queued report is cancelled ('superseded') and the main loop reports the newer
+   * state, which answers the request too. Had the upload already started, Microsoft keeps the newer
+   * of the two messages (LastUpdateTime).
+   */
+  const uploadUnlessSuperseded = async (attempt: Attempt, trigger: ReportTrigger, input: UploadReportInput): Promise<UploadReportResult | 'superseded'> => {
+    if (reportPriority(trigger) <= reportPriority('compliance')) return attempt.uploads.uploadReport(input);
+    const upload = new CancellationScope();
+    const watch = new CancellationScope();
+    let superseded = false;
+    const newerEvent = watch
+      .run(() => condition(() => inbox.some((item) => item.kind === 'event')))
+      .then(
+        () => {
+          superseded = true;
+          upload.cancel();
+        },
+        () => undefined,
+      );
+    try {
+      return await upload.run(() => attempt.uploads.uploadReport(input));
+    } catch (err) {
+      if (superseded && isCancellation(err)) return 'superseded';
+      throw err;
+    } finally {
+      watch.cancel();
+      await newerEvent;
+    }
+  };
+
+  const report = async (trigger: ReportTrigger, payload: ReportPayload): Promise<void> => {
+    const attempt = beginAttempt(trigger, payload);
+    const deadline = Date.now() + attempt.timeoutMs;
+    let result: UploadReportResult | 'superseded';
+    try {
+      result = await uploadUnlessSuperseded(attempt, trigger, { ...attempt.input, firstPollDelayMs: intervals[0]!, lookups: lookupsFor(state, payload) });
+    } catch (err) {
+      state = startReport(state, payload, attempt.startedAt);
+      await failAttempt(attempt, err);
+      return;
+    }
+    // Nothing was recorded of this attempt: the main loop applies the event and reports the newer state.
+    if (result === 'superseded') return;
+    if (!result.sent) {
+      // The feature is switched off: nothing was sent; enabling it reports the current state.
+      state = skipReport(state);
+      await persist();
+      return;
+    }
+    state = rememberLookups(startReport(state, payload, attempt.startedAt), result.lookups);
+    // Events that arrived meanwhile are applied with the outcome, in the same write.
+    drainInbox();
+    if (await settle(attempt, payload, result.status)) return;
+    await persist(attempt.timeline('In-progress', null, null));
+    await pollUntilDone(attempt, payload, 1, deadline);
+  };
+
+  /** The report as runs started before ONE_ACTIVITY_REPORTS_PATCH recorded it: upload, then durable polling. */
+  const reportInTwoActivities = async (trigger: ReportTrigger, payload: ReportPayload): Promise<void> => {
+    const attempt = beginAttempt(trigger, payload);
+    let sent: Awaited<ReturnType<DeviceActivities['reportDeviceState']>>;
+    try {
+      sent = await attempt.uploads.reportDeviceState(attempt.input);
+    } catch (err) {
+      state = startReport(state, payload, attempt.startedAt);
+      await failAttempt(attempt, err);
+      return;
+    }
+    if (!sent.sent) {
+      state = skipReport(state);
+      await persist();
+      return;
+    }
+    state = startReport(state, payload, attempt.startedAt);
+    await persist(attempt.timeline('In-progress', null, null));
+    await pollUntilDone(attempt, payload, 0, Date.now() + attempt.timeoutMs);
+  };
+
+  // A new device's search attributes come with its first state (signalWithStart set its ids).
+  if (!oneActivityReports || input.state !== undefined) publishOperatorView(state, published);
 
   for (;;) {
     await condition(() => inbox.length > 0 || nextStep(state).kind !== 'idle');
@@ -220,7 +324,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
 
     const step = nextStep(state);
     if (step.kind === 'report') {
-      await report(step.trigger, step.payload);
+      await (oneActivityReports ? report : reportInTwoActivities)(step.trigger, step.payload);
     } else if (step.kind === 'blocked') {
       // Nothing can be sent without an Azure device ID: the timeline still shows the attempt and why.
       state = blockReport(state);

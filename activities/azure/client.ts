@@ -52,6 +52,8 @@ export const INTUNE_APP_ID = '0000000a-0000-0000-c000-000000000000';
 const TENANT_SERVICE = 'PartnerTenantDataSyncService';
 const DEVICE_SERVICE = 'PartnerDeviceDataSyncService';
 const DEFAULT_POLICY_NAME = 'MDM partner compliance';
+/** msal-node renews a cached token this long before it expires (DEFAULT_TOKEN_RENEWAL_OFFSET_SEC). */
+const TOKEN_RENEWAL_OFFSET_MS = 300_000;
 
 const NOOP_LOGGER: AzureClientLogger = { info: () => undefined, warn: () => undefined };
 
@@ -123,6 +125,7 @@ export class AzureComplianceClient {
   private readonly onboarding = new Map<string, Promise<{ provisioned: true; policyIds: Record<string, string> }>>();
   private readonly userIds = new BoundedMap<string, string>(50_000);
   private readonly terminalSeenAt = new BoundedMap<string, string>(20_000);
+  private readonly bearer = new Map<Audience, { token: string; renewAt: number }>();
 
   constructor(cfg: AzureClientConfig, logger?: AzureClientLogger) {
     const timeoutMs = cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -203,6 +206,18 @@ export class AzureComplianceClient {
     }
   }
 
+  /**
+   * The bearer token for a request: kept here until MSAL itself would renew it (300 s before it
+   * expires), so a request does not pay for a token-cache lookup; `refresh` fetches a new one.
+   */
+  private async bearerToken(audience: Audience, refresh = false): Promise<string> {
+    const kept = this.bearer.get(audience);
+    if (!refresh && kept && Date.now() < kept.renewAt) return kept.token;
+    const t = await this.getAccessToken(audience, refresh ? { skipCache: true } : {});
+    this.bearer.set(audience, { token: t.token, renewAt: t.expiresOn ? t.expiresOn.getTime() - TOKEN_RENEWAL_OFFSET_MS : 0 });
+    return t.token;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Transport: Graph (SDK, no retry middleware) and the partner API (fetch)
   // -------------------------------------------------------------------------------------------
@@ -210,7 +225,7 @@ export class AzureComplianceClient {
   /** A Graph GET with the current token; on 401, one refresh (`skipCache`) and one retry. */
   private async graphGet<T>(path: string, ctx: CallContext, build?: (r: GraphRequest) => GraphRequest): Promise<T> {
     const request = `GET /v1.0${path}`;
-    let token = (await this.getAccessToken('graph')).token;
+    let token = await this.bearerToken('graph');
     for (let attempt = 0; ; attempt++) {
       const current = token;
       let req = this.graph.api(path).middlewareOptions([new AuthenticationHandlerOptions({ getAccessToken: async () => current })]);
@@ -222,7 +237,7 @@ export class AzureComplianceClient {
         const mapped = fromGraphError(err, { ...ctx, request, afterRefresh: attempt > 0 }, this.timeoutMs, scope.headers);
         if (mapped.status === 401 && attempt === 0) {
           this.logger.warn({ operation: ctx.operation, code: mapped.code }, 'Graph answered 401: refreshing the token once');
-          token = (await this.getAccessToken('graph', { skipCache: true })).token;
+          token = await this.bearerToken('graph', true);
           continue;
         }
         throw mapped;
@@ -239,7 +254,7 @@ export class AzureComplianceClient {
     opts: { accept?: number[]; headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: unknown }> {
     const request = `${method} ${lastSegment(url)}`;
-    let token = (await this.getAccessToken('intune')).token;
+    let token = await this.bearerToken('intune');
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       let text: string;
@@ -266,7 +281,7 @@ export class AzureComplianceClient {
       }
       if (response.status === 401 && attempt === 0) {
         this.logger.warn({ operation: ctx.operation, request }, 'Intune partner API answered 401: refreshing the token once');
-        token = (await this.getAccessToken('intune', { skipCache: true })).token;
+        token = await this.bearerToken('intune', true);
         continue;
       }
       throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, { ...ctx, request, afterRefresh: attempt > 0 });
@@ -411,7 +426,7 @@ export class AzureComplianceClient {
    * P4: PUT one upload message (inventory + compliance entities). The message id comes from the
    * caller, so a retried PUT is the same message: a 409 means an earlier attempt was accepted.
    */
-  async uploadDeviceState(u: DeviceUpload): Promise<{ messageId: string }> {
+  async uploadDeviceState(u: DeviceUpload): Promise<{ messageId: string; userId: string; knownDevice?: KnownDevice }> {
     const ctx: CallContext = { operation: 'uploadDeviceState', deviceId: u.azureDeviceId };
     if (!isGuid(u.messageId)) {
       throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', message: `upload message id ${u.messageId} is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
@@ -419,11 +434,11 @@ export class AzureComplianceClient {
     if (!isGuid(u.azureDeviceId)) {
       throw new AzureApiError({ service: 'intune', reason: 'DeviceNotFound', message: `Azure device id ${u.azureDeviceId} of the device is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
     }
-    const userId = await this.resolveUser(u.userPrincipalName, u.azureDeviceId);
+    const userId = u.userId ?? (await this.resolveUser(u.userPrincipalName, u.azureDeviceId));
     const { deviceDataSyncUrl } = await this.discoverEndpoints();
     const tenantId = this.cfg.tenantId;
-    const known = u.inventory ? {} : await this.knownDevice(u.azureDeviceId);
-    const entities = buildUploadEntities(tenantId, userId, u, known);
+    const known = u.inventory ? undefined : (u.knownDevice ?? (await this.knownDevice(u.azureDeviceId)));
+    const entities = buildUploadEntities(tenantId, userId, u, known ?? {});
     const res = await this.intune(
       'PUT',
       `${deviceDataSyncUrl}/DataUploadMessages(guid'${u.messageId}')?api-version=1.2`,
@@ -434,7 +449,7 @@ export class AzureComplianceClient {
     if (res.status === 409) {
       this.logger.info({ deviceId: u.azureDeviceId, messageId: u.messageId }, 'upload message already accepted earlier (409): treating the PUT as done');
     }
-    return { messageId: u.messageId };
+    return { messageId: u.messageId, userId, ...(known ? { knownDevice: known } : {}) };
   }
 
   /**

@@ -8,8 +8,12 @@ export interface DeviceUpload {
   messageId: string;
   /** Entra deviceId (GUID). */
   azureDeviceId: string;
-  /** Resolved to the Entra user object id (cached per tenant+UPN). */
+  /** Resolved to the Entra user object id (cached per tenant+UPN) unless `userId` is given. */
   userPrincipalName: string;
+  /** The user's Entra object id when the caller already knows it (skips the Graph lookup). */
+  userId?: string;
+  /** Entra's name and OS of the device when the caller already knows them (used without inventory). */
+  knownDevice?: KnownDevice;
   managementState: 'managed' | 'notManaged';
   complianceStatus: 'compliant' | 'notCompliant';
   inventory: { deviceName: string; os: string; osVersion: string; [k: string]: unknown } | null;

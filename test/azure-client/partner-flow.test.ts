@@ -66,7 +66,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     assert.deepEqual(p1!.body, { Provisioned: 1, PartnerEnrollmentUrl: 'https://mdm.example/enroll', PartnerRemediationUrl: 'https://mdm.example/remediate' });
 
     const u = upload(w);
-    assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId });
+    assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
     const statuses = await pollUntilTerminal(client, u.messageId);
     const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
     assert.ok(entra);
@@ -181,7 +181,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     await client.ensureTenantOnboarded();
     const u = upload(w);
     await client.uploadDeviceState(u);
-    assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId });
+    assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
     const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
     assert.deepEqual(puts.map((e) => `${e.method} ${e.status}`), ['PUT 200', 'PUT 200']);
     const messages = await env.emu.control.messages(w.tenantId);
@@ -196,7 +196,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     const u = upload(w);
     await client.uploadDeviceState(u);
     // Same id, different body (e.g. a retry after the state moved on): the service answers 409.
-    assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), { messageId: u.messageId });
+    assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), { messageId: u.messageId, userId: w.user.id });
     const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
     assert.deepEqual(puts.map((e) => e.status), [200, 409]);
     assert.equal((await env.emu.control.messages(w.tenantId)).length, 1);

@@ -4,9 +4,12 @@ import {
   blockReport,
   desiredPayload,
   initialState,
+  lookupsFor,
   nextStep,
   projectionOf,
+  rememberLookups,
   reportFailed,
+  reportPriority,
   reportSucceeded,
   requestReport,
   skipReport,
@@ -195,5 +198,39 @@ describe('domain/device-state: the Azure Device Details rules of design.md §2',
     const s = apply(fresh(), reg(), comp(['SEND_ALERT', 'RETIRE']));
     assert.notEqual(s.retiredAt, null);
     assert.equal(projectionOf(s).policyAction, 'RETIRE');
+  });
+
+  describe('Entra lookups kept between reports', () => {
+    const lookups = { userPrincipalName: 'alex@contoso.com', azureDeviceId: AZ, userId: 'a1b2c3d4-0000-4000-8000-000000000001' };
+    const payloadOf = (s: DeviceState) => desiredPayload(s)!;
+
+    it('offers the kept user id for the same user and device, whatever the UPN case', () => {
+      const s = rememberLookups(apply(fresh(), reg()), lookups);
+      assert.deepEqual(lookupsFor(s, payloadOf(s)), lookups);
+      const shouted = apply(s, reg({ userPrincipalName: 'ALEX@contoso.com' }));
+      assert.deepEqual(lookupsFor(shouted, payloadOf(shouted)), lookups);
+    });
+
+    it('does not offer them once the device registers with another user or another Azure device id', () => {
+      const s = rememberLookups(apply(fresh(), reg()), lookups);
+      const otherUser = apply(s, reg({ userPrincipalName: 'sam@contoso.com' }));
+      assert.equal(lookupsFor(otherUser, payloadOf(otherUser)), undefined);
+      const otherDevice = apply(s, reg({ azureDeviceId: '11111111-2222-4333-8444-555555555555' }));
+      assert.equal(lookupsFor(otherDevice, payloadOf(otherDevice)), undefined);
+    });
+
+    it('forgets them when Microsoft says the user or the device is unknown, and keeps them on other failures', () => {
+      const s = rememberLookups(apply(fresh(), reg()), lookups);
+      const error = (code: string) => ({ code, message: 'x', userCanMitigate: false, remediation: 'y' });
+      assert.equal(reportFailed(s, error('UserNotFound')).entra, undefined);
+      assert.equal(reportFailed(s, error('DeviceNotFound')).entra, undefined);
+      assert.deepEqual(reportFailed(s, error('Transient')).entra, lookups);
+    });
+  });
+
+  it('gives a changed device state the first priority, an admin sync the second, fleet sweeps the last', () => {
+    for (const t of ['compliance', 'inventory', 'registration', 'retire'] as const) assert.equal(reportPriority(t), 1, t);
+    assert.equal(reportPriority('manual'), 2);
+    for (const t of ['weekly', 'enable', 'resync'] as const) assert.equal(reportPriority(t), 4, t);
   });
 });

@@ -59,7 +59,7 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     assert.equal(weekly.action.workflowType, 'fleetSweepWorkflow');
     assert.equal(weekly.action.workflowId, fleetWorkflowId(t.tenantId, 'weekly'));
     assert.equal(weekly.action.taskQueue, taskQueue);
-    assert.deepEqual(weekly.action.args?.[0], { tenantId: t.tenantId, kind: 'weekly', filter: null, options: { pageSize: 1000, batchSize: 50, devicesPerSecond: 12.5, heartbeatTimeoutMs: 30000 } });
+    assert.deepEqual(weekly.action.args?.[0], { tenantId: t.tenantId, kind: 'weekly', filter: null, options: { pageSize: 1000, batchSize: 50, devicesPerSecond: 36, heartbeatTimeoutMs: 30000 } });
 
     const heartbeat = await env.temporalClient.schedule.getHandle(TENANT_HEARTBEAT_SCHEDULE_ID).describe();
     assert.deepEqual(heartbeat.spec.calendars, [calendar({ minute: 0 })]);

@@ -11,7 +11,7 @@ import { createScratchDatabase } from '../../db/scratch';
 import { startEmulator } from '../../emulator';
 import { findTemporalCli, INSTALL_HINT } from '../../lib/temporal-cli';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
-import { WORKFLOWS_PATH } from '../../workers/worker';
+import { WORKFLOWS_PATH } from '../../workers/workflow-bundle';
 import { setTestEnv, type TestEnv } from '../support/env';
 import { testPostgres } from '../support/fallback-postgres';
 

@@ -1,17 +1,24 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { testEnv } from '../support/env';
-import { HISTORIES_DIR } from '../support/histories';
+import { LATEST_DEVICE_WORKFLOW_PATCH } from '../../workflows/device';
+import { HISTORIES_DIR, historyFiles } from '../support/histories';
+
+/** Histories recorded before the device workflow had any patch. */
+const BEFORE_PATCHES = 'before-patches';
 
 describe('replay guard: recorded device-workflow histories replay on the current code', function () {
   this.timeout(180_000);
 
   it('replays every history in test/histories without a determinism error', async () => {
-    const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
-    assert.ok(files.length >= 10, `expected the recorded scenario histories, found ${files.length}`);
+    const files = historyFiles();
+    for (const version of [BEFORE_PATCHES, LATEST_DEVICE_WORKFLOW_PATCH]) {
+      const n = files.filter((f) => f.startsWith(`${version}/`)).length;
+      assert.ok(n >= 10, `expected the recorded scenario histories of ${version}, found ${n}`);
+    }
     const histories = files.map((f) => ({
       workflowId: f.replace(/\.json$/, ''),
       history: historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8'))),

@@ -39,6 +39,8 @@ export async function withWorker<T>(
     /** Another tenant's credentials (fleet tests use tenants of their own). */
     azure?: AzureCredentials;
     azureMaxCallsPerSecond?: number;
+    /** Where the Microsoft worker polls (default `<taskQueue>-microsoft`, where the workflows send). */
+    microsoftTaskQueue?: string;
   } = {},
 ): Promise<T> {
   const env = testEnv();
@@ -54,6 +56,7 @@ export async function withWorker<T>(
     ...(opts.isReportingEnabled ? { isReportingEnabled: opts.isReportingEnabled } : {}),
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.azureMaxCallsPerSecond !== undefined ? { azureMaxCallsPerSecond: opts.azureMaxCallsPerSecond } : {}),
+    ...(opts.microsoftTaskQueue !== undefined ? { microsoftTaskQueue: opts.microsoftTaskQueue } : {}),
   });
   return workers.runUntil(() => fn({ taskQueue, worker: workers.main, workers }));
 }

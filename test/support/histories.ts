@@ -1,15 +1,25 @@
 /**
- * The replay guard: histories recorded from the device-workflow scenarios live in test/histories/
- * and are replayed against the current workflow code on every run (test/replay). To record them
- * again after an intentional, versioned change: RECORD_HISTORIES=1 npm test.
+ * The replay guard: histories recorded from the device-workflow scenarios live in test/histories/,
+ * one folder per workflow version (named after its newest patch), and every folder is replayed
+ * against the current workflow code on every run (test/replay). After an intentional change made
+ * with patched(): name the new patch in LATEST_DEVICE_WORKFLOW_PATCH and record its folder with
+ * RECORD_HISTORIES=1 npm test; the older folders stay, so runs started on older code keep replaying.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { LATEST_DEVICE_WORKFLOW_PATCH } from '../../workflows/device';
 import { testEnv } from './env';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
+/** Where RECORD_HISTORIES=1 writes: the folder of the current workflow version. */
+export const CURRENT_HISTORIES_DIR = path.join(HISTORIES_DIR, LATEST_DEVICE_WORKFLOW_PATCH);
 export const recording = process.env.RECORD_HISTORIES === '1';
+
+/** Every recorded history, by its path under test/histories. */
+export function historyFiles(): string[] {
+  return readdirSync(HISTORIES_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).sort();
+}
 
 function slug(title: string): string {
   return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
@@ -19,7 +29,7 @@ function slug(title: string): string {
 export async function recordHistories(testTitle: string, workflowIds: Iterable<string>): Promise<void> {
   const env = testEnv();
   const client = env.temporalClient;
-  mkdirSync(HISTORIES_DIR, { recursive: true });
+  mkdirSync(CURRENT_HISTORIES_DIR, { recursive: true });
   let n = 0;
   for (const workflowId of workflowIds) {
     for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
@@ -31,7 +41,7 @@ export async function recordHistories(testTitle: string, workflowIds: Iterable<s
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
       n += 1;
-      writeFileSync(path.join(HISTORIES_DIR, `${slug(testTitle)}-${n}.json`), json.endsWith('\n') ? json : json + '\n');
+      writeFileSync(path.join(CURRENT_HISTORIES_DIR, `${slug(testTitle)}-${n}.json`), json.endsWith('\n') ? json : json + '\n');
     }
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../workers/worker';
+import { WORKFLOWS_PATH } from '../../workers/workflow-bundle';
 
 describe('workflow bundle', function () {
   this.timeout(120_000);

@@ -300,14 +300,17 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
   it('completes a report whose worker was SIGKILLed mid-report, and loses no event sent while it was down', async () => {
     const d = await seedDevice();
     const taskQueue = uniqueName('tq-kill');
-    const slowPolls = { statusPollIntervalsMs: [3_000, 500] };
+    // The first poll (inside the upload's activity) finds the message still processing; the next
+    // one waits 3 s on a durable timer: the worker is killed in that wait.
+    const slowPolls = { statusPollIntervalsMs: [200, 3_000] };
     const child = await spawnWorkerProcess(taskQueue);
     let killed = false;
     try {
       await sendEvent(taskQueue, d.deviceId, registration(d), slowPolls);
-      // The upload reached Microsoft: the workflow now waits on its durable poll timer.
+      // The upload reached Microsoft and is still processing: the workflow now waits on its durable poll timer.
       await waitFor('the upload at the emulator', async () => (await uploadsFor(d.azureDeviceId)) === 1);
       const inFlight = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'In-progress' && r.lastAttemptAt !== null);
+      assert.equal((await timeline(d.deviceId))[0]?.outcome, 'In-progress', 'the attempt shows in the timeline while Microsoft processes it');
       assert.equal(inFlight.reportTime, null);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
