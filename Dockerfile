@@ -16,6 +16,9 @@ RUN npm ci --omit=dev && npm cache clean --force
 # Sources (.dockerignore keeps out node_modules, .data, .tools, tests and the benchmark).
 COPY . .
 
+# The workflow bundle the worker runs, built once here (workers/workflow-bundle.ts), not at every start.
+RUN npx tsx workers/workflow-bundle.ts
+
 # Never root at run time.
 USER node
 

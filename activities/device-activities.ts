@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db';
-import { reportingEnabledReader, upsertDeviceProjection, upsertReportAttempt, type DeviceProjection } from '../db/data';
+import { reportingEnabledReader, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../db/data';
 import { Context } from '@temporalio/activity';
 import type { ReportPayload, DeviceError, EntraLookups } from '../domain/device-state';
 import { azureFailureError } from '../domain/azure-failures';
@@ -49,16 +49,7 @@ export type ReportStatus =
 
 export interface DeviceRecordInput {
   projection: DeviceProjection;
-  attempt?: {
-    attemptKey: string;
-    at: string;
-    trigger: string;
-    reported: { complianceStatus: string; managementState: string };
-    outcome: 'In-progress' | 'Successful' | 'Failed';
-    messageId: string | null;
-    error: DeviceError | null;
-    completedAt: string | null;
-  };
+  attempt?: AttemptRecord & { error: DeviceError | null };
 }
 
 export function createDeviceActivities(deps: DeviceActivityDeps) {
@@ -148,23 +139,11 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
     getReportStatus: pollStatus,
 
     /**
-     * Writes the device row and, with it, the timeline row of an attempt, in one transaction. A
-     * stale write (older version) changes neither: a newer write already carried a newer outcome.
+     * Writes the device row and, with it, the timeline row of an attempt, in one statement. A stale
+     * write (older version) changes neither: a newer write already carried a newer outcome.
      */
     async writeDeviceRecord(input: DeviceRecordInput): Promise<{ applied: boolean }> {
-      return deps.db.transaction(async (trx) => {
-        const applied = await upsertDeviceProjection(trx, input.projection);
-        if (applied && input.attempt) {
-          await upsertReportAttempt(trx, {
-            ...input.attempt,
-            tenantId: input.projection.tenantId,
-            deviceId: input.projection.deviceId,
-            error: input.attempt.error as Record<string, unknown> | null,
-            outcome: input.attempt.outcome,
-          });
-        }
-        return { applied };
-      });
+      return { applied: await writeDeviceRecord(deps.db, input.projection, input.attempt) };
     },
   };
 }

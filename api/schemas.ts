@@ -230,6 +230,7 @@ export const OperationSchema = z
     finishedAt: isoTime('End; null while running').nullable(),
     devicesTotal: z.number().int().nullable(),
     devicesSignalled: z.number().int(),
+    devicesSkipped: z.number().int().openapi({ description: 'Devices the operation passed over because their workflow was not running' }),
   })
   .openapi('Operation');
 

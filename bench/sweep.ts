@@ -1,7 +1,7 @@
 /**
  * Benchmark of the weekly sweep (issue 6), not a test:
  *
- *   npx tsx bench/sweep.ts --devices 10000 [--calls-per-second 50] [--concurrency 64]
+ *   npx tsx bench/sweep.ts --devices 10000 [--calls-per-second 80] [--concurrency 64] [--polls-before-terminal 0]
  *
  * Brings up its own stack: a Temporal dev server (in memory), a fresh Postgres database, the Azure
  * emulator in this process (autoRegister; it counts every request it answers), and the connector's
@@ -11,7 +11,9 @@
  *    (signalWithStart, bounded concurrency), reported once by a worker whose Microsoft rate limit is
  *    lifted (seeding is not what is measured).
  * 2. Restarts the worker at the rate limit under test (AZURE_MAX_CALLS_PER_SECOND, default: the
- *    shipped default) and triggers the `weekly-azure-compliance-report` Schedule (overlap SKIP).
+ *    shipped default), turns on the emulator's throttling at the limit Microsoft documents for its
+ *    Intune Graph services (2,000 requests per 20 s per app and tenant, Graph and the partner API
+ *    each), and triggers the `weekly-azure-compliance-report` Schedule (overlap SKIP).
  * 3. Times until every device has a Successful `weekly` report, and records the calls made to
  *    Microsoft (by service), 429s received, the worker's peak RSS (VmHWM) and the longest history.
  *
@@ -32,12 +34,15 @@ import { WEEKLY_REPORT_SCHEDULE_ID } from '../workers/schedules';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, inventorySignal, registrationSignal } from '../workflows/messages';
 import { DeviceIdKey, TenantIdKey } from '../workflows/search-attributes';
 import { PROJECT_ROOT, sleep, startChild, type Child } from './lib/child';
-import { procSample } from './lib/proc';
+import { cpuDelta, cpuOf, pidsNamed, procSample } from './lib/proc';
 import { connectorEnv } from './lib/stack';
+import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
 
 const TASK_QUEUE = 'bench-sweep';
 /** January 1st, 03:00 UTC: the Schedules exist but do not fire by themselves during a run. */
 const LIFTED_CALLS_PER_SECOND = 10_000;
+/** Microsoft's documented limit for its Intune Graph services: 2,000 requests per 20 s per app and tenant. */
+const MICROSOFT_DOCUMENTED_LIMITS = { graph: { limit: 2_000, windowSeconds: 20 }, intune: { limit: 2_000, windowSeconds: 20 } };
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,6 +59,8 @@ async function main(): Promise<void> {
   const devices = Math.floor(arg('devices', 10_000));
   const callsPerSecond = arg('calls-per-second', config.azureMaxCallsPerSecond);
   const concurrency = Math.floor(arg('concurrency', 64));
+  // Status polls that answer Processing before the outcome (0: the first poll, 1 s after the upload, has it).
+  const pollsBeforeTerminal = process.argv.includes('--polls-before-terminal') ? Math.floor(Number(process.argv[process.argv.indexOf('--polls-before-terminal') + 1])) : 0;
   // Experiments: extra environment of the worker under test, e.g. --worker-env WORKER_MAX_CACHED_WORKFLOWS=250.
   const workerExtraEnv: Record<string, string> = {};
   process.argv.forEach((a, i) => {
@@ -62,6 +69,8 @@ async function main(): Promise<void> {
     if (!k || v.length === 0) throw new Error('--worker-env needs KEY=VALUE');
     workerExtraEnv[k] = v.join('=');
   });
+  // Experiments: `--cpu-prof <dir>` runs the worker under test with node --cpu-prof (written when it exits).
+  const cpuProfDir = process.argv.includes('--cpu-prof') ? path.resolve(process.argv[process.argv.indexOf('--cpu-prof') + 1] ?? 'cpu-prof') : undefined;
   const maxCached = loadConfig({ ...process.env, ...workerExtraEnv }).workerMaxCachedWorkflows;
   const temporalCli = findTemporalCli(config.temporal.cliPath);
   if (!temporalCli) throw new Error(`cannot run the benchmark: ${INSTALL_HINT}`);
@@ -90,15 +99,22 @@ async function main(): Promise<void> {
 
     const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
     const calls = { total: 0, byService: {} as Record<string, number>, byStatus: {} as Record<string, number>, throttled: 0 };
+    /** Calls to Microsoft (Graph and the partner API) per second of the sweep, to find the busiest 20 s. */
+    const perSecond = new Map<number, number>();
     let counting = false;
     const emulator = await startEmulator({
       port: 0,
       autoRegister: true,
+      pollsBeforeTerminal,
       seed: { tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] },
       logger: (line) => {
         const l = line as { msg?: string; service?: string; status?: number };
         if (!counting || l.msg !== 'request' || l.service === 'control') return;
         calls.total++;
+        if (l.service === 'graph' || l.service === 'intune') {
+          const second = Math.floor(Date.now() / 1000);
+          perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+        }
         calls.byService[l.service ?? '?'] = (calls.byService[l.service ?? '?'] ?? 0) + 1;
         calls.byStatus[String(l.status)] = (calls.byStatus[String(l.status)] ?? 0) + 1;
         if (l.status === 429) calls.throttled++;
@@ -113,9 +129,9 @@ async function main(): Promise<void> {
       DATA_DIR: path.join(os.tmpdir(), `acc-sweep-${process.pid}`),
     });
     let worker: Child | undefined;
-    const startWorker = async (rate: number, extra: Record<string, string> = {}): Promise<Child> => {
+    const startWorker = async (rate: number, extra: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Child> => {
       const env = { ...workerEnv(rate), WORKER_METRICS_PORT: String(await freePort()), ...extra };
-      const child = startChild({ name: 'worker', script: 'workers/main.ts', env });
+      const child = startChild({ name: 'worker', script: WORKER_ENTRY, env, nodeFlags: [...WORKER_NODE_FLAGS, ...nodeFlags] });
       await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
       return child;
     };
@@ -160,7 +176,7 @@ async function main(): Promise<void> {
 
     // ---- 2. The worker under test, at the rate limit under test
     await worker.stop(30_000);
-    worker = await startWorker(callsPerSecond, workerExtraEnv);
+    worker = await startWorker(callsPerSecond, workerExtraEnv, cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []);
     log(`worker restarted (pid ${worker.pid}) with AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond}, sweep pacing ${loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond} devices/s`);
     let peakRss = 0;
     let maxSampledRss = 0;
@@ -178,7 +194,10 @@ async function main(): Promise<void> {
     const sweepStartedAt = Date.now();
     cleanups.push(async () => clearInterval(rssTimer));
 
+    await emulator.control.setOptions({ throttle: MICROSOFT_DOCUMENTED_LIMITS });
     counting = true;
+    const processes = (): Record<string, number[]> => ({ temporal: [temporal.process.pid!], worker: [worker!.pid], benchAndEmulator: [process.pid], postgres: pidsNamed('postgres') });
+    const cpuBefore = cpuOf(processes());
     const sweepStart = Date.now();
     await client.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
     const weeklyDone = async () =>
@@ -188,6 +207,7 @@ async function main(): Promise<void> {
     await waitForCount('weekly reports', devices, weeklyDone, 3 * 3_600_000);
     const sweepMs = Date.now() - sweepStart;
     counting = false;
+    const cpu = cpuDelta(cpuBefore, cpuOf(processes()));
     const s = procSample(worker.pid);
     if (s) peakRss = Math.max(peakRss, s.peakRss);
     clearInterval(rssTimer);
@@ -224,7 +244,8 @@ async function main(): Promise<void> {
       azureMaxCallsPerSecond: callsPerSecond,
       workerMaxCachedWorkflows: maxCached,
       sweepDevicesPerSecond: loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond,
-      emulatorPollsBeforeTerminal: 1,
+      emulatorPollsBeforeTerminal: pollsBeforeTerminal,
+      emulatorThrottle: MICROSOFT_DOCUMENTED_LIMITS,
       seedingSeconds: round((signalledAt - seedStart) / 1000),
       sweep: {
         wallSeconds: round(sweepMs / 1000),
@@ -237,12 +258,15 @@ async function main(): Promise<void> {
         runs: sweepRuns.length,
         longestSweepRunHistory: longestSweepRun,
       },
-      microsoftCalls: { ...calls, perDevice: round(calls.total / devices), perSecond: round(calls.total / (sweepMs / 1000)) },
+      microsoftCalls: { ...calls, perDevice: round(calls.total / devices), perSecond: round(calls.total / (sweepMs / 1000)), busiest20Seconds: busiestWindow(perSecond, 20) },
       // VmHWM: the process's peak since it started, including bundling the workflows at start.
       workerPeakRssMb: round(peakRss / 1024 / 1024),
       workerRssAtSweepStartMb: round(rssAtStart / 1024 / 1024),
       workerMaxRssDuringSweepMb: round(maxSampledRss / 1024 / 1024),
       longestHistory: longest,
+      // CPU seconds over the sweep; Postgres is every backend of the server (the bench's own polling included).
+      cpuSeconds: cpu,
+      cpuMsPerDevice: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1000) / devices)])),
       deviceHistory: { median: deviceHistory[Math.floor(deviceHistory.length / 2)] ?? 0, max: deviceHistory[deviceHistory.length - 1] ?? 0 },
       workerExtraEnv,
       workerRssTimelineMb: rssTimeline,
@@ -258,8 +282,9 @@ async function main(): Promise<void> {
         `weekly sweep of ${devices} devices at AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond} (sweep pacing ${results.sweepDevicesPerSecond}/s), WORKER_MAX_CACHED_WORKFLOWS=${maxCached}${Object.keys(workerExtraEnv).length ? ` ${JSON.stringify(workerExtraEnv)}` : ''}`,
         `  worker RSS over the sweep (s, MB): ${rssTimeline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`,
         `  wall time until every device reported: ${results.sweep.wallSeconds} s (signalling finished after ${results.sweep.signallingSeconds} s, ${results.sweep.runs} runs)`,
-        `  calls to Microsoft: ${calls.total} (${results.microsoftCalls.perDevice}/device, ${results.microsoftCalls.perSecond}/s) ${JSON.stringify(calls.byService)}; 429s: ${calls.throttled}`,
+        `  calls to Microsoft: ${calls.total} (${results.microsoftCalls.perDevice}/device, ${results.microsoftCalls.perSecond}/s, busiest 20 s: ${results.microsoftCalls.busiest20Seconds} of the ${MICROSOFT_DOCUMENTED_LIMITS.intune.limit} allowed) ${JSON.stringify(calls.byService)}; 429s: ${calls.throttled}`,
         `  worker RSS: peak ${results.workerPeakRssMb} MB (VmHWM, includes bundling the workflows at start); ${results.workerRssAtSweepStartMb} MB at sweep start, max ${results.workerMaxRssDuringSweepMb} MB sampled during the sweep`,
+        `  CPU ms per device: ${Object.entries(results.cpuMsPerDevice).map(([k, v]) => `${k} ${v}`).join(', ')} (2 cores = ${round((2 * sweepMs) / devices)} ms of CPU per device available)`,
         `  longest history: ${longest.historyLength} events (${longest.workflowId}); device workflows: median ${results.deviceHistory.median}, max ${results.deviceHistory.max}; longest sweep run: ${results.sweep.longestSweepRunHistory} events`,
         `  weekly rows: ${weeklyRows} for ${devices} devices; signalled ${op.devices_signalled}, skipped ${op.devices_skipped}`,
         '',
@@ -285,6 +310,17 @@ async function waitForCount(what: string, target: number, count: () => Promise<n
     if (Date.now() - start > timeoutMs) throw new Error(`${what}: only ${n}/${target} after ${timeoutMs / 1000} s`);
     await sleep(1_000);
   }
+}
+
+/** The most calls in any `seconds` consecutive seconds. */
+function busiestWindow(perSecond: Map<number, number>, seconds: number): number {
+  let best = 0;
+  for (const start of perSecond.keys()) {
+    let n = 0;
+    for (let s = start; s < start + seconds; s++) n += perSecond.get(s) ?? 0;
+    best = Math.max(best, n);
+  }
+  return best;
 }
 
 function round(v: number): number {

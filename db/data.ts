@@ -68,11 +68,7 @@ function toDeviceRow(r: DbRow): DeviceRow {
   };
 }
 
-/**
- * Writes the device row unless a newer version is already there. Returns false when the write was
- * stale (a late activity retry must never overwrite what a newer one wrote).
- */
-export async function upsertDeviceProjection(db: Db, p: DeviceProjection): Promise<boolean> {
+function deviceUpsert(db: Db, p: DeviceProjection): Knex.QueryBuilder {
   const row = {
     tenant_id: p.tenantId,
     device_id: p.deviceId,
@@ -94,18 +90,66 @@ export async function upsertDeviceProjection(db: Db, p: DeviceProjection): Promi
     updated_at: db.fn.now(),
   };
   const { tenant_id: _t, device_id: _d, ...updatable } = row;
-  const result = await db('devices')
-    .insert(row)
-    .onConflict(['tenant_id', 'device_id'])
-    .merge(updatable)
-    .where('devices.version', '<', p.version)
-    .returning('version');
-  return result.length === 1;
+  return db('devices').insert(row).onConflict(['tenant_id', 'device_id']).merge(updatable).where('devices.version', '<', p.version).returning('version');
+}
+
+/**
+ * Writes the device row unless a newer version is already there. Returns false when the write was
+ * stale (a late activity retry must never overwrite what a newer one wrote).
+ */
+export async function upsertDeviceProjection(db: Db, p: DeviceProjection): Promise<boolean> {
+  return (await deviceUpsert(db, p)).length === 1;
+}
+
+/** A report attempt of the timeline, as the device workflow records it. */
+export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error'> & { error: object | null };
+
+/**
+ * The device row and, with it, one timeline row, in one statement (so one round trip, atomic): the
+ * attempt is written only when the device row was (a stale version writes neither).
+ */
+export async function writeDeviceRecord(db: Db, p: DeviceProjection, attempt?: AttemptRecord): Promise<boolean> {
+  if (!attempt) return upsertDeviceProjection(db, p);
+  const attemptInsert = db.raw(
+    `insert into report_attempts (tenant_id, device_id, attempt_key, at, trigger, reported, outcome, message_id, error, completed_at)
+     select ?::text, ?::text, ?::text, ?::timestamptz, ?::text, ?::jsonb, ?::text, ?::text, ?::jsonb, ?::timestamptz
+     where exists (select 1 from device)
+     on conflict (tenant_id, device_id, attempt_key)
+     do update set outcome = excluded.outcome, message_id = excluded.message_id, error = excluded.error, completed_at = excluded.completed_at`,
+    [
+      p.tenantId,
+      p.deviceId,
+      attempt.attemptKey,
+      attempt.at,
+      attempt.trigger,
+      JSON.stringify(attempt.reported),
+      attempt.outcome,
+      attempt.messageId,
+      attempt.error === null ? null : JSON.stringify(attempt.error),
+      attempt.completedAt,
+    ],
+  );
+  const [row] = await db.with('device', deviceUpsert(db, p)).with('attempt', attemptInsert).from('device').select(db.raw('count(*)::int as applied'));
+  return Number((row as { applied: number }).applied) === 1;
 }
 
 export async function getDevice(db: Db, tenantId: string, deviceId: string): Promise<DeviceRow | null> {
   const r = await db('devices').where({ tenant_id: tenantId, device_id: deviceId }).first();
   return r ? toDeviceRow(r) : null;
+}
+
+/**
+ * The device row and whether reporting is on for its tenant, in one statement: what an admin's
+ * GET of a device needs (the details read null status while reporting is off). A tenant without a
+ * settings row yet has the default, on.
+ */
+export async function getDeviceWithReporting(db: Db, tenantId: string, deviceId: string): Promise<{ row: DeviceRow; reportingEnabled: boolean } | null> {
+  const { rows } = (await db.raw(
+    'select d.*, coalesce(s.enabled, true) as reporting_enabled from devices d left join settings s on s.tenant_id = d.tenant_id where d.tenant_id = ? and d.device_id = ?',
+    [tenantId, deviceId],
+  )) as { rows: DbRow[] };
+  const r = rows[0];
+  return r ? { row: toDeviceRow(r), reportingEnabled: r.reporting_enabled === true } : null;
 }
 
 export interface DeviceFilter {
@@ -314,6 +358,7 @@ export interface Operation {
   finishedAt: string | null;
   devicesTotal: number | null;
   devicesSignalled: number;
+  devicesSkipped: number;
 }
 
 function toOperation(r: DbRow): Operation {
@@ -326,6 +371,7 @@ function toOperation(r: DbRow): Operation {
     finishedAt: iso(r.finished_at),
     devicesTotal: r.devices_total,
     devicesSignalled: r.devices_signalled,
+    devicesSkipped: Number(r.devices_skipped ?? 0),
   };
 }
 

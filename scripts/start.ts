@@ -24,6 +24,7 @@ import { loadOrCreateKeys, type ApiKeys } from '../lib/keys';
 import { devServerArgs, findOrInstallTemporalCli, portOpen } from '../lib/temporal-cli';
 import { caBundleFor, loadOrCreateTenant, seedTenant } from './lib/local-azure';
 import { Supervisor, type Supervised } from './lib/supervisor';
+import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 90_000;
@@ -53,8 +54,8 @@ function describeExit(c: Supervised): string {
 /** The environment every child starts from: ours, untouched (config has already validated it). */
 const baseEnv: NodeJS.ProcessEnv = { ...process.env };
 
-function tsxChild(script: string): { command: string; args: string[]; cwd: string } {
-  return { command: process.execPath, args: ['--import', 'tsx', path.join(PROJECT_ROOT, script)], cwd: PROJECT_ROOT };
+function tsxChild(script: string, nodeFlags: readonly string[] = []): { command: string; args: string[]; cwd: string } {
+  return { command: process.execPath, args: [...nodeFlags, '--import', 'tsx', path.join(PROJECT_ROOT, script)], cwd: PROJECT_ROOT };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,7 +371,7 @@ async function main(): Promise<void> {
 
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
   say(`starting the worker and the API (${apiUrl})`);
-  const worker = sup.start({ name: 'worker', ...tsxChild('workers/main.ts'), env: childEnv, tier: 1, stopTimeoutMs: 15_000 });
+  const worker = sup.start({ name: 'worker', ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS), env: childEnv, tier: 1, stopTimeoutMs: 15_000 });
   const api = sup.start({ name: 'api', ...tsxChild('api/main.ts'), env: childEnv, tier: 1, stopTimeoutMs: 15_000 });
 
   await waitUntilReady(apiUrl, temporal.address, config, [worker, api]);

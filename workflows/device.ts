@@ -95,6 +95,13 @@ const { writeDeviceRecord } = proxyLocalActivities<DeviceActivities>({
 });
 
 const DEFAULT_POLL_INTERVALS_MS = [1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 60_000];
+/**
+ * A device lives for years, and a worker that does not hold it in its cache replays its run's whole
+ * history before each report (about 1 ms of CPU per event): the weekly sweep does that for every
+ * device. Far below Temporal's own suggestion (thousands of events), this keeps a replay to a few
+ * reports' worth; a new run costs about one workflow task, every fifteen reports or so.
+ */
+const MAX_HISTORY_EVENTS = 200;
 const DEFAULT_POLL_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
 export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Promise<DeviceState> {
@@ -106,11 +113,26 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   let eventsThisRun = 0;
   const published = { key: '' };
 
+  /**
+   * The upload of a report asked for whatever changed (weekly, sync, enable, resync) while it may
+   * still wait behind its sweep at a low priority. An MDM event must not wait behind it: the event's
+   * handler cancels it, and the main loop reports the newer state, which answers the request too.
+   */
+  const forcedUpload: { scope: CancellationScope | null; superseded: boolean } = { scope: null, superseded: false };
+  const onEvent = (event: Extract<InboxItem, { kind: 'event' }>['event']): void => {
+    inbox.push({ kind: 'event', event });
+    if (forcedUpload.scope) {
+      forcedUpload.superseded = true;
+      forcedUpload.scope.cancel();
+      forcedUpload.scope = null;
+    }
+  };
+
   // Handlers are set before the first await and only enqueue (safe-message-handlers pattern).
-  setHandler(registrationSignal, (event) => void inbox.push({ kind: 'event', event }));
-  setHandler(complianceSignal, (event) => void inbox.push({ kind: 'event', event }));
-  setHandler(inventorySignal, (event) => void inbox.push({ kind: 'event', event }));
-  setHandler(retireSignal, (event) => void inbox.push({ kind: 'event', event }));
+  setHandler(registrationSignal, onEvent);
+  setHandler(complianceSignal, onEvent);
+  setHandler(inventorySignal, onEvent);
+  setHandler(retireSignal, onEvent);
   setHandler(reportSignal, (request) => void inbox.push({ kind: 'report', request }));
   setHandler(
     syncUpdate,
@@ -236,34 +258,22 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   };
 
   /**
-   * The upload activity of a report. A report asked for whatever changed (weekly, sync, enable,
-   * resync) queues behind its sweep at a low priority; an MDM event arriving meanwhile must not wait
-   * behind it, so the queued report is cancelled ('superseded') and the main loop reports the newer
-   * state, which answers the request too. Had the upload already started, Microsoft keeps the newer
-   * of the two messages (LastUpdateTime).
+   * The upload activity of a report; one asked for whatever changed can be superseded by an MDM
+   * event while it is queued (see forcedUpload). Had the upload already started, Microsoft keeps the
+   * newer of the two messages (LastUpdateTime).
    */
   const uploadUnlessSuperseded = async (attempt: Attempt, trigger: ReportTrigger, input: UploadReportInput): Promise<UploadReportResult | 'superseded'> => {
     if (reportPriority(trigger) <= reportPriority('compliance')) return attempt.uploads.uploadReport(input);
-    const upload = new CancellationScope();
-    const watch = new CancellationScope();
-    let superseded = false;
-    const newerEvent = watch
-      .run(() => condition(() => inbox.some((item) => item.kind === 'event')))
-      .then(
-        () => {
-          superseded = true;
-          upload.cancel();
-        },
-        () => undefined,
-      );
+    const scope = new CancellationScope();
+    forcedUpload.scope = scope;
+    forcedUpload.superseded = false;
     try {
-      return await upload.run(() => attempt.uploads.uploadReport(input));
+      return await scope.run(() => attempt.uploads.uploadReport(input));
     } catch (err) {
-      if (superseded && isCancellation(err)) return 'superseded';
+      if (forcedUpload.superseded && isCancellation(err)) return 'superseded';
       throw err;
     } finally {
-      watch.cancel();
-      await newerEvent;
+      forcedUpload.scope = null;
     }
   };
 
@@ -350,9 +360,10 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
       return state;
     }
 
-    const suggested = workflowInfo().continueAsNewSuggested;
+    const info = workflowInfo();
     const hookHit = options.continueAsNewAfterEvents !== undefined && eventsThisRun >= options.continueAsNewAfterEvents;
-    if ((suggested || hookHit) && nextStep(state).kind === 'idle') {
+    const longHistory = oneActivityReports && info.historyLength >= (options.maxHistoryEvents ?? MAX_HISTORY_EVENTS);
+    if ((info.continueAsNewSuggested || hookHit || longHistory) && nextStep(state).kind === 'idle') {
       await condition(allHandlersFinished);
       await continueAsNew<typeof deviceComplianceWorkflow>({ tenantId, deviceId, options, state, inbox: [...inbox] });
     }

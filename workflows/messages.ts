@@ -29,6 +29,11 @@ export interface DeviceWorkflowOptions {
   /** Test hook: continue-as-new after this many applied events, as if Temporal suggested it. */
   continueAsNewAfterEvents?: number;
   /**
+   * Continue-as-new, once idle, when the run's history has this many events (default
+   * MAX_HISTORY_EVENTS in workflows/device.ts): every cache miss replays the run's whole history.
+   */
+  maxHistoryEvents?: number;
+  /**
    * Task queue of the activities that call Microsoft (rate-limited by the server across all workers);
    * default `<this workflow's task queue>-microsoft`.
    */

@@ -7,6 +7,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import {
   getDevice,
+  getDeviceWithReporting,
   getOperation,
   getSettings,
   listDevices,
@@ -85,6 +86,8 @@ export function decodeCursor(cursor: string): string | null {
   return deviceIdSchema.safeParse(deviceId).success ? deviceId : null;
 }
 
+const noSuchDevice = (deviceId: string) => notFound(`No device "${deviceId}" was ever seen`);
+
 export function registerAdminRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard } = ctx;
   const { db, tenantId, temporal } = deps;
@@ -93,7 +96,7 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
   const settingsNow = () => guard.db(() => getSettings(db, tenantId));
   const deviceOr404 = async (deviceId: string): Promise<DeviceRow> => {
     const row = await guard.db(() => getDevice(db, tenantId, deviceId));
-    if (!row) throw notFound(`No device "${deviceId}" was ever seen`);
+    if (!row) throw noSuchDevice(deviceId);
     return row;
   };
 
@@ -117,8 +120,9 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { deviceId } = c.req.valid('param');
-      const [row, settings] = await Promise.all([deviceOr404(deviceId), settingsNow()]);
-      return c.json(toDeviceDetails(row, settings.enabled), 200);
+      const found = await guard.db(() => getDeviceWithReporting(db, tenantId, deviceId));
+      if (!found) throw noSuchDevice(deviceId);
+      return c.json(toDeviceDetails(found.row, found.reportingEnabled), 200);
     },
   );
 
@@ -293,6 +297,7 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
           finishedAt: op.finishedAt,
           devicesTotal: op.devicesTotal,
           devicesSignalled: op.devicesSignalled,
+          devicesSkipped: op.devicesSkipped,
         },
         200,
       );

@@ -1,6 +1,6 @@
 /** What Linux tells about a process (/proc): resident memory and CPU time. Linux only. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 let clkTck: number | undefined;
 function ticksPerSecond(): number {
@@ -36,6 +36,20 @@ export function procSample(pid: number): ProcSample | null {
   } catch {
     return null;
   }
+}
+
+/** Processes whose command name is `name` (e.g. every Postgres backend), by /proc/<pid>/comm. */
+export function pidsNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 /** CPU seconds of several processes, keyed by name. */

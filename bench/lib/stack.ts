@@ -18,6 +18,7 @@ import { createScratchDatabase } from '../../db/scratch';
 import { EmulatorControl } from '../../emulator/control-client';
 import { devServerArgs, findTemporalCli, freePort, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
 import { startChild, waitUntil, type Child } from './child';
+import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
 
 export const TASK_QUEUE = 'bench-azure-compliance';
 export const FLOOR_TASK_QUEUE = 'bench-floor';
@@ -186,8 +187,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const startWorker = async (wo: WorkerOptions): Promise<Child> => {
       const child = startChild({
         name: 'worker',
-        script: 'workers/main.ts',
-        nodeFlags: wo.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${wo.cpuProfDir}`] : [],
+        script: WORKER_ENTRY,
+        nodeFlags: [...WORKER_NODE_FLAGS, ...(wo.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${wo.cpuProfDir}`] : [])],
         env: { ...baseEnv, AZURE_MAX_CALLS_PER_SECOND: String(wo.maxCallsPerSecond), WORKER_METRICS_PORT: String(await freePort()) },
       });
       await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);

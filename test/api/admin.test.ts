@@ -382,6 +382,7 @@ describe('API: GET /v1/operations/{operationId}', () => {
       finishedAt: null,
       devicesTotal: 10,
       devicesSignalled: 4,
+      devicesSkipped: 0,
     });
     assert.equal((await get(api, '/v1/operations/op-unknown')).status, 404);
   });

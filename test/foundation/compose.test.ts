@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { CONFIG_VARIABLES, LOCAL_ONLY_VARIABLES, PROCESS_VARIABLES, loadConfig, type Config } from '../../config';
+import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../../workflows/search-attributes';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -189,6 +190,14 @@ describe('docker-compose.yml and Dockerfile', () => {
       assert.deepEqual(pick(config), pick(defaults));
     });
   }
+
+  it('starts the worker with its Node flags (the heap cap) in docker-compose.yml and in npm run worker, as npm start and the benchmarks do', () => {
+    const composeCommand = (compose.services.worker!.command as string[]).join(' ');
+    const npmScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.worker!;
+    for (const launcher of [composeCommand, npmScript]) {
+      assert.ok(launcher.includes(`${WORKER_NODE_FLAGS.join(' ')} --import tsx ${WORKER_ENTRY}`), launcher);
+    }
+  });
 
   it('takes every secret only from a ${VAR:?} substitution, never a literal', () => {
     for (const [name, s] of Object.entries(compose.services)) {

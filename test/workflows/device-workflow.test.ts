@@ -297,6 +297,36 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
     });
   });
 
+  it('continues-as-new, once idle, when its history reaches maxHistoryEvents, so a replay stays short', async () => {
+    const d = await seedDevice();
+    await withWorker(async ({ taskQueue }) => {
+      const options = { ...FAST_POLLS, maxHistoryEvents: 40 };
+      await sendEvent(taskQueue, d.deviceId, registration(d), options);
+      await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
+      for (const actions of [['BLOCK_EMAIL'], ['SEND_ALERT'], ['QUARANTINE']] as PolicyAction[][]) {
+        await sendEvent(taskQueue, d.deviceId, compliance(actions), options);
+        await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && r.policyAction === actions[0]);
+      }
+      const handle = workflowHandle(d.deviceId);
+      const runs = await waitFor('a continued-as-new run', async () => {
+        const found: Array<{ status: string; historyLength: number }> = [];
+        for await (const w of testEnv().temporalClient.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) found.push({ status: w.status.name, historyLength: w.historyLength });
+        return found.length >= 2 ? found : null;
+      });
+      for (const run of runs.filter((r) => r.status === 'CONTINUED_AS_NEW')) {
+        // It stops at the first idle point past the bound: the last report's events after it.
+        assert.ok(run.historyLength >= 40 && run.historyLength < 40 + 30, `a run of ${run.historyLength} events`);
+      }
+      const state = await handle.query<{ counters: { eventsApplied: number }; actions: string[] }>('state');
+      assert.equal(state.counters.eventsApplied, 4);
+      assert.deepEqual(state.actions, ['QUARANTINE']);
+      // The next event is served by the new run with the carried state.
+      await sendEvent(taskQueue, d.deviceId, compliance([]), options);
+      const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && r.policyAction === null);
+      assert.equal(row.reportedCompliance, 'compliant');
+    });
+  });
+
   it('completes a report whose worker was SIGKILLed mid-report, and loses no event sent while it was down', async () => {
     const d = await seedDevice();
     const taskQueue = uniqueName('tq-kill');

@@ -1,0 +1,12 @@
+/**
+ * How the worker process is started, wherever it is started (npm run worker, npm start, the
+ * benchmarks, docker-compose.yml; test/foundation checks they agree).
+ *
+ * V8 otherwise lets each isolate of the worker (the main one and the SDK's workflow thread) grow its
+ * heap far beyond what it holds, for throughput; capped, it collects sooner and the process stays
+ * inside its memory budget whatever the number of open device workflows (docs/benchmarks.md). The
+ * cap is per isolate and leaves room above what each one holds with the default workflow cache.
+ */
+export const WORKER_HEAP_MB = 192;
+export const WORKER_NODE_FLAGS = [`--max-old-space-size=${WORKER_HEAP_MB}`] as const;
+export const WORKER_ENTRY = 'workers/main.ts';
