@@ -12,6 +12,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import { formatZodIssues } from '../domain/validation';
+import { lazyChild } from '../lib/logger';
 import { createAuthenticator, requireRole } from './auth';
 import { DEFAULT_TIMEOUTS, DependencyUnavailable, createGuards, type Timeouts } from './dependencies';
 import { createApiMetrics, type ApiMetrics } from './metrics';
@@ -62,9 +63,8 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
     const started = process.hrtime.bigint();
     const given = c.req.header('x-request-id');
     const requestId = given !== undefined && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-    const log = deps.logger.child({ reqId: requestId });
     c.set('requestId', requestId);
-    c.set('log', log);
+    c.set('log', lazyChild(deps.logger, { reqId: requestId }));
     c.set('eventType', undefined);
     c.header('X-Request-Id', requestId);
     c.header('X-Content-Type-Options', 'nosniff');
@@ -86,10 +86,10 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, seconds);
     // Never the headers: the Authorization header carries a key.
-    const line = { method: c.req.method, path: c.req.path, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 1e4) / 10 };
-    if (c.res.status >= 500) log.error(line, 'request');
-    else if (QUIET_ROUTES.has(labels.route)) log.debug(line, 'request');
-    else log.info(line, 'request');
+    const line = { reqId: requestId, method: c.req.method, path: c.req.path, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 1e4) / 10 };
+    if (c.res.status >= 500) deps.logger.error(line, 'request');
+    else if (QUIET_ROUTES.has(labels.route)) deps.logger.debug(line, 'request');
+    else deps.logger.info(line, 'request');
   };
 }
 

@@ -6,6 +6,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Hook, OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { LevelLogger } from '../lib/logger';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import type { Db } from '../db';
@@ -46,7 +47,8 @@ export interface ApiDeps {
 export interface AppEnv {
   Variables: {
     requestId: string;
-    log: Logger;
+    /** The request's logger (every line carries its request id). */
+    log: LevelLogger;
     /** The `type` label of the MDM event being handled (metrics). */
     eventType: string | undefined;
   };

@@ -41,6 +41,12 @@ const cronExpression = (fallback: string) =>
     }, `must be a five-field cron expression, e.g. "${fallback}"`);
 
 export const DEFAULT_AZURE_MAX_CALLS_PER_SECOND = 80;
+/**
+ * Device workflows a worker keeps in memory. Enough for every report in flight at the Microsoft
+ * budget (a report takes about a second) and for event bursts, within the worker's heap cap
+ * (workers/launch.ts); an evicted workflow is replayed on its next task.
+ */
+export const DEFAULT_WORKER_MAX_CACHED_WORKFLOWS = 250;
 
 const envSchema = z
   .object({
@@ -82,7 +88,7 @@ const envSchema = z
     // second the budget allows (event-driven reports run first anyway: they have a higher priority).
     SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number<string | undefined>().positive().max(100_000).optional()),
     // Device workflows a worker keeps in memory (each costs roughly 0.5-1 MB); others are replayed on demand.
-    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(DEFAULT_WORKER_MAX_CACHED_WORKFLOWS),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATA_DIR: z.string().trim().min(1).default('.data'),
     ENABLE_ON_START: booleanFlag(true),

@@ -14,7 +14,7 @@ import { reportingEnabledReader } from '../db/data';
 import { createDeviceActivities, type DeviceActivityDeps } from '../activities/device-activities';
 import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
-import { CALLS_PER_REPORT, DEFAULT_AZURE_MAX_CALLS_PER_SECOND, type AzureCredentials } from '../config';
+import { CALLS_PER_REPORT, DEFAULT_AZURE_MAX_CALLS_PER_SECOND, DEFAULT_WORKER_MAX_CACHED_WORKFLOWS, type AzureCredentials } from '../config';
 import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 import { WORKFLOWS_PATH } from './workflow-bundle';
@@ -129,8 +129,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     activities: mainActivities,
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
     // evicted workflow is replayed on its next task (design.md §5).
-    // 500 keeps a worker near 500 MiB (bench: 2,000 cached device workflows took ~780 MiB RSS).
-    maxCachedWorkflows: deps.maxCachedWorkflows ?? 500,
+    maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

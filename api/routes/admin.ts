@@ -7,11 +7,11 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import {
   getDevice,
-  getDeviceWithReporting,
   getOperation,
   getSettings,
   listDevices,
   listReportAttempts,
+  reportingEnabledReader,
   updateSettings,
   type DeviceFilter,
   type DeviceRow,
@@ -94,6 +94,10 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
   const tags = ['Admin'];
 
   const settingsNow = () => guard.db(() => getSettings(db, tenantId));
+  // A device's details read null status while reporting is off; a device GET must not pay a second
+  // query for that (a switch is seen within a second, by every replica).
+  const enabledReader = reportingEnabledReader(db);
+  const reportingEnabled = () => guard.db(() => enabledReader(tenantId));
   const deviceOr404 = async (deviceId: string): Promise<DeviceRow> => {
     const row = await guard.db(() => getDevice(db, tenantId, deviceId));
     if (!row) throw noSuchDevice(deviceId);
@@ -120,9 +124,8 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { deviceId } = c.req.valid('param');
-      const found = await guard.db(() => getDeviceWithReporting(db, tenantId, deviceId));
-      if (!found) throw noSuchDevice(deviceId);
-      return c.json(toDeviceDetails(found.row, found.reportingEnabled), 200);
+      const [row, enabled] = await Promise.all([deviceOr404(deviceId), reportingEnabled()]);
+      return c.json(toDeviceDetails(row, enabled), 200);
     },
   );
 
