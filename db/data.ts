@@ -3,7 +3,7 @@
  * report timeline are written only by activities of the device's workflow; the API only reads.
  */
 import type { Knex } from 'knex';
-import type { Db } from './index';
+import { pooledQuery, type Db } from './index';
 
 export interface LastError {
   code: string;
@@ -134,8 +134,9 @@ export async function writeDeviceRecord(db: Db, p: DeviceProjection, attempt?: A
 }
 
 export async function getDevice(db: Db, tenantId: string, deviceId: string): Promise<DeviceRow | null> {
-  // Raw: this is every admin GET of a device, and knex's query building is a tenth of its cost.
-  const { rows } = (await db.raw('select * from devices where tenant_id = ? and device_id = ? limit 1', [tenantId, deviceId])) as { rows: DbRow[] };
+  // Straight on a pooled pg connection: this is every admin GET of a device, and knex's query
+  // building and runner were a tenth of its cost.
+  const rows = await pooledQuery(db, 'select * from devices where tenant_id = $1 and device_id = $2 limit 1', [tenantId, deviceId]);
   return rows[0] ? toDeviceRow(rows[0]) : null;
 }
 

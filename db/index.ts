@@ -13,6 +13,25 @@ export function createDb(databaseUrl: string, pool: { min?: number; max?: number
   });
 }
 
+/** A pg connection of knex's pool, as knex hands it out. */
+interface PooledClient {
+  query(text: string, values: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+
+/**
+ * One parameterized statement ($1, $2…) on a connection of the knex pool, without knex's query
+ * building: for the hottest reads. Same pool, same limits, same connection errors.
+ */
+export async function pooledQuery(db: Db, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+  const client = db.client as { acquireConnection(): Promise<PooledClient>; releaseConnection(c: PooledClient): Promise<void> };
+  const connection = await client.acquireConnection();
+  try {
+    return (await connection.query(text, values)).rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
 export async function migrateToLatest(db: Db): Promise<void> {
   await db.migrate.latest({ migrationSource });
 }

@@ -41,6 +41,10 @@ export interface HistoryProfile {
   workflowTasks: number;
   activities: Record<string, number>;
   localActivityMarkers: number;
+  /** Markers of patched() (once per run) and the TemporalChangeVersion upserts that come with them. */
+  patchMarkers: number;
+  /** Upserts of our own search attributes (not TemporalChangeVersion). */
+  searchAttributeUpserts: number;
   timers: number;
   historyEvents: number;
   /** Mean milliseconds per workflow spent in each phase (summed over the workflow's tasks). */
@@ -68,6 +72,11 @@ export async function historyProfile(stack: Stack, workflowIds: string[]): Promi
       add(counts, name);
       const attrs = e[`${name.charAt(0).toLowerCase()}${name.slice(1)}EventAttributes`] as Record<string, unknown> | undefined;
       if (name === 'ActivityTaskScheduled') add(activities, String((attrs?.activityType as { name?: string } | undefined)?.name));
+      if (name === 'MarkerRecorded') add(counts, (attrs?.markerName as string | undefined) === 'core_patch' ? 'marker:patch' : 'marker:other');
+      if (name === 'UpsertWorkflowSearchAttributes') {
+        const fields = Object.keys(((attrs?.searchAttributes as { indexedFields?: Record<string, unknown> } | undefined)?.indexedFields) ?? {});
+        add(counts, fields.length === 1 && fields[0] === 'TemporalChangeVersion' ? 'upsert:change-version' : 'upsert:ours');
+      }
       const ref = (field: string) => byId.get(Number(attrs?.[field]));
       if (name === 'WorkflowTaskStarted') {
         const s = ref('scheduledEventId');
@@ -101,12 +110,14 @@ export async function historyProfile(stack: Stack, workflowIds: string[]): Promi
   const c = mean(counts);
   return {
     workflows: n,
-    eventsPerWorkflow: c,
+    eventsPerWorkflow: Object.fromEntries(Object.entries(c).filter(([k]) => !k.includes(':'))),
     workflowTasks: c.WorkflowTaskCompleted ?? 0,
     activities: mean(activities),
-    localActivityMarkers: c.MarkerRecorded ?? 0,
+    localActivityMarkers: c['marker:other'] ?? 0,
+    patchMarkers: c['marker:patch'] ?? 0,
+    searchAttributeUpserts: c['upsert:ours'] ?? 0,
     timers: c.TimerStarted ?? 0,
-    historyEvents: round(Object.values(c).reduce((a, b) => a + b, 0)),
+    historyEvents: round(Object.entries(c).filter(([k]) => !k.includes(':')).reduce((a, [, b]) => a + b, 0)),
     phasesMs: mean(phases),
     startToLastTaskMs: round(spans / Math.max(1, n)),
   };

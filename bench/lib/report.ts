@@ -111,7 +111,8 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     '',
     `**One event, from its device workflow's history** (mean of ${h.workflows} devices of the latency run): ${f1(h.historyEvents)} history events, ` +
       `${f1(h.workflowTasks)} workflow tasks, activities ${Object.entries(h.activities).map(([k, v]) => `${f1(v)} × \`${k}\``).join(', ')}, ` +
-      `${f1(h.localActivityMarkers)} local activities (\`writeDeviceRecord\`), ${f1(h.timers)} timer, ${f1(h.eventsPerWorkflow.UpsertWorkflowSearchAttributes ?? 0)} search-attribute upserts ` +
+      `${f1(h.localActivityMarkers)} local activities (\`writeDeviceRecord\`), ${f1(h.timers)} timer, ${f1(h.searchAttributeUpserts)} search-attribute upserts, ` +
+      `${f1(h.patchMarkers)} patch marker with its \`TemporalChangeVersion\` upsert (once per run, not per report) ` +
       `(the floor: 11 events, 2 workflow tasks, 1 activity). ${f0(h.startToLastTaskMs)} ms from the workflow's start to its last workflow task, spent as:`,
     '',
     '| phase (summed per event) | ms |',
