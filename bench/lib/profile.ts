@@ -202,6 +202,8 @@ function categoryOf(url: string, fn: string): string {
   if (fn === '(idle)') return 'idle';
   if (fn === '(program)') return 'V8/native (program)';
   if (!url) return 'native / builtins';
+  // The prebuilt workflow bundle lives under node_modules/.cache (workers/workflow-bundle.ts).
+  if (/workflow-bundle-[0-9a-f]+\.js/.test(url)) return 'workflow bundle (VM)';
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) {
     const pkg = m[1]!;
