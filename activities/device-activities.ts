@@ -2,10 +2,10 @@
  * Activities of the device workflow. All I/O lives here, built by one factory from injected
  * dependencies; failures from Microsoft become Temporal failures in activities/azure/errors.ts.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db';
 import { reportingEnabledReader, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../db/data';
-import { Context } from '@temporalio/activity';
 import type { ReportPayload, DeviceError, EntraLookups } from '../domain/device-state';
 import { azureFailureError } from '../domain/azure-failures';
 import type { AzureComplianceClient } from './azure/client';

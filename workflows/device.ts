@@ -128,7 +128,8 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     }
   };
 
-  // Handlers are set before the first await and only enqueue (safe-message-handlers pattern).
+  // Handlers are set before the first await and only enqueue (safe-message-handlers pattern); an
+  // event's handler also cancels a sweep's upload still waiting in the queue (forcedUpload above).
   setHandler(registrationSignal, onEvent);
   setHandler(complianceSignal, onEvent);
   setHandler(inventorySignal, onEvent);
