@@ -110,27 +110,10 @@ export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error
  */
 export async function writeDeviceRecord(db: Db, p: DeviceProjection, attempt?: AttemptRecord): Promise<boolean> {
   if (!attempt) return upsertDeviceProjection(db, p);
-  const attemptInsert = db.raw(
-    `insert into report_attempts (tenant_id, device_id, attempt_key, at, trigger, reported, outcome, message_id, error, completed_at)
-     select ?::text, ?::text, ?::text, ?::timestamptz, ?::text, ?::jsonb, ?::text, ?::text, ?::jsonb, ?::timestamptz
-     where exists (select 1 from device)
-     on conflict (tenant_id, device_id, attempt_key)
-     do update set outcome = excluded.outcome, message_id = excluded.message_id, error = excluded.error, completed_at = excluded.completed_at`,
-    [
-      p.tenantId,
-      p.deviceId,
-      attempt.attemptKey,
-      attempt.at,
-      attempt.trigger,
-      JSON.stringify(attempt.reported),
-      attempt.outcome,
-      attempt.messageId,
-      attempt.error === null ? null : JSON.stringify(attempt.error),
-      attempt.completedAt,
-    ],
-  );
-  const [row] = await db.with('device', deviceUpsert(db, p)).with('attempt', attemptInsert).from('device').select(db.raw('count(*)::int as applied'));
-  return Number((row as { applied: number }).applied) === 1;
+  const row = attemptRow({ ...attempt, tenantId: p.tenantId, deviceId: p.deviceId });
+  const attemptInsert = db.raw(ATTEMPT_UPSERT_AFTER_DEVICE, ATTEMPT_COLUMNS.map((c) => row[c]));
+  const [applied] = await db.with('device', deviceUpsert(db, p)).with('attempt', attemptInsert).from('device').select(db.raw('count(*)::int as applied'));
+  return Number((applied as { applied: number }).applied) === 1;
 }
 
 export async function getDevice(db: Db, tenantId: string, deviceId: string): Promise<DeviceRow | null> {
@@ -201,23 +184,49 @@ export interface ReportAttempt {
   completedAt: string | null;
 }
 
+/** The columns of a timeline row with their Postgres types, the ones that identify it, and the ones its outcome updates. */
+const ATTEMPT_COLUMN_TYPES = {
+  tenant_id: 'text',
+  device_id: 'text',
+  attempt_key: 'text',
+  at: 'timestamptz',
+  trigger: 'text',
+  reported: 'jsonb',
+  outcome: 'text',
+  message_id: 'text',
+  error: 'jsonb',
+  completed_at: 'timestamptz',
+} as const;
+type AttemptColumn = keyof typeof ATTEMPT_COLUMN_TYPES;
+const ATTEMPT_COLUMNS = Object.keys(ATTEMPT_COLUMN_TYPES) as AttemptColumn[];
+const ATTEMPT_KEY_COLUMNS: AttemptColumn[] = ['tenant_id', 'device_id', 'attempt_key'];
+const ATTEMPT_OUTCOME_COLUMNS: AttemptColumn[] = ['outcome', 'message_id', 'error', 'completed_at'];
+
+/** The upsert of a timeline row inside writeDeviceRecord's statement: only if its `device` CTE wrote the device row. */
+const ATTEMPT_UPSERT_AFTER_DEVICE = `insert into report_attempts (${ATTEMPT_COLUMNS.join(', ')})
+  select ${ATTEMPT_COLUMNS.map((c) => `?::${ATTEMPT_COLUMN_TYPES[c]}`).join(', ')}
+  where exists (select 1 from device)
+  on conflict (${ATTEMPT_KEY_COLUMNS.join(', ')})
+  do update set ${ATTEMPT_OUTCOME_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+
+function attemptRow(a: AttemptRecord & Pick<ReportAttempt, 'tenantId' | 'deviceId'>): Record<AttemptColumn, string | null> {
+  return {
+    tenant_id: a.tenantId,
+    device_id: a.deviceId,
+    attempt_key: a.attemptKey,
+    at: a.at,
+    trigger: a.trigger,
+    reported: JSON.stringify(a.reported),
+    outcome: a.outcome,
+    message_id: a.messageId,
+    error: a.error === null ? null : JSON.stringify(a.error),
+    completed_at: a.completedAt,
+  };
+}
+
 /** Inserts the attempt, or updates it when the workflow reports its outcome (same attempt key). */
 export async function upsertReportAttempt(db: Db, a: ReportAttempt): Promise<void> {
-  await db('report_attempts')
-    .insert({
-      tenant_id: a.tenantId,
-      device_id: a.deviceId,
-      attempt_key: a.attemptKey,
-      at: a.at,
-      trigger: a.trigger,
-      reported: JSON.stringify(a.reported),
-      outcome: a.outcome,
-      message_id: a.messageId,
-      error: a.error === null ? null : JSON.stringify(a.error),
-      completed_at: a.completedAt,
-    })
-    .onConflict(['tenant_id', 'device_id', 'attempt_key'])
-    .merge(['outcome', 'message_id', 'error', 'completed_at']);
+  await db('report_attempts').insert(attemptRow(a)).onConflict(ATTEMPT_KEY_COLUMNS).merge(ATTEMPT_OUTCOME_COLUMNS);
 }
 
 export async function listReportAttempts(

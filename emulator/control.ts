@@ -51,15 +51,15 @@ const faultSchema = z.object({
   delayMs: z.number().int().nonnegative().optional(),
 });
 
+/** A service's throttling limit; null switches it off. */
+const rateLimitSchema = z.object({ limit: z.number().int().positive(), windowSeconds: z.number().positive() }).nullable().optional();
+
 const optionsSchema = z.object({
   autoRegister: z.boolean().optional(),
   pollsBeforeTerminal: z.number().int().nonnegative().optional(),
   tokenLifetimeSeconds: z.number().int().positive().optional(),
   allowAppDeviceDelete: z.boolean().optional(),
-  throttle: z.object({
-    graph: z.object({ limit: z.number().int().positive(), windowSeconds: z.number().positive() }).nullable().optional(),
-    intune: z.object({ limit: z.number().int().positive(), windowSeconds: z.number().positive() }).nullable().optional(),
-  }).optional(),
+  throttle: z.object({ graph: rateLimitSchema, intune: rateLimitSchema }).optional(),
 });
 
 const clockSchema = z.object({ offsetSeconds: z.number() });

@@ -19,7 +19,6 @@ import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 import { WORKFLOWS_PATH } from './workflow-bundle';
 
-
 export interface WorkerDeps {
   connection: NativeConnection;
   namespace: string;

@@ -108,6 +108,8 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   const { tenantId, deviceId } = input;
   const options = input.options ?? {};
   const microsoftTaskQueue = options.microsoftTaskQueue ?? `${workflowInfo().taskQueue}-microsoft`;
+  // What was sent finishes first: its status polls go ahead of every upload still queued.
+  const statusPolls = microsoftActivities(microsoftTaskQueue, STATUS_POLL_PRIORITY);
   const inbox: InboxItem[] = [...(input.inbox ?? [])];
   let state: DeviceState = input.state ?? initialState(tenantId, deviceId, Date.now() * 1000);
   let eventsThisRun = 0;
@@ -207,7 +209,6 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
       input,
       timeoutMs,
       uploads: microsoftActivities(microsoftTaskQueue, reportPriority(trigger)),
-      polls: microsoftActivities(microsoftTaskQueue, STATUS_POLL_PRIORITY),
     };
   };
   type Attempt = ReturnType<typeof beginAttempt>;
@@ -243,7 +244,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
       if (drainInbox()) await persist();
       let status: ReportStatus;
       try {
-        status = await attempt.polls.getReportStatus({ tenantId, deviceId, messageId: attempt.messageId });
+        status = await statusPolls.getReportStatus({ tenantId, deviceId, messageId: attempt.messageId });
       } catch (err) {
         await failAttempt(attempt, err);
         return;

@@ -108,16 +108,18 @@ export async function historyProfile(stack: Stack, workflowIds: string[]): Promi
   }
   const mean = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / Math.max(1, n))]));
   const c = mean(counts);
+  // Keys with a colon are sub-counts of an event type (marker:patch, upsert:ours), not events.
+  const events = Object.fromEntries(Object.entries(c).filter(([k]) => !k.includes(':')));
   return {
     workflows: n,
-    eventsPerWorkflow: Object.fromEntries(Object.entries(c).filter(([k]) => !k.includes(':'))),
+    eventsPerWorkflow: events,
     workflowTasks: c.WorkflowTaskCompleted ?? 0,
     activities: mean(activities),
     localActivityMarkers: c['marker:other'] ?? 0,
     patchMarkers: c['marker:patch'] ?? 0,
     searchAttributeUpserts: c['upsert:ours'] ?? 0,
     timers: c.TimerStarted ?? 0,
-    historyEvents: round(Object.entries(c).filter(([k]) => !k.includes(':')).reduce((a, [, b]) => a + b, 0)),
+    historyEvents: round(Object.values(events).reduce((a, b) => a + b, 0)),
     phasesMs: mean(phases),
     startToLastTaskMs: round(spans / Math.max(1, n)),
   };
