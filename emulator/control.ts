@@ -49,6 +49,7 @@ const faultSchema = z.object({
   times: z.number().int().positive().optional(),
   probability: z.number().min(0).max(1).optional(),
   delayMs: z.number().int().nonnegative().optional(),
+  reset: z.boolean().optional(),
 });
 
 /** A service's throttling limit; null switches it off. */

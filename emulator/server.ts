@@ -139,6 +139,12 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
     if (isFaultable(service)) {
       const fault = deps.faults.take({ method: emuReq.method, path: rawPath, service, batchItem: false });
       if (fault?.delayMs) await deps.sleep(fault.delayMs);
+      if (fault?.reset) {
+        req.socket.destroy();
+        complete?.(0, true);
+        deps.logger?.({ msg: 'request', service, method: emuReq.method, path: url.pathname, status: 0, ms: Date.now() - started, faulted: true });
+        return;
+      }
       if (fault) canned = faultResponse(fault, emuReq, service);
       faulted = fault !== undefined;
     }

@@ -59,6 +59,8 @@ export interface FaultSpec {
   /** Chance (0..1) that a matching request is faulted; 1 when omitted. */
   probability?: number;
   delayMs?: number;
+  /** Answer nothing: the connection is dropped (after delayMs, if any), as a network reset shows itself. */
+  reset?: boolean;
 }
 
 /** At most `limit` requests in any `windowSeconds` (sliding), per tenant and app. */

@@ -76,11 +76,12 @@ export interface TemporalServer {
 
 /**
  * `temporal server start-dev` as npm start runs it (lib/temporal-cli.ts: same arguments and search
- * attributes), headless, its SQLite file at `dbFilename`, with the `synchronous` pragma given.
+ * attributes), headless, its SQLite file at `dbFilename`, with the `synchronous` pragma given; on
+ * `port` when given (a restart on the same data and address), else on a free one.
  */
-export async function startTemporal(o: { binary: string; dbFilename: string; synchronous: 'FULL' | 'OFF' }): Promise<TemporalServer> {
-  const port = await freePort();
-  const args = [...devServerArgs({ binary: o.binary, port, uiPort: await freePort(), dbFilename: o.dbFilename }), '--headless'];
+export async function startTemporal(o: { binary: string; dbFilename: string; synchronous: 'FULL' | 'OFF'; port?: number; uiPort?: number }): Promise<TemporalServer> {
+  const port = o.port ?? (await freePort());
+  const args = [...devServerArgs({ binary: o.binary, port, uiPort: o.uiPort ?? (await freePort()), dbFilename: o.dbFilename }), '--headless'];
   if (o.synchronous !== 'FULL') args.push('--sqlite-pragma', `synchronous=${o.synchronous}`);
   const child = startChild({ name: 'temporal', command: o.binary, args, env: { ...process.env } });
   await waitUntil(
@@ -122,6 +123,37 @@ export function connectorEnv(o: {
     HEARTBEAT_CRON: NEVER_CRON,
     LOG_LEVEL: 'info',
   };
+}
+
+/** The connector's worker (workers/main.ts, started as everywhere else) with `env`; resolves once it polls. */
+export async function startConnectorWorker(env: NodeJS.ProcessEnv, extraNodeFlags: string[] = [], name = 'worker'): Promise<Child> {
+  const child = startChild({
+    name,
+    script: WORKER_ENTRY,
+    nodeFlags: [...WORKER_NODE_FLAGS, ...extraNodeFlags],
+    env: { ...env, WORKER_METRICS_PORT: String(await freePort()) },
+  });
+  await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
+  return child;
+}
+
+/** The connector's API (api/main.ts) with `env` (API_PORT set), its per-request log lines into `logFile`. */
+export function startConnectorApi(env: NodeJS.ProcessEnv, logFile: string): Child {
+  return startChild({ name: 'api', script: 'api/main.ts', env, stdoutFile: logFile });
+}
+
+/** Resolves once the API answers /readyz with 200. */
+export async function waitForApi(api: Child, apiUrl: string, timeoutMs = 60_000): Promise<void> {
+  await waitUntil(
+    'the API did not answer /readyz with 200',
+    async () => {
+      if (api.exited) throw new Error(`the API exited:\n${api.tail()}`);
+      const r = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      return r.status === 200 ? true : undefined;
+    },
+    timeoutMs,
+    300,
+  );
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
@@ -184,34 +216,17 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     };
 
     let workerOptions = o.workerOptions;
-    const startWorker = async (wo: WorkerOptions): Promise<Child> => {
-      const child = startChild({
-        name: 'worker',
-        script: WORKER_ENTRY,
-        nodeFlags: [...WORKER_NODE_FLAGS, ...(wo.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${wo.cpuProfDir}`] : [])],
-        env: { ...baseEnv, AZURE_MAX_CALLS_PER_SECOND: String(wo.maxCallsPerSecond), WORKER_METRICS_PORT: String(await freePort()) },
-      });
-      await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
-      return child;
-    };
+    const startWorker = (wo: WorkerOptions): Promise<Child> =>
+      startConnectorWorker({ ...baseEnv, AZURE_MAX_CALLS_PER_SECOND: String(wo.maxCallsPerSecond) }, wo.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${wo.cpuProfDir}`] : []);
     let worker = await startWorker(workerOptions);
     cleanups.push(() => worker.stop(30_000));
     o.log(`worker started (pid ${worker.pid}, AZURE_MAX_CALLS_PER_SECOND=${workerOptions.maxCallsPerSecond})`);
 
     // The API logs a line per request at info (its default): into a file, as a platform would collect it.
-    const api = startChild({ name: 'api', script: 'api/main.ts', env: baseEnv, stdoutFile: path.join(tmpDir, 'api.log') });
+    const api = startConnectorApi(baseEnv, path.join(tmpDir, 'api.log'));
     cleanups.push(() => api.stop());
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    await waitUntil(
-      'the API did not answer /readyz with 200',
-      async () => {
-        if (api.exited) throw new Error(`the API exited:\n${api.tail()}`);
-        const r = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
-        return r.status === 200 ? true : undefined;
-      },
-      60_000,
-      300,
-    );
+    await waitForApi(api, apiUrl);
     o.log(`API at ${apiUrl} (pid ${api.pid})`);
 
     // ---- The floors

@@ -1,0 +1,86 @@
+/**
+ * How one fault is run and measured: the load runs, the fault is injected and lifted, the load stops
+ * (its events in flight sent until accepted), then every device is checked until all are right or
+ * 2 minutes after the fault ended; the emulator's journal of the whole fault is analysed.
+ */
+import type { EmulatorControl } from '../../emulator/control-client';
+import type { JournalEntry } from '../../emulator/types';
+import { sleep } from '../lib/child';
+import type { ConvergenceResult, InvariantChecker } from './invariant';
+import type { LoadStats, MdmLoad } from './load';
+import { analyseCalls, type MicrosoftCalls } from './microsoft-calls';
+import type { FaultStack } from './stack';
+
+export interface FaultContext {
+  stack: FaultStack;
+  load: MdmLoad;
+  checker: InvariantChecker;
+  control: EmulatorControl;
+  tenantId: string;
+  log: (line: string) => void;
+  /** AZURE_REQUEST_TIMEOUT_MS of the connector under test. */
+  azureRequestTimeoutMs: number;
+}
+
+export interface FaultScenario {
+  name: string;
+  /** How the fault is made, in a few words for the report. */
+  how: string;
+  /**
+   * Injects the fault, waits its length under load, lifts it. Returns the Retry-After (ms) of the
+   * 429s it caused, when it knows them.
+   */
+  run(ctx: FaultContext): Promise<{ retryAfterMs?: (e: JournalEntry) => number | undefined } | void>;
+}
+
+export interface FaultResult {
+  name: string;
+  how: string;
+  startedAt: string;
+  faultSeconds: number;
+  load: LoadStats;
+  invariant: ConvergenceResult;
+  microsoft: MicrosoftCalls;
+}
+
+export interface Timing {
+  /** Load before the fault. */
+  beforeMs: number;
+  /** Load after the fault is lifted, before the load stops and devices are checked. */
+  afterMs: number;
+  /** Time every device has to be right after the fault ends. */
+  convergeMs: number;
+}
+
+export const DEFAULT_TIMING: Timing = { beforeMs: 4_000, afterMs: 3_000, convergeMs: 120_000 };
+
+export async function runFault(ctx: FaultContext, scenario: FaultScenario, timing: Timing = DEFAULT_TIMING): Promise<FaultResult> {
+  ctx.log(`fault "${scenario.name}": ${scenario.how}`);
+  await ctx.control.clearRequests();
+  ctx.load.takeStats();
+  const startedAt = new Date();
+  ctx.load.start();
+  await sleep(timing.beforeMs);
+  const faultStart = Date.now();
+  let known: Awaited<ReturnType<FaultScenario['run']>>;
+  try {
+    known = await scenario.run(ctx);
+  } finally {
+    await ctx.control.clearFaults().catch(() => undefined);
+  }
+  const faultEndedAt = Date.now();
+  await sleep(timing.afterMs);
+  await ctx.load.stop();
+  const load = ctx.load.takeStats();
+  const invariant = await ctx.checker.converge(ctx.load.devices, faultEndedAt, timing.convergeMs);
+  const journal = await ctx.control.requests();
+  const microsoft = analyseCalls(journal, known?.retryAfterMs ?? (() => undefined));
+  ctx.log(
+    `fault "${scenario.name}": ${load.accepted} events accepted, ${load.refused503} refused with 503, ${load.noAnswer} unanswered and sent again; ` +
+      `${invariant.wrong} devices wrong, ${invariant.lost} events lost; ` +
+      `${invariant.convergedAfterMs === null ? 'did not converge' : `converged ${(invariant.convergedAfterMs / 1000).toFixed(1)} s after the fault`}; ` +
+      `${microsoft.requests} calls to Microsoft (peak ${microsoft.peakPerSecond}/s), ${microsoft.duplicateUploads} duplicate uploads`,
+  );
+  for (const w of invariant.wrongDevices) ctx.log(`  ${w.deviceId}: ${[...w.problems, ...w.lost.map((k) => `lost ${k}`)].join('; ')}`);
+  return { name: scenario.name, how: scenario.how, startedAt: startedAt.toISOString(), faultSeconds: Math.round((faultEndedAt - faultStart) / 100) / 10, load, invariant, microsoft };
+}

@@ -1,0 +1,19 @@
+/** Postgres unreachable: the proxy in front of it resets every connection for a while. */
+import { sleep } from '../../lib/child';
+import type { FaultScenario } from '../scenario';
+
+export function postgresOutage(o: { downMs?: number } = {}): FaultScenario {
+  const downMs = o.downMs ?? 15_000;
+  return {
+    name: 'Postgres unreachable',
+    how: `proxy in front of Postgres cut for ${downMs / 1000} s (open and new connections reset)`,
+    async run(ctx) {
+      ctx.stack.postgresProxy.cut();
+      try {
+        await sleep(downMs);
+      } finally {
+        ctx.stack.postgresProxy.restore();
+      }
+    },
+  };
+}
