@@ -44,6 +44,8 @@ export interface LoadDevice {
   accepted: AcceptedEvent[];
   /** An event sent but never answered 202 before the load stopped: its fate is unknown. */
   unresolved: DeviceEvent | null;
+  /** Left out of the load and the checks after staying wrong even after fresh events (reported where it broke). */
+  excluded: boolean;
 }
 
 export interface LoadStats {
@@ -81,6 +83,7 @@ export function createDevices(o: { count: number; prefix: string; seed: number; 
     busy: false,
     accepted: [],
     unresolved: null,
+    excluded: false,
   }));
 }
 
@@ -98,6 +101,8 @@ export interface LoadMode {
   ratePerSecond: number;
   /** Duplicate delivery: a share of sends give up after a few ms (before the answer) and send again, and a share of accepted events are sent once more. */
   duplicateDelivery?: boolean;
+  /** Retires and re-enrolments (default true); without them, one lifecycle per device. */
+  lifecycles?: boolean;
 }
 
 export class MdmLoad {
@@ -138,6 +143,27 @@ export class MdmLoad {
     await Promise.all(this.o.devices.map((d) => this.deliver(d, this.registration(d))));
   }
 
+  /**
+   * Sends each device (load stopped) a fresh event that restates it: a compliance change and an
+   * inventory when it is enrolled, its next enrolment when it is retired. After a wrong final state,
+   * so that the next fault starts from devices that are right.
+   */
+  async restate(devices: readonly LoadDevice[]): Promise<void> {
+    await Promise.all(
+      devices.map(async (d) => {
+        if (d.retired) {
+          if (d.lifecycle + 1 >= d.azureIds.length) return;
+          d.lifecycle++;
+          d.retired = false;
+          await this.deliver(d, this.registration(d));
+          return;
+        }
+        await this.deliver(d, { type: 'compliance', occurredAt: this.at(d), actions: [...ACTION_MIX[Math.floor(this.random() * ACTION_MIX.length)]!] });
+        await this.deliver(d, this.inventoryEvent(d));
+      }),
+    );
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -171,7 +197,7 @@ export class MdmLoad {
       if (wait > 0) await sleep(wait);
       if (!this.running) break;
       n++;
-      const idle = this.o.devices.filter((d) => !d.busy);
+      const idle = this.o.devices.filter((d) => !d.busy && !d.excluded);
       if (idle.length === 0) continue;
       const d = idle[Math.floor(this.random() * idle.length)]!;
       const event = this.nextEvent(d);
@@ -206,12 +232,16 @@ export class MdmLoad {
       return this.registration(d);
     }
     const roll = this.random();
-    if (roll < 0.04 && d.lifecycle + 1 < d.azureIds.length) {
+    if (roll < 0.04 && this.mode.lifecycles !== false && d.lifecycle + 1 < d.azureIds.length) {
       d.retired = true;
       d.retiredAt = Date.now();
       return { type: 'retire', occurredAt: this.at(d) };
     }
     if (roll < 0.55) return { type: 'compliance', occurredAt: this.at(d), actions: [...ACTION_MIX[Math.floor(this.random() * ACTION_MIX.length)]!] };
+    return this.inventoryEvent(d);
+  }
+
+  private inventoryEvent(d: LoadDevice): DeviceEvent {
     d.osMinor = (d.osMinor + 1 + Math.floor(this.random() * 3)) % 10;
     const ios = d.platform === 'iOS';
     return {

@@ -56,15 +56,17 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
       `and \`GET /v1/devices/{id}\` agrees and is \`Successful\`, within ${r.settings.convergeWithinSeconds} s of the fault ending. ` +
       'An accepted event is **lost** when the final state does not show the last accepted event of its kind (the Azure device id, the policy action, the inventory\'s OS version, the retirement).',
     '',
-    '| fault | how | events accepted | refused with 503 | lost | wrong final state | duplicate uploads | peak requests to Microsoft /s | Retry-After honoured | time to converge |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| fault | how | events accepted | refused with 503 | other refusals | lost | wrong final state | duplicate uploads | peak requests to Microsoft /s | Retry-After honoured | time to converge |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.faults.map((f) => {
       const ra = f.microsoft.retryAfter;
       const honoured = ra.retried === 0 ? '–' : ra.early === 0 ? `yes (${ra.retried} retries, shortest wait ${((ra.shortestGapMs ?? 0) / 1000).toFixed(2)} s)` : `**no**: ${ra.early} of ${ra.retried} retries early`;
-      return `| ${f.name} | ${f.how} | ${f.load.accepted} | ${f.load.refused503} | ${bold0(f.invariant.lost)} | ${bold0(f.invariant.wrong)} | ${f.microsoft.duplicateUploads} | ${f.microsoft.peakPerSecond} | ${honoured} | ${s1(f.invariant.convergedAfterMs)} |`;
+      const other = Object.entries(f.load.otherStatus).map(([k, v]) => `${v} × ${k}`).join(', ') || '0';
+      return `| ${f.name} | ${f.how} | ${f.load.accepted} | ${f.load.refused503} | ${other} | ${bold0(f.invariant.lost)} | ${bold0(f.invariant.wrong)} | ${f.microsoft.duplicateUploads} | ${f.microsoft.peakPerSecond} | ${honoured} | ${s1(f.invariant.convergedAfterMs)} |`;
     }),
     '',
-    '"Duplicate uploads": upload messages Microsoft accepted that told it exactly what the device\'s previous accepted message did ' +
+    '"Other refusals": answers other than 202 and 503 to valid events of the load (a 409 after an accepted re-enrolment is one), not sent again. ' +
+      '"Duplicate uploads": upload messages Microsoft accepted that told it exactly what the device\'s previous accepted message did ' +
       '(a forced re-report — the sweep — counts too). Retransmissions of an already accepted message id (idempotent) are counted apart in the JSON (`resentUploads`).',
   ];
   if (r.hostile) {
@@ -83,6 +85,15 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
     );
     if (h.examples.serverError.length) lines.push('', `5xx, e.g.: ${h.examples.serverError.map((x) => `\`${x}\``).join('; ')}.`);
     if (h.examples.unanswered.length) lines.push('', `Unanswered, e.g.: ${h.examples.unanswered.map((x) => `\`${x}\``).join('; ')}.`);
+  }
+  const restated = r.faults.filter((f) => f.restated.devices > 0);
+  if (restated.length) {
+    lines.push(
+      '',
+      'After a fault with wrong devices, those devices were sent fresh events (a compliance change and an inventory, or their next enrolment) so the next fault starts from right devices: ' +
+        restated.map((f) => `${f.name}: ${f.restated.rightAgain} of ${f.restated.devices} right again${f.restated.leftOut.length ? `, left out of later faults: ${f.restated.leftOut.join(', ')}` : ''}`).join('; ') +
+        '.',
+    );
   }
   const wrong = r.faults.flatMap((f) => f.invariant.wrongDevices.map((w) => ({ fault: f.name, ...w })));
   if (wrong.length) {
