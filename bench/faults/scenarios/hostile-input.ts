@@ -59,6 +59,8 @@ const NASTY_STRINGS = [
   'null',
   'true',
 ];
+/** The ones a client can put in a header at all (printable ASCII). */
+const HEADER_SAFE_NASTY = NASTY_STRINGS.filter((v) => /^[\x20-\x7e]*$/.test(v));
 const NASTY_VALUES: unknown[] = [null, true, false, 0, -1, 1e308, -0, [], {}, [[[]]], { __proto__: { polluted: true } }, { constructor: { prototype: { polluted: true } } }, ...NASTY_STRINGS];
 
 /** An event that is certainly invalid: each carries at least one violation a strict schema rejects. */
@@ -184,7 +186,7 @@ export function generateHostileRequests(o: { count: number; seed: number; keys: 
       const ct = pick(contentTypes);
       if (ct) headers['Content-Type'] = ct;
     }
-    if (random() < 0.02) headers['X-Tenant-Id'] = pick(NASTY_STRINGS.slice(0, 8));
+    if (random() < 0.02) headers['X-Tenant-Id'] = pick(HEADER_SAFE_NASTY);
     out.push({ method, path, headers, ...(body ? { body } : {}), what: `${method} ${path.slice(0, 80)} (${authName}, ${what})` });
   }
   // The regex worst cases, each on the single-event and the batch route, with the MDM key.
@@ -215,7 +217,9 @@ export async function sendHostile(o: { apiUrl: string; requests: HostileRequest[
       const t0 = performance.now();
       const headers: Record<string, string | number> = { ...r.headers };
       if (r.body) headers['Content-Length'] = r.body.length;
-      const req = http.request({ hostname: base.hostname, port: base.port, path: r.path, method: r.method, headers, agent }, (res) => {
+      let req: http.ClientRequest;
+      try {
+        req = http.request({ hostname: base.hostname, port: base.port, path: r.path, method: r.method, headers, agent }, (res) => {
         res.on('data', () => undefined);
         res.on('end', () => {
           const ms = performance.now() - t0;
@@ -233,6 +237,9 @@ export async function sendHostile(o: { apiUrl: string; requests: HostileRequest[
         });
         res.on('error', () => fail('response error'));
       });
+      } catch (err) {
+        throw new Error(`the hostile client could not send ${r.what}: ${(err as Error).message}`);
+      }
       let done = false;
       const fail = (why: string) => {
         if (done) return;
