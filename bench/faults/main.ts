@@ -19,7 +19,8 @@ import { createScratchDatabase } from '../../db/scratch';
 import { EmulatorControl } from '../../emulator/control-client';
 import { findTemporalCli, INSTALL_HINT } from '../../lib/temporal-cli';
 import { numberArg, parseArgs, stringArg, UsageError } from '../../scripts/simulator/args';
-import { PROJECT_ROOT, sleep, startChild } from '../lib/child';
+import { PROJECT_ROOT, sleep } from '../lib/child';
+import { startEmulatorChild } from '../lib/stack';
 import { machineInfo } from '../lib/machine';
 import { InvariantChecker } from './invariant';
 import { createDevices, MdmLoad, seedFor } from './load';
@@ -98,16 +99,8 @@ async function main(): Promise<void> {
     await migrateToLatest(db);
     await db.destroy();
 
-    const emulatorChild = startChild({ name: 'azure-emulator', script: 'bench/children/emulator.ts', args: ['0'], env: { ...process.env } });
-    cleanups.push(() => emulatorChild.stop());
-    const emulator = await emulatorChild.waitForLine((l) => {
-      try {
-        const v = JSON.parse(l) as { url?: string; caPemPath?: string };
-        return v.url && v.caPemPath ? { url: v.url, caPemPath: v.caPemPath } : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 30_000);
+    const emulator = await startEmulatorChild(0);
+    cleanups.push(() => emulator.child.stop());
     const control = new EmulatorControl(emulator.url);
     const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
     const devices = createDevices({ count: devicesCount, prefix: 'flt', seed, domain: 'contoso.example' });
@@ -119,7 +112,7 @@ async function main(): Promise<void> {
       temporalCli,
       dir,
       databaseUrl: scratch.databaseUrl,
-      emulator,
+      emulator: { url: emulator.url, caPemPath: emulator.caPemPath },
       tenant,
       taskQueue: 'faults-azure-compliance',
       env: { AZURE_REQUEST_TIMEOUT_MS: String(AZURE_REQUEST_TIMEOUT_MS), SWEEP_DEVICES_PER_SECOND: String(SWEEP_DEVICES_PER_SECOND) },

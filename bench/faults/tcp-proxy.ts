@@ -99,3 +99,13 @@ export async function startTcpProxy(o: { targetPort: number; targetHost?: string
       }),
   };
 }
+
+/** Cuts the proxy for `ms`, then restores it (also when interrupted). */
+export async function cutFor(proxy: TcpProxy, ms: number): Promise<void> {
+  proxy.cut();
+  try {
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    proxy.restore();
+  }
+}

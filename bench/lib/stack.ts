@@ -125,6 +125,25 @@ export function connectorEnv(o: {
   };
 }
 
+/** The Azure emulator as a child process (bench/children/emulator.ts: autoRegister); resolves once it listens. */
+export async function startEmulatorChild(pollsBeforeTerminal: number): Promise<{ child: Child; url: string; caPemPath: string }> {
+  const child = startChild({ name: 'azure-emulator', script: 'bench/children/emulator.ts', args: [String(pollsBeforeTerminal)], env: { ...process.env } });
+  try {
+    const where = await child.waitForLine((l) => {
+      try {
+        const v = JSON.parse(l) as { url?: string; caPemPath?: string };
+        return v.url && v.caPemPath ? { url: v.url, caPemPath: v.caPemPath } : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 30_000);
+    return { child, ...where };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
 /** The connector's worker (workers/main.ts, started as everywhere else) with `env`; resolves once it polls. */
 export async function startConnectorWorker(env: NodeJS.ProcessEnv, extraNodeFlags: string[] = [], name = 'worker'): Promise<Child> {
   const child = startChild({
@@ -188,16 +207,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     o.log(`Postgres database ${dbName} on ${url.host}`);
 
     // ---- Azure emulator
-    const emulatorChild = startChild({ name: 'azure-emulator', script: 'bench/children/emulator.ts', args: [String(o.pollsBeforeTerminal)], env: { ...process.env } });
+    const { child: emulatorChild, url: emulatorUrl, caPemPath } = await startEmulatorChild(o.pollsBeforeTerminal);
     cleanups.push(() => emulatorChild.stop());
-    const { url: emulatorUrl, caPemPath } = await emulatorChild.waitForLine((l) => {
-      try {
-        const v = JSON.parse(l) as { url?: string; caPemPath?: string };
-        return v.url && v.caPemPath ? { url: v.url, caPemPath: v.caPemPath } : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 30_000);
     const emulator = new EmulatorControl(emulatorUrl);
     const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
     await emulator.seed({ tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] });

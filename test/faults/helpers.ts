@@ -8,9 +8,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { InvariantChecker } from '../../bench/faults/invariant';
 import { createDevices, MdmLoad, seedFor } from '../../bench/faults/load';
-import type { FaultContext, Timing } from '../../bench/faults/scenario';
+import { runFault, type FaultContext, type FaultResult, type FaultScenario, type Timing } from '../../bench/faults/scenario';
 import { startFaultStack } from '../../bench/faults/stack';
 import { testEnv, uniqueName } from '../support/env';
 
@@ -66,5 +67,33 @@ export async function startFaultRun(o: { name: string; devices: number; ratePerS
       await stack.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Mocha hooks for one fault test: a run of its own before (every device registered and right), torn
+ * down after. Returns the function that runs the fault and asserts the invariant on its result.
+ */
+export function faultRunHooks(name: string): (scenario: FaultScenario) => Promise<FaultResult> {
+  let run: FaultRun | undefined;
+  before(async function () {
+    this.timeout(240_000);
+    run = await startFaultRun({ name, devices: 16, ratePerSecond: 6 });
+    assert.equal(await run.warmUp(), 0, 'every device is right before the fault');
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await run?.stop();
+  });
+  return async (scenario) => {
+    const r = await runFault(run!.ctx, scenario, TEST_TIMING);
+    assert.ok(r.load.accepted > 0, 'the load ran during the fault');
+    const wrongDevices = r.invariant.wrongDevices.map((w) => `${w.deviceId}: ${[...w.problems, ...w.lost.map((k) => `lost ${k}`)].join('; ')}`);
+    // Every valid event was accepted (after 503s, sent again) and every device ended right.
+    assert.deepEqual(
+      { lost: r.invariant.lost, wrong: r.invariant.wrong, unresolved: r.invariant.unresolved, otherStatus: r.load.otherStatus, wrongDevices },
+      { lost: 0, wrong: 0, unresolved: 0, otherStatus: {}, wrongDevices: [] },
+    );
+    return r;
   };
 }

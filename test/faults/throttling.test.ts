@@ -4,30 +4,16 @@
  * bench/faults/scenarios/microsoft-throttling.ts).
  */
 import assert from 'node:assert/strict';
-import { runFault } from '../../bench/faults/scenario';
 import { microsoftThrottling } from '../../bench/faults/scenarios/microsoft-throttling';
-import { startFaultRun, TEST_TIMING, type FaultRun } from './helpers';
+import { faultRunHooks } from './helpers';
 
 describe('faults: Microsoft throttling', function () {
   this.timeout(300_000);
-  let run: FaultRun | undefined;
-
-  before(async () => {
-    run = await startFaultRun({ name: 'throttle', devices: 16, ratePerSecond: 6 });
-    assert.equal(await run.warmUp(), 0, 'every device is right before the fault');
-  });
-
-  after(async () => {
-    await run?.stop();
-  });
+  const runFaultAndCheck = faultRunHooks('throttle');
 
   it('every Intune call throttled for 8 s: no accepted event lost, every device right, every Retry-After honoured', async () => {
-    const r = await runFault(run!.ctx, microsoftThrottling({ forMs: 8_000 }), TEST_TIMING);
-    const wrong = r.invariant.wrongDevices.map((w) => `${w.deviceId}: ${[...w.problems, ...w.lost].join('; ')}`);
+    const r = await runFaultAndCheck(microsoftThrottling({ forMs: 8_000 }));
     assert.ok(r.microsoft.retryAfter.retried > 0, 'throttled calls were retried during the fault');
-    assert.deepEqual(
-      { lost: r.invariant.lost, wrong: r.invariant.wrong, unresolved: r.invariant.unresolved, earlyRetries: r.microsoft.retryAfter.early, wrongDevices: wrong },
-      { lost: 0, wrong: 0, unresolved: 0, earlyRetries: 0, wrongDevices: [] },
-    );
+    assert.equal(r.microsoft.retryAfter.early, 0, `retries sooner than Retry-After (shortest wait ${String(r.microsoft.retryAfter.shortestGapMs)} ms)`);
   });
 });

@@ -1,6 +1,6 @@
 /** Postgres unreachable: the proxy in front of it resets every connection for a while. */
-import { sleep } from '../../lib/child';
 import type { FaultScenario } from '../scenario';
+import { cutFor } from '../tcp-proxy';
 
 export function postgresOutage(o: { downMs?: number } = {}): FaultScenario {
   const downMs = o.downMs ?? 15_000;
@@ -8,12 +8,7 @@ export function postgresOutage(o: { downMs?: number } = {}): FaultScenario {
     name: 'Postgres unreachable',
     how: `proxy in front of Postgres cut for ${downMs / 1000} s (open and new connections reset)`,
     async run(ctx) {
-      ctx.stack.postgresProxy.cut();
-      try {
-        await sleep(downMs);
-      } finally {
-        ctx.stack.postgresProxy.restore();
-      }
+      await cutFor(ctx.stack.postgresProxy, downMs);
     },
   };
 }

@@ -1,6 +1,6 @@
 /** Temporal unreachable: the proxy in front of its frontend resets every connection for a while. */
-import { sleep } from '../../lib/child';
 import type { FaultScenario } from '../scenario';
+import { cutFor } from '../tcp-proxy';
 
 export function temporalOutage(o: { downMs?: number } = {}): FaultScenario {
   const downMs = o.downMs ?? 15_000;
@@ -8,12 +8,7 @@ export function temporalOutage(o: { downMs?: number } = {}): FaultScenario {
     name: 'Temporal unreachable',
     how: `proxy in front of the frontend cut for ${downMs / 1000} s (open and new connections reset)`,
     async run(ctx) {
-      ctx.stack.temporalProxy.cut();
-      try {
-        await sleep(downMs);
-      } finally {
-        ctx.stack.temporalProxy.restore();
-      }
+      await cutFor(ctx.stack.temporalProxy, downMs);
     },
   };
 }
