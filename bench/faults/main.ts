@@ -27,7 +27,7 @@ import { createDevices, MdmLoad, seedFor } from './load';
 import { passed, writeReport, type FaultsReport } from './report';
 import { runFault, DEFAULT_TIMING, type FaultContext, type FaultResult, type FaultScenario } from './scenario';
 import { duplicateDelivery } from './scenarios/duplicate-delivery';
-import { generateHostileRequests, sendHostile, type HostileResult } from './scenarios/hostile-input';
+import { combineHostile, generateHostileRequests, sendHostile, type HostileResult } from './scenarios/hostile-input';
 import { microsoft503, microsoftResets, microsoftSlow } from './scenarios/microsoft-errors';
 import { microsoftThrottling } from './scenarios/microsoft-throttling';
 import { postgresOutage } from './scenarios/postgres-outage';
@@ -56,20 +56,6 @@ const ALL_FAULTS: FaultScenario[] = [
   duplicateDelivery(),
 ];
 
-async function countDevices(apiUrl: string, adminKey: string): Promise<number> {
-  let n = 0;
-  let cursor: string | null = null;
-  for (let page = 0; page < 100; page++) {
-    const r = await fetch(`${apiUrl}/v1/devices?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { Authorization: `Bearer ${adminKey}` }, signal: AbortSignal.timeout(30_000) });
-    if (r.status !== 200) throw new Error(`GET /v1/devices answered ${r.status}`);
-    const body = (await r.json()) as { items: unknown[]; nextCursor: string | null };
-    n += body.items.length;
-    cursor = body.nextCursor;
-    if (!cursor) break;
-  }
-  return n;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), ['devices', 'rate', 'seed', 'only', 'max-minutes', 'hold-seconds'], ['skip-hostile']);
   const devicesCount = numberArg(args, 'devices', 48, { min: 40, integer: true });
@@ -95,9 +81,10 @@ async function main(): Promise<void> {
   try {
     const scratch = await createScratchDatabase(config.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres', 'acc_faults');
     cleanups.push(() => scratch.drop());
-    const db = createDb(scratch.databaseUrl, { max: 1 });
-    await migrateToLatest(db);
-    await db.destroy();
+    // The suite reads the read model directly (devices created by hostile input), not through the API under test.
+    const readModel = createDb(scratch.databaseUrl, { max: 1 });
+    cleanups.push(() => readModel.destroy());
+    await migrateToLatest(readModel);
 
     const emulator = await startEmulatorChild(0);
     cleanups.push(() => emulator.child.stop());
@@ -147,14 +134,18 @@ async function main(): Promise<void> {
     if (!skipHostile && (!only || 'hostile input'.includes(only.toLowerCase()))) {
       const openapi = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
       const paths = Object.entries(openapi.paths).flatMap(([p, ops]) => Object.keys(ops).filter((m) => /^(get|post|put|delete|patch)$/.test(m)).map((m) => ({ method: m.toUpperCase(), path: p })));
-      const before = await countDevices(stack.apiUrl, stack.keys.admin);
-      const requests = generateHostileRequests({ count: HOSTILE_REQUESTS, seed, keys: stack.keys, paths, knownDeviceId: devices[0]!.deviceId });
-      log(`hostile input: ${requests.length} requests on ${paths.length} documented routes and others`);
-      const sent = await sendHostile({ apiUrl: stack.apiUrl, requests, connections: 8, timeoutMs: 15_000, maxMs: 180_000 });
+      const countDevices = async () => Number((await readModel('devices').where({ tenant_id: tenant.tenantId }).count({ n: '*' }))[0]!.n);
+      const before = await countDevices();
+      const { spread, worstCases } = generateHostileRequests({ count: HOSTILE_REQUESTS, seed, keys: stack.keys, paths, knownDeviceId: devices[0]!.deviceId });
+      log(`hostile input: ${spread.length} requests on ${paths.length} documented routes and others, then ${worstCases.length} regex worst cases one at a time`);
+      const first = await sendHostile({ apiUrl: stack.apiUrl, requests: spread, connections: 8, timeoutMs: 15_000, maxMs: 180_000 });
+      const worst = await sendHostile({ apiUrl: stack.apiUrl, requests: worstCases, connections: 1, timeoutMs: 15_000, maxMs: 120_000, stopAtFirstUnanswered: true });
       await sleep(3_000);
-      const after = await countDevices(stack.apiUrl, stack.keys.admin).catch(() => NaN);
-      hostile = { ...sent, devicesCreated: after - before };
-      log(`hostile input: ${hostile.requests} requests in ${hostile.seconds} s; ${hostile.serverErrors} 5xx, ${hostile.unanswered} unanswered, longest ${hostile.longestMs} ms (${hostile.longestRequest}), ${hostile.devicesCreated} devices created`);
+      hostile = { ...combineHostile(first, worst), devicesCreated: (await countDevices()) - before };
+      log(
+        `hostile input: ${hostile.requests} requests in ${hostile.seconds} s; ${hostile.serverErrors} 5xx, ${hostile.unanswered} unanswered, longest ${hostile.longestMs} ms (${hostile.longestRequest}), ` +
+          `${hostile.devicesCreated} devices created${hostile.blockedBy ? `; the API was blocked by ${hostile.blockedBy} (${hostile.notSent} not sent after it)` : ''}`,
+      );
     }
 
     const report: FaultsReport = {

@@ -73,7 +73,7 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
     const h = r.hostile;
     lines.push(
       '',
-      `**Hostile input**: ${h.requests.toLocaleString('en-US')} generated requests over ${h.connections} keep-alive connections in ${h.seconds} s — malformed JSON, wrong shapes, invalid events of every type, ` +
+      `**Hostile input**: ${h.requests.toLocaleString('en-US')} generated requests (${h.notSent} not sent) over ${h.connections} keep-alive connections in ${h.seconds} s — malformed JSON, wrong shapes, invalid events of every type, ` +
         'oversize bodies (> 1 MiB), deep nesting, long near-misses of every pattern (regex worst cases, last), unknown routes and methods, hostile path and query values — ' +
         'on every documented route, with the MDM key, the admin key, a wrong key, a malformed header and none.',
       '',
@@ -83,6 +83,7 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
       '',
       `Answers by status: ${Object.entries(h.byStatus).sort().map(([k, v]) => `${k} × ${v}`).join(', ')}.`,
     );
+    if (h.blockedBy) lines.push('', `**The API was blocked** by \`${h.blockedBy}\`: left unanswered for the whole timeout; the ${h.notSent} worst cases after it were not sent.`);
     if (h.examples.serverError.length) lines.push('', `5xx, e.g.: ${h.examples.serverError.map((x) => `\`${x}\``).join('; ')}.`);
     if (h.examples.unanswered.length) lines.push('', `Unanswered, e.g.: ${h.examples.unanswered.map((x) => `\`${x}\``).join('; ')}.`);
   }

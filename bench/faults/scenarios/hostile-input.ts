@@ -3,8 +3,9 @@
  * API documents (and some it does not), with the MDM key, the admin key, a wrong key and none, over
  * several keep-alive connections. No request may get a 5xx or go unanswered, and none may create a
  * device: every body is invalid by construction (a strict schema rejects what it does not know).
- * The regex worst cases (long strings that almost match a pattern) go last, so a request that blocks
- * the API cannot hide what the others found.
+ * The regex worst cases (long strings that almost match a pattern) go last and one at a time, so a
+ * request that blocks the API cannot hide what the others found and is named: the run stops at the
+ * first one left unanswered.
  */
 import http from 'node:http';
 import { prng } from '../../../scripts/simulator/fleet';
@@ -20,6 +21,9 @@ export interface HostileResult {
   longestRequest: string;
   /** Devices in the read model after the run minus before (0 is the invariant). */
   devicesCreated: number;
+  /** The first regex worst case left unanswered (it blocked the API); those after it were not sent. */
+  blockedBy: string | null;
+  notSent: number;
   examples: { serverError: string[]; unanswered: string[] };
   seconds: number;
   connections: number;
@@ -136,7 +140,10 @@ function regexWorstCases(): Array<{ field: string; value: string }> {
   return out;
 }
 
-export function generateHostileRequests(o: { count: number; seed: number; keys: { mdm: string; admin: string }; paths: Array<{ method: string; path: string }>; knownDeviceId: string }): HostileRequest[] {
+export function generateHostileRequests(o: { count: number; seed: number; keys: { mdm: string; admin: string }; paths: Array<{ method: string; path: string }>; knownDeviceId: string }): {
+  spread: HostileRequest[];
+  worstCases: HostileRequest[];
+} {
   const random = prng(o.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const auths: Array<[string, Record<string, string>]> = [
@@ -190,17 +197,26 @@ export function generateHostileRequests(o: { count: number; seed: number; keys: 
     out.push({ method, path, headers, ...(body ? { body } : {}), what: `${method} ${path.slice(0, 80)} (${authName}, ${what})` });
   }
   // The regex worst cases, each on the single-event and the batch route, with the MDM key.
+  const worstCases: HostileRequest[] = [];
   for (const { field, value } of regexWorstCases()) {
     const event: Record<string, unknown> = { type: 'registration', occurredAt: new Date().toISOString(), platform: 'iOS', azureDeviceId: GUID, clientStatusCode: 'Success', userPrincipalName: 'alex@contoso.com', [field]: value };
     const headers = { Authorization: `Bearer ${o.keys.mdm}`, 'Content-Type': 'application/json' };
-    out.push({ method: 'POST', path: '/v1/devices/hostile-regex/events', headers, body: Buffer.from(JSON.stringify(event)), what: `POST single event, ${field} of ${value.length} characters (regex worst case)` });
-    out.push({ method: 'POST', path: '/v1/events', headers, body: Buffer.from(JSON.stringify({ events: [{ deviceId: 'hostile-regex', ...event }] })), what: `POST batch, ${field} of ${value.length} characters (regex worst case)` });
+    worstCases.push({ method: 'POST', path: '/v1/devices/hostile-regex/events', headers, body: Buffer.from(JSON.stringify(event)), what: `POST single event, ${field} of ${value.length} characters (regex worst case)` });
+    worstCases.push({ method: 'POST', path: '/v1/events', headers, body: Buffer.from(JSON.stringify({ events: [{ deviceId: 'hostile-regex', ...event }] })), what: `POST batch, ${field} of ${value.length} characters (regex worst case)` });
   }
-  return out;
+  return { spread: out, worstCases };
 }
 
 /** Sends the requests over `connections` keep-alive connections, each request bounded by `timeoutMs`. */
-export async function sendHostile(o: { apiUrl: string; requests: HostileRequest[]; connections: number; timeoutMs: number; maxMs: number }): Promise<Omit<HostileResult, 'devicesCreated'>> {
+export async function sendHostile(o: {
+  apiUrl: string;
+  requests: HostileRequest[];
+  connections: number;
+  timeoutMs: number;
+  maxMs: number;
+  /** Stop at the first request left unanswered (the API is blocked: what follows would only time out). */
+  stopAtFirstUnanswered?: boolean;
+}): Promise<Omit<HostileResult, 'devicesCreated'>> {
   const base = new URL(o.apiUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections });
   const byStatus: Record<string, number> = {};
@@ -211,6 +227,7 @@ export async function sendHostile(o: { apiUrl: string; requests: HostileRequest[
   let longestRequest = '';
   let sent = 0;
   let next = 0;
+  let blockedBy: string | null = null;
   const started = performance.now();
   const one = (r: HostileRequest) =>
     new Promise<void>((resolve) => {
@@ -245,6 +262,7 @@ export async function sendHostile(o: { apiUrl: string; requests: HostileRequest[
         if (done) return;
         done = true;
         unanswered++;
+        if (o.stopAtFirstUnanswered) blockedBy ??= r.what;
         if (examples.unanswered.length < 10) examples.unanswered.push(`${why}: ${r.what}`);
         const ms = performance.now() - t0;
         if (ms > longestMs) {
@@ -261,7 +279,7 @@ export async function sendHostile(o: { apiUrl: string; requests: HostileRequest[
     });
   await Promise.all(
     Array.from({ length: o.connections }, async () => {
-      while (next < o.requests.length && performance.now() - started < o.maxMs) {
+      while (next < o.requests.length && performance.now() - started < o.maxMs && blockedBy === null) {
         const r = o.requests[next++]!;
         sent++;
         await one(r);
@@ -279,5 +297,27 @@ export async function sendHostile(o: { apiUrl: string; requests: HostileRequest[
     examples,
     seconds: Math.round((performance.now() - started) / 100) / 10,
     connections: o.connections,
+    blockedBy,
+    notSent: o.requests.length - sent,
+  };
+}
+
+/** The figures of two sends taken together. */
+export function combineHostile(a: Omit<HostileResult, 'devicesCreated'>, b: Omit<HostileResult, 'devicesCreated'>): Omit<HostileResult, 'devicesCreated'> {
+  const byStatus = { ...a.byStatus };
+  for (const [k, v] of Object.entries(b.byStatus)) byStatus[k] = (byStatus[k] ?? 0) + v;
+  const longest = b.longestMs > a.longestMs ? b : a;
+  return {
+    requests: a.requests + b.requests,
+    byStatus,
+    serverErrors: a.serverErrors + b.serverErrors,
+    unanswered: a.unanswered + b.unanswered,
+    longestMs: longest.longestMs,
+    longestRequest: longest.longestRequest,
+    examples: { serverError: [...a.examples.serverError, ...b.examples.serverError].slice(0, 10), unanswered: [...a.examples.unanswered, ...b.examples.unanswered].slice(0, 10) },
+    seconds: Math.round((a.seconds + b.seconds) * 10) / 10,
+    connections: Math.max(a.connections, b.connections),
+    blockedBy: a.blockedBy ?? b.blockedBy,
+    notSent: a.notSent + b.notSent,
   };
 }
