@@ -229,6 +229,8 @@ export async function sendHostile(o: {
   let next = 0;
   let blockedBy: string | null = null;
   const started = performance.now();
+  /** The last status answered on each connection, to tell when a request failed on a connection reused after an answer. */
+  const lastStatus = new WeakMap<object, number>();
   const one = (r: HostileRequest) =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
@@ -242,6 +244,7 @@ export async function sendHostile(o: {
           const ms = performance.now() - t0;
           const status = res.statusCode ?? 0;
           byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
+          lastStatus.set(res.socket, status);
           if (status >= 500) {
             serverErrors++;
             if (examples.serverError.length < 10) examples.serverError.push(`${status}: ${r.what}`);
@@ -274,7 +277,10 @@ export async function sendHostile(o: {
       req.setTimeout(o.timeoutMs, () => {
         req.destroy(new Error(`no answer within ${o.timeoutMs} ms`));
       });
-      req.on('error', (err) => fail(err.message));
+      req.on('error', (err) => {
+        const before = req.reusedSocket && req.socket ? lastStatus.get(req.socket) : undefined;
+        fail(before !== undefined ? `${err.message} (on a kept-alive connection whose last answer was ${before})` : err.message);
+      });
       req.end(r.body);
     });
   await Promise.all(
