@@ -77,6 +77,13 @@ async function main(): Promise<void> {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  // A throw in a callback must not leave the stack's processes and database behind.
+  const crash = (err: unknown) => {
+    process.stderr.write(`faults crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    void cleanup().finally(() => process.exit(1));
+  };
+  process.once('uncaughtException', crash);
+  process.once('unhandledRejection', crash);
 
   try {
     const scratch = await createScratchDatabase(config.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres', 'acc_faults');

@@ -239,12 +239,14 @@ export async function sendHostile(o: {
       let req: http.ClientRequest;
       try {
         req = http.request({ hostname: base.hostname, port: base.port, path: r.path, method: r.method, headers, agent }, (res) => {
+        // Taken now: the response lets go of its socket once it ends.
+        const socket = res.socket;
         res.on('data', () => undefined);
         res.on('end', () => {
           const ms = performance.now() - t0;
           const status = res.statusCode ?? 0;
           byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
-          lastStatus.set(res.socket, status);
+          if (socket) lastStatus.set(socket, status);
           if (status >= 500) {
             serverErrors++;
             if (examples.serverError.length < 10) examples.serverError.push(`${status}: ${r.what}`);
