@@ -66,7 +66,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
         temporal.workflow.signalWithStart<DeviceWorkflowFn, [DeviceEvent]>(DEVICE_WORKFLOW_TYPE, {
           workflowId: deviceWorkflowId(tenantId, deviceId),
           taskQueue: config.temporal.taskQueue,
-          args: [{ tenantId, deviceId }],
+          args: [{ tenantId, deviceId, ...(deps.deviceWorkflowOptions ? { options: deps.deviceWorkflowOptions } : {}) }],
           signal: SIGNAL_BY_EVENT_TYPE[event.type] as SignalDefinition<[DeviceEvent]>,
           signalArgs: [event],
           typedSearchAttributes: [
