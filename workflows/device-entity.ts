@@ -51,6 +51,8 @@ export class DeviceEntity {
   private readonly ctx: AttemptContext;
   private readonly statusPolls: ReturnType<typeof microsoftActivities>;
   private current: Attempt | null = null;
+  /** When the retry of a failed report is due (kept while messages interrupt the wait). */
+  private retryDue: { failures: number; at: number } | null = null;
 
   constructor(input: DeviceWorkflowInput) {
     const options = input.options ?? {};
@@ -142,7 +144,13 @@ export class DeviceEntity {
    */
   async backOff(step: Extract<NextStep, { kind: 'report' }>): Promise<boolean> {
     if (!step.retryOf) return true;
-    return !(await condition(() => this.inbox.length > 0, retryDelayMs(this.ctx.options, step.retryOf)));
+    // Due from the failure on: a message that changes nothing does not start the wait again.
+    this.retryDue ??= { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
+    if (this.retryDue.failures !== step.retryOf) this.retryDue = { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
+    const wait = this.retryDue.at - Date.now();
+    if (wait > 0 && (await condition(() => this.inbox.length > 0, wait))) return false;
+    this.retryDue = null;
+    return true;
   }
 
   /** A retired device owes a removal but reporting is off: wait to be woken (enable sweep) or recheck. */
