@@ -45,3 +45,21 @@ export function detailProblems(model: ModelResult, seen: ObservedDetails | null,
 export function categories(problems: readonly string[]): string[] {
   return [...new Set(problems.map((p) => /^\[([^\]]+)\]/.exec(p)?.[1] ?? 'other'))];
 }
+
+/** Fields where two views of the read model disagree (instants compared as instants, objects key by key). */
+export function disagreements(a: ObservedDetails, b: ObservedDetails, aName: string, bName: string): string[] {
+  const norm = (field: string, v: unknown): string => {
+    if (field === 'retiredAt' && typeof v === 'string') return new Date(Date.parse(v)).toISOString();
+    return canonical(v);
+  };
+  return (Object.keys(a) as Array<keyof ObservedDetails>)
+    .filter((k) => norm(k, a[k]) !== norm(k, b[k]))
+    .map((k) => `[read-model-vs-workflow] ${k}: ${aName} shows ${JSON.stringify(a[k])}, ${bName} ${JSON.stringify(b[k])}`);
+}
+
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+}
