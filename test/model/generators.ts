@@ -1,22 +1,13 @@
 /**
  * fast-check arbitraries of device lives. Steps are generated abstractly (an Azure device id is an
  * index into the device's small pool, a time is a shift from the newest time so far) and made
- * concrete by `materialize`, so one shape serves the pure test (made-up ids) and the real stack
+ * concrete by `Materializer`, so one shape serves the pure test (made-up ids) and the real stack
  * (ids and users seeded in the emulator).
  */
 import fc from 'fast-check';
+import { CLIENT_STATUS_CODES } from '../../domain/constants';
 import type { ClientStatusCode, MdmEvent, MicrosoftFault, Platform, PolicyAction, Step } from './reference-model';
 
-export const CLIENT_STATUS_CODES: readonly ClientStatusCode[] = [
-  'Success',
-  'Internal_Error',
-  'Workplace_Join_Required',
-  'Interaction_Required',
-  'Server_Declined_Scopes',
-  'Server_Protection_Policies_Required',
-  'User_Canceled',
-  'Account_logged_out',
-];
 const NON_RETIRE_ACTIONS: readonly PolicyAction[] = ['QUARANTINE', 'BLOCK_APPCONNECT', 'BLOCK_EMAIL', 'SEND_ALERT'];
 const ALL_ACTIONS: readonly PolicyAction[] = ['RETIRE', ...NON_RETIRE_ACTIONS];
 

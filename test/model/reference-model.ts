@@ -1,7 +1,8 @@
 /**
- * A plain reference model of one device's life, written from the device rules (docs/ has the
- * product's rules of ordering, lifecycles and what Microsoft must hold) and nothing else: it imports
- * nothing from domain/ or workflows/, so a mistake in the product cannot hide in it.
+ * A plain reference model of one device's life, written from the device rules (per-device ordering
+ * across lifecycles, re-enrolment, which Azure device ids are reported to, what Microsoft must hold)
+ * and nothing else: it imports nothing from domain/ or workflows/, so a mistake in the product cannot
+ * hide in it.
  *
  * Input: one device's steps in arrival order (its MDM events, and the global steps that happened
  * between them). Output: each event's outcome, the final lifecycle, what Microsoft must hold for
@@ -261,7 +262,9 @@ export function runModel(steps: readonly Step[]): ModelResult {
     const last = [...lifecycles].reverse().find((l) => l.targets.has(id));
     if (last === undefined) microsoft.set(id, { kind: 'untouched' });
     else if (last.retiredAt !== null) microsoft.set(id, { kind: 'removed' });
-    else microsoft.set(id, isCompliantPolicy(life.actions) ? { kind: 'any' } : { kind: 'notCompliant' });
+    // A non-compliant change whose upload ended Failed is not retried by rule (only a retire is), and
+    // a sync re-sends the current target alone: after such faults a former target is not judged.
+    else microsoft.set(id, isCompliantPolicy(life.actions) || sawFailedMessages ? { kind: 'any' } : { kind: 'notCompliant' });
   }
 
   const reg = life.registration;
