@@ -416,6 +416,16 @@ function withTarget(state: DeviceState, payload: ReportPayload, level: (previous
   return [...targets.filter((t) => t.azureDeviceId !== payload.azureDeviceId), record].slice(-8);
 }
 
+/**
+ * An upload is about to leave: from now on it may land at Microsoft, even if it is superseded or its
+ * outcome never comes back. Its target counts as reported to (a former id later gets what is owed),
+ * and its LastUpdateTime is the device's newest.
+ */
+export function uploadLeaving(state: DeviceState, payload: ReportPayload, lastUpdateTime: string): DeviceState {
+  const sentLevel = restrictionLevel(payload);
+  return { ...state, lastUpdateTime, targets: withTarget(state, payload, (previous) => Math.min(previous, sentLevel)) };
+}
+
 /** A report is starting: record what is sent, so later events are compared against it. */
 export function startReport(state: DeviceState, payload: ReportPayload, at: string, former = false): DeviceState {
   // Until Microsoft confirms it, a less restrictive state than the one confirmed may be what it holds.
@@ -448,7 +458,7 @@ export function blockReport(state: DeviceState): DeviceState {
 
 /** Reporting is switched off: nothing is sent; the state is reported once it is switched on again. */
 export function skipReport(state: DeviceState): DeviceState {
-  return { ...state, lastAttempted: null, attemptResult: null, pendingTrigger: null, forced: null, retry: null, reportingOff: true, status: 'In-progress', reportTime: null };
+  return refreshStatus({ ...state, lastAttempted: null, attemptResult: null, pendingTrigger: null, forced: null, retry: null, reportingOff: true });
 }
 
 /** Microsoft confirmed the report (`Completed`) at `completedAt`. */

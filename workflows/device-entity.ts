@@ -20,6 +20,7 @@ import {
   requestReport,
   skipReport,
   startReport,
+  uploadLeaving,
   type DeviceState,
   type NextStep,
 } from '../domain/device-state';
@@ -162,7 +163,7 @@ export class DeviceEntity {
   async report(step: Extract<NextStep, { kind: 'report' }>): Promise<void> {
     const former = step.former === true;
     const lastUpdateTime = nextUpdateTime(this.state, new Date().toISOString());
-    this.state = { ...this.state, lastUpdateTime };
+    this.state = uploadLeaving(this.state, step.payload, lastUpdateTime);
     const attempt = new Attempt(this.ctx, step.trigger, step.payload, lastUpdateTime, former);
     this.current = attempt;
     let result;

@@ -27,11 +27,19 @@ export function microsoftProblems(model: ModelResult, view: (azureDeviceId: stri
 }
 
 /** Every upload's LastUpdateTime strictly increases per device (in the order Microsoft took them). */
+/**
+ * Every upload of a device carries its own LastUpdateTime (the workflow makes each one later than the
+ * one before), so Microsoft can always tell which is newer. They are compared as a set: an upload
+ * superseded while it was already on its way may reach Microsoft after the newer one, and loses there.
+ */
 export function uploadTimeProblems(uploads: ReadonlyArray<{ lastUpdateTime: string | null }>): string[] {
-  for (let i = 1; i < uploads.length; i++) {
-    const a = Date.parse(uploads[i - 1]!.lastUpdateTime ?? '');
-    const b = Date.parse(uploads[i]!.lastUpdateTime ?? '');
-    if (!(b > a)) return [`[last-update-time] upload #${i} carries LastUpdateTime ${uploads[i]!.lastUpdateTime}, not after #${i - 1}'s ${uploads[i - 1]!.lastUpdateTime}`];
+  const seen = new Map<number, number>();
+  for (let i = 0; i < uploads.length; i++) {
+    const t = Date.parse(uploads[i]!.lastUpdateTime ?? '');
+    if (Number.isNaN(t)) return [`[last-update-time] upload #${i} carries no LastUpdateTime`];
+    const earlier = seen.get(t);
+    if (earlier !== undefined) return [`[last-update-time] uploads #${earlier} and #${i} both carry LastUpdateTime ${uploads[i]!.lastUpdateTime}`];
+    seen.set(t, i);
   }
   return [];
 }

@@ -1,7 +1,7 @@
 /**
  * The ONE adapter between the model tests and the product: it plays the device workflow's main loop
- * (workflows/device.ts) on the pure domain functions (domain/device-state.ts), the API's event gate
- * (api/routes/events.ts) and the fleet sweep's device filter, against a simulated Microsoft keyed by
+ * (workflows/device.ts) on the pure domain functions (domain/device-state.ts), the API's event delivery
+ * (workers/event-delivery.ts) and the fleet sweep's device filter, against a simulated Microsoft keyed by
  * Azure device id that keeps the newest state by LastUpdateTime, as Microsoft does. It also reads the
  * real workflow's `state` query for the real-stack test. When the domain's API changes, only this
  * file changes.
@@ -17,17 +17,20 @@ import {
   blockReport,
   initialState,
   nextStep,
-  projectionOf,
+  nextUpdateTime,
+  owesMicrosoft,
   reportFailed,
   reportSucceeded,
   requestReport,
   skipReport,
   startReport,
+  uploadLeaving,
   type DeviceState,
   type ReportPayload,
 } from '../../domain/device-state';
 import { azureFailureError } from '../../domain/azure-failures';
 import type { DeviceEvent } from '../../domain/events';
+import { projectionOf } from '../../workflows/device-views';
 import type { ReportTrigger } from '../../domain/constants';
 import type { MdmEvent, MicrosoftFault, MicrosoftView, ObservedDetails } from './reference-model';
 
@@ -85,15 +88,17 @@ interface Upload {
   trigger: ReportTrigger;
   payload: ReportPayload;
   lastUpdateTime: string;
+  former: boolean;
 }
 
 const FORCED: readonly ReportTrigger[] = ['weekly', 'manual', 'enable', 'resync'];
 
-/** One device: its run (state, inbox, upload in flight) as workflows/device.ts keeps it. */
+/** One device: its run (state, inbox, held events, upload in flight) as workflows/device-entity.ts keeps it. */
 export class DomainDevice {
   private state: DeviceState;
   private inbox: Item[] = [];
-  private nextLifecycle: Item[] = [];
+  /** Events held for the next lifecycle while the retire still owes Microsoft its removal. */
+  private held: Item[] = [];
   private upload: Upload | null = null;
   /** A sweep upload an event cancelled after it had already reached Microsoft: it lands late. */
   private late: Upload | null = null;
@@ -109,15 +114,13 @@ export class DomainDevice {
     this.state = initialState(tenantId, deviceId, 1);
   }
 
-  /** The API: 'rejected' is its 409 (device-retired). */
+  /** The API (workers/event-delivery.ts): 'rejected' is its 409, when Temporal closed the retired run. */
   send(event: MdmEvent): 'accepted' | 'rejected' {
     const e = event as DeviceEvent;
-    if (this.row !== null && this.row.retiredAt !== null && e.type !== 'registration') return 'rejected';
     if (this.closed) {
       if (e.type !== 'registration') return 'rejected';
-      // Temporal starts a new run for a registration once the retired run completed.
+      // A registration starts the next run from the completed run's final state.
       this.closed = false;
-      this.state = initialState(this.tenantId, this.deviceId, this.state.version + 1);
     }
     this.inbox.push({ kind: 'event', event: e });
     if (this.upload !== null && FORCED.includes(this.upload.trigger)) {
@@ -128,9 +131,10 @@ export class DomainDevice {
     return 'accepted';
   }
 
-  /** A fleet sweep (bulk sync or enable) signals the device unless its row says retired. */
+  /** A fleet sweep signals the device's running workflow; only the enable sweep visits retired rows. */
   sweep(trigger: 'manual' | 'enable'): void {
-    if (this.closed || this.row === null || this.row.retiredAt !== null) return;
+    if (this.closed || this.row === null) return;
+    if (trigger !== 'enable' && this.row.retiredAt !== null) return;
     this.inbox.push({ kind: 'report', trigger });
   }
 
@@ -148,15 +152,19 @@ export class DomainDevice {
     let changed = false;
     while (this.inbox.length > 0) {
       const item = this.inbox.shift()!;
+      if (this.held.length > 0) {
+        this.held.push(item);
+        continue;
+      }
       if (item.kind === 'report') {
         this.state = requestReport(this.state, item.trigger);
         continue;
       }
-      if (this.state.retiredAt !== null && item.event.type === 'registration') {
-        this.nextLifecycle.push(item);
+      const r = applyEvent(this.state, item.event);
+      if (r.outcome === 'held') {
+        this.held.push(item);
         continue;
       }
-      const r = applyEvent(this.state, item.event);
       this.state = r.state;
       if (r.outcome === 'applied') changed = true;
     }
@@ -177,9 +185,9 @@ export class DomainDevice {
     if (this.drain()) this.persist();
     const step = nextStep(this.state);
     if (step.kind === 'report') {
-      const times = Object.values(this.state.lastApplied).filter((t): t is string => typeof t === 'string');
-      const lastUpdateTime = times.length === 0 ? this.now() : times.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
-      this.upload = { trigger: step.trigger, payload: step.payload, lastUpdateTime };
+      const lastUpdateTime = nextUpdateTime(this.state, this.now());
+      this.state = uploadLeaving(this.state, step.payload, lastUpdateTime);
+      this.upload = { trigger: step.trigger, payload: step.payload, lastUpdateTime, former: step.former === true };
       return true;
     }
     if (step.kind === 'blocked') {
@@ -200,35 +208,46 @@ export class DomainDevice {
     if (world.fault === 'throttled') return false;
     const at = this.now();
     if (world.fault === 'unavailable') {
-      this.state = reportFailed(startReport(this.state, u.payload, at), azureFailureError('Transient', 'Microsoft could not be reached'));
+      this.state = reportFailed(startReport(this.state, u.payload, at, u.former), azureFailureError('Transient', 'Microsoft was unavailable'), u.payload, u.former, u.trigger);
       this.persist();
       return true;
     }
     world.microsoft.take(this.deviceId, u.payload, u.lastUpdateTime);
-    this.state = startReport(this.state, u.payload, at);
+    this.state = startReport(this.state, u.payload, at, u.former);
     this.drain();
     if (world.fault === 'failedMessages') {
-      this.state = reportFailed(this.state, azureFailureError('UploadRejected', 'Intune rejected the report'));
+      this.state = reportFailed(this.state, azureFailureError('UploadRejected', 'Intune rejected the report'), u.payload, u.former, u.trigger);
     } else {
       world.microsoft.apply(u.payload, u.lastUpdateTime);
       this.landLate(world);
-      this.state = reportSucceeded(this.state, u.payload, this.now());
+      this.state = reportSucceeded(this.state, u.payload, this.now(), u.former);
     }
     this.persist();
     return true;
   }
 
-  /** The end of a loop iteration: a retired, idle run completes (or continues as the next lifecycle). */
+  /** The end of a loop iteration (workflows/device.ts): held events, the reporting-off recheck, completion. */
   private afterStep(): boolean {
-    if (this.state.retiredAt === null || nextStep(this.state).kind !== 'idle' || this.inbox.length > 0) return false;
-    this.drain();
-    if (this.nextLifecycle.length > 0) {
-      this.state = initialState(this.tenantId, this.deviceId, this.state.version + 1);
-      this.inbox = this.nextLifecycle;
-      this.nextLifecycle = [];
+    if (this.held.length > 0 && !owesMicrosoft(this.state)) {
+      this.inbox.unshift(...this.held);
+      this.held = [];
       return true;
     }
-    this.closed = true;
+    const next = nextStep(this.state);
+    if (this.state.retiredAt === null || next.kind !== 'idle') return false;
+    if (owesMicrosoft(this.state)) {
+      // Reporting was off: the removal is tried again when the recheck timer fires.
+      if (!this.state.reportingOff) return false;
+      this.state = { ...this.state, reportingOff: false };
+      return true;
+    }
+    if (this.inbox.length > 0) return false;
+    const changed = this.drain();
+    if (this.state.retiredAt !== null && nextStep(this.state).kind === 'idle' && this.held.length === 0 && !owesMicrosoft(this.state)) {
+      this.closed = true;
+      return true;
+    }
+    if (changed) this.persist();
     return true;
   }
 
@@ -278,5 +297,5 @@ export function detailsOfWorkflowState(state: unknown): ObservedDetails {
 
 /** Whether the real workflow's `state` says it has nothing left to do. */
 export function workflowStateIdle(state: unknown): boolean {
-  return nextStep(state as DeviceState).kind === 'idle';
+  return nextStep(state as DeviceState).kind === 'idle' && !owesMicrosoft(state as DeviceState);
 }

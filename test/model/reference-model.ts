@@ -200,7 +200,8 @@ export function runModel(steps: readonly Step[]): ModelResult {
         outcomes.push('refused');
         continue;
       }
-      if (t < life.retiredAt) {
+      // Older than the retire, or than the newest registration applied: it cannot open a lifecycle.
+      if (t < life.retiredAt || (newest.registration !== undefined && t < newest.registration)) {
         outcomes.push('stale');
         continue;
       }
