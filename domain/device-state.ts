@@ -236,8 +236,6 @@ export function applyEvent(state: DeviceState, event: DeviceEvent): { state: Dev
   if (!samePayload(before, after) || becameReportable || event.type === 'retire' || next.retiredAt !== null) {
     next.pendingTrigger = next.retiredAt !== null ? 'retire' : (state.pendingTrigger ?? trigger);
   }
-  // A newer state supersedes a failed one waiting for its retry.
-  if (!samePayload(before, after)) next.retry = null;
   // Reporting may be on again: the change is tried (the upload finds out).
   if (next.reportingOff) next.reportingOff = false;
   return { state: bump(refreshStatus(next), { eventsApplied: 1 }), outcome: 'applied' };
