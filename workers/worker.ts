@@ -58,17 +58,7 @@ export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (
     let client = clients.get(tenantId);
     if (!client) {
       if (tenantId !== azure.tenantId) throw new Error(`no Azure credentials for tenant ${tenantId}`);
-      client = new AzureComplianceClient(
-        {
-          tenantId,
-          clientId: azure.clientId,
-          clientSecret: azure.clientSecret,
-          authorityHost: azure.authorityHost,
-          graphBaseUrl: azure.graphBaseUrl,
-          requestTimeoutMs: azure.requestTimeoutMs,
-        },
-        logger,
-      );
+      client = new AzureComplianceClient(azure, logger);
       clients.set(tenantId, client);
     }
     return client;

@@ -14,7 +14,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
-import { parseRetryAfter, type TokenObservation } from './errors';
+import { parseRetryAfter } from './http-errors';
+import type { TokenObservation } from './msal-errors';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
