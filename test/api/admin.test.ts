@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import { encodeCursor } from '../../api/routes/admin';
+import { encodeCursor } from '../../api/routes/devices';
 import { createOperation, updateOperationProgress, updateSettings, upsertReportAttempt } from '../../db/data';
 import { deviceWorkflowId } from '../../workflows/messages';
 import { PROBLEM, call, makeApi, problemOf, seedDevice, type TestApi } from './helpers';
