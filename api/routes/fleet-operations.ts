@@ -4,7 +4,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { getOperation } from '../../db/data';
-import type { FleetFilter } from '../../workflows/fleet-messages';
+import type { FleetFilter, FleetKind } from '../../workflows/fleet-messages';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
 import { notFound } from '../problems';
 import { OperationIdParamSchema, OperationSchema, OperationStartedSchema, SyncFilterSchema } from '../schemas';
@@ -63,7 +63,8 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       return c.json(
         {
           operationId: op.operationId,
-          kind: op.kind,
+          // operations.kind is written only from FleetKind (db/data.ts types it as a string).
+          kind: op.kind as FleetKind,
           startedAt: op.startedAt,
           finishedAt: op.finishedAt,
           devicesTotal: op.devicesTotal,

@@ -4,10 +4,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/project-root';
 import { ConfigError, loadConfig } from '../../config';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 
 function problemOf(env: Record<string, string>): ConfigError {
   try {
@@ -23,7 +22,7 @@ function problemOf(env: Record<string, string>): ConfigError {
 function run(entry: string, env: Record<string, string>): { status: number | null; stdout: string; stderr: string; ms: number } {
   const started = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
+    cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     encoding: 'utf8',
     timeout: 30_000,
