@@ -1,6 +1,6 @@
 /**
  * Schemas of the HTTP API. Event schemas are the domain's own (domain/event-schemas.ts), named here for
- * the OpenAPI document; everything else is what api-contract.md §2–§4 fixes.
+ * the OpenAPI document; everything else is what docs/http-contract.md fixes.
  */
 import { z } from '@hono/zod-openapi';
 import {
@@ -79,7 +79,7 @@ export const intQuery = (name: string, min: number, max: number, fallback: numbe
     });
 
 // ---------------------------------------------------------------------------------------------------
-// §2 MDM events
+// MDM events
 
 export const DeviceEventSchema = deviceEventSchema.meta({
   id: 'DeviceEvent',
@@ -122,7 +122,7 @@ export const BatchResultSchema = z
   .openapi('BatchResult');
 
 // ---------------------------------------------------------------------------------------------------
-// §3 Admin
+// Admin
 
 /** A device's `lastError` (domain/client-status.ts `DeviceError`): from its client status code or its last failed report. */
 export const DeviceErrorSchema = z
@@ -264,7 +264,7 @@ export const SettingsUpdateSchema = z
   .openapi('SettingsUpdate', { description: 'The settings, whole or in part; unknown fields are rejected' });
 
 // ---------------------------------------------------------------------------------------------------
-// §4 Operations
+// Without auth: health, metrics, docs
 
 export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
 

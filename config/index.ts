@@ -1,5 +1,5 @@
 /**
- * The one place that reads process.env (api-contract §5). Every process parses its environment once
+ * The one place that reads process.env (docs/http-contract.md, Configuration). Every process parses its environment once
  * at start; a bad value stops it with one line naming the variable.
  */
 import { z } from 'zod';

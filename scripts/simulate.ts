@@ -1,5 +1,5 @@
 /**
- * `npm run simulate`: an MDM fleet driving the public HTTP API (api-contract.md §2).
+ * `npm run simulate`: an MDM fleet driving the public HTTP API (docs/http-contract.md).
  *
  *   npm run simulate -- --devices 500 --rate 50 --duration 120
  *

@@ -117,7 +117,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: mainActivities,
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
-    // evicted workflow is replayed on its next task (design.md §5).
+    // evicted workflow is replayed on its next task (docs/architecture.md).
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,

@@ -42,7 +42,7 @@ export interface AzureClientLogger {
 export type Audience = 'graph' | 'intune';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
-/** The double slash is literal (azure-protocol §1.2(b)). */
+/** The double slash is literal (docs/microsoft-protocol.md, Identity). */
 export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
 /** appId of the Microsoft Intune first-party service principal. */
 export const INTUNE_APP_ID = '0000000a-0000-0000-c000-000000000000';

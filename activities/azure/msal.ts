@@ -3,7 +3,7 @@
  *
  * One `ConfidentialClientApplication` per (authority host, tenant, client id, secret) for the life of
  * the process: its in-memory token cache is what makes `fromCache` true, so it must outlive any one
- * `AzureComplianceClient` (practices.md: the MSAL application is the one allowed module singleton).
+ * `AzureComplianceClient`: the MSAL application is the one module-level singleton we allow.
  * The secret is part of the key only as a SHA-256 fingerprint, so a rotated secret gets a fresh app.
  *
  * Every HTTP request MSAL makes goes through `TimedNetworkClient`: Node's global `fetch` (so

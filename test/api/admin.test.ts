@@ -1,5 +1,5 @@
 /**
- * api-contract.md §3 through app.request() over the real test database: device details exactly as the
+ * The admin routes of docs/http-contract.md through app.request() over the real test database: device details exactly as the
  * contract shows them, the feature switch blanking status and report time, the filtered list and its
  * pagination edges, the timeline, sync, bulk sync, settings and operations.
  */

@@ -1,4 +1,4 @@
-// azure-protocol §6.5's fault table from the client's point of view: every failure goes through
+// Microsoft's failures (docs/microsoft-protocol.md) from the client's point of view: every failure goes through
 // toTemporalFailure, and the client never retries by itself (no Graph RetryHandler: Temporal owns
 // retries), except one token refresh after a 401.
 import { strict as assert } from 'node:assert';
@@ -34,7 +34,7 @@ function upload(w: World): DeviceUpload {
   };
 }
 
-describe('Azure client: fault table (§6.5) through toTemporalFailure', function () {
+describe('Azure client: Microsoft\'s failures through toTemporalFailure', function () {
   const env = useTestEmulator();
 
   it('Graph 429 with Retry-After: 2 → Throttled after exactly 2000 ms, one request only (no SDK retry)', async () => {

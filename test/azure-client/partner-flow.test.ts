@@ -1,5 +1,5 @@
 // The Microsoft client driving the Intune partner protocol end to end against the emulator, with the
-// real msal-node and Graph client over HTTPS (azure-protocol §1.2, §6.4, §6.6 check 6).
+// real msal-node and Graph client over HTTPS (G5, G6, P1–P5 of docs/microsoft-protocol.md).
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { AzureComplianceClient, type DeviceUpload } from '../../activities/azure/client';
@@ -112,7 +112,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       { EntityType: 4, TenantId: w.tenantId, DeviceId: w.device.deviceId, UserId: w.user.id, LastUpdateTime: '2026-03-02T09:14:30.000Z', complianceStatus: 'compliant' },
     ]);
 
-    // §6.6 checks 2 and 3: nothing but this host, no instance discovery; bearer + telemetry on Graph.
+    // Nothing but this host, no instance discovery; bearer + telemetry on Graph.
     const all = await env.emu.control.requests();
     assert.equal(all.filter((e) => e.path.includes('/common/discovery/instance')).length, 0);
     const tokenRequests = all.filter((e) => e.service === 'token');

@@ -124,7 +124,7 @@ describe('Azure client: upload entities (pure)', () => {
     lastUpdateTime: '2026-03-02T09:01:00.000Z',
   };
 
-  it('builds the inventory and compliance entities of §1.2(e), forwarding serial/model/manufacturer only', () => {
+  it('builds the inventory and compliance entities of a P4 upload, forwarding serial/model/manufacturer only', () => {
     assert.deepEqual(buildUploadEntities(TENANT, USER, base), [
       {
         EntityType: 1,

@@ -140,7 +140,7 @@ describe('docker-compose.yml and Dockerfile', () => {
       const missing = [...required, ...optional].filter((v) => !(v in env));
       assert.deepEqual(missing, [], `${SERVICE_OF[proc]} lacks these variables`);
       for (const v of required) assert.notEqual(env[v]!.trim(), '', `${v} has a value`);
-      // Node's own variable of api-contract §5.
+      // Node's own variable (docs/http-contract.md, Configuration).
       assert.ok('NODE_EXTRA_CA_CERTS' in env, 'NODE_EXTRA_CA_CERTS is passed through');
       // Local-only variables have no business in a deployment.
       for (const v of LOCAL_ONLY_VARIABLES) assert.ok(!(v in env), `${v} is only for npm start`);
