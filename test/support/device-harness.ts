@@ -64,23 +64,27 @@ export async function withWorker<T>(
 /** Workflow ids the current test touched, so their histories can be recorded for the replay guard. */
 export const touchedWorkflowIds = new Set<string>();
 
-/** Sends one event exactly as the API does (signalWithStart; a retired device rejects non-registrations). */
+/**
+ * Sends one event exactly as the API does (signalWithStart; a retired device rejects
+ * non-registrations), to the test tenant's device unless another tenant is named.
+ */
 export async function sendEvent(
   taskQueue: string,
   deviceId: string,
   event: DeviceEvent,
   options: DeviceWorkflowOptions = FAST_POLLS,
+  tenantId: string = testEnv().tenantId,
 ): Promise<void> {
   const env = testEnv();
-  touchedWorkflowIds.add(deviceWorkflowId(env.tenantId, deviceId));
+  touchedWorkflowIds.add(deviceWorkflowId(tenantId, deviceId));
   await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
-    workflowId: deviceWorkflowId(env.tenantId, deviceId),
+    workflowId: deviceWorkflowId(tenantId, deviceId),
     taskQueue,
-    args: [{ tenantId: env.tenantId, deviceId, options }],
+    args: [{ tenantId, deviceId, options }],
     signal: SIGNAL_BY_EVENT_TYPE[event.type].name,
     signalArgs: [event as never],
     typedSearchAttributes: [
-      { key: TenantIdKey, value: env.tenantId },
+      { key: TenantIdKey, value: tenantId },
       { key: DeviceIdKey, value: deviceId },
     ],
     workflowIdReusePolicy:
