@@ -16,7 +16,7 @@ import { buildUploadEntities, isGuid, type DeviceUpload, type KnownDevice } from
 import { AzureApiError, type CallContext } from './errors';
 import { createGraphClient, graphCallScope } from './graph';
 import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
-import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, tokenCallScope, type TokenCallScope } from './msal';
+import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, localThrottleAfter, tokenCallScope, type TokenCallScope } from './msal';
 import { fromMsalError } from './msal-errors';
 
 export type { DeviceUpload } from './entities';
@@ -201,16 +201,7 @@ export class AzureComplianceClient {
     } catch (err) {
       if (err instanceof AzureApiError) throw err;
       const obs = call.observation;
-      const now = Date.now();
-      if (obs?.status !== undefined && (obs.status === 429 || obs.status >= 500)) {
-        // msal-node now refuses this scope locally for Retry-After seconds (60 s without one, ≤ 3600 s).
-        const raw = obs.retryAfterRaw ? parseInt(obs.retryAfterRaw, 10) : NaN;
-        const seconds = Number.isFinite(raw) && raw > 0 ? Math.min(raw, 3600) : 60;
-        app.throttledUntil.set(scope, now + seconds * 1000);
-      }
-      const until = app.throttledUntil.get(scope);
-      const locallyThrottledForMs = obs === undefined && until !== undefined && until > now ? until - now : null;
-      const mapped = fromMsalError(err, ctx, obs, locallyThrottledForMs);
+      const mapped = fromMsalError(err, ctx, obs, localThrottleAfter(app, scope, obs));
       this.logger.warn({ audience, reason: mapped.reason, status: mapped.status, code: mapped.code }, `Azure token request failed: ${mapped.message}`);
       throw mapped;
     }

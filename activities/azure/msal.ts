@@ -130,6 +130,22 @@ export function getMsalApp(k: MsalAppKey): MsalApp {
   return app;
 }
 
+/**
+ * After a failed token call that saw `obs`: for how many more ms msal-node refuses this scope by
+ * itself, without a request (null when it does not). msal-node keeps that state privately
+ * (ThrottlingUtils: after a 429 or 5xx, Retry-After seconds, 60 s without one, at most 3600 s); this
+ * only mirrors its arithmetic, so Temporal retries when msal-node would send the request again.
+ */
+export function localThrottleAfter(app: MsalApp, scope: string, obs: TokenObservation | undefined, now: number = Date.now()): number | null {
+  if (obs?.status !== undefined && (obs.status === 429 || obs.status >= 500)) {
+    const raw = obs.retryAfterRaw ? parseInt(obs.retryAfterRaw, 10) : NaN;
+    const seconds = Number.isFinite(raw) && raw > 0 ? Math.min(raw, 3600) : 60;
+    app.throttledUntil.set(scope, now + seconds * 1000);
+  }
+  const until = app.throttledUntil.get(scope);
+  return obs === undefined && until !== undefined && until > now ? until - now : null;
+}
+
 /** Drops every cached MSAL application (and so their token caches). For tests and secret rotation. */
 export function forgetMsalApps(): void {
   apps.clear();
