@@ -1,7 +1,7 @@
 /**
  * Activities of the fleet workflows (the sweep and the tenant heartbeat). Built by one factory from
- * injected dependencies, like the device activities; Microsoft failures go through
- * activities/azure/errors.ts.
+ * injected dependencies, like the device activities; Microsoft failures become Temporal failures
+ * in activities/azure/temporal-failure.ts.
  */
 import { createHash } from 'node:crypto';
 import { Context, activityInfo } from '@temporalio/activity';
@@ -13,7 +13,7 @@ import type { Logger } from '../lib/logger';
 import { TRIGGER_BY_KIND, resyncOperationId, type FleetFilter, type FleetKind, type SweepOptions } from '../workflows/fleet-messages';
 import { reportSignal, deviceWorkflowId, type ForcedReportTrigger, type ReportRequest } from '../workflows/messages';
 import type { AzureComplianceClient } from './azure/client';
-import { toTemporalFailure } from './azure/errors';
+import { toTemporalFailure } from './azure/temporal-failure';
 import { startSweep } from '../workers/fleet-client';
 
 export interface FleetActivityDeps {

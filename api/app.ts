@@ -17,9 +17,12 @@ import { createAuthenticator, requireRole } from './auth';
 import { DEFAULT_TIMEOUTS, DependencyUnavailable, createGuards, type Timeouts } from './dependencies';
 import { createApiMetrics, type ApiMetrics } from './metrics';
 import { ProblemError, problem, problemResponse, type Problem } from './problems';
-import { registerAdminRoutes } from './routes/admin';
+import { registerDeviceRoutes } from './routes/devices';
+import { registerDocsRoutes } from './routes/docs';
 import { registerEventRoutes } from './routes/events';
-import { registerOperationRoutes } from './routes/operations';
+import { registerFleetOperationRoutes } from './routes/fleet-operations';
+import { registerHealthRoutes } from './routes/health';
+import { registerSettingsRoutes } from './routes/settings';
 import type { ApiDeps, App, AppEnv, RouteContext } from './context';
 
 export type { ApiDeps, FleetControl, FleetFilter, ScheduleControl } from './context';
@@ -185,7 +188,10 @@ export function createApp(deps: ApiDeps): App {
     }));
 
   registerEventRoutes(app, ctx);
-  registerAdminRoutes(app, ctx);
-  registerOperationRoutes(app, ctx, openApiDocument);
+  registerDeviceRoutes(app, ctx);
+  registerFleetOperationRoutes(app, ctx);
+  registerSettingsRoutes(app, ctx);
+  registerHealthRoutes(app, ctx);
+  registerDocsRoutes(app, openApiDocument);
   return app;
 }

@@ -1,5 +1,5 @@
 /**
- * Bounded calls to Postgres and Temporal (issue 5 §8): a dependency that is down makes a route answer
+ * Bounded calls to Postgres and Temporal (docs/http-contract.md, `service-unavailable`): a dependency that is down makes a route answer
  * 503 with Retry-After within a few seconds instead of hanging, and nothing is cached, so the next
  * request after the dependency is back succeeds by itself.
  */

@@ -1,5 +1,5 @@
 /**
- * RFC 9457 problem details (api-contract.md §1): every error the API answers is one of these,
+ * RFC 9457 problem details (docs/http-contract.md, Conventions): every error the API answers is one of these,
  * `application/problem+json`, with `errors: [{ path, message }]` naming the offending fields.
  */
 import type { Context } from 'hono';

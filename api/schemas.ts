@@ -1,6 +1,6 @@
 /**
  * Schemas of the HTTP API. Event schemas are the domain's own (domain/event-schemas.ts), named here for
- * the OpenAPI document; everything else is what api-contract.md §2–§4 fixes.
+ * the OpenAPI document; everything else is what docs/http-contract.md fixes.
  */
 import { z } from '@hono/zod-openapi';
 import {
@@ -20,6 +20,7 @@ import {
   deviceIdSchema,
   inventorySchema,
 } from '../domain/event-schemas';
+import { FLEET_KINDS } from '../workflows/fleet-messages';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problems';
 
 // ---------------------------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ export const intQuery = (name: string, min: number, max: number, fallback: numbe
     });
 
 // ---------------------------------------------------------------------------------------------------
-// §2 MDM events
+// MDM events
 
 export const DeviceEventSchema = deviceEventSchema.meta({
   id: 'DeviceEvent',
@@ -121,16 +122,17 @@ export const BatchResultSchema = z
   .openapi('BatchResult');
 
 // ---------------------------------------------------------------------------------------------------
-// §3 Admin
+// Admin
 
-export const LastErrorSchema = z
+/** A device's `lastError` (domain/client-status.ts `DeviceError`): from its client status code or its last failed report. */
+export const DeviceErrorSchema = z
   .object({
     code: z.string(),
     message: z.string(),
     userCanMitigate: z.boolean(),
     remediation: z.string(),
   })
-  .openapi('LastError');
+  .openapi('DeviceError');
 
 export const DeviceDetailsSchema = z
   .object({
@@ -150,7 +152,7 @@ export const DeviceDetailsSchema = z
     managementState: z.enum(MANAGEMENT_STATES).nullable(),
     lastAttemptAt: isoTime('Last report attempt (never blanked)').nullable(),
     lastSuccessfulReportAt: isoTime('Last report Microsoft confirmed (never blanked)').nullable(),
-    lastError: LastErrorSchema.nullable(),
+    lastError: DeviceErrorSchema.nullable(),
     retiredAt: isoTime('When the device was retired').nullable(),
     updatedAt: isoTime('Last change of this record'),
     userPrincipalName: z.string().nullable().openapi({ description: 'Extension: the user of the latest registration' }),
@@ -225,7 +227,7 @@ export const OperationIdParamSchema = z.object({
 export const OperationSchema = z
   .object({
     operationId: z.string(),
-    kind: z.string().openapi({ description: 'weekly | sync | enable | resync' }),
+    kind: z.enum(FLEET_KINDS).openapi({ description: 'Why the sweep runs: the weekly report, a bulk sync, the feature enabled, a resync Microsoft asked for' }),
     startedAt: isoTime('Start'),
     finishedAt: isoTime('End; null while running').nullable(),
     devicesTotal: z.number().int().nullable(),
@@ -262,7 +264,7 @@ export const SettingsUpdateSchema = z
   .openapi('SettingsUpdate', { description: 'The settings, whole or in part; unknown fields are rejected' });
 
 // ---------------------------------------------------------------------------------------------------
-// §4 Operations
+// Without auth: health, metrics, docs
 
 export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
 

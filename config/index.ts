@@ -1,5 +1,5 @@
 /**
- * The one place that reads process.env (api-contract §5). Every process parses its environment once
+ * The one place that reads process.env (docs/http-contract.md, Configuration). Every process parses its environment once
  * at start; a bad value stops it with one line naming the variable.
  */
 import { z } from 'zod';
@@ -169,13 +169,17 @@ export const LOCAL_ONLY_VARIABLES = [
   'DATA_DIR',
 ] as const satisfies readonly EnvVariable[];
 
+/** The partner app's credentials and where Microsoft is: all the Microsoft client needs. */
 export interface AzureCredentials {
   tenantId: string;
   clientId: string;
   clientSecret: string;
+  /** AZURE_AUTHORITY_HOST, e.g. https://login.microsoftonline.com */
   authorityHost: string;
+  /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com */
   graphBaseUrl: string;
-  requestTimeoutMs: number;
+  /** AZURE_REQUEST_TIMEOUT_MS: applied to every HTTP request (token, Graph, partner API); default 30000. */
+  requestTimeoutMs?: number;
 }
 
 export interface Config {
@@ -186,9 +190,6 @@ export interface Config {
   temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
   /** Undefined when no credentials are configured: `npm start` then runs the local Azure emulator. */
   azure?: AzureCredentials;
-  azureAuthorityHost: string;
-  graphBaseUrl: string;
-  azureRequestTimeoutMs: number;
   azureEmulatorPort: number;
   /** Where `npm start` runs its embedded Temporal dev server (+ UI) and Postgres. */
   local: { temporalPort: number; temporalUiPort: number; postgresPort: number };
@@ -256,9 +257,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       cliPath: env.TEMPORAL_CLI_PATH,
     }),
     azure: azure && Object.freeze(azure),
-    azureAuthorityHost: env.AZURE_AUTHORITY_HOST,
-    graphBaseUrl: env.GRAPH_BASE_URL,
-    azureRequestTimeoutMs: env.AZURE_REQUEST_TIMEOUT_MS,
     azureEmulatorPort: env.AZURE_EMULATOR_PORT,
     local: Object.freeze({
       temporalPort: env.TEMPORAL_DEV_PORT,
@@ -280,10 +278,36 @@ export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Reado
   try {
     return loadConfig(source);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
+    if (err instanceof ConfigError) exitWithConfigError(err.message);
     throw err;
   }
+}
+
+function exitWithConfigError(line: string): never {
+  process.stderr.write(`${line}\n`);
+  process.exit(2);
+}
+
+export type ProcessName = keyof typeof PROCESS_VARIABLES;
+
+/** The configuration of a deployed process, whose required variables (PROCESS_VARIABLES) are all set. */
+export interface ProcessConfig extends Config {
+  databaseUrl: string;
+  azure: AzureCredentials;
+  temporal: Config['temporal'] & { address: string };
+}
+
+/**
+ * For the entry file of a deployed process (worker, api): the configuration, or one line naming
+ * what is wrong or which required variables are missing, and exit.
+ */
+export function loadProcessConfigOrExit(proc: ProcessName, source: NodeJS.ProcessEnv = process.env): Readonly<ProcessConfig> {
+  const config = loadConfigOrExit(source);
+  const required: readonly EnvVariable[] = PROCESS_VARIABLES[proc].required;
+  const missing = required.filter((v) => !source[v]);
+  if (missing.length > 0) {
+    const list = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
+    exitWithConfigError(`configuration error: ${list} ${missing.length === 1 ? 'is' : 'are'} required by the ${proc} (npm start sets ${missing.length === 1 ? 'it' : 'them'} for its embedded defaults)`);
+  }
+  return config as Readonly<ProcessConfig>;
 }

@@ -5,6 +5,7 @@
 export * from './constants';
 export * from './policy';
 export * from './client-status';
+export * from './failure-reasons';
 export * from './ordering';
 export type {
   BatchEventItem,

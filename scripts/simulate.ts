@@ -1,5 +1,5 @@
 /**
- * `npm run simulate`: an MDM fleet driving the public HTTP API (api-contract.md §2).
+ * `npm run simulate`: an MDM fleet driving the public HTTP API (docs/http-contract.md).
  *
  *   npm run simulate -- --devices 500 --rate 50 --duration 120
  *
@@ -12,6 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../lib/project-root';
 import { loadConfigOrExit } from '../config';
 import { MAX_BATCH_EVENTS } from '../domain/constants';
 import type { BatchEventItem } from '../domain/events';
@@ -40,8 +41,6 @@ const USAGE = `usage: npm run simulate -- [options]
   --sample N           devices whose status is read back at the end with the admin key (default 50)
   --settle S           seconds to wait before reading them back (default 5)
   --quiet              no per-second lines`;
-
-const PROJECT_ROOT = path.resolve(__dirname, '..');
 
 function keysFromFile(dataDir: string): { mdm?: string; admin?: string } {
   const file = path.join(path.resolve(PROJECT_ROOT, dataDir), 'keys.json');

@@ -58,17 +58,7 @@ export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (
     let client = clients.get(tenantId);
     if (!client) {
       if (tenantId !== azure.tenantId) throw new Error(`no Azure credentials for tenant ${tenantId}`);
-      client = new AzureComplianceClient(
-        {
-          tenantId,
-          clientId: azure.clientId,
-          clientSecret: azure.clientSecret,
-          authorityHost: azure.authorityHost,
-          graphBaseUrl: azure.graphBaseUrl,
-          requestTimeoutMs: azure.requestTimeoutMs,
-        },
-        logger,
-      );
+      client = new AzureComplianceClient(azure, logger);
       clients.set(tenantId, client);
     }
     return client;
@@ -127,7 +117,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: mainActivities,
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
-    // evicted workflow is replayed on its next task (design.md §5).
+    // evicted workflow is replayed on its next task (docs/architecture.md).
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { PROJECT_ROOT } from '../lib/temporal-cli';
+import { PROJECT_ROOT } from '../lib/project-root';
 
 /** The worker's `workflowsPath`: every workflow type the task queue runs. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');

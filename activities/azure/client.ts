@@ -1,33 +1,31 @@
 /**
  * The connector's Microsoft client: Entra ID tokens (msal-node), Microsoft Graph (users, Intune
- * service-principal endpoint discovery) and the Intune partner compliance API (azure-protocol §1.2,
- * §6.4 P1–P6 and the addendum's P6 heartbeat).
+ * service-principal endpoint discovery) and the Intune partner compliance API (P1–P6 of
+ * docs/microsoft-protocol.md).
  *
- * Configured only by `AzureClientConfig` (AZURE_* / GRAPH_BASE_URL) and NODE_EXTRA_CA_CERTS: it knows
+ * Configured only by `AzureCredentials` (AZURE_* / GRAPH_BASE_URL) and NODE_EXTRA_CA_CERTS: it knows
  * nothing about the emulator. It never retries by itself except for the single token refresh after a
- * 401; every other failure is thrown as an `AzureApiError` for `toTemporalFailure` (errors.ts), and
- * Temporal decides when to try again.
+ * 401; every other failure is thrown as an `AzureApiError` for `toTemporalFailure`
+ * (temporal-failure.ts), and Temporal decides when to try again.
  */
 import { randomUUID } from 'node:crypto';
 import { AuthenticationHandlerOptions, type Client, type GraphRequest } from '@microsoft/microsoft-graph-client';
+import type { AzureCredentials } from '../../config';
+import type { Platform } from '../../domain/constants';
 import { buildUploadEntities, isGuid, type DeviceUpload, type KnownDevice } from './entities';
-import { AzureApiError, fromGraphError, fromHttpResponse, fromMsalError, fromNetworkError, type CallContext } from './errors';
+import { AzureApiError, type CallContext } from './errors';
 import { createGraphClient, graphCallScope } from './graph';
-import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, tokenCallScope, type TokenCallScope } from './msal';
+import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
+import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, localThrottleAfter, tokenCallScope, type TokenCallScope } from './msal';
+import { fromMsalError } from './msal-errors';
 
 export type { DeviceUpload } from './entities';
 
-export interface AzureClientConfig {
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-  /** AZURE_AUTHORITY_HOST, e.g. https://login.microsoftonline.com */
-  authorityHost: string;
-  /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com */
-  graphBaseUrl: string;
-  /** Applied to every HTTP request (token, Graph, partner API). Default 30000. */
-  requestTimeoutMs?: number;
-  partner?: { enrollmentUrl?: string; remediationUrl?: string; policyDisplayName?: string };
+/** What the partner tells Intune about itself at onboarding (P1, P2); all optional. */
+export interface PartnerSettings {
+  enrollmentUrl?: string;
+  remediationUrl?: string;
+  policyDisplayName?: string;
 }
 
 export type UploadStatus = {
@@ -42,10 +40,9 @@ export interface AzureClientLogger {
 }
 
 export type Audience = 'graph' | 'intune';
-export type Platform = 'iOS' | 'Android';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
-/** The double slash is literal (azure-protocol §1.2(b)). */
+/** The double slash is literal (docs/microsoft-protocol.md, Identity). */
 export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
 /** appId of the Microsoft Intune first-party service principal. */
 export const INTUNE_APP_ID = '0000000a-0000-0000-c000-000000000000';
@@ -116,8 +113,20 @@ function str(x: unknown): string | null {
   return typeof x === 'string' && x !== '' ? x : null;
 }
 
+/** The promise kept under `key`, made once; a failed one is forgotten, so the next call tries again. */
+function memoise<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (!p) {
+    p = make();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
 export class AzureComplianceClient {
-  private readonly cfg: AzureClientConfig;
+  private readonly cfg: AzureCredentials;
+  private readonly partner: PartnerSettings;
   private readonly timeoutMs: number;
   private readonly logger: AzureClientLogger;
   private readonly graph: Client;
@@ -127,7 +136,7 @@ export class AzureComplianceClient {
   private readonly terminalSeenAt = new BoundedMap<string, string>(20_000);
   private readonly bearer = new Map<Audience, { token: string; renewAt: number }>();
 
-  constructor(cfg: AzureClientConfig, logger?: AzureClientLogger) {
+  constructor(cfg: AzureCredentials, logger?: AzureClientLogger, partner: PartnerSettings = {}) {
     const timeoutMs = cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`requestTimeoutMs must be a positive number of milliseconds, got ${String(cfg.requestTimeoutMs)}`);
     for (const k of ['tenantId', 'clientId', 'clientSecret'] as const) {
@@ -139,6 +148,7 @@ export class AzureComplianceClient {
       graphBaseUrl: requireHttpsUrl('GRAPH_BASE_URL', cfg.graphBaseUrl),
     };
     this.timeoutMs = timeoutMs;
+    this.partner = partner;
     this.logger = logger ?? NOOP_LOGGER;
     this.graph = createGraphClient({
       graphBaseUrl: this.cfg.graphBaseUrl,
@@ -191,16 +201,7 @@ export class AzureComplianceClient {
     } catch (err) {
       if (err instanceof AzureApiError) throw err;
       const obs = call.observation;
-      const now = Date.now();
-      if (obs?.status !== undefined && (obs.status === 429 || obs.status >= 500)) {
-        // msal-node now refuses this scope locally for Retry-After seconds (60 s without one, ≤ 3600 s).
-        const raw = obs.retryAfterRaw ? parseInt(obs.retryAfterRaw, 10) : NaN;
-        const seconds = Number.isFinite(raw) && raw > 0 ? Math.min(raw, 3600) : 60;
-        app.throttledUntil.set(scope, now + seconds * 1000);
-      }
-      const until = app.throttledUntil.get(scope);
-      const locallyThrottledForMs = obs === undefined && until !== undefined && until > now ? until - now : null;
-      const mapped = fromMsalError(err, ctx, obs, locallyThrottledForMs);
+      const mapped = fromMsalError(err, ctx, obs, localThrottleAfter(app, scope, obs));
       this.logger.warn({ audience, reason: mapped.reason, status: mapped.status, code: mapped.code }, `Azure token request failed: ${mapped.message}`);
       throw mapped;
     }
@@ -222,31 +223,37 @@ export class AzureComplianceClient {
   // Transport: Graph (SDK, no retry middleware) and the partner API (fetch)
   // -------------------------------------------------------------------------------------------
 
-  /** A Graph GET with the current token; on 401, one refresh (`skipCache`) and one retry. */
-  private async graphGet<T>(path: string, ctx: CallContext, build?: (r: GraphRequest) => GraphRequest): Promise<T> {
+  /**
+   * Sends a request with the audience's bearer token; when Microsoft answers 401 (`send` throws an
+   * AzureApiError with status 401), fetches a fresh token (`skipCache`) and sends it once more.
+   */
+  private async withTokenRefresh<T>(audience: Audience, send: (token: string, afterRefresh: boolean) => Promise<T>): Promise<T> {
+    try {
+      return await send(await this.bearerToken(audience), false);
+    } catch (err) {
+      if (!(err instanceof AzureApiError) || err.status !== 401 || err.service === 'token') throw err;
+      this.logger.warn({ operation: err.operation, code: err.code }, `${audience === 'graph' ? 'Graph' : 'Intune partner API'} answered 401: refreshing the token once`);
+      return send(await this.bearerToken(audience, true), true);
+    }
+  }
+
+  /** A Graph GET (the SDK without its retry middleware). */
+  private graphGet<T>(path: string, ctx: CallContext, build?: (r: GraphRequest) => GraphRequest): Promise<T> {
     const request = `GET /v1.0${path}`;
-    let token = await this.bearerToken('graph');
-    for (let attempt = 0; ; attempt++) {
-      const current = token;
-      let req = this.graph.api(path).middlewareOptions([new AuthenticationHandlerOptions({ getAccessToken: async () => current })]);
+    return this.withTokenRefresh('graph', async (token, afterRefresh) => {
+      let req = this.graph.api(path).middlewareOptions([new AuthenticationHandlerOptions({ getAccessToken: async () => token })]);
       if (build) req = build(req);
       const scope: { headers?: Headers } = {};
       try {
         return (await graphCallScope.run(scope, () => req.get())) as T;
       } catch (err) {
-        const mapped = fromGraphError(err, { ...ctx, request, afterRefresh: attempt > 0 }, this.timeoutMs, scope.headers);
-        if (mapped.status === 401 && attempt === 0) {
-          this.logger.warn({ operation: ctx.operation, code: mapped.code }, 'Graph answered 401: refreshing the token once');
-          token = await this.bearerToken('graph', true);
-          continue;
-        }
-        throw mapped;
+        throw fromGraphError(err, { ...ctx, request, afterRefresh }, this.timeoutMs, scope.headers);
       }
-    }
+    });
   }
 
-  /** A partner-API request; on 401, one refresh (`skipCache`) and one retry. `accept` lists non-2xx statuses the caller handles. */
-  private async intune(
+  /** A partner-API request (fetch). `accept` lists non-2xx statuses the caller handles. */
+  private intune(
     method: 'GET' | 'PUT' | 'POST',
     url: string,
     body: unknown,
@@ -254,8 +261,7 @@ export class AzureComplianceClient {
     opts: { accept?: number[]; headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: unknown }> {
     const request = `${method} ${lastSegment(url)}`;
-    let token = await this.bearerToken('intune');
-    for (let attempt = 0; ; attempt++) {
+    return this.withTokenRefresh('intune', async (token, afterRefresh) => {
       let response: Response;
       let text: string;
       try {
@@ -279,13 +285,8 @@ export class AzureComplianceClient {
       if ((response.status >= 200 && response.status < 300) || (opts.accept ?? []).includes(response.status)) {
         return { status: response.status, body: parsed ?? null };
       }
-      if (response.status === 401 && attempt === 0) {
-        this.logger.warn({ operation: ctx.operation, request }, 'Intune partner API answered 401: refreshing the token once');
-        token = await this.bearerToken('intune', true);
-        continue;
-      }
-      throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, { ...ctx, request, afterRefresh: attempt > 0 });
-    }
+      throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, { ...ctx, request, afterRefresh });
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -294,14 +295,7 @@ export class AzureComplianceClient {
 
   /** G6: the Intune partner endpoints of the tenant, through its Intune service principal. Cached for the client's life. */
   discoverEndpoints(): Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }> {
-    const key = this.cfg.tenantId.toLowerCase();
-    let p = this.endpoints.get(key);
-    if (!p) {
-      p = this.doDiscoverEndpoints();
-      this.endpoints.set(key, p);
-      p.catch(() => this.endpoints.delete(key));
-    }
-    return p;
+    return memoise(this.endpoints, this.cfg.tenantId.toLowerCase(), () => this.doDiscoverEndpoints());
   }
 
   private async doDiscoverEndpoints(): Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }> {
@@ -341,21 +335,14 @@ export class AzureComplianceClient {
    */
   ensureTenantOnboarded(platforms: Platform[] = ['iOS', 'Android']): Promise<{ provisioned: true; policyIds: Record<string, string> }> {
     const list = [...new Set(platforms)].sort();
-    const key = `${this.cfg.tenantId.toLowerCase()}|${list.join(',')}`;
-    let p = this.onboarding.get(key);
-    if (!p) {
-      p = this.doOnboard(list);
-      this.onboarding.set(key, p);
-      p.catch(() => this.onboarding.delete(key));
-    }
-    return p;
+    return memoise(this.onboarding, `${this.cfg.tenantId.toLowerCase()}|${list.join(',')}`, () => this.doOnboard(list));
   }
 
   private async doOnboard(platforms: Platform[]): Promise<{ provisioned: true; policyIds: Record<string, string> }> {
     const { tenantDataSyncUrl } = await this.discoverEndpoints();
     const tenantId = this.cfg.tenantId;
     const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
-    const partner = this.cfg.partner ?? {};
+    const partner = this.partner;
     await this.intune('PUT', `${tenantDataSyncUrl}/PartnerTenants(guid'${tenantId}')?api-version=1.6`, {
       Provisioned: 1,
       ...(partner.enrollmentUrl ? { PartnerEnrollmentUrl: partner.enrollmentUrl } : {}),
@@ -371,7 +358,7 @@ export class AzureComplianceClient {
 
   private async ensurePolicy(tenantDataSyncUrl: string, platform: Platform): Promise<string> {
     const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
-    const displayName = `${this.cfg.partner?.policyDisplayName ?? DEFAULT_POLICY_NAME} (${platform})`;
+    const displayName = `${this.partner.policyDisplayName ?? DEFAULT_POLICY_NAME} (${platform})`;
     const created = await this.intune('POST', `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`, {
       DisplayName: displayName,
       Description: `Compliance of ${platform} devices is reported by the MDM partner`,

@@ -1,5 +1,5 @@
 /**
- * The `Content` of a DataUploadMessages PUT (azure-protocol §1.2(e)): an inventory entity
+ * The `Content` of a DataUploadMessages PUT (P4 of docs/microsoft-protocol.md): an inventory entity
  * (EntityType 1) and a compliance entity (EntityType 4). Pure: no I/O.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The Microsoft Graph client, built without the SDK's RetryHandler (Temporal owns retries,
- * design.md §3 decision 4) and with a timeout on every request.
+ * docs/architecture.md) and with a timeout on every request.
  *
  * Chain: AuthenticationHandler → RedirectHandler → TelemetryHandler → TimeoutHandler → HTTPMessageHandler.
  * (The default chain is AuthenticationHandler → RetryHandler → RedirectHandler → TelemetryHandler →

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * The read model the API serves (design.md §3 decision 5): one row per device, the report-attempt
+ * The read model the API serves (docs/architecture.md, The read model): one row per device, the report-attempt
  * timeline, per-tenant settings and fleet operations. Only activities of Temporal workflows write it.
  */
 export async function up(knex: Knex): Promise<void> {

@@ -1,12 +1,12 @@
 /**
- * api-contract.md §3 through app.request() over the real test database: device details exactly as the
+ * The admin routes of docs/http-contract.md through app.request() over the real test database: device details exactly as the
  * contract shows them, the feature switch blanking status and report time, the filtered list and its
  * pagination edges, the timeline, sync, bulk sync, settings and operations.
  */
 import { strict as assert } from 'node:assert';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import { encodeCursor } from '../../api/routes/admin';
+import { encodeCursor } from '../../api/routes/devices';
 import { createOperation, updateOperationProgress, updateSettings, upsertReportAttempt } from '../../db/data';
 import { deviceWorkflowId } from '../../workflows/messages';
 import { PROBLEM, call, makeApi, problemOf, seedDevice, type TestApi } from './helpers';

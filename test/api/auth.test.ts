@@ -1,5 +1,5 @@
 /**
- * api-contract.md §1 auth: 401 for a missing or unknown key, 403 for a valid key of the other role on
+ * Auth (docs/http-contract.md, Conventions): 401 for a missing or unknown key, 403 for a valid key of the other role on
  * every route, keys compared in constant time and never logged.
  */
 import { strict as assert } from 'node:assert';

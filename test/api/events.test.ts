@@ -1,5 +1,5 @@
 /**
- * api-contract.md §2 through app.request(): validation (one test per rule), the signal the API sends,
+ * The MDM events of docs/http-contract.md through app.request(): validation (one test per rule), the signal the API sends,
  * 409 for retired devices (from Temporal's own refusal), 413, 415, invalid JSON,
  * the batch endpoint, and "a rejected request signals nothing and writes nothing".
  */

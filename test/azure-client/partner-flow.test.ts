@@ -1,10 +1,12 @@
 // The Microsoft client driving the Intune partner protocol end to end against the emulator, with the
-// real msal-node and Graph client over HTTPS (azure-protocol §1.2, §6.4, §6.6 check 6).
+// real msal-node and Graph client over HTTPS (G5, G6, P1–P5 of docs/microsoft-protocol.md).
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import { AzureComplianceClient, type DeviceUpload } from '../../activities/azure/client';
-import { AzureApiError, describeUploadFailure, toTemporalFailure, uploadFailedError } from '../../activities/azure/errors';
+import { AzureApiError } from '../../activities/azure/errors';
+import { toTemporalFailure } from '../../activities/azure/temporal-failure';
+import { describeUploadFailure } from '../../activities/azure/upload-errors';
+import { deviceErrorFor, FAILURE_GUIDANCE, isRetryableReason } from '../../domain/failure-reasons';
 import { GRAPH_SCOPE, INTUNE_SCOPE, memoryLogger, newWorld, rejectionOf, useTestEmulator, type World } from './helpers';
 
 function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
@@ -37,9 +39,9 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   const env = useTestEmulator({ pollsBeforeTerminal: 1 });
 
   it('discovers the endpoints, provisions the tenant, creates both policies, uploads, and Entra shows the reported state', async () => {
-    const w = await newWorld(env.emu, { partner: { enrollmentUrl: 'https://mdm.example/enroll', remediationUrl: 'https://mdm.example/remediate', policyDisplayName: 'Neurons compliance' } });
+    const w = await newWorld(env.emu);
     const logger = memoryLogger();
-    const client = new AzureComplianceClient(w.cfg, logger);
+    const client = new AzureComplianceClient(w.cfg, logger, { enrollmentUrl: 'https://mdm.example/enroll', remediationUrl: 'https://mdm.example/remediate', policyDisplayName: 'Neurons compliance' });
 
     assert.deepEqual(await client.discoverEndpoints(), {
       tenantDataSyncUrl: `${env.emu.url}/intune/PartnerTenantDataSyncService`,
@@ -110,7 +112,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       { EntityType: 4, TenantId: w.tenantId, DeviceId: w.device.deviceId, UserId: w.user.id, LastUpdateTime: '2026-03-02T09:14:30.000Z', complianceStatus: 'compliant' },
     ]);
 
-    // §6.6 checks 2 and 3: nothing but this host, no instance discovery; bearer + telemetry on Graph.
+    // Nothing but this host, no instance discovery; bearer + telemetry on Graph.
     const all = await env.emu.control.requests();
     assert.equal(all.filter((e) => e.path.includes('/common/discovery/instance')).length, 0);
     const tokenRequests = all.filter((e) => e.service === 'token');
@@ -218,15 +220,16 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       reason: 'DeviceNotFound',
       message: `Intune rejected the report: the device is not known to Entra ID: ${expectedDetail}`,
     });
-    const failure = toTemporalFailure(uploadFailedError({ messageId: u.messageId, errorDetail: last.errorDetail, deviceId: unknownDevice }), { deviceId: unknownDevice, operation: 'reportDevice' });
-    assert.ok(failure instanceof ApplicationFailure);
-    assert.equal(failure.type, 'DeviceNotFound');
-    assert.equal(failure.nonRetryable, true);
-    assert.equal(failure.nextRetryDelay, undefined);
-    assert.ok(failure.message.includes(unknownDevice), failure.message);
-    assert.deepEqual(failure.details, [
-      { reason: 'DeviceNotFound', status: null, code: 'UploadFailed', message: failure.message, deviceId: unknownDevice },
-    ]);
+    // What the device's lastError then says (activities/device-activities.ts).
+    const { reason, message } = describeUploadFailure(last.errorDetail!);
+    assert.equal(isRetryableReason(reason), false);
+    assert.deepEqual(deviceErrorFor(reason, message), {
+      code: 'DeviceNotFound',
+      message: `Intune rejected the report: the device is not known to Entra ID: ${expectedDetail}`,
+      userCanMitigate: true,
+      remediation: FAILURE_GUIDANCE.DeviceNotFound.remediation,
+    });
+    assert.ok(message.includes(unknownDevice), message);
     const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
     assert.equal(entra!.isCompliant, null);
   });

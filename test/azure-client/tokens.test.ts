@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { AzureComplianceClient } from '../../activities/azure/client';
-import { AzureApiError, toTemporalFailure } from '../../activities/azure/errors';
+import { AzureApiError } from '../../activities/azure/errors';
+import { toTemporalFailure } from '../../activities/azure/temporal-failure';
 import { GRAPH_SCOPE, INTUNE_SCOPE, newWorld, rejectionOf, sleep, useTestEmulator } from './helpers';
 
 describe('Azure client: tokens', function () {
@@ -115,7 +116,7 @@ describe('Azure client: tokens', function () {
     }
   });
 
-  it('token endpoint 429 with Retry-After: 1 → AzureThrottled 1000 ms; after 1 s the next call reaches the server', async () => {
+  it('token endpoint 429 with Retry-After: 1 → Throttled 1000 ms; after 1 s the next call reaches the server', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 429, headers: { 'Retry-After': '1' } }, times: 1 });
@@ -123,7 +124,7 @@ describe('Azure client: tokens', function () {
     assert.ok(err instanceof AzureApiError);
     assert.deepEqual([err.service, err.status, err.reason, err.retryAfterMs], ['token', 429, 'Throttled', 1000]);
     const failure = toTemporalFailure(err, { operation: 'reportDevice', deviceId: w.device.deviceId });
-    assert.equal(failure.type, 'AzureThrottled');
+    assert.equal(failure.type, 'Throttled');
     assert.equal(failure.nonRetryable, false);
     assert.equal(failure.nextRetryDelay, 1000);
 
@@ -141,7 +142,7 @@ describe('Azure client: tokens', function () {
     assert.deepEqual((await env.emu.control.requests({ service: 'token' })).map((e) => e.status), [429, 200]);
   });
 
-  it('token endpoint 503 → retryable; 500 → retryable AzureTransient', async () => {
+  it('token endpoint 503 → retryable; 500 → retryable Transient', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 503, headers: { 'Retry-After': '1' } }, times: 1 });
@@ -155,18 +156,18 @@ describe('Azure client: tokens', function () {
     const e500 = await rejectionOf(client.getAccessToken('graph'));
     assert.ok(e500 instanceof AzureApiError);
     assert.deepEqual([e500.status, e500.code, e500.reason], [500, 'server_error', 'Transient']);
-    assert.equal(toTemporalFailure(e500).type, 'AzureTransient');
+    assert.equal(toTemporalFailure(e500).type, 'Transient');
     assert.equal(toTemporalFailure(e500).nonRetryable, false);
   });
 
-  it('token endpoint 502 with a text/html body → retryable AzureTransient whose message names the status', async () => {
+  it('token endpoint 502 with a text/html body → retryable Transient whose message names the status', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 502, headers: { 'Content-Type': 'text/html', 'Retry-After': '1' }, body: '<html>Bad Gateway</html>' }, times: 1 });
     const err = await rejectionOf(client.getAccessToken('graph'));
     assert.ok(err instanceof AzureApiError);
     const failure = toTemporalFailure(err);
-    assert.equal(failure.type, 'AzureTransient');
+    assert.equal(failure.type, 'Transient');
     assert.equal(err.status, 502);
     assert.ok(failure.message.includes('HTTP 502') && failure.message.includes('text/html'), failure.message);
   });

@@ -47,7 +47,7 @@ function reportOk(state: DeviceState, completedAt = at()): DeviceState {
   return reportSucceeded(startReport(state, step.payload, at()), step.payload, completedAt);
 }
 
-describe('domain/device-state: the Azure Device Details rules of design.md §2', () => {
+describe('domain/device-state: the Azure Device Details rules of docs/product-rules.md', () => {
   const fresh = () => initialState('tenant', 'mdm-1', 1_000);
 
   it('reads null status and report time before anything was received', () => {

@@ -1,4 +1,4 @@
-// The six conformance checks of azure-protocol §6.6, with the real msal-node and Graph client.
+// The emulator's contract (docs/microsoft-protocol.md), checked with the real msal-node and Graph client.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { BatchRequestContent, GraphError } from '@microsoft/microsoft-graph-client';
@@ -6,7 +6,7 @@ import {
   accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, makeGraph, messageUrl, reportEntities, sleep, uploadBody, useEmulatorWithTenant,
 } from './helpers';
 
-describe('azure emulator: §6.6 conformance', () => {
+describe('azure emulator: conformance with the real libraries', () => {
   const env = useEmulatorWithTenant();
 
   it('1. serves a token from the network, then from the cache, then from the network once exp - 300 s has passed', async () => {

@@ -1,4 +1,4 @@
-// Each row of the fault table (azure-protocol §6.5), asserted at the protocol level with the real
+// Each kind of failure Microsoft answers (docs/microsoft-protocol.md), asserted at the protocol level with the real
 // libraries, plus the fault mechanics themselves (FIFO, times, probability, delay).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +27,7 @@ describe('azure emulator: fault table', () => {
       assert.ok(gapMs(first, second) >= 1000, `retry came ${gapMs(first, second)} ms after the 429`);
     });
 
-    it('a 429 body and headers follow §2.3', async () => {
+    it('a 429 body and headers follow Graph\'s error shape', async () => {
       const token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
       await env.emu.control.addFault({ match: { service: 'graph' }, response: { status: 429, headers: { 'Retry-After': '10' } }, times: 1 });
       const res = await call(`${env.emu.url}/v1.0/devices`, { token, headers: { 'client-request-id': 'abc-123' } });

@@ -142,7 +142,7 @@ export interface DeviceReport {
   os?: string;
 }
 
-/** The two entities of §1.2(e) for one device. */
+/** The two entities of a P4 upload (docs/microsoft-protocol.md) for one device. */
 export function reportEntities(r: DeviceReport): Record<string, unknown>[] {
   return [
     {

@@ -1,4 +1,4 @@
-// Microsoft's throttling in the emulator (azure-protocol §2.4): a sliding window per service, tenant
+// Microsoft's throttling in the emulator (docs/microsoft-protocol.md, Budget): a sliding window per service, tenant
 // and app, off until configured, answered like Graph's own 429 with the Retry-After that frees a slot.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

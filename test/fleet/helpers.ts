@@ -3,14 +3,11 @@
  * visits exactly the devices the test registered, whatever else the suite left in the database.
  */
 import { randomUUID } from 'node:crypto';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { loadConfig, type AzureCredentials, type Config } from '../../config';
 import { getDevice, getOperation, listReportAttempts, type DeviceRow, type Operation } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
 import { TENANT_HEARTBEAT_SCHEDULE_ID, WEEKLY_REPORT_SCHEDULE_ID } from '../../workers/schedules';
-import { DEVICE_WORKFLOW_TYPE, SIGNAL_BY_EVENT_TYPE, deviceWorkflowId } from '../../workflows/messages';
-import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
-import { FAST_POLLS, nextOccurredAt, waitFor } from '../support/device-harness';
+import { FAST_POLLS, nextOccurredAt, sendEvent, waitFor } from '../support/device-harness';
 import { testEnv } from '../support/env';
 
 export interface FleetTenant {
@@ -57,20 +54,9 @@ export async function seedDevices(t: FleetTenant, prefix: string, count: number,
 }
 
 /** Sends one event as the API does, to the tenant's device workflow. */
-export async function send(t: FleetTenant, taskQueue: string, deviceId: string, event: DeviceEvent): Promise<void> {
-  const env = testEnv();
-  await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
-    workflowId: deviceWorkflowId(t.tenantId, deviceId),
-    taskQueue,
-    args: [{ tenantId: t.tenantId, deviceId, options: FAST_POLLS }],
-    signal: SIGNAL_BY_EVENT_TYPE[event.type].name,
-    signalArgs: [event as never],
-    typedSearchAttributes: [
-      { key: TenantIdKey, value: t.tenantId },
-      { key: DeviceIdKey, value: deviceId },
-    ],
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-  });
+/** Sends one event to a device of the fleet tenant, as the API does. */
+export function send(t: FleetTenant, taskQueue: string, deviceId: string, event: DeviceEvent): Promise<void> {
+  return sendEvent(taskQueue, deviceId, event, FAST_POLLS, t.tenantId);
 }
 
 export function registrationOf(d: FleetDevice, clientStatusCode: 'Success' | 'User_Canceled' = 'Success'): DeviceEvent {

@@ -1,13 +1,12 @@
 /**
- * The configuration module (api-contract §5): the contract's defaults, and a bad value stops a
+ * The configuration module (docs/http-contract.md, Configuration): the defaults, and a bad value stops a
  * process at start with exactly one line naming the variable (never echoing a secret).
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/project-root';
 import { ConfigError, loadConfig } from '../../config';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 
 function problemOf(env: Record<string, string>): ConfigError {
   try {
@@ -23,7 +22,7 @@ function problemOf(env: Record<string, string>): ConfigError {
 function run(entry: string, env: Record<string, string>): { status: number | null; stdout: string; stderr: string; ms: number } {
   const started = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
+    cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     encoding: 'utf8',
     timeout: 30_000,
@@ -39,8 +38,18 @@ describe('configuration', () => {
     assert.equal(c.databaseUrl, undefined, 'embedded Postgres');
     assert.deepEqual({ ...c.temporal }, { address: undefined, namespace: 'default', taskQueue: 'azure-compliance', cliPath: undefined });
     assert.equal(c.azure, undefined, 'the local emulator');
-    assert.equal(c.azureAuthorityHost, 'https://login.microsoftonline.com');
-    assert.equal(c.graphBaseUrl, 'https://graph.microsoft.com');
+    const withCredentials = loadConfig({ AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' });
+    assert.deepEqual(
+      { ...withCredentials.azure },
+      {
+        tenantId: '11111111-2222-4333-8444-555555555555',
+        clientId: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+        clientSecret: 's',
+        authorityHost: 'https://login.microsoftonline.com',
+        graphBaseUrl: 'https://graph.microsoft.com',
+        requestTimeoutMs: 30000,
+      },
+    );
     assert.equal(c.weeklyReportCron, '0 6 * * 1');
     assert.equal(c.logLevel, 'info');
     assert.equal(c.azureEmulatorPort, 9443);
@@ -118,5 +127,18 @@ describe('configuration', () => {
       assert.equal(r.status, 2, `${entry}: ${r.stderr}`);
       assert.match(r.stderr, /^configuration error: LOG_LEVEL [^\n]*\n$/, `${entry} printed ${JSON.stringify(r.stderr)}`);
     }
+  });
+
+  it('stops the worker at start with one line naming the required variables it lacks (PROCESS_VARIABLES)', function () {
+    this.timeout(30_000);
+    const r = run('workers/main.ts', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, 'configuration error: TEMPORAL_ADDRESS is required by the worker (npm start sets it for its embedded defaults)\n');
+    const none = run('workers/main.ts', {});
+    assert.equal(none.status, 2, none.stderr);
+    assert.equal(
+      none.stderr,
+      'configuration error: DATABASE_URL, TEMPORAL_ADDRESS, AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are required by the worker (npm start sets them for its embedded defaults)\n',
+    );
   });
 });

@@ -12,10 +12,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/project-root';
 import { portOpen } from '../../lib/temporal-cli';
 import { testEnv } from '../support/env';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 
 interface Ports {
   api: number;
@@ -76,7 +76,7 @@ class StartRun {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn('npx', ['tsx', 'scripts/start.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn('npx', ['tsx', 'scripts/start.ts'], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const s of [this.child.stdout, this.child.stderr]) s?.on('data', (c: Buffer) => (this.output += c.toString()));
     this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
   }

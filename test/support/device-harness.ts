@@ -63,17 +63,21 @@ export async function withWorker<T>(
 /** Workflow ids the current test touched, so their histories can be recorded for the replay guard. */
 export const touchedWorkflowIds = new Set<string>();
 
-/** Sends one event exactly as the API does (workers/event-delivery.ts); a retired device rejects non-registrations. */
+/**
+ * Sends one event exactly as the API does (workers/event-delivery.ts), to the test tenant's device
+ * unless another tenant is named; a retired device rejects non-registrations.
+ */
 export async function sendEvent(
   taskQueue: string,
   deviceId: string,
   event: DeviceEvent,
   options: DeviceWorkflowOptions = FAST_POLLS,
+  tenantId: string = testEnv().tenantId,
 ): Promise<void> {
   const env = testEnv();
-  const workflowId = deviceWorkflowId(env.tenantId, deviceId);
+  const workflowId = deviceWorkflowId(tenantId, deviceId);
   touchedWorkflowIds.add(workflowId);
-  const outcome = await deliverEvent(env.temporalClient, { tenantId: env.tenantId, deviceId, taskQueue, event, options });
+  const outcome = await deliverEvent(env.temporalClient, { tenantId, deviceId, taskQueue, event, options });
   if (outcome === 'retired') throw new WorkflowExecutionAlreadyStartedError('the device is retired', workflowId, DEVICE_WORKFLOW_TYPE);
 }
 

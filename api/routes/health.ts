@@ -1,16 +1,16 @@
 /**
- * api-contract.md §4: operations, no auth. /healthz, /readyz, /metrics, /openapi.json, /docs.
+ * What operators probe, without auth (docs/http-contract.md): /healthz (the process is up), /readyz
+ * (Postgres and Temporal answer within the readiness timeout) and /metrics (Prometheus).
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { pingDb } from '../../db';
 import { withTimeout } from '../dependencies';
 import { jsonResponse, type App, type RouteContext } from '../context';
-import { renderDocsPage } from '../docs-page';
 import { HealthSchema, ReadinessSchema } from '../schemas';
 
 const tags = ['Operations'];
 
-export function registerOperationRoutes(app: App, ctx: RouteContext, openApiDocument: () => object): void {
+export function registerHealthRoutes(app: App, ctx: RouteContext): void {
   const { deps, timeouts, metrics } = ctx;
 
   app.openapi(
@@ -71,30 +71,5 @@ export function registerOperationRoutes(app: App, ctx: RouteContext, openApiDocu
   app.get('/metrics', async (c) => {
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'Content-Type': metrics.registry.contentType });
-  });
-
-  app.openAPIRegistry.registerPath({
-    method: 'get',
-    path: '/openapi.json',
-    tags,
-    summary: 'This OpenAPI 3.1 document',
-    responses: {
-      200: { description: 'The document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } },
-    },
-  });
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
-
-  app.openAPIRegistry.registerPath({
-    method: 'get',
-    path: '/docs',
-    tags,
-    summary: 'The OpenAPI document rendered as a page',
-    responses: { 200: { description: 'A self-contained HTML page', content: { 'text/html': { schema: z.string() } } } },
-  });
-  let page: string | undefined;
-  app.get('/docs', (c) => {
-    page ??= renderDocsPage(openApiDocument() as Parameters<typeof renderDocsPage>[0]);
-    c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
-    return c.html(page);
   });
 }

@@ -1,49 +1,32 @@
 /**
- * api-contract.md §3: admin routes. They read the Postgres read model (never query workflows, which
- * fail without a worker), run the device workflow's sync Update, and start fleet operations.
+ * The device resource (docs/http-contract.md): one device's details, the device list, a device's
+ * report timeline, and a sync of one device. Reads come from the Postgres read model, never from a
+ * workflow query (which fails without a worker); a sync runs the device workflow's sync Update.
  */
 import { createRoute, type z } from '@hono/zod-openapi';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import {
-  getDevice,
-  getOperation,
-  getSettings,
-  listDevices,
-  listReportAttempts,
-  reportingEnabledReader,
-  updateSettings,
-  type DeviceFilter,
-  type DeviceRow,
-  type Settings,
-} from '../../db/data';
+import { getDevice, getSettings, listDevices, listReportAttempts, reportingEnabledReader, type DeviceFilter, type DeviceRow } from '../../db/data';
 import { deviceIdSchema } from '../../domain/event-schemas';
 import { deviceWorkflowId, syncUpdate } from '../../workflows/messages';
-import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type FleetFilter, type RouteContext } from '../context';
+import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
 import { ProblemError, deviceRetired, notFound, problem, validationError } from '../problems';
 import {
   DeviceDetailsSchema,
   DeviceIdParamSchema,
   DeviceListQuerySchema,
   DeviceListSchema,
-  OperationIdParamSchema,
-  OperationSchema,
-  OperationStartedSchema,
   ReportListSchema,
   ReportsQuerySchema,
-  SettingsSchema,
-  SettingsUpdateSchema,
   SyncAcceptedSchema,
-  SyncFilterSchema,
 } from '../schemas';
 
 type DeviceDetails = z.infer<typeof DeviceDetailsSchema>;
-type SettingsView = z.infer<typeof SettingsSchema>;
 type ReportItem = z.infer<typeof ReportListSchema>['items'][number];
 
 /**
- * The contract's device details. While the feature is disabled, status and report time read null
- * (design.md §2); `lastAttemptAt` and `lastSuccessfulReportAt` are never blanked.
+ * The device details of the HTTP contract. While reporting is off, status and report time read null
+ * (docs/product-rules.md); `lastAttemptAt` and `lastSuccessfulReportAt` are never blanked.
  */
 export function toDeviceDetails(row: DeviceRow, enabled: boolean): DeviceDetails {
   return {
@@ -66,14 +49,6 @@ export function toDeviceDetails(row: DeviceRow, enabled: boolean): DeviceDetails
   };
 }
 
-export function toSettingsView(s: Settings): SettingsView {
-  return {
-    enabled: s.enabled,
-    weeklyReport: { paused: s.weeklyReportPaused },
-    heartbeat: { lastAt: s.lastHeartbeatAt, result: s.lastHeartbeatResult },
-  };
-}
-
 /** Opaque page cursor: base64url of the last device id of the page. */
 export function encodeCursor(deviceId: string): string {
   return Buffer.from(deviceId, 'utf8').toString('base64url');
@@ -88,12 +63,11 @@ export function decodeCursor(cursor: string): string | null {
 
 const noSuchDevice = (deviceId: string) => notFound(`No device "${deviceId}" was ever seen`);
 
-export function registerAdminRoutes(app: App, ctx: RouteContext): void {
+export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard } = ctx;
   const { db, tenantId, temporal } = deps;
   const tags = ['Admin'];
 
-  const settingsNow = () => guard.db(() => getSettings(db, tenantId));
   // A device's details read null status while reporting is off; a device GET must not pay a second
   // query for that (a switch is seen within a second, by every replica).
   const enabledReader = reportingEnabledReader(db);
@@ -161,7 +135,7 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
       if (query.complianceStatus !== undefined) filter.complianceStatus = query.complianceStatus;
       if (query.clientStatusCode !== undefined) filter.clientStatusCode = query.clientStatusCode;
       if (query.retired !== undefined) filter.retired = query.retired === 'true';
-      const settings = await settingsNow();
+      const settings = await guard.db(() => getSettings(db, tenantId));
       // While disabled every status reads null, so no device matches a status filter.
       if (!settings.enabled && filter.complianceStatus !== undefined) return c.json({ items: [], nextCursor: null }, 200);
       const rows = await guard.db(() => listDevices(db, tenantId, filter, query.limit + 1, after));
@@ -243,136 +217,6 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
         throw err;
       }
       return c.json({ deviceId, accepted: true as const }, 202);
-    },
-  );
-
-  // ---- POST /v1/sync --------------------------------------------------------------------------------------
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/sync',
-      tags,
-      summary: 'Report the current state of every device matching the filter',
-      description: 'Starts a fleet operation; follow it with GET /v1/operations/{operationId}. No body (or {}) means every device.',
-      security: ADMIN_SECURITY,
-      middleware: [ctx.adminOnly, ctx.limitBody] as const,
-      request: { body: { required: false, content: { 'application/json': { schema: SyncFilterSchema } } } },
-      responses: {
-        202: jsonResponse(OperationStartedSchema, 'The operation started'),
-        ...problemResponses([400, 401, 403, 413, 415, 500, 503] as const),
-      },
-    }),
-    async (c) => {
-      const body = c.req.valid('json') ?? {};
-      const filter: FleetFilter = {};
-      if (body.complianceStatus !== undefined) filter.complianceStatus = body.complianceStatus;
-      if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
-      const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null));
-      c.get('log').info({ operationId, filter }, 'bulk sync started');
-      return c.json({ operationId }, 202);
-    },
-  );
-
-  // ---- GET /v1/operations/{operationId} -------------------------------------------------------------------
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/operations/{operationId}',
-      tags,
-      summary: 'Progress of a fleet operation (bulk sync, enable, weekly report)',
-      security: ADMIN_SECURITY,
-      middleware: [ctx.adminOnly] as const,
-      request: { params: OperationIdParamSchema },
-      responses: {
-        200: jsonResponse(OperationSchema, 'The operation'),
-        ...problemResponses([400, 401, 403, 404, 500, 503] as const, { 404: 'No such operation' }),
-      },
-    }),
-    async (c) => {
-      const { operationId } = c.req.valid('param');
-      const op = await guard.db(() => getOperation(db, tenantId, operationId));
-      if (!op) throw notFound(`No operation "${operationId}"`);
-      return c.json(
-        {
-          operationId: op.operationId,
-          kind: op.kind,
-          startedAt: op.startedAt,
-          finishedAt: op.finishedAt,
-          devicesTotal: op.devicesTotal,
-          devicesSignalled: op.devicesSignalled,
-          devicesSkipped: op.devicesSkipped,
-        },
-        200,
-      );
-    },
-  );
-
-  // ---- GET /v1/settings -----------------------------------------------------------------------------------
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/settings',
-      tags,
-      summary: 'The feature switch and the weekly report',
-      security: ADMIN_SECURITY,
-      middleware: [ctx.adminOnly] as const,
-      responses: {
-        200: jsonResponse(SettingsSchema, 'The settings'),
-        ...problemResponses([401, 403, 500, 503] as const),
-      },
-    }),
-    async (c) => c.json(toSettingsView(await settingsNow()), 200),
-  );
-
-  // ---- PUT /v1/settings -----------------------------------------------------------------------------------
-  app.openapi(
-    createRoute({
-      method: 'put',
-      path: '/v1/settings',
-      tags,
-      summary: 'Change the settings',
-      description:
-        'Accepts the whole settings object or part of it. Turning enabled from false to true reports every ' +
-        "device's current state (a fleet operation); changing weeklyReport.paused pauses or resumes the weekly schedule. " +
-        'When that fails, the change is undone and 503 is answered.',
-      security: ADMIN_SECURITY,
-      middleware: [ctx.adminOnly, ctx.limitBody] as const,
-      request: { body: { required: true, content: { 'application/json': { schema: SettingsUpdateSchema } } } },
-      responses: {
-        200: jsonResponse(SettingsSchema, 'The settings after the change'),
-        ...problemResponses([400, 401, 403, 413, 415, 500, 503] as const),
-      },
-    }),
-    async (c) => {
-      const body = c.req.valid('json');
-      const patch: { enabled?: boolean; weeklyReportPaused?: boolean } = {};
-      if (body.enabled !== undefined) patch.enabled = body.enabled;
-      if (body.weeklyReport?.paused !== undefined) patch.weeklyReportPaused = body.weeklyReport.paused;
-      const { before, after } = await guard.db(() => updateSettings(db, tenantId, patch));
-      let scheduleChanged = false;
-      try {
-        if (before.weeklyReportPaused !== after.weeklyReportPaused) {
-          await guard.external(() => deps.schedules.setWeeklyReportPaused(after.weeklyReportPaused));
-          scheduleChanged = true;
-        }
-        if (!before.enabled && after.enabled) {
-          const { operationId } = await guard.external(() => deps.fleet.start('enable', null));
-          c.get('log').info({ operationId }, 'feature enabled: reporting every device');
-        }
-      } catch (err) {
-        // Undo, so that the request changed nothing and repeating it runs the side effects again.
-        const log = c.get('log');
-        await guard
-          .db(() => updateSettings(db, tenantId, { enabled: before.enabled, weeklyReportPaused: before.weeklyReportPaused }))
-          .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the settings change'));
-        if (scheduleChanged) {
-          await guard
-            .external(() => deps.schedules.setWeeklyReportPaused(before.weeklyReportPaused))
-            .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the weekly schedule change'));
-        }
-        throw err;
-      }
-      return c.json(toSettingsView(after), 200);
     },
   );
 }

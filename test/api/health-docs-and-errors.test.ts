@@ -1,12 +1,13 @@
 /**
- * api-contract.md §4 and the cross-cutting behaviour: /healthz, /readyz, /metrics, /openapi.json (an
- * OpenAPI 3.1 document listing exactly the contract's routes), /docs, request ids, 404 problems.
+ * The routes without auth (api/routes/health.ts, api/routes/docs.ts) and the cross-cutting behaviour
+ * of docs/http-contract.md: /healthz, /readyz, /metrics, /openapi.json (an OpenAPI 3.1 document
+ * listing exactly the contract's routes), /docs, request ids, 404 problems.
  */
 import { strict as assert } from 'node:assert';
 import { createDb } from '../../db';
 import { PROBLEM, call, makeApi, problemOf, validEvents } from './helpers';
 
-/** Every route of api-contract.md §2–§4, plus the operations extension, as `METHOD path`. */
+/** Every route of docs/http-contract.md, as `METHOD path`. */
 const CONTRACT_ROUTES = [
   'POST /v1/devices/{deviceId}/events',
   'POST /v1/events',
@@ -93,7 +94,7 @@ function openApi31Problems(doc: Json): string[] {
   return problems;
 }
 
-describe('API: operations routes', () => {
+describe('API: health, metrics and docs routes', () => {
   it('GET /healthz answers 200 { status: "ok" }', async () => {
     const api = makeApi();
     const res = await call(api.app, 'GET', '/healthz');
