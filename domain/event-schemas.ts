@@ -54,9 +54,13 @@ export interface BoundedStringOptions {
  */
 export function boundedString(o: BoundedStringOptions) {
   const typeMessage = o.typeMessage ?? 'Must be a string';
+  const maxMessage = o.maxMessage ?? `Must be at most ${o.max} characters`;
   let schema = z
     .string({ error: required(typeMessage) })
-    .max(o.max, { error: o.maxMessage ?? `Must be at most ${o.max} characters`, abort: true });
+    // zod counts characters (code points) with a scan of the whole value: refuse what is certainly too
+    // long (more than two UTF-16 units per allowed character) before it does.
+    .refine((value) => value.length <= 2 * o.max, { error: maxMessage, abort: true })
+    .max(o.max, { error: maxMessage, abort: true });
   if (o.min !== undefined && o.min > 0) {
     schema = schema.min(o.min, { error: o.min === 1 ? 'Must not be empty' : `Must be at least ${o.min} characters`, abort: true });
   }
