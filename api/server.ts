@@ -72,7 +72,8 @@ function withUnreadBodyHandling(app: App) {
     const { incoming, outgoing } = env as { incoming: IncomingMessage; outgoing: ServerResponse };
     if (incoming.readableEnded || incoming.destroyed) return response;
     const socket = incoming.socket;
-    const length = declaredLength(incoming);
+    // `complete`: the whole message has arrived (always so without a body) and waits in memory only.
+    const length = incoming.complete ? 0 : declaredLength(incoming);
     if (length !== undefined && length <= DISCARD_LIMIT_BYTES) {
       outgoing.once('finish', () => discardRest(incoming, socket));
       return response;

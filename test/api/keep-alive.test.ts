@@ -74,6 +74,20 @@ describe('API server: a 413 keeps the connection usable', function () {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  it('ordinary requests share one kept-alive connection', async () => {
+    const answers = [];
+    for (const path of ['/healthz', '/healthz', '/v1/devices/mdm-1/events']) {
+      const body = path.endsWith('events') ? Buffer.from(JSON.stringify({ type: 'retire', occurredAt: 'not a time' })) : undefined;
+      answers.push(await send(agent, port, { method: body ? 'POST' : 'GET', path, key: MDM_KEY, ...(body ? { body } : {}) }));
+    }
+    assert.deepEqual(answers.map((a) => [a.status, a.headers.connection]), [
+      [200, 'keep-alive'],
+      [200, 'keep-alive'],
+      [400, 'keep-alive'],
+    ]);
+    assert.equal(new Set(answers.map((a) => a.localPort)).size, 1, 'one connection');
+  });
+
   it('answers 413 to a 2 MiB body with a Content-Length, keeps the connection alive, and answers the next request on it', async () => {
     const first = await send(agent, port, { method: 'POST', path: '/v1/devices/mdm-1/events', body: oversize(2 * MAX_BODY_BYTES), key: MDM_KEY });
     assert.equal(first.status, 413, first.body);
