@@ -71,8 +71,10 @@ function withUnreadBodyHandling(app: App) {
     // An HTTP/1 server (see startApiServer): the bindings are node:http's.
     const { incoming, outgoing } = env as { incoming: IncomingMessage; outgoing: ServerResponse };
     if (incoming.readableEnded || incoming.destroyed) return response;
+    // Arrived whole with nothing left in memory (every GET): Node's own clean-up ends it.
+    if (incoming.complete && incoming.readableLength === 0) return response;
     const socket = incoming.socket;
-    // `complete`: the whole message has arrived (always so without a body) and waits in memory only.
+    // `complete`: the rest of the body waits in memory only, not on the connection.
     const length = incoming.complete ? 0 : declaredLength(incoming);
     if (length !== undefined && length <= DISCARD_LIMIT_BYTES) {
       outgoing.once('finish', () => discardRest(incoming, socket));
