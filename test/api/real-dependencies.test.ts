@@ -128,7 +128,7 @@ describe('API with real Temporal and Postgres', function () {
       const retiredRun = await handle.describe();
       assert.equal(retiredRun.status.name, 'COMPLETED');
 
-      // Read model says retired: 409 without asking Temporal.
+      // Temporal refuses a new run for anything but a registration: 409.
       const fromRow = await postEvent(api, device.deviceId, { type: 'compliance', occurredAt: at(), actions: [] });
       assert.equal(fromRow.status, 409);
       assert.ok((await problemOf(fromRow)).type.endsWith('/device-retired'));
