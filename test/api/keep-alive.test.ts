@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES } from '../../api/app';
 import { DISCARD_LIMIT_BYTES, startApiServer } from '../../api/server';
 import { MDM_KEY, makeApi, type TestApi } from './helpers';
@@ -109,6 +109,38 @@ describe('API server: a 413 keeps the connection usable', function () {
     const next = await send(agent, port, { method: 'GET', path: '/healthz' });
     assert.equal(next.status, 200);
     assert.notEqual(next.localPort, first.localPort, 'the client opened a new connection, as Connection: close told it');
+  });
+
+  it('after a Connection: close 413 the server closes gracefully: it reads what the client still sends instead of resetting the connection', async () => {
+    // A raw client, so it can go on sending the body after the answer (as a client that writes its
+    // whole body before reading does). Closing with unread bytes would reset the connection: the client
+    // would see ECONNRESET (and a real network could drop the 413 itself).
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const events: string[] = [];
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.on('end', () => events.push('end'));
+    socket.on('error', (err: NodeJS.ErrnoException) => events.push(`error ${err.code ?? err.message}`));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const writeChunk = () => socket.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+    socket.write(
+      `POST /v1/devices/mdm-1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${MDM_KEY}\r\n` +
+        'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
+    for (let i = 0; i < 24; i++) writeChunk(); // 1.5 MiB
+    while (!/\r\n\r\n[\s\S]*"status":413/.test(received)) await new Promise((r) => setTimeout(r, 10));
+    assert.match(received, /^HTTP\/1\.1 413 /);
+    assert.match(received, /\r\nconnection: close\r\n/i);
+    // The rest of the body, after the answer.
+    for (let i = 0; i < 16; i++) {
+      writeChunk();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    socket.end('0\r\n\r\n');
+    await closed;
+    assert.deepEqual(events, ['end'], 'a clean close (FIN), no reset');
   });
 
   it('answers Connection: close to a body announced larger than what the server will discard', async () => {
