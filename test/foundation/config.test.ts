@@ -133,6 +133,13 @@ describe('configuration', () => {
     assert.match(r.stderr, /^configuration error: API_PORT [^\n]*"eighty"\)\n$/, `exactly one line, got ${JSON.stringify(r.stderr)}`);
   });
 
+  it('stops the API with one line naming MAX_CLOCK_SKEW when it is not a duration', function () {
+    this.timeout(30_000);
+    const r = run('api/main.ts', { MAX_CLOCK_SKEW: '5m' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, 'configuration error: MAX_CLOCK_SKEW must be an ISO 8601 duration such as PT5M, PT30S or PT1H (got "5m")\n');
+  });
+
   it('stops the worker and the API with one line naming the variable', function () {
     this.timeout(30_000);
     for (const entry of ['workers/main.ts', 'api/main.ts']) {
