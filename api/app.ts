@@ -123,6 +123,7 @@ export function createApp(deps: ApiDeps): App {
       },
     }),
     validationHook,
+    eventClock: () => ({ now: (deps.now ?? Date.now)(), maxClockSkewMs: deps.config.maxClockSkewMs }),
   };
 
   app.use('*', requestContext(deps, metrics));

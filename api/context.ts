@@ -11,6 +11,7 @@ import type { LevelLogger } from '../lib/logger';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import type { Db } from '../db';
+import type { ValidationOptions } from '../domain/validation';
 import type { Guards, Timeouts } from './dependencies';
 import type { ApiMetrics } from './metrics';
 import { ProblemSchema } from './schemas';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   timeouts?: Partial<Timeouts>;
   /** Options a device workflow started by an event runs with (tests shorten its waits); none by default. */
   deviceWorkflowOptions?: DeviceWorkflowOptions;
+  /** The server's clock (milliseconds since the epoch); Date.now by default. */
+  now?: () => number;
 }
 
 export interface AppEnv {
@@ -67,6 +70,8 @@ export interface RouteContext {
   mdmOnly: MiddlewareHandler<AppEnv>;
   adminOnly: MiddlewareHandler<AppEnv>;
   limitBody: MiddlewareHandler<AppEnv>;
+  /** The clock rule of `occurredAt` for this request: the server's clock and MAX_CLOCK_SKEW. */
+  eventClock: () => Required<ValidationOptions>;
   /** Turns a failed zod validation into a 400 problem naming every offending field. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   validationHook: Hook<any, AppEnv, any, any>;

@@ -3,13 +3,13 @@
  * API_PORT, and shuts down cleanly on SIGINT/SIGTERM (stops accepting, finishes in-flight requests,
  * closes the Temporal connection and the database pool).
  */
-import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { createLogger } from '../lib/logger';
 import { createFleetClient, createScheduleControl } from '../workers/fleet-client';
 import { TEMPORAL_CHANNEL_ARGS, createApp } from './app';
+import { startApiServer } from './server';
 
 function configError(line: string): never {
   process.stderr.write(`configuration error: ${line}\n`);
@@ -58,8 +58,9 @@ async function main(): Promise<void> {
     schedules: createScheduleControl(temporal, config, tenantId),
   });
 
-  const server = serve({ fetch: app.fetch, port: config.apiPort }, (info) => {
-    logger.info({ url: `http://127.0.0.1:${info.port}`, docs: `http://127.0.0.1:${info.port}/docs` }, 'api listening');
+  const server = startApiServer(app, {
+    port: config.apiPort,
+    onListening: (port) => logger.info({ url: `http://127.0.0.1:${port}`, docs: `http://127.0.0.1:${port}/docs` }, 'api listening'),
   });
 
   let stopping = false;

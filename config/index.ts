@@ -40,6 +40,39 @@ const cronExpression = (fallback: string) =>
       return fields.length === 5 && fields.every((f) => cronField.test(f));
     }, `must be a five-field cron expression, e.g. "${fallback}"`);
 
+/** Longest accepted MAX_CLOCK_SKEW: a day (beyond it, one bad MDM clock would stall a device for days). */
+const MAX_CLOCK_SKEW_LIMIT_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * An ISO 8601 duration of days, hours, minutes and seconds (`PT5M`, `PT30S`, `PT1H30M`, `P1D`,
+ * `PT0.5S`) in milliseconds, or undefined when it is not one. Years and months are refused: their
+ * length depends on the date.
+ */
+export function parseIsoDuration(text: string): number | undefined {
+  const m = /^P(?:(\d{1,6})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,6}(?:\.\d{1,3})?)S)?)?$/.exec(text);
+  if (!m || text === 'P' || text.endsWith('T')) return undefined;
+  const [, d, h, min, sec] = m;
+  return Math.round((Number(d ?? 0) * 86_400 + Number(h ?? 0) * 3_600 + Number(min ?? 0) * 60 + Number(sec ?? 0)) * 1000);
+}
+
+const isoDuration = (fallback: string, maxMs: number, maxText: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseIsoDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be an ISO 8601 duration such as ${fallback}, PT30S or PT1H` });
+        return z.NEVER;
+      }
+      if (ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${maxText}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 export const DEFAULT_AZURE_MAX_CALLS_PER_SECOND = 80;
 /**
  * Device workflows a worker keeps in memory. Enough for every report in flight at the Microsoft
@@ -89,6 +122,8 @@ const envSchema = z
     SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number<string | undefined>().positive().max(100_000).optional()),
     // Device workflows a worker keeps in memory (each costs roughly 0.5-1 MB); others are replayed on demand.
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(DEFAULT_WORKER_MAX_CACHED_WORKFLOWS),
+    // How far ahead of the API's clock an event's occurredAt may be.
+    MAX_CLOCK_SKEW: isoDuration('PT5M', MAX_CLOCK_SKEW_LIMIT_MS, 'P1D (a day)'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATA_DIR: z.string().trim().min(1).default('.data'),
     ENABLE_ON_START: booleanFlag(true),
@@ -152,6 +187,7 @@ export const PROCESS_VARIABLES = {
     ],
     optional: [
       'API_PORT',
+      'MAX_CLOCK_SKEW',
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_TASK_QUEUE',
       ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS,
@@ -191,6 +227,8 @@ export interface Config {
   /** Undefined when no credentials are configured: `npm start` then runs the local Azure emulator. */
   azure?: AzureCredentials;
   azureEmulatorPort: number;
+  /** MAX_CLOCK_SKEW: an event whose occurredAt is further than this ahead of the API's clock is refused. */
+  maxClockSkewMs: number;
   /** Where `npm start` runs its embedded Temporal dev server (+ UI) and Postgres. */
   local: { temporalPort: number; temporalUiPort: number; postgresPort: number };
   weeklyReportCron: string;
@@ -258,6 +296,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     }),
     azure: azure && Object.freeze(azure),
     azureEmulatorPort: env.AZURE_EMULATOR_PORT,
+    maxClockSkewMs: env.MAX_CLOCK_SKEW,
     local: Object.freeze({
       temporalPort: env.TEMPORAL_DEV_PORT,
       temporalUiPort: env.TEMPORAL_UI_PORT,

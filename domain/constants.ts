@@ -54,8 +54,12 @@ export const DEVICE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** At most this many events in one `POST /v1/events` (docs/http-contract.md). */
 export const MAX_BATCH_EVENTS = 1000;
 
-/** An event whose `occurredAt` is further than this in the future is rejected (clock skew guard). */
-export const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
+/**
+ * Default of MAX_CLOCK_SKEW: an event whose `occurredAt` is further than this ahead of the server's
+ * clock is refused. Kept short: a future-dated event would make every correctly timed one after it
+ * look stale (ordering is by `occurredAt`) until the server's clock passes it.
+ */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 export function isPolicyAction(value: unknown): value is PolicyAction {
   return typeof value === 'string' && (POLICY_ACTIONS as readonly string[]).includes(value);

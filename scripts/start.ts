@@ -12,7 +12,10 @@
  *   then       migrations, the worker and the API; ready when /readyz answers 200 and the worker polls.
  *
  * Each child runs in a process group of its own; stopping sends SIGTERM (Postgres: SIGINT, its fast
- * shutdown) to the group, then SIGKILL after a timeout. A child that dies on its own stops everything.
+ * shutdown) to the group, then SIGKILL after a timeout. A worker or API that dies on its own is
+ * restarted with backoff (0.5 s, 1 s, 2 s, 4 s), with a line saying so; its 5th crash within a minute,
+ * or the death of Temporal, Postgres or the emulator (which the others need and whose state a restart
+ * would not bring back for them), stops everything with a one-line reason.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,7 +26,7 @@ import { ensureDatabase, preparePostgres, waitForPostgres } from '../lib/embedde
 import { loadOrCreateKeys, type ApiKeys } from '../lib/keys';
 import { devServerArgs, findOrInstallTemporalCli, portOpen } from '../lib/temporal-cli';
 import { caBundleFor, loadOrCreateTenant, seedTenant } from './lib/local-azure';
-import { Supervisor, type Supervised } from './lib/supervisor';
+import { RESTART_WITH_BACKOFF, Supervisor, describeExit, type Supervised } from './lib/supervisor';
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -45,10 +48,6 @@ function shown(p: string): string {
 
 function wait(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function describeExit(c: Supervised): string {
-  return c.exitSignal ? `killed by ${c.exitSignal}` : `exit code ${c.exitCode ?? 'unknown'}`;
 }
 
 /** The environment every child starts from: ours, untouched (config has already validated it). */
@@ -94,7 +93,7 @@ process.on('SIGHUP', onSignal);
 process.on('exit', () => sup.killAllNow());
 process.on('uncaughtException', (err) => void shutdown(1, `unexpected error: ${err.stack ?? err.message}`));
 process.on('unhandledRejection', (err) => void shutdown(1, `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
-sup.onUnexpectedExit((c) => void shutdown(1, `${c.spec.name} exited unexpectedly (${describeExit(c)}): stopping everything`));
+sup.onUnexpectedExit((_child, reason) => void shutdown(1, `${reason}: stopping everything`));
 
 // ---------------------------------------------------------------------------------------------
 // Before anything starts: every port we are about to bind must be free.
@@ -269,7 +268,9 @@ async function waitUntilReady(apiUrl: string, temporalAddress: string, cfg: Read
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let why = 'the API has not answered yet';
   const check = (): void => {
-    for (const c of children) if (c.exited) throw new StartError(`${c.spec.name} exited during start (${describeExit(c)})`);
+    // A crashed worker or API is restarted (or, crashing too often, stops everything): only a child
+    // without a restart policy ends the wait.
+    for (const c of children) if (c.exited && !c.spec.restart) throw new StartError(`${c.spec.name} exited during start (${describeExit(c)})`);
     if (sup.isStopping) throw new StartError('stopping');
     if (Date.now() > deadline) throw new StartError(`not ready within ${READY_TIMEOUT_MS / 1000} s: ${why}`);
   };
@@ -371,8 +372,8 @@ async function main(): Promise<void> {
 
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
   say(`starting the worker and the API (${apiUrl})`);
-  const worker = sup.start({ name: 'worker', ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS), env: childEnv, tier: 1, stopTimeoutMs: 15_000 });
-  const api = sup.start({ name: 'api', ...tsxChild('api/main.ts'), env: childEnv, tier: 1, stopTimeoutMs: 15_000 });
+  const worker = sup.start({ name: 'worker', ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS), env: childEnv, tier: 1, stopTimeoutMs: 15_000, restart: RESTART_WITH_BACKOFF });
+  const api = sup.start({ name: 'api', ...tsxChild('api/main.ts'), env: childEnv, tier: 1, stopTimeoutMs: 15_000, restart: RESTART_WITH_BACKOFF });
 
   await waitUntilReady(apiUrl, temporal.address, config, [worker, api]);
   banner({ apiUrl, uiUrl: temporal.uiUrl, temporalAddress: temporal.address, keys });

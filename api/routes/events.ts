@@ -6,7 +6,7 @@
 import { createRoute, type z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { DeviceEvent } from '../../domain/events';
-import { validateBatchEvents, validateDeviceId } from '../../domain/validation';
+import { occurredAtErrors, validateBatchEvents, validateDeviceId } from '../../domain/validation';
 import { deliverEvent } from '../../workers/event-delivery';
 import { DependencyUnavailable } from '../dependencies';
 import {
@@ -97,6 +97,8 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
       const { deviceId } = c.req.valid('param');
       const event = c.req.valid('json') as DeviceEvent;
       c.set('eventType', event.type);
+      const late = occurredAtErrors(event.occurredAt, ctx.eventClock());
+      if (late.length > 0) throw new ProblemError(problem('validation', 'Invalid request body', late));
       await acceptEvent(deviceId, event);
       return c.json({ deviceId, accepted: true as const }, 202);
     },
@@ -140,7 +142,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
 
   app.openapi(postBatch, async (c) => {
     const body = c.req.valid('json');
-    const validation = validateBatchEvents(body);
+    const validation = validateBatchEvents(body, ctx.eventClock());
     if (!validation.ok) throw new ProblemError(problem('validation', 'Invalid request body', validation.errors));
 
     const results: BatchResult[] = new Array(validation.items.length);

@@ -105,6 +105,10 @@ export interface TestApiOptions {
   timeouts?: ApiDeps['timeouts'];
   fleet?: ApiDeps['fleet'];
   schedules?: ApiDeps['schedules'];
+  /** More configuration (e.g. MAX_CLOCK_SKEW). */
+  env?: Record<string, string>;
+  /** The server's clock. */
+  now?: ApiDeps['now'];
 }
 
 export function logCapture(): { logger: pino.Logger; lines: string[] } {
@@ -131,6 +135,7 @@ export function makeApi(options: TestApiOptions = {}): TestApi {
     MDM_API_KEY: MDM_KEY,
     ADMIN_API_KEY: ADMIN_KEY,
     TEMPORAL_TASK_QUEUE: options.taskQueue ?? 'api-test-queue',
+    ...options.env,
   });
   const deps: ApiDeps = {
     config,
@@ -140,6 +145,7 @@ export function makeApi(options: TestApiOptions = {}): TestApi {
     logger,
     metrics,
     timeouts: options.timeouts,
+    ...(options.now ? { now: options.now } : {}),
     fleet: options.fleet ?? {
       start: async (kind, filter) => {
         fleetCalls.push({ kind, filter });

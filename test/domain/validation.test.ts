@@ -143,21 +143,48 @@ describe('domain/validation', () => {
       }
     });
 
-    it('rejects a time more than 24 hours in the future, with a clear message', () => {
-      const [error] = rejectWithPaths(retire({ occurredAt: '2026-11-29T12:00:00.001Z' }), ['occurredAt']);
-      assert.equal(error!.message, 'Must not be more than 24 hours in the future (check the clock of the MDM server)');
+    it('refuses a time more than the default 5 minutes ahead of the clock, naming occurredAt', () => {
+      // NOW is 12:00:00.000Z: 12:05:00.001Z is one millisecond too far.
+      const [error] = rejectWithPaths(retire({ occurredAt: '2026-11-28T12:05:00.001Z' }), ['occurredAt']);
+      assert.equal(error!.message, "Must not be more than 5 minutes ahead of the server's clock (check the clock of the MDM server)");
     });
 
-    it('accepts a time exactly 24 hours in the future, and any past time', () => {
-      accept(retire({ occurredAt: '2026-11-29T12:00:00.000Z' }));
-      accept(retire({ occurredAt: '2026-11-29T13:00:00.000+01:00' }));
+    it('accepts a time exactly 5 minutes ahead (in any offset), and any past time', () => {
+      accept(retire({ occurredAt: '2026-11-28T12:05:00.000Z' }));
+      accept(retire({ occurredAt: '2026-11-28T13:05:00.000+01:00' }));
       accept(retire({ occurredAt: '2001-01-01T00:00:00Z' }));
     });
 
-    it('the exported schemas use the real clock', () => {
-      assert.equal(deviceEventSchema.safeParse(retire({ occurredAt: new Date().toISOString() })).success, true);
-      const future = new Date(Date.now() + 25 * 3600_000).toISOString();
-      assert.equal(deviceEventSchema.safeParse(retire({ occurredAt: future })).success, false);
+    it('applies the skew it is given, at the boundary, for the single event, a batch item and every batch item', () => {
+      const options = { now: NOW, maxClockSkewMs: 30_000 };
+      const inside = '2026-11-28T12:00:30.000Z';
+      const outside = '2026-11-28T12:00:30.001Z';
+      assert.equal(validateDeviceEvent(compliance({ occurredAt: inside }), options).ok, true);
+      assert.deepEqual(validateDeviceEvent(compliance({ occurredAt: outside }), options), {
+        ok: false,
+        errors: [{ path: 'occurredAt', message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)" }],
+      });
+      assert.equal(validateBatchEventItem({ deviceId: 'd', ...retire({ occurredAt: inside }) }, options).ok, true);
+      assert.deepEqual(validateBatchEventItem({ deviceId: 'd', ...retire({ occurredAt: outside }) }, { ...options, basePath: ['events', 2] }), {
+        ok: false,
+        errors: [{ path: 'events[2].occurredAt', message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)" }],
+      });
+      const batch = validateBatchEvents({ events: [{ deviceId: 'a', ...retire({ occurredAt: inside }) }, { deviceId: 'b', ...retire({ occurredAt: outside }) }] }, options);
+      assert.ok(batch.ok);
+      assert.deepEqual(batch.items.map((i) => [i.index, i.ok, i.ok ? null : i.errors.map((e) => e.path)]), [
+        [0, true, null],
+        [1, false, ['occurredAt']],
+      ]);
+    });
+
+    it('names occurredAt together with the other offending fields', () => {
+      rejectWithPaths(registration({ occurredAt: '2026-11-28T13:00:00Z', platform: 'Windows' }), ['occurredAt', 'platform']);
+    });
+
+    it('the exported schemas check the shape only: the clock rule needs the clock and the skew passed in', () => {
+      const farFuture = '2099-01-01T00:00:00.000Z';
+      assert.equal(deviceEventSchema.safeParse(retire({ occurredAt: farFuture })).success, true);
+      assert.equal(validateDeviceEvent(retire({ occurredAt: farFuture }), { now: NOW, maxClockSkewMs: 60_000 }).ok, false);
     });
   });
 

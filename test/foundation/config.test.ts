@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { PROJECT_ROOT } from '../../lib/project-root';
-import { ConfigError, loadConfig } from '../../config';
+import { ConfigError, loadConfig, parseIsoDuration } from '../../config';
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../../domain/constants';
 
 
 function problemOf(env: Record<string, string>): ConfigError {
@@ -55,6 +56,24 @@ describe('configuration', () => {
     assert.equal(c.azureEmulatorPort, 9443);
     assert.equal(c.dataDir, '.data');
     assert.deepEqual({ ...c.local }, { temporalPort: 7233, temporalUiPort: 8233, postgresPort: 5433 });
+    assert.equal(c.maxClockSkewMs, 5 * 60_000, 'MAX_CLOCK_SKEW PT5M');
+    assert.equal(c.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, "the domain's default for callers without a config");
+  });
+
+  it('reads MAX_CLOCK_SKEW as an ISO 8601 duration', () => {
+    const cases: Array<[string, number]> = [
+      ['PT30S', 30_000],
+      ['PT5M', 300_000],
+      ['PT1H30M', 5_400_000],
+      ['P1D', 86_400_000],
+      ['PT0.5S', 500],
+      ['PT0S', 0],
+      [' PT2M ', 120_000],
+    ];
+    for (const [value, ms] of cases) assert.equal(loadConfig({ MAX_CLOCK_SKEW: value }).maxClockSkewMs, ms, value);
+    assert.equal(parseIsoDuration('P'), undefined);
+    assert.equal(parseIsoDuration('PT'), undefined);
+    assert.equal(parseIsoDuration('P1M'), undefined, 'months are refused: their length depends on the date');
   });
 
   it('reads each variable', () => {
@@ -96,6 +115,9 @@ describe('configuration', () => {
     ['AZURE_TENANT_ID', { AZURE_TENANT_ID: 'contoso', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' }, /AZURE_TENANT_ID must be a GUID/],
     ['AZURE_CLIENT_ID', { AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555' }, /AZURE_CLIENT_ID is required when AZURE_TENANT_ID is set/],
     ['TEMPORAL_DEV_PORT', { TEMPORAL_DEV_PORT: '-1' }, /TEMPORAL_DEV_PORT/],
+    ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: '5 minutes' }, /^configuration error: MAX_CLOCK_SKEW must be an ISO 8601 duration such as PT5M, PT30S or PT1H \(got "5 minutes"\)$/],
+    ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: '300' }, /MAX_CLOCK_SKEW must be an ISO 8601 duration/],
+    ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: 'P2D' }, /MAX_CLOCK_SKEW must be at most P1D \(a day\)/],
   ];
   for (const [variable, env, message] of bad) {
     it(`names ${variable} when it is wrong (${JSON.stringify(env[variable] ?? env)})`, () => {
@@ -118,6 +140,13 @@ describe('configuration', () => {
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '', 'nothing started, nothing printed');
     assert.match(r.stderr, /^configuration error: API_PORT [^\n]*"eighty"\)\n$/, `exactly one line, got ${JSON.stringify(r.stderr)}`);
+  });
+
+  it('stops the API with one line naming MAX_CLOCK_SKEW when it is not a duration', function () {
+    this.timeout(30_000);
+    const r = run('api/main.ts', { MAX_CLOCK_SKEW: '5m' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, 'configuration error: MAX_CLOCK_SKEW must be an ISO 8601 duration such as PT5M, PT30S or PT1H (got "5m")\n');
   });
 
   it('stops the worker and the API with one line naming the variable', function () {

@@ -3,8 +3,9 @@
  * TEMPORAL_ADDRESS or Azure credentials (so the embedded Postgres, the Temporal dev server and the
  * Azure emulator all start), in a DATA_DIR of its own and on free ports. It must print the API URL,
  * answer /readyz and serve the Temporal UI, and after Ctrl-C (SIGINT to its process group) leave no
- * process behind. A second start reuses what the first kept (cluster, keys, tenant) and, when a child
- * dies, stops everything and exits non-zero naming it.
+ * process behind. A second start reuses what the first kept (cluster, keys, tenant), restarts a killed
+ * worker or API with backoff, and stops everything (exit 1, one line) on the 5th crash of one within a
+ * minute; the death of an infrastructure child stops everything at once.
  */
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -218,7 +219,34 @@ describe('npm start', function () {
     await assertNothingLeft();
   });
 
-  it('starts again on what it kept, and stops everything (exit 1, naming it) when a child dies', async () => {
+  /** The process running `entry` (node itself, not npx or a shell). */
+  function processRunning(entry: string): { pid: number; cmdline: string } | undefined {
+    return processesMentioning(dataDir).find((p) => p.cmdline.includes(entry) && !p.cmdline.includes('npx') && p.cmdline.startsWith(process.execPath));
+  }
+
+  /** The pid of the `n`-th restart of child `name` (1-based), once npm start has printed it. */
+  async function restartedPid(run: StartRun, name: string, n: number, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pids = [...run.output.matchAll(new RegExp(`^${name} +\\| restarted \\(pid (\\d+)\\)$`, 'gm'))].map((m) => Number(m[1]));
+      if (pids.length >= n) return pids[n - 1]!;
+      if (Date.now() > deadline) assert.fail(`no restart ${n} of ${name} within ${timeoutMs / 1000} s:\n${run.tail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Waits until `/healthz` of the API answers 200 (after a restart of the API). */
+  async function healthyAgain(apiUrl: string, run: StartRun, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await fetch(`${apiUrl}/healthz`).then((r) => r.status, () => 0);
+      if (status === 200) return;
+      if (Date.now() > deadline) assert.fail(`the API did not answer /healthz again within ${timeoutMs / 1000} s:\n${run.tail()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it('starts again on what it kept; restarts a killed worker or API with backoff while the API keeps answering; stops (exit 1, one line) on the 5th worker crash within a minute', async () => {
     const first = readFileSync(path.join(dataDir, 'keys.json'), 'utf8');
     const tenant = readFileSync(path.join(dataDir, 'azure-emulator', 'tenant.json'), 'utf8');
     const run = new StartRun(env);
@@ -230,12 +258,49 @@ describe('npm start', function () {
     assert.equal(readFileSync(path.join(dataDir, 'azure-emulator', 'tenant.json'), 'utf8'), tenant, 'same tenant');
     assert.equal((await fetch(`${apiUrl}/readyz`)).status, 200);
 
-    const api = processesMentioning(dataDir).find((p) => p.cmdline.includes('api/main.ts') && !p.cmdline.includes('npx'));
+    // 1. The worker is killed: restarted after 0.5 s; the API answers meanwhile.
+    const worker = processRunning('workers/main.ts');
+    assert.ok(worker, 'the worker process');
+    process.kill(worker.pid, 'SIGKILL');
+    await run.waitFor(/^worker +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m, 10_000);
+    const health = await fetch(`${apiUrl}/healthz`);
+    assert.deepEqual([health.status, await health.json()], [200, { status: 'ok' }], 'the API keeps answering while the worker is down');
+    const newWorker = await restartedPid(run, 'worker', 1, 10_000);
+    assert.notEqual(newWorker, worker.pid);
+    assert.equal(processRunning('workers/main.ts')?.pid, newWorker, 'a new worker process runs');
+
+    // 2. The API is killed: restarted, and answers again.
+    const api = processRunning('api/main.ts');
     assert.ok(api, 'the API process');
     process.kill(api.pid, 'SIGKILL');
+    await run.waitFor(/^api +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m, 10_000);
+    await healthyAgain(apiUrl, run, 30_000);
+    assert.equal((await fetch(`${apiUrl}/readyz`)).status, 200);
+    assert.equal(run.child.exitCode, null, 'npm start still runs');
+
+    // 3. Four more worker crashes within the minute: backoff doubles, the 5th stops everything.
+    for (let crash = 2; crash <= 5; crash++) process.kill(await restartedPid(run, 'worker', crash - 1, 15_000), 'SIGKILL');
     const { code } = await run.exited(60_000);
     assert.equal(code, 1, run.tail());
-    assert.match(run.output, /api exited unexpectedly \(killed by SIGKILL\)/);
+    for (const [restart, delay] of [[2, '1 s'], [3, '2 s'], [4, '4 s']] as const) {
+      assert.match(run.output, new RegExp(`^worker +\\| exited unexpectedly \\(killed by SIGKILL\\): restarting it in ${delay} \\(restart ${restart}; `, 'm'));
+    }
+    assert.match(run.output, /^start +\| worker crashed 5 times within 60 s \(last: killed by SIGKILL\): stopping everything$/m);
+    assert.doesNotMatch(run.output, /restart 5;/, 'no 5th restart');
+    await assertNothingLeft();
+  });
+
+  it('stops everything (exit 1, one line naming it) when an infrastructure child dies', async () => {
+    const run = new StartRun(env);
+    runs.push(run);
+    await run.waitFor(/^ {2}API:\s+(http:\/\/127\.0\.0\.1:\d+)/m, 90_000);
+    const emulator = processRunning('emulator/main.ts');
+    assert.ok(emulator, 'the emulator process');
+    process.kill(emulator.pid, 'SIGKILL');
+    const { code } = await run.exited(60_000);
+    assert.equal(code, 1, run.tail());
+    assert.match(run.output, /^start +\| azure-emulator exited unexpectedly \(killed by SIGKILL\): stopping everything$/m);
+    assert.doesNotMatch(run.output, /azure-emulator +\| .*restarting it/, 'infrastructure is not restarted');
     await assertNothingLeft();
   });
 
