@@ -20,6 +20,7 @@ import { ProblemError, problem, problemResponse, type Problem } from './problems
 import { registerAdminRoutes } from './routes/admin';
 import { registerEventRoutes } from './routes/events';
 import { registerOperationRoutes } from './routes/operations';
+import { registerConsole } from './console';
 import type { ApiDeps, App, AppEnv, RouteContext } from './context';
 
 export type { ApiDeps, FleetControl, FleetFilter, ScheduleControl } from './context';
@@ -187,5 +188,6 @@ export function createApp(deps: ApiDeps): App {
   registerEventRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerOperationRoutes(app, ctx, openApiDocument);
+  registerConsole(app, ctx);
   return app;
 }

@@ -17,6 +17,7 @@ import {
   type DeviceRow,
   type Settings,
 } from '../../db/data';
+import { auditActor, recordAudit } from '../../db/audit';
 import { deviceIdSchema } from '../../domain/event-schemas';
 import { deviceWorkflowId, syncUpdate } from '../../workflows/messages';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type FleetFilter, type RouteContext } from '../context';
@@ -242,6 +243,7 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
         }
         throw err;
       }
+      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'device.sync', target: deviceId, detail: null }));
       return c.json({ deviceId, accepted: true as const }, 202);
     },
   );
@@ -269,6 +271,7 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
       if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
       const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null));
       c.get('log').info({ operationId, filter }, 'bulk sync started');
+      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }));
       return c.json({ operationId }, 202);
     },
   );
@@ -372,6 +375,7 @@ export function registerAdminRoutes(app: App, ctx: RouteContext): void {
         }
         throw err;
       }
+      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'settings.update', target: null, detail: { ...patch } }));
       return c.json(toSettingsView(after), 200);
     },
   );

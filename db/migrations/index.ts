@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as initial from './001_initial';
 import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
+import * as auditLog from './003_audit_log';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they load the same way under tsx,
@@ -9,6 +10,7 @@ import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': initial,
   '002_fleet_sweep_checkpoint': fleetSweepCheckpoint,
+  '003_audit_log': auditLog,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
