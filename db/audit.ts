@@ -1,10 +1,11 @@
 /**
  * The audit trail (migration 003_audit_log): who did what from the console or with the admin API key.
- * The admin routes write one row after each change they made; the console's overview reads them.
+ * The admin routes write one row after each change they made (the console's actions go through them);
+ * the console's overview reads them.
  */
 import type { Db } from './index';
 
-export type AuditAction = 'device.sync' | 'fleet.sync' | 'settings.update' | 'console.sign-in';
+export type AuditAction = 'device.sync' | 'fleet.sync' | 'settings.update';
 
 export interface AuditEntry {
   tenantId: string;

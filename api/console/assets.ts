@@ -40,7 +40,9 @@ dl.details dd { margin:0; overflow-wrap:anywhere; }
 .badge.bad { color:var(--bad); background:var(--bad-bg); }
 .badge.wait { color:var(--wait); background:var(--wait-bg); }
 .badge.off { color:var(--off); background:var(--off-bg); }
-.chart { width:100%; height:auto; display:block; margin-bottom:.5rem; }
+.bar-cell { width:35%; }
+svg.bar { display:block; width:100%; height:.75rem; }
+.visually-hidden { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
 form.filters { display:flex; flex-wrap:wrap; gap:.75rem; align-items:flex-end; margin-bottom:1rem; }
 form.filters label { display:flex; flex-direction:column; font-size:.875rem; font-weight:600; }
 input, select, button { font:inherit; }

@@ -113,41 +113,37 @@ export interface ChartRow {
 const TONE_FILL: Record<Tone, string> = { ok: '#1a7f37', bad: '#b3261e', wait: '#a37500', off: '#6e7781' };
 
 /**
- * A horizontal bar chart as inline SVG (decorative: hidden from screen readers) followed by the same
- * numbers in a table, which is what assistive technology and the tests read.
+ * A small bar chart: a table of values and counts whose last column draws each count as an inline SVG
+ * bar (decorative, hidden from screen readers; the numbers are in the table, which is what assistive
+ * technology and the tests read).
  */
 export const BarChart: FC<{ id: string; caption: string; rows: ChartRow[] }> = ({ id, caption, rows }) => {
   const max = Math.max(1, ...rows.map((r) => r.count));
-  const barHeight = 18;
-  const gap = 6;
-  const height = rows.length * (barHeight + gap);
   return (
-    <div>
-      {rows.length > 0 ? (
-        <svg class="chart" viewBox={`0 0 300 ${height}`} aria-hidden="true" focusable="false" preserveAspectRatio="none">
-          {rows.map((r, i) => (
-            <rect x="0" y={String(i * (barHeight + gap))} width={String(Math.max(r.count > 0 ? 2 : 0, (r.count / max) * 300))} height={String(barHeight)} fill={TONE_FILL[r.tone]} rx="3" />
-          ))}
-        </svg>
-      ) : null}
-      <table id={id}>
-        <caption class="muted">{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Value</th>
-            <th scope="col" class="num">Devices</th>
+    <table id={id} class="chart-table">
+      <caption class="muted">{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Value</th>
+          <th scope="col" class="num">Devices</th>
+          <th scope="col" class="bar-cell"><span class="visually-hidden">Share</span></th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr data-value={r.value}>
+            <th scope="row">{r.href ? <a href={r.href}><Badge tone={r.tone}>{r.label}</Badge></a> : <Badge tone={r.tone}>{r.label}</Badge>}</th>
+            <td class="num" data-count={String(r.count)}>{String(r.count)}</td>
+            <td class="bar-cell">
+              <svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">
+                <rect x="0" y="0" width="100" height="10" fill="#e3e8ee" />
+                <rect x="0" y="0" width={String((r.count / max) * 100)} height="10" fill={TONE_FILL[r.tone]} />
+              </svg>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr data-value={r.value}>
-              <th scope="row">{r.href ? <a href={r.href}><Badge tone={r.tone}>{r.label}</Badge></a> : <Badge tone={r.tone}>{r.label}</Badge>}</th>
-              <td class="num" data-count={String(r.count)}>{String(r.count)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </tbody>
+    </table>
   );
 };
 

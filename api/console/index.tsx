@@ -5,7 +5,7 @@
  */
 import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
-import { recordAudit, listAudit, type AuditActorEnv } from '../../db/audit';
+import { listAudit, type AuditActorEnv } from '../../db/audit';
 import { deviceCounts, recentOperations, searchDevices, timelineSince, type ConsoleDeviceFilter, type DevicePageAfter } from '../../db/console-views';
 import { countDevices, getSettings } from '../../db/data';
 import { CLIENT_STATUS_CODES, COMPLIANCE_STATUSES, POLICY_ACTIONS, isDeviceId } from '../../domain/constants';
@@ -249,12 +249,9 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const error = role === 'mdm' ? 'That is the MDM key, which may only send events. Sign in with the admin API key.' : 'That key is not the admin API key of this deployment. Check ADMIN_API_KEY and try again.';
       return render(c, 401, 'Sign in', 'none', <SignInPage csrf={signInCsrf(c)} next={next} error={error} />);
     }
-    const { session, value } = codec.issue(deps.tenantId, 'admin');
-    return rendered(c, undefined, async () => {
-      await guard.db(() => recordAudit(db, { tenantId: session.tenantId, actor: `console (${session.role}, session ${session.sid.slice(0, 8)})`, action: 'console.sign-in', target: null, detail: null }));
-      setSessionCookie(c, value);
-      return c.redirect(next, 303);
-    });
+    const { value } = codec.issue(deps.tenantId, 'admin');
+    setSessionCookie(c, value);
+    return c.redirect(next, 303);
   });
 
   app.post(
@@ -287,7 +284,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const total = sum(() => true);
       const byStatus: ChartRow[] = enabled
         ? [
-            ...COMPLIANCE_STATUSES.map((s): ChartRow => ({ value: s, label: s, count: sum((r) => r.complianceStatus === s), tone: s === 'Successful' ? 'ok' : s === 'Failed' ? 'bad' : 'wait', href: `/console/devices?complianceStatus=${s}` })),
+            ...(['Successful', 'Failed', 'In-progress'] as const).map((s): ChartRow => ({ value: s, label: s, count: sum((r) => r.complianceStatus === s), tone: s === 'Successful' ? 'ok' : s === 'Failed' ? 'bad' : 'wait', href: `/console/devices?complianceStatus=${s}` })),
             { value: 'null', label: 'Not reported', count: sum((r) => r.complianceStatus === null), tone: 'off' },
           ]
         : [{ value: 'null', label: 'Reporting off', count: total, tone: 'off' }];

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 /**
  * The audit trail: who did what, from the console or with the admin API key (a device sync, a bulk
- * re-report, a settings change, a console sign-in). Written by the API only; rows are never changed.
+ * re-report, a settings change). Written by the API only; rows are never changed.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('audit_log', (t) => {

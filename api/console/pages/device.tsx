@@ -54,7 +54,7 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
         <dl class="details" id="azure-device-details">
           <dt>Azure Device Identifier</dt>
           <dd data-field="azureDeviceIdentifier" data-value={raw(d.azureDeviceIdentifier)}>
-            {d.azureDeviceIdentifier ?? ''}
+            {d.azureDeviceIdentifier ?? <span class="muted">(blank: the device could not retrieve its Azure device ID)</span>}
           </dd>
           <dt>Azure Device Compliance Status</dt>
           <dd data-field="azureDeviceComplianceStatus" data-value={raw(d.azureDeviceComplianceStatus)}>
@@ -67,7 +67,7 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
           </dd>
           <dt>Azure Device Compliance Report Time</dt>
           <dd data-field="azureDeviceComplianceReportTime" data-value={raw(d.azureDeviceComplianceReportTime)}>
-            {d.azureDeviceComplianceReportTime ? <Time iso={d.azureDeviceComplianceReportTime} /> : ''}
+            {d.azureDeviceComplianceReportTime ? <Time iso={d.azureDeviceComplianceReportTime} /> : <span class="muted">(blank: no report accepted by Microsoft for the current state)</span>}
           </dd>
         </dl>
       </section>

@@ -99,8 +99,9 @@ export const DevicesPage: FC<{ query: DeviceListQuery; items: DeviceDetails[]; e
                 <th scope="col">User</th>
                 <th scope="col">Azure Device Compliance Status</th>
                 <th scope="col">Azure Client Status Code</th>
+                <th scope="col">Why it failed</th>
                 <th scope="col">Policy action</th>
-                <th scope="col">{query.sort === 'lastReport' ? 'Last report (sorted, newest first)' : 'Last report'}</th>
+                <th scope="col">{query.sort === 'lastReport' ? 'Report time (newest first)' : 'Report time'}</th>
               </tr>
             </thead>
             <tbody>
@@ -117,8 +118,18 @@ export const DevicesPage: FC<{ query: DeviceListQuery; items: DeviceDetails[]; e
                   <td data-label="Client status code">
                     <ClientStatusBadge code={d.azureClientStatusCode} />
                   </td>
+                  <td data-label="Why it failed">
+                    {d.lastError ? (
+                      <>
+                        {d.lastError.code}
+                        <span class="muted">{d.lastError.userCanMitigate ? ' — the user can fix it' : ' — an admin must act'}</span>
+                      </>
+                    ) : (
+                      <span class="muted">—</span>
+                    )}
+                  </td>
                   <td data-label="Policy action">{d.policyAction ?? 'None'}</td>
-                  <td data-label="Last report">
+                  <td data-label="Report time">
                     <Time iso={d.azureDeviceComplianceReportTime} empty="never" />
                   </td>
                 </tr>

@@ -25,7 +25,6 @@ const AUDIT_WORDS: Record<string, string> = {
   'device.sync': 'Re-reported a device',
   'fleet.sync': 'Started a bulk re-report',
   'settings.update': 'Changed the settings',
-  'console.sign-in': 'Signed in to the console',
 };
 
 function auditDetail(r: AuditRecord): string {
