@@ -45,6 +45,7 @@ const CONSOLE_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
 };
 
 /** Only console paths are followed after sign-in (no open redirect). */

@@ -16,7 +16,7 @@ import { withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
 import { ADMIN_KEY, MDM_KEY, call, makeApi, type TestApi } from '../api/helpers';
 import { compliance } from '../support/device-harness';
-import { newTenant, register, seedDevices, send, testConfig, waitForRow, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import { newTenant, register, seedDevices, send, testConfig, waitForRow, waitForTrigger, type FleetDevice, type FleetTenant } from '../fleet/helpers';
 import { PHONE, WIDE, launchChromium, newContext, reloadUntil, screenshot, seriousViolations, signIn } from './browser';
 
 type Json = Record<string, unknown>;
@@ -136,6 +136,40 @@ describe('admin console (real Chromium)', function () {
     assert.equal((await context.cookies()).some((c) => c.name === SESSION_COOKIE), false);
     await page.goto('/console/devices');
     assert.equal(new URL(page.url()).pathname, '/console/sign-in');
+    await context.close();
+  });
+
+  it('works without JavaScript: signs in, shows times as UTC text, and re-reports a device', async () => {
+    const context = await browser.newContext({ baseURL, viewport: WIDE, javaScriptEnabled: false });
+    const page = await context.newPage();
+    assert.equal(await signIn(page, ADMIN_KEY), 303);
+    const target = good[0]!.deviceId;
+    await page.goto(`/console/devices/${target}`);
+    const time = page.locator('[data-field=azureDeviceComplianceReportTime] time');
+    const iso = (await time.getAttribute('datetime'))!;
+    assert.equal(await time.textContent(), `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`);
+    await Promise.all([page.waitForURL(`**/console/devices/${target}?done=sync`), page.click('button:has-text("Re-report now")')]);
+    assert.match((await page.textContent('[role=status]')) ?? '', /Re-report requested/);
+    // Settled before the next tests count statuses.
+    await waitForTrigger(tenant, [good[0]!], 'manual');
+    await context.close();
+  });
+
+  it("shows times in the viewer's time zone with the UTC value on hover, and moves a visible focus by keyboard", async () => {
+    const { context, page } = await signedInPage();
+    await page.goto(`/console/devices/${good[0]!.deviceId}`);
+    const time = page.locator('[data-field=azureDeviceComplianceReportTime] time');
+    const iso = (await time.getAttribute('datetime'))!;
+    assert.equal(await time.getAttribute('title'), `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`);
+    const paris = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'Europe/Paris' }).format(new Date(iso));
+    assert.equal(await time.textContent(), paris);
+
+    await page.keyboard.press('Tab');
+    const first = (await page.evaluate('[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle, document.activeElement.getBoundingClientRect().left >= 0]')) as [string, string, boolean];
+    assert.deepEqual(first, ['Skip to content', 'solid', true]);
+    await page.keyboard.press('Tab');
+    const second = (await page.evaluate('[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]')) as [string, string];
+    assert.deepEqual(second, ['Azure compliance connector', 'solid']);
     await context.close();
   });
 
