@@ -5,6 +5,7 @@
  */
 import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
+import { CALLS_PER_REPORT } from '../../config';
 import { listAudit, type AuditActorEnv } from '../../db/audit';
 import { deviceCounts, recentOperations, searchDevices, timelineSince, type ConsoleDeviceFilter, type DevicePageAfter } from '../../db/console-views';
 import { countDevices, getSettings } from '../../db/data';
@@ -306,6 +307,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
         byPolicyAction,
         heartbeat: { lastAt: settings.lastHeartbeatAt, result: settings.lastHeartbeatResult },
         lastHour,
+        budget: { maxCallsPerSecond: config.azureMaxCallsPerSecond, callsPerReport: CALLS_PER_REPORT },
         backlog,
         weekly,
         lastWeeklyOperation: lastWeekly[0] ?? null,

@@ -220,7 +220,10 @@ describe('admin console (real Chromium)', function () {
     assert.deepEqual(await shown('chart-policy-action'), countBy('policyAction'));
     assert.deepEqual(await shown('chart-policy-action'), { QUARANTINE: 1, SEND_ALERT: 1, null: 4 });
     assert.equal(await page.getAttribute('#device-total', 'data-count'), '6');
-    assert.match((await page.textContent('#health-last-hour')) ?? '', /2 failed/);
+    const lastHour = await testEnv().db('report_attempts').where({ tenant_id: tenant.tenantId }).count<{ count: string }[]>({ count: '*' });
+    const attempts = Number(lastHour[0]!.count);
+    assert.match((await page.textContent('#health-last-hour')) ?? '', new RegExp(`^${attempts} report attempts; 2 failed 0 throttled`));
+    assert.equal(await page.textContent('#health-budget'), `about ${((attempts * 2) / 3600).toFixed(2)} calls/s on average over the last hour, of 80 calls/s allowed (AZURE_MAX_CALLS_PER_SECOND)`);
     assert.match((await page.textContent('#health-backlog')) ?? '', new RegExp(`\\d+ reports waiting on ${taskQueue}-microsoft`));
     await context.close();
   });

@@ -4,6 +4,7 @@
  * quoting. The browser tests (console.test.ts) cover what needs a browser and the running workers.
  */
 import { strict as assert } from 'node:assert';
+import { createSessionCodec } from '../../api/console/session';
 import { ADMIN_KEY, call, makeApi, seedDevice, type TestApi } from '../api/helpers';
 
 /** Signs in through the form as a browser would; returns the session cookie. */
@@ -127,5 +128,16 @@ describe('console pages over HTTP', () => {
     const signInNext = await call(api.app, 'GET', '/console/sign-in?next=https://evil.example/console');
     const html = await signInNext.text();
     assert.match(html, /name="next" value="\/console"/);
+  });
+
+  it("refuses a correctly signed session of another tenant, an expired one, and one signed with another admin key", async () => {
+    const codec = createSessionCodec(ADMIN_KEY);
+    const open = (value: string) => call(api.app, 'GET', '/console/devices', { headers: { Cookie: `acc_session=${value}` } });
+    assert.equal((await open(codec.issue(api.tenantId, 'admin').value)).status, 200);
+    const otherTenant = await open(codec.issue('another-tenant', 'admin').value);
+    assert.equal(otherTenant.status, 303);
+    assert.equal(otherTenant.headers.get('location'), '/console/sign-in?next=%2Fconsole%2Fdevices');
+    assert.equal((await open(codec.issue(api.tenantId, 'admin', Date.now() - 8 * 3600 * 1000 - 1000).value)).status, 303);
+    assert.equal((await open(createSessionCodec('a-rotated-admin-key-0123456789abcdef').issue(api.tenantId, 'admin').value)).status, 303);
   });
 });

@@ -14,6 +14,8 @@ export interface OverviewData {
   byPolicyAction: ChartRow[];
   heartbeat: { lastAt: string | null; result: Record<string, unknown> | null };
   lastHour: TimelineHour;
+  /** AZURE_MAX_CALLS_PER_SECOND, and the calls per report (an upload and its status poll). */
+  budget: { maxCallsPerSecond: number; callsPerReport: number };
   backlog: Answer<{ taskQueue: string; backlog: number }>;
   weekly: Answer<WeeklySchedule>;
   lastWeeklyOperation: OperationSummary | null;
@@ -106,6 +108,10 @@ export const OverviewPage: FC<{ d: OverviewData }> = ({ d }) => (
           {String(d.lastHour.attempts)} report attempts; <Badge tone={d.lastHour.failed > 0 ? 'bad' : 'ok'}>{`${d.lastHour.failed} failed`}</Badge>{' '}
           <Badge tone={d.lastHour.throttled > 0 ? 'wait' : 'ok'}>{`${d.lastHour.throttled} throttled`}</Badge>
           {d.lastHour.failed > 0 ? <> — <a href="/console/devices?complianceStatus=Failed">see the failing devices</a></> : null}
+        </dd>
+        <dt>Microsoft call budget</dt>
+        <dd id="health-budget">
+          {`about ${((d.lastHour.attempts * d.budget.callsPerReport) / 3600).toFixed(2)} calls/s on average over the last hour, of ${d.budget.maxCallsPerSecond} calls/s allowed (AZURE_MAX_CALLS_PER_SECOND)`}
         </dd>
         <dt>Queue backlog</dt>
         <dd id="health-backlog">
