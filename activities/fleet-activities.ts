@@ -10,7 +10,7 @@ import type { Db } from '../db';
 import { claimResync, countDevices, getSettings, listDeviceIdsPage, recordHeartbeat, reportingEnabledReader, updateOperationProgress, createOperation, type DeviceFilter } from '../db/data';
 import { finishOperation, readSweepCheckpoint, writeSweepCheckpoint, type SweepCheckpoint } from '../db/fleet-data';
 import type { Logger } from '../lib/logger';
-import { resyncOperationId, type FleetFilter, type FleetKind, type SweepOptions } from '../workflows/fleet-messages';
+import { TRIGGER_BY_KIND, resyncOperationId, type FleetFilter, type FleetKind, type SweepOptions } from '../workflows/fleet-messages';
 import { reportSignal, deviceWorkflowId, type ForcedReportTrigger, type ReportRequest } from '../workflows/messages';
 import type { AzureComplianceClient } from './azure/client';
 import { toTemporalFailure } from './azure/errors';
@@ -59,10 +59,14 @@ function processed(c: SweepCheckpoint): number {
   return c.signalled + c.skipped;
 }
 
-/** The device filter of a sweep: never retired devices, plus the bulk sync's optional filter. */
-export function sweepDeviceFilter(filter: FleetFilter | null): DeviceFilter {
+/**
+ * The device filter of a sweep: devices not retired, plus the bulk sync's optional filter. Enabling
+ * reporting visits retired devices too: one whose removal could not be sent while reporting was off
+ * still runs and owes it (a completed one is skipped).
+ */
+export function sweepDeviceFilter(filter: FleetFilter | null, trigger: ForcedReportTrigger): DeviceFilter {
   return {
-    retired: false,
+    ...(trigger === 'enable' ? {} : { retired: false }),
     ...(filter?.complianceStatus !== undefined ? { complianceStatus: filter.complianceStatus } : {}),
     ...(filter?.clientStatusCode !== undefined ? { clientStatusCode: filter.clientStatusCode } : {}),
   };
@@ -121,7 +125,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
     /** Creates the operation row if the starter could not, and counts the devices the sweep will visit. */
     async beginSweep(input: { operationId: string; tenantId: string; kind: FleetKind; filter: FleetFilter | null; startedAt: string }): Promise<{ devicesTotal: number }> {
       await createOperation(db, { operationId: input.operationId, tenantId: input.tenantId, kind: input.kind, filter: input.filter, startedAt: input.startedAt });
-      const devicesTotal = await countDevices(db, input.tenantId, sweepDeviceFilter(input.filter));
+      const devicesTotal = await countDevices(db, input.tenantId, sweepDeviceFilter(input.filter, TRIGGER_BY_KIND[input.kind]));
       await updateOperationProgress(db, input.operationId, { devicesTotal });
       return { devicesTotal };
     },
@@ -149,7 +153,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
       }
       if (resumedFrom) deps.logger?.info({ operationId: input.operationId, resumedFrom }, 'sweep page resumed');
 
-      const filter = sweepDeviceFilter(input.filter);
+      const filter = sweepDeviceFilter(input.filter, input.trigger);
       const pageEnd = processed(start) + input.pageSize;
       const pacedFrom = { at: Date.now(), processed: processed(cp) };
       let done = false;

@@ -2,6 +2,7 @@
  * What every route module of the API gets: its dependencies, guards, auth middleware and the helpers
  * that document responses in the OpenAPI document.
  */
+import type { DeviceWorkflowOptions } from '../workflows/messages';
 import type { MiddlewareHandler } from 'hono';
 import type { Hook, OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
@@ -42,6 +43,8 @@ export interface ApiDeps {
   metrics?: Registry;
   /** Bounds on dependency calls (defaults: Temporal 5 s, Postgres 3 s, readiness checks 2 s). */
   timeouts?: Partial<Timeouts>;
+  /** Options a device workflow started by an event runs with (tests shorten its waits); none by default. */
+  deviceWorkflowOptions?: DeviceWorkflowOptions;
 }
 
 export interface AppEnv {

@@ -68,7 +68,13 @@ export function toDeviceRow(r: DbRow): DeviceRow {
   };
 }
 
-function deviceUpsert(db: Db, p: DeviceProjection): Knex.QueryBuilder {
+/**
+ * A write wins over the row when its (version, writeSeq) is greater: the version orders the device
+ * workflow's writes, and within one version the write sequence (the workflow's history length) lets
+ * the write of a workflow task retried after a timeout replace the write of the attempt Temporal
+ * discarded, while a late write of that discarded attempt never replaces the retry's.
+ */
+function deviceUpsert(db: Db, p: DeviceProjection, writeSeq: number): Knex.QueryBuilder {
   const row = {
     tenant_id: p.tenantId,
     device_id: p.deviceId,
@@ -87,18 +93,24 @@ function deviceUpsert(db: Db, p: DeviceProjection): Knex.QueryBuilder {
     last_error: p.lastError === null ? null : JSON.stringify(p.lastError),
     retired_at: p.retiredAt,
     version: p.version,
+    write_seq: writeSeq,
     updated_at: db.fn.now(),
   };
   const { tenant_id: _t, device_id: _d, ...updatable } = row;
-  return db('devices').insert(row).onConflict(['tenant_id', 'device_id']).merge(updatable).where('devices.version', '<', p.version).returning('version');
+  return db('devices')
+    .insert(row)
+    .onConflict(['tenant_id', 'device_id'])
+    .merge(updatable)
+    .whereRaw('(devices.version, devices.write_seq) < (?::bigint, ?::integer)', [p.version, writeSeq])
+    .returning('version');
 }
 
 /**
  * Writes the device row unless a newer version is already there. Returns false when the write was
  * stale (a late activity retry must never overwrite what a newer one wrote).
  */
-export async function upsertDeviceProjection(db: Db, p: DeviceProjection): Promise<boolean> {
-  return (await deviceUpsert(db, p)).length === 1;
+export async function upsertDeviceProjection(db: Db, p: DeviceProjection, writeSeq = 0): Promise<boolean> {
+  return (await deviceUpsert(db, p, writeSeq)).length === 1;
 }
 
 /** A report attempt of the timeline, as the device workflow records it. */
@@ -108,11 +120,11 @@ export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error
  * The device row and, with it, one timeline row, in one statement (so one round trip, atomic): the
  * attempt is written only when the device row was (a stale version writes neither).
  */
-export async function writeDeviceRecord(db: Db, p: DeviceProjection, attempt?: AttemptRecord): Promise<boolean> {
-  if (!attempt) return upsertDeviceProjection(db, p);
+export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: number, attempt?: AttemptRecord): Promise<boolean> {
+  if (!attempt) return upsertDeviceProjection(db, p, writeSeq);
   const row = attemptRow({ ...attempt, tenantId: p.tenantId, deviceId: p.deviceId });
   const attemptInsert = db.raw(ATTEMPT_UPSERT_AFTER_DEVICE, ATTEMPT_COLUMNS.map((c) => row[c]));
-  const [applied] = await db.with('device', deviceUpsert(db, p)).with('attempt', attemptInsert).from('device').select(db.raw('count(*)::int as applied'));
+  const [applied] = await db.with('device', deviceUpsert(db, p, writeSeq)).with('attempt', attemptInsert).from('device').select(db.raw('count(*)::int as applied'));
   return Number((applied as { applied: number }).applied) === 1;
 }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as initial from './001_initial';
 import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
 import * as auditLog from './003_audit_log';
+import * as deviceWriteSeq from './004_device_write_seq';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they load the same way under tsx,
@@ -11,6 +12,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '001_initial': initial,
   '002_fleet_sweep_checkpoint': fleetSweepCheckpoint,
   '003_audit_log': auditLog,
+  '004_device_write_seq': deviceWriteSeq,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

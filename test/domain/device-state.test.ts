@@ -6,10 +6,8 @@ import {
   initialState,
   lookupsFor,
   nextStep,
-  projectionOf,
   rememberLookups,
   reportFailed,
-  reportPriority,
   reportSucceeded,
   requestReport,
   skipReport,
@@ -17,6 +15,8 @@ import {
   type DeviceState,
 } from '../../domain/device-state';
 import type { DeviceEvent } from '../../domain/events';
+import { projectionOf } from '../../workflows/device-views';
+import { reportPriority } from '../../workflows/priorities';
 
 const AZ = '007c8232-9489-4074-9b35-345b16f0a72d';
 let t = Date.parse('2026-11-28T10:00:00.000Z');

@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { deliverEvent } from '../../workers/event-delivery';
 import type { Worker } from '@temporalio/worker';
 import type { AzureCredentials } from '../../config';
 import { getDevice, listReportAttempts, type DeviceRow } from '../../db/data';
@@ -12,11 +13,9 @@ import type { DeviceEvent } from '../../domain/events';
 import { createWorker, type ConnectorWorker } from '../../workers/worker';
 import {
   DEVICE_WORKFLOW_TYPE,
-  SIGNAL_BY_EVENT_TYPE,
   deviceWorkflowId,
   type DeviceWorkflowOptions,
 } from '../../workflows/messages';
-import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
 import { testEnv, uniqueName } from './env';
 
 /** Fast status polling for tests: the emulator completes a message on its second poll. */
@@ -64,7 +63,7 @@ export async function withWorker<T>(
 /** Workflow ids the current test touched, so their histories can be recorded for the replay guard. */
 export const touchedWorkflowIds = new Set<string>();
 
-/** Sends one event exactly as the API does (signalWithStart; a retired device rejects non-registrations). */
+/** Sends one event exactly as the API does (workers/event-delivery.ts); a retired device rejects non-registrations. */
 export async function sendEvent(
   taskQueue: string,
   deviceId: string,
@@ -72,22 +71,10 @@ export async function sendEvent(
   options: DeviceWorkflowOptions = FAST_POLLS,
 ): Promise<void> {
   const env = testEnv();
-  touchedWorkflowIds.add(deviceWorkflowId(env.tenantId, deviceId));
-  await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
-    workflowId: deviceWorkflowId(env.tenantId, deviceId),
-    taskQueue,
-    args: [{ tenantId: env.tenantId, deviceId, options }],
-    signal: SIGNAL_BY_EVENT_TYPE[event.type].name,
-    signalArgs: [event as never],
-    typedSearchAttributes: [
-      { key: TenantIdKey, value: env.tenantId },
-      { key: DeviceIdKey, value: deviceId },
-    ],
-    workflowIdReusePolicy:
-      event.type === 'registration'
-        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
-        : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-  });
+  const workflowId = deviceWorkflowId(env.tenantId, deviceId);
+  touchedWorkflowIds.add(workflowId);
+  const outcome = await deliverEvent(env.temporalClient, { tenantId: env.tenantId, deviceId, taskQueue, event, options });
+  if (outcome === 'retired') throw new WorkflowExecutionAlreadyStartedError('the device is retired', workflowId, DEVICE_WORKFLOW_TYPE);
 }
 
 export interface SeededDevice {
