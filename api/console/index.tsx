@@ -11,6 +11,7 @@ import { deviceCounts, recentOperations, searchDevices, timelineSince, type Cons
 import { countDevices, getSettings } from '../../db/data';
 import { CLIENT_STATUS_CODES, COMPLIANCE_STATUSES, POLICY_ACTIONS, isDeviceId } from '../../domain/constants';
 import { sweepDeviceFilter } from '../../activities/fleet-activities';
+import { TRIGGER_BY_KIND } from '../../workflows/fleet-messages';
 import { deviceWorkflowId } from '../../workflows/messages';
 import { createAuthenticator } from '../auth';
 import type { App, AppEnv, RouteContext } from '../context';
@@ -427,8 +428,8 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     '/console/operations/new',
     page(async (c, session) => {
       const filter = bulkFilterOf(c.req.query());
-      // The devices the sweep will visit: the same filter it applies (never retired devices).
-      const count = await guard.db(() => countDevices(db, session.tenantId, sweepDeviceFilter(filter)));
+      // The devices the bulk re-report's sweep will visit: the filter it applies itself (never retired devices).
+      const count = await guard.db(() => countDevices(db, session.tenantId, sweepDeviceFilter(filter, TRIGGER_BY_KIND.sync)));
       return render(c, 200, 'Confirm the bulk re-report', 'operations', <ConfirmBulkPage filter={filter} count={count} csrf={codec!.csrfToken(session)} />, session);
     }),
   );
