@@ -16,7 +16,8 @@ import { withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
 import { ADMIN_KEY, MDM_KEY, call, makeApi, type TestApi } from '../api/helpers';
 import { compliance } from '../support/device-harness';
-import { newTenant, register, seedDevices, send, testConfig, waitForRow, waitForTrigger, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import { deleteSchedules, newTenant, register, seedDevices, send, testConfig, waitForRow, waitForTrigger, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import { WEEKLY_REPORT_SCHEDULE_ID, ensureSchedules } from '../../workers/schedules';
 import { PHONE, WIDE, launchChromium, newContext, reloadUntil, screenshot, seriousViolations, signIn } from './browser';
 
 type Json = Record<string, unknown>;
@@ -426,6 +427,34 @@ describe('admin console (real Chromium)', function () {
     await Promise.all([page.waitForURL('**/console/settings?done=on'), page.click('button:has-text("Turn reporting on")')]);
     assert.equal((await adminGet('/v1/settings')).enabled, true);
     await context.close();
+  });
+
+  it("pauses and resumes the weekly report from Settings: Temporal's Schedule follows, and its next run is shown", async () => {
+    const env = testEnv();
+    await ensureSchedules(env.temporalClient, testConfig(taskQueue), tenant.tenantId, env.db);
+    try {
+      const schedule = env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID);
+      const next = (await schedule.describe()).info.nextActionTimes[0]!.toISOString();
+      const { context, page } = await signedInPage();
+      await page.goto('/console/settings');
+      assert.match((await page.textContent('#weekly-state')) ?? '', /^Running Schedule 0 6 \* \* 1 \(cron, UTC\)\. Next run: /);
+      assert.equal(await page.getAttribute('#weekly-state time', 'datetime'), next);
+      await page.goto('/console');
+      assert.equal(await page.getAttribute('#health-weekly time', 'datetime'), next);
+
+      await page.goto('/console/settings');
+      await Promise.all([page.waitForURL('**/console/settings?done=paused'), page.click('button:has-text("Pause the weekly report")')]);
+      assert.match((await page.textContent('#weekly-state')) ?? '', /^Paused .*Next run: none while paused/);
+      assert.deepEqual((await adminGet('/v1/settings')).weeklyReport, { paused: true });
+      assert.equal((await schedule.describe()).state.paused, true);
+
+      await Promise.all([page.waitForURL('**/console/settings?done=resumed'), page.click('button:has-text("Resume the weekly report")')]);
+      assert.deepEqual((await adminGet('/v1/settings')).weeklyReport, { paused: false });
+      assert.equal((await schedule.describe()).state.paused, false);
+      await context.close();
+    } finally {
+      await deleteSchedules();
+    }
   });
 
   it('records in the audit trail what the admin API key did too', async () => {
