@@ -79,7 +79,8 @@ function decodeListCursor(cursor: string): DevicePageAfter | null {
   }
 }
 
-class BadQuery extends Error {
+/** A query parameter or form field the console cannot use: a 400 page naming it. */
+class BadInput extends Error {
   constructor(
     readonly field: string,
     message: string,
@@ -91,7 +92,7 @@ class BadQuery extends Error {
 function oneOf(c: C, field: string, allowed: readonly string[]): string | undefined {
   const v = c.req.query(field);
   if (v === undefined || v === '') return undefined;
-  if (!allowed.includes(v)) throw new BadQuery(field, `${field} must be one of ${allowed.join(', ')}`);
+  if (!allowed.includes(v)) throw new BadInput(field, `${field} must be one of ${allowed.join(', ')}`);
   return v;
 }
 
@@ -107,14 +108,14 @@ function parseListQuery(c: C): { query: DeviceListQuery; after: DevicePageAfter 
   if (retired) query.retired = retired;
   const q = c.req.query('q')?.trim();
   if (q) {
-    if (q.length > 200) throw new BadQuery('q', 'the search is limited to 200 characters');
+    if (q.length > 200) throw new BadInput('q', 'the search is limited to 200 characters');
     query.q = q;
   }
   const cursor = c.req.query('cursor');
   let after: DevicePageAfter | undefined;
   if (cursor !== undefined && cursor !== '') {
     const decoded = decodeListCursor(cursor);
-    if (decoded === null) throw new BadQuery('cursor', 'this page link is not valid any more');
+    if (decoded === null) throw new BadInput('cursor', 'this page link is not valid any more');
     after = decoded;
   }
   return { query, after };
@@ -135,11 +136,11 @@ function bulkFilterOf(source: Record<string, unknown>): BulkFilter {
   const status = source.complianceStatus;
   const code = source.clientStatusCode;
   if (typeof status === 'string' && status !== '') {
-    if (!(COMPLIANCE_STATUSES as readonly string[]).includes(status)) throw new BadQuery('complianceStatus', `complianceStatus must be one of ${COMPLIANCE_STATUSES.join(', ')}`);
+    if (!(COMPLIANCE_STATUSES as readonly string[]).includes(status)) throw new BadInput('complianceStatus', `complianceStatus must be one of ${COMPLIANCE_STATUSES.join(', ')}`);
     f.complianceStatus = status;
   }
   if (typeof code === 'string' && code !== '') {
-    if (!(CLIENT_STATUS_CODES as readonly string[]).includes(code)) throw new BadQuery('clientStatusCode', `clientStatusCode must be one of ${CLIENT_STATUS_CODES.join(', ')}`);
+    if (!(CLIENT_STATUS_CODES as readonly string[]).includes(code)) throw new BadInput('clientStatusCode', `clientStatusCode must be one of ${CLIENT_STATUS_CODES.join(', ')}`);
     f.clientStatusCode = code;
   }
   return f;
@@ -170,7 +171,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof BadQuery) {
+      if (err instanceof BadInput) {
         return render(c, 400, 'Invalid request', 'none', <ErrorPage title="Invalid request" message={`Invalid ${err.field}: ${err.message}.`} back={{ href: '/console', label: 'Back to the overview' }} />, session);
       }
       if (err instanceof DependencyUnavailable) {
@@ -482,7 +483,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     '/console/settings/reporting',
     ctx.limitBody,
     action(async (c, session, form) => {
-      if (form.enabled !== 'true' && form.enabled !== 'false') throw new BadQuery('enabled', 'enabled must be true or false');
+      if (form.enabled !== 'true' && form.enabled !== 'false') throw new BadInput('enabled', 'enabled must be true or false');
       const enabled = form.enabled === 'true';
       if (!enabled && form.confirm !== 'yes') {
         return render(c, 200, 'Turn reporting off?', 'settings', <ConfirmDisablePage csrf={codec!.csrfToken(session)} />, session);
@@ -497,7 +498,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     '/console/settings/weekly',
     ctx.limitBody,
     action(async (c, session, form) => {
-      if (form.paused !== 'true' && form.paused !== 'false') throw new BadQuery('paused', 'paused must be true or false');
+      if (form.paused !== 'true' && form.paused !== 'false') throw new BadInput('paused', 'paused must be true or false');
       const paused = form.paused === 'true';
       const res = await adminApi(c, session, 'PUT', '/v1/settings', { weeklyReport: { paused } });
       if (res.status !== 200) return render(c, statusOf(res.status), 'Settings', 'settings', <ErrorPage title="Not changed" message={problemText(res.body)} back={{ href: '/console/settings', label: 'Back to the settings' }} />, session);
