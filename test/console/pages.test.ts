@@ -140,4 +140,34 @@ describe('console pages over HTTP', () => {
     assert.equal((await open(codec.issue(api.tenantId, 'admin', Date.now() - 8 * 3600 * 1000 - 1000).value)).status, 303);
     assert.equal((await open(createSessionCodec('a-rotated-admin-key-0123456789abcdef').issue(api.tenantId, 'admin').value)).status, 303);
   });
+
+  it('refuses every form that changes something when its CSRF token is missing or forged (403), and changes nothing', async () => {
+    const count = async (table: string) => Number((await api.db(table).where({ tenant_id: api.tenantId }).count<{ count: string }[]>({ count: '*' }))[0]!.count);
+    const before = { audit: await count('audit_log'), operations: await count('operations'), settings: await call(api.app, 'GET', '/v1/settings', { key: 'admin' }).then((r) => r.json()) };
+    const forms: Array<[string, Record<string, string>]> = [
+      ['/console/devices/page-001/sync', {}],
+      ['/console/operations', { complianceStatus: 'Failed' }],
+      ['/console/settings/reporting', { enabled: 'false', confirm: 'yes' }],
+      ['/console/settings/weekly', { paused: 'true' }],
+      ['/console/sign-out', {}],
+    ];
+    for (const [path, fields] of forms) {
+      for (const token of [undefined, 'forged-token']) {
+        const body = new URLSearchParams({ ...fields, ...(token ? { _csrf: token } : {}) }).toString();
+        const res = await api.app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie }, body });
+        assert.equal(res.status, 403, `${path} with ${token ?? 'no token'}`);
+        assert.match(await res.text(), /<h1>Form refused<\/h1>/);
+        assert.equal(res.headers.get('set-cookie'), null, `${path}: the session stays`);
+      }
+    }
+    const signIn = await api.app.request('/console/sign-in', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ key: ADMIN_KEY }).toString() });
+    assert.equal(signIn.status, 403);
+    assert.doesNotMatch(signIn.headers.get('set-cookie') ?? '', /acc_session=/);
+    assert.equal(await count('audit_log'), before.audit);
+    assert.equal(await count('operations'), before.operations);
+    assert.deepEqual(await call(api.app, 'GET', '/v1/settings', { key: 'admin' }).then((r) => r.json()), before.settings);
+    assert.equal(api.fleetCalls.length, 0);
+    assert.deepEqual(api.scheduleCalls, []);
+    assert.deepEqual(api.temporal.updates, []);
+  });
 });
