@@ -477,13 +477,19 @@ const RETRYABLE_REASONS: ReadonlySet<string> = new Set(['Throttled', 'Transient'
  * stay more permissive than the MDM. Entra not knowing the device completes a removal: nothing is left
  * to remove.
  */
-export function reportFailed(state: DeviceState, error: DeviceError, payload: ReportPayload | null = state.lastAttempted, former = false): DeviceState {
+export function reportFailed(
+  state: DeviceState,
+  error: DeviceError,
+  payload: ReportPayload | null = state.lastAttempted,
+  former = false,
+  trigger: ReportTrigger = payload?.managementState === 'notManaged' ? 'retire' : 'compliance',
+): DeviceState {
   const restrictive = payload !== null && (former || payload.managementState === 'notManaged');
   if (restrictive && error.code === 'DeviceNotFound') {
     return reportSucceeded(state, payload!, state.lastAttemptAt ?? '', former);
   }
   const retry = restrictive || RETRYABLE_REASONS.has(error.code)
-    ? { trigger: state.retry?.trigger ?? (payload?.managementState === 'notManaged' ? 'retire' as const : state.pendingTrigger ?? 'compliance' as const), failures: (state.retry?.failures ?? 0) + 1 }
+    ? { trigger: state.retry?.trigger ?? trigger, failures: (state.retry?.failures ?? 0) + 1 }
     : null;
   if (former) return { ...state, retry };
   const next: DeviceState = { ...state, retry, attemptResult: { status: 'Failed', reportTime: null }, lastError: error };

@@ -185,7 +185,7 @@ export class DeviceEntity {
   }
 
   private async fail(attempt: Attempt, error: ReturnType<typeof failureToDeviceError>, completedAt: string | null): Promise<void> {
-    this.state = reportFailed(this.state, error, attempt.payload, attempt.former);
+    this.state = reportFailed(this.state, error, attempt.payload, attempt.former, attempt.trigger);
     await this.persist(attempt.row('Failed', error, completedAt));
   }
 

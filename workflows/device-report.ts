@@ -60,10 +60,17 @@ export function microsoftActivities(taskQueue: string, priorityKey: number, opti
   });
 }
 
-/** Turns an activity's final failure (mapped by the Microsoft client) into the device's error. */
+/**
+ * Turns an activity's final failure into the device's error, under the reason the activity mapped
+ * (its failure details name it; retryable types carry an `Azure` prefix).
+ */
 export function failureToDeviceError(err: unknown): DeviceError {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return azureFailureError(cause.type ?? 'Transient', cause.message);
+  if (cause instanceof ApplicationFailure) {
+    const detail = cause.details?.[0] as { reason?: unknown } | undefined;
+    const reason = typeof detail?.reason === 'string' ? detail.reason : (cause.type ?? 'Transient').replace(/^Azure/, '');
+    return azureFailureError(reason, cause.message);
+  }
   return azureFailureError('Transient', cause instanceof Error ? cause.message : String(cause));
 }
 

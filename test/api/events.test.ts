@@ -1,6 +1,6 @@
 /**
  * api-contract.md §2 through app.request(): validation (one test per rule), the signal the API sends,
- * 409 for retired devices (from the read model and from Temporal's own refusal), 413, 415, invalid JSON,
+ * 409 for retired devices (from Temporal's own refusal), 413, 415, invalid JSON,
  * the batch endpoint, and "a rejected request signals nothing and writes nothing".
  */
 import { strict as assert } from 'node:assert';
@@ -72,7 +72,8 @@ describe('API: POST /v1/devices/{deviceId}/events', () => {
             ['DeviceId', 'mdm-42'],
           ],
         );
-        assert.equal(options.workflowIdReusePolicy, type === 'registration' ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY');
+        // Only Temporal knows whether the device's lifecycle is over: a completed run refuses the start.
+        assert.equal(options.workflowIdReusePolicy, 'ALLOW_DUPLICATE_FAILED_ONLY');
       });
     }
   });
@@ -188,24 +189,28 @@ describe('API: POST /v1/devices/{deviceId}/events', () => {
 
   describe('409 device-retired', () => {
     for (const type of ['compliance', 'inventory', 'retire'] as const) {
-      it(`rejects a ${type} event for a device whose row is retired, without signalling`, async () => {
+      it(`hands a ${type} event for a device whose row says retired to Temporal, which decides (the row lags the workflow)`, async () => {
         const api = makeApi();
         await seedDevice(api.db, api.tenantId, 'mdm-retired', { retiredAt: '2026-11-28T10:00:00.000Z' });
         const res = await post(api, 'mdm-retired', validEvents[type]());
-        assert.equal(res.status, 409);
-        const p = await problemOf(res);
-        assert.ok(p.type.endsWith('/device-retired'), p.type);
-        assert.equal(p.status, 409);
-        assert.equal(api.temporal.signalAttempts.length, 0);
+        assert.equal(res.status, 202);
+        assert.equal(api.temporal.signals.length, 1);
       });
     }
 
-    it('accepts a registration of a retired device (a new lifecycle) with reuse policy ALLOW_DUPLICATE', async () => {
+    it("starts a re-enrolment from the retired run's final state when Temporal refuses a plain start (ordering across lifecycles)", async () => {
       const api = makeApi();
-      await seedDevice(api.db, api.tenantId, 'mdm-retired', { retiredAt: '2026-11-28T10:00:00.000Z' });
+      const finalState = { retiredAt: '2026-11-28T10:00:00.000Z', lastApplied: { retire: '2026-11-28T10:00:00.000Z' } };
+      api.temporal.onSignal = (call) => {
+        if (call.options.workflowIdReusePolicy === 'ALLOW_DUPLICATE_FAILED_ONLY') {
+          throw new WorkflowExecutionAlreadyStartedError('Workflow execution already started', call.options.workflowId, DEVICE_WORKFLOW_TYPE);
+        }
+      };
+      api.temporal.onResult = () => finalState;
       const res = await post(api, 'mdm-retired', validEvents.registration());
       assert.equal(res.status, 202);
-      assert.equal(api.temporal.signals[0]!.options.workflowIdReusePolicy, 'ALLOW_DUPLICATE');
+      assert.deepEqual(api.temporal.signalAttempts.map((c) => c.options.workflowIdReusePolicy), ['ALLOW_DUPLICATE_FAILED_ONLY', 'ALLOW_DUPLICATE']);
+      assert.deepEqual(api.temporal.signals[0]!.options.args, [{ tenantId: api.tenantId, deviceId: 'mdm-retired', state: finalState }]);
     });
 
     it("answers 409 when Temporal refuses the start because the device's workflow completed (retired)", async () => {
@@ -249,7 +254,11 @@ describe('API: POST /v1/events (batch)', () => {
 
   it('accepts valid items and rejects invalid ones, one result per item in order', async () => {
     const api = makeApi();
-    await seedDevice(api.db, api.tenantId, 'dev-retired', { retiredAt: '2026-11-28T10:00:00.000Z' });
+    api.temporal.onSignal = (call) => {
+      if (call.options.workflowId === deviceWorkflowId(api.tenantId, 'dev-retired')) {
+        throw new WorkflowExecutionAlreadyStartedError('Workflow execution already started', call.options.workflowId, DEVICE_WORKFLOW_TYPE);
+      }
+    };
     const res = await batch(api, {
       events: [
         { deviceId: 'dev-a', ...validEvents.registration() },

@@ -42,6 +42,10 @@ export class FakeTemporal {
   onSignal: (call: SignalCall) => Promise<void> | void = () => undefined;
   onUpdate: (workflowId: string) => Promise<void> | void = () => undefined;
   onSystemInfo: () => Promise<void> | void = () => undefined;
+  /** The result of a (completed) device workflow run, as `handle.result()` gives it. */
+  onResult: (workflowId: string) => unknown = () => {
+    throw new Error('no completed run in this fake');
+  };
 
   client(): Client {
     const client = {
@@ -56,6 +60,7 @@ export class FakeTemporal {
         },
         getHandle: (workflowId: string) => ({
           workflowId,
+          result: async () => this.onResult(workflowId),
           executeUpdate: async (def: { name: string }) => {
             this.updates.push({ workflowId, update: def.name });
             await this.onUpdate(workflowId);

@@ -6,6 +6,8 @@ import {
   initialState,
   lookupsFor,
   nextStep,
+  nextUpdateTime,
+  owesMicrosoft,
   rememberLookups,
   reportFailed,
   reportSucceeded,
@@ -232,5 +234,116 @@ describe('domain/device-state: the Azure Device Details rules of design.md §2',
     for (const t of ['compliance', 'inventory', 'registration', 'retire'] as const) assert.equal(reportPriority(t), 1, t);
     assert.equal(reportPriority('manual'), 2);
     for (const t of ['weekly', 'enable', 'resync'] as const) assert.equal(reportPriority(t), 4, t);
+  });
+
+  describe('never more permissive than the MDM: lifecycles, former ids, retries', () => {
+    const error = (code: string) => ({ code, message: 'x', userCanMitigate: false, remediation: 'y' });
+    const OTHER = '11111111-2222-4333-8444-555555555555';
+    const confirmedRetire = (s: DeviceState) => reportOk(s);
+
+    it('opens the next lifecycle with a registration at or after the retire, carrying ordering, attempts and the write version', () => {
+      const retired = confirmedRetire(apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() }));
+      const r = applyEvent(retired, reg());
+      assert.equal(r.outcome, 'applied');
+      assert.equal(r.state.retiredAt, null);
+      assert.equal(r.state.lifecycle, 2);
+      assert.equal(r.state.closedAt, retired.retiredAt);
+      assert.equal(r.state.attempts, retired.attempts);
+      assert.deepEqual(r.state.actions, []);
+      assert.equal(nextStep(r.state).kind, 'report');
+    });
+
+    it('holds a re-registration while the retire still owes Microsoft its removal', () => {
+      const retiring = apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() });
+      assert.equal(applyEvent(retiring, reg()).outcome, 'held');
+      assert.equal(owesMicrosoft(retiring), true);
+    });
+
+    it('treats an event older than the retire that closed the previous lifecycle as stale, and a retire older than the re-registration too', () => {
+      const oldReg = reg();
+      const lateRetire = at();
+      const retired = confirmedRetire(apply(reportOk(apply(fresh(), oldReg)), { type: 'retire', occurredAt: at() }));
+      assert.equal(applyEvent(retired, oldReg).outcome, 'stale', 'a re-delivered registration cannot resurrect the device');
+      const reborn = apply(retired, reg());
+      assert.equal(applyEvent(reborn, { type: 'retire', occurredAt: lateRetire }).outcome, 'stale');
+      assert.equal(applyEvent(reborn, comp(['RETIRE'], lateRetire)).outcome, 'stale');
+      assert.equal(applyEvent(reborn, comp(['QUARANTINE'], lateRetire)).outcome, 'stale', 'older than the retire that closed the lifecycle');
+    });
+
+    it('refuses every event but a registration on a retired device', () => {
+      const retired = confirmedRetire(apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() }));
+      assert.equal(applyEvent(retired, comp(['QUARANTINE'])).outcome, 'refused');
+    });
+
+    it('sends non-compliance and the removal to the Azure device id reported before, while the latest registration fails', () => {
+      const reported = reportOk(apply(fresh(), reg()));
+      const failing = apply(reported, reg({ clientStatusCode: 'Account_logged_out' }));
+      assert.equal(failing.status, 'Failed');
+      assert.equal(nextStep(failing).kind, 'blocked', 'the timeline shows why nothing is sent');
+      const loggedOut = blockReport(failing);
+      assert.equal(nextStep(loggedOut).kind, 'idle', 'nothing more permissive is sent');
+      const quarantined = apply(loggedOut, comp(['QUARANTINE']));
+      const step = nextStep(quarantined);
+      assert.ok(step.kind === 'report' && step.former === true);
+      assert.deepEqual(step.kind === 'report' && [step.payload.azureDeviceId, step.payload.managementState, step.payload.complianceStatus], [AZ, 'managed', 'notCompliant']);
+      const sent = reportSucceeded(startReport(quarantined, step.kind === 'report' ? step.payload : null!, at(), true), step.kind === 'report' ? step.payload : null!, at(), true);
+      assert.equal(nextStep(sent).kind, 'idle');
+      assert.equal(nextStep(apply(sent, comp([]))).kind, 'idle', 'a change back to compliant is not sent to a former id');
+      const retired = apply(sent, comp(['RETIRE']));
+      const removal = nextStep(retired);
+      assert.ok(removal.kind === 'report' && removal.former === true && removal.payload.managementState === 'notManaged');
+      assert.equal(owesMicrosoft(retired), true);
+    });
+
+    it('sends non-compliance to the old Azure device id after the registration moves to a new one', () => {
+      const reported = reportOk(apply(fresh(), reg()));
+      const moved = reportOk(apply(reported, reg({ azureDeviceId: OTHER })));
+      assert.equal(nextStep(moved).kind, 'idle');
+      const blocked = apply(moved, comp(['BLOCK_EMAIL']));
+      const first = nextStep(blocked);
+      assert.ok(first.kind === 'report' && !first.former && first.payload.azureDeviceId === OTHER);
+      const afterCurrent = reportSucceeded(startReport(blocked, first.payload, at()), first.payload, at());
+      const second = nextStep(afterCurrent);
+      assert.ok(second.kind === 'report' && second.former === true && second.payload.azureDeviceId === AZ && second.payload.complianceStatus === 'notCompliant');
+    });
+
+    it('retries a retryable failure and a failed removal, not a permanent failure of a permissive state', () => {
+      const s = apply(fresh(), reg());
+      const step = nextStep(s);
+      assert.ok(step.kind === 'report');
+      const started = startReport(s, step.payload, at());
+      const transient = reportFailed(started, error('Transient'), step.payload, false, 'registration');
+      assert.deepEqual(nextStep(transient), { kind: 'report', trigger: 'registration', payload: step.payload, retryOf: 1 });
+      assert.deepEqual(nextStep(reportFailed(started, error('InvalidRequest'))), { kind: 'idle' });
+      const retiring = apply(reportOk(s), { type: 'retire', occurredAt: at() });
+      const removal = nextStep(retiring);
+      assert.ok(removal.kind === 'report');
+      const failed = reportFailed(startReport(retiring, removal.payload, at()), error('Forbidden'));
+      assert.equal(nextStep(failed).kind, 'report', 'a removal is retried whatever the reason');
+      const gone = reportFailed(startReport(retiring, removal.payload, at()), error('DeviceNotFound'));
+      assert.equal(owesMicrosoft(gone), false, 'Entra not knowing the device completes the removal');
+    });
+
+    it('keeps a removal owed while reporting is off, and tries again once asked', () => {
+      const retiring = apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() });
+      const skipped = skipReport(retiring);
+      assert.deepEqual(nextStep(skipped), { kind: 'idle' });
+      assert.equal(owesMicrosoft(skipped), true);
+      assert.equal(nextStep(requestReport(skipped, 'enable', 'op-1')).kind, 'report');
+    });
+
+    it("gives every upload a LastUpdateTime after the previous one's", () => {
+      const s = apply(fresh(), reg());
+      const first = nextUpdateTime(s, '2020-01-01T00:00:00.000Z');
+      assert.equal(first, s.lastApplied.registration);
+      const second = nextUpdateTime({ ...s, lastUpdateTime: first }, '2020-01-01T00:00:00.000Z');
+      assert.equal(Date.parse(second), Date.parse(first) + 1);
+    });
+
+    it('clears a client error once the device registers successfully', () => {
+      const canceled = apply(fresh(), reg({ clientStatusCode: 'User_Canceled', azureDeviceId: null }));
+      assert.equal(canceled.lastError?.code, 'User_Canceled');
+      assert.equal(apply(canceled, reg()).lastError, null);
+    });
   });
 });
