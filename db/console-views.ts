@@ -116,7 +116,7 @@ export async function timelineSince(db: Db, tenantId: string, since: string): Pr
       db.raw('count(*)::int as attempts'),
       db.raw("count(*) filter (where outcome = 'Failed')::int as failed"),
       db.raw("count(*) filter (where error->>'code' = 'Throttled')::int as throttled"),
-      db.raw("count(*) filter (where error->>'code' in ('InvalidCredentials', 'Forbidden', 'TenantNotProvisioned'))::int as credential_failures"),
+      db.raw("count(*) filter (where error->>'code' in ('InvalidCredentials', 'Unauthorized', 'Forbidden', 'TenantNotProvisioned'))::int as credential_failures"),
     );
   const row = r as { attempts: number; failed: number; throttled: number; credential_failures: number };
   return { attempts: row.attempts, failed: row.failed, throttled: row.throttled, credentialFailures: row.credential_failures };
