@@ -5,6 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createSessionCodec } from '../../api/console/session';
+import { recordHeartbeat, upsertReportAttempt } from '../../db/data';
 import { ADMIN_KEY, call, makeApi, seedDevice, type TestApi } from '../api/helpers';
 
 /** Signs in through the form as a browser would; returns the session cookie. */
@@ -169,5 +170,40 @@ describe('console pages over HTTP', () => {
     assert.equal(api.fleetCalls.length, 0);
     assert.deepEqual(api.scheduleCalls, []);
     assert.deepEqual(api.temporal.updates, []);
+  });
+
+  it("tells the token's health from the last heartbeat and the last hour's credential failures, and counts throttled reports", async () => {
+    const tokenText = async () => {
+      const html = (await page('/console')).html;
+      return /<dd id="health-token">(.*?)<\/dd>/s.exec(html)![1]!.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'");
+    };
+    assert.match(await tokenText(), /^Not checked yet No heartbeat was sent yet/);
+    await recordHeartbeat(api.db, api.tenantId, new Date().toISOString(), { ok: true, resyncTimestamp: null });
+    assert.match(await tokenText(), /^Working The last heartbeat got a token and Microsoft accepted it\./);
+    await recordHeartbeat(api.db, api.tenantId, new Date().toISOString(), { ok: false, error: { type: 'InvalidCredentials', message: 'AADSTS7000215' } });
+    assert.match(await tokenText(), /^Failing The last heartbeat failed: InvalidCredentials — AADSTS7000215/);
+
+    const attempt = (key: string, code: string, minutesAgo: number) =>
+      upsertReportAttempt(api.db, {
+        tenantId: api.tenantId,
+        deviceId: 'page-001',
+        attemptKey: key,
+        at: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+        trigger: 'compliance',
+        reported: { complianceStatus: 'compliant', managementState: 'managed' },
+        outcome: 'Failed',
+        messageId: null,
+        error: { code, message: code },
+        completedAt: null,
+      });
+    await attempt('a1', 'Unauthorized', 5);
+    await attempt('a2', 'Throttled', 10);
+    await attempt('a3', 'Throttled', 20);
+    await attempt('old', 'InvalidCredentials', 90);
+    await recordHeartbeat(api.db, api.tenantId, new Date().toISOString(), { ok: true, resyncTimestamp: null });
+    assert.match(await tokenText(), /^Failing 1 report in the last hour was refused for the partner app's credentials/);
+    const html = (await page('/console')).html;
+    const lastHour = /<dd id="health-last-hour">(.*?)<\/dd>/s.exec(html)![1]!.replace(/<[^>]+>/g, '');
+    assert.match(lastHour, /^3 report attempts; 3 failed 2 throttled/);
   });
 });

@@ -48,8 +48,9 @@ const TokenHealth: FC<{ d: OverviewData }> = ({ d }) => {
   if (d.lastHour.credentialFailures > 0) {
     return (
       <>
-        <Badge tone="bad">Failing</Badge> {d.lastHour.credentialFailures} reports in the last hour were refused for the partner app's credentials or
-        permissions. Check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, and the app's admin consent in Entra ID.
+        <Badge tone="bad">Failing</Badge>{' '}
+        {d.lastHour.credentialFailures === 1 ? '1 report in the last hour was' : `${d.lastHour.credentialFailures} reports in the last hour were`} refused for the
+        partner app's credentials or permissions. Check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, and the app's admin consent in Entra ID.
       </>
     );
   }
