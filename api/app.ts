@@ -23,6 +23,7 @@ import { registerEventRoutes } from './routes/events';
 import { registerFleetOperationRoutes } from './routes/fleet-operations';
 import { registerHealthRoutes } from './routes/health';
 import { registerSettingsRoutes } from './routes/settings';
+import { registerConsole } from './console';
 import type { ApiDeps, App, AppEnv, RouteContext } from './context';
 
 export type { ApiDeps, FleetControl, FleetFilter, ScheduleControl } from './context';
@@ -194,5 +195,6 @@ export function createApp(deps: ApiDeps): App {
   registerSettingsRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerDocsRoutes(app, openApiDocument);
+  registerConsole(app, ctx);
   return app;
 }

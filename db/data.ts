@@ -44,7 +44,7 @@ type DbRow = Record<string, any>;
 
 const iso = (v: Date | string | null): string | null => (v === null ? null : new Date(v).toISOString());
 
-function toDeviceRow(r: DbRow): DeviceRow {
+export function toDeviceRow(r: DbRow): DeviceRow {
   return {
     tenantId: r.tenant_id,
     deviceId: r.device_id,

@@ -7,6 +7,7 @@ import { createRoute, type z } from '@hono/zod-openapi';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { getDevice, getSettings, listDevices, listReportAttempts, reportingEnabledReader, type DeviceFilter, type DeviceRow } from '../../db/data';
+import { auditActor, recordAudit } from '../../db/audit';
 import { deviceIdSchema } from '../../domain/event-schemas';
 import { deviceWorkflowId, syncUpdate } from '../../workflows/messages';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
@@ -216,6 +217,7 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
         }
         throw err;
       }
+      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'device.sync', target: deviceId, detail: null }));
       return c.json({ deviceId, accepted: true as const }, 202);
     },
   );

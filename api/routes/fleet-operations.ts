@@ -4,6 +4,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { getOperation } from '../../db/data';
+import { auditActor, recordAudit } from '../../db/audit';
 import type { FleetFilter, FleetKind } from '../../workflows/fleet-messages';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
 import { notFound } from '../problems';
@@ -37,6 +38,7 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
       const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null));
       c.get('log').info({ operationId, filter }, 'bulk sync started');
+      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }));
       return c.json({ operationId }, 202);
     },
   );

@@ -5,6 +5,7 @@
  */
 import { createRoute, type z } from '@hono/zod-openapi';
 import { getSettings, updateSettings, type Settings } from '../../db/data';
+import { auditActor, recordAudit } from '../../db/audit';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
 import { SettingsSchema, SettingsUpdateSchema } from '../schemas';
 
@@ -90,6 +91,7 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
         }
         throw err;
       }
+      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'settings.update', target: null, detail: { ...patch } }));
       return c.json(toSettingsView(after), 200);
     },
   );

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as initial from './001_initial';
 import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
+import * as auditLog from './003_audit_log';
 import * as deviceWriteSeq from './004_device_write_seq';
 
 /**
@@ -10,6 +11,7 @@ import * as deviceWriteSeq from './004_device_write_seq';
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': initial,
   '002_fleet_sweep_checkpoint': fleetSweepCheckpoint,
+  '003_audit_log': auditLog,
   '004_device_write_seq': deviceWriteSeq,
 };
 
