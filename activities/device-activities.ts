@@ -7,9 +7,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db';
 import { reportingEnabledReader, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../db/data';
 import type { ReportPayload, DeviceError, EntraLookups } from '../domain/device-state';
-import { azureFailureError } from '../domain/azure-failures';
+import { deviceErrorFor } from '../domain/failure-reasons';
 import type { AzureComplianceClient } from './azure/client';
-import { describeUploadFailure, toTemporalFailure } from './azure/errors';
+import { toTemporalFailure } from './azure/temporal-failure';
+import { describeUploadFailure } from './azure/upload-errors';
 
 export interface DeviceActivityDeps {
   db: Db;
@@ -134,7 +135,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
     if (status.status === 'Failed') {
       const detail = status.errorDetail ?? 'Microsoft reported the upload as Failed without detail';
       const { reason, message } = describeUploadFailure(detail);
-      return { status: 'failed', error: azureFailureError(reason, message) };
+      return { status: 'failed', error: deviceErrorFor(reason, message) };
     }
     return { status: 'pending' };
   }

@@ -1,5 +1,5 @@
 /**
- * The HTTP API (api-contract.md §1–§4) as a Hono app. `createApp(deps)` returns it; api/main.ts only
+ * The HTTP API (docs/http-contract.md) as a Hono app. `createApp(deps)` returns it; api/main.ts only
  * loads the configuration and serves it, and tests call `app.request(...)`.
  *
  * Request pipeline: request id + log + metrics → route: role (401/403) → body limit (413) → zod
@@ -28,7 +28,7 @@ import type { ApiDeps, App, AppEnv, RouteContext } from './context';
 
 export type { ApiDeps, FleetControl, FleetFilter, ScheduleControl } from './context';
 
-/** api-contract.md §1: request bodies over 1 MiB are refused with 413. */
+/** Request bodies over 1 MiB are refused with 413 (docs/http-contract.md). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**

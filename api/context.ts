@@ -2,6 +2,7 @@
  * What every route module of the API gets: its dependencies, guards, auth middleware and the helpers
  * that document responses in the OpenAPI document.
  */
+import type { FleetFilter } from '../workflows/fleet-messages';
 import type { DeviceWorkflowOptions } from '../workflows/messages';
 import type { MiddlewareHandler } from 'hono';
 import type { Hook, OpenAPIHono } from '@hono/zod-openapi';
@@ -15,11 +16,6 @@ import type { ValidationOptions } from '../domain/validation';
 import type { Guards, Timeouts } from './dependencies';
 import type { ApiMetrics } from './metrics';
 import { ProblemSchema } from './schemas';
-
-export interface FleetFilter {
-  complianceStatus?: string;
-  clientStatusCode?: string;
-}
 
 /** Fleet operations (bulk sync, enable): one workflow that signals every matching device. */
 export interface FleetControl {

@@ -1,16 +1,11 @@
 /**
- * Every query of the read model, one function each (design.md §3 decision 5). Devices and the
+ * Every query of the read model, one function each (docs/architecture.md). Devices and the
  * report timeline are written only by activities of the device's workflow; the API only reads.
  */
 import type { Knex } from 'knex';
+import type { DeviceError } from '../domain/client-status';
 import { pooledQuery, type Db } from './index';
 
-export interface LastError {
-  code: string;
-  message: string;
-  userCanMitigate: boolean;
-  remediation: string;
-}
 
 /** The device row as the workflow projects it (camelCase, ISO strings). */
 export interface DeviceProjection {
@@ -28,7 +23,7 @@ export interface DeviceProjection {
   inventory: Record<string, unknown> | null;
   lastAttemptAt: string | null;
   lastSuccessfulReportAt: string | null;
-  lastError: LastError | null;
+  lastError: DeviceError | null;
   retiredAt: string | null;
   version: number;
 }

@@ -11,6 +11,7 @@ import type { DeviceEvent, Inventory } from './events';
 import { clientStatusError, type DeviceError } from './client-status';
 import { compareOccurredAt, isStaleInLifecycle, recordApplied, type LastApplied } from './ordering';
 import { CLIENT_STATUS_CODES } from './constants';
+import { isFailureReason, isRetryableReason } from './failure-reasons';
 import { resolvePolicy } from './policy';
 
 export type { DeviceError };
@@ -475,9 +476,6 @@ export function reportSucceeded(state: DeviceState, payload: ReportPayload, comp
   return refreshStatus(next);
 }
 
-/** Failure reasons worth trying again: Microsoft or the network may answer differently later. */
-const RETRYABLE_REASONS: ReadonlySet<string> = new Set(['Throttled', 'Transient', 'Unauthorized', 'StatusTimeout']);
-
 /**
  * The report was rejected, or could not be delivered after every retry of its activity. It is tried
  * again (after a backoff) when the reason may clear by itself, and always when it takes something
@@ -496,7 +494,7 @@ export function reportFailed(
   if (restrictive && error.code === 'DeviceNotFound') {
     return reportSucceeded(state, payload!, state.lastAttemptAt ?? '', former);
   }
-  const retry = restrictive || RETRYABLE_REASONS.has(error.code)
+  const retry = restrictive || (isFailureReason(error.code) && isRetryableReason(error.code))
     ? { trigger: state.retry?.trigger ?? trigger, failures: (state.retry?.failures ?? 0) + 1 }
     : null;
   if (former) return { ...state, retry };

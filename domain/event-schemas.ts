@@ -1,5 +1,5 @@
 /**
- * Zod schemas of the MDM's events (api-contract.md §1–§2). Used by the API (and its OpenAPI
+ * Zod schemas of the MDM's events (docs/http-contract.md). Used by the API (and its OpenAPI
  * document); NOT imported by workflow code — workflows use the plain types of `events.ts`.
  *
  * Every object is strict: unknown keys are rejected. No transforms: what is accepted is returned

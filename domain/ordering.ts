@@ -1,5 +1,5 @@
 /**
- * Event ordering by `occurredAt`, per event kind (design.md §3, decision 2).
+ * Event ordering by `occurredAt`, per event kind (docs/product-rules.md).
  *
  * Rule: an event is **stale** when its `occurredAt` is strictly older than the newest `occurredAt`
  * already applied for the same kind. An equal instant is not stale: it is applied, so among events

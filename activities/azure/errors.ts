@@ -74,7 +74,3 @@ export const SERVICE_LABEL: Record<AzureService, string> = {
   intune: 'Intune partner API',
 };
 
-// Re-exported for activities/device-activities.ts until it imports from ./temporal-failure and
-// ./upload-errors; then delete these two lines.
-export { toTemporalFailure } from './temporal-failure';
-export { describeUploadFailure } from './upload-errors';

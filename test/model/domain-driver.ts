@@ -28,7 +28,7 @@ import {
   type DeviceState,
   type ReportPayload,
 } from '../../domain/device-state';
-import { azureFailureError } from '../../domain/azure-failures';
+import { deviceErrorFor } from '../../domain/failure-reasons';
 import type { DeviceEvent } from '../../domain/events';
 import { projectionOf } from '../../workflows/device-views';
 import type { ReportTrigger } from '../../domain/constants';
@@ -208,7 +208,7 @@ export class DomainDevice {
     if (world.fault === 'throttled') return false;
     const at = this.now();
     if (world.fault === 'unavailable') {
-      this.state = reportFailed(startReport(this.state, u.payload, at, u.former), azureFailureError('Transient', 'Microsoft was unavailable'), u.payload, u.former, u.trigger);
+      this.state = reportFailed(startReport(this.state, u.payload, at, u.former), deviceErrorFor('Transient', 'Microsoft was unavailable'), u.payload, u.former, u.trigger);
       this.persist();
       return true;
     }
@@ -216,7 +216,7 @@ export class DomainDevice {
     this.state = startReport(this.state, u.payload, at, u.former);
     this.drain();
     if (world.fault === 'failedMessages') {
-      this.state = reportFailed(this.state, azureFailureError('UploadRejected', 'Intune rejected the report'), u.payload, u.former, u.trigger);
+      this.state = reportFailed(this.state, deviceErrorFor('UploadRejected', 'Intune rejected the report'), u.payload, u.former, u.trigger);
     } else {
       world.microsoft.apply(u.payload, u.lastUpdateTime);
       this.landLate(world);
