@@ -26,7 +26,8 @@ import { registerSettingsRoutes } from './routes/settings';
 import { registerConsole } from './console';
 import type { ApiDeps, App, AppEnv, RouteContext } from './context';
 
-export type { ApiDeps, FleetControl, FleetFilter, ScheduleControl } from './context';
+export type { ApiDeps, FleetControl, ScheduleControl } from './context';
+export type { FleetFilter } from '../workflows/fleet-messages';
 
 /** Request bodies over 1 MiB are refused with 413 (docs/http-contract.md). */
 export const MAX_BODY_BYTES = 1024 * 1024;
