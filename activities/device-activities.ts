@@ -39,14 +39,9 @@ export interface UploadReportInput extends ReportInput {
   lookups?: EntraLookups;
 }
 
-export type UploadReportResult =
-  | { sent: false; reason: 'disabled' }
-  | { sent: true; status: ReportStatus; lookups: EntraLookups };
+export type UploadReportResult = { sent: false; reason: 'disabled' } | { sent: true; status: ReportStatus; lookups: EntraLookups };
 
-export type ReportStatus =
-  | { status: 'pending' }
-  | { status: 'completed'; completedAt: string }
-  | { status: 'failed'; error: DeviceError };
+export type ReportStatus = { status: 'pending' } | { status: 'completed'; completedAt: string } | { status: 'failed'; error: DeviceError };
 
 export interface DeviceRecordInput {
   projection: DeviceProjection;

@@ -91,7 +91,14 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, seconds);
     // Never the headers: the Authorization header carries a key.
-    const line = { reqId: requestId, method: c.req.method, path: c.req.path, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 1e4) / 10 };
+    const line = {
+      reqId: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      route: labels.route,
+      status: c.res.status,
+      durationMs: Math.round(seconds * 1e4) / 10,
+    };
     if (c.res.status >= 500) deps.logger.error(line, 'request');
     else if (QUIET_ROUTES.has(labels.route)) deps.logger.debug(line, 'request');
     else deps.logger.info(line, 'request');

@@ -79,7 +79,7 @@ export const ADMIN_SECURITY = [{ adminKey: [] as string[] }];
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: `errors` names every offending field',
   401: 'Missing or unknown API key',
-  403: "A valid API key of the other role",
+  403: 'A valid API key of the other role',
   404: 'Not found',
   409: 'Conflict (see `type`)',
   413: 'Request body over 1 MiB',
@@ -89,10 +89,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 };
 
 /** Problem responses of a route, documented with the Problem schema. */
-export function problemResponses<const C extends readonly number[]>(
-  codes: C,
-  overrides: Partial<Record<C[number], string>> = {},
-) {
+export function problemResponses<const C extends readonly number[]>(codes: C, overrides: Partial<Record<C[number], string>> = {}) {
   const out: Record<number, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }> = {};
   for (const code of codes) {
     out[code] = {

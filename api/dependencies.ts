@@ -21,10 +21,9 @@ export class DependencyUnavailable extends Error {
 
   toProblemError(): ProblemError {
     const name = this.dependency === 'postgres' ? 'Postgres' : 'Temporal';
-    return new ProblemError(
-      problem('service-unavailable', `${name} did not answer (${this.reason}); nothing was changed, retry later`),
-      { 'Retry-After': String(RETRY_AFTER_SECONDS) },
-    );
+    return new ProblemError(problem('service-unavailable', `${name} did not answer (${this.reason}); nothing was changed, retry later`), {
+      'Retry-After': String(RETRY_AFTER_SECONDS),
+    });
   }
 }
 
@@ -148,7 +147,8 @@ export function createGuards(temporal: Client, timeouts: Timeouts): Guards {
         return await withTemporalDeadline(fn);
       } catch (err) {
         if (err instanceof DependencyUnavailable) throw err;
-        if (isDbUnavailableError(err) && !(err instanceof TimeoutError)) throw new DependencyUnavailable('postgres', reason(err), { cause: err });
+        if (isDbUnavailableError(err) && !(err instanceof TimeoutError))
+          throw new DependencyUnavailable('postgres', reason(err), { cause: err });
         if (isTemporalUnavailableError(err)) throw new DependencyUnavailable('temporal', reason(err), { cause: err });
         throw err;
       }

@@ -26,7 +26,10 @@ async function main(): Promise<void> {
     // Idempotent and locked by knex: harmless when the worker migrates at the same time.
     await migrateToLatest(db);
   } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'could not apply migrations at start (the worker applies them too); /readyz tells when Postgres answers');
+    logger.warn(
+      { err: (err as Error).message },
+      'could not apply migrations at start (the worker applies them too); /readyz tells when Postgres answers',
+    );
   }
 
   const address = config.temporal.address;

@@ -58,10 +58,7 @@ export const notFound = (detail: string): ProblemError => new ProblemError(probl
 
 export const deviceRetired = (deviceId: string): ProblemError =>
   new ProblemError(
-    problem(
-      'device-retired',
-      `Device "${deviceId}" is retired: only a registration event (which starts a new lifecycle) is accepted`,
-    ),
+    problem('device-retired', `Device "${deviceId}" is retired: only a registration event (which starts a new lifecycle) is accepted`),
   );
 
 export function problemResponse(c: Context, p: Problem, headers: Record<string, string> = {}): Response {

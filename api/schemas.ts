@@ -26,12 +26,16 @@ import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problems';
 // ---------------------------------------------------------------------------------------------------
 // Shared pieces
 
-const isoTime = (description: string) =>
-  z.string().openapi({ format: 'date-time', description, example: '2026-11-28T10:00:02.120Z' });
+const isoTime = (description: string) => z.string().openapi({ format: 'date-time', description, example: '2026-11-28T10:00:02.120Z' });
 
 export const FieldErrorSchema = z
   .object({
-    path: z.string().openapi({ description: 'The offending field, e.g. `actions[1]`, `inventory.deviceName`; `` for the whole value', example: 'actions[1]' }),
+    path: z
+      .string()
+      .openapi({
+        description: 'The offending field, e.g. `actions[1]`, `inventory.deviceName`; `` for the whole value',
+        example: 'actions[1]',
+      }),
     message: z.string().openapi({ example: 'Must be one of RETIRE, QUARANTINE, BLOCK_APPCONNECT, BLOCK_EMAIL, SEND_ALERT' }),
   })
   .openapi('FieldError');
@@ -66,7 +70,13 @@ export const intQuery = (name: string, min: number, max: number, fallback: numbe
     .string()
     .regex(/^[0-9]{1,6}$/, { error: `Must be an integer from ${min} to ${max}` })
     .transform(Number)
-    .pipe(z.number().int().min(min, { error: `Must be an integer from ${min} to ${max}` }).max(max, { error: `Must be an integer from ${min} to ${max}` }))
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { error: `Must be an integer from ${min} to ${max}` })
+        .max(max, { error: `Must be an integer from ${min} to ${max}` }),
+    )
     .optional()
     .transform((v) => v ?? fallback)
     .openapi({
@@ -138,7 +148,10 @@ export const DeviceDetailsSchema = z
   .object({
     deviceId: z.string().openapi({ example: 'mdm-42' }),
     platform: z.enum(PLATFORMS).nullable(),
-    azureDeviceIdentifier: z.string().nullable().openapi({ format: 'uuid', description: 'Azure Device Identifier', example: '007c8232-9489-4074-9b35-345b16f0a72d' }),
+    azureDeviceIdentifier: z
+      .string()
+      .nullable()
+      .openapi({ format: 'uuid', description: 'Azure Device Identifier', example: '007c8232-9489-4074-9b35-345b16f0a72d' }),
     azureDeviceComplianceStatus: z
       .enum(COMPLIANCE_STATUSES)
       .nullable()
@@ -227,7 +240,9 @@ export const OperationIdParamSchema = z.object({
 export const OperationSchema = z
   .object({
     operationId: z.string(),
-    kind: z.enum(FLEET_KINDS).openapi({ description: 'Why the sweep runs: the weekly report, a bulk sync, the feature enabled, a resync Microsoft asked for' }),
+    kind: z
+      .enum(FLEET_KINDS)
+      .openapi({ description: 'Why the sweep runs: the weekly report, a bulk sync, the feature enabled, a resync Microsoft asked for' }),
     startedAt: isoTime('Start'),
     finishedAt: isoTime('End; null while running').nullable(),
     devicesTotal: z.number().int().nullable(),

@@ -10,8 +10,7 @@ const optionalString = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
-const port = (fallback: number) =>
-  z.coerce.number().int().min(0).max(65535).default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 const httpsUrl = (fallback: string) =>
   z
@@ -94,7 +93,10 @@ const envSchema = z
         .optional(),
     ),
     TEMPORAL_ADDRESS: optionalString.pipe(
-      z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port').optional(),
+      z
+        .string()
+        .regex(/^[^\s:/]+:\d+$/, 'must be host:port')
+        .optional(),
     ),
     TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('azure-compliance'),
@@ -185,13 +187,7 @@ export const PROCESS_VARIABLES = {
       'AZURE_CLIENT_ID',
       'AZURE_CLIENT_SECRET',
     ],
-    optional: [
-      'API_PORT',
-      'MAX_CLOCK_SKEW',
-      'TEMPORAL_NAMESPACE',
-      'TEMPORAL_TASK_QUEUE',
-      ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS,
-    ],
+    optional: ['API_PORT', 'MAX_CLOCK_SKEW', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS],
   },
 } as const satisfies Record<string, { required: readonly EnvVariable[]; optional: readonly EnvVariable[] }>;
 
@@ -256,7 +252,10 @@ export function defaultSweepDevicesPerSecond(azureMaxCallsPerSecond: number): nu
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, readonly problem: string) {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
     super(`configuration error: ${variable} ${problem}`);
   }
 }
@@ -346,7 +345,9 @@ export function loadProcessConfigOrExit(proc: ProcessName, source: NodeJS.Proces
   const missing = required.filter((v) => !source[v]);
   if (missing.length > 0) {
     const list = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
-    exitWithConfigError(`configuration error: ${list} ${missing.length === 1 ? 'is' : 'are'} required by the ${proc} (npm start sets ${missing.length === 1 ? 'it' : 'them'} for its embedded defaults)`);
+    exitWithConfigError(
+      `configuration error: ${list} ${missing.length === 1 ? 'is' : 'are'} required by the ${proc} (npm start sets ${missing.length === 1 ? 'it' : 'them'} for its embedded defaults)`,
+    );
   }
   return config as Readonly<ProcessConfig>;
 }

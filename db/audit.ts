@@ -46,15 +46,28 @@ export async function recordAudit(db: Db, entry: AuditEntry): Promise<void> {
 export async function listAudit(db: Db, tenantId: string, limit: number): Promise<AuditRecord[]> {
   const rows = await db('audit_log')
     .where({ tenant_id: tenantId })
-    .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .orderBy([
+      { column: 'at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .limit(limit);
-  return rows.map((r: { id: string; tenant_id: string; at: Date; actor: string; action: AuditAction; target: string | null; detail: Record<string, unknown> | null }) => ({
-    id: Number(r.id),
-    tenantId: r.tenant_id,
-    at: new Date(r.at).toISOString(),
-    actor: r.actor,
-    action: r.action,
-    target: r.target,
-    detail: r.detail,
-  }));
+  return rows.map(
+    (r: {
+      id: string;
+      tenant_id: string;
+      at: Date;
+      actor: string;
+      action: AuditAction;
+      target: string | null;
+      detail: Record<string, unknown> | null;
+    }) => ({
+      id: Number(r.id),
+      tenantId: r.tenant_id,
+      at: new Date(r.at).toISOString(),
+      actor: r.actor,
+      action: r.action,
+      target: r.target,
+      detail: r.detail,
+    }),
+  );
 }

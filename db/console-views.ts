@@ -116,7 +116,9 @@ export async function timelineSince(db: Db, tenantId: string, since: string): Pr
       db.raw('count(*)::int as attempts'),
       db.raw("count(*) filter (where outcome = 'Failed')::int as failed"),
       db.raw("count(*) filter (where error->>'code' = 'Throttled')::int as throttled"),
-      db.raw("count(*) filter (where error->>'code' in ('InvalidCredentials', 'Unauthorized', 'Forbidden', 'TenantNotProvisioned'))::int as credential_failures"),
+      db.raw(
+        "count(*) filter (where error->>'code' in ('InvalidCredentials', 'Unauthorized', 'Forbidden', 'TenantNotProvisioned'))::int as credential_failures",
+      ),
     );
   const row = r as { attempts: number; failed: number; throttled: number; credential_failures: number };
   return { attempts: row.attempts, failed: row.failed, throttled: row.throttled, credentialFailures: row.credential_failures };
@@ -138,7 +140,10 @@ export async function recentOperations(db: Db, tenantId: string, limit: number, 
   const q = db('operations')
     .select('operation_id', 'kind', 'filter', 'started_at', 'finished_at', 'devices_total', 'devices_signalled', 'devices_skipped')
     .where({ tenant_id: tenantId })
-    .orderBy([{ column: 'started_at', order: 'desc' }, { column: 'operation_id', order: 'asc' }])
+    .orderBy([
+      { column: 'started_at', order: 'desc' },
+      { column: 'operation_id', order: 'asc' },
+    ])
     .limit(limit);
   if (kind !== undefined) q.andWhere({ kind });
   const rows = await q;

@@ -6,7 +6,6 @@ import type { Knex } from 'knex';
 import type { DeviceError } from '../domain/client-status';
 import { pooledQuery, type Db } from './index';
 
-
 /** The device row as the workflow projects it (camelCase, ISO strings). */
 export interface DeviceProjection {
   tenantId: string;
@@ -118,8 +117,15 @@ export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error
 export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: number, attempt?: AttemptRecord): Promise<boolean> {
   if (!attempt) return upsertDeviceProjection(db, p, writeSeq);
   const row = attemptRow({ ...attempt, tenantId: p.tenantId, deviceId: p.deviceId });
-  const attemptInsert = db.raw(ATTEMPT_UPSERT_AFTER_DEVICE, ATTEMPT_COLUMNS.map((c) => row[c]));
-  const [applied] = await db.with('device', deviceUpsert(db, p, writeSeq)).with('attempt', attemptInsert).from('device').select(db.raw('count(*)::int as applied'));
+  const attemptInsert = db.raw(
+    ATTEMPT_UPSERT_AFTER_DEVICE,
+    ATTEMPT_COLUMNS.map((c) => row[c]),
+  );
+  const [applied] = await db
+    .with('device', deviceUpsert(db, p, writeSeq))
+    .with('attempt', attemptInsert)
+    .from('device')
+    .select(db.raw('count(*)::int as applied'));
   return Number((applied as { applied: number }).applied) === 1;
 }
 
@@ -144,13 +150,7 @@ function applyFilter(q: Knex.QueryBuilder, filter: DeviceFilter): void {
 }
 
 /** Keyset page ordered by device id; `after` is the last device id of the previous page. */
-export async function listDevices(
-  db: Db,
-  tenantId: string,
-  filter: DeviceFilter,
-  limit: number,
-  after?: string,
-): Promise<DeviceRow[]> {
+export async function listDevices(db: Db, tenantId: string, filter: DeviceFilter, limit: number, after?: string): Promise<DeviceRow[]> {
   const q = db('devices').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
   applyFilter(q, filter);
   if (after !== undefined) q.andWhere('device_id', '>', after);
@@ -158,13 +158,7 @@ export async function listDevices(
 }
 
 /** Device ids only, for fleet sweeps: cheap keyset pages over the (tenant, device_id) index. */
-export async function listDeviceIdsPage(
-  db: Db,
-  tenantId: string,
-  filter: DeviceFilter,
-  limit: number,
-  after?: string,
-): Promise<string[]> {
+export async function listDeviceIdsPage(db: Db, tenantId: string, filter: DeviceFilter, limit: number, after?: string): Promise<string[]> {
   const q = db('devices').select('device_id').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
   applyFilter(q, filter);
   if (after !== undefined) q.andWhere('device_id', '>', after);
@@ -236,15 +230,13 @@ export async function upsertReportAttempt(db: Db, a: ReportAttempt): Promise<voi
   await db('report_attempts').insert(attemptRow(a)).onConflict(ATTEMPT_KEY_COLUMNS).merge(ATTEMPT_OUTCOME_COLUMNS);
 }
 
-export async function listReportAttempts(
-  db: Db,
-  tenantId: string,
-  deviceId: string,
-  limit: number,
-): Promise<ReportAttempt[]> {
+export async function listReportAttempts(db: Db, tenantId: string, deviceId: string, limit: number): Promise<ReportAttempt[]> {
   const rows = await db('report_attempts')
     .where({ tenant_id: tenantId, device_id: deviceId })
-    .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .orderBy([
+      { column: 'at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .limit(limit);
   return rows.map((r: DbRow) => ({
     tenantId: r.tenant_id,
@@ -329,12 +321,7 @@ export async function updateSettings(
   });
 }
 
-export async function recordHeartbeat(
-  db: Db,
-  tenantId: string,
-  at: string,
-  result: Record<string, unknown>,
-): Promise<void> {
+export async function recordHeartbeat(db: Db, tenantId: string, at: string, result: Record<string, unknown>): Promise<void> {
   await ensureSettingsRow(db, tenantId);
   await db('settings')
     .where({ tenant_id: tenantId })
@@ -346,9 +333,7 @@ export async function claimResync(db: Db, tenantId: string, resyncTimestamp: str
   await ensureSettingsRow(db, tenantId);
   const n = await db('settings')
     .where({ tenant_id: tenantId })
-    .andWhere((q) =>
-      q.whereNull('last_resync_handled').orWhereRaw('last_resync_handled::timestamptz < ?::timestamptz', [resyncTimestamp]),
-    )
+    .andWhere((q) => q.whereNull('last_resync_handled').orWhereRaw('last_resync_handled::timestamptz < ?::timestamptz', [resyncTimestamp]))
     .update({ last_resync_handled: resyncTimestamp });
   return n === 1;
 }

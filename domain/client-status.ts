@@ -46,9 +46,7 @@ const GUIDANCE: Readonly<Record<ClientStatusCode, ClientStatusGuidance>> = {
   },
   Account_logged_out: {
     userCanMitigate: true,
-    remediation:
-      'Ask the device user to sign back in to their work account in Microsoft Authenticator and in the MDM ' +
-      'client app.',
+    remediation: 'Ask the device user to sign back in to their work account in Microsoft Authenticator and in the MDM ' + 'client app.',
   },
   Internal_Error: {
     userCanMitigate: false,

@@ -6,7 +6,15 @@
  *
  * State is plain JSON (it crosses continue-as-new and is returned by the `state` query).
  */
-import type { AzureComplianceStatus, ClientStatusCode, ManagementState, Platform, PolicyAction, ReportedCompliance, ReportTrigger } from './constants';
+import type {
+  AzureComplianceStatus,
+  ClientStatusCode,
+  ManagementState,
+  Platform,
+  PolicyAction,
+  ReportedCompliance,
+  ReportTrigger,
+} from './constants';
 import type { DeviceEvent, Inventory } from './events';
 import { clientStatusError, type DeviceError } from './client-status';
 import { compareOccurredAt, isStaleInLifecycle, recordApplied, type LastApplied } from './ordering';
@@ -143,7 +151,11 @@ export function initialState(tenantId: string, deviceId: string, version: number
   };
 }
 
-export function policyOf(state: DeviceState): { policyAction: PolicyAction | null; managementState: ManagementState; complianceStatus: ReportedCompliance } {
+export function policyOf(state: DeviceState): {
+  policyAction: PolicyAction | null;
+  managementState: ManagementState;
+  complianceStatus: ReportedCompliance;
+} {
   return resolvePolicy(state.actions);
 }
 
@@ -290,9 +302,15 @@ function refreshStatus(state: DeviceState): DeviceState {
   if (state.clientStatusCode === null) {
     return { ...state, status: 'In-progress', reportTime: null };
   }
-  const clientError = state.clientStatusCode === 'Success' && state.azureDeviceId === null
-    ? { code: 'Internal_Error', message: 'The device registered with status Success but without an Azure device ID.', userCanMitigate: false, remediation: 'Ask the MDM to resend the registration with the Azure device ID.' }
-    : clientStatusError(state.clientStatusCode);
+  const clientError =
+    state.clientStatusCode === 'Success' && state.azureDeviceId === null
+      ? {
+          code: 'Internal_Error',
+          message: 'The device registered with status Success but without an Azure device ID.',
+          userCanMitigate: false,
+          remediation: 'Ask the MDM to resend the registration with the Azure device ID.',
+        }
+      : clientStatusError(state.clientStatusCode);
   if (clientError !== null) {
     return { ...state, status: 'Failed', reportTime: null, lastError: clientError };
   }
@@ -338,9 +356,7 @@ function formersOwed(state: DeviceState): Array<{ target: ReportedTarget; level:
   const current = currentTarget(state);
   const level = formerLevelOwed(state);
   if (level === 0) return [];
-  return (state.targets ?? [])
-    .filter((t) => t.azureDeviceId !== current && t.confirmedLevel < level)
-    .map((target) => ({ target, level }));
+  return (state.targets ?? []).filter((t) => t.azureDeviceId !== current && t.confirmedLevel < level).map((target) => ({ target, level }));
 }
 
 /** The removal of the current target is not confirmed yet. */
@@ -381,7 +397,13 @@ export function nextStep(state: DeviceState): NextStep {
   }
   const [owed] = formersOwed(state);
   if (owed) {
-    return { kind: 'report', trigger: state.retiredAt !== null ? 'retire' : 'compliance', payload: formerPayload(owed.target, owed.level), former: true, ...retryOf };
+    return {
+      kind: 'report',
+      trigger: state.retiredAt !== null ? 'retire' : 'compliance',
+      payload: formerPayload(owed.target, owed.level),
+      former: true,
+      ...retryOf,
+    };
   }
   const trigger = state.pendingTrigger ?? state.forced?.trigger ?? null;
   // Before any registration there is nothing to report yet, and nothing has failed.
@@ -394,9 +416,10 @@ export function nextStep(state: DeviceState): NextStep {
  * so Microsoft (which keeps the message with the newest LastUpdateTime) never lets an older one win.
  */
 export function nextUpdateTime(state: DeviceState, now: string): string {
-  const newest = Object.values(state.lastApplied)
-    .filter((t): t is string => typeof t === 'string')
-    .reduce<string | null>((a, b) => (a === null || compareOccurredAt(b, a) > 0 ? b : a), null) ?? now;
+  const newest =
+    Object.values(state.lastApplied)
+      .filter((t): t is string => typeof t === 'string')
+      .reduce<string | null>((a, b) => (a === null || compareOccurredAt(b, a) > 0 ? b : a), null) ?? now;
   const previous = state.lastUpdateTime ? Date.parse(state.lastUpdateTime) : Number.NEGATIVE_INFINITY;
   return Date.parse(newest) > previous ? newest : new Date(previous + 1).toISOString();
 }
@@ -457,7 +480,15 @@ export function blockReport(state: DeviceState): DeviceState {
 
 /** Reporting is switched off: nothing is sent; the state is reported once it is switched on again. */
 export function skipReport(state: DeviceState): DeviceState {
-  return refreshStatus({ ...state, lastAttempted: null, attemptResult: null, pendingTrigger: null, forced: null, retry: null, reportingOff: true });
+  return refreshStatus({
+    ...state,
+    lastAttempted: null,
+    attemptResult: null,
+    pendingTrigger: null,
+    forced: null,
+    retry: null,
+    reportingOff: true,
+  });
 }
 
 /** Microsoft confirmed the report (`Completed`) at `completedAt`. */
@@ -494,9 +525,10 @@ export function reportFailed(
   if (restrictive && error.code === 'DeviceNotFound') {
     return reportSucceeded(state, payload!, state.lastAttemptAt ?? '', former);
   }
-  const retry = restrictive || (isFailureReason(error.code) && isRetryableReason(error.code))
-    ? { trigger: state.retry?.trigger ?? trigger, failures: (state.retry?.failures ?? 0) + 1 }
-    : null;
+  const retry =
+    restrictive || (isFailureReason(error.code) && isRetryableReason(error.code))
+      ? { trigger: state.retry?.trigger ?? trigger, failures: (state.retry?.failures ?? 0) + 1 }
+      : null;
   if (former) return { ...state, retry };
   const next: DeviceState = { ...state, retry, attemptResult: { status: 'Failed', reportTime: null }, lastError: error };
   // The user or device may have been deleted and created again under a new id: look it up next time.

@@ -132,8 +132,7 @@ export const occurredAtSchema = boundedString({
 
 /** Builds every event schema (shape only: the clock rule is domain/validation.ts's). */
 function createEventSchemas() {
-  const typeLiteral = <T extends Plain.DeviceEvent['type']>(type: T) =>
-    z.literal(type, { error: `Must be "${type}"` });
+  const typeLiteral = <T extends Plain.DeviceEvent['type']>(type: T) => z.literal(type, { error: `Must be "${type}"` });
 
   const registrationShape = {
     type: typeLiteral('registration'),

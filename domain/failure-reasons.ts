@@ -35,8 +35,10 @@ export interface FailureGuidance {
   remediation: string;
 }
 
-const RETRIED = 'The device workflow sends the report again with backoff until Microsoft confirms it or a newer state of the device supersedes it.';
-const ENDED = 'This attempt ends as Failed: the report is sent again on the next change, sync or weekly report (a retire is sent again until Microsoft confirms it).';
+const RETRIED =
+  'The device workflow sends the report again with backoff until Microsoft confirms it or a newer state of the device supersedes it.';
+const ENDED =
+  'This attempt ends as Failed: the report is sent again on the next change, sync or weekly report (a retire is sent again until Microsoft confirms it).';
 
 export const FAILURE_GUIDANCE: Readonly<Record<FailureReason, FailureGuidance>> = {
   Throttled: {

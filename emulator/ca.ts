@@ -88,10 +88,7 @@ export function ensureCa(dir: string = DEFAULT_DATA_DIR): CaMaterial {
 }
 
 /** A fresh leaf certificate per start; only the CA has to be stable. */
-export function issueServerCert(
-  ca: Pick<CaMaterial, 'caCertPem' | 'caKeyPem'>,
-  hosts: string[] = ['localhost', '127.0.0.1'],
-): ServerCert {
+export function issueServerCert(ca: Pick<CaMaterial, 'caCertPem' | 'caKeyPem'>, hosts: string[] = ['localhost', '127.0.0.1']): ServerCert {
   const caCert = forge.pki.certificateFromPem(ca.caCertPem);
   const caKey = forge.pki.privateKeyFromPem(ca.caKeyPem);
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });

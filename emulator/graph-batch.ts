@@ -110,7 +110,8 @@ export async function runBatch(req: EmuRequest, deps: BatchDeps): Promise<EmuRes
     let res: EmuResponse | undefined;
     for (const dep of item.dependsOn) {
       const parent = await run(byId.get(dep)!);
-      if (parent.status >= 400 && !res) res = graphError(req, 424, 'FailedDependency', `Request '${item.id}' depends on '${dep}', which failed.`);
+      if (parent.status >= 400 && !res)
+        res = graphError(req, 424, 'FailedDependency', `Request '${item.id}' depends on '${dep}', which failed.`);
     }
     res ??= await runOne(req, item, deps);
     results.set(item.id, res);

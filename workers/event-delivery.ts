@@ -15,7 +15,13 @@ import type { Client, SignalDefinition } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { DeviceState } from '../domain/device-state';
 import type { DeviceEvent } from '../domain/events';
-import { DEVICE_WORKFLOW_TYPE, SIGNAL_BY_EVENT_TYPE, deviceWorkflowId, type DeviceWorkflowInput, type DeviceWorkflowOptions } from '../workflows/messages';
+import {
+  DEVICE_WORKFLOW_TYPE,
+  SIGNAL_BY_EVENT_TYPE,
+  deviceWorkflowId,
+  type DeviceWorkflowInput,
+  type DeviceWorkflowOptions,
+} from '../workflows/messages';
 import { DeviceIdKey, TenantIdKey } from '../workflows/search-attributes';
 
 type DeviceWorkflowFn = (input: DeviceWorkflowInput) => Promise<DeviceState>;

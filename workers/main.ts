@@ -27,7 +27,10 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const temporalClient = new Client({ connection, namespace: config.temporal.namespace });
   const bundle = await prebuiltWorkflowBundle().catch((err: unknown) => {
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'no prebuilt workflow bundle: the worker bundles the workflows itself');
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'no prebuilt workflow bundle: the worker bundles the workflows itself',
+    );
     return undefined;
   });
   const worker = await createWorker({
@@ -64,6 +67,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`worker failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

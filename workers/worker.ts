@@ -14,7 +14,12 @@ import { reportingEnabledReader } from '../db/data';
 import { createDeviceActivities, type DeviceActivityDeps } from '../activities/device-activities';
 import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
-import { CALLS_PER_REPORT, DEFAULT_AZURE_MAX_CALLS_PER_SECOND, DEFAULT_WORKER_MAX_CACHED_WORKFLOWS, type AzureCredentials } from '../config';
+import {
+  CALLS_PER_REPORT,
+  DEFAULT_AZURE_MAX_CALLS_PER_SECOND,
+  DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
+  type AzureCredentials,
+} from '../config';
 import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 import { WORKFLOWS_PATH } from './workflow-bundle';
@@ -65,16 +70,20 @@ export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (
   };
 }
 
-export function createActivities(
-  deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client },
-) {
+export function createActivities(deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client }) {
   const azureClientFor = azureClientProvider(deps.azure, deps.logger);
   // One reader for both factories: one settings read per second, not one per upload.
   const enabled = { isReportingEnabled: deps.isReportingEnabled ?? reportingEnabledReader(deps.db) };
   return {
     ...createDeviceActivities({ db: deps.db, azureClientFor, ...enabled }),
     ...(deps.temporalClient
-      ? createFleetActivities({ db: deps.db, temporal: deps.temporalClient, azureClientFor, ...enabled, ...(deps.logger ? { logger: deps.logger } : {}) })
+      ? createFleetActivities({
+          db: deps.db,
+          temporal: deps.temporalClient,
+          azureClientFor,
+          ...enabled,
+          ...(deps.logger ? { logger: deps.logger } : {}),
+        })
       : {}),
   };
 }
@@ -140,10 +149,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     microsoft,
     microsoftTaskQueue,
     async run() {
-      const results = await Promise.allSettled([
-        main.run().finally(() => stop(microsoft)),
-        microsoft.run().finally(() => stop(main)),
-      ]);
+      const results = await Promise.allSettled([main.run().finally(() => stop(microsoft)), microsoft.run().finally(() => stop(main))]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     },

@@ -25,7 +25,15 @@ import {
   type NextStep,
 } from '../domain/device-state';
 import type { DeviceEvent } from '../domain/events';
-import { Attempt, failureToDeviceError, microsoftActivities, retryDelayMs, timelineRow, type AttemptContext, type TimelineRow } from './device-report';
+import {
+  Attempt,
+  failureToDeviceError,
+  microsoftActivities,
+  retryDelayMs,
+  timelineRow,
+  type AttemptContext,
+  type TimelineRow,
+} from './device-report';
 import { OperatorView, projectionOf } from './device-views';
 import type { DeviceWorkflowInput, InboxItem, ReportRequest } from './messages';
 import { STATUS_POLL_PRIORITY } from './priorities';
@@ -118,7 +126,11 @@ export class DeviceEntity {
     this.state = { ...this.state, version: this.state.version + 1 };
     // The history length orders writes of one version: a workflow task retried after a timeout writes
     // again with the same version, and its write (the one Temporal keeps) must win over the first.
-    const input: DeviceRecordInput = { projection: projectionOf(this.state), writeSeq: workflowInfo().historyLength, ...(attempt ? { attempt } : {}) };
+    const input: DeviceRecordInput = {
+      projection: projectionOf(this.state),
+      writeSeq: workflowInfo().historyLength,
+      ...(attempt ? { attempt } : {}),
+    };
     await writeDeviceRecord(input);
     this.view.publish(this.state);
   }
@@ -136,7 +148,9 @@ export class DeviceEntity {
     const reported = { complianceStatus: policy.complianceStatus, managementState: policy.managementState };
     // Keyed by the write's version, unique over the device's whole life (lifecycles included).
     const key = `blocked-${this.state.version + 1}`;
-    await this.persist(timelineRow({ key, at: new Date().toISOString(), trigger: step.trigger, reported, messageId: null }, 'Failed', step.error, null));
+    await this.persist(
+      timelineRow({ key, at: new Date().toISOString(), trigger: step.trigger, reported, messageId: null }, 'Failed', step.error, null),
+    );
   }
 
   /**
@@ -147,7 +161,8 @@ export class DeviceEntity {
     if (!step.retryOf) return true;
     // Due from the failure on: a message that changes nothing does not start the wait again.
     this.retryDue ??= { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
-    if (this.retryDue.failures !== step.retryOf) this.retryDue = { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
+    if (this.retryDue.failures !== step.retryOf)
+      this.retryDue = { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
     const wait = this.retryDue.at - Date.now();
     if (wait > 0 && (await condition(() => this.inbox.length > 0, wait))) return false;
     this.retryDue = null;

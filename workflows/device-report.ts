@@ -25,12 +25,27 @@ export type Outcome = TimelineRow['outcome'];
 
 /** One row of the report timeline; every row the workflow writes (blocked ones too) is built here. */
 export function timelineRow(
-  row: { key: string; at: string; trigger: ReportTrigger; reported: { complianceStatus: string; managementState: string }; messageId: string | null },
+  row: {
+    key: string;
+    at: string;
+    trigger: ReportTrigger;
+    reported: { complianceStatus: string; managementState: string };
+    messageId: string | null;
+  },
   outcome: Outcome,
   error: DeviceError | null,
   completedAt: string | null,
 ): TimelineRow {
-  return { attemptKey: row.key, at: row.at, trigger: row.trigger, reported: row.reported, outcome, messageId: row.messageId, error, completedAt };
+  return {
+    attemptKey: row.key,
+    at: row.at,
+    trigger: row.trigger,
+    reported: row.reported,
+    outcome,
+    messageId: row.messageId,
+    error,
+    completedAt,
+  };
 }
 
 const DEFAULT_RETRY = { initialIntervalMs: 1_000, maximumIntervalMs: 5 * 60_000 };
@@ -54,7 +69,12 @@ export function microsoftActivities(taskQueue: string, priorityKey: number, opti
     heartbeatTimeout: '10 seconds',
     // Throttling carries its own delay (nextRetryDelay); transient errors back off; permanent ones
     // are non-retryable and end the attempt at once (docs/architecture.md, "Retries").
-    retry: { initialInterval: retry.initialIntervalMs, backoffCoefficient: 2, maximumInterval: retry.maximumIntervalMs, maximumAttempts: 12 },
+    retry: {
+      initialInterval: retry.initialIntervalMs,
+      backoffCoefficient: 2,
+      maximumInterval: retry.maximumIntervalMs,
+      maximumAttempts: 12,
+    },
     // A changed state goes ahead of a sweep's backlog on the shared, rate-limited queue.
     priority: { priorityKey },
   });
@@ -108,7 +128,12 @@ export class Attempt {
 
   row(outcome: Outcome, error: DeviceError | null, completedAt: string | null): TimelineRow {
     const reported = { complianceStatus: this.payload.complianceStatus, managementState: this.payload.managementState };
-    return timelineRow({ key: this.messageId, at: this.startedAt, trigger: this.trigger, reported, messageId: this.messageId }, outcome, error, completedAt);
+    return timelineRow(
+      { key: this.messageId, at: this.startedAt, trigger: this.trigger, reported, messageId: this.messageId },
+      outcome,
+      error,
+      completedAt,
+    );
   }
 
   /**
@@ -163,7 +188,10 @@ export class Attempt {
   }
 
   timeoutError(): DeviceError {
-    return deviceErrorFor('StatusTimeout', `Microsoft had not processed upload ${this.messageId} after ${Math.round(this.timeoutMs / 1000)} s`);
+    return deviceErrorFor(
+      'StatusTimeout',
+      `Microsoft had not processed upload ${this.messageId} after ${Math.round(this.timeoutMs / 1000)} s`,
+    );
   }
 }
 

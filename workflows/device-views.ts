@@ -63,7 +63,12 @@ export class OperatorView {
 
   publish(state: DeviceState): void {
     setCurrentDetails(summaryLine(state));
-    const values = [state.status ?? 'None', state.clientStatusCode ?? 'None', policyOf(state).policyAction ?? 'None', state.retiredAt !== null];
+    const values = [
+      state.status ?? 'None',
+      state.clientStatusCode ?? 'None',
+      policyOf(state).policyAction ?? 'None',
+      state.retiredAt !== null,
+    ];
     const key = JSON.stringify(values);
     if (key === this.publishedKey) return;
     this.publishedKey = key;

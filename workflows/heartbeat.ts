@@ -49,7 +49,9 @@ export async function tenantHeartbeatWorkflow(input: TenantHeartbeatInput): Prom
   }
   setCurrentDetails(
     `heartbeat at ${sent.at}` +
-      (sent.resyncTimestamp ? `; ResyncTimestamp ${sent.resyncTimestamp}${resyncOperationId ? `: started ${resyncOperationId}` : ' (already handled)'}` : ''),
+      (sent.resyncTimestamp
+        ? `; ResyncTimestamp ${sent.resyncTimestamp}${resyncOperationId ? `: started ${resyncOperationId}` : ' (already handled)'}`
+        : ''),
   );
   return { sent: true, at: sent.at, resyncTimestamp: sent.resyncTimestamp, resyncOperationId };
 }

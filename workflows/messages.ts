@@ -46,8 +46,7 @@ export interface DeviceWorkflowOptions {
 }
 
 export type InboxItem =
-  | { kind: 'event'; event: RegistrationEvent | ComplianceEvent | InventoryEvent | RetireEvent }
-  | { kind: 'report'; request: ReportRequest };
+  { kind: 'event'; event: RegistrationEvent | ComplianceEvent | InventoryEvent | RetireEvent } | { kind: 'report'; request: ReportRequest };
 
 export interface DeviceWorkflowInput {
   tenantId: string;

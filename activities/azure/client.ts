@@ -138,7 +138,8 @@ export class AzureComplianceClient {
 
   constructor(cfg: AzureCredentials, logger?: AzureClientLogger, partner: PartnerSettings = {}) {
     const timeoutMs = cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`requestTimeoutMs must be a positive number of milliseconds, got ${String(cfg.requestTimeoutMs)}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new Error(`requestTimeoutMs must be a positive number of milliseconds, got ${String(cfg.requestTimeoutMs)}`);
     for (const k of ['tenantId', 'clientId', 'clientSecret'] as const) {
       if (!cfg[k]) throw new Error(`Azure client configuration is missing ${k}`);
     }
@@ -183,7 +184,10 @@ export class AzureComplianceClient {
    * still has more than 300 s to live (`fromCache: true`), from the token endpoint otherwise or when
    * `skipCache` is set.
    */
-  async getAccessToken(audience: Audience, opts: { skipCache?: boolean } = {}): Promise<{ token: string; fromCache: boolean; expiresOn: Date | null }> {
+  async getAccessToken(
+    audience: Audience,
+    opts: { skipCache?: boolean } = {},
+  ): Promise<{ token: string; fromCache: boolean; expiresOn: Date | null }> {
     const scope = audience === 'graph' ? GRAPH_SCOPE : INTUNE_SCOPE;
     const app = getMsalApp(this.cfg);
     const call: TokenCallScope = { timeoutMs: this.timeoutMs };
@@ -192,17 +196,28 @@ export class AzureComplianceClient {
     try {
       const result = await tokenCallScope.run(call, () => app.cca.acquireTokenByClientCredential({ scopes: [scope], skipCache }));
       if (!result || !result.accessToken) {
-        throw new AzureApiError({ service: 'token', reason: 'Transient', message: `token endpoint returned no access token for ${audience}`, operation: ctx.operation });
+        throw new AzureApiError({
+          service: 'token',
+          reason: 'Transient',
+          message: `token endpoint returned no access token for ${audience}`,
+          operation: ctx.operation,
+        });
       }
       if (!result.fromCache) {
-        this.logger.info({ audience, skipCache, expiresOn: result.expiresOn ? result.expiresOn.toISOString() : null }, 'acquired Azure access token');
+        this.logger.info(
+          { audience, skipCache, expiresOn: result.expiresOn ? result.expiresOn.toISOString() : null },
+          'acquired Azure access token',
+        );
       }
       return { token: result.accessToken, fromCache: result.fromCache, expiresOn: result.expiresOn ?? null };
     } catch (err) {
       if (err instanceof AzureApiError) throw err;
       const obs = call.observation;
       const mapped = fromMsalError(err, ctx, obs, localThrottleAfter(app, scope, obs));
-      this.logger.warn({ audience, reason: mapped.reason, status: mapped.status, code: mapped.code }, `Azure token request failed: ${mapped.message}`);
+      this.logger.warn(
+        { audience, reason: mapped.reason, status: mapped.status, code: mapped.code },
+        `Azure token request failed: ${mapped.message}`,
+      );
       throw mapped;
     }
   }
@@ -232,7 +247,10 @@ export class AzureComplianceClient {
       return await send(await this.bearerToken(audience), false);
     } catch (err) {
       if (!(err instanceof AzureApiError) || err.status !== 401 || err.service === 'token') throw err;
-      this.logger.warn({ operation: err.operation, code: err.code }, `${audience === 'graph' ? 'Graph' : 'Intune partner API'} answered 401: refreshing the token once`);
+      this.logger.warn(
+        { operation: err.operation, code: err.code },
+        `${audience === 'graph' ? 'Graph' : 'Intune partner API'} answered 401: refreshing the token once`,
+      );
       return send(await this.bearerToken(audience, true), true);
     }
   }
@@ -285,7 +303,11 @@ export class AzureComplianceClient {
       if ((response.status >= 200 && response.status < 300) || (opts.accept ?? []).includes(response.status)) {
         return { status: response.status, body: parsed ?? null };
       }
-      throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, { ...ctx, request, afterRefresh });
+      throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, {
+        ...ctx,
+        request,
+        afterRefresh,
+      });
     });
   }
 
@@ -300,7 +322,9 @@ export class AzureComplianceClient {
 
   private async doDiscoverEndpoints(): Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }> {
     const ctx: CallContext = { operation: 'discoverEndpoints' };
-    const sps = await this.graphGet<{ value?: Array<{ id?: string }> }>('/servicePrincipals', ctx, (r) => r.filter(`appId eq '${INTUNE_APP_ID}'`));
+    const sps = await this.graphGet<{ value?: Array<{ id?: string }> }>('/servicePrincipals', ctx, (r) =>
+      r.filter(`appId eq '${INTUNE_APP_ID}'`),
+    );
     const spId = str(sps?.value?.[0]?.id);
     if (!spId) {
       throw new AzureApiError({
@@ -310,7 +334,10 @@ export class AzureComplianceClient {
         operation: ctx.operation,
       });
     }
-    const eps = await this.graphGet<{ value?: Array<{ providerName?: string; uri?: string }> }>(`/servicePrincipals/${encodeURIComponent(spId)}/endPoints`, ctx);
+    const eps = await this.graphGet<{ value?: Array<{ providerName?: string; uri?: string }> }>(
+      `/servicePrincipals/${encodeURIComponent(spId)}/endPoints`,
+      ctx,
+    );
     const find = (name: string): string | null => {
       const uri = str(eps?.value?.find((e) => e.providerName === name)?.uri);
       return uri ? uri.replace(/\/+$/, '') : null;
@@ -343,11 +370,16 @@ export class AzureComplianceClient {
     const tenantId = this.cfg.tenantId;
     const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
     const partner = this.partner;
-    await this.intune('PUT', `${tenantDataSyncUrl}/PartnerTenants(guid'${tenantId}')?api-version=1.6`, {
-      Provisioned: 1,
-      ...(partner.enrollmentUrl ? { PartnerEnrollmentUrl: partner.enrollmentUrl } : {}),
-      ...(partner.remediationUrl ? { PartnerRemediationUrl: partner.remediationUrl } : {}),
-    }, ctx);
+    await this.intune(
+      'PUT',
+      `${tenantDataSyncUrl}/PartnerTenants(guid'${tenantId}')?api-version=1.6`,
+      {
+        Provisioned: 1,
+        ...(partner.enrollmentUrl ? { PartnerEnrollmentUrl: partner.enrollmentUrl } : {}),
+        ...(partner.remediationUrl ? { PartnerRemediationUrl: partner.remediationUrl } : {}),
+      },
+      ctx,
+    );
     const policyIds: Record<string, string> = {};
     for (const platform of platforms) {
       policyIds[platform] = await this.ensurePolicy(tenantDataSyncUrl, platform);
@@ -359,27 +391,51 @@ export class AzureComplianceClient {
   private async ensurePolicy(tenantDataSyncUrl: string, platform: Platform): Promise<string> {
     const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
     const displayName = `${this.partner.policyDisplayName ?? DEFAULT_POLICY_NAME} (${platform})`;
-    const created = await this.intune('POST', `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`, {
-      DisplayName: displayName,
-      Description: `Compliance of ${platform} devices is reported by the MDM partner`,
-      Platform: platform,
-      PartnerManagedCompliance: true,
-    }, ctx, { accept: [409] });
+    const created = await this.intune(
+      'POST',
+      `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`,
+      {
+        DisplayName: displayName,
+        Description: `Compliance of ${platform} devices is reported by the MDM partner`,
+        Platform: platform,
+        PartnerManagedCompliance: true,
+      },
+      ctx,
+      { accept: [409] },
+    );
     if (created.status !== 409) {
       const id = str((created.body as { Id?: unknown } | null)?.Id);
-      if (!id) throw new AzureApiError({ service: 'intune', reason: 'Transient', status: created.status, message: `PartnerCompliancePolicies POST for ${platform} returned HTTP ${created.status} without an Id`, operation: ctx.operation });
+      if (!id)
+        throw new AzureApiError({
+          service: 'intune',
+          reason: 'Transient',
+          status: created.status,
+          message: `PartnerCompliancePolicies POST for ${platform} returned HTTP ${created.status} without an Id`,
+          operation: ctx.operation,
+        });
       return id;
     }
     // 409: a policy for this platform exists already; find it and reuse it.
     const listed = await this.intune('GET', `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`, undefined, ctx);
-    const value = ((listed.body as { value?: unknown } | null)?.value ?? []) as Array<{ Id?: unknown; Platform?: unknown; DisplayName?: unknown }>;
+    const value = ((listed.body as { value?: unknown } | null)?.value ?? []) as Array<{
+      Id?: unknown;
+      Platform?: unknown;
+      DisplayName?: unknown;
+    }>;
     const match =
       value.find((p) => typeof p.Platform === 'string' && p.Platform.toLowerCase() === platform.toLowerCase()) ??
       value.find((p) => p.DisplayName === displayName) ??
       (value.length === 1 && value[0].Platform === undefined ? value[0] : undefined);
     const id = str(match?.Id);
     if (!id) {
-      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', status: 409, code: 'Conflict', message: `PartnerCompliancePolicies answered 409 for ${platform} but lists no ${platform} policy`, operation: ctx.operation });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'InvalidRequest',
+        status: 409,
+        code: 'Conflict',
+        message: `PartnerCompliancePolicies answered 409 for ${platform} but lists no ${platform} policy`,
+        operation: ctx.operation,
+      });
     }
     this.logger.info({ platform, policyId: id }, 'reusing the existing partner compliance policy');
     return id;
@@ -397,14 +453,28 @@ export class AzureComplianceClient {
   private async resolveUser(upn: string, deviceId: string | null): Promise<string> {
     const ctx: CallContext = { operation: 'resolveUserId', userPrincipalName: upn, deviceId, notFoundReason: 'UserNotFound' };
     if (!upn || !upn.trim()) {
-      throw new AzureApiError({ service: 'graph', reason: 'UserNotFound', message: `no user principal name is known${deviceId ? ` for device ${deviceId}` : ''}`, operation: ctx.operation, deviceId });
+      throw new AzureApiError({
+        service: 'graph',
+        reason: 'UserNotFound',
+        message: `no user principal name is known${deviceId ? ` for device ${deviceId}` : ''}`,
+        operation: ctx.operation,
+        deviceId,
+      });
     }
     const key = `${this.cfg.tenantId.toLowerCase()}|${upn.toLowerCase()}`;
     const cached = this.userIds.get(key);
     if (cached) return cached;
     const user = await this.graphGet<{ id?: string }>(`/users('${upnKeySegment(upn)}')`, ctx);
     const id = str(user?.id);
-    if (!id) throw new AzureApiError({ service: 'graph', reason: 'Transient', message: `Graph returned user ${upn} without an id`, operation: ctx.operation, userPrincipalName: upn, deviceId });
+    if (!id)
+      throw new AzureApiError({
+        service: 'graph',
+        reason: 'Transient',
+        message: `Graph returned user ${upn} without an id`,
+        operation: ctx.operation,
+        userPrincipalName: upn,
+        deviceId,
+      });
     this.userIds.set(key, id);
     return id;
   }
@@ -416,10 +486,22 @@ export class AzureComplianceClient {
   async uploadDeviceState(u: DeviceUpload): Promise<{ messageId: string; userId: string; knownDevice?: KnownDevice }> {
     const ctx: CallContext = { operation: 'uploadDeviceState', deviceId: u.azureDeviceId };
     if (!isGuid(u.messageId)) {
-      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', message: `upload message id ${u.messageId} is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'InvalidRequest',
+        message: `upload message id ${u.messageId} is not a GUID`,
+        operation: ctx.operation,
+        deviceId: u.azureDeviceId,
+      });
     }
     if (!isGuid(u.azureDeviceId)) {
-      throw new AzureApiError({ service: 'intune', reason: 'DeviceNotFound', message: `Azure device id ${u.azureDeviceId} of the device is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'DeviceNotFound',
+        message: `Azure device id ${u.azureDeviceId} of the device is not a GUID`,
+        operation: ctx.operation,
+        deviceId: u.azureDeviceId,
+      });
     }
     const userId = u.userId ?? (await this.resolveUser(u.userPrincipalName, u.azureDeviceId));
     const { deviceDataSyncUrl } = await this.discoverEndpoints();
@@ -434,7 +516,10 @@ export class AzureComplianceClient {
       { accept: [409] },
     );
     if (res.status === 409) {
-      this.logger.info({ deviceId: u.azureDeviceId, messageId: u.messageId }, 'upload message already accepted earlier (409): treating the PUT as done');
+      this.logger.info(
+        { deviceId: u.azureDeviceId, messageId: u.messageId },
+        'upload message already accepted earlier (409): treating the PUT as done',
+      );
     }
     return { messageId: u.messageId, userId, ...(known ? { knownDevice: known } : {}) };
   }
@@ -453,7 +538,10 @@ export class AzureComplianceClient {
       return { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
     } catch (err) {
       if (err instanceof AzureApiError && (err.reason === 'DeviceNotFound' || err.reason === 'Forbidden')) {
-        this.logger.info({ deviceId: azureDeviceId, reason: err.reason }, 'Entra device details unavailable; sending the inventory entity from what is known');
+        this.logger.info(
+          { deviceId: azureDeviceId, reason: err.reason },
+          'Entra device details unavailable; sending the inventory entity from what is known',
+        );
         return {};
       }
       throw err;
@@ -467,14 +555,25 @@ export class AzureComplianceClient {
   async getUploadStatus(messageId: string): Promise<UploadStatus> {
     const ctx: CallContext = { operation: 'getUploadStatus' };
     if (!isGuid(messageId)) {
-      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', message: `upload message id ${messageId} is not a GUID`, operation: ctx.operation });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'InvalidRequest',
+        message: `upload message id ${messageId} is not a GUID`,
+        operation: ctx.operation,
+      });
     }
     const { deviceDataSyncUrl } = await this.discoverEndpoints();
     const res = await this.intune('GET', `${deviceDataSyncUrl}/DataUploadMessages(guid'${messageId}')?api-version=1.2`, undefined, ctx);
     const body = (res.body ?? {}) as { Status?: unknown; ErrorDetail?: unknown; CompletedDateTime?: unknown };
     const status = str(body.Status);
     if (!status) {
-      throw new AzureApiError({ service: 'intune', reason: 'Transient', status: res.status, message: `status of upload message ${messageId} has no Status`, operation: ctx.operation });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'Transient',
+        status: res.status,
+        message: `status of upload message ${messageId} has no Status`,
+        operation: ctx.operation,
+      });
     }
     const terminal = status === 'Completed' || status === 'Failed';
     let completedAt: string | null = null;
@@ -503,4 +602,3 @@ export class AzureComplianceClient {
     return { at, resyncTimestamp: str((res.body as { ResyncTimestamp?: unknown } | null)?.ResyncTimestamp) };
   }
 }
-

@@ -84,8 +84,14 @@ export interface KnownDevice {
  * - `OsVersion`: empty.
  * (Microsoft requires DeviceName and Os to be non-empty strings; OsVersion may be empty.)
  */
-export function buildUploadEntities(tenantId: string, userId: string, u: DeviceUpload, known: KnownDevice = {}): [InventoryEntity, ComplianceEntity] {
-  const nonEmpty = (...xs: Array<string | null | undefined>): string | undefined => xs.find((x): x is string => typeof x === 'string' && x.trim() !== '');
+export function buildUploadEntities(
+  tenantId: string,
+  userId: string,
+  u: DeviceUpload,
+  known: KnownDevice = {},
+): [InventoryEntity, ComplianceEntity] {
+  const nonEmpty = (...xs: Array<string | null | undefined>): string | undefined =>
+    xs.find((x): x is string => typeof x === 'string' && x.trim() !== '');
   const inventory: InventoryEntity = {
     EntityType: ENTITY_TYPE_INVENTORY,
     TenantId: tenantId,

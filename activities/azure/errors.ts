@@ -73,4 +73,3 @@ export const SERVICE_LABEL: Record<AzureService, string> = {
   graph: 'Microsoft Graph',
   intune: 'Intune partner API',
 };
-

@@ -20,7 +20,14 @@ import {
 } from '@microsoft/microsoft-graph-client';
 
 /** Hosts the Graph SDK already treats as Graph (its GRAPH_URLS constant). */
-const GRAPH_HOSTS = new Set(['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us', 'graph.microsoft.de', 'microsoftgraph.chinacloudapi.cn', 'canary.graph.microsoft.com']);
+const GRAPH_HOSTS = new Set([
+  'graph.microsoft.com',
+  'graph.microsoft.us',
+  'dod-graph.microsoft.us',
+  'graph.microsoft.de',
+  'microsoftgraph.chinacloudapi.cn',
+  'canary.graph.microsoft.com',
+]);
 
 /**
  * Per Graph call: the headers of the last response. The SDK drops them from the GraphError it

@@ -51,11 +51,22 @@ export function fromMsalError(
 ): AzureApiError {
   if (err instanceof AzureApiError) return err;
   const e = (err ?? {}) as MsalErrorLike;
-  const base = { service: 'token' as const, operation: ctx.operation, deviceId: ctx.deviceId ?? null, userPrincipalName: ctx.userPrincipalName ?? null, cause: err };
+  const base = {
+    service: 'token' as const,
+    operation: ctx.operation,
+    deviceId: ctx.deviceId ?? null,
+    userPrincipalName: ctx.userPrincipalName ?? null,
+    cause: err,
+  };
   const where = `identity platform ${observation?.request ?? ctx.request ?? ctx.operation}`;
 
   if (observation?.transportError !== undefined) {
-    return fromNetworkError('token', observation.transportError, { ...ctx, request: observation.request ?? ctx.request ?? 'token request' }, observation.timeoutMs);
+    return fromNetworkError(
+      'token',
+      observation.transportError,
+      { ...ctx, request: observation.request ?? ctx.request ?? 'token request' },
+      observation.timeoutMs,
+    );
   }
   const status = typeof e.status === 'number' ? e.status : observation?.status;
   const retryAfterMs = observation?.retryAfterMs ?? null;
@@ -75,7 +86,15 @@ export function fromMsalError(
   // e.g. endpoints_resolution_error after a failed openid-configuration GET) from the body we saw.
   const isServerError = e.name === 'ServerError';
   const msalCode = typeof e.errorCode === 'string' && e.errorCode !== '' ? e.errorCode : null;
-  const aad = isServerError ? { error: msalCode, description: e.errorMessage ?? '', errorNo: e.errorNo } : observation?.serverError ? { error: observation.serverError.error, description: observation.serverError.description ?? '', errorNo: observation.serverError.codes[0] } : null;
+  const aad = isServerError
+    ? { error: msalCode, description: e.errorMessage ?? '', errorNo: e.errorNo }
+    : observation?.serverError
+      ? {
+          error: observation.serverError.error,
+          description: observation.serverError.description ?? '',
+          errorNo: observation.serverError.codes[0],
+        }
+      : null;
   // AAD puts `AADSTSnnnn: text` in error_description; msal-node appends trace/correlation ids.
   const aadMatch = aad ? /AADSTS\d+:[^\r\n]*?(?= Trace ID:| Correlation ID:| Timestamp:| - |$)/.exec(aad.description) : null;
   const detail = aadMatch ? aadMatch[0].trim() : (aad?.description ?? '').split('\n')[0]!.slice(0, 300);
@@ -83,10 +102,22 @@ export function fromMsalError(
   if (aad) {
     const code = aad.error;
     if (code && INVALID_CREDENTIAL_CODES.has(code)) {
-      return new AzureApiError({ ...base, reason: 'InvalidCredentials', status: status ?? null, code, message: `${where} rejected the partner app's credentials: ${code}${detail ? ` (${detail})` : ''}` });
+      return new AzureApiError({
+        ...base,
+        reason: 'InvalidCredentials',
+        status: status ?? null,
+        code,
+        message: `${where} rejected the partner app's credentials: ${code}${detail ? ` (${detail})` : ''}`,
+      });
     }
     if (String(aad.errorNo) === '90002' || /AADSTS90002\b/.test(aad.description)) {
-      return new AzureApiError({ ...base, reason: 'InvalidCredentials', status: status ?? null, code, message: `${where}: the tenant was not found (${detail})` });
+      return new AzureApiError({
+        ...base,
+        reason: 'InvalidCredentials',
+        status: status ?? null,
+        code,
+        message: `${where}: the tenant was not found (${detail})`,
+      });
     }
     if (status === undefined) {
       // No HTTP response in this call: msal-node's own throttle (it remembers a 429/5xx).
@@ -100,7 +131,13 @@ export function fromMsalError(
       });
     }
     const reason: FailureReason =
-      status >= 500 || status === 429 ? reasonForStatus(status, retryAfterMs) : code === 'temporarily_unavailable' ? 'Transient' : status === 401 ? 'InvalidCredentials' : reasonForStatus(status, retryAfterMs);
+      status >= 500 || status === 429
+        ? reasonForStatus(status, retryAfterMs)
+        : code === 'temporarily_unavailable'
+          ? 'Transient'
+          : status === 401
+            ? 'InvalidCredentials'
+            : reasonForStatus(status, retryAfterMs);
     return new AzureApiError({
       ...base,
       reason,
@@ -113,16 +150,39 @@ export function fromMsalError(
 
   // ClientAuthError / ClientConfigurationError / anything else.
   if (e.name === 'ClientConfigurationError') {
-    return new AzureApiError({ ...base, reason: 'InvalidRequest', status: null, code: msalCode, message: `msal-node configuration error: ${msalCode ?? ''} ${e.errorMessage ?? e.message ?? ''}`.trim() });
+    return new AzureApiError({
+      ...base,
+      reason: 'InvalidRequest',
+      status: null,
+      code: msalCode,
+      message: `msal-node configuration error: ${msalCode ?? ''} ${e.errorMessage ?? e.message ?? ''}`.trim(),
+    });
   }
   if (status !== undefined && status >= 400) {
-    return new AzureApiError({ ...base, reason: reasonForStatus(status, retryAfterMs), status, code: msalCode, retryAfterMs, message: `${where} returned HTTP ${status} (${msalCode ?? e.message ?? 'error'})` });
+    return new AzureApiError({
+      ...base,
+      reason: reasonForStatus(status, retryAfterMs),
+      status,
+      code: msalCode,
+      retryAfterMs,
+      message: `${where} returned HTTP ${status} (${msalCode ?? e.message ?? 'error'})`,
+    });
   }
-  return new AzureApiError({ ...base, reason: 'Transient', status: status ?? null, code: msalCode, message: `${where} failed: ${msalCode ?? ''} ${e.errorMessage ?? e.message ?? String(err)}`.trim() });
+  return new AzureApiError({
+    ...base,
+    reason: 'Transient',
+    status: status ?? null,
+    code: msalCode,
+    message: `${where} failed: ${msalCode ?? ''} ${e.errorMessage ?? e.message ?? String(err)}`.trim(),
+  });
 }
-
 
 /** An error shaped like msal-node's (`AuthError` and its subclasses): a string `errorCode` and `name`. */
 export function isMsalErrorLike(err: unknown): boolean {
-  return !!err && typeof err === 'object' && typeof (err as { errorCode?: unknown }).errorCode === 'string' && typeof (err as { name?: unknown }).name === 'string';
+  return (
+    !!err &&
+    typeof err === 'object' &&
+    typeof (err as { errorCode?: unknown }).errorCode === 'string' &&
+    typeof (err as { name?: unknown }).name === 'string'
+  );
 }

@@ -36,7 +36,12 @@ class TimedNetworkClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
-  private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+  private async send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
     const scope = tokenCallScope.getStore();
     const configured = scope?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const timeoutMs = timeout && timeout > 0 ? Math.min(timeout, configured) : configured;
@@ -136,7 +141,12 @@ export function getMsalApp(k: MsalAppKey): MsalApp {
  * (ThrottlingUtils: after a 429 or 5xx, Retry-After seconds, 60 s without one, at most 3600 s); this
  * only mirrors its arithmetic, so Temporal retries when msal-node would send the request again.
  */
-export function localThrottleAfter(app: MsalApp, scope: string, obs: TokenObservation | undefined, now: number = Date.now()): number | null {
+export function localThrottleAfter(
+  app: MsalApp,
+  scope: string,
+  obs: TokenObservation | undefined,
+  now: number = Date.now(),
+): number | null {
   if (obs?.status !== undefined && (obs.status === 429 || obs.status >= 500)) {
     const raw = obs.retryAfterRaw ? parseInt(obs.retryAfterRaw, 10) : NaN;
     const seconds = Number.isFinite(raw) && raw > 0 ? Math.min(raw, 3600) : 60;

@@ -54,7 +54,10 @@ export function toTemporalFailure(err: unknown, context: { deviceId?: string; op
 function fromUnexpectedError(err: unknown, context: { deviceId?: string; operation?: string }): AzureApiError {
   const t = describeTransport(err);
   const e = err as { name?: unknown; message?: unknown } | null;
-  const text = t.timeout || (e?.name === 'TypeError' && e?.message === 'fetch failed') ? t.text : `unexpected error: ${typeof e?.name === 'string' ? `${e.name}: ` : ''}${typeof e?.message === 'string' ? e.message : String(err)}`;
+  const text =
+    t.timeout || (e?.name === 'TypeError' && e?.message === 'fetch failed')
+      ? t.text
+      : `unexpected error: ${typeof e?.name === 'string' ? `${e.name}: ` : ''}${typeof e?.message === 'string' ? e.message : String(err)}`;
   return new AzureApiError({
     // The service is unknown here; 'intune' is only a placeholder (it is not part of the failure details).
     service: 'intune',

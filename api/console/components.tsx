@@ -36,9 +36,13 @@ export const Layout: FC<LayoutProps> = ({ title, page, session, csrf, refreshSec
       <script src="/console/assets/console.js" defer></script>
     </head>
     <body>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header class="top">
-        <a class="brand" href="/console">Azure compliance connector</a>
+        <a class="brand" href="/console">
+          Azure compliance connector
+        </a>
         {session ? (
           <nav aria-label="Console">
             <ul>
@@ -54,9 +58,13 @@ export const Layout: FC<LayoutProps> = ({ title, page, session, csrf, refreshSec
         ) : null}
         {session && csrf ? (
           <form method="post" action="/console/sign-out">
-            <span class="who">Tenant {session.tenantId} · {session.role} </span>
+            <span class="who">
+              Tenant {session.tenantId} · {session.role}{' '}
+            </span>
             <input type="hidden" name={CSRF_FIELD} value={csrf} />
-            <button type="submit" class="secondary">Sign out</button>
+            <button type="submit" class="secondary">
+              Sign out
+            </button>
           </form>
         ) : null}
       </header>
@@ -125,15 +133,29 @@ export const BarChart: FC<{ id: string; caption: string; rows: ChartRow[] }> = (
       <thead>
         <tr>
           <th scope="col">Value</th>
-          <th scope="col" class="num">Devices</th>
-          <th scope="col" class="bar-cell"><span class="visually-hidden">Share</span></th>
+          <th scope="col" class="num">
+            Devices
+          </th>
+          <th scope="col" class="bar-cell">
+            <span class="visually-hidden">Share</span>
+          </th>
         </tr>
       </thead>
       <tbody>
         {rows.map((r) => (
           <tr data-value={r.value}>
-            <th scope="row">{r.href ? <a href={r.href}><Badge tone={r.tone}>{r.label}</Badge></a> : <Badge tone={r.tone}>{r.label}</Badge>}</th>
-            <td class="num" data-count={String(r.count)}>{String(r.count)}</td>
+            <th scope="row">
+              {r.href ? (
+                <a href={r.href}>
+                  <Badge tone={r.tone}>{r.label}</Badge>
+                </a>
+              ) : (
+                <Badge tone={r.tone}>{r.label}</Badge>
+              )}
+            </th>
+            <td class="num" data-count={String(r.count)}>
+              {String(r.count)}
+            </td>
             <td class="bar-cell">
               <svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">
                 <rect x="0" y="0" width="100" height="10" fill="#e3e8ee" />
@@ -148,12 +170,24 @@ export const BarChart: FC<{ id: string; caption: string; rows: ChartRow[] }> = (
 };
 
 /** A fleet operation's progress: a <progress> bar with its numbers in words. */
-export const OperationProgress: FC<{ total: number | null; signalled: number; skipped: number; finished: boolean }> = ({ total, signalled, skipped, finished }) => {
+export const OperationProgress: FC<{ total: number | null; signalled: number; skipped: number; finished: boolean }> = ({
+  total,
+  signalled,
+  skipped,
+  finished,
+}) => {
   const done = signalled + skipped;
-  const label = total === null ? `${done} devices handled, counting…` : `${done} of ${total} devices handled (${signalled} re-reported, ${skipped} skipped)`;
+  const label =
+    total === null
+      ? `${done} devices handled, counting…`
+      : `${done} of ${total} devices handled (${signalled} re-reported, ${skipped} skipped)`;
   return (
     <div>
-      {total === null ? <progress aria-label={label}></progress> : <progress max={String(Math.max(total, 1))} value={String(total === 0 ? 1 : done)} aria-label={label}></progress>}
+      {total === null ? (
+        <progress aria-label={label}></progress>
+      ) : (
+        <progress max={String(Math.max(total, 1))} value={String(total === 0 ? 1 : done)} aria-label={label}></progress>
+      )}
       <div>
         {finished ? <Badge tone="ok">Finished</Badge> : <Badge tone="wait">Running</Badge>} <span class="progress-text">{label}</span>
       </div>

@@ -7,7 +7,14 @@ import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
 import { CALLS_PER_REPORT } from '../../config';
 import { listAudit, type AuditActorEnv } from '../../db/audit';
-import { deviceCounts, recentOperations, searchDevices, timelineSince, type ConsoleDeviceFilter, type DevicePageAfter } from '../../db/console-views';
+import {
+  deviceCounts,
+  recentOperations,
+  searchDevices,
+  timelineSince,
+  type ConsoleDeviceFilter,
+  type DevicePageAfter,
+} from '../../db/console-views';
 import { countDevices, getSettings } from '../../db/data';
 import { CLIENT_STATUS_CODES, COMPLIANCE_STATUSES, POLICY_ACTIONS, isDeviceId } from '../../domain/constants';
 import { sweepDeviceFilter } from '../../activities/fleet-activities';
@@ -44,7 +51,8 @@ const PAGE_SIZE = 50;
 const CSV_PAGE_SIZE = 500;
 
 const CONSOLE_HEADERS = {
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
@@ -55,7 +63,8 @@ function safeNext(next: unknown): string {
   if (typeof next !== 'string' || next.length > 2000) return '/console';
   try {
     const url = new URL(next, 'http://console.invalid');
-    if (url.origin !== 'http://console.invalid' || !(url.pathname === '/console' || url.pathname.startsWith('/console/'))) return '/console';
+    if (url.origin !== 'http://console.invalid' || !(url.pathname === '/console' || url.pathname.startsWith('/console/')))
+      return '/console';
     return `${url.pathname}${url.search}`;
   } catch {
     return '/console';
@@ -136,11 +145,13 @@ function bulkFilterOf(source: Record<string, unknown>): BulkFilter {
   const status = source.complianceStatus;
   const code = source.clientStatusCode;
   if (typeof status === 'string' && status !== '') {
-    if (!(COMPLIANCE_STATUSES as readonly string[]).includes(status)) throw new BadInput('complianceStatus', `complianceStatus must be one of ${COMPLIANCE_STATUSES.join(', ')}`);
+    if (!(COMPLIANCE_STATUSES as readonly string[]).includes(status))
+      throw new BadInput('complianceStatus', `complianceStatus must be one of ${COMPLIANCE_STATUSES.join(', ')}`);
     f.complianceStatus = status;
   }
   if (typeof code === 'string' && code !== '') {
-    if (!(CLIENT_STATUS_CODES as readonly string[]).includes(code)) throw new BadInput('clientStatusCode', `clientStatusCode must be one of ${CLIENT_STATUS_CODES.join(', ')}`);
+    if (!(CLIENT_STATUS_CODES as readonly string[]).includes(code))
+      throw new BadInput('clientStatusCode', `clientStatusCode must be one of ${CLIENT_STATUS_CODES.join(', ')}`);
     f.clientStatusCode = code;
   }
   return f;
@@ -156,7 +167,15 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   const temporalUiUrl = (deviceId: string, tenantId: string) =>
     `http://${temporalHost}:${config.local.temporalUiPort}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(deviceWorkflowId(tenantId, deviceId))}`;
 
-  async function render(c: C, status: 200 | 400 | 401 | 403 | 404 | 409 | 500 | 503, title: string, page: NavPage, body: Child, session?: Session, refreshSeconds?: number) {
+  async function render(
+    c: C,
+    status: 200 | 400 | 401 | 403 | 404 | 409 | 500 | 503,
+    title: string,
+    page: NavPage,
+    body: Child,
+    session?: Session,
+    refreshSeconds?: number,
+  ) {
     const csrf = session && codec ? codec.csrfToken(session) : undefined;
     const el = (
       <Layout title={title} page={page} session={session} csrf={csrf} refreshSeconds={refreshSeconds}>
@@ -172,14 +191,45 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       return await fn();
     } catch (err) {
       if (err instanceof BadInput) {
-        return render(c, 400, 'Invalid request', 'none', <ErrorPage title="Invalid request" message={`Invalid ${err.field}: ${err.message}.`} back={{ href: '/console', label: 'Back to the overview' }} />, session);
+        return render(
+          c,
+          400,
+          'Invalid request',
+          'none',
+          <ErrorPage
+            title="Invalid request"
+            message={`Invalid ${err.field}: ${err.message}.`}
+            back={{ href: '/console', label: 'Back to the overview' }}
+          />,
+          session,
+        );
       }
       if (err instanceof DependencyUnavailable) {
         const name = err.dependency === 'postgres' ? 'Postgres' : 'Temporal';
-        return render(c, 503, 'Try again shortly', 'none', <ErrorPage title="Try again shortly" message={`${name} did not answer (${err.reason}). Nothing was changed; reload the page in a few seconds.`} />, session);
+        return render(
+          c,
+          503,
+          'Try again shortly',
+          'none',
+          <ErrorPage
+            title="Try again shortly"
+            message={`${name} did not answer (${err.reason}). Nothing was changed; reload the page in a few seconds.`}
+          />,
+          session,
+        );
       }
       c.get('log').error({ err }, 'console page failed');
-      return render(c, 500, 'Unexpected error', 'none', <ErrorPage title="Unexpected error" message={`Something went wrong; it was logged with request id ${c.get('requestId')}. Reload the page, or report that id.`} />, session);
+      return render(
+        c,
+        500,
+        'Unexpected error',
+        'none',
+        <ErrorPage
+          title="Unexpected error"
+          message={`Something went wrong; it was logged with request id ${c.get('requestId')}. Reload the page, or report that id.`}
+        />,
+        session,
+      );
     }
   }
 
@@ -208,14 +258,31 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     return rendered(c, session, async () => {
       const form = (await c.req.parseBody()) as Record<string, unknown>;
       if (!codec.checkCsrf(session, form[CSRF_FIELD])) {
-        return render(c, 403, 'Form refused', 'none', <ErrorPage title="Form refused" message="This form did not carry the console's security token (it expired, or it was not sent from the console). Nothing was changed. Go back, reload the page and try again." back={{ href: '/console', label: 'Back to the overview' }} />, session);
+        return render(
+          c,
+          403,
+          'Form refused',
+          'none',
+          <ErrorPage
+            title="Form refused"
+            message="This form did not carry the console's security token (it expired, or it was not sent from the console). Nothing was changed. Go back, reload the page and try again."
+            back={{ href: '/console', label: 'Back to the overview' }}
+          />,
+          session,
+        );
       }
       return handler(c, session, form);
     });
   };
 
   /** One call to the JSON API's admin routes, as the signed-in admin; the audit trail names the session. */
-  async function adminApi(c: C, session: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function adminApi(
+    c: C,
+    session: Session,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const env: AuditActorEnv = { auditActor: `console (${session.role}, session ${session.sid.slice(0, 8)})` };
     const headers: Record<string, string> = { Authorization: `Bearer ${adminKey}`, 'X-Request-Id': c.get('requestId') };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -229,14 +296,28 @@ export function registerConsole(app: App, ctx: RouteContext): void {
 
   app.get('/', (c) => c.redirect('/console', 302));
 
-  app.get('/console/assets/console.css', (c) => c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }));
-  app.get('/console/assets/console.js', (c) => c.body(CONSOLE_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }));
+  app.get('/console/assets/console.css', (c) =>
+    c.body(CONSOLE_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }),
+  );
+  app.get('/console/assets/console.js', (c) =>
+    c.body(CONSOLE_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }),
+  );
 
   // ---- sign-in / sign-out ------------------------------------------------------------------------------
   app.get('/console/sign-in', async (c) => {
     const next = safeNext(c.req.query('next'));
     if (sessionOf(c)) return c.redirect(next, 303);
-    if (!codec) return render(c, 503, 'Sign in', 'none', <ErrorPage title="The console is off" message="No ADMIN_API_KEY is configured, so nobody can sign in. Set it and restart the API." />);
+    if (!codec)
+      return render(
+        c,
+        503,
+        'Sign in',
+        'none',
+        <ErrorPage
+          title="The console is off"
+          message="No ADMIN_API_KEY is configured, so nobody can sign in. Set it and restart the API."
+        />,
+      );
     return render(c, 200, 'Sign in', 'none', <SignInPage csrf={signInCsrf(c)} next={next} />);
   });
 
@@ -245,12 +326,25 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     const form = (await c.req.parseBody()) as Record<string, unknown>;
     const next = safeNext(form.next);
     if (!checkSignInCsrf(c, form[CSRF_FIELD])) {
-      return render(c, 403, 'Sign in', 'none', <SignInPage csrf={signInCsrf(c)} next={next} error="The sign-in form expired or did not come from this page. Enter the key again." />);
+      return render(
+        c,
+        403,
+        'Sign in',
+        'none',
+        <SignInPage
+          csrf={signInCsrf(c)}
+          next={next}
+          error="The sign-in form expired or did not come from this page. Enter the key again."
+        />,
+      );
     }
     const key = typeof form.key === 'string' ? form.key : '';
     const role = key === '' ? null : authenticate(`Bearer ${key}`);
     if (role !== 'admin') {
-      const error = role === 'mdm' ? 'That is the MDM key, which may only send events. Sign in with the admin API key.' : 'That key is not the admin API key of this deployment. Check ADMIN_API_KEY and try again.';
+      const error =
+        role === 'mdm'
+          ? 'That is the MDM key, which may only send events. Sign in with the admin API key.'
+          : 'That key is not the admin API key of this deployment. Check ADMIN_API_KEY and try again.';
       return render(c, 401, 'Sign in', 'none', <SignInPage csrf={signInCsrf(c)} next={next} error={error} />);
     }
     const { value } = codec.issue(deps.tenantId, 'admin');
@@ -288,17 +382,41 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const total = sum(() => true);
       const byStatus: ChartRow[] = enabled
         ? [
-            ...(['Successful', 'Failed', 'In-progress'] as const).map((s): ChartRow => ({ value: s, label: s, count: sum((r) => r.complianceStatus === s), tone: s === 'Successful' ? 'ok' : s === 'Failed' ? 'bad' : 'wait', href: `/console/devices?complianceStatus=${s}` })),
+            ...(['Successful', 'Failed', 'In-progress'] as const).map((s): ChartRow => ({
+              value: s,
+              label: s,
+              count: sum((r) => r.complianceStatus === s),
+              tone: s === 'Successful' ? 'ok' : s === 'Failed' ? 'bad' : 'wait',
+              href: `/console/devices?complianceStatus=${s}`,
+            })),
             { value: 'null', label: 'Not reported', count: sum((r) => r.complianceStatus === null), tone: 'off' },
           ]
         : [{ value: 'null', label: 'Reporting off', count: total, tone: 'off' }];
       const byClientStatus: ChartRow[] = [
-        ...CLIENT_STATUS_CODES.map((code): ChartRow => ({ value: code, label: code, count: sum((r) => r.clientStatusCode === code), tone: code === 'Success' ? 'ok' : 'bad', href: `/console/devices?clientStatusCode=${code}` })),
+        ...CLIENT_STATUS_CODES.map((code): ChartRow => ({
+          value: code,
+          label: code,
+          count: sum((r) => r.clientStatusCode === code),
+          tone: code === 'Success' ? 'ok' : 'bad',
+          href: `/console/devices?clientStatusCode=${code}`,
+        })),
         { value: 'null', label: 'Unknown', count: sum((r) => r.clientStatusCode === null), tone: 'off' as const },
       ].filter((r) => r.count > 0);
       const byPolicyAction: ChartRow[] = [
-        ...POLICY_ACTIONS.map((a): ChartRow => ({ value: a, label: a, count: sum((r) => r.policyAction === a), tone: a === 'SEND_ALERT' ? 'wait' : 'bad', href: `/console/devices?policyAction=${a}` })),
-        { value: 'null', label: 'None', count: sum((r) => r.policyAction === null), tone: 'ok' as const, href: '/console/devices?policyAction=none' },
+        ...POLICY_ACTIONS.map((a): ChartRow => ({
+          value: a,
+          label: a,
+          count: sum((r) => r.policyAction === a),
+          tone: a === 'SEND_ALERT' ? 'wait' : 'bad',
+          href: `/console/devices?policyAction=${a}`,
+        })),
+        {
+          value: 'null',
+          label: 'None',
+          count: sum((r) => r.policyAction === null),
+          tone: 'ok' as const,
+          href: '/console/devices?policyAction=none',
+        },
       ].filter((r) => r.count > 0);
       const data = {
         enabled,
@@ -336,9 +454,17 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const { enabled, rows } = await listPage(session.tenantId, query, PAGE_SIZE + 1, after);
       const pageRows = rows.slice(0, PAGE_SIZE);
       const last = pageRows[pageRows.length - 1];
-      const nextCursor = rows.length > PAGE_SIZE && last ? encodeListCursor({ deviceId: last.deviceId, reportTime: last.reportTime }) : null;
+      const nextCursor =
+        rows.length > PAGE_SIZE && last ? encodeListCursor({ deviceId: last.deviceId, reportTime: last.reportTime }) : null;
       const items: DeviceDetails[] = pageRows.map((r) => toDeviceDetails(r, enabled));
-      return render(c, 200, 'Devices', 'devices', <DevicesPage query={query} items={items} enabled={enabled} nextCursor={nextCursor} isFirstPage={after === undefined} />, session);
+      return render(
+        c,
+        200,
+        'Devices',
+        'devices',
+        <DevicesPage query={query} items={items} enabled={enabled} nextCursor={nextCursor} isFirstPage={after === undefined} />,
+        session,
+      );
     }),
   );
 
@@ -363,17 +489,35 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     }),
   );
 
-  async function devicePage(c: C, session: Session, deviceId: string, notice?: { tone: 'ok' | 'error'; text: string }, status: 200 | 400 | 404 | 409 | 503 = 200) {
+  async function devicePage(
+    c: C,
+    session: Session,
+    deviceId: string,
+    notice?: { tone: 'ok' | 'error'; text: string },
+    status: 200 | 400 | 404 | 409 | 503 = 200,
+  ) {
     const [details, reports, settings] = await Promise.all([
       adminApi(c, session, 'GET', `/v1/devices/${encodeURIComponent(deviceId)}`),
       adminApi(c, session, 'GET', `/v1/devices/${encodeURIComponent(deviceId)}/reports?limit=50`),
       adminApi(c, session, 'GET', '/v1/settings'),
     ]);
     if (details.status === 404) {
-      return render(c, 404, 'No such device', 'devices', <ErrorPage title="No such device" message={`No device "${deviceId}" was ever seen. Search the device list for it by device ID, Azure device ID or user.`} back={{ href: '/console/devices', label: 'Back to the devices' }} />, session);
+      return render(
+        c,
+        404,
+        'No such device',
+        'devices',
+        <ErrorPage
+          title="No such device"
+          message={`No device "${deviceId}" was ever seen. Search the device list for it by device ID, Azure device ID or user.`}
+          back={{ href: '/console/devices', label: 'Back to the devices' }}
+        />,
+        session,
+      );
     }
     for (const r of [details, reports, settings]) {
-      if (r.status !== 200) return render(c, statusOf(r.status), 'Device', 'devices', <ErrorPage title="Device" message={problemText(r.body)} />, session);
+      if (r.status !== 200)
+        return render(c, statusOf(r.status), 'Device', 'devices', <ErrorPage title="Device" message={problemText(r.body)} />, session);
     }
     const d = details.body as unknown as DeviceDetails;
     const items = (reports.body.items ?? []) as ReportItem[];
@@ -382,7 +526,14 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       status,
       `Device ${deviceId}`,
       'devices',
-      <DevicePage d={d} reports={items} enabled={settings.body.enabled === true} csrf={codec!.csrfToken(session)} temporalUiUrl={temporalUiUrl(deviceId, session.tenantId)} notice={notice} />,
+      <DevicePage
+        d={d}
+        reports={items}
+        enabled={settings.body.enabled === true}
+        csrf={codec!.csrfToken(session)}
+        temporalUiUrl={temporalUiUrl(deviceId, session.tenantId)}
+        notice={notice}
+      />,
       session,
     );
   }
@@ -392,14 +543,28 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     return id !== undefined && isDeviceId(id) ? id : null;
   };
   const noSuchDevicePage = (c: C, session: Session) =>
-    render(c, 404, 'No such device', 'devices', <ErrorPage title="No such device" message="That is not a device ID (1 to 128 characters of A-Z a-z 0-9 . _ : -)." back={{ href: '/console/devices', label: 'Back to the devices' }} />, session);
+    render(
+      c,
+      404,
+      'No such device',
+      'devices',
+      <ErrorPage
+        title="No such device"
+        message="That is not a device ID (1 to 128 characters of A-Z a-z 0-9 . _ : -)."
+        back={{ href: '/console/devices', label: 'Back to the devices' }}
+      />,
+      session,
+    );
 
   app.get(
     '/console/devices/:deviceId',
     page(async (c, session) => {
       const deviceId = deviceIdOf(c);
       if (deviceId === null) return noSuchDevicePage(c, session);
-      const done = c.req.query('done') === 'sync' ? { tone: 'ok' as const, text: 'Re-report requested: the device is being reported now; its row appears in the timeline below.' } : undefined;
+      const done =
+        c.req.query('done') === 'sync'
+          ? { tone: 'ok' as const, text: 'Re-report requested: the device is being reported now; its row appears in the timeline below.' }
+          : undefined;
       return devicePage(c, session, deviceId, done);
     }),
   );
@@ -412,7 +577,13 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       if (deviceId === null) return noSuchDevicePage(c, session);
       const res = await adminApi(c, session, 'POST', `/v1/devices/${encodeURIComponent(deviceId)}/sync`);
       if (res.status === 202) return c.redirect(`/console/devices/${encodeURIComponent(deviceId)}?done=sync`, 303);
-      return devicePage(c, session, deviceId, { tone: 'error', text: `Not re-reported: ${problemText(res.body)}` }, statusOf(res.status) as 400 | 404 | 409 | 503);
+      return devicePage(
+        c,
+        session,
+        deviceId,
+        { tone: 'error', text: `Not re-reported: ${problemText(res.body)}` },
+        statusOf(res.status) as 400 | 404 | 409 | 503,
+      );
     }),
   );
 
@@ -421,7 +592,15 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     '/console/operations',
     page(async (c, session) => {
       const operations = await guard.db(() => recentOperations(db, session.tenantId, 30));
-      return render(c, 200, 'Operations', 'operations', <OperationsPage operations={operations} />, session, operations.some((o) => o.finishedAt === null) ? 5 : undefined);
+      return render(
+        c,
+        200,
+        'Operations',
+        'operations',
+        <OperationsPage operations={operations} />,
+        session,
+        operations.some((o) => o.finishedAt === null) ? 5 : undefined,
+      );
     }),
   );
 
@@ -431,7 +610,14 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const filter = bulkFilterOf(c.req.query());
       // The devices the bulk re-report's sweep will visit: the filter it applies itself (never retired devices).
       const count = await guard.db(() => countDevices(db, session.tenantId, sweepDeviceFilter(filter, TRIGGER_BY_KIND.sync)));
-      return render(c, 200, 'Confirm the bulk re-report', 'operations', <ConfirmBulkPage filter={filter} count={count} csrf={codec!.csrfToken(session)} />, session);
+      return render(
+        c,
+        200,
+        'Confirm the bulk re-report',
+        'operations',
+        <ConfirmBulkPage filter={filter} count={count} csrf={codec!.csrfToken(session)} />,
+        session,
+      );
     }),
   );
 
@@ -442,7 +628,18 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const filter = bulkFilterOf(form);
       const res = await adminApi(c, session, 'POST', '/v1/sync', filter);
       if (res.status !== 202) {
-        return render(c, statusOf(res.status), 'Operations', 'operations', <ErrorPage title="The bulk re-report did not start" message={problemText(res.body)} back={{ href: '/console/operations', label: 'Back to the operations' }} />, session);
+        return render(
+          c,
+          statusOf(res.status),
+          'Operations',
+          'operations',
+          <ErrorPage
+            title="The bulk re-report did not start"
+            message={problemText(res.body)}
+            back={{ href: '/console/operations', label: 'Back to the operations' }}
+          />,
+          session,
+        );
       }
       return c.redirect(`/console/operations/${encodeURIComponent(String(res.body.operationId))}`, 303);
     }),
@@ -454,7 +651,18 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const operationId = c.req.param('operationId') ?? '';
       const res = await adminApi(c, session, 'GET', `/v1/operations/${encodeURIComponent(operationId)}`);
       if (res.status !== 200) {
-        return render(c, statusOf(res.status), 'Operation', 'operations', <ErrorPage title="No such operation" message={problemText(res.body)} back={{ href: '/console/operations', label: 'Back to the operations' }} />, session);
+        return render(
+          c,
+          statusOf(res.status),
+          'Operation',
+          'operations',
+          <ErrorPage
+            title="No such operation"
+            message={problemText(res.body)}
+            back={{ href: '/console/operations', label: 'Back to the operations' }}
+          />,
+          session,
+        );
       }
       const op = res.body as unknown as Parameters<typeof OperationPage>[0]['op'];
       return render(c, 200, 'Operation', 'operations', <OperationPage op={op} />, session, op.finishedAt === null ? 2 : undefined);
@@ -464,7 +672,15 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   // ---- settings --------------------------------------------------------------------------------------------
   async function settingsPage(c: C, session: Session, notice?: string) {
     const [res, schedule] = await Promise.all([adminApi(c, session, 'GET', '/v1/settings'), weeklySchedule(ctx)]);
-    if (res.status !== 200) return render(c, statusOf(res.status), 'Settings', 'settings', <ErrorPage title="Settings" message={problemText(res.body)} />, session);
+    if (res.status !== 200)
+      return render(
+        c,
+        statusOf(res.status),
+        'Settings',
+        'settings',
+        <ErrorPage title="Settings" message={problemText(res.body)} />,
+        session,
+      );
     const s = res.body as { enabled: boolean; weeklyReport: { paused: boolean } };
     const data = { enabled: s.enabled, weeklyPaused: s.weeklyReport.paused, cron: config.weeklyReportCron, schedule };
     return render(c, 200, 'Settings', 'settings', <SettingsPage s={data} csrf={codec!.csrfToken(session)} notice={notice} />, session);
@@ -474,7 +690,16 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     '/console/settings',
     page(async (c, session) => {
       const done = c.req.query('done');
-      const notice = done === 'off' ? 'Reporting is now off.' : done === 'on' ? "Reporting is now on: every device's current state is being reported." : done === 'paused' ? 'The weekly report is paused.' : done === 'resumed' ? 'The weekly report is resumed.' : undefined;
+      const notice =
+        done === 'off'
+          ? 'Reporting is now off.'
+          : done === 'on'
+            ? "Reporting is now on: every device's current state is being reported."
+            : done === 'paused'
+              ? 'The weekly report is paused.'
+              : done === 'resumed'
+                ? 'The weekly report is resumed.'
+                : undefined;
       return settingsPage(c, session, notice);
     }),
   );
@@ -489,7 +714,19 @@ export function registerConsole(app: App, ctx: RouteContext): void {
         return render(c, 200, 'Turn reporting off?', 'settings', <ConfirmDisablePage csrf={codec!.csrfToken(session)} />, session);
       }
       const res = await adminApi(c, session, 'PUT', '/v1/settings', { enabled });
-      if (res.status !== 200) return render(c, statusOf(res.status), 'Settings', 'settings', <ErrorPage title="Not changed" message={problemText(res.body)} back={{ href: '/console/settings', label: 'Back to the settings' }} />, session);
+      if (res.status !== 200)
+        return render(
+          c,
+          statusOf(res.status),
+          'Settings',
+          'settings',
+          <ErrorPage
+            title="Not changed"
+            message={problemText(res.body)}
+            back={{ href: '/console/settings', label: 'Back to the settings' }}
+          />,
+          session,
+        );
       return c.redirect(`/console/settings?done=${enabled ? 'on' : 'off'}`, 303);
     }),
   );
@@ -501,15 +738,38 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       if (form.paused !== 'true' && form.paused !== 'false') throw new BadInput('paused', 'paused must be true or false');
       const paused = form.paused === 'true';
       const res = await adminApi(c, session, 'PUT', '/v1/settings', { weeklyReport: { paused } });
-      if (res.status !== 200) return render(c, statusOf(res.status), 'Settings', 'settings', <ErrorPage title="Not changed" message={problemText(res.body)} back={{ href: '/console/settings', label: 'Back to the settings' }} />, session);
+      if (res.status !== 200)
+        return render(
+          c,
+          statusOf(res.status),
+          'Settings',
+          'settings',
+          <ErrorPage
+            title="Not changed"
+            message={problemText(res.body)}
+            back={{ href: '/console/settings', label: 'Back to the settings' }}
+          />,
+          session,
+        );
       return c.redirect(`/console/settings?done=${paused ? 'paused' : 'resumed'}`, 303);
     }),
   );
 
   app.get(
     '/console/*',
-    page(async (c, session) => render(c, 404, 'Not found', 'none', <ErrorPage title="Not found" message={`There is no console page ${c.req.path}.`} back={{ href: '/console', label: 'Back to the overview' }} />, session)),
+    page(async (c, session) =>
+      render(
+        c,
+        404,
+        'Not found',
+        'none',
+        <ErrorPage
+          title="Not found"
+          message={`There is no console page ${c.req.path}.`}
+          back={{ href: '/console', label: 'Back to the overview' }}
+        />,
+        session,
+      ),
+    ),
   );
 }
-
-

@@ -49,7 +49,12 @@ export function createSessionCodec(adminKey: string): SessionCodec {
   const csrfToken = (s: Session): string => sign(`csrf:${s.sid}`);
   return {
     issue(tenantId, role, nowMs = Date.now()) {
-      const session: Session = { sid: randomBytes(16).toString('hex'), tenantId, role, exp: Math.floor(nowMs / 1000) + SESSION_TTL_SECONDS };
+      const session: Session = {
+        sid: randomBytes(16).toString('hex'),
+        tenantId,
+        role,
+        exp: Math.floor(nowMs / 1000) + SESSION_TTL_SECONDS,
+      };
       const payload = b64(JSON.stringify(session));
       return { session, value: `${payload}.${sign(`session:${payload}`)}` };
     },
@@ -64,7 +69,13 @@ export function createSessionCodec(adminKey: string): SessionCodec {
       } catch {
         return null;
       }
-      if (typeof parsed.sid !== 'string' || typeof parsed.tenantId !== 'string' || parsed.role !== 'admin' || typeof parsed.exp !== 'number') return null;
+      if (
+        typeof parsed.sid !== 'string' ||
+        typeof parsed.tenantId !== 'string' ||
+        parsed.role !== 'admin' ||
+        typeof parsed.exp !== 'number'
+      )
+        return null;
       if (parsed.exp * 1000 <= nowMs) return null;
       return { sid: parsed.sid, tenantId: parsed.tenantId, role: parsed.role, exp: parsed.exp };
     },

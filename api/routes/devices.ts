@@ -6,7 +6,15 @@
 import { createRoute, type z } from '@hono/zod-openapi';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import { getDevice, getSettings, listDevices, listReportAttempts, reportingEnabledReader, type DeviceFilter, type DeviceRow } from '../../db/data';
+import {
+  getDevice,
+  getSettings,
+  listDevices,
+  listReportAttempts,
+  reportingEnabledReader,
+  type DeviceFilter,
+  type DeviceRow,
+} from '../../db/data';
 import { auditActor, recordAudit } from '../../db/audit';
 import { deviceIdSchema } from '../../domain/event-schemas';
 import { deviceWorkflowId, syncUpdate } from '../../workflows/messages';

@@ -9,14 +9,7 @@ import type { DeviceEvent } from '../../domain/events';
 import { occurredAtErrors, validateBatchEvents, validateDeviceId } from '../../domain/validation';
 import { deliverEvent } from '../../workers/event-delivery';
 import { DependencyUnavailable } from '../dependencies';
-import {
-  MDM_SECURITY,
-  jsonResponse,
-  problemResponses,
-  type App,
-  type AppEnv,
-  type RouteContext,
-} from '../context';
+import { MDM_SECURITY, jsonResponse, problemResponses, type App, type AppEnv, type RouteContext } from '../context';
 import { ProblemError, deviceRetired, problem, type Problem } from '../problems';
 import {
   BatchEventsEnvelopeSchema,

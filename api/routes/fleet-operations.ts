@@ -38,7 +38,9 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
       const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null));
       c.get('log').info({ operationId, filter }, 'bulk sync started');
-      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }));
+      await guard.db(() =>
+        recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }),
+      );
       return c.json({ operationId }, 202);
     },
   );

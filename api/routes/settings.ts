@@ -91,7 +91,9 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
         }
         throw err;
       }
-      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'settings.update', target: null, detail: { ...patch } }));
+      await guard.db(() =>
+        recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'settings.update', target: null, detail: { ...patch } }),
+      );
       return c.json(toSettingsView(after), 200);
     },
   );

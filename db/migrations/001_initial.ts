@@ -29,15 +29,9 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['tenant_id', 'device_id']);
   });
   // Admin filters (GET /v1/devices) and the weekly sweep page by (tenant, device_id) within these.
-  await knex.raw(
-    'CREATE INDEX devices_tenant_status_idx ON devices (tenant_id, compliance_status, device_id)',
-  );
-  await knex.raw(
-    'CREATE INDEX devices_tenant_client_status_idx ON devices (tenant_id, client_status_code, device_id)',
-  );
-  await knex.raw(
-    'CREATE INDEX devices_tenant_active_idx ON devices (tenant_id, device_id) WHERE retired_at IS NULL',
-  );
+  await knex.raw('CREATE INDEX devices_tenant_status_idx ON devices (tenant_id, compliance_status, device_id)');
+  await knex.raw('CREATE INDEX devices_tenant_client_status_idx ON devices (tenant_id, client_status_code, device_id)');
+  await knex.raw('CREATE INDEX devices_tenant_active_idx ON devices (tenant_id, device_id) WHERE retired_at IS NULL');
 
   await knex.schema.createTable('report_attempts', (t) => {
     t.bigIncrements('id').primary();

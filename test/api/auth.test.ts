@@ -55,7 +55,12 @@ describe('API: authentication and roles', () => {
   }
 
   forbiddenWithKeyOfOtherRole(MDM_ROUTES, 'admin', 'signalled', (api) => api.temporal.signalAttempts.length);
-  forbiddenWithKeyOfOtherRole(ADMIN_ROUTES, 'mdm', 'done', (api) => api.temporal.updates.length + api.fleetCalls.length + api.scheduleCalls.length);
+  forbiddenWithKeyOfOtherRole(
+    ADMIN_ROUTES,
+    'mdm',
+    'done',
+    (api) => api.temporal.updates.length + api.fleetCalls.length + api.scheduleCalls.length,
+  );
 
   it('checks the key before validating: an invalid body with no key is 401, with the wrong role 403', async () => {
     const api = makeApi();

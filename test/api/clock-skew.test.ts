@@ -20,11 +20,17 @@ describe('API: MAX_CLOCK_SKEW', () => {
 
       it('single event: exactly the skew ahead is accepted, one millisecond more is refused naming occurredAt', async () => {
         const api = makeAt();
-        const inside = await call(api.app, 'POST', '/v1/devices/skew-1/events', { key: 'mdm', body: { ...validEvents.compliance(), occurredAt: iso(NOW + skewMs) } });
+        const inside = await call(api.app, 'POST', '/v1/devices/skew-1/events', {
+          key: 'mdm',
+          body: { ...validEvents.compliance(), occurredAt: iso(NOW + skewMs) },
+        });
         assert.equal(inside.status, 202, await inside.text());
         assert.equal(api.temporal.signals.length, 1);
 
-        const outside = await call(api.app, 'POST', '/v1/devices/skew-1/events', { key: 'mdm', body: { ...validEvents.compliance(), occurredAt: iso(NOW + skewMs + 1) } });
+        const outside = await call(api.app, 'POST', '/v1/devices/skew-1/events', {
+          key: 'mdm',
+          body: { ...validEvents.compliance(), occurredAt: iso(NOW + skewMs + 1) },
+        });
         assert.equal(outside.status, 400);
         const problem = await problemOf(outside);
         assert.equal(problem.type, 'https://azure-compliance-connector/problems/validation');
@@ -44,7 +50,9 @@ describe('API: MAX_CLOCK_SKEW', () => {
           },
         });
         assert.equal(res.status, 202);
-        const { results } = (await res.json()) as { results: Array<{ index: number; deviceId: string; status: string; error?: { errors: unknown[] } }> };
+        const { results } = (await res.json()) as {
+          results: Array<{ index: number; deviceId: string; status: string; error?: { errors: unknown[] } }>;
+        };
         assert.deepEqual(
           results.map((r) => [r.index, r.deviceId, r.status, r.error?.errors ?? null]),
           [
@@ -52,7 +60,10 @@ describe('API: MAX_CLOCK_SKEW', () => {
             [1, 'skew-b', 'rejected', [{ path: 'occurredAt', message }]],
           ],
         );
-        assert.deepEqual(api.temporal.signals.map((s) => s.options.workflowId.endsWith('skew-a')), [true]);
+        assert.deepEqual(
+          api.temporal.signals.map((s) => s.options.workflowId.endsWith('skew-a')),
+          [true],
+        );
       });
     });
   }

@@ -46,7 +46,10 @@ function openApi31Problems(doc: Json): string[] {
     return ref
       .slice(2)
       .split('/')
-      .reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Json)[key.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), doc);
+      .reduce<unknown>(
+        (node, key) => (node && typeof node === 'object' ? (node as Json)[key.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined),
+        doc,
+      );
   };
   const walk = (node: unknown, where: string): void => {
     if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${where}[${i}]`));
@@ -72,7 +75,8 @@ function openApi31Problems(doc: Json): string[] {
       }
       const params = ((op.parameters ?? []) as Json[]).map((p) => (typeof p.$ref === 'string' ? (resolve(p.$ref) as Json) : p));
       for (const p of params) {
-        if (typeof p.name !== 'string' || !['query', 'header', 'path', 'cookie'].includes(String(p.in))) problems.push(`${at}: bad parameter ${JSON.stringify(p)}`);
+        if (typeof p.name !== 'string' || !['query', 'header', 'path', 'cookie'].includes(String(p.in)))
+          problems.push(`${at}: bad parameter ${JSON.stringify(p)}`);
         if (p.in === 'path' && p.required !== true) problems.push(`${at}: path parameter ${String(p.name)} not required`);
         if (!p.schema && !p.content) problems.push(`${at}: parameter ${String(p.name)} without schema`);
       }
@@ -143,7 +147,10 @@ describe('API: health, metrics and docs routes', () => {
     assert.match(text, /http_requests_total\{route="\/v1\/devices\/:deviceId\/events",method="POST",status="202"\} 2/);
     assert.match(text, /http_requests_total\{route="\/v1\/devices\/:deviceId",method="GET",status="403"\} 1/);
     assert.match(text, /http_requests_total\{route="unmatched",method="GET",status="404"\} 1/);
-    assert.match(text, /http_request_duration_seconds_bucket\{le="0.005",route="\/v1\/devices\/:deviceId\/events",method="POST",status="202"\}/);
+    assert.match(
+      text,
+      /http_request_duration_seconds_bucket\{le="0.005",route="\/v1\/devices\/:deviceId\/events",method="POST",status="202"\}/,
+    );
     assert.match(text, /process_cpu_user_seconds_total/);
     assert.match(text, /nodejs_eventloop_lag_seconds/);
     assert.ok(!text.includes('dev-1'), 'raw paths never become labels');
@@ -166,7 +173,10 @@ describe('API: health, metrics and docs routes', () => {
     const api = makeApi();
     const doc = (await (await call(api.app, 'GET', '/openapi.json')).json()) as {
       components: { securitySchemes: Record<string, { type: string; scheme: string }>; schemas: Record<string, Json> };
-      paths: Record<string, Record<string, { security?: Array<Record<string, string[]>>; responses: Record<string, { content?: Record<string, unknown> }> }>>;
+      paths: Record<
+        string,
+        Record<string, { security?: Array<Record<string, string[]>>; responses: Record<string, { content?: Record<string, unknown> }> }>
+      >;
     };
     assert.deepEqual(doc.components.securitySchemes.mdmKey!.scheme, 'bearer');
     assert.deepEqual(doc.components.securitySchemes.adminKey!.type, 'http');
@@ -198,7 +208,12 @@ describe('API: health, metrics and docs routes', () => {
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
     const html = await res.text();
     assert.ok(!/<script/i.test(html));
-    assert.ok(!/https?:\/\/(?!azure-compliance-connector\/problems)/.test(html.replace(/https:\/\/azure-compliance-connector\/problems\/[a-z-]+/g, '')), 'no external resources');
+    assert.ok(
+      !/https?:\/\/(?!azure-compliance-connector\/problems)/.test(
+        html.replace(/https:\/\/azure-compliance-connector\/problems\/[a-z-]+/g, ''),
+      ),
+      'no external resources',
+    );
     for (const route of CONTRACT_ROUTES) {
       const [method, path] = route.split(' ');
       assert.ok(html.includes(`${method} ${path!.replace(/&/g, '&amp;')}`), route);
@@ -219,7 +234,11 @@ describe('API: request ids, 404 and error shape', () => {
 
   it('replaces an insane X-Request-Id with a generated one, also on error responses', async () => {
     const api = makeApi();
-    const res = await call(api.app, 'POST', '/v1/devices/mdm-42/events', { key: 'mdm', rawBody: '{', headers: { 'X-Request-Id': 'bad id\twith<stuff>' } });
+    const res = await call(api.app, 'POST', '/v1/devices/mdm-42/events', {
+      key: 'mdm',
+      rawBody: '{',
+      headers: { 'X-Request-Id': 'bad id\twith<stuff>' },
+    });
     assert.equal(res.status, 400);
     const id = res.headers.get('x-request-id') ?? '';
     assert.match(id, /^[0-9a-f-]{36}$/);

@@ -115,7 +115,12 @@ export function logCapture(): { logger: pino.Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       cb();
     },
   });
@@ -204,7 +209,12 @@ export const PROBLEM = (slug: string) => `https://azure-compliance-connector/pro
 
 let deviceVersion = 1;
 /** A device row as the workflow projects it; every field can be overridden. */
-export async function seedDevice(db: Db, tenantId: string, deviceId: string, overrides: Partial<DeviceProjection> = {}): Promise<DeviceProjection> {
+export async function seedDevice(
+  db: Db,
+  tenantId: string,
+  deviceId: string,
+  overrides: Partial<DeviceProjection> = {},
+): Promise<DeviceProjection> {
   const row: DeviceProjection = {
     tenantId,
     deviceId,
@@ -248,7 +258,16 @@ export const validEvents = {
   inventory: () => ({
     type: 'inventory',
     occurredAt: '2026-01-10T10:00:00.000Z',
-    inventory: { deviceName: "Alex's iPhone", os: 'iOS', osVersion: '17.4.1', model: 'iPhone15,2', manufacturer: 'Apple', serialNumber: 'F2LX1234', imei: '356938035643809', ownership: 'corporate' },
+    inventory: {
+      deviceName: "Alex's iPhone",
+      os: 'iOS',
+      osVersion: '17.4.1',
+      model: 'iPhone15,2',
+      manufacturer: 'Apple',
+      serialNumber: 'F2LX1234',
+      imei: '356938035643809',
+      ownership: 'corporate',
+    },
   }),
   retire: () => ({ type: 'retire', occurredAt: '2026-01-10T10:00:00.000Z' }),
 };

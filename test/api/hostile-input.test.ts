@@ -81,12 +81,42 @@ interface HostileEventCase {
 
 const EVENT_CASES: HostileEventCase[] = [
   { field: 'type', path: 'type', limit: MAX_TEXT_LENGTH, event: (n) => ({ ...validEvents.retire(), type: `retire${'x'.repeat(n)}` }) },
-  { field: 'occurredAt', path: 'occurredAt', limit: MAX_OCCURRED_AT_LENGTH, event: (n) => ({ ...validEvents.retire(), occurredAt: `2026-11-28T10:00:00.${'1'.repeat(n)}X` }) },
-  { field: 'platform', path: 'platform', limit: MAX_TEXT_LENGTH, event: (n) => ({ ...validEvents.registration(), platform: 'iOS'.repeat(n / 3) }) },
-  { field: 'azureDeviceId', path: 'azureDeviceId', limit: 36, event: (n) => ({ ...validEvents.registration(), azureDeviceId: `${GUID}${'a'.repeat(n)}` }) },
-  { field: 'clientStatusCode', path: 'clientStatusCode', limit: MAX_TEXT_LENGTH, event: (n) => ({ ...validEvents.registration(), clientStatusCode: `Success${'_'.repeat(n)}` }) },
-  { field: 'userPrincipalName', path: 'userPrincipalName', limit: MAX_TEXT_LENGTH, event: (n) => ({ ...validEvents.registration(), userPrincipalName: worstUpn(n) }) },
-  { field: 'actions[0]', path: 'actions[0]', limit: MAX_TEXT_LENGTH, event: (n) => ({ ...validEvents.compliance(), actions: [`QUARANTINE${'E'.repeat(n)}`] }) },
+  {
+    field: 'occurredAt',
+    path: 'occurredAt',
+    limit: MAX_OCCURRED_AT_LENGTH,
+    event: (n) => ({ ...validEvents.retire(), occurredAt: `2026-11-28T10:00:00.${'1'.repeat(n)}X` }),
+  },
+  {
+    field: 'platform',
+    path: 'platform',
+    limit: MAX_TEXT_LENGTH,
+    event: (n) => ({ ...validEvents.registration(), platform: 'iOS'.repeat(n / 3) }),
+  },
+  {
+    field: 'azureDeviceId',
+    path: 'azureDeviceId',
+    limit: 36,
+    event: (n) => ({ ...validEvents.registration(), azureDeviceId: `${GUID}${'a'.repeat(n)}` }),
+  },
+  {
+    field: 'clientStatusCode',
+    path: 'clientStatusCode',
+    limit: MAX_TEXT_LENGTH,
+    event: (n) => ({ ...validEvents.registration(), clientStatusCode: `Success${'_'.repeat(n)}` }),
+  },
+  {
+    field: 'userPrincipalName',
+    path: 'userPrincipalName',
+    limit: MAX_TEXT_LENGTH,
+    event: (n) => ({ ...validEvents.registration(), userPrincipalName: worstUpn(n) }),
+  },
+  {
+    field: 'actions[0]',
+    path: 'actions[0]',
+    limit: MAX_TEXT_LENGTH,
+    event: (n) => ({ ...validEvents.compliance(), actions: [`QUARANTINE${'E'.repeat(n)}`] }),
+  },
   ...(['deviceName', 'os', 'osVersion', 'model', 'manufacturer', 'serialNumber', 'imei', 'ownership'] as const).map((f) => ({
     field: `inventory.${f}`,
     path: `inventory.${f}`,
@@ -126,7 +156,10 @@ describe('validation of hostile input: linear and bounded (pure validator, regex
 
       const batch = recordPatternRuns(() => validateBatchEvents({ events: [{ deviceId: 'mdm-1', ...event }] }));
       assert.ok(batch.result.ok, 'the envelope is fine');
-      assert.deepEqual(batch.result.items.map((i) => [i.index, i.ok, pathsOf(i)]), [[0, false, [c.path]]]);
+      assert.deepEqual(
+        batch.result.items.map((i) => [i.index, i.ok, pathsOf(i)]),
+        [[0, false, [c.path]]],
+      );
       assert.ok(longest(batch.runs) <= unitsOf(c.limit), `a pattern ran on ${longest(batch.runs)} characters`);
     });
   }
@@ -134,7 +167,10 @@ describe('validation of hostile input: linear and bounded (pure validator, regex
   it(`deviceId (path and batch item): 1 MiB is refused naming deviceId; no pattern runs on more than ${DEVICE_ID_MAX_LENGTH} characters`, () => {
     const id = `${'a'.repeat(MAX_BODY_BYTES)}!`;
     const path = recordPatternRuns(() => validateDeviceId(id));
-    assert.deepEqual(path.result, { ok: false, errors: [{ path: 'deviceId', message: `Must be at most ${DEVICE_ID_MAX_LENGTH} characters` }] });
+    assert.deepEqual(path.result, {
+      ok: false,
+      errors: [{ path: 'deviceId', message: `Must be at most ${DEVICE_ID_MAX_LENGTH} characters` }],
+    });
     assert.ok(longest(path.runs) <= unitsOf(DEVICE_ID_MAX_LENGTH), `a pattern ran on ${longest(path.runs)} characters`);
     const batch = recordPatternRuns(() => validateBatchEvents({ events: [{ deviceId: id.slice(0, HUGE), ...validEvents.retire() }] }));
     assert.ok(batch.result.ok);
@@ -170,7 +206,10 @@ describe('validation of hostile input: linear and bounded (pure validator, regex
     ] as const) {
       const { result, runs } = recordPatternRuns(() => schema.safeParse(body));
       assert.equal(result.success, false);
-      assert.deepEqual(result.error?.issues.map((i) => i.path), [path]);
+      assert.deepEqual(
+        result.error?.issues.map((i) => i.path),
+        [path],
+      );
       assert.ok(longest(runs) <= unitsOf(MAX_TEXT_LENGTH), `a pattern ran on ${longest(runs)} characters`);
     }
   });
@@ -193,16 +232,79 @@ function hostileRequests(): HostileRequest[] {
   const out: HostileRequest[] = [];
   for (const c of EVENT_CASES) {
     const event = c.event(HUGE);
-    out.push({ name: `single ${c.field}`, method: 'POST', path: '/v1/devices/mdm-1/events', key: 'mdm', body: event, status: 400, paths: [c.path] });
-    out.push({ name: `batch ${c.field}`, method: 'POST', path: '/v1/events', key: 'mdm', body: { events: [{ deviceId: 'mdm-1', ...event }] }, status: 202, paths: [c.path] });
-    out.push({ name: `single ${c.field}, over 1 MiB`, method: 'POST', path: '/v1/devices/mdm-1/events', key: 'mdm', body: c.event(MAX_BODY_BYTES + 10), status: 413 });
+    out.push({
+      name: `single ${c.field}`,
+      method: 'POST',
+      path: '/v1/devices/mdm-1/events',
+      key: 'mdm',
+      body: event,
+      status: 400,
+      paths: [c.path],
+    });
+    out.push({
+      name: `batch ${c.field}`,
+      method: 'POST',
+      path: '/v1/events',
+      key: 'mdm',
+      body: { events: [{ deviceId: 'mdm-1', ...event }] },
+      status: 202,
+      paths: [c.path],
+    });
+    out.push({
+      name: `single ${c.field}, over 1 MiB`,
+      method: 'POST',
+      path: '/v1/devices/mdm-1/events',
+      key: 'mdm',
+      body: c.event(MAX_BODY_BYTES + 10),
+      status: 413,
+    });
   }
   const big = 'x'.repeat(HUGE);
-  out.push({ name: 'batch deviceId', method: 'POST', path: '/v1/events', key: 'mdm', body: { events: [{ deviceId: big, ...validEvents.retire() }] }, status: 202, paths: ['deviceId'] });
-  out.push({ name: 'settings enabled', method: 'PUT', path: '/v1/settings', key: 'admin', body: { enabled: big }, status: 400, paths: ['enabled'] });
-  out.push({ name: 'settings weeklyReport.paused', method: 'PUT', path: '/v1/settings', key: 'admin', body: { weeklyReport: { paused: big } }, status: 400, paths: ['weeklyReport.paused'] });
-  out.push({ name: 'sync filter complianceStatus', method: 'POST', path: '/v1/sync', key: 'admin', body: { complianceStatus: big }, status: 400, paths: ['complianceStatus'] });
-  out.push({ name: 'sync filter clientStatusCode', method: 'POST', path: '/v1/sync', key: 'admin', body: { clientStatusCode: big }, status: 400, paths: ['clientStatusCode'] });
+  out.push({
+    name: 'batch deviceId',
+    method: 'POST',
+    path: '/v1/events',
+    key: 'mdm',
+    body: { events: [{ deviceId: big, ...validEvents.retire() }] },
+    status: 202,
+    paths: ['deviceId'],
+  });
+  out.push({
+    name: 'settings enabled',
+    method: 'PUT',
+    path: '/v1/settings',
+    key: 'admin',
+    body: { enabled: big },
+    status: 400,
+    paths: ['enabled'],
+  });
+  out.push({
+    name: 'settings weeklyReport.paused',
+    method: 'PUT',
+    path: '/v1/settings',
+    key: 'admin',
+    body: { weeklyReport: { paused: big } },
+    status: 400,
+    paths: ['weeklyReport.paused'],
+  });
+  out.push({
+    name: 'sync filter complianceStatus',
+    method: 'POST',
+    path: '/v1/sync',
+    key: 'admin',
+    body: { complianceStatus: big },
+    status: 400,
+    paths: ['complianceStatus'],
+  });
+  out.push({
+    name: 'sync filter clientStatusCode',
+    method: 'POST',
+    path: '/v1/sync',
+    key: 'admin',
+    body: { clientStatusCode: big },
+    status: 400,
+    paths: ['clientStatusCode'],
+  });
   return out;
 }
 
@@ -212,10 +314,18 @@ async function checkAnswer(r: HostileRequest, status: number, body: string): Pro
     const { results } = JSON.parse(body) as { results: Array<{ status: string; error: { errors: Array<{ path: string }> } }> };
     assert.equal(results.length, 1, r.name);
     assert.equal(results[0]!.status, 'rejected', r.name);
-    assert.deepEqual(results[0]!.error.errors.map((e) => e.path), r.paths, r.name);
+    assert.deepEqual(
+      results[0]!.error.errors.map((e) => e.path),
+      r.paths,
+      r.name,
+    );
   } else if (r.status === 400) {
     const problem = JSON.parse(body) as { errors: Array<{ path: string }> };
-    assert.deepEqual(problem.errors.map((e) => e.path), r.paths, r.name);
+    assert.deepEqual(
+      problem.errors.map((e) => e.path),
+      r.paths,
+      r.name,
+    );
   }
 }
 
@@ -233,7 +343,10 @@ describe('validation of hostile input: every route answers (app.request and the 
       await checkAnswer(r, res.status, await res.text());
     }
     // deviceId in the path: 1 MiB (only app.request: a real server refuses a 1 MiB URL before routing).
-    const res = await call(api.app, 'POST', `/v1/devices/${'a'.repeat(MAX_BODY_BYTES)}!/events`, { key: 'mdm', body: validEvents.retire() });
+    const res = await call(api.app, 'POST', `/v1/devices/${'a'.repeat(MAX_BODY_BYTES)}!/events`, {
+      key: 'mdm',
+      body: validEvents.retire(),
+    });
     assert.equal(res.status, 400);
     assert.deepEqual((await problemOf(res)).errors, [{ path: 'deviceId', message: `Must be at most ${DEVICE_ID_MAX_LENGTH} characters` }]);
     assert.equal(api.temporal.signalAttempts.length, 0, 'nothing reached Temporal');
@@ -250,7 +363,8 @@ describe('validation of hostile input: every route answers (app.request and the 
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         const headers: Record<string, string> = {};
         if (key) headers.Authorization = `Bearer ${key}`;
-        if (body !== undefined) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+        if (body !== undefined)
+          Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
         const req = http.request({ host: '127.0.0.1', port, method, path, agent: agentToUse, headers }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

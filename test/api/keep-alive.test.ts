@@ -20,7 +20,11 @@ interface Answer {
 }
 
 /** One request through `agent`; `chunked` sends the body without a Content-Length. */
-function send(agent: http.Agent, port: number, o: { method: string; path: string; body?: Buffer; chunked?: boolean; key?: string }): Promise<Answer> {
+function send(
+  agent: http.Agent,
+  port: number,
+  o: { method: string; path: string; body?: Buffer; chunked?: boolean; key?: string },
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (o.key) headers.Authorization = `Bearer ${o.key}`;
@@ -30,7 +34,9 @@ function send(agent: http.Agent, port: number, o: { method: string; path: string
       const localPort = res.socket.localPort ?? 0;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), localPort }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), localPort }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -80,16 +86,24 @@ describe('API server: a 413 keeps the connection usable', function () {
       const body = path.endsWith('events') ? Buffer.from(JSON.stringify({ type: 'retire', occurredAt: 'not a time' })) : undefined;
       answers.push(await send(agent, port, { method: body ? 'POST' : 'GET', path, key: MDM_KEY, ...(body ? { body } : {}) }));
     }
-    assert.deepEqual(answers.map((a) => [a.status, a.headers.connection]), [
-      [200, 'keep-alive'],
-      [200, 'keep-alive'],
-      [400, 'keep-alive'],
-    ]);
+    assert.deepEqual(
+      answers.map((a) => [a.status, a.headers.connection]),
+      [
+        [200, 'keep-alive'],
+        [200, 'keep-alive'],
+        [400, 'keep-alive'],
+      ],
+    );
     assert.equal(new Set(answers.map((a) => a.localPort)).size, 1, 'one connection');
   });
 
   it('answers 413 to a 2 MiB body with a Content-Length, keeps the connection alive, and answers the next request on it', async () => {
-    const first = await send(agent, port, { method: 'POST', path: '/v1/devices/mdm-1/events', body: oversize(2 * MAX_BODY_BYTES), key: MDM_KEY });
+    const first = await send(agent, port, {
+      method: 'POST',
+      path: '/v1/devices/mdm-1/events',
+      body: oversize(2 * MAX_BODY_BYTES),
+      key: MDM_KEY,
+    });
     assert.equal(first.status, 413, first.body);
     assert.equal(first.headers['content-type'], 'application/problem+json');
     assert.equal(JSON.parse(first.body).type, 'https://azure-compliance-connector/problems/payload-too-large');
@@ -103,7 +117,13 @@ describe('API server: a 413 keeps the connection usable', function () {
   });
 
   it('answers 413 to a chunked body over 1 MiB with Connection: close, and the next request is answered (on a new connection)', async () => {
-    const first = await send(agent, port, { method: 'POST', path: '/v1/devices/mdm-1/events', body: oversize(3 * MAX_BODY_BYTES), chunked: true, key: MDM_KEY });
+    const first = await send(agent, port, {
+      method: 'POST',
+      path: '/v1/devices/mdm-1/events',
+      body: oversize(3 * MAX_BODY_BYTES),
+      chunked: true,
+      key: MDM_KEY,
+    });
     assert.equal(first.status, 413, first.body);
     assert.equal(first.headers.connection, 'close', 'no length announced: the server says it closes');
     const next = await send(agent, port, { method: 'GET', path: '/healthz' });
@@ -147,15 +167,30 @@ describe('API server: a 413 keeps the connection usable', function () {
     // Announce more than DISCARD_LIMIT_BYTES but send 4 MiB only: the server must not wait for the rest.
     const res = await new Promise<Answer>((resolve, reject) => {
       const req = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/v1/events', agent, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${MDM_KEY}`, 'Content-Length': String(DISCARD_LIMIT_BYTES + 1) } },
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/v1/events',
+          agent,
+          headers: {
+            'Content-Type': 'application/json',
+            Authorization: `Bearer ${MDM_KEY}`,
+            'Content-Length': String(DISCARD_LIMIT_BYTES + 1),
+          },
+        },
         (r) => {
           const localPort = r.socket.localPort ?? 0;
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks).toString('utf8'), localPort }));
+          r.on('end', () =>
+            resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks).toString('utf8'), localPort }),
+          );
         },
       );
-      req.on('error', (err) => (err.message.includes('socket hang up') || (err as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(err)));
+      req.on('error', (err) =>
+        err.message.includes('socket hang up') || (err as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(err),
+      );
       req.write(oversize(4 * MAX_BODY_BYTES));
     });
     assert.equal(res.status, 413, res.body);
@@ -168,7 +203,15 @@ describe('API server: a 413 keeps the connection usable', function () {
     const requests: Array<Promise<Answer>> = [];
     const expected: number[] = [];
     for (let i = 0; i < 6; i++) {
-      requests.push(send(agent, port, { method: 'POST', path: `/v1/devices/mdm-${i}/events`, body: oversize(MAX_BODY_BYTES + 1 + i * 100_000), chunked: i % 2 === 1, key: MDM_KEY }));
+      requests.push(
+        send(agent, port, {
+          method: 'POST',
+          path: `/v1/devices/mdm-${i}/events`,
+          body: oversize(MAX_BODY_BYTES + 1 + i * 100_000),
+          chunked: i % 2 === 1,
+          key: MDM_KEY,
+        }),
+      );
       expected.push(413);
       requests.push(send(agent, port, { method: 'POST', path: '/v1/events', body: oversize(2 * MAX_BODY_BYTES), key: MDM_KEY }));
       expected.push(413);
@@ -176,7 +219,10 @@ describe('API server: a 413 keeps the connection usable', function () {
       expected.push(200);
     }
     const answers = await Promise.all(requests);
-    assert.deepEqual(answers.map((a) => a.status), expected);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      expected,
+    );
     for (const a of answers.filter((x) => x.status === 413)) assert.equal(JSON.parse(a.body).status, 413);
     assert.equal(api.temporal.signalAttempts.length, 0);
   });

@@ -12,7 +12,10 @@ import { newWorld, rejectionOf, sleep, useTestEmulator, type World } from './hel
 
 const USERS = '^/v1\\.0/users\\(';
 
-async function failureOf(p: Promise<unknown>, context?: { deviceId?: string; operation?: string }): Promise<{ err: AzureApiError; failure: ApplicationFailure; detail: AzureFailureDetail }> {
+async function failureOf(
+  p: Promise<unknown>,
+  context?: { deviceId?: string; operation?: string },
+): Promise<{ err: AzureApiError; failure: ApplicationFailure; detail: AzureFailureDetail }> {
   const err = await rejectionOf(p);
   assert.ok(err instanceof AzureApiError, `expected AzureApiError, got ${String(err)}`);
   const failure = toTemporalFailure(err, context);
@@ -34,32 +37,51 @@ function upload(w: World): DeviceUpload {
   };
 }
 
-describe('Azure client: Microsoft\'s failures through toTemporalFailure', function () {
+describe("Azure client: Microsoft's failures through toTemporalFailure", function () {
   const env = useTestEmulator();
 
   it('Graph 429 with Retry-After: 2 → Throttled after exactly 2000 ms, one request only (no SDK retry)', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.getAccessToken('graph');
-    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 429, headers: { 'Retry-After': '2' } }, times: 1 });
+    await env.emu.control.addFault({
+      match: { service: 'graph', pathRegex: USERS },
+      response: { status: 429, headers: { 'Retry-After': '2' } },
+      times: 1,
+    });
 
-    const { err, failure, detail } = await failureOf(client.resolveUserId(w.user.upn), { deviceId: w.device.deviceId, operation: 'reportDevice' });
+    const { err, failure, detail } = await failureOf(client.resolveUserId(w.user.upn), {
+      deviceId: w.device.deviceId,
+      operation: 'reportDevice',
+    });
     assert.equal(err.status, 429);
     assert.equal(err.code, 'TooManyRequests');
     assert.equal(err.retryAfterMs, 2000);
     assert.equal(failure.type, 'Throttled');
     assert.equal(failure.nonRetryable, false);
     assert.equal(failure.nextRetryDelay, 2000);
-    assert.deepEqual(detail, { reason: 'Throttled', status: 429, code: 'TooManyRequests', message: failure.message, deviceId: w.device.deviceId });
+    assert.deepEqual(detail, {
+      reason: 'Throttled',
+      status: 429,
+      code: 'TooManyRequests',
+      message: failure.message,
+      deviceId: w.device.deviceId,
+    });
     assert.ok(failure.message.includes(w.device.deviceId));
     const users = await env.emu.control.requests({ service: 'graph', pathIncludes: '/users(' });
-    assert.deepEqual(users.map((e) => [e.status, e.retryAttempt]), [[429, undefined]]);
+    assert.deepEqual(
+      users.map((e) => [e.status, e.retryAttempt]),
+      [[429, undefined]],
+    );
 
     // What Temporal does with it: wait nextRetryDelay, then call again; the journal shows the gap.
     await sleep(Number(failure.nextRetryDelay));
     assert.equal(await client.resolveUserId(w.user.upn), w.user.id);
     const after = await env.emu.control.requests({ service: 'graph', pathIncludes: '/users(' });
-    assert.deepEqual(after.map((e) => e.status), [429, 200]);
+    assert.deepEqual(
+      after.map((e) => e.status),
+      [429, 200],
+    );
     assert.ok(Date.parse(after[1]!.at) - Date.parse(after[0]!.at) >= 2000);
   });
 
@@ -67,7 +89,11 @@ describe('Azure client: Microsoft\'s failures through toTemporalFailure', functi
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 5000);
-    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 503, headers: { 'Retry-After': at.toUTCString() } }, times: 1 });
+    await env.emu.control.addFault({
+      match: { service: 'graph', pathRegex: USERS },
+      response: { status: 503, headers: { 'Retry-After': at.toUTCString() } },
+      times: 1,
+    });
     const { failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'Throttled');
     const delay = Number(failure.nextRetryDelay);
@@ -90,7 +116,11 @@ describe('Azure client: Microsoft\'s failures through toTemporalFailure', functi
   it('Graph 504 with Retry-After: 0 → Throttled with a zero delay', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await env.emu.control.addFault({ match: { service: 'graph', pathRegex: USERS }, response: { status: 504, headers: { 'Retry-After': '0' } }, times: 1 });
+    await env.emu.control.addFault({
+      match: { service: 'graph', pathRegex: USERS },
+      response: { status: 504, headers: { 'Retry-After': '0' } },
+      times: 1,
+    });
     const { failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'Throttled');
     assert.equal(failure.nextRetryDelay, 0);
@@ -140,8 +170,15 @@ describe('Azure client: Microsoft\'s failures through toTemporalFailure', functi
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
-    await env.emu.control.addFault({ match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' }, response: { status: 503, headers: { 'Retry-After': '3' } }, times: 1 });
-    const { err, failure } = await failureOf(client.uploadDeviceState(upload(w)), { deviceId: w.device.deviceId, operation: 'uploadDeviceState' });
+    await env.emu.control.addFault({
+      match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' },
+      response: { status: 503, headers: { 'Retry-After': '3' } },
+      times: 1,
+    });
+    const { err, failure } = await failureOf(client.uploadDeviceState(upload(w)), {
+      deviceId: w.device.deviceId,
+      operation: 'uploadDeviceState',
+    });
     assert.equal(err.service, 'intune');
     assert.equal(failure.type, 'Throttled');
     assert.equal(failure.nextRetryDelay, 3000);
@@ -161,7 +198,14 @@ describe('Azure client: Microsoft\'s failures through toTemporalFailure', functi
   it('a real 403 from a missing permission (app without User.Read.All) → non-retryable Forbidden', async () => {
     const w = await newWorld(env.emu);
     const clientId = randomUUID();
-    await env.emu.control.seed({ tenants: [{ tenantId: w.tenantId, apps: [{ clientId, clientSecret: 's3cret-value', roles: ['Application.Read.All', 'update_device_attributes'] }] }] });
+    await env.emu.control.seed({
+      tenants: [
+        {
+          tenantId: w.tenantId,
+          apps: [{ clientId, clientSecret: 's3cret-value', roles: ['Application.Read.All', 'update_device_attributes'] }],
+        },
+      ],
+    });
     const client = new AzureComplianceClient({ ...w.cfg, clientId, clientSecret: 's3cret-value' });
     const { failure } = await failureOf(client.resolveUserId(w.user.upn));
     assert.equal(failure.type, 'Forbidden');
@@ -172,7 +216,11 @@ describe('Azure client: Microsoft\'s failures through toTemporalFailure', functi
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
-    await env.emu.control.addFault({ match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' }, response: { status: 400 }, times: 1 });
+    await env.emu.control.addFault({
+      match: { service: 'intune', method: 'PUT', pathRegex: 'DataUploadMessages' },
+      response: { status: 400 },
+      times: 1,
+    });
     const { failure } = await failureOf(client.uploadDeviceState(upload(w)), { deviceId: w.device.deviceId });
     assert.equal(failure.type, 'InvalidRequest');
     assert.equal(failure.nonRetryable, true);
@@ -244,7 +292,10 @@ describe('Azure client: Microsoft\'s failures through toTemporalFailure', functi
     assert.equal(err.code, 'InvalidAuthenticationToken');
     assert.ok(err.message.includes('even after a token refresh'), err.message);
     const journal = await env.emu.control.requests();
-    assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['graph 401', 'token 200', 'graph 401']);
+    assert.deepEqual(
+      journal.map((e) => `${e.service} ${e.status}`),
+      ['graph 401', 'token 200', 'graph 401'],
+    );
   });
 
   it('a partner-API 401 twice → one token refresh, then retryable Unauthorized', async () => {
@@ -257,7 +308,10 @@ describe('Azure client: Microsoft\'s failures through toTemporalFailure', functi
     const { failure } = await failureOf(client.sendHeartbeat());
     assert.equal(failure.type, 'Unauthorized');
     const journal = await env.emu.control.requests();
-    assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['intune 401', 'token 200', 'intune 401']);
+    assert.deepEqual(
+      journal.map((e) => `${e.service} ${e.status}`),
+      ['intune 401', 'token 200', 'intune 401'],
+    );
     assert.equal((journal[1]!.body as Record<string, string>).scope, 'https://api.manage.microsoft.com//.default');
   });
 });

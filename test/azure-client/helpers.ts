@@ -96,7 +96,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** A logger that keeps every line, to check what the client logs (and that it never logs secrets). */
-export function memoryLogger(): { lines: Array<{ level: string; obj: object; msg?: string }>; info(o: object, m?: string): void; warn(o: object, m?: string): void } {
+export function memoryLogger(): {
+  lines: Array<{ level: string; obj: object; msg?: string }>;
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+} {
   const lines: Array<{ level: string; obj: object; msg?: string }> = [];
   return {
     lines,

@@ -16,7 +16,14 @@ function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
     userPrincipalName: w.user.upn,
     managementState: 'managed',
     complianceStatus: 'compliant',
-    inventory: { deviceName: "Alice's iPhone 15", os: 'iOS', osVersion: '17.5.1', model: 'iPhone15,4', manufacturer: 'Apple', serialNumber: 'F2LZK0ABCD12' },
+    inventory: {
+      deviceName: "Alice's iPhone 15",
+      os: 'iOS',
+      osVersion: '17.5.1',
+      model: 'iPhone15,4',
+      manufacturer: 'Apple',
+      serialNumber: 'F2LZK0ABCD12',
+    },
     platform: 'iOS',
     lastCheckInTime: '2026-03-02T09:15:00.000Z',
     lastUpdateTime: '2026-03-02T09:14:30.000Z',
@@ -25,7 +32,10 @@ function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
 }
 
 /** Polls P5 until a terminal status; returns every status seen. */
-async function pollUntilTerminal(client: AzureComplianceClient, messageId: string): Promise<Array<Awaited<ReturnType<AzureComplianceClient['getUploadStatus']>>>> {
+async function pollUntilTerminal(
+  client: AzureComplianceClient,
+  messageId: string,
+): Promise<Array<Awaited<ReturnType<AzureComplianceClient['getUploadStatus']>>>> {
   const seen = [];
   for (let i = 0; i < 10; i++) {
     const s = await client.getUploadStatus(messageId);
@@ -41,7 +51,11 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   it('discovers the endpoints, provisions the tenant, creates both policies, uploads, and Entra shows the reported state', async () => {
     const w = await newWorld(env.emu);
     const logger = memoryLogger();
-    const client = new AzureComplianceClient(w.cfg, logger, { enrollmentUrl: 'https://mdm.example/enroll', remediationUrl: 'https://mdm.example/remediate', policyDisplayName: 'Neurons compliance' });
+    const client = new AzureComplianceClient(w.cfg, logger, {
+      enrollmentUrl: 'https://mdm.example/enroll',
+      remediationUrl: 'https://mdm.example/remediate',
+      policyDisplayName: 'Neurons compliance',
+    });
 
     assert.deepEqual(await client.discoverEndpoints(), {
       tenantDataSyncUrl: `${env.emu.url}/intune/PartnerTenantDataSyncService`,
@@ -65,7 +79,11 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     });
     const [p1] = await env.emu.control.requests({ service: 'intune', pathIncludes: 'PartnerTenants(' });
     assert.equal(p1!.method, 'PUT');
-    assert.deepEqual(p1!.body, { Provisioned: 1, PartnerEnrollmentUrl: 'https://mdm.example/enroll', PartnerRemediationUrl: 'https://mdm.example/remediate' });
+    assert.deepEqual(p1!.body, {
+      Provisioned: 1,
+      PartnerEnrollmentUrl: 'https://mdm.example/enroll',
+      PartnerRemediationUrl: 'https://mdm.example/remediate',
+    });
 
     const u = upload(w);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
@@ -109,7 +127,14 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     assert.ok(!Number.isNaN(Date.parse(body.UploadTime)));
     assert.deepEqual(JSON.parse(body.Content), [
       expectedInventory,
-      { EntityType: 4, TenantId: w.tenantId, DeviceId: w.device.deviceId, UserId: w.user.id, LastUpdateTime: '2026-03-02T09:14:30.000Z', complianceStatus: 'compliant' },
+      {
+        EntityType: 4,
+        TenantId: w.tenantId,
+        DeviceId: w.device.deviceId,
+        UserId: w.user.id,
+        LastUpdateTime: '2026-03-02T09:14:30.000Z',
+        complianceStatus: 'compliant',
+      },
     ]);
 
     // Nothing but this host, no instance discovery; bearer + telemetry on Graph.
@@ -122,11 +147,14 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       assert.equal((e.body as Record<string, string>).client_id, w.clientId);
     }
     const graph = all.filter((e) => e.service === 'graph');
-    assert.deepEqual(graph.map((e) => `${e.method} ${decodeURIComponent(e.path)}`), [
-      "GET /v1.0/servicePrincipals?$filter=appId eq '0000000a-0000-0000-c000-000000000000'",
-      `GET /v1.0/servicePrincipals/${graph[1]!.path.split('/')[3]}/endPoints`,
-      `GET /v1.0/users('${w.user.upn}')`,
-    ]);
+    assert.deepEqual(
+      graph.map((e) => `${e.method} ${decodeURIComponent(e.path)}`),
+      [
+        "GET /v1.0/servicePrincipals?$filter=appId eq '0000000a-0000-0000-c000-000000000000'",
+        `GET /v1.0/servicePrincipals/${graph[1]!.path.split('/')[3]}/endPoints`,
+        `GET /v1.0/users('${w.user.upn}')`,
+      ],
+    );
     for (const e of graph) {
       assert.equal(e.hasBearer, true);
       assert.equal(e.status, 200);
@@ -185,9 +213,15 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     await client.uploadDeviceState(u);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
     const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
-    assert.deepEqual(puts.map((e) => `${e.method} ${e.status}`), ['PUT 200', 'PUT 200']);
+    assert.deepEqual(
+      puts.map((e) => `${e.method} ${e.status}`),
+      ['PUT 200', 'PUT 200'],
+    );
     const messages = await env.emu.control.messages(w.tenantId);
-    assert.deepEqual(messages.map((m) => m.messageId), [u.messageId]);
+    assert.deepEqual(
+      messages.map((m) => m.messageId),
+      [u.messageId],
+    );
     assert.equal((await pollUntilTerminal(client, u.messageId)).at(-1)!.status, 'Completed');
   });
 
@@ -198,9 +232,15 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     const u = upload(w);
     await client.uploadDeviceState(u);
     // Same id, different body (e.g. a retry after the state moved on): the service answers 409.
-    assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), { messageId: u.messageId, userId: w.user.id });
+    assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), {
+      messageId: u.messageId,
+      userId: w.user.id,
+    });
     const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
-    assert.deepEqual(puts.map((e) => e.status), [200, 409]);
+    assert.deepEqual(
+      puts.map((e) => e.status),
+      [200, 409],
+    );
     assert.equal((await env.emu.control.messages(w.tenantId)).length, 1);
   });
 
@@ -262,7 +302,9 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     assert.equal(failure.nonRetryable, true);
     assert.ok(failure.message.includes(ghost), failure.message);
     assert.ok(failure.message.includes(w.device.deviceId), failure.message);
-    assert.deepEqual(failure.details, [{ reason: 'UserNotFound', status: 404, code: 'Request_ResourceNotFound', message: failure.message, deviceId: w.device.deviceId }]);
+    assert.deepEqual(failure.details, [
+      { reason: 'UserNotFound', status: 404, code: 'Request_ResourceNotFound', message: failure.message, deviceId: w.device.deviceId },
+    ]);
   });
 
   it('without inventory, sends the name Entra has, the platform as Os and an empty OsVersion', async () => {

@@ -29,8 +29,14 @@ describe('Azure client: tokens', function () {
     assert.equal((await client.getAccessToken('intune')).fromCache, true);
 
     const tokenRequests = await env.emu.control.requests({ service: 'token' });
-    assert.deepEqual(tokenRequests.map((e) => (e.body as Record<string, string>).scope), [GRAPH_SCOPE, INTUNE_SCOPE]);
-    assert.deepEqual(tokenRequests.map((e) => (e.body as Record<string, string>).client_secret), ['[redacted]', '[redacted]']);
+    assert.deepEqual(
+      tokenRequests.map((e) => (e.body as Record<string, string>).scope),
+      [GRAPH_SCOPE, INTUNE_SCOPE],
+    );
+    assert.deepEqual(
+      tokenRequests.map((e) => (e.body as Record<string, string>).client_secret),
+      ['[redacted]', '[redacted]'],
+    );
     assert.equal(tokenRequests[0]!.path.split('?')[0], `/${w.tenantId}/oauth2/v2.0/token`);
   });
 
@@ -77,9 +83,15 @@ describe('Azure client: tokens', function () {
     const tokens = await env.emu.control.requests({ service: 'token' });
     assert.equal(tokens.length, 2);
     assert.ok(tokens[1]!.at >= revokedAt);
-    assert.deepEqual(tokens.map((e) => (e.body as Record<string, string>).scope), [GRAPH_SCOPE, GRAPH_SCOPE]);
+    assert.deepEqual(
+      tokens.map((e) => (e.body as Record<string, string>).scope),
+      [GRAPH_SCOPE, GRAPH_SCOPE],
+    );
     const lookups = await env.emu.control.requests({ service: 'graph', pathIncludes: `/users('${second}')` });
-    assert.deepEqual(lookups.map((e) => e.status), [401, 200]);
+    assert.deepEqual(
+      lookups.map((e) => e.status),
+      [401, 200],
+    );
     // The refreshed token went to msal-node's cache: the next call needs no new token.
     assert.equal((await client.getAccessToken('graph')).fromCache, true);
   });
@@ -92,7 +104,10 @@ describe('Azure client: tokens', function () {
     await env.emu.control.clearRequests();
     await client.sendHeartbeat();
     const journal = await env.emu.control.requests();
-    assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['intune 401', 'token 200', 'intune 200']);
+    assert.deepEqual(
+      journal.map((e) => `${e.service} ${e.status}`),
+      ['intune 401', 'token 200', 'intune 200'],
+    );
     assert.equal((journal[1]!.body as Record<string, string>).scope, INTUNE_SCOPE);
     assert.equal((await env.emu.control.tenant(w.tenantId)).heartbeats, 2);
   });
@@ -110,7 +125,10 @@ describe('Azure client: tokens', function () {
       await env.emu.control.clearRequests();
       await client.resolveUserId(other);
       const journal = await env.emu.control.requests();
-      assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['graph 401', 'token 200', 'graph 200']);
+      assert.deepEqual(
+        journal.map((e) => `${e.service} ${e.status}`),
+        ['graph 401', 'token 200', 'graph 200'],
+      );
     } finally {
       await env.emu.control.setClock(0);
     }
@@ -139,7 +157,10 @@ describe('Azure client: tokens', function () {
     await sleep(1100);
     const ok = await client.getAccessToken('graph');
     assert.equal(ok.fromCache, false);
-    assert.deepEqual((await env.emu.control.requests({ service: 'token' })).map((e) => e.status), [429, 200]);
+    assert.deepEqual(
+      (await env.emu.control.requests({ service: 'token' })).map((e) => e.status),
+      [429, 200],
+    );
   });
 
   it('token endpoint 503 → retryable; 500 → retryable Transient', async () => {
@@ -163,7 +184,11 @@ describe('Azure client: tokens', function () {
   it('token endpoint 502 with a text/html body → retryable Transient whose message names the status', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 502, headers: { 'Content-Type': 'text/html', 'Retry-After': '1' }, body: '<html>Bad Gateway</html>' }, times: 1 });
+    await env.emu.control.addFault({
+      match: { service: 'token' },
+      response: { status: 502, headers: { 'Content-Type': 'text/html', 'Retry-After': '1' }, body: '<html>Bad Gateway</html>' },
+      times: 1,
+    });
     const err = await rejectionOf(client.getAccessToken('graph'));
     assert.ok(err instanceof AzureApiError);
     const failure = toTemporalFailure(err);

@@ -56,7 +56,13 @@ describe('Azure client: failure mapping (pure)', () => {
   ];
   for (const [status, h, type, nonRetryable, delay] of statusCases) {
     it(`HTTP ${status}${h['Retry-After'] ? ` with Retry-After ${h['Retry-After']}` : ''} → ${type}${nonRetryable ? ' (non-retryable)' : ''}`, () => {
-      const err = fromHttpResponse('graph', status, headers(h), { error: { code: 'SomeCode', message: 'Some message.' } }, { operation: 'resolveUserId', request: 'GET /v1.0/users(…)' });
+      const err = fromHttpResponse(
+        'graph',
+        status,
+        headers(h),
+        { error: { code: 'SomeCode', message: 'Some message.' } },
+        { operation: 'resolveUserId', request: 'GET /v1.0/users(…)' },
+      );
       const f = toTemporalFailure(err, { deviceId: DEVICE });
       assert.equal(f.type, type);
       assert.equal(f.nonRetryable, nonRetryable);
@@ -68,15 +74,24 @@ describe('Azure client: failure mapping (pure)', () => {
   }
 
   it('maps a 404 to the reason the caller names (unknown device or user) with a message naming it', () => {
-    const err = fromHttpResponse('graph', 404, headers({}), { error: { code: 'Request_ResourceNotFound', message: 'Resource … does not exist' } }, {
-      operation: 'lookupDevice',
-      deviceId: DEVICE,
-      notFoundReason: 'DeviceNotFound',
-    });
+    const err = fromHttpResponse(
+      'graph',
+      404,
+      headers({}),
+      { error: { code: 'Request_ResourceNotFound', message: 'Resource … does not exist' } },
+      {
+        operation: 'lookupDevice',
+        deviceId: DEVICE,
+        notFoundReason: 'DeviceNotFound',
+      },
+    );
     const f = toTemporalFailure(err);
     assert.equal(f.type, 'DeviceNotFound');
     assert.equal(f.nonRetryable, true);
-    assert.equal(f.message, `lookupDevice: Entra ID has no device ${DEVICE} (Microsoft Graph lookupDevice returned HTTP 404 Request_ResourceNotFound)`);
+    assert.equal(
+      f.message,
+      `lookupDevice: Entra ID has no device ${DEVICE} (Microsoft Graph lookupDevice returned HTTP 404 Request_ResourceNotFound)`,
+    );
   });
 
   it('classifies the ErrorDetail of a Failed upload message', () => {
@@ -85,9 +100,18 @@ describe('Azure client: failure mapping (pure)', () => {
       [`User '${USER}' was not found in tenant '${TENANT}'.`, 'UserNotFound'],
       ['Unknown device 1234.', 'DeviceNotFound'],
       ['The user does not exist in the directory.', 'UserNotFound'],
-      [`Tenant '${TENANT}' is not provisioned for partner compliance (PartnerTenants Provisioned is 0, expected 1).`, 'TenantNotProvisioned'],
-      [`Entity 0 (EntityType 1, DeviceId '${DEVICE}'): required field 'DeviceName' is missing or not a non-empty string.`, 'UploadRejected'],
-      [`Entity 1 (EntityType 4, DeviceId '${DEVICE}'): invalid value "bad" for 'complianceStatus' (expected 'compliant' or 'notCompliant').`, 'UploadRejected'],
+      [
+        `Tenant '${TENANT}' is not provisioned for partner compliance (PartnerTenants Provisioned is 0, expected 1).`,
+        'TenantNotProvisioned',
+      ],
+      [
+        `Entity 0 (EntityType 1, DeviceId '${DEVICE}'): required field 'DeviceName' is missing or not a non-empty string.`,
+        'UploadRejected',
+      ],
+      [
+        `Entity 1 (EntityType 4, DeviceId '${DEVICE}'): invalid value "bad" for 'complianceStatus' (expected 'compliant' or 'notCompliant').`,
+        'UploadRejected',
+      ],
       ['', 'UploadRejected'],
     ];
     for (const [detail, reason] of cases) assert.equal(describeUploadFailure(detail).reason, reason, detail);
@@ -97,14 +121,24 @@ describe('Azure client: failure mapping (pure)', () => {
   it('passes an ApplicationFailure through and maps anything unknown to a retryable Transient', () => {
     const already = ApplicationFailure.create({ type: 'Whatever', nonRetryable: true });
     assert.equal(toTemporalFailure(already), already);
-    const f = toTemporalFailure(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }), { deviceId: DEVICE, operation: 'reportDevice' });
+    const f = toTemporalFailure(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }), {
+      deviceId: DEVICE,
+      operation: 'reportDevice',
+    });
     assert.equal(f.type, 'Transient');
     assert.equal(f.nonRetryable, false);
     assert.ok(f.message.includes('ECONNRESET') && f.message.includes(DEVICE), f.message);
   });
 
   it('keeps the typed error as the cause', () => {
-    const err = new AzureApiError({ service: 'intune', reason: 'Forbidden', status: 403, code: 'Forbidden', message: 'no', deviceId: DEVICE });
+    const err = new AzureApiError({
+      service: 'intune',
+      reason: 'Forbidden',
+      status: 403,
+      code: 'Forbidden',
+      message: 'no',
+      deviceId: DEVICE,
+    });
     const f = toTemporalFailure(err);
     assert.equal(f.cause, err);
     assert.equal(err.retryable, false);
@@ -141,7 +175,14 @@ describe('Azure client: upload entities (pure)', () => {
         State: 0,
         SerialNumber: 'SN1',
       },
-      { EntityType: 4, TenantId: TENANT, DeviceId: DEVICE, UserId: USER, LastUpdateTime: '2026-03-02T09:01:00.000Z', complianceStatus: 'notCompliant' },
+      {
+        EntityType: 4,
+        TenantId: TENANT,
+        DeviceId: DEVICE,
+        UserId: USER,
+        LastUpdateTime: '2026-03-02T09:01:00.000Z',
+        complianceStatus: 'notCompliant',
+      },
     ]);
   });
 
@@ -150,8 +191,16 @@ describe('Azure client: upload entities (pure)', () => {
       const [inv] = buildUploadEntities(TENANT, USER, u, known);
       return [inv.DeviceName, inv.Os, inv.OsVersion];
     };
-    assert.deepEqual(pick({ ...base, inventory: null }, { displayName: "Bob's Pixel", operatingSystem: 'AndroidForWork' }), ["Bob's Pixel", 'Android', '']);
-    assert.deepEqual(pick({ ...base, inventory: null, platform: null }, { displayName: null, operatingSystem: 'iOS' }), [DEVICE, 'iOS', '']);
+    assert.deepEqual(pick({ ...base, inventory: null }, { displayName: "Bob's Pixel", operatingSystem: 'AndroidForWork' }), [
+      "Bob's Pixel",
+      'Android',
+      '',
+    ]);
+    assert.deepEqual(pick({ ...base, inventory: null, platform: null }, { displayName: null, operatingSystem: 'iOS' }), [
+      DEVICE,
+      'iOS',
+      '',
+    ]);
     assert.deepEqual(pick({ ...base, inventory: null, platform: null }), [DEVICE, 'Unknown', '']);
   });
 });

@@ -27,7 +27,10 @@ export async function newContext(browser: Browser, baseURL: string, viewport = W
 export async function signIn(page: Page, key: string, path_ = '/console'): Promise<number> {
   await page.goto(path_);
   await page.fill('#key', key);
-  const [response] = await Promise.all([page.waitForResponse((r) => r.url().includes('/console/sign-in') && r.request().method() === 'POST'), page.click('button[type=submit]:has-text("Sign in")')]);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/console/sign-in') && r.request().method() === 'POST'),
+    page.click('button[type=submit]:has-text("Sign in")'),
+  ]);
   await page.waitForLoadState();
   return response.status();
 }
@@ -42,11 +45,15 @@ export interface AxeViolation {
 }
 
 /** axe-core (from npm) injected into the page; the violations of impact serious or critical. */
-export async function seriousViolations(page: Page): Promise<Array<{ id: string; impact: string | null; help: string; targets: string[] }>> {
+export async function seriousViolations(
+  page: Page,
+): Promise<Array<{ id: string; impact: string | null; help: string; targets: string[] }>> {
   axeSource ??= readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   // Evaluated through the DevTools protocol, which the page's Content-Security-Policy does not restrict.
   await page.evaluate(axeSource);
-  const violations = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)")) as AxeViolation[];
+  const violations = (await page.evaluate(
+    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
+  )) as AxeViolation[];
   return violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
@@ -60,7 +67,12 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** Reloads the page until `probe` holds (a page that changes as the workers report). */
-export async function reloadUntil<T>(page: Page, what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function reloadUntil<T>(
+  page: Page,
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

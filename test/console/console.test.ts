@@ -16,7 +16,18 @@ import { withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
 import { ADMIN_KEY, MDM_KEY, call, makeApi, type TestApi } from '../api/helpers';
 import { compliance } from '../support/device-harness';
-import { deleteSchedules, newTenant, register, seedDevices, send, testConfig, waitForRow, waitForTrigger, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import {
+  deleteSchedules,
+  newTenant,
+  register,
+  seedDevices,
+  send,
+  testConfig,
+  waitForRow,
+  waitForTrigger,
+  type FleetDevice,
+  type FleetTenant,
+} from '../fleet/helpers';
 import { WEEKLY_REPORT_SCHEDULE_ID, ensureSchedules } from '../../workers/schedules';
 import { PHONE, WIDE, launchChromium, newContext, reloadUntil, screenshot, seriousViolations, signIn } from './browser';
 
@@ -85,8 +96,18 @@ describe('admin console (real Chromium)', function () {
     await register(tenant, taskQueue, canceled, 'Failed', 'User_Canceled');
     await send(tenant, taskQueue, good[0]!.deviceId, compliance(['QUARANTINE', 'BLOCK_EMAIL']));
     await send(tenant, taskQueue, good[1]!.deviceId, compliance(['SEND_ALERT']));
-    await waitForRow(tenant, good[0]!.deviceId, (r) => r.policyAction === 'QUARANTINE' && r.complianceStatus === 'Successful', 'QUARANTINE reported');
-    await waitForRow(tenant, good[1]!.deviceId, (r) => r.policyAction === 'SEND_ALERT' && r.complianceStatus === 'Successful', 'SEND_ALERT reported');
+    await waitForRow(
+      tenant,
+      good[0]!.deviceId,
+      (r) => r.policyAction === 'QUARANTINE' && r.complianceStatus === 'Successful',
+      'QUARANTINE reported',
+    );
+    await waitForRow(
+      tenant,
+      good[1]!.deviceId,
+      (r) => r.policyAction === 'SEND_ALERT' && r.complianceStatus === 'Successful',
+      'SEND_ALERT reported',
+    );
 
     api = makeApi({
       temporalClient: env.temporalClient,
@@ -117,10 +138,13 @@ describe('admin console (real Chromium)', function () {
     assert.equal(root!.status(), 200);
 
     assert.equal(await signIn(page, 'not-the-admin-key-0123456789'), 401);
-    assert.match(await page.textContent('[role=alert]') ?? '', /not the admin API key/);
+    assert.match((await page.textContent('[role=alert]')) ?? '', /not the admin API key/);
     assert.equal(await signIn(page, MDM_KEY), 401);
-    assert.match(await page.textContent('[role=alert]') ?? '', /MDM key/);
-    assert.equal((await context.cookies()).some((c) => c.name === SESSION_COOKIE), false);
+    assert.match((await page.textContent('[role=alert]')) ?? '', /MDM key/);
+    assert.equal(
+      (await context.cookies()).some((c) => c.name === SESSION_COOKIE),
+      false,
+    );
 
     assert.equal(await signIn(page, ADMIN_KEY), 303);
     assert.equal(new URL(page.url()).pathname, '/console');
@@ -134,7 +158,10 @@ describe('admin console (real Chromium)', function () {
     assert.ok(hours > 7.9 && hours <= 8, `expires in ${hours} h`);
 
     await Promise.all([page.waitForURL('**/console/sign-in'), page.click('button:has-text("Sign out")')]);
-    assert.equal((await context.cookies()).some((c) => c.name === SESSION_COOKIE), false);
+    assert.equal(
+      (await context.cookies()).some((c) => c.name === SESSION_COOKIE),
+      false,
+    );
     await page.goto('/console/devices');
     assert.equal(new URL(page.url()).pathname, '/console/sign-in');
     await context.close();
@@ -162,14 +189,21 @@ describe('admin console (real Chromium)', function () {
     const time = page.locator('[data-field=azureDeviceComplianceReportTime] time');
     const iso = (await time.getAttribute('datetime'))!;
     assert.equal(await time.getAttribute('title'), `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`);
-    const paris = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'Europe/Paris' }).format(new Date(iso));
+    const paris = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'Europe/Paris' }).format(
+      new Date(iso),
+    );
     assert.equal(await time.textContent(), paris);
 
     await page.keyboard.press('Tab');
-    const first = (await page.evaluate('[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle, document.activeElement.getBoundingClientRect().left >= 0]')) as [string, string, boolean];
+    const first = (await page.evaluate(
+      '[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle, document.activeElement.getBoundingClientRect().left >= 0]',
+    )) as [string, string, boolean];
     assert.deepEqual(first, ['Skip to content', 'solid', true]);
     await page.keyboard.press('Tab');
-    const second = (await page.evaluate('[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]')) as [string, string];
+    const second = (await page.evaluate('[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]')) as [
+      string,
+      string,
+    ];
     assert.deepEqual(second, ['Azure compliance connector', 'solid']);
     await context.close();
   });
@@ -193,7 +227,9 @@ describe('admin console (real Chromium)', function () {
     const ok = await call(api.app, 'GET', '/console/devices', { headers: { Cookie: `acc_session=${value}` } });
     assert.equal(ok.status, 200);
     const [payload, mac] = value.split('.');
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), tenantId: 'another-tenant' })).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), tenantId: 'another-tenant' }),
+    ).toString('base64url');
     const refused = await call(api.app, 'GET', '/console/devices', { headers: { Cookie: `acc_session=${forged}.${mac}` } });
     assert.equal(refused.status, 303);
     assert.equal(refused.headers.get('location'), '/console/sign-in?next=%2Fconsole%2Fdevices');
@@ -213,7 +249,11 @@ describe('admin console (real Chromium)', function () {
     };
     const shown = async (tableId: string) =>
       Object.fromEntries(
-        (await page.$$eval(`#${tableId} tbody tr`, (rows) => rows.map((r) => [r.getAttribute('data-value'), Number(r.querySelector('td')!.getAttribute('data-count'))] as const))).filter(([, n]) => n > 0),
+        (
+          await page.$$eval(`#${tableId} tbody tr`, (rows) =>
+            rows.map((r) => [r.getAttribute('data-value'), Number(r.querySelector('td')!.getAttribute('data-count'))] as const),
+          )
+        ).filter(([, n]) => n > 0),
       );
     assert.deepEqual(await shown('chart-status'), countBy('azureDeviceComplianceStatus'));
     assert.deepEqual(await shown('chart-status'), { Successful: 3, Failed: 3 });
@@ -224,7 +264,10 @@ describe('admin console (real Chromium)', function () {
     const lastHour = await testEnv().db('report_attempts').where({ tenant_id: tenant.tenantId }).count<{ count: string }[]>({ count: '*' });
     const attempts = Number(lastHour[0]!.count);
     assert.match((await page.textContent('#health-last-hour')) ?? '', new RegExp(`^${attempts} report attempts; 2 failed 0 throttled`));
-    assert.equal(await page.textContent('#health-budget'), `about ${((attempts * 2) / 3600).toFixed(2)} calls/s on average over the last hour, of 80 calls/s allowed (AZURE_MAX_CALLS_PER_SECOND)`);
+    assert.equal(
+      await page.textContent('#health-budget'),
+      `about ${((attempts * 2) / 3600).toFixed(2)} calls/s on average over the last hour, of 80 calls/s allowed (AZURE_MAX_CALLS_PER_SECOND)`,
+    );
     assert.match((await page.textContent('#health-backlog')) ?? '', new RegExp(`\\d+ reports waiting on ${taskQueue}-microsoft`));
     await context.close();
   });
@@ -236,20 +279,42 @@ describe('admin console (real Chromium)', function () {
     await Promise.all([page.waitForURL('**/console/devices?**'), page.click('button:has-text("Apply")')]);
     const listed = await page.$$eval('#device-list tbody tr', (rows) => rows.map((r) => r.getAttribute('data-device-id')));
     const failed = await allDevices('complianceStatus=Failed');
-    assert.deepEqual(listed, failed.map((d) => d.deviceId));
+    assert.deepEqual(
+      listed,
+      failed.map((d) => d.deviceId),
+    );
     assert.deepEqual([...listed].sort(), [...unknownToEntra, ...canceled].map((d) => d.deviceId).sort());
 
     const target = unknownToEntra[0]!.deviceId;
     await Promise.all([page.waitForURL(`**/console/devices/${target}`), page.click(`a:text-is("${target}")`)]);
     const labels = await page.$$eval('#azure-device-details dt', (dts) => dts.map((dt) => dt.textContent));
-    assert.deepEqual(labels, ['Azure Device Identifier', 'Azure Device Compliance Status', 'Azure Client Status Code', 'Azure Device Compliance Report Time']);
+    assert.deepEqual(labels, [
+      'Azure Device Identifier',
+      'Azure Device Compliance Status',
+      'Azure Client Status Code',
+      'Azure Device Compliance Report Time',
+    ]);
     const fromApi = await adminGet(`/v1/devices/${target}`);
-    const shown = Object.fromEntries(await page.$$eval('[data-field]', (els) => els.map((e) => [e.getAttribute('data-field'), e.getAttribute('data-value')] as const)));
+    const shown = Object.fromEntries(
+      await page.$$eval('[data-field]', (els) => els.map((e) => [e.getAttribute('data-field'), e.getAttribute('data-value')] as const)),
+    );
     const raw = (v: unknown) => (v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
     for (const field of Object.keys(shown)) assert.equal(shown[field], raw(fromApi[field]), field);
     assert.deepEqual(Object.keys(shown).sort(), [
-      'azureClientStatusCode', 'azureDeviceComplianceReportTime', 'azureDeviceComplianceStatus', 'azureDeviceIdentifier', 'lastAttemptAt', 'lastError',
-      'lastSuccessfulReportAt', 'managementState', 'platform', 'policyAction', 'reportedCompliance', 'retiredAt', 'updatedAt', 'userPrincipalName',
+      'azureClientStatusCode',
+      'azureDeviceComplianceReportTime',
+      'azureDeviceComplianceStatus',
+      'azureDeviceIdentifier',
+      'lastAttemptAt',
+      'lastError',
+      'lastSuccessfulReportAt',
+      'managementState',
+      'platform',
+      'policyAction',
+      'reportedCompliance',
+      'retiredAt',
+      'updatedAt',
+      'userPrincipalName',
     ]);
     assert.equal(fromApi.azureDeviceComplianceStatus, 'Failed');
     assert.equal((fromApi.lastError as Json).code, 'DeviceNotFound');
@@ -268,7 +333,11 @@ describe('admin console (real Chromium)', function () {
     const syncsBefore = await auditRows('device.sync');
     await Promise.all([page.waitForURL(`**/console/devices/${target}?done=sync`), page.click('button:has-text("Re-report now")')]);
     assert.match((await page.textContent('[role=status]')) ?? '', /Re-report requested/);
-    await reloadUntil(page, 'a settled manual row', async () => (await page.locator('#report-timeline tr[data-trigger=manual]:not([data-outcome=In-progress])').count()) === 1);
+    await reloadUntil(
+      page,
+      'a settled manual row',
+      async () => (await page.locator('#report-timeline tr[data-trigger=manual]:not([data-outcome=In-progress])').count()) === 1,
+    );
     const reports = await adminGet(`/v1/devices/${target}/reports`);
     const manual = (reports.items as Json[]).filter((r) => r.trigger === 'manual');
     assert.equal(manual.length, 1);
@@ -288,7 +357,10 @@ describe('admin console (real Chromium)', function () {
     await page.goto(`/console/devices/${target}`);
     const syncsBefore = await auditRows('device.sync');
     await page.locator('form[action$="/sync"] input[name=_csrf]').evaluate((el) => el.remove());
-    const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.click('button:has-text("Re-report now")')]);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.click('button:has-text("Re-report now")'),
+    ]);
     assert.equal(response.status(), 403);
     assert.equal(await page.textContent('h1'), 'Form refused');
     assert.equal(await auditRows('device.sync'), syncsBefore);
@@ -299,7 +371,10 @@ describe('admin console (real Chromium)', function () {
     const otherToken = await other.page.getAttribute('form[action$="/sync"] input[name=_csrf]', 'value');
     await page.goto(`/console/devices/${target}`);
     await page.locator('form[action$="/sync"] input[name=_csrf]').evaluate((el, t) => el.setAttribute('value', t), otherToken!);
-    const [second] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.click('button:has-text("Re-report now")')]);
+    const [second] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.click('button:has-text("Re-report now")'),
+    ]);
     assert.equal(second.status(), 403);
     assert.equal(await auditRows('device.sync'), syncsBefore);
     await other.context.close();
@@ -311,13 +386,23 @@ describe('admin console (real Chromium)', function () {
     for (const query of ['complianceStatus=Failed', 'clientStatusCode=User_Canceled', `q=${encodeURIComponent('console-ok-0')}`]) {
       await page.goto(`/console/devices?${query}`);
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:has-text("Export this list as CSV")')]);
-      const lines = readFileSync((await download.path())!, 'utf8').trimEnd().split('\r\n');
+      const lines = readFileSync((await download.path())!, 'utf8')
+        .trimEnd()
+        .split('\r\n');
       assert.deepEqual(lines[0]!.split(','), [...CSV_COLUMNS]);
       const rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [CSV_COLUMNS[i]!, v])));
       const listed = await page.$$eval('#device-list tbody tr', (trs) => trs.map((r) => r.getAttribute('data-device-id')));
-      assert.deepEqual(rows.map((r) => r.deviceId), listed, query);
+      assert.deepEqual(
+        rows.map((r) => r.deviceId),
+        listed,
+        query,
+      );
       const expected = query.startsWith('q=') ? good.map((d) => d.deviceId) : (await allDevices(query)).map((d) => d.deviceId);
-      assert.deepEqual(rows.map((r) => r.deviceId), expected, query);
+      assert.deepEqual(
+        rows.map((r) => r.deviceId),
+        expected,
+        query,
+      );
       for (const r of rows) {
         const d = await adminGet(`/v1/devices/${r.deviceId}`);
         assert.equal(r.azureDeviceComplianceStatus, d.azureDeviceComplianceStatus ?? '');
@@ -376,10 +461,13 @@ describe('admin console (real Chromium)', function () {
       ['operations-confirm', (p) => p.goto('/console/operations/new?complianceStatus=Failed')],
       ['operation', (p) => p.goto(`/console/operations/${(operation as { operation_id: string }).operation_id}`)],
       ['settings', (p) => p.goto('/console/settings')],
-      ['settings-confirm-off', async (p) => {
-        await p.goto('/console/settings');
-        await Promise.all([p.waitForURL('**/console/settings/reporting'), p.click('button:has-text("Turn reporting off")')]);
-      }],
+      [
+        'settings-confirm-off',
+        async (p) => {
+          await p.goto('/console/settings');
+          await Promise.all([p.waitForURL('**/console/settings/reporting'), p.click('button:has-text("Turn reporting off")')]);
+        },
+      ],
       ['not-found', (p) => p.goto('/console/devices/no-such-device')],
     ];
     const found: string[] = [];
@@ -393,7 +481,8 @@ describe('admin console (real Chromium)', function () {
       for (const [name, open] of pages) {
         await open(page);
         await screenshot(page, name);
-        for (const v of await seriousViolations(page)) found.push(`${name}@${viewport.width}: ${v.id} (${v.impact}) ${v.help}: ${v.targets.join(' | ')}`);
+        for (const v of await seriousViolations(page))
+          found.push(`${name}@${viewport.width}: ${v.id} (${v.impact}) ${v.help}: ${v.targets.join(' | ')}`);
         if (viewport === PHONE) {
           const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
           assert.equal(overflow, 0, `${name} scrolls sideways at 390 px`);

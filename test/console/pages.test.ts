@@ -37,7 +37,12 @@ describe('console pages over HTTP', () => {
       const reportTime = i % 7 === 0 ? null : new Date(Date.UTC(2026, 10, 1) + (i % 40) * 60_000).toISOString();
       const azure = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
       const user = i === 42 ? 'Grace.Hopper@contoso.com' : `user${i}@contoso.com`;
-      await seedDevice(api.db, api.tenantId, deviceId, { reportTime, azureDeviceId: azure, userPrincipalName: user, complianceStatus: reportTime ? 'Successful' : 'Failed' });
+      await seedDevice(api.db, api.tenantId, deviceId, {
+        reportTime,
+        azureDeviceId: azure,
+        userPrincipalName: user,
+        complianceStatus: reportTime ? 'Successful' : 'Failed',
+      });
       devices.push({ deviceId, reportTime, user, azure });
     }
     cookie = await sessionCookie(api);
@@ -65,7 +70,10 @@ describe('console pages over HTTP', () => {
   it('pages through every device in device id order, 50 a page, as the API orders them', async () => {
     const { ids, pages } = await walk('/console/devices');
     assert.equal(pages, 3);
-    assert.deepEqual(ids, devices.map((d) => d.deviceId));
+    assert.deepEqual(
+      ids,
+      devices.map((d) => d.deviceId),
+    );
   });
 
   it('pages through every device by report time, newest first, ties by device id, never-reported last', async () => {
@@ -85,10 +93,25 @@ describe('console pages over HTTP', () => {
   });
 
   it('searches by part of a device id, an Azure device id or a user, case-insensitively, within the other filters', async () => {
-    assert.deepEqual(deviceIdsOf((await page('/console/devices?q=page-11')).html), ['page-110', 'page-111', 'page-112', 'page-113', 'page-114', 'page-115', 'page-116', 'page-117', 'page-118', 'page-119']);
+    assert.deepEqual(deviceIdsOf((await page('/console/devices?q=page-11')).html), [
+      'page-110',
+      'page-111',
+      'page-112',
+      'page-113',
+      'page-114',
+      'page-115',
+      'page-116',
+      'page-117',
+      'page-118',
+      'page-119',
+    ]);
     assert.deepEqual(deviceIdsOf((await page('/console/devices?q=000000000077')).html), ['page-077']);
     assert.deepEqual(deviceIdsOf((await page('/console/devices?q=grace.HOPPER')).html), ['page-042']);
-    assert.deepEqual(deviceIdsOf((await page('/console/devices?q=page-1&complianceStatus=Failed')).html), ['page-105', 'page-112', 'page-119']);
+    assert.deepEqual(deviceIdsOf((await page('/console/devices?q=page-1&complianceStatus=Failed')).html), [
+      'page-105',
+      'page-112',
+      'page-119',
+    ]);
     // LIKE wildcards are searched literally.
     assert.deepEqual(deviceIdsOf((await page('/console/devices?q=page_0')).html), []);
   });
@@ -123,7 +146,10 @@ describe('console pages over HTTP', () => {
   it('sends the console pages with a strict Content-Security-Policy, uncached, and follows only console paths after sign-in', async () => {
     const res = await call(api.app, 'GET', '/console', { headers: { Cookie: cookie } });
     assert.equal(res.status, 200);
-    assert.equal(res.headers.get('content-security-policy'), "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    assert.equal(
+      res.headers.get('content-security-policy'),
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
     assert.equal(res.headers.get('cache-control'), 'no-store');
     const signInNext = await call(api.app, 'GET', '/console/sign-in?next=https://evil.example/console');
@@ -131,7 +157,7 @@ describe('console pages over HTTP', () => {
     assert.match(html, /name="next" value="\/console"/);
   });
 
-  it("refuses a correctly signed session of another tenant, an expired one, and one signed with another admin key", async () => {
+  it('refuses a correctly signed session of another tenant, an expired one, and one signed with another admin key', async () => {
     const codec = createSessionCodec(ADMIN_KEY);
     const open = (value: string) => call(api.app, 'GET', '/console/devices', { headers: { Cookie: `acc_session=${value}` } });
     assert.equal((await open(codec.issue(api.tenantId, 'admin').value)).status, 200);
@@ -143,8 +169,13 @@ describe('console pages over HTTP', () => {
   });
 
   it('refuses every form that changes something when its CSRF token is missing or forged (403), and changes nothing', async () => {
-    const count = async (table: string) => Number((await api.db(table).where({ tenant_id: api.tenantId }).count<{ count: string }[]>({ count: '*' }))[0]!.count);
-    const before = { audit: await count('audit_log'), operations: await count('operations'), settings: await call(api.app, 'GET', '/v1/settings', { key: 'admin' }).then((r) => r.json()) };
+    const count = async (table: string) =>
+      Number((await api.db(table).where({ tenant_id: api.tenantId }).count<{ count: string }[]>({ count: '*' }))[0]!.count);
+    const before = {
+      audit: await count('audit_log'),
+      operations: await count('operations'),
+      settings: await call(api.app, 'GET', '/v1/settings', { key: 'admin' }).then((r) => r.json()),
+    };
     const forms: Array<[string, Record<string, string>]> = [
       ['/console/devices/page-001/sync', {}],
       ['/console/operations', { complianceStatus: 'Failed' }],
@@ -155,13 +186,21 @@ describe('console pages over HTTP', () => {
     for (const [path, fields] of forms) {
       for (const token of [undefined, 'forged-token']) {
         const body = new URLSearchParams({ ...fields, ...(token ? { _csrf: token } : {}) }).toString();
-        const res = await api.app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie }, body });
+        const res = await api.app.request(path, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie },
+          body,
+        });
         assert.equal(res.status, 403, `${path} with ${token ?? 'no token'}`);
         assert.match(await res.text(), /<h1>Form refused<\/h1>/);
         assert.equal(res.headers.get('set-cookie'), null, `${path}: the session stays`);
       }
     }
-    const signIn = await api.app.request('/console/sign-in', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ key: ADMIN_KEY }).toString() });
+    const signIn = await api.app.request('/console/sign-in', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: ADMIN_KEY }).toString(),
+    });
     assert.equal(signIn.status, 403);
     assert.doesNotMatch(signIn.headers.get('set-cookie') ?? '', /acc_session=/);
     assert.equal(await count('audit_log'), before.audit);
@@ -175,12 +214,18 @@ describe('console pages over HTTP', () => {
   it("tells the token's health from the last heartbeat and the last hour's credential failures, and counts throttled reports", async () => {
     const tokenText = async () => {
       const html = (await page('/console')).html;
-      return /<dd id="health-token">(.*?)<\/dd>/s.exec(html)![1]!.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'");
+      return /<dd id="health-token">(.*?)<\/dd>/s
+        .exec(html)![1]!
+        .replace(/<[^>]+>/g, '')
+        .replace(/&#39;/g, "'");
     };
     assert.match(await tokenText(), /^Not checked yet No heartbeat was sent yet/);
     await recordHeartbeat(api.db, api.tenantId, new Date().toISOString(), { ok: true, resyncTimestamp: null });
     assert.match(await tokenText(), /^Working The last heartbeat got a token and Microsoft accepted it\./);
-    await recordHeartbeat(api.db, api.tenantId, new Date().toISOString(), { ok: false, error: { type: 'InvalidCredentials', message: 'AADSTS7000215' } });
+    await recordHeartbeat(api.db, api.tenantId, new Date().toISOString(), {
+      ok: false,
+      error: { type: 'InvalidCredentials', message: 'AADSTS7000215' },
+    });
     assert.match(await tokenText(), /^Failing The last heartbeat failed: InvalidCredentials — AADSTS7000215/);
 
     const attempt = (key: string, code: string, minutesAgo: number) =>

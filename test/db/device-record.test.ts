@@ -28,7 +28,16 @@ function projection(deviceId: string, version: number, complianceStatus: string)
 }
 
 function attempt(key: string, outcome: AttemptRecord['outcome']): AttemptRecord {
-  return { attemptKey: key, at: '2026-11-28T10:00:00.000Z', trigger: 'registration', reported: { complianceStatus: 'compliant', managementState: 'managed' }, outcome, messageId: key, error: null, completedAt: outcome === 'Successful' ? '2026-11-28T10:00:01.000Z' : null };
+  return {
+    attemptKey: key,
+    at: '2026-11-28T10:00:00.000Z',
+    trigger: 'registration',
+    reported: { complianceStatus: 'compliant', managementState: 'managed' },
+    outcome,
+    messageId: key,
+    error: null,
+    completedAt: outcome === 'Successful' ? '2026-11-28T10:00:01.000Z' : null,
+  };
 }
 
 describe('db: the device record write', () => {
@@ -40,7 +49,10 @@ describe('db: the device record write', () => {
     assert.equal(await writeDeviceRecord(db, projection(deviceId, 2, 'Successful'), 12, attempt(key, 'Successful')), true);
     assert.equal((await getDevice(db, tenantId, deviceId))?.complianceStatus, 'Successful');
     const rows = await listReportAttempts(db, tenantId, deviceId, 10);
-    assert.deepEqual(rows.map((r) => [r.attemptKey, r.outcome, r.completedAt]), [[key, 'Successful', '2026-11-28T10:00:01.000Z']]);
+    assert.deepEqual(
+      rows.map((r) => [r.attemptKey, r.outcome, r.completedAt]),
+      [[key, 'Successful', '2026-11-28T10:00:01.000Z']],
+    );
   });
 
   it('writes neither row for a version older than the one stored (a late retry)', async () => {
@@ -51,7 +63,10 @@ describe('db: the device record write', () => {
     assert.equal(await writeDeviceRecord(db, projection(deviceId, 4, 'Failed'), 40, attempt(randomUUID(), 'Failed')), false);
     assert.equal(await writeDeviceRecord(db, projection(deviceId, 5, 'Failed'), 30), false, 'the same write is not applied twice either');
     assert.equal((await getDevice(db, tenantId, deviceId))?.complianceStatus, 'Successful');
-    assert.deepEqual((await listReportAttempts(db, tenantId, deviceId, 10)).map((r) => r.attemptKey), [newer]);
+    assert.deepEqual(
+      (await listReportAttempts(db, tenantId, deviceId, 10)).map((r) => r.attemptKey),
+      [newer],
+    );
   });
 
   it('lets the write of a workflow task retried after a timeout replace the discarded attempt of the same version, and never the reverse', async () => {

@@ -22,7 +22,9 @@ async function schemaOf(db: Db): Promise<string[]> {
        FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2`,
   );
   return [
-    ...columns.rows.filter((r) => !bookkeeping.includes(r.table_name!)).map((r) => `column ${r.table_name}.${r.column_name} ${r.data_type} ${r.is_nullable} ${r.column_default}`),
+    ...columns.rows
+      .filter((r) => !bookkeeping.includes(r.table_name!))
+      .map((r) => `column ${r.table_name}.${r.column_name} ${r.data_type} ${r.is_nullable} ${r.column_default}`),
     ...indexes.rows.filter((r) => !bookkeeping.includes(r.tablename!)).map((r) => `index ${r.indexdef}`),
     ...constraints.rows.filter((r) => !bookkeeping.includes(r.table_name!)).map((r) => `constraint ${r.table_name}.${r.conname} ${r.def}`),
   ];

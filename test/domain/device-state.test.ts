@@ -33,7 +33,11 @@ const reg = (over: Partial<Extract<DeviceEvent, { type: 'registration' }>> = {})
   userPrincipalName: 'alex@contoso.com',
   ...over,
 });
-const comp = (actions: Extract<DeviceEvent, { type: 'compliance' }>['actions'], occurredAt = at()): DeviceEvent => ({ type: 'compliance', occurredAt, actions });
+const comp = (actions: Extract<DeviceEvent, { type: 'compliance' }>['actions'], occurredAt = at()): DeviceEvent => ({
+  type: 'compliance',
+  occurredAt,
+  actions,
+});
 
 function apply(state: DeviceState, ...events: DeviceEvent[]): DeviceState {
   return events.reduce((s, e) => applyEvent(s, e).state, state);
@@ -69,7 +73,11 @@ describe('domain/device-state: the Azure Device Details rules of docs/product-ru
     const s = apply(fresh(), comp(['QUARANTINE']), reg());
     const step = nextStep(s);
     assert.equal(step.kind, 'report');
-    assert.deepEqual(step.kind === 'report' && [step.trigger, step.payload.managementState, step.payload.complianceStatus], ['registration', 'managed', 'notCompliant']);
+    assert.deepEqual(step.kind === 'report' && [step.trigger, step.payload.managementState, step.payload.complianceStatus], [
+      'registration',
+      'managed',
+      'notCompliant',
+    ]);
   });
 
   it('is Successful with the report time Microsoft confirmed, and keeps lastSuccessfulReportAt', () => {
@@ -137,7 +145,12 @@ describe('domain/device-state: the Azure Device Details rules of docs/product-ru
     const s1 = apply(ok, comp(['QUARANTINE']));
     const step = nextStep(s1);
     if (step.kind !== 'report') throw new Error('expected a report');
-    const failed = reportFailed(startReport(s1, step.payload, at()), { code: 'DeviceNotFound', message: 'x', userCanMitigate: true, remediation: 'y' });
+    const failed = reportFailed(startReport(s1, step.payload, at()), {
+      code: 'DeviceNotFound',
+      message: 'x',
+      userCanMitigate: true,
+      remediation: 'y',
+    });
     assert.equal(failed.status, 'Failed');
     assert.equal(failed.reportTime, null);
     assert.equal(failed.lastSuccessfulReportAt, ok.lastSuccessfulReportAt);
@@ -190,7 +203,10 @@ describe('domain/device-state: the Azure Device Details rules of docs/product-ru
     const ok = reportOk(apply(fresh(), reg()));
     const retired = apply(ok, { type: 'retire', occurredAt: at() });
     const step = nextStep(retired);
-    assert.equal(step.kind === 'report' && `${step.trigger} ${step.payload.managementState} ${step.payload.complianceStatus}`, 'retire notManaged notCompliant');
+    assert.equal(
+      step.kind === 'report' && `${step.trigger} ${step.payload.managementState} ${step.payload.complianceStatus}`,
+      'retire notManaged notCompliant',
+    );
     const later = applyEvent(retired, comp([]));
     assert.equal(later.outcome, 'refused');
     assert.equal(projectionOf(retired).managementState, 'notManaged');
@@ -267,7 +283,11 @@ describe('domain/device-state: the Azure Device Details rules of docs/product-ru
       const reborn = apply(retired, reg());
       assert.equal(applyEvent(reborn, { type: 'retire', occurredAt: lateRetire }).outcome, 'stale');
       assert.equal(applyEvent(reborn, comp(['RETIRE'], lateRetire)).outcome, 'stale');
-      assert.equal(applyEvent(reborn, comp(['QUARANTINE'], lateRetire)).outcome, 'stale', 'older than the retire that closed the lifecycle');
+      assert.equal(
+        applyEvent(reborn, comp(['QUARANTINE'], lateRetire)).outcome,
+        'stale',
+        'older than the retire that closed the lifecycle',
+      );
     });
 
     it('refuses every event but a registration on a retired device', () => {
@@ -285,8 +305,16 @@ describe('domain/device-state: the Azure Device Details rules of docs/product-ru
       const quarantined = apply(loggedOut, comp(['QUARANTINE']));
       const step = nextStep(quarantined);
       assert.ok(step.kind === 'report' && step.former === true);
-      assert.deepEqual(step.kind === 'report' && [step.payload.azureDeviceId, step.payload.managementState, step.payload.complianceStatus], [AZ, 'managed', 'notCompliant']);
-      const sent = reportSucceeded(startReport(quarantined, step.kind === 'report' ? step.payload : null!, at(), true), step.kind === 'report' ? step.payload : null!, at(), true);
+      assert.deepEqual(
+        step.kind === 'report' && [step.payload.azureDeviceId, step.payload.managementState, step.payload.complianceStatus],
+        [AZ, 'managed', 'notCompliant'],
+      );
+      const sent = reportSucceeded(
+        startReport(quarantined, step.kind === 'report' ? step.payload : null!, at(), true),
+        step.kind === 'report' ? step.payload : null!,
+        at(),
+        true,
+      );
       assert.equal(nextStep(sent).kind, 'idle');
       assert.equal(nextStep(apply(sent, comp([]))).kind, 'idle', 'a change back to compliant is not sent to a former id');
       const retired = apply(sent, comp(['RETIRE']));
@@ -304,7 +332,12 @@ describe('domain/device-state: the Azure Device Details rules of docs/product-ru
       assert.ok(first.kind === 'report' && !first.former && first.payload.azureDeviceId === OTHER);
       const afterCurrent = reportSucceeded(startReport(blocked, first.payload, at()), first.payload, at());
       const second = nextStep(afterCurrent);
-      assert.ok(second.kind === 'report' && second.former === true && second.payload.azureDeviceId === AZ && second.payload.complianceStatus === 'notCompliant');
+      assert.ok(
+        second.kind === 'report' &&
+          second.former === true &&
+          second.payload.azureDeviceId === AZ &&
+          second.payload.complianceStatus === 'notCompliant',
+      );
     });
 
     it('retries a retryable failure and a failed removal, not a permanent failure of a permissive state', () => {

@@ -162,19 +162,43 @@ describe('domain/validation', () => {
       assert.equal(validateDeviceEvent(compliance({ occurredAt: inside }), options).ok, true);
       assert.deepEqual(validateDeviceEvent(compliance({ occurredAt: outside }), options), {
         ok: false,
-        errors: [{ path: 'occurredAt', message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)" }],
+        errors: [
+          {
+            path: 'occurredAt',
+            message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)",
+          },
+        ],
       });
       assert.equal(validateBatchEventItem({ deviceId: 'd', ...retire({ occurredAt: inside }) }, options).ok, true);
-      assert.deepEqual(validateBatchEventItem({ deviceId: 'd', ...retire({ occurredAt: outside }) }, { ...options, basePath: ['events', 2] }), {
-        ok: false,
-        errors: [{ path: 'events[2].occurredAt', message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)" }],
-      });
-      const batch = validateBatchEvents({ events: [{ deviceId: 'a', ...retire({ occurredAt: inside }) }, { deviceId: 'b', ...retire({ occurredAt: outside }) }] }, options);
+      assert.deepEqual(
+        validateBatchEventItem({ deviceId: 'd', ...retire({ occurredAt: outside }) }, { ...options, basePath: ['events', 2] }),
+        {
+          ok: false,
+          errors: [
+            {
+              path: 'events[2].occurredAt',
+              message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)",
+            },
+          ],
+        },
+      );
+      const batch = validateBatchEvents(
+        {
+          events: [
+            { deviceId: 'a', ...retire({ occurredAt: inside }) },
+            { deviceId: 'b', ...retire({ occurredAt: outside }) },
+          ],
+        },
+        options,
+      );
       assert.ok(batch.ok);
-      assert.deepEqual(batch.items.map((i) => [i.index, i.ok, i.ok ? null : i.errors.map((e) => e.path)]), [
-        [0, true, null],
-        [1, false, ['occurredAt']],
-      ]);
+      assert.deepEqual(
+        batch.items.map((i) => [i.index, i.ok, i.ok ? null : i.errors.map((e) => e.path)]),
+        [
+          [0, true, null],
+          [1, false, ['occurredAt']],
+        ],
+      );
     });
 
     it('names occurredAt together with the other offending fields', () => {
@@ -251,10 +275,7 @@ describe('domain/validation', () => {
     });
 
     it('rejects an unknown action, naming its index', () => {
-      const [error] = rejectWithPaths(compliance({ actions: ['SEND_ALERT', 'WIPE', 'RETIRE', 'retire'] }), [
-        'actions[1]',
-        'actions[3]',
-      ]);
+      const [error] = rejectWithPaths(compliance({ actions: ['SEND_ALERT', 'WIPE', 'RETIRE', 'retire'] }), ['actions[1]', 'actions[3]']);
       assert.match(error!.message, /RETIRE, QUARANTINE, BLOCK_APPCONNECT, BLOCK_EMAIL, SEND_ALERT/);
     });
 
@@ -308,9 +329,7 @@ describe('domain/validation', () => {
     it('limits every text field to 256 characters', () => {
       for (const field of ['deviceName', 'os', 'osVersion', 'model', 'manufacturer', 'serialNumber', 'imei']) {
         accept(inventory({ inventory: inventoryFields({ [field]: 'x'.repeat(MAX_TEXT_LENGTH) }) }));
-        rejectWithPaths(inventory({ inventory: inventoryFields({ [field]: 'x'.repeat(MAX_TEXT_LENGTH + 1) }) }), [
-          `inventory.${field}`,
-        ]);
+        rejectWithPaths(inventory({ inventory: inventoryFields({ [field]: 'x'.repeat(MAX_TEXT_LENGTH + 1) }) }), [`inventory.${field}`]);
       }
     });
 
@@ -353,7 +372,11 @@ describe('domain/validation', () => {
       for (const id of [undefined, null, 42, ['a']]) {
         const result = validateDeviceId(id);
         assert.equal(result.ok, false);
-        if (!result.ok) assert.deepEqual(result.errors.map((e) => e.path), ['deviceId']);
+        if (!result.ok)
+          assert.deepEqual(
+            result.errors.map((e) => e.path),
+            ['deviceId'],
+          );
       }
     });
   });
@@ -366,7 +389,11 @@ describe('domain/validation', () => {
         assert.equal(batchEventsSchema.safeParse({ events }).success, false);
         const result = validateBatchEvents({ events }, { now: NOW });
         assert.equal(result.ok, false);
-        if (!result.ok) assert.deepEqual(result.errors.map((e) => e.path), ['events']);
+        if (!result.ok)
+          assert.deepEqual(
+            result.errors.map((e) => e.path),
+            ['events'],
+          );
       }
       const events = Array.from({ length: 1000 }, (_, i) => item(i));
       assert.equal(batchEventsSchema.safeParse({ events }).success, true);
@@ -383,7 +410,11 @@ describe('domain/validation', () => {
       ] as const) {
         const result = validateBatchEvents(input, { now: NOW });
         assert.equal(result.ok, false);
-        if (!result.ok) assert.deepEqual(result.errors.map((e) => e.path), paths);
+        if (!result.ok)
+          assert.deepEqual(
+            result.errors.map((e) => e.path),
+            paths,
+          );
       }
     });
 
@@ -412,8 +443,14 @@ describe('domain/validation', () => {
     });
 
     it('applies the event rules to batch items, including GUID-with-Success', () => {
-      const result = validateBatchEventItem({ deviceId: 'mdm-1', ...registration({ azureDeviceId: null }) }, { now: NOW, basePath: ['events', 4] });
-      assert.deepEqual(result, { ok: false, errors: [{ path: 'events[4].azureDeviceId', message: 'Must be a GUID when clientStatusCode is Success' }] });
+      const result = validateBatchEventItem(
+        { deviceId: 'mdm-1', ...registration({ azureDeviceId: null }) },
+        { now: NOW, basePath: ['events', 4] },
+      );
+      assert.deepEqual(result, {
+        ok: false,
+        errors: [{ path: 'events[4].azureDeviceId', message: 'Must be a GUID when clientStatusCode is Success' }],
+      });
       assert.deepEqual(validateBatchEventItem({ deviceId: 'mdm-1', ...registration() }, { now: NOW }), {
         ok: true,
         deviceId: 'mdm-1',
@@ -448,7 +485,11 @@ describe('domain/validation', () => {
     const eventLike = fc.record(
       {
         type: fc.oneof(fc.constantFrom('registration', 'compliance', 'inventory', 'retire'), fc.jsonValue()),
-        occurredAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string(), fc.jsonValue()),
+        occurredAt: fc.oneof(
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          fc.string(),
+          fc.jsonValue(),
+        ),
         platform: fc.oneof(fc.constantFrom('iOS', 'Android'), fc.jsonValue()),
         azureDeviceId: fc.oneof(fc.uuid(), fc.constant(null), fc.jsonValue()),
         clientStatusCode: fc.oneof(fc.constantFrom(...CLIENT_STATUS_CODES), fc.jsonValue()),
@@ -487,7 +528,9 @@ describe('domain/validation', () => {
       const wellFormed = fc.oneof(
         fc.record({
           type: fc.constant('compliance'),
-          occurredAt: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date(NOW), noInvalidDate: true }).map((d) => d.toISOString()),
+          occurredAt: fc
+            .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date(NOW), noInvalidDate: true })
+            .map((d) => d.toISOString()),
           actions: fc.array(fc.constantFrom(...POLICY_ACTIONS), { maxLength: 5 }),
         }),
         fc.record({

@@ -74,15 +74,31 @@ export function deviceRow(t: FleetTenant, deviceId: string): Promise<DeviceRow |
   return getDevice(testEnv().db, t.tenantId, deviceId);
 }
 
-export function waitForRow(t: FleetTenant, deviceId: string, predicate: (r: DeviceRow) => boolean, what: string, timeoutMs = 60_000): Promise<DeviceRow> {
-  return waitFor(`${what} of ${deviceId}`, async () => {
-    const r = await deviceRow(t, deviceId);
-    return r && predicate(r) ? r : null;
-  }, timeoutMs);
+export function waitForRow(
+  t: FleetTenant,
+  deviceId: string,
+  predicate: (r: DeviceRow) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<DeviceRow> {
+  return waitFor(
+    `${what} of ${deviceId}`,
+    async () => {
+      const r = await deviceRow(t, deviceId);
+      return r && predicate(r) ? r : null;
+    },
+    timeoutMs,
+  );
 }
 
 /** Registers every device and waits until each one's first report settled as expected. */
-export async function register(t: FleetTenant, taskQueue: string, devices: FleetDevice[], status: 'Successful' | 'Failed' = 'Successful', clientStatusCode: 'Success' | 'User_Canceled' = 'Success'): Promise<void> {
+export async function register(
+  t: FleetTenant,
+  taskQueue: string,
+  devices: FleetDevice[],
+  status: 'Successful' | 'Failed' = 'Successful',
+  clientStatusCode: 'Success' | 'User_Canceled' = 'Success',
+): Promise<void> {
   await Promise.all(devices.map((d) => send(t, taskQueue, d.deviceId, registrationOf(d, clientStatusCode))));
   await Promise.all(devices.map((d) => waitForRow(t, d.deviceId, (r) => r.complianceStatus === status, `status ${status}`)));
 }
@@ -94,13 +110,17 @@ export async function rowsOf(t: FleetTenant, deviceId: string, trigger: string) 
 
 /** Waits until every device has a settled (Successful or Failed) timeline row of the trigger. */
 export async function waitForTrigger(t: FleetTenant, devices: FleetDevice[], trigger: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(`a settled ${trigger} row for each of ${devices.length} devices`, async () => {
-    for (const d of devices) {
-      const rows = await rowsOf(t, d.deviceId, trigger);
-      if (!rows.some((r) => r.outcome !== 'In-progress')) return false;
-    }
-    return true;
-  }, timeoutMs);
+  await waitFor(
+    `a settled ${trigger} row for each of ${devices.length} devices`,
+    async () => {
+      for (const d of devices) {
+        const rows = await rowsOf(t, d.deviceId, trigger);
+        if (!rows.some((r) => r.outcome !== 'In-progress')) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
 }
 
 export async function operationsOf(t: FleetTenant, kind: string): Promise<Operation[]> {
@@ -111,16 +131,23 @@ export async function operationsOf(t: FleetTenant, kind: string): Promise<Operat
 }
 
 export function waitForFinished(t: FleetTenant, operationId: string, timeoutMs = 60_000): Promise<Operation> {
-  return waitFor(`operation ${operationId} to finish`, async () => {
-    const op = await getOperation(testEnv().db, t.tenantId, operationId);
-    return op && op.finishedAt !== null ? op : null;
-  }, timeoutMs);
+  return waitFor(
+    `operation ${operationId} to finish`,
+    async () => {
+      const op = await getOperation(testEnv().db, t.tenantId, operationId);
+      return op && op.finishedAt !== null ? op : null;
+    },
+    timeoutMs,
+  );
 }
 
 /** Both Schedules are namespace-wide: each test leaves none behind. */
 export async function deleteSchedules(): Promise<void> {
   const client = testEnv().temporalClient;
   for (const id of [WEEKLY_REPORT_SCHEDULE_ID, TENANT_HEARTBEAT_SCHEDULE_ID]) {
-    await client.schedule.getHandle(id).delete().catch(() => undefined);
+    await client.schedule
+      .getHandle(id)
+      .delete()
+      .catch(() => undefined);
   }
 }

@@ -14,7 +14,6 @@ import { CONFIG_VARIABLES, LOCAL_ONLY_VARIABLES, PROCESS_VARIABLES, loadConfig, 
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../../workflows/search-attributes';
 
-
 interface Service {
   image?: string;
   build?: string | { context?: string; dockerfile?: string };
@@ -127,7 +126,10 @@ describe('docker-compose.yml and Dockerfile', () => {
   });
 
   it('classifies every variable of the config module (a new one cannot be forgotten here)', () => {
-    const used = new Set<string>([...PROCESSES.flatMap((p) => [...PROCESS_VARIABLES[p].required, ...PROCESS_VARIABLES[p].optional]), ...LOCAL_ONLY_VARIABLES]);
+    const used = new Set<string>([
+      ...PROCESSES.flatMap((p) => [...PROCESS_VARIABLES[p].required, ...PROCESS_VARIABLES[p].optional]),
+      ...LOCAL_ONLY_VARIABLES,
+    ]);
     const unclassified = CONFIG_VARIABLES.filter((v) => !used.has(v));
     assert.deepEqual(unclassified, [], 'add them to PROCESS_VARIABLES or LOCAL_ONLY_VARIABLES in config/index.ts');
     for (const v of used) assert.ok((CONFIG_VARIABLES as string[]).includes(v), `${v} is not read by config/index.ts`);
@@ -150,7 +152,10 @@ describe('docker-compose.yml and Dockerfile', () => {
       const s = compose.services[SERVICE_OF[proc]]!;
       const build = typeof s.build === 'string' ? { context: s.build } : s.build;
       assert.ok(build, 'built, not pulled');
-      assert.equal(path.resolve(PROJECT_ROOT, build.context ?? '.', build.dockerfile ?? 'Dockerfile'), path.join(PROJECT_ROOT, 'Dockerfile'));
+      assert.equal(
+        path.resolve(PROJECT_ROOT, build.context ?? '.', build.dockerfile ?? 'Dockerfile'),
+        path.join(PROJECT_ROOT, 'Dockerfile'),
+      );
       const command = Array.isArray(s.command) ? s.command.join(' ') : (s.command ?? '');
       assert.ok(command.includes(ENTRY_OF[proc]), `command ${command}`);
       assert.ok(existsSync(path.join(PROJECT_ROOT, ENTRY_OF[proc])));
@@ -172,7 +177,11 @@ describe('docker-compose.yml and Dockerfile', () => {
         assert.equal(config.keys.admin, SECRETS.ADMIN_API_KEY);
       }
       // Every default in the compose file is the config module's own default.
-      const defaults = loadConfig({ AZURE_TENANT_ID: SECRETS.AZURE_TENANT_ID, AZURE_CLIENT_ID: SECRETS.AZURE_CLIENT_ID, AZURE_CLIENT_SECRET: SECRETS.AZURE_CLIENT_SECRET });
+      const defaults = loadConfig({
+        AZURE_TENANT_ID: SECRETS.AZURE_TENANT_ID,
+        AZURE_CLIENT_ID: SECRETS.AZURE_CLIENT_ID,
+        AZURE_CLIENT_SECRET: SECRETS.AZURE_CLIENT_SECRET,
+      });
       const pick = (c: Readonly<Config>) => ({
         apiPort: c.apiPort,
         workerMetricsPort: c.workerMetricsPort,
@@ -193,7 +202,8 @@ describe('docker-compose.yml and Dockerfile', () => {
 
   it('starts the worker with its Node flags (the heap cap) in docker-compose.yml and in npm run worker, as npm start and the benchmarks do', () => {
     const composeCommand = (compose.services.worker!.command as string[]).join(' ');
-    const npmScript = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.worker!;
+    const npmScript = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+      .scripts.worker!;
     for (const launcher of [composeCommand, npmScript]) {
       assert.ok(launcher.includes(`${WORKER_NODE_FLAGS.join(' ')} --import tsx ${WORKER_ENTRY}`), launcher);
     }
@@ -239,7 +249,7 @@ describe('docker-compose.yml and Dockerfile', () => {
     const setupEnv = resolvedEnv('temporal-setup', SECRETS);
     assert.equal(setupEnv.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.deepEqual((setupEnv.SEARCH_ATTRIBUTES ?? '').split(/\s+/).filter(Boolean), SEARCH_ATTRIBUTE_CLI_ARGS);
-    const script = (Array.isArray(setup.command) ? setup.command.join('\n') : (setup.command ?? ''));
+    const script = Array.isArray(setup.command) ? setup.command.join('\n') : (setup.command ?? '');
     const shell = interpolate(script, {});
     assert.match(shell, /for sa in \$SEARCH_ATTRIBUTES/);
     assert.match(shell, /temporal operator search-attribute create .*--name "\$name" --type "\$type"/);
@@ -256,10 +266,16 @@ describe('docker-compose.yml and Dockerfile', () => {
   it('builds the image on Debian Node 20 with npm ci and runs it as a non-root user', () => {
     const from = /^FROM\s+(\S+)/m.exec(dockerfile)?.[1];
     assert.ok(from, 'a FROM line');
-    assert.match(from, /^(docker\.io\/(library\/)?)?node:20(\.\d+){0,2}-(bookworm|bullseye|trixie)(-slim)?(@sha256:[0-9a-f]{64})?$/, `Debian-based Node 20, got ${from}`);
+    assert.match(
+      from,
+      /^(docker\.io\/(library\/)?)?node:20(\.\d+){0,2}-(bookworm|bullseye|trixie)(-slim)?(@sha256:[0-9a-f]{64})?$/,
+      `Debian-based Node 20, got ${from}`,
+    );
     assert.match(dockerfile, /^RUN\s+npm ci\b/m);
     assert.match(dockerfile, /^USER\s+(node|\d+)/m);
-    const ignore = readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignore = readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['node_modules', '.data', '.tools']) assert.ok(ignore.includes(p), `.dockerignore keeps out ${p}`);
   });
 });

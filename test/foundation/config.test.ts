@@ -8,7 +8,6 @@ import { PROJECT_ROOT } from '../../lib/project-root';
 import { ConfigError, loadConfig, parseIsoDuration } from '../../config';
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../../domain/constants';
 
-
 function problemOf(env: Record<string, string>): ConfigError {
   try {
     loadConfig(env);
@@ -39,7 +38,11 @@ describe('configuration', () => {
     assert.equal(c.databaseUrl, undefined, 'embedded Postgres');
     assert.deepEqual({ ...c.temporal }, { address: undefined, namespace: 'default', taskQueue: 'azure-compliance', cliPath: undefined });
     assert.equal(c.azure, undefined, 'the local emulator');
-    const withCredentials = loadConfig({ AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' });
+    const withCredentials = loadConfig({
+      AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555',
+      AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+      AZURE_CLIENT_SECRET: 's',
+    });
     assert.deepEqual(
       { ...withCredentials.azure },
       {
@@ -112,10 +115,22 @@ describe('configuration', () => {
     ['TEMPORAL_ADDRESS', { TEMPORAL_ADDRESS: 'localhost' }, /TEMPORAL_ADDRESS must be host:port/],
     ['AZURE_AUTHORITY_HOST', { AZURE_AUTHORITY_HOST: 'http://login.example' }, /AZURE_AUTHORITY_HOST must be an https:\/\/ URL/],
     ['WEEKLY_REPORT_CRON', { WEEKLY_REPORT_CRON: 'every monday' }, /WEEKLY_REPORT_CRON must be a five-field cron expression/],
-    ['AZURE_TENANT_ID', { AZURE_TENANT_ID: 'contoso', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' }, /AZURE_TENANT_ID must be a GUID/],
-    ['AZURE_CLIENT_ID', { AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555' }, /AZURE_CLIENT_ID is required when AZURE_TENANT_ID is set/],
+    [
+      'AZURE_TENANT_ID',
+      { AZURE_TENANT_ID: 'contoso', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' },
+      /AZURE_TENANT_ID must be a GUID/,
+    ],
+    [
+      'AZURE_CLIENT_ID',
+      { AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555' },
+      /AZURE_CLIENT_ID is required when AZURE_TENANT_ID is set/,
+    ],
     ['TEMPORAL_DEV_PORT', { TEMPORAL_DEV_PORT: '-1' }, /TEMPORAL_DEV_PORT/],
-    ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: '5 minutes' }, /^configuration error: MAX_CLOCK_SKEW must be an ISO 8601 duration such as PT5M, PT30S or PT1H \(got "5 minutes"\)$/],
+    [
+      'MAX_CLOCK_SKEW',
+      { MAX_CLOCK_SKEW: '5 minutes' },
+      /^configuration error: MAX_CLOCK_SKEW must be an ISO 8601 duration such as PT5M, PT30S or PT1H \(got "5 minutes"\)$/,
+    ],
     ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: '300' }, /MAX_CLOCK_SKEW must be an ISO 8601 duration/],
     ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: 'P2D' }, /MAX_CLOCK_SKEW must be at most P1D \(a day\)/],
   ];
@@ -160,9 +175,17 @@ describe('configuration', () => {
 
   it('stops the worker at start with one line naming the required variables it lacks (PROCESS_VARIABLES)', function () {
     this.timeout(30_000);
-    const r = run('workers/main.ts', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' });
+    const r = run('workers/main.ts', {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
+      AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555',
+      AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+      AZURE_CLIENT_SECRET: 's',
+    });
     assert.equal(r.status, 2, r.stderr);
-    assert.equal(r.stderr, 'configuration error: TEMPORAL_ADDRESS is required by the worker (npm start sets it for its embedded defaults)\n');
+    assert.equal(
+      r.stderr,
+      'configuration error: TEMPORAL_ADDRESS is required by the worker (npm start sets it for its embedded defaults)\n',
+    );
     const none = run('workers/main.ts', {});
     assert.equal(none.status, 2, none.stderr);
     assert.equal(

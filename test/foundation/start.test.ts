@@ -17,7 +17,6 @@ import { PROJECT_ROOT } from '../../lib/project-root';
 import { portOpen } from '../../lib/temporal-cli';
 import { testEnv } from '../support/env';
 
-
 interface Ports {
   api: number;
   temporal: number;
@@ -101,7 +100,9 @@ class StartRun {
   }
 
   async exited(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`npm start did not exit within ${timeoutMs / 1000} s:\n${this.tail()}`)), timeoutMs).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`npm start did not exit within ${timeoutMs / 1000} s:\n${this.tail()}`)), timeoutMs).unref(),
+    );
     return Promise.race([this.exit, timeout]);
   }
 
@@ -134,7 +135,16 @@ describe('npm start', function () {
     for (const k of Object.keys(ports) as Array<keyof Ports>) ports[k] = await pickPort(taken);
     env = { ...process.env };
     // The embedded defaults: nothing external configured.
-    for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'MDM_API_KEY', 'ADMIN_API_KEY']) delete env[k];
+    for (const k of [
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'AZURE_TENANT_ID',
+      'AZURE_CLIENT_ID',
+      'AZURE_CLIENT_SECRET',
+      'MDM_API_KEY',
+      'ADMIN_API_KEY',
+    ])
+      delete env[k];
     Object.assign(env, {
       DATA_DIR: dataDir,
       API_PORT: String(ports.api),
@@ -221,7 +231,9 @@ describe('npm start', function () {
 
   /** The process running `entry` (node itself, not npx or a shell). */
   function processRunning(entry: string): { pid: number; cmdline: string } | undefined {
-    return processesMentioning(dataDir).find((p) => p.cmdline.includes(entry) && !p.cmdline.includes('npx') && p.cmdline.startsWith(process.execPath));
+    return processesMentioning(dataDir).find(
+      (p) => p.cmdline.includes(entry) && !p.cmdline.includes('npx') && p.cmdline.startsWith(process.execPath),
+    );
   }
 
   /** The pid of the `n`-th restart of child `name` (1-based), once npm start has printed it. */
@@ -239,7 +251,10 @@ describe('npm start', function () {
   async function healthyAgain(apiUrl: string, run: StartRun, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const status = await fetch(`${apiUrl}/healthz`).then((r) => r.status, () => 0);
+      const status = await fetch(`${apiUrl}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) return;
       if (Date.now() > deadline) assert.fail(`the API did not answer /healthz again within ${timeoutMs / 1000} s:\n${run.tail()}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -262,7 +277,10 @@ describe('npm start', function () {
     const worker = processRunning('workers/main.ts');
     assert.ok(worker, 'the worker process');
     process.kill(worker.pid, 'SIGKILL');
-    await run.waitFor(/^worker +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m, 10_000);
+    await run.waitFor(
+      /^worker +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m,
+      10_000,
+    );
     const health = await fetch(`${apiUrl}/healthz`);
     assert.deepEqual([health.status, await health.json()], [200, { status: 'ok' }], 'the API keeps answering while the worker is down');
     const newWorker = await restartedPid(run, 'worker', 1, 10_000);
@@ -273,7 +291,10 @@ describe('npm start', function () {
     const api = processRunning('api/main.ts');
     assert.ok(api, 'the API process');
     process.kill(api.pid, 'SIGKILL');
-    await run.waitFor(/^api +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m, 10_000);
+    await run.waitFor(
+      /^api +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m,
+      10_000,
+    );
     await healthyAgain(apiUrl, run, 30_000);
     assert.equal((await fetch(`${apiUrl}/readyz`)).status, 200);
     assert.equal(run.child.exitCode, null, 'npm start still runs');
@@ -282,8 +303,15 @@ describe('npm start', function () {
     for (let crash = 2; crash <= 5; crash++) process.kill(await restartedPid(run, 'worker', crash - 1, 15_000), 'SIGKILL');
     const { code } = await run.exited(60_000);
     assert.equal(code, 1, run.tail());
-    for (const [restart, delay] of [[2, '1 s'], [3, '2 s'], [4, '4 s']] as const) {
-      assert.match(run.output, new RegExp(`^worker +\\| exited unexpectedly \\(killed by SIGKILL\\): restarting it in ${delay} \\(restart ${restart}; `, 'm'));
+    for (const [restart, delay] of [
+      [2, '1 s'],
+      [3, '2 s'],
+      [4, '4 s'],
+    ] as const) {
+      assert.match(
+        run.output,
+        new RegExp(`^worker +\\| exited unexpectedly \\(killed by SIGKILL\\): restarting it in ${delay} \\(restart ${restart}; `, 'm'),
+      );
     }
     assert.match(run.output, /^start +\| worker crashed 5 times within 60 s \(last: killed by SIGKILL\): stopping everything$/m);
     assert.doesNotMatch(run.output, /restart 5;/, 'no 5th restart');
@@ -312,7 +340,12 @@ describe('npm start', function () {
       runs.push(run);
       const { code } = await run.exited(30_000);
       assert.equal(code, 1, run.tail());
-      assert.match(run.output, new RegExp(`127\\.0\\.0\\.1:${ports.temporal} \\(the Temporal dev server\\) is already in use: .*TEMPORAL_ADDRESS=.*TEMPORAL_DEV_PORT`));
+      assert.match(
+        run.output,
+        new RegExp(
+          `127\\.0\\.0\\.1:${ports.temporal} \\(the Temporal dev server\\) is already in use: .*TEMPORAL_ADDRESS=.*TEMPORAL_DEV_PORT`,
+        ),
+      );
       assert.doesNotMatch(run.output, /starting the dev server|starting the embedded server|starting the local Azure emulator/);
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));

@@ -11,14 +11,19 @@ describe('supervisor', function () {
   this.timeout(30_000);
 
   it("npm start's policy: 0.5 s, 1 s, 2 s, 4 s, 8 s, then capped at 10 s", () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 9].map((n) => restartDelayMs(RESTART_WITH_BACKOFF, n)), [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 9].map((n) => restartDelayMs(RESTART_WITH_BACKOFF, n)),
+      [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000],
+    );
     assert.deepEqual({ ...RESTART_WITH_BACKOFF }, { initialDelayMs: 500, maxDelayMs: 10_000, maxCrashes: 5, windowMs: 60_000 });
   });
 
   it('restarts a crashing child with backoff, then gives up on the 4th crash within the window with one reason', async () => {
     const lines: string[] = [];
     const sup = new Supervisor((l) => lines.push(l), ['crasher']);
-    const gaveUp = new Promise<{ child: Supervised; reason: string }>((resolve) => sup.onUnexpectedExit((child, reason) => resolve({ child, reason })));
+    const gaveUp = new Promise<{ child: Supervised; reason: string }>((resolve) =>
+      sup.onUnexpectedExit((child, reason) => resolve({ child, reason })),
+    );
     sup.start({
       name: 'crasher',
       command: process.execPath,
@@ -54,7 +59,14 @@ describe('supervisor', function () {
   it('a restart still pending when everything stops is cancelled', async () => {
     const lines: string[] = [];
     const sup = new Supervisor((l) => lines.push(l), ['slow']);
-    sup.start({ name: 'slow', command: process.execPath, args: ['-e', 'process.exit(1)'], env: {}, tier: 1, restart: { initialDelayMs: 300, maxDelayMs: 300, maxCrashes: 5, windowMs: 60_000 } });
+    sup.start({
+      name: 'slow',
+      command: process.execPath,
+      args: ['-e', 'process.exit(1)'],
+      env: {},
+      tier: 1,
+      restart: { initialDelayMs: 300, maxDelayMs: 300, maxCrashes: 5, windowMs: 60_000 },
+    });
     while (!lines.some((l) => l.includes('restarting it in 0.3 s'))) await new Promise((r) => setTimeout(r, 20));
     await sup.stopAll();
     await new Promise((r) => setTimeout(r, 500));

@@ -12,7 +12,8 @@ export type Answer = 'accepted' | 'rejected';
 export function answerProblems(model: ModelResult, answers: readonly Answer[]): string[] {
   const out: string[] = [];
   answers.forEach((a, i) => {
-    if (a === 'rejected' && model.outcomes[i] !== 'refused') out.push(`[answer-409] event #${i} answered 409 but the rules make it ${model.outcomes[i]}`);
+    if (a === 'rejected' && model.outcomes[i] !== 'refused')
+      out.push(`[answer-409] event #${i} answered 409 but the rules make it ${model.outcomes[i]}`);
   });
   return out;
 }
@@ -38,7 +39,8 @@ export function uploadTimeProblems(uploads: ReadonlyArray<{ lastUpdateTime: stri
     const t = Date.parse(uploads[i]!.lastUpdateTime ?? '');
     if (Number.isNaN(t)) return [`[last-update-time] upload #${i} carries no LastUpdateTime`];
     const earlier = seen.get(t);
-    if (earlier !== undefined) return [`[last-update-time] uploads #${earlier} and #${i} both carry LastUpdateTime ${uploads[i]!.lastUpdateTime}`];
+    if (earlier !== undefined)
+      return [`[last-update-time] uploads #${earlier} and #${i} both carry LastUpdateTime ${uploads[i]!.lastUpdateTime}`];
     seen.set(t, i);
   }
   return [];
@@ -68,6 +70,8 @@ export function disagreements(a: ObservedDetails, b: ObservedDetails, aName: str
 function canonical(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  const entries = Object.entries(v as Record<string, unknown>)
+    .filter(([, x]) => x !== undefined)
+    .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
 }

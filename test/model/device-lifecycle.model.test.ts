@@ -24,7 +24,15 @@ import { waitFor, withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
 import { answerProblems, detailProblems, disagreements, microsoftProblems, uploadTimeProblems, type Answer } from './checks';
 import { detailsOfWorkflowState, workflowStateIdle } from './domain-driver';
-import { IDS_PER_DEVICE, Materializer, USERS_PER_DEVICE, stackRunArb, type DevicePools, type GlobalStep, type StackRun } from './generators';
+import {
+  IDS_PER_DEVICE,
+  Materializer,
+  USERS_PER_DEVICE,
+  stackRunArb,
+  type DevicePools,
+  type GlobalStep,
+  type StackRun,
+} from './generators';
 import { KNOWN_LIVES, asStackRun } from './known-lives';
 import { runModel, type MicrosoftFault, type ObservedDetails, type Step } from './reference-model';
 
@@ -82,7 +90,11 @@ class Microsoft {
 
 async function applyGlobal(stack: Stack, microsoft: Microsoft, step: GlobalStep): Promise<void> {
   if (step.kind === 'reporting') {
-    await expectStatus(await call(stack.app, 'PUT', '/v1/settings', { key: 'admin', body: { enabled: step.enabled } }), 200, 'PUT /v1/settings');
+    await expectStatus(
+      await call(stack.app, 'PUT', '/v1/settings', { key: 'admin', body: { enabled: step.enabled } }),
+      200,
+      'PUT /v1/settings',
+    );
   } else if (step.kind === 'sync') {
     await expectStatus(await call(stack.app, 'POST', '/v1/sync', { key: 'admin', body: {} }), 202, 'POST /v1/sync');
   } else {
@@ -112,7 +124,11 @@ async function settle(stack: Stack, devices: readonly DeviceRun[]): Promise<void
   await waitFor(
     'every device to settle',
     async () => {
-      const open = await env.db('operations').where({ tenant_id: stack.tenant.tenantId }).whereNull('finished_at').count<{ count: string }[]>({ count: '*' });
+      const open = await env
+        .db('operations')
+        .where({ tenant_id: stack.tenant.tenantId })
+        .whereNull('finished_at')
+        .count<{ count: string }[]>({ count: '*' });
       if (Number(open[0]?.count ?? 0) > 0) return false;
       busy = [];
       for (const d of devices) {
@@ -154,7 +170,8 @@ async function judge(stack: Stack, device: DeviceRun): Promise<string[]> {
   const env = testEnv();
   const model = runModel(device.steps);
   const views = new Map<string, EntraDeviceView | null>();
-  for (const id of device.pools.azureDeviceIds) views.set(id.toLowerCase(), await env.emulator.control.entraDevice(stack.tenant.tenantId, id));
+  for (const id of device.pools.azureDeviceIds)
+    views.set(id.toLowerCase(), await env.emulator.control.entraDevice(stack.tenant.tenantId, id));
   const messages = new Map<string, { receivedAt: string; lastUpdateTime: string | null }>();
   for (const view of views.values()) for (const m of view?.messages ?? []) messages.set(m.messageId, m);
   const uploads = [...messages.values()].sort((a, b) => Date.parse(a.receivedAt) - Date.parse(b.receivedAt));
@@ -174,7 +191,11 @@ async function judge(stack: Stack, device: DeviceRun): Promise<string[]> {
 }
 
 /** Runs one generated run (its devices in parallel) to the end and judges every device; failures as readable blocks. */
-async function runOnStack(stack: Stack, microsoft: Microsoft, run: StackRun): Promise<{ failed: string[]; devices: number; events: number }> {
+async function runOnStack(
+  stack: Stack,
+  microsoft: Microsoft,
+  run: StackRun,
+): Promise<{ failed: string[]; devices: number; events: number }> {
   const env = testEnv();
   const now = Date.now();
   const devices: DeviceRun[] = run.devices.map(() => {
@@ -190,7 +211,9 @@ async function runOnStack(stack: Stack, microsoft: Microsoft, run: StackRun): Pr
       {
         tenantId: stack.tenant.tenantId,
         users: devices.flatMap((d) => d.pools.userPrincipalNames.map((userPrincipalName) => ({ userPrincipalName }))),
-        devices: devices.flatMap((d) => d.pools.azureDeviceIds.map((id) => ({ deviceId: id, operatingSystem: 'iOS', displayName: d.deviceId }))),
+        devices: devices.flatMap((d) =>
+          d.pools.azureDeviceIds.map((id) => ({ deviceId: id, operatingSystem: 'iOS', displayName: d.deviceId })),
+        ),
       },
     ],
   });
@@ -221,7 +244,10 @@ async function runOnStack(stack: Stack, microsoft: Microsoft, run: StackRun): Pr
   const failed: string[] = [];
   for (const d of devices) {
     const problems = await judge(stack, d);
-    if (problems.length > 0) failed.push(`device ${d.deviceId}:\n${problems.map((p) => `    ${p}`).join('\n')}\n  steps:\n${d.trace.map((l) => `    ${l}`).join('\n')}`);
+    if (problems.length > 0)
+      failed.push(
+        `device ${d.deviceId}:\n${problems.map((p) => `    ${p}`).join('\n')}\n  steps:\n${d.trace.map((l) => `    ${l}`).join('\n')}`,
+      );
   }
   return { failed, devices: devices.length, events: devices.reduce((n, d) => n + d.answers.length, 0) };
 }
@@ -268,7 +294,12 @@ describe('model: device lives on the real stack (API, Temporal, Postgres, emulat
     });
     // Shrinking would replay whole runs on the real stack: the first failing run is reported as it is.
     const result = await onStack(() => fc.check(property, { seed: SEED, numRuns: RUNS, endOnFailure: true }));
-    console.log(`      model (real stack): ${counts.runs} runs, ${counts.devices} sequences (one per device), ${counts.events} events (seed ${SEED})`);
-    if (result.failed) assert.fail(`seed ${SEED}, run ${counts.runs} (path ${result.counterexamplePath}), not shrunk: ${failure || String(result.errorInstance)}`);
+    console.log(
+      `      model (real stack): ${counts.runs} runs, ${counts.devices} sequences (one per device), ${counts.events} events (seed ${SEED})`,
+    );
+    if (result.failed)
+      assert.fail(
+        `seed ${SEED}, run ${counts.runs} (path ${result.counterexamplePath}), not shrunk: ${failure || String(result.errorInstance)}`,
+      );
   });
 });

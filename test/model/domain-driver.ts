@@ -61,7 +61,9 @@ export class SimulatedMicrosoft {
     if (d.inventoryAt === null || at >= d.inventoryAt) {
       d.inventoryAt = at;
       d.isManaged = payload.managementState === 'managed';
-      d.inventory = payload.inventory ? { DeviceName: payload.inventory.deviceName, OsVersion: payload.inventory.osVersion } : { DeviceName: id, OsVersion: '' };
+      d.inventory = payload.inventory
+        ? { DeviceName: payload.inventory.deviceName, OsVersion: payload.inventory.osVersion }
+        : { DeviceName: id, OsVersion: '' };
     }
     if (d.complianceAt === null || at >= d.complianceAt) {
       d.complianceAt = at;
@@ -208,7 +210,13 @@ export class DomainDevice {
     if (world.fault === 'throttled') return false;
     const at = this.now();
     if (world.fault === 'unavailable') {
-      this.state = reportFailed(startReport(this.state, u.payload, at, u.former), deviceErrorFor('Transient', 'Microsoft was unavailable'), u.payload, u.former, u.trigger);
+      this.state = reportFailed(
+        startReport(this.state, u.payload, at, u.former),
+        deviceErrorFor('Transient', 'Microsoft was unavailable'),
+        u.payload,
+        u.former,
+        u.trigger,
+      );
       this.persist();
       return true;
     }

@@ -36,11 +36,16 @@ for (const s of samples) for (const c of categories(simulate(s).problems)) tally
 console.log(`${samples.length} random lives; lives showing each category:`, Object.fromEntries(tally));
 
 for (const cat of only ? [only] : CATEGORIES) {
-  const r = fc.check(fc.property(arb, (s) => !categories(simulate(s).problems).includes(cat)), { seed, numRuns: 5000 });
+  const r = fc.check(
+    fc.property(arb, (s) => !categories(simulate(s).problems).includes(cat)),
+    { seed, numRuns: 5000 },
+  );
   if (!r.failed) {
     console.log(`\n== ${cat}: none found`);
     continue;
   }
   const run = simulate(r.counterexample![0]);
-  console.log(`\n== ${cat}\n${run.trace.map((l) => `  ${l}`).join('\n')}\n  => ${run.problems.filter((p) => p.startsWith(`[${cat}]`)).join('\n  => ')}`);
+  console.log(
+    `\n== ${cat}\n${run.trace.map((l) => `  ${l}`).join('\n')}\n  => ${run.problems.filter((p) => p.startsWith(`[${cat}]`)).join('\n  => ')}`,
+  );
 }

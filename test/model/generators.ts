@@ -38,7 +38,11 @@ export type AbstractDeviceStep =
 
 export type GlobalStep = Exclude<Step, { kind: 'event' }>;
 
-const ticksArb = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 3, arbitrary: fc.integer({ min: 1, max: 2 }) }, { weight: 1, arbitrary: fc.integer({ min: 3, max: 6 }) });
+const ticksArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(0) },
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 2 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 3, max: 6 }) },
+);
 
 const timeArb: fc.Arbitrary<TimeShift> = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 1, max: 60_000 }).map((byMs) => ({ kind: 'later' as const, byMs })) },
@@ -60,7 +64,13 @@ export const registrationArb: fc.Arbitrary<AbstractEvent> = fc
     user: fc.integer({ min: 0, max: USERS_PER_DEVICE - 1 }),
     platform: fc.constantFrom<Platform>('iOS', 'Android'),
   })
-  .map(({ code, id, noId, user, platform }) => ({ type: 'registration' as const, code, id: code !== 'Success' && noId ? null : id, user, platform }));
+  .map(({ code, id, noId, user, platform }) => ({
+    type: 'registration' as const,
+    code,
+    id: code !== 'Success' && noId ? null : id,
+    user,
+    platform,
+  }));
 
 const actionsArb: fc.Arbitrary<PolicyAction[]> = fc.oneof(
   { weight: 6, arbitrary: fc.subarray([...NON_RETIRE_ACTIONS]) },
@@ -75,7 +85,10 @@ export const eventArb: fc.Arbitrary<AbstractEvent> = fc.oneof(
 );
 
 export const deviceStepArb: fc.Arbitrary<AbstractDeviceStep> = fc.oneof(
-  { weight: 12, arbitrary: fc.record({ kind: fc.constant('new' as const), event: eventArb, time: timeArb, offsetZone: fc.boolean(), ticks: ticksArb }) },
+  {
+    weight: 12,
+    arbitrary: fc.record({ kind: fc.constant('new' as const), event: eventArb, time: timeArb, offsetZone: fc.boolean(), ticks: ticksArb }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), ticks: ticksArb }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('redeliver' as const), pick: fc.nat(), ticks: ticksArb }) },
 );
@@ -96,7 +109,9 @@ const firstStepArb: fc.Arbitrary<AbstractDeviceStep> = fc.oneof(
 );
 
 export function deviceStepsArb(minLength: number, maxLength: number): fc.Arbitrary<AbstractDeviceStep[]> {
-  return fc.tuple(firstStepArb, fc.array(deviceStepArb, { minLength: Math.max(0, minLength - 1), maxLength: maxLength - 1 })).map(([first, rest]) => [first, ...rest]);
+  return fc
+    .tuple(firstStepArb, fc.array(deviceStepArb, { minLength: Math.max(0, minLength - 1), maxLength: maxLength - 1 }))
+    .map(([first, rest]) => [first, ...rest]);
 }
 
 export const faultArb: fc.Arbitrary<MicrosoftFault> = fc.constantFrom<MicrosoftFault>('unavailable', 'throttled', 'failedMessages');
@@ -112,10 +127,7 @@ export type MixedStep = { kind: 'device'; step: AbstractDeviceStep } | { kind: '
 
 export function mixedSequenceArb(minLength: number, maxLength: number): fc.Arbitrary<MixedStep[]> {
   return fc
-    .tuple(
-      deviceStepsArb(minLength, maxLength),
-      fc.array(fc.tuple(fc.nat(), globalStepArb), { maxLength: Math.ceil(maxLength / 3) }),
-    )
+    .tuple(deviceStepsArb(minLength, maxLength), fc.array(fc.tuple(fc.nat(), globalStepArb), { maxLength: Math.ceil(maxLength / 3) }))
     .map(([device, globals]) => {
       const out: MixedStep[] = device.map((step) => ({ kind: 'device' as const, step }));
       for (const [at, step] of globals) out.splice(at % (out.length + 1), 0, { kind: 'global', step });

@@ -29,7 +29,14 @@ export interface ModelInventory {
 
 /** The MDM's events, shaped as the API takes them. */
 export type MdmEvent =
-  | { type: 'registration'; occurredAt: string; platform: Platform; azureDeviceId: string | null; clientStatusCode: ClientStatusCode; userPrincipalName?: string }
+  | {
+      type: 'registration';
+      occurredAt: string;
+      platform: Platform;
+      azureDeviceId: string | null;
+      clientStatusCode: ClientStatusCode;
+      userPrincipalName?: string;
+    }
   | { type: 'compliance'; occurredAt: string; actions: PolicyAction[] }
   | { type: 'inventory'; occurredAt: string; inventory: ModelInventory }
   | { type: 'retire'; occurredAt: string };
@@ -105,7 +112,8 @@ export function violation(expect: MicrosoftExpectation, view: MicrosoftView | nu
   const seen = `isManaged=${String(managed)} isCompliant=${String(compliant)}`;
   switch (expect.kind) {
     case 'exact': {
-      if (managed !== true || compliant !== expect.isCompliant) return `expected isManaged=true isCompliant=${expect.isCompliant}, Microsoft holds ${seen}`;
+      if (managed !== true || compliant !== expect.isCompliant)
+        return `expected isManaged=true isCompliant=${expect.isCompliant}, Microsoft holds ${seen}`;
       if (expect.inventory !== null) {
         const inv = view?.inventory ?? {};
         if (inv.DeviceName !== expect.inventory.deviceName || inv.OsVersion !== expect.inventory.osVersion) {
@@ -172,7 +180,14 @@ export function runModel(steps: readonly Step[]): ModelResult {
   let closedAt: number | null = null;
   let openedAt: number | null = null;
   const lifecycles: Lifecycle[] = [];
-  const fresh = (): Lifecycle => ({ index: lifecycles.length, registration: null, actions: [], inventory: null, retiredAt: null, targets: new Set() });
+  const fresh = (): Lifecycle => ({
+    index: lifecycles.length,
+    registration: null,
+    actions: [],
+    inventory: null,
+    retiredAt: null,
+    targets: new Set(),
+  });
   let life = fresh();
   lifecycles.push(life);
   const outcomes: Outcome[] = [];
@@ -209,7 +224,12 @@ export function runModel(steps: readonly Step[]): ModelResult {
       openedAt = t;
       life = fresh();
       lifecycles.push(life);
-      life.registration = { platform: e.platform, azureDeviceId: e.azureDeviceId, clientStatusCode: e.clientStatusCode, userPrincipalName: e.userPrincipalName ?? null };
+      life.registration = {
+        platform: e.platform,
+        azureDeviceId: e.azureDeviceId,
+        clientStatusCode: e.clientStatusCode,
+        userPrincipalName: e.userPrincipalName ?? null,
+      };
       newest.registration = t;
       noteTarget();
       outcomes.push('applied');
@@ -219,9 +239,7 @@ export function runModel(steps: readonly Step[]): ModelResult {
     // 2. Not retired: stale?
     const previous = newest[e.type];
     const stale =
-      (previous !== undefined && t < previous) ||
-      (closedAt !== null && t < closedAt) ||
-      (isRetire(e) && openedAt !== null && t < openedAt);
+      (previous !== undefined && t < previous) || (closedAt !== null && t < closedAt) || (isRetire(e) && openedAt !== null && t < openedAt);
     if (stale) {
       outcomes.push('stale');
       continue;
@@ -326,12 +344,19 @@ export function detailMismatches(expected: ExpectedDetails, seen: ObservedDetail
     eq('reportedCompliance', expected.reportedCompliance, seen.reportedCompliance);
     eq('managementState', expected.managementState, seen.managementState);
   }
-  if (expected.azureDeviceComplianceStatus !== null) eq('azureDeviceComplianceStatus', expected.azureDeviceComplianceStatus, seen.azureDeviceComplianceStatus);
-  if (seen.azureDeviceComplianceStatus === 'Successful' && seen.lastError !== null) out.push(`lastError: expected null next to Successful, got ${JSON.stringify(seen.lastError)}`);
-  if (expected.azureDeviceComplianceStatus === 'Failed' && expected.azureClientStatusCode !== 'Success' && expected.azureClientStatusCode !== null) {
+  if (expected.azureDeviceComplianceStatus !== null)
+    eq('azureDeviceComplianceStatus', expected.azureDeviceComplianceStatus, seen.azureDeviceComplianceStatus);
+  if (seen.azureDeviceComplianceStatus === 'Successful' && seen.lastError !== null)
+    out.push(`lastError: expected null next to Successful, got ${JSON.stringify(seen.lastError)}`);
+  if (
+    expected.azureDeviceComplianceStatus === 'Failed' &&
+    expected.azureClientStatusCode !== 'Success' &&
+    expected.azureClientStatusCode !== null
+  ) {
     eq('lastError.code', expected.azureClientStatusCode, seen.lastError?.code ?? null);
   }
-  const inv = (i: Record<string, unknown> | ModelInventory | null) => (i === null ? null : { deviceName: i.deviceName, os: i.os, osVersion: i.osVersion });
+  const inv = (i: Record<string, unknown> | ModelInventory | null) =>
+    i === null ? null : { deviceName: i.deviceName, os: i.os, osVersion: i.osVersion };
   eq('inventory', inv(expected.inventory), inv(seen.inventory));
   return out;
 }

@@ -11,11 +11,7 @@ import type { AzureCredentials } from '../../config';
 import { getDevice, listReportAttempts, type DeviceRow } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
 import { createWorker, type ConnectorWorker } from '../../workers/worker';
-import {
-  DEVICE_WORKFLOW_TYPE,
-  deviceWorkflowId,
-  type DeviceWorkflowOptions,
-} from '../../workflows/messages';
+import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, type DeviceWorkflowOptions } from '../../workflows/messages';
 import { testEnv, uniqueName } from './env';
 
 /** Fast status polling for tests: the emulator completes a message on its second poll. */
@@ -130,11 +126,7 @@ export function compliance(actions: Extract<DeviceEvent, { type: 'compliance' }>
   return { type: 'compliance', occurredAt, actions };
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -149,12 +141,21 @@ export async function waitFor<T>(
   }
 }
 
-export function waitForDevice(deviceId: string, predicate: (d: DeviceRow) => boolean, what = 'the device row', timeoutMs?: number): Promise<DeviceRow> {
+export function waitForDevice(
+  deviceId: string,
+  predicate: (d: DeviceRow) => boolean,
+  what = 'the device row',
+  timeoutMs?: number,
+): Promise<DeviceRow> {
   const env = testEnv();
-  return waitFor(`${what} of ${deviceId}`, async () => {
-    const row = await getDevice(env.db, env.tenantId, deviceId);
-    return row && predicate(row) ? row : null;
-  }, timeoutMs);
+  return waitFor(
+    `${what} of ${deviceId}`,
+    async () => {
+      const row = await getDevice(env.db, env.tenantId, deviceId);
+      return row && predicate(row) ? row : null;
+    },
+    timeoutMs,
+  );
 }
 
 export async function timeline(deviceId: string) {
@@ -180,7 +181,13 @@ export function workflowHandle(deviceId: string) {
 /** Starts a worker in a child process on the task queue; resolves once it polls. */
 export async function spawnWorkerProcess(taskQueue: string): Promise<ChildProcess> {
   const env = testEnv();
-  const args = JSON.stringify({ address: env.temporalAddress, namespace: env.namespace, taskQueue, databaseUrl: env.databaseUrl, azure: env.azure });
+  const args = JSON.stringify({
+    address: env.temporalAddress,
+    namespace: env.namespace,
+    taskQueue,
+    databaseUrl: env.databaseUrl,
+    azure: env.azure,
+  });
   const child = spawn(process.execPath, ['--import', 'tsx', require.resolve('./worker-process.ts'), args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: process.env,

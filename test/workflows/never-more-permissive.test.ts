@@ -26,15 +26,22 @@ import {
 } from '../support/device-harness';
 
 /** Fast polls and fast retries: a report that must reach Microsoft is retried within a second. */
-const FAST: DeviceWorkflowOptions = { statusPollIntervalsMs: [150, 300], microsoftRetry: { initialIntervalMs: 100, maximumIntervalMs: 400 } };
+const FAST: DeviceWorkflowOptions = {
+  statusPollIntervalsMs: [150, 300],
+  microsoftRetry: { initialIntervalMs: 100, maximumIntervalMs: 400 },
+};
 
 const send = (taskQueue: string, deviceId: string, event: Parameters<typeof sendEvent>[2]) => sendEvent(taskQueue, deviceId, event, FAST);
 
 async function microsoftHolds(d: { azureDeviceId: string }, isManaged: boolean, isCompliant: boolean, what: string) {
-  return waitFor(`${what}: Microsoft holding managed=${isManaged} compliant=${isCompliant}`, async () => {
-    const view = await entra(d.azureDeviceId);
-    return view && view.isManaged === isManaged && view.isCompliant === isCompliant ? view : null;
-  }, 60_000);
+  return waitFor(
+    `${what}: Microsoft holding managed=${isManaged} compliant=${isCompliant}`,
+    async () => {
+      const view = await entra(d.azureDeviceId);
+      return view && view.isManaged === isManaged && view.isCompliant === isCompliant ? view : null;
+    },
+    60_000,
+  );
 }
 
 async function registered(taskQueue: string, d: SeededDevice) {
@@ -74,7 +81,10 @@ describe('never more permissive than the MDM (real Temporal, Postgres, Azure emu
       assert.equal((await post(registration(d))).status, 202);
       assert.equal((await post(compliance(['QUARANTINE']))).status, 202, 'the read model still says retired: it must not decide');
       await microsoftHolds(d, true, false, 're-enrolled and quarantined');
-      const row = await waitForDevice(d.deviceId, (r) => r.retiredAt === null && r.policyAction === 'QUARANTINE' && r.complianceStatus === 'Successful');
+      const row = await waitForDevice(
+        d.deviceId,
+        (r) => r.retiredAt === null && r.policyAction === 'QUARANTINE' && r.complianceStatus === 'Successful',
+      );
       assert.equal(row.reportedCompliance, 'notCompliant');
     });
   });
@@ -90,10 +100,14 @@ describe('never more permissive than the MDM (real Temporal, Postgres, Azure emu
       await send(taskQueue, d.deviceId, registration(d));
       await send(taskQueue, d.deviceId, compliance(['QUARANTINE']));
       await microsoftHolds(d, true, false, 're-enrolled and quarantined');
-      const state = await waitFor('the next lifecycle settled', async () => {
-        const s = (await workflowHandle(d.deviceId).query('state')) as DeviceState;
-        return s.retiredAt === null && s.status === 'Successful' && s.actions.includes('QUARANTINE') ? s : null;
-      }, 60_000);
+      const state = await waitFor(
+        'the next lifecycle settled',
+        async () => {
+          const s = (await workflowHandle(d.deviceId).query('state')) as DeviceState;
+          return s.retiredAt === null && s.status === 'Successful' && s.actions.includes('QUARANTINE') ? s : null;
+        },
+        60_000,
+      );
       assert.equal(state.lifecycle, 2);
       const triggers = (await timeline(d.deviceId)).map((r) => r.trigger);
       assert.ok(triggers.includes('retire'), 'the removal was reported before the next lifecycle');
@@ -182,7 +196,10 @@ describe('never more permissive than the MDM (real Temporal, Postgres, Azure emu
       const rows = (await timeline(d.deviceId)).filter((r) => r.trigger === 'retire');
       const [last, ...earlier] = rows.map((r) => r.outcome);
       assert.equal(last, 'Successful', 'newest first: the retry that went through');
-      assert.ok(earlier.length >= 1 && earlier.every((o) => o === 'Failed'), `the failed attempts before it: ${rows.map((r) => r.outcome).join(', ')}`);
+      assert.ok(
+        earlier.length >= 1 && earlier.every((o) => o === 'Failed'),
+        `the failed attempts before it: ${rows.map((r) => r.outcome).join(', ')}`,
+      );
     });
   });
 
@@ -219,11 +236,15 @@ describe('never more permissive than the MDM (real Temporal, Postgres, Azure emu
       // Re-reports of an unchanged state carry no newer event time: they must still be newer uploads.
       for (let i = 0; i < 3; i++) {
         await workflowHandle(d.deviceId).signal(reportSignal, { trigger: 'manual' });
-        await waitFor(`manual report ${i + 1}`, async () => (await timeline(d.deviceId)).filter((r) => r.trigger === 'manual' && r.outcome === 'Successful').length === i + 1);
+        await waitFor(
+          `manual report ${i + 1}`,
+          async () => (await timeline(d.deviceId)).filter((r) => r.trigger === 'manual' && r.outcome === 'Successful').length === i + 1,
+        );
       }
       const times = (await entra(d.azureDeviceId))!.messages.map((m) => m.lastUpdateTime!);
       assert.equal(times.length, 4);
-      for (let i = 1; i < times.length; i++) assert.ok(Date.parse(times[i]!) > Date.parse(times[i - 1]!), `upload ${i}: ${times[i]} after ${times[i - 1]}`);
+      for (let i = 1; i < times.length; i++)
+        assert.ok(Date.parse(times[i]!) > Date.parse(times[i - 1]!), `upload ${i}: ${times[i]} after ${times[i - 1]}`);
     });
   });
 

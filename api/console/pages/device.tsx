@@ -58,16 +58,28 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
           </dd>
           <dt>Azure Device Compliance Status</dt>
           <dd data-field="azureDeviceComplianceStatus" data-value={raw(d.azureDeviceComplianceStatus)}>
-            {d.azureDeviceComplianceStatus ? <Badge tone={complianceTone(d.azureDeviceComplianceStatus)}>{d.azureDeviceComplianceStatus}</Badge> : enabled ? '' : <ComplianceBadge status={null} enabled={false} />}
+            {d.azureDeviceComplianceStatus ? (
+              <Badge tone={complianceTone(d.azureDeviceComplianceStatus)}>{d.azureDeviceComplianceStatus}</Badge>
+            ) : enabled ? (
+              ''
+            ) : (
+              <ComplianceBadge status={null} enabled={false} />
+            )}
           </dd>
           <dt>Azure Client Status Code</dt>
           <dd data-field="azureClientStatusCode" data-value={raw(d.azureClientStatusCode)}>
             <ClientStatusBadge code={d.azureClientStatusCode} />
-            {d.azureClientStatusCode && isClientStatusCode(d.azureClientStatusCode) ? <> {CLIENT_STATUS_DESCRIPTIONS[d.azureClientStatusCode]}</> : null}
+            {d.azureClientStatusCode && isClientStatusCode(d.azureClientStatusCode) ? (
+              <> {CLIENT_STATUS_DESCRIPTIONS[d.azureClientStatusCode]}</>
+            ) : null}
           </dd>
           <dt>Azure Device Compliance Report Time</dt>
           <dd data-field="azureDeviceComplianceReportTime" data-value={raw(d.azureDeviceComplianceReportTime)}>
-            {d.azureDeviceComplianceReportTime ? <Time iso={d.azureDeviceComplianceReportTime} /> : <span class="muted">(blank: no report accepted by Microsoft for the current state)</span>}
+            {d.azureDeviceComplianceReportTime ? (
+              <Time iso={d.azureDeviceComplianceReportTime} />
+            ) : (
+              <span class="muted">(blank: no report accepted by Microsoft for the current state)</span>
+            )}
           </dd>
         </dl>
       </section>
@@ -98,23 +110,41 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
         <h2 id="policy">Policy and what was reported</h2>
         <dl class="details">
           <dt>Policy action in force</dt>
-          <dd data-field="policyAction" data-value={raw(d.policyAction)}>{d.policyAction ?? 'None (no policy violated)'}</dd>
+          <dd data-field="policyAction" data-value={raw(d.policyAction)}>
+            {d.policyAction ?? 'None (no policy violated)'}
+          </dd>
           <dt>Reported compliance</dt>
-          <dd data-field="reportedCompliance" data-value={raw(d.reportedCompliance)}>{d.reportedCompliance ? REPORTED_WORDS[d.reportedCompliance] ?? d.reportedCompliance : 'Nothing reported yet'}</dd>
+          <dd data-field="reportedCompliance" data-value={raw(d.reportedCompliance)}>
+            {d.reportedCompliance ? (REPORTED_WORDS[d.reportedCompliance] ?? d.reportedCompliance) : 'Nothing reported yet'}
+          </dd>
           <dt>Reported management state</dt>
-          <dd data-field="managementState" data-value={raw(d.managementState)}>{d.managementState ? MANAGEMENT_WORDS[d.managementState] ?? d.managementState : 'Nothing reported yet'}</dd>
+          <dd data-field="managementState" data-value={raw(d.managementState)}>
+            {d.managementState ? (MANAGEMENT_WORDS[d.managementState] ?? d.managementState) : 'Nothing reported yet'}
+          </dd>
           <dt>Platform</dt>
-          <dd data-field="platform" data-value={raw(d.platform)}>{d.platform ?? 'unknown'}</dd>
+          <dd data-field="platform" data-value={raw(d.platform)}>
+            {d.platform ?? 'unknown'}
+          </dd>
           <dt>User</dt>
-          <dd data-field="userPrincipalName" data-value={raw(d.userPrincipalName)}>{d.userPrincipalName ?? 'unknown'}</dd>
+          <dd data-field="userPrincipalName" data-value={raw(d.userPrincipalName)}>
+            {d.userPrincipalName ?? 'unknown'}
+          </dd>
           <dt>Last attempt</dt>
-          <dd data-field="lastAttemptAt" data-value={raw(d.lastAttemptAt)}><Time iso={d.lastAttemptAt} /></dd>
+          <dd data-field="lastAttemptAt" data-value={raw(d.lastAttemptAt)}>
+            <Time iso={d.lastAttemptAt} />
+          </dd>
           <dt>Last successful report</dt>
-          <dd data-field="lastSuccessfulReportAt" data-value={raw(d.lastSuccessfulReportAt)}><Time iso={d.lastSuccessfulReportAt} /></dd>
+          <dd data-field="lastSuccessfulReportAt" data-value={raw(d.lastSuccessfulReportAt)}>
+            <Time iso={d.lastSuccessfulReportAt} />
+          </dd>
           <dt>Retired</dt>
-          <dd data-field="retiredAt" data-value={raw(d.retiredAt)}><Time iso={d.retiredAt} empty="no" /></dd>
+          <dd data-field="retiredAt" data-value={raw(d.retiredAt)}>
+            <Time iso={d.retiredAt} empty="no" />
+          </dd>
           <dt>Updated</dt>
-          <dd data-field="updatedAt" data-value={raw(d.updatedAt)}><Time iso={d.updatedAt} /></dd>
+          <dd data-field="updatedAt" data-value={raw(d.updatedAt)}>
+            <Time iso={d.updatedAt} />
+          </dd>
         </dl>
       </section>
 
@@ -138,7 +168,9 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
               <tbody>
                 {reports.map((r) => (
                   <tr data-trigger={r.trigger} data-outcome={r.outcome}>
-                    <td data-label="When"><Time iso={r.at} /></td>
+                    <td data-label="When">
+                      <Time iso={r.at} />
+                    </td>
                     <td data-label="Why">{r.trigger}</td>
                     <td data-label="Reported">
                       {REPORTED_WORDS[r.reported.complianceStatus] ?? r.reported.complianceStatus}, {r.reported.managementState}
@@ -146,7 +178,11 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
                     <td data-label="Outcome">
                       <Badge tone={complianceTone(r.outcome)}>{r.outcome}</Badge>
                     </td>
-                    <td data-label="Error">{r.error ? `${String((r.error as { code?: unknown }).code ?? '')} ${String((r.error as { message?: unknown }).message ?? '')}`.trim() : '—'}</td>
+                    <td data-label="Error">
+                      {r.error
+                        ? `${String((r.error as { code?: unknown }).code ?? '')} ${String((r.error as { message?: unknown }).message ?? '')}`.trim()
+                        : '—'}
+                    </td>
                   </tr>
                 ))}
               </tbody>

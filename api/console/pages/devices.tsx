@@ -30,7 +30,12 @@ export function listQueryString(q: DeviceListQuery, extra: Record<string, string
   return s === '' ? '' : `?${s}`;
 }
 
-const Select: FC<{ name: string; label: string; value: string | undefined; options: Array<[string, string]> }> = ({ name, label, value, options }) => (
+const Select: FC<{ name: string; label: string; value: string | undefined; options: Array<[string, string]> }> = ({
+  name,
+  label,
+  value,
+  options,
+}) => (
   <label>
     {label}
     <select name={name}>
@@ -44,13 +49,13 @@ const Select: FC<{ name: string; label: string; value: string | undefined; optio
   </label>
 );
 
-export const DevicesPage: FC<{ query: DeviceListQuery; items: DeviceDetails[]; enabled: boolean; nextCursor: string | null; isFirstPage: boolean }> = ({
-  query,
-  items,
-  enabled,
-  nextCursor,
-  isFirstPage,
-}) => {
+export const DevicesPage: FC<{
+  query: DeviceListQuery;
+  items: DeviceDetails[];
+  enabled: boolean;
+  nextCursor: string | null;
+  isFirstPage: boolean;
+}> = ({ query, items, enabled, nextCursor, isFirstPage }) => {
   const filtered = Boolean(query.complianceStatus || query.clientStatusCode || query.policyAction || query.retired || query.q);
   return (
     <>
@@ -60,13 +65,45 @@ export const DevicesPage: FC<{ query: DeviceListQuery; items: DeviceDetails[]; e
           Search
           <input type="search" name="q" value={query.q ?? ''} placeholder="Device ID, Azure device ID or user" maxlength={200} />
         </label>
-        <Select name="complianceStatus" label="Compliance status" value={query.complianceStatus} options={COMPLIANCE_STATUSES.map((s) => [s, s])} />
-        <Select name="clientStatusCode" label="Client status code" value={query.clientStatusCode} options={CLIENT_STATUS_CODES.map((s) => [s, s])} />
-        <Select name="policyAction" label="Policy action" value={query.policyAction} options={[...POLICY_ACTIONS.map((s): [string, string] => [s, s]), ['none', 'None']]} />
-        <Select name="retired" label="Retired" value={query.retired} options={[['false', 'Not retired'], ['true', 'Retired']]} />
-        <Select name="sort" label="Sort by" value={query.sort === 'deviceId' ? undefined : query.sort} options={[['lastReport', 'Last report, newest first']]} />
+        <Select
+          name="complianceStatus"
+          label="Compliance status"
+          value={query.complianceStatus}
+          options={COMPLIANCE_STATUSES.map((s) => [s, s])}
+        />
+        <Select
+          name="clientStatusCode"
+          label="Client status code"
+          value={query.clientStatusCode}
+          options={CLIENT_STATUS_CODES.map((s) => [s, s])}
+        />
+        <Select
+          name="policyAction"
+          label="Policy action"
+          value={query.policyAction}
+          options={[...POLICY_ACTIONS.map((s): [string, string] => [s, s]), ['none', 'None']]}
+        />
+        <Select
+          name="retired"
+          label="Retired"
+          value={query.retired}
+          options={[
+            ['false', 'Not retired'],
+            ['true', 'Retired'],
+          ]}
+        />
+        <Select
+          name="sort"
+          label="Sort by"
+          value={query.sort === 'deviceId' ? undefined : query.sort}
+          options={[['lastReport', 'Last report, newest first']]}
+        />
         <button type="submit">Apply</button>
-        {filtered ? <a class="button secondary" href="/console/devices">Clear</a> : null}
+        {filtered ? (
+          <a class="button secondary" href="/console/devices">
+            Clear
+          </a>
+        ) : null}
       </form>
       <p class="actions">
         <a class="button secondary" href={`/console/devices.csv${listQueryString(query)}`} download>

@@ -16,7 +16,12 @@ export function describeFilter(f: BulkFilter | null): string {
   return parts.length === 0 ? 'every device that is not retired' : `every device that is not retired and whose ${parts.join(' and ')}`;
 }
 
-const KIND_WORDS: Record<string, string> = { sync: 'Bulk re-report', weekly: 'Weekly report', enable: 'Reporting turned on', resync: 'Resync asked by Microsoft' };
+const KIND_WORDS: Record<string, string> = {
+  sync: 'Bulk re-report',
+  weekly: 'Weekly report',
+  enable: 'Reporting turned on',
+  resync: 'Resync asked by Microsoft',
+};
 
 export const OperationsPage: FC<{ operations: OperationSummary[] }> = ({ operations }) => (
   <>
@@ -54,9 +59,15 @@ export const OperationsPage: FC<{ operations: OperationSummary[] }> = ({ operati
         <ul>
           {operations.map((op) => (
             <li>
-              <a href={`/console/operations/${encodeURIComponent(op.operationId)}`}>{KIND_WORDS[op.kind] ?? op.kind}</a>, started <Time iso={op.startedAt} />
+              <a href={`/console/operations/${encodeURIComponent(op.operationId)}`}>{KIND_WORDS[op.kind] ?? op.kind}</a>, started{' '}
+              <Time iso={op.startedAt} />
               {op.kind === 'sync' ? <span class="muted"> — {describeFilter(op.filter)}</span> : null}
-              <OperationProgress total={op.devicesTotal} signalled={op.devicesSignalled} skipped={op.devicesSkipped} finished={op.finishedAt !== null} />
+              <OperationProgress
+                total={op.devicesTotal}
+                signalled={op.devicesSignalled}
+                skipped={op.devicesSkipped}
+                finished={op.finishedAt !== null}
+              />
             </li>
           ))}
         </ul>
@@ -75,8 +86,8 @@ export const ConfirmBulkPage: FC<{ filter: BulkFilter; count: number; csrf: stri
     ) : (
       <>
         <p id="bulk-count" data-count={String(count)}>
-          This reports <strong>{String(count)} devices</strong> to Microsoft again: {describeFilter(filter)}. Reports of changed devices still go first;
-          the re-reports follow at the sweep's pace.
+          This reports <strong>{String(count)} devices</strong> to Microsoft again: {describeFilter(filter)}. Reports of changed devices
+          still go first; the re-reports follow at the sweep's pace.
         </p>
         <form method="post" action="/console/operations" class="actions">
           <CsrfField token={csrf} />
@@ -90,7 +101,17 @@ export const ConfirmBulkPage: FC<{ filter: BulkFilter; count: number; csrf: stri
   </>
 );
 
-export const OperationPage: FC<{ op: { operationId: string; kind: string; startedAt: string; finishedAt: string | null; devicesTotal: number | null; devicesSignalled: number; devicesSkipped: number } }> = ({ op }) => (
+export const OperationPage: FC<{
+  op: {
+    operationId: string;
+    kind: string;
+    startedAt: string;
+    finishedAt: string | null;
+    devicesTotal: number | null;
+    devicesSignalled: number;
+    devicesSkipped: number;
+  };
+}> = ({ op }) => (
   <>
     <p>
       <a href="/console/operations">← All operations</a>
@@ -98,10 +119,25 @@ export const OperationPage: FC<{ op: { operationId: string; kind: string; starte
     <h1>{KIND_WORDS[op.kind] ?? op.kind}</h1>
     <p>
       Operation <code>{op.operationId}</code>, started <Time iso={op.startedAt} />
-      {op.finishedAt ? <>, finished <Time iso={op.finishedAt} /></> : null}.
+      {op.finishedAt ? (
+        <>
+          , finished <Time iso={op.finishedAt} />
+        </>
+      ) : null}
+      .
     </p>
-    <div id="operation-progress" data-finished={op.finishedAt ? 'true' : 'false'} data-total={op.devicesTotal === null ? '' : String(op.devicesTotal)} data-done={String(op.devicesSignalled + op.devicesSkipped)}>
-      <OperationProgress total={op.devicesTotal} signalled={op.devicesSignalled} skipped={op.devicesSkipped} finished={op.finishedAt !== null} />
+    <div
+      id="operation-progress"
+      data-finished={op.finishedAt ? 'true' : 'false'}
+      data-total={op.devicesTotal === null ? '' : String(op.devicesTotal)}
+      data-done={String(op.devicesSignalled + op.devicesSkipped)}
+    >
+      <OperationProgress
+        total={op.devicesTotal}
+        signalled={op.devicesSignalled}
+        skipped={op.devicesSkipped}
+        finished={op.finishedAt !== null}
+      />
     </div>
     {op.finishedAt === null ? <p class="muted">This page reloads every 2 seconds until the operation ends.</p> : null}
     {op.devicesSkipped > 0 ? (

@@ -32,7 +32,13 @@ const AUDIT_WORDS: Record<string, string> = {
 function auditDetail(r: AuditRecord): string {
   if (r.action === 'settings.update' && r.detail) {
     return Object.entries(r.detail)
-      .map(([k, v]) => (k === 'enabled' ? `reporting ${v ? 'on' : 'off'}` : k === 'weeklyReportPaused' ? `weekly report ${v ? 'paused' : 'resumed'}` : `${k}: ${String(v)}`))
+      .map(([k, v]) =>
+        k === 'enabled'
+          ? `reporting ${v ? 'on' : 'off'}`
+          : k === 'weeklyReportPaused'
+            ? `weekly report ${v ? 'paused' : 'resumed'}`
+            : `${k}: ${String(v)}`,
+      )
       .join(', ');
   }
   if (r.action === 'fleet.sync') {
@@ -49,13 +55,26 @@ const TokenHealth: FC<{ d: OverviewData }> = ({ d }) => {
     return (
       <>
         <Badge tone="bad">Failing</Badge>{' '}
-        {d.lastHour.credentialFailures === 1 ? '1 report in the last hour was' : `${d.lastHour.credentialFailures} reports in the last hour were`} refused for the
-        partner app's credentials or permissions. Check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, and the app's admin consent in Entra ID.
+        {d.lastHour.credentialFailures === 1
+          ? '1 report in the last hour was'
+          : `${d.lastHour.credentialFailures} reports in the last hour were`}{' '}
+        refused for the partner app's credentials or permissions. Check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, and the app's admin consent
+        in Entra ID.
       </>
     );
   }
-  if (result === null) return <><Badge tone="off">Not checked yet</Badge> No heartbeat was sent yet; the first one proves the token.</>;
-  if (result.ok === true) return <><Badge tone="ok">Working</Badge> The last heartbeat got a token and Microsoft accepted it.</>;
+  if (result === null)
+    return (
+      <>
+        <Badge tone="off">Not checked yet</Badge> No heartbeat was sent yet; the first one proves the token.
+      </>
+    );
+  if (result.ok === true)
+    return (
+      <>
+        <Badge tone="ok">Working</Badge> The last heartbeat got a token and Microsoft accepted it.
+      </>
+    );
   const error = (result.error ?? {}) as { type?: string; message?: string };
   return (
     <>
@@ -75,12 +94,15 @@ export const OverviewPage: FC<{ d: OverviewData }> = ({ d }) => (
     ) : null}
     {d.total === 0 ? (
       <Notice>
-        No device was seen yet. Devices appear here once the MDM sends their first event to <code>POST /v1/devices/&#123;deviceId&#125;/events</code>.
+        No device was seen yet. Devices appear here once the MDM sends their first event to{' '}
+        <code>POST /v1/devices/&#123;deviceId&#125;/events</code>.
       </Notice>
     ) : null}
     <p>
-      <strong id="device-total" data-count={String(d.total)}>{String(d.total)}</strong> devices, of which {String(d.retired)} retired.{' '}
-      <a href="/console/devices?complianceStatus=Failed">See every failing device</a>.
+      <strong id="device-total" data-count={String(d.total)}>
+        {String(d.total)}
+      </strong>{' '}
+      devices, of which {String(d.retired)} retired. <a href="/console/devices?complianceStatus=Failed">See every failing device</a>.
     </p>
     <div class="grid">
       <section class="card" aria-labelledby="by-status">
@@ -101,14 +123,24 @@ export const OverviewPage: FC<{ d: OverviewData }> = ({ d }) => (
       <h2 id="health">Integration health</h2>
       <dl class="details">
         <dt>Token (partner app)</dt>
-        <dd id="health-token"><TokenHealth d={d} /></dd>
+        <dd id="health-token">
+          <TokenHealth d={d} />
+        </dd>
         <dt>Last heartbeat</dt>
-        <dd><Time iso={d.heartbeat.lastAt} empty="none yet (sent hourly)" /></dd>
+        <dd>
+          <Time iso={d.heartbeat.lastAt} empty="none yet (sent hourly)" />
+        </dd>
         <dt>Last hour</dt>
         <dd id="health-last-hour">
-          {String(d.lastHour.attempts)} report attempts; <Badge tone={d.lastHour.failed > 0 ? 'bad' : 'ok'}>{`${d.lastHour.failed} failed`}</Badge>{' '}
+          {String(d.lastHour.attempts)} report attempts;{' '}
+          <Badge tone={d.lastHour.failed > 0 ? 'bad' : 'ok'}>{`${d.lastHour.failed} failed`}</Badge>{' '}
           <Badge tone={d.lastHour.throttled > 0 ? 'wait' : 'ok'}>{`${d.lastHour.throttled} throttled`}</Badge>
-          {d.lastHour.failed > 0 ? <> — <a href="/console/devices?complianceStatus=Failed">see the failing devices</a></> : null}
+          {d.lastHour.failed > 0 ? (
+            <>
+              {' '}
+              — <a href="/console/devices?complianceStatus=Failed">see the failing devices</a>
+            </>
+          ) : null}
         </dd>
         <dt>Microsoft call budget</dt>
         <dd id="health-budget">
@@ -130,8 +162,14 @@ export const OverviewPage: FC<{ d: OverviewData }> = ({ d }) => (
             d.weekly.value.exists ? (
               <>
                 {d.weekly.value.paused ? <Badge tone="wait">Paused</Badge> : <Badge tone="ok">Scheduled</Badge>}{' '}
-                {d.weekly.value.paused ? 'no next run while paused' : <>next run <Time iso={d.weekly.value.nextRuns[0] ?? null} empty="not planned" /></>}; last run{' '}
-                <Time iso={d.lastWeeklyOperation?.startedAt ?? d.weekly.value.lastRunAt} empty="never" />
+                {d.weekly.value.paused ? (
+                  'no next run while paused'
+                ) : (
+                  <>
+                    next run <Time iso={d.weekly.value.nextRuns[0] ?? null} empty="not planned" />
+                  </>
+                )}
+                ; last run <Time iso={d.lastWeeklyOperation?.startedAt ?? d.weekly.value.lastRunAt} empty="never" />
               </>
             ) : (
               <span class="muted">No weekly Schedule yet: the worker creates it when it starts.</span>
@@ -146,12 +184,17 @@ export const OverviewPage: FC<{ d: OverviewData }> = ({ d }) => (
     <section aria-labelledby="running">
       <h2 id="running">Fleet operations in progress</h2>
       {d.running.length === 0 ? (
-        <p class="muted">None running. Start a bulk re-report from <a href="/console/operations">Operations</a>.</p>
+        <p class="muted">
+          None running. Start a bulk re-report from <a href="/console/operations">Operations</a>.
+        </p>
       ) : (
         <ul>
           {d.running.map((op) => (
             <li>
-              <a href={`/console/operations/${encodeURIComponent(op.operationId)}`}>{op.kind} operation {op.operationId}</a>, started <Time iso={op.startedAt} />
+              <a href={`/console/operations/${encodeURIComponent(op.operationId)}`}>
+                {op.kind} operation {op.operationId}
+              </a>
+              , started <Time iso={op.startedAt} />
               <OperationProgress total={op.devicesTotal} signalled={op.devicesSignalled} skipped={op.devicesSkipped} finished={false} />
             </li>
           ))}
@@ -162,7 +205,9 @@ export const OverviewPage: FC<{ d: OverviewData }> = ({ d }) => (
     <section aria-labelledby="audit">
       <h2 id="audit">Audit trail</h2>
       {d.audit.length === 0 ? (
-        <p class="muted">Nothing yet: re-reports, bulk operations and settings changes, from here or with the admin API key, are listed here.</p>
+        <p class="muted">
+          Nothing yet: re-reports, bulk operations and settings changes, from here or with the admin API key, are listed here.
+        </p>
       ) : (
         <div class="table-wrap">
           <table id="audit-trail" class="responsive">
@@ -177,7 +222,9 @@ export const OverviewPage: FC<{ d: OverviewData }> = ({ d }) => (
             <tbody>
               {d.audit.map((r) => (
                 <tr data-action={r.action}>
-                  <td data-label="When"><Time iso={r.at} /></td>
+                  <td data-label="When">
+                    <Time iso={r.at} />
+                  </td>
                   <td data-label="Who">{r.actor}</td>
                   <td data-label="What">{AUDIT_WORDS[r.action] ?? r.action}</td>
                   <td data-label="On">

@@ -38,8 +38,9 @@ export const SettingsPage: FC<{ s: SettingsData; csrf: string; notice?: string |
         {s.schedule.ok ? (
           s.schedule.value.exists ? (
             <>
-              Next run: {s.schedule.value.paused ? 'none while paused' : <Time iso={s.schedule.value.nextRuns[0] ?? null} empty="not planned" />}. Last run:{' '}
-              <Time iso={s.schedule.value.lastRunAt} empty="never" />.
+              Next run:{' '}
+              {s.schedule.value.paused ? 'none while paused' : <Time iso={s.schedule.value.nextRuns[0] ?? null} empty="not planned" />}.
+              Last run: <Time iso={s.schedule.value.lastRunAt} empty="never" />.
             </>
           ) : (
             <span class="muted">The worker creates the Schedule when it starts.</span>
@@ -75,7 +76,9 @@ export const ConfirmDisablePage: FC<{ csrf: string }> = ({ csrf }) => (
       <CsrfField token={csrf} />
       <input type="hidden" name="enabled" value="false" />
       <input type="hidden" name="confirm" value="yes" />
-      <button type="submit" class="danger">Yes, turn reporting off</button>
+      <button type="submit" class="danger">
+        Yes, turn reporting off
+      </button>
       <a href="/console/settings">Cancel, keep it on</a>
     </form>
   </>

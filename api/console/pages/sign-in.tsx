@@ -21,7 +21,11 @@ export const SignInPage: FC<{ csrf: string; next: string; error?: string | undef
   </>
 );
 
-export const ErrorPage: FC<{ title: string; message: string; back?: { href: string; label: string } | undefined }> = ({ title, message, back }) => (
+export const ErrorPage: FC<{ title: string; message: string; back?: { href: string; label: string } | undefined }> = ({
+  title,
+  message,
+  back,
+}) => (
   <>
     <h1>{title}</h1>
     <Notice tone="error">{message}</Notice>
