@@ -85,11 +85,8 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     }
 
     if (device.releaseHeld()) continue;
-    if (device.owesRemovalWhileReportingOff(nextStep(device.state))) {
-      await device.waitForReporting();
-      continue;
-    }
-    if (device.retiredAndSettled(nextStep(device.state))) {
+    const next = nextStep(device.state);
+    if (device.retiredAndSettled(next)) {
       await condition(allHandlersFinished);
       // A registration that arrived meanwhile opens the next lifecycle in this run.
       const changed = device.drain();
@@ -98,12 +95,15 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
       continue;
     }
 
+    // A new run between reports, or between the retries of one (an outage can last days).
     const info = workflowInfo();
     const hookHit = options.continueAsNewAfterEvents !== undefined && device.eventsThisRun >= options.continueAsNewAfterEvents;
     const longHistory = info.historyLength >= (options.maxHistoryEvents ?? MAX_HISTORY_EVENTS);
-    if ((info.continueAsNewSuggested || hookHit || longHistory) && nextStep(device.state).kind === 'idle') {
+    const between = next.kind === 'idle' || (next.kind === 'report' && next.retryOf !== undefined);
+    if ((info.continueAsNewSuggested || hookHit || longHistory) && between) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof deviceComplianceWorkflow>({ tenantId, deviceId, options, state: device.state, inbox: device.carry() });
     }
+    if (device.owesRemovalWhileReportingOff(next)) await device.waitForReporting();
   }
 }
