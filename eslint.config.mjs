@@ -25,7 +25,10 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not allowed in workflow or domain code.' })),
           patterns: [
-            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'pg', 'knex', 'pino', '@azure/*', '@microsoft/*'], message: 'Workflow and domain code may not import I/O libraries.' },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'pg', 'knex', 'pino', '@azure/*', '@microsoft/*'],
+              message: 'Workflow and domain code may not import I/O libraries.',
+            },
           ],
         },
       ],
@@ -38,7 +41,12 @@ export default tseslint.config(
         'error',
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Domain code is pure: no Node built-ins.' })),
-          patterns: [{ group: ['@temporalio/*', 'pg', 'knex', 'pino', '@azure/*', '@microsoft/*'], message: 'Domain code is pure: no I/O or Temporal imports.' }],
+          patterns: [
+            {
+              group: ['@temporalio/*', 'pg', 'knex', 'pino', '@azure/*', '@microsoft/*'],
+              message: 'Domain code is pure: no I/O or Temporal imports.',
+            },
+          ],
         },
       ],
     },

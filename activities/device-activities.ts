@@ -7,9 +7,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db';
 import { reportingEnabledReader, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../db/data';
 import type { ReportPayload, DeviceError, EntraLookups } from '../domain/device-state';
-import { azureFailureError } from '../domain/azure-failures';
+import { deviceErrorFor } from '../domain/failure-reasons';
 import type { AzureComplianceClient } from './azure/client';
-import { describeUploadFailure, toTemporalFailure } from './azure/errors';
+import { toTemporalFailure } from './azure/temporal-failure';
+import { describeUploadFailure } from './azure/upload-errors';
 
 export interface DeviceActivityDeps {
   db: Db;
@@ -38,18 +39,38 @@ export interface UploadReportInput extends ReportInput {
   lookups?: EntraLookups;
 }
 
-export type UploadReportResult =
-  | { sent: false; reason: 'disabled' }
-  | { sent: true; status: ReportStatus; lookups: EntraLookups };
+export type UploadReportResult = { sent: false; reason: 'disabled' } | { sent: true; status: ReportStatus; lookups: EntraLookups };
 
-export type ReportStatus =
-  | { status: 'pending' }
-  | { status: 'completed'; completedAt: string }
-  | { status: 'failed'; error: DeviceError };
+export type ReportStatus = { status: 'pending' } | { status: 'completed'; completedAt: string } | { status: 'failed'; error: DeviceError };
 
 export interface DeviceRecordInput {
   projection: DeviceProjection;
+  /**
+   * The workflow's history length when it wrote: orders two writes of the same version (a workflow
+   * task retried after a timeout writes again, and the retry is what Temporal kept). Optional: runs
+   * recorded before it existed do not send it.
+   */
+  writeSeq?: number;
   attempt?: AttemptRecord & { error: DeviceError | null };
+}
+
+/** How often a Microsoft activity tells Temporal it is alive (its heartbeat timeout is 10 s). */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * Runs an activity's work while heartbeating: a worker that dies mid-report is noticed within the
+ * heartbeat timeout and the report resumes on another, and a cancellation (a superseded upload) is
+ * delivered to the running activity.
+ */
+async function whileHeartbeating<T>(work: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export function createDeviceActivities(deps: DeviceActivityDeps) {
@@ -109,7 +130,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
     if (status.status === 'Failed') {
       const detail = status.errorDetail ?? 'Microsoft reported the upload as Failed without detail';
       const { reason, message } = describeUploadFailure(detail);
-      return { status: 'failed', error: azureFailureError(reason, message) };
+      return { status: 'failed', error: deviceErrorFor(reason, message) };
     }
     return { status: 'pending' };
   }
@@ -121,29 +142,26 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
      * the same message again, which Microsoft takes as the same message (409 is treated as done).
      */
     async uploadReport(input: UploadReportInput): Promise<UploadReportResult> {
-      if (!(await isEnabled(input.tenantId))) return { sent: false, reason: 'disabled' };
-      const lookups = await upload(input, input.lookups);
-      // Context.sleep ends early (CancelledFailure) when the workflow cancels the activity.
-      if (input.firstPollDelayMs > 0) await Context.current().sleep(input.firstPollDelayMs);
-      return { sent: true, status: await pollStatus(input), lookups };
-    },
-
-    /** The upload alone (workflow runs started before uploadReport existed still schedule it). */
-    async reportDeviceState(input: ReportInput): Promise<{ sent: true } | { sent: false; reason: 'disabled' }> {
-      if (!(await isEnabled(input.tenantId))) return { sent: false, reason: 'disabled' };
-      await upload(input);
-      return { sent: true };
+      return whileHeartbeating(async () => {
+        if (!(await isEnabled(input.tenantId))) return { sent: false, reason: 'disabled' } as const;
+        const lookups = await upload(input, input.lookups);
+        // Context.sleep ends early (CancelledFailure) when the workflow cancels the activity.
+        if (input.firstPollDelayMs > 0) await Context.current().sleep(input.firstPollDelayMs);
+        return { sent: true, status: await pollStatus(input), lookups } as const;
+      });
     },
 
     /** One poll of an upload's processing status at Microsoft. */
-    getReportStatus: pollStatus,
+    async getReportStatus(input: { tenantId: string; deviceId: string; messageId: string }): Promise<ReportStatus> {
+      return whileHeartbeating(() => pollStatus(input));
+    },
 
     /**
      * Writes the device row and, with it, the timeline row of an attempt, in one statement. A stale
      * write (older version) changes neither: a newer write already carried a newer outcome.
      */
     async writeDeviceRecord(input: DeviceRecordInput): Promise<{ applied: boolean }> {
-      return { applied: await writeDeviceRecord(deps.db, input.projection, input.attempt) };
+      return { applied: await writeDeviceRecord(deps.db, input.projection, input.writeSeq ?? 0, input.attempt) };
     },
   };
 }

@@ -1,19 +1,29 @@
 /**
  * Activities of the fleet workflows (the sweep and the tenant heartbeat). Built by one factory from
- * injected dependencies, like the device activities; Microsoft failures go through
- * activities/azure/errors.ts.
+ * injected dependencies, like the device activities; Microsoft failures become Temporal failures
+ * in activities/azure/temporal-failure.ts.
  */
 import { createHash } from 'node:crypto';
 import { Context, activityInfo } from '@temporalio/activity';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import type { Db } from '../db';
-import { claimResync, countDevices, getSettings, listDeviceIdsPage, recordHeartbeat, reportingEnabledReader, updateOperationProgress, createOperation, type DeviceFilter } from '../db/data';
+import {
+  claimResync,
+  countDevices,
+  getSettings,
+  listDeviceIdsPage,
+  recordHeartbeat,
+  reportingEnabledReader,
+  updateOperationProgress,
+  createOperation,
+  type DeviceFilter,
+} from '../db/data';
 import { finishOperation, readSweepCheckpoint, writeSweepCheckpoint, type SweepCheckpoint } from '../db/fleet-data';
 import type { Logger } from '../lib/logger';
-import { resyncOperationId, type FleetFilter, type FleetKind, type SweepOptions } from '../workflows/fleet-messages';
+import { TRIGGER_BY_KIND, resyncOperationId, type FleetFilter, type FleetKind, type SweepOptions } from '../workflows/fleet-messages';
 import { reportSignal, deviceWorkflowId, type ForcedReportTrigger, type ReportRequest } from '../workflows/messages';
 import type { AzureComplianceClient } from './azure/client';
-import { toTemporalFailure } from './azure/errors';
+import { toTemporalFailure } from './azure/temporal-failure';
 import { startSweep } from '../workers/fleet-client';
 
 export interface FleetActivityDeps {
@@ -59,10 +69,14 @@ function processed(c: SweepCheckpoint): number {
   return c.signalled + c.skipped;
 }
 
-/** The device filter of a sweep: never retired devices, plus the bulk sync's optional filter. */
-export function sweepDeviceFilter(filter: FleetFilter | null): DeviceFilter {
+/**
+ * The device filter of a sweep: devices not retired, plus the bulk sync's optional filter. Enabling
+ * reporting visits retired devices too: one whose removal could not be sent while reporting was off
+ * still runs and owes it (a completed one is skipped).
+ */
+export function sweepDeviceFilter(filter: FleetFilter | null, trigger: ForcedReportTrigger): DeviceFilter {
   return {
-    retired: false,
+    ...(trigger === 'enable' ? {} : { retired: false }),
     ...(filter?.complianceStatus !== undefined ? { complianceStatus: filter.complianceStatus } : {}),
     ...(filter?.clientStatusCode !== undefined ? { clientStatusCode: filter.clientStatusCode } : {}),
   };
@@ -105,7 +119,10 @@ export async function signalDeviceReport(
     if (code === GRPC_NOT_FOUND) return 'skipped';
     if (code === GRPC_INVALID_ARGUMENT || code === GRPC_FAILED_PRECONDITION) {
       // This device cannot take a signal (e.g. its run hit a server limit): never block the sweep on it.
-      logger?.error({ deviceId, operationId: request.operationId, err: (err as Error).message }, 'could not signal the device workflow: skipped');
+      logger?.error(
+        { deviceId, operationId: request.operationId, err: (err as Error).message },
+        'could not signal the device workflow: skipped',
+      );
       return 'skipped';
     }
     throw err;
@@ -119,9 +136,21 @@ export function createFleetActivities(deps: FleetActivityDeps) {
 
   return {
     /** Creates the operation row if the starter could not, and counts the devices the sweep will visit. */
-    async beginSweep(input: { operationId: string; tenantId: string; kind: FleetKind; filter: FleetFilter | null; startedAt: string }): Promise<{ devicesTotal: number }> {
-      await createOperation(db, { operationId: input.operationId, tenantId: input.tenantId, kind: input.kind, filter: input.filter, startedAt: input.startedAt });
-      const devicesTotal = await countDevices(db, input.tenantId, sweepDeviceFilter(input.filter));
+    async beginSweep(input: {
+      operationId: string;
+      tenantId: string;
+      kind: FleetKind;
+      filter: FleetFilter | null;
+      startedAt: string;
+    }): Promise<{ devicesTotal: number }> {
+      await createOperation(db, {
+        operationId: input.operationId,
+        tenantId: input.tenantId,
+        kind: input.kind,
+        filter: input.filter,
+        startedAt: input.startedAt,
+      });
+      const devicesTotal = await countDevices(db, input.tenantId, sweepDeviceFilter(input.filter, TRIGGER_BY_KIND[input.kind]));
       await updateOperationProgress(db, input.operationId, { devicesTotal });
       return { devicesTotal };
     },
@@ -149,7 +178,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
       }
       if (resumedFrom) deps.logger?.info({ operationId: input.operationId, resumedFrom }, 'sweep page resumed');
 
-      const filter = sweepDeviceFilter(input.filter);
+      const filter = sweepDeviceFilter(input.filter, input.trigger);
       const pageEnd = processed(start) + input.pageSize;
       const pacedFrom = { at: Date.now(), processed: processed(cp) };
       let done = false;
@@ -157,7 +186,15 @@ export function createFleetActivities(deps: FleetActivityDeps) {
         const limit = Math.min(input.batchSize, pageEnd - processed(cp));
         const ids = await listDeviceIdsPage(db, input.tenantId, filter, limit, cp.after ?? undefined);
         if (ids.length > 0) {
-          const outcomes = await Promise.all(ids.map((id) => signalDeviceReport(temporal, { tenantId: input.tenantId, deviceId: id, request: { trigger: input.trigger, operationId: input.operationId } }, deps.logger)));
+          const outcomes = await Promise.all(
+            ids.map((id) =>
+              signalDeviceReport(
+                temporal,
+                { tenantId: input.tenantId, deviceId: id, request: { trigger: input.trigger, operationId: input.operationId } },
+                deps.logger,
+              ),
+            ),
+          );
           const signalled = outcomes.filter((o) => o === 'signalled').length;
           cp = { after: ids[ids.length - 1]!, signalled: cp.signalled + signalled, skipped: cp.skipped + (ids.length - signalled) };
           await writeSweepCheckpoint(db, input.operationId, cp);
@@ -180,12 +217,17 @@ export function createFleetActivities(deps: FleetActivityDeps) {
     /** Final counts and the finish time of the operation (the first one, if retried). */
     async finishSweep(input: { operationId: string; signalled: number; skipped: number }): Promise<{ finishedAt: string }> {
       const finishedAt = await finishOperation(db, input.operationId, { signalled: input.signalled, skipped: input.skipped });
-      deps.logger?.info({ operationId: input.operationId, devicesSignalled: input.signalled, devicesSkipped: input.skipped }, 'fleet sweep finished');
+      deps.logger?.info(
+        { operationId: input.operationId, devicesSignalled: input.signalled, devicesSkipped: input.skipped },
+        'fleet sweep finished',
+      );
       return { finishedAt };
     },
 
     /** P6: the tenant heartbeat, recorded for GET /v1/settings and the worker's metrics. Nothing is sent while reporting is off. */
-    async sendTenantHeartbeat(input: { tenantId: string }): Promise<{ sent: false } | { sent: true; at: string; resyncTimestamp: string | null }> {
+    async sendTenantHeartbeat(input: {
+      tenantId: string;
+    }): Promise<{ sent: false } | { sent: true; at: string; resyncTimestamp: string | null }> {
       if (!(await isEnabled(input.tenantId))) return { sent: false };
       let result: { at: string; resyncTimestamp: string | null };
       try {
@@ -211,7 +253,11 @@ export function createFleetActivities(deps: FleetActivityDeps) {
      * timestamp, so a retry or a concurrent heartbeat finds it started), then claims the timestamp.
      * Starting before claiming means a crash in between cannot lose the resync.
      */
-    async startResyncSweep(input: { tenantId: string; resyncTimestamp: string; sweepOptions?: SweepOptions }): Promise<{ started: boolean; operationId: string | null }> {
+    async startResyncSweep(input: {
+      tenantId: string;
+      resyncTimestamp: string;
+      sweepOptions?: SweepOptions;
+    }): Promise<{ started: boolean; operationId: string | null }> {
       const time = Date.parse(input.resyncTimestamp);
       if (Number.isNaN(time)) {
         deps.logger?.warn({ resyncTimestamp: input.resyncTimestamp }, 'ignoring a ResyncTimestamp that is not a time');

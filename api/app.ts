@@ -1,5 +1,5 @@
 /**
- * The HTTP API (api-contract.md §1–§4) as a Hono app. `createApp(deps)` returns it; api/main.ts only
+ * The HTTP API (docs/http-contract.md) as a Hono app. `createApp(deps)` returns it; api/main.ts only
  * loads the configuration and serves it, and tests call `app.request(...)`.
  *
  * Request pipeline: request id + log + metrics → route: role (401/403) → body limit (413) → zod
@@ -17,14 +17,19 @@ import { createAuthenticator, requireRole } from './auth';
 import { DEFAULT_TIMEOUTS, DependencyUnavailable, createGuards, type Timeouts } from './dependencies';
 import { createApiMetrics, type ApiMetrics } from './metrics';
 import { ProblemError, problem, problemResponse, type Problem } from './problems';
-import { registerAdminRoutes } from './routes/admin';
+import { registerDeviceRoutes } from './routes/devices';
+import { registerDocsRoutes } from './routes/docs';
 import { registerEventRoutes } from './routes/events';
-import { registerOperationRoutes } from './routes/operations';
+import { registerFleetOperationRoutes } from './routes/fleet-operations';
+import { registerHealthRoutes } from './routes/health';
+import { registerSettingsRoutes } from './routes/settings';
+import { registerConsole } from './console';
 import type { ApiDeps, App, AppEnv, RouteContext } from './context';
 
-export type { ApiDeps, FleetControl, FleetFilter, ScheduleControl } from './context';
+export type { ApiDeps, FleetControl, ScheduleControl } from './context';
+export type { FleetFilter } from '../workflows/fleet-messages';
 
-/** api-contract.md §1: request bodies over 1 MiB are refused with 413. */
+/** Request bodies over 1 MiB are refused with 413 (docs/http-contract.md). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
@@ -86,7 +91,14 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, seconds);
     // Never the headers: the Authorization header carries a key.
-    const line = { reqId: requestId, method: c.req.method, path: c.req.path, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 1e4) / 10 };
+    const line = {
+      reqId: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      route: labels.route,
+      status: c.res.status,
+      durationMs: Math.round(seconds * 1e4) / 10,
+    };
     if (c.res.status >= 500) deps.logger.error(line, 'request');
     else if (QUIET_ROUTES.has(labels.route)) deps.logger.debug(line, 'request');
     else deps.logger.info(line, 'request');
@@ -120,6 +132,7 @@ export function createApp(deps: ApiDeps): App {
       },
     }),
     validationHook,
+    eventClock: () => ({ now: (deps.now ?? Date.now)(), maxClockSkewMs: deps.config.maxClockSkewMs }),
   };
 
   app.use('*', requestContext(deps, metrics));
@@ -185,7 +198,11 @@ export function createApp(deps: ApiDeps): App {
     }));
 
   registerEventRoutes(app, ctx);
-  registerAdminRoutes(app, ctx);
-  registerOperationRoutes(app, ctx, openApiDocument);
+  registerDeviceRoutes(app, ctx);
+  registerFleetOperationRoutes(app, ctx);
+  registerSettingsRoutes(app, ctx);
+  registerHealthRoutes(app, ctx);
+  registerDocsRoutes(app, openApiDocument);
+  registerConsole(app, ctx);
   return app;
 }

@@ -1,5 +1,5 @@
 /**
- * Bearer keys of the two roles (api-contract.md §1): the mdm key may only send events, the admin key
+ * Bearer keys of the two roles (docs/http-contract.md, Conventions): the mdm key may only send events, the admin key
  * may do everything else. Missing or unknown key: 401; a valid key of the other role: 403.
  * Keys are compared in constant time (SHA-256 digests, so the lengths are equal too) and never logged.
  */

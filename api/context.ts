@@ -2,6 +2,8 @@
  * What every route module of the API gets: its dependencies, guards, auth middleware and the helpers
  * that document responses in the OpenAPI document.
  */
+import type { FleetFilter } from '../workflows/fleet-messages';
+import type { DeviceWorkflowOptions } from '../workflows/messages';
 import type { MiddlewareHandler } from 'hono';
 import type { Hook, OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
@@ -10,14 +12,10 @@ import type { LevelLogger } from '../lib/logger';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import type { Db } from '../db';
+import type { ValidationOptions } from '../domain/validation';
 import type { Guards, Timeouts } from './dependencies';
 import type { ApiMetrics } from './metrics';
 import { ProblemSchema } from './schemas';
-
-export interface FleetFilter {
-  complianceStatus?: string;
-  clientStatusCode?: string;
-}
 
 /** Fleet operations (bulk sync, enable): one workflow that signals every matching device. */
 export interface FleetControl {
@@ -42,6 +40,10 @@ export interface ApiDeps {
   metrics?: Registry;
   /** Bounds on dependency calls (defaults: Temporal 5 s, Postgres 3 s, readiness checks 2 s). */
   timeouts?: Partial<Timeouts>;
+  /** Options a device workflow started by an event runs with (tests shorten its waits); none by default. */
+  deviceWorkflowOptions?: DeviceWorkflowOptions;
+  /** The server's clock (milliseconds since the epoch); Date.now by default. */
+  now?: () => number;
 }
 
 export interface AppEnv {
@@ -64,6 +66,8 @@ export interface RouteContext {
   mdmOnly: MiddlewareHandler<AppEnv>;
   adminOnly: MiddlewareHandler<AppEnv>;
   limitBody: MiddlewareHandler<AppEnv>;
+  /** The clock rule of `occurredAt` for this request: the server's clock and MAX_CLOCK_SKEW. */
+  eventClock: () => Required<ValidationOptions>;
   /** Turns a failed zod validation into a 400 problem naming every offending field. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   validationHook: Hook<any, AppEnv, any, any>;
@@ -75,7 +79,7 @@ export const ADMIN_SECURITY = [{ adminKey: [] as string[] }];
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: `errors` names every offending field',
   401: 'Missing or unknown API key',
-  403: "A valid API key of the other role",
+  403: 'A valid API key of the other role',
   404: 'Not found',
   409: 'Conflict (see `type`)',
   413: 'Request body over 1 MiB',
@@ -85,10 +89,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 };
 
 /** Problem responses of a route, documented with the Problem schema. */
-export function problemResponses<const C extends readonly number[]>(
-  codes: C,
-  overrides: Partial<Record<C[number], string>> = {},
-) {
+export function problemResponses<const C extends readonly number[]>(codes: C, overrides: Partial<Record<C[number], string>> = {}) {
   const out: Record<number, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }> = {};
   for (const code of codes) {
     out[code] = {

@@ -1,5 +1,5 @@
 /**
- * Bounded calls to Postgres and Temporal (issue 5 §8): a dependency that is down makes a route answer
+ * Bounded calls to Postgres and Temporal (docs/http-contract.md, `service-unavailable`): a dependency that is down makes a route answer
  * 503 with Retry-After within a few seconds instead of hanging, and nothing is cached, so the next
  * request after the dependency is back succeeds by itself.
  */
@@ -21,10 +21,9 @@ export class DependencyUnavailable extends Error {
 
   toProblemError(): ProblemError {
     const name = this.dependency === 'postgres' ? 'Postgres' : 'Temporal';
-    return new ProblemError(
-      problem('service-unavailable', `${name} did not answer (${this.reason}); nothing was changed, retry later`),
-      { 'Retry-After': String(RETRY_AFTER_SECONDS) },
-    );
+    return new ProblemError(problem('service-unavailable', `${name} did not answer (${this.reason}); nothing was changed, retry later`), {
+      'Retry-After': String(RETRY_AFTER_SECONDS),
+    });
   }
 }
 
@@ -148,7 +147,8 @@ export function createGuards(temporal: Client, timeouts: Timeouts): Guards {
         return await withTemporalDeadline(fn);
       } catch (err) {
         if (err instanceof DependencyUnavailable) throw err;
-        if (isDbUnavailableError(err) && !(err instanceof TimeoutError)) throw new DependencyUnavailable('postgres', reason(err), { cause: err });
+        if (isDbUnavailableError(err) && !(err instanceof TimeoutError))
+          throw new DependencyUnavailable('postgres', reason(err), { cause: err });
         if (isTemporalUnavailableError(err)) throw new DependencyUnavailable('temporal', reason(err), { cause: err });
         throw err;
       }

@@ -56,7 +56,9 @@ function operationHtml(path: string, method: string, op: Operation): string {
   );
   if (op.summary) parts.push(`<p class="summary">${escapeHtml(op.summary)}</p>`);
   if (op.description) parts.push(`<p>${escapeHtml(op.description)}</p>`);
-  parts.push(`<p class="auth">${roles.length ? `Auth: ${roles.map((r) => `<code>${escapeHtml(r)}</code>`).join(', ')}` : 'No authentication'}</p>`);
+  parts.push(
+    `<p class="auth">${roles.length ? `Auth: ${roles.map((r) => `<code>${escapeHtml(r)}</code>`).join(', ')}` : 'No authentication'}</p>`,
+  );
   if (op.parameters?.length) {
     parts.push('<table><tr><th>parameter</th><th>in</th><th>type</th><th>required</th><th>description</th></tr>');
     for (const p of op.parameters) {
@@ -70,14 +72,18 @@ function operationHtml(path: string, method: string, op: Operation): string {
   }
   if (op.requestBody?.content) {
     for (const [type, media] of Object.entries(op.requestBody.content)) {
-      parts.push(`<details><summary>Request body <code>${escapeHtml(type)}</code>${op.requestBody.required ? '' : ' (optional)'}</summary><pre>${schemaHtml(media.schema)}</pre></details>`);
+      parts.push(
+        `<details><summary>Request body <code>${escapeHtml(type)}</code>${op.requestBody.required ? '' : ' (optional)'}</summary><pre>${schemaHtml(media.schema)}</pre></details>`,
+      );
     }
   }
   parts.push('<ul class="responses">');
   for (const [code, res] of Object.entries(op.responses ?? {})) {
     const types = Object.entries(res.content ?? {});
     const body = types.length
-      ? types.map(([t, m]) => `<details><summary><code>${escapeHtml(t)}</code></summary><pre>${schemaHtml(m.schema)}</pre></details>`).join('')
+      ? types
+          .map(([t, m]) => `<details><summary><code>${escapeHtml(t)}</code></summary><pre>${schemaHtml(m.schema)}</pre></details>`)
+          .join('')
       : '';
     parts.push(`<li><b>${escapeHtml(code)}</b> ${escapeHtml(res.description ?? '')}${body}</li>`);
   }
@@ -108,7 +114,10 @@ export function renderDocsPage(doc: Doc): string {
     }
   }
   const toc = ops
-    .map(([p, m, op]) => `<li><a href="#${anchor(`${m}-${p}`)}"><code>${m.toUpperCase()} ${escapeHtml(p)}</code></a> ${escapeHtml(op.summary ?? '')}</li>`)
+    .map(
+      ([p, m, op]) =>
+        `<li><a href="#${anchor(`${m}-${p}`)}"><code>${m.toUpperCase()} ${escapeHtml(p)}</code></a> ${escapeHtml(op.summary ?? '')}</li>`,
+    )
     .join('\n');
   const schemes = Object.entries(doc.components?.securitySchemes ?? {})
     .map(([name, s]) => `<li><code>${escapeHtml(name)}</code>: <code>${escapeHtml(JSON.stringify(s))}</code></li>`)

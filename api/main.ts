@@ -3,29 +3,22 @@
  * API_PORT, and shuts down cleanly on SIGINT/SIGTERM (stops accepting, finishes in-flight requests,
  * closes the Temporal connection and the database pool).
  */
-import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { loadConfigOrExit } from '../config';
+import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { createLogger } from '../lib/logger';
 import { createFleetClient, createScheduleControl } from '../workers/fleet-client';
 import { TEMPORAL_CHANNEL_ARGS, createApp } from './app';
-
-function configError(line: string): never {
-  process.stderr.write(`configuration error: ${line}\n`);
-  process.exit(2);
-}
+import { startApiServer } from './server';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  // One line naming what is wrong or which required variables are missing (PROCESS_VARIABLES), then exit.
+  const config = loadProcessConfigOrExit('api');
   const logger = createLogger(config.logLevel, { service: 'api' });
-  if (!config.azure) {
-    configError('AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are required by the api (npm start sets them for its local Azure emulator)');
+  if (config.keys.mdm === config.keys.admin) {
+    process.stderr.write('configuration error: MDM_API_KEY and ADMIN_API_KEY must differ\n');
+    process.exit(2);
   }
-  if (!config.databaseUrl) configError('DATABASE_URL is required by the api (npm start sets it for its embedded Postgres)');
-  if (!config.keys.mdm) configError('MDM_API_KEY is required by the api (npm start generates one under .data/)');
-  if (!config.keys.admin) configError('ADMIN_API_KEY is required by the api (npm start generates one under .data/)');
-  if (config.keys.mdm === config.keys.admin) configError('MDM_API_KEY and ADMIN_API_KEY must differ');
   const tenantId = config.azure.tenantId;
 
   const db = createDb(config.databaseUrl);
@@ -33,10 +26,13 @@ async function main(): Promise<void> {
     // Idempotent and locked by knex: harmless when the worker migrates at the same time.
     await migrateToLatest(db);
   } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'could not apply migrations at start (the worker applies them too); /readyz tells when Postgres answers');
+    logger.warn(
+      { err: (err as Error).message },
+      'could not apply migrations at start (the worker applies them too); /readyz tells when Postgres answers',
+    );
   }
 
-  const address = config.temporal.address ?? '127.0.0.1:7233';
+  const address = config.temporal.address;
   let connection: Connection;
   try {
     connection = await Connection.connect({ address, connectTimeout: '5 seconds', channelArgs: TEMPORAL_CHANNEL_ARGS });
@@ -58,8 +54,9 @@ async function main(): Promise<void> {
     schedules: createScheduleControl(temporal, config, tenantId),
   });
 
-  const server = serve({ fetch: app.fetch, port: config.apiPort }, (info) => {
-    logger.info({ url: `http://127.0.0.1:${info.port}`, docs: `http://127.0.0.1:${info.port}/docs` }, 'api listening');
+  const server = startApiServer(app, {
+    port: config.apiPort,
+    onListening: (port) => logger.info({ url: `http://127.0.0.1:${port}`, docs: `http://127.0.0.1:${port}/docs` }, 'api listening'),
   });
 
   let stopping = false;

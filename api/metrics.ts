@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of the API (issue 5 §6): request counts and latency by route pattern (never the
+ * Prometheus metrics of the API (docs/http-contract.md, /metrics): request counts and latency by route pattern (never the
  * raw path, so device ids do not explode the label set), MDM events by type and result, and the
  * default Node process metrics.
  */

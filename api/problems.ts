@@ -1,5 +1,5 @@
 /**
- * RFC 9457 problem details (api-contract.md §1): every error the API answers is one of these,
+ * RFC 9457 problem details (docs/http-contract.md, Conventions): every error the API answers is one of these,
  * `application/problem+json`, with `errors: [{ path, message }]` naming the offending fields.
  */
 import type { Context } from 'hono';
@@ -58,10 +58,7 @@ export const notFound = (detail: string): ProblemError => new ProblemError(probl
 
 export const deviceRetired = (deviceId: string): ProblemError =>
   new ProblemError(
-    problem(
-      'device-retired',
-      `Device "${deviceId}" is retired: only a registration event (which starts a new lifecycle) is accepted`,
-    ),
+    problem('device-retired', `Device "${deviceId}" is retired: only a registration event (which starts a new lifecycle) is accepted`),
   );
 
 export function problemResponse(c: Context, p: Problem, headers: Record<string, string> = {}): Response {

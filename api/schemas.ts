@@ -1,6 +1,6 @@
 /**
  * Schemas of the HTTP API. Event schemas are the domain's own (domain/event-schemas.ts), named here for
- * the OpenAPI document; everything else is what api-contract.md §2–§4 fixes.
+ * the OpenAPI document; everything else is what docs/http-contract.md fixes.
  */
 import { z } from '@hono/zod-openapi';
 import {
@@ -20,17 +20,22 @@ import {
   deviceIdSchema,
   inventorySchema,
 } from '../domain/event-schemas';
+import { FLEET_KINDS } from '../workflows/fleet-messages';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problems';
 
 // ---------------------------------------------------------------------------------------------------
 // Shared pieces
 
-const isoTime = (description: string) =>
-  z.string().openapi({ format: 'date-time', description, example: '2026-11-28T10:00:02.120Z' });
+const isoTime = (description: string) => z.string().openapi({ format: 'date-time', description, example: '2026-11-28T10:00:02.120Z' });
 
 export const FieldErrorSchema = z
   .object({
-    path: z.string().openapi({ description: 'The offending field, e.g. `actions[1]`, `inventory.deviceName`; `` for the whole value', example: 'actions[1]' }),
+    path: z
+      .string()
+      .openapi({
+        description: 'The offending field, e.g. `actions[1]`, `inventory.deviceName`; `` for the whole value',
+        example: 'actions[1]',
+      }),
     message: z.string().openapi({ example: 'Must be one of RETIRE, QUARANTINE, BLOCK_APPCONNECT, BLOCK_EMAIL, SEND_ALERT' }),
   })
   .openapi('FieldError');
@@ -65,7 +70,13 @@ export const intQuery = (name: string, min: number, max: number, fallback: numbe
     .string()
     .regex(/^[0-9]{1,6}$/, { error: `Must be an integer from ${min} to ${max}` })
     .transform(Number)
-    .pipe(z.number().int().min(min, { error: `Must be an integer from ${min} to ${max}` }).max(max, { error: `Must be an integer from ${min} to ${max}` }))
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { error: `Must be an integer from ${min} to ${max}` })
+        .max(max, { error: `Must be an integer from ${min} to ${max}` }),
+    )
     .optional()
     .transform((v) => v ?? fallback)
     .openapi({
@@ -78,7 +89,7 @@ export const intQuery = (name: string, min: number, max: number, fallback: numbe
     });
 
 // ---------------------------------------------------------------------------------------------------
-// §2 MDM events
+// MDM events
 
 export const DeviceEventSchema = deviceEventSchema.meta({
   id: 'DeviceEvent',
@@ -121,22 +132,26 @@ export const BatchResultSchema = z
   .openapi('BatchResult');
 
 // ---------------------------------------------------------------------------------------------------
-// §3 Admin
+// Admin
 
-export const LastErrorSchema = z
+/** A device's `lastError` (domain/client-status.ts `DeviceError`): from its client status code or its last failed report. */
+export const DeviceErrorSchema = z
   .object({
     code: z.string(),
     message: z.string(),
     userCanMitigate: z.boolean(),
     remediation: z.string(),
   })
-  .openapi('LastError');
+  .openapi('DeviceError');
 
 export const DeviceDetailsSchema = z
   .object({
     deviceId: z.string().openapi({ example: 'mdm-42' }),
     platform: z.enum(PLATFORMS).nullable(),
-    azureDeviceIdentifier: z.string().nullable().openapi({ format: 'uuid', description: 'Azure Device Identifier', example: '007c8232-9489-4074-9b35-345b16f0a72d' }),
+    azureDeviceIdentifier: z
+      .string()
+      .nullable()
+      .openapi({ format: 'uuid', description: 'Azure Device Identifier', example: '007c8232-9489-4074-9b35-345b16f0a72d' }),
     azureDeviceComplianceStatus: z
       .enum(COMPLIANCE_STATUSES)
       .nullable()
@@ -150,7 +165,7 @@ export const DeviceDetailsSchema = z
     managementState: z.enum(MANAGEMENT_STATES).nullable(),
     lastAttemptAt: isoTime('Last report attempt (never blanked)').nullable(),
     lastSuccessfulReportAt: isoTime('Last report Microsoft confirmed (never blanked)').nullable(),
-    lastError: LastErrorSchema.nullable(),
+    lastError: DeviceErrorSchema.nullable(),
     retiredAt: isoTime('When the device was retired').nullable(),
     updatedAt: isoTime('Last change of this record'),
     userPrincipalName: z.string().nullable().openapi({ description: 'Extension: the user of the latest registration' }),
@@ -225,7 +240,9 @@ export const OperationIdParamSchema = z.object({
 export const OperationSchema = z
   .object({
     operationId: z.string(),
-    kind: z.string().openapi({ description: 'weekly | sync | enable | resync' }),
+    kind: z
+      .enum(FLEET_KINDS)
+      .openapi({ description: 'Why the sweep runs: the weekly report, a bulk sync, the feature enabled, a resync Microsoft asked for' }),
     startedAt: isoTime('Start'),
     finishedAt: isoTime('End; null while running').nullable(),
     devicesTotal: z.number().int().nullable(),
@@ -262,7 +279,7 @@ export const SettingsUpdateSchema = z
   .openapi('SettingsUpdate', { description: 'The settings, whole or in part; unknown fields are rejected' });
 
 // ---------------------------------------------------------------------------------------------------
-// §4 Operations
+// Without auth: health, metrics, docs
 
 export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
 

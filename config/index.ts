@@ -1,5 +1,5 @@
 /**
- * The one place that reads process.env (api-contract §5). Every process parses its environment once
+ * The one place that reads process.env (docs/http-contract.md, Configuration). Every process parses its environment once
  * at start; a bad value stops it with one line naming the variable.
  */
 import { z } from 'zod';
@@ -10,8 +10,7 @@ const optionalString = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
-const port = (fallback: number) =>
-  z.coerce.number().int().min(0).max(65535).default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 const httpsUrl = (fallback: string) =>
   z
@@ -40,6 +39,39 @@ const cronExpression = (fallback: string) =>
       return fields.length === 5 && fields.every((f) => cronField.test(f));
     }, `must be a five-field cron expression, e.g. "${fallback}"`);
 
+/** Longest accepted MAX_CLOCK_SKEW: a day (beyond it, one bad MDM clock would stall a device for days). */
+const MAX_CLOCK_SKEW_LIMIT_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * An ISO 8601 duration of days, hours, minutes and seconds (`PT5M`, `PT30S`, `PT1H30M`, `P1D`,
+ * `PT0.5S`) in milliseconds, or undefined when it is not one. Years and months are refused: their
+ * length depends on the date.
+ */
+export function parseIsoDuration(text: string): number | undefined {
+  const m = /^P(?:(\d{1,6})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,6}(?:\.\d{1,3})?)S)?)?$/.exec(text);
+  if (!m || text === 'P' || text.endsWith('T')) return undefined;
+  const [, d, h, min, sec] = m;
+  return Math.round((Number(d ?? 0) * 86_400 + Number(h ?? 0) * 3_600 + Number(min ?? 0) * 60 + Number(sec ?? 0)) * 1000);
+}
+
+const isoDuration = (fallback: string, maxMs: number, maxText: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseIsoDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be an ISO 8601 duration such as ${fallback}, PT30S or PT1H` });
+        return z.NEVER;
+      }
+      if (ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${maxText}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 export const DEFAULT_AZURE_MAX_CALLS_PER_SECOND = 80;
 /**
  * Device workflows a worker keeps in memory. Enough for every report in flight at the Microsoft
@@ -61,7 +93,10 @@ const envSchema = z
         .optional(),
     ),
     TEMPORAL_ADDRESS: optionalString.pipe(
-      z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port').optional(),
+      z
+        .string()
+        .regex(/^[^\s:/]+:\d+$/, 'must be host:port')
+        .optional(),
     ),
     TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('azure-compliance'),
@@ -89,6 +124,8 @@ const envSchema = z
     SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number<string | undefined>().positive().max(100_000).optional()),
     // Device workflows a worker keeps in memory (each costs roughly 0.5-1 MB); others are replayed on demand.
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(DEFAULT_WORKER_MAX_CACHED_WORKFLOWS),
+    // How far ahead of the API's clock an event's occurredAt may be.
+    MAX_CLOCK_SKEW: isoDuration('PT5M', MAX_CLOCK_SKEW_LIMIT_MS, 'P1D (a day)'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATA_DIR: z.string().trim().min(1).default('.data'),
     ENABLE_ON_START: booleanFlag(true),
@@ -150,12 +187,7 @@ export const PROCESS_VARIABLES = {
       'AZURE_CLIENT_ID',
       'AZURE_CLIENT_SECRET',
     ],
-    optional: [
-      'API_PORT',
-      'TEMPORAL_NAMESPACE',
-      'TEMPORAL_TASK_QUEUE',
-      ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS,
-    ],
+    optional: ['API_PORT', 'MAX_CLOCK_SKEW', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS],
   },
 } as const satisfies Record<string, { required: readonly EnvVariable[]; optional: readonly EnvVariable[] }>;
 
@@ -169,13 +201,17 @@ export const LOCAL_ONLY_VARIABLES = [
   'DATA_DIR',
 ] as const satisfies readonly EnvVariable[];
 
+/** The partner app's credentials and where Microsoft is: all the Microsoft client needs. */
 export interface AzureCredentials {
   tenantId: string;
   clientId: string;
   clientSecret: string;
+  /** AZURE_AUTHORITY_HOST, e.g. https://login.microsoftonline.com */
   authorityHost: string;
+  /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com */
   graphBaseUrl: string;
-  requestTimeoutMs: number;
+  /** AZURE_REQUEST_TIMEOUT_MS: applied to every HTTP request (token, Graph, partner API); default 30000. */
+  requestTimeoutMs?: number;
 }
 
 export interface Config {
@@ -186,10 +222,9 @@ export interface Config {
   temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
   /** Undefined when no credentials are configured: `npm start` then runs the local Azure emulator. */
   azure?: AzureCredentials;
-  azureAuthorityHost: string;
-  graphBaseUrl: string;
-  azureRequestTimeoutMs: number;
   azureEmulatorPort: number;
+  /** MAX_CLOCK_SKEW: an event whose occurredAt is further than this ahead of the API's clock is refused. */
+  maxClockSkewMs: number;
   /** Where `npm start` runs its embedded Temporal dev server (+ UI) and Postgres. */
   local: { temporalPort: number; temporalUiPort: number; postgresPort: number };
   weeklyReportCron: string;
@@ -217,7 +252,10 @@ export function defaultSweepDevicesPerSecond(azureMaxCallsPerSecond: number): nu
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, readonly problem: string) {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
     super(`configuration error: ${variable} ${problem}`);
   }
 }
@@ -256,10 +294,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       cliPath: env.TEMPORAL_CLI_PATH,
     }),
     azure: azure && Object.freeze(azure),
-    azureAuthorityHost: env.AZURE_AUTHORITY_HOST,
-    graphBaseUrl: env.GRAPH_BASE_URL,
-    azureRequestTimeoutMs: env.AZURE_REQUEST_TIMEOUT_MS,
     azureEmulatorPort: env.AZURE_EMULATOR_PORT,
+    maxClockSkewMs: env.MAX_CLOCK_SKEW,
     local: Object.freeze({
       temporalPort: env.TEMPORAL_DEV_PORT,
       temporalUiPort: env.TEMPORAL_UI_PORT,
@@ -280,10 +316,38 @@ export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Reado
   try {
     return loadConfig(source);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
+    if (err instanceof ConfigError) exitWithConfigError(err.message);
     throw err;
   }
+}
+
+function exitWithConfigError(line: string): never {
+  process.stderr.write(`${line}\n`);
+  process.exit(2);
+}
+
+export type ProcessName = keyof typeof PROCESS_VARIABLES;
+
+/** The configuration of a deployed process, whose required variables (PROCESS_VARIABLES) are all set. */
+export interface ProcessConfig extends Config {
+  databaseUrl: string;
+  azure: AzureCredentials;
+  temporal: Config['temporal'] & { address: string };
+}
+
+/**
+ * For the entry file of a deployed process (worker, api): the configuration, or one line naming
+ * what is wrong or which required variables are missing, and exit.
+ */
+export function loadProcessConfigOrExit(proc: ProcessName, source: NodeJS.ProcessEnv = process.env): Readonly<ProcessConfig> {
+  const config = loadConfigOrExit(source);
+  const required: readonly EnvVariable[] = PROCESS_VARIABLES[proc].required;
+  const missing = required.filter((v) => !source[v]);
+  if (missing.length > 0) {
+    const list = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
+    exitWithConfigError(
+      `configuration error: ${list} ${missing.length === 1 ? 'is' : 'are'} required by the ${proc} (npm start sets ${missing.length === 1 ? 'it' : 'them'} for its embedded defaults)`,
+    );
+  }
+  return config as Readonly<ProcessConfig>;
 }

@@ -1,16 +1,10 @@
 /**
- * Every query of the read model, one function each (design.md §3 decision 5). Devices and the
+ * Every query of the read model, one function each (docs/architecture.md). Devices and the
  * report timeline are written only by activities of the device's workflow; the API only reads.
  */
 import type { Knex } from 'knex';
+import type { DeviceError } from '../domain/client-status';
 import { pooledQuery, type Db } from './index';
-
-export interface LastError {
-  code: string;
-  message: string;
-  userCanMitigate: boolean;
-  remediation: string;
-}
 
 /** The device row as the workflow projects it (camelCase, ISO strings). */
 export interface DeviceProjection {
@@ -28,7 +22,7 @@ export interface DeviceProjection {
   inventory: Record<string, unknown> | null;
   lastAttemptAt: string | null;
   lastSuccessfulReportAt: string | null;
-  lastError: LastError | null;
+  lastError: DeviceError | null;
   retiredAt: string | null;
   version: number;
 }
@@ -44,7 +38,7 @@ type DbRow = Record<string, any>;
 
 const iso = (v: Date | string | null): string | null => (v === null ? null : new Date(v).toISOString());
 
-function toDeviceRow(r: DbRow): DeviceRow {
+export function toDeviceRow(r: DbRow): DeviceRow {
   return {
     tenantId: r.tenant_id,
     deviceId: r.device_id,
@@ -68,7 +62,13 @@ function toDeviceRow(r: DbRow): DeviceRow {
   };
 }
 
-function deviceUpsert(db: Db, p: DeviceProjection): Knex.QueryBuilder {
+/**
+ * A write wins over the row when its (version, writeSeq) is greater: the version orders the device
+ * workflow's writes, and within one version the write sequence (the workflow's history length) lets
+ * the write of a workflow task retried after a timeout replace the write of the attempt Temporal
+ * discarded, while a late write of that discarded attempt never replaces the retry's.
+ */
+function deviceUpsert(db: Db, p: DeviceProjection, writeSeq: number): Knex.QueryBuilder {
   const row = {
     tenant_id: p.tenantId,
     device_id: p.deviceId,
@@ -87,18 +87,24 @@ function deviceUpsert(db: Db, p: DeviceProjection): Knex.QueryBuilder {
     last_error: p.lastError === null ? null : JSON.stringify(p.lastError),
     retired_at: p.retiredAt,
     version: p.version,
+    write_seq: writeSeq,
     updated_at: db.fn.now(),
   };
   const { tenant_id: _t, device_id: _d, ...updatable } = row;
-  return db('devices').insert(row).onConflict(['tenant_id', 'device_id']).merge(updatable).where('devices.version', '<', p.version).returning('version');
+  return db('devices')
+    .insert(row)
+    .onConflict(['tenant_id', 'device_id'])
+    .merge(updatable)
+    .whereRaw('(devices.version, devices.write_seq) < (?::bigint, ?::integer)', [p.version, writeSeq])
+    .returning('version');
 }
 
 /**
  * Writes the device row unless a newer version is already there. Returns false when the write was
  * stale (a late activity retry must never overwrite what a newer one wrote).
  */
-export async function upsertDeviceProjection(db: Db, p: DeviceProjection): Promise<boolean> {
-  return (await deviceUpsert(db, p)).length === 1;
+export async function upsertDeviceProjection(db: Db, p: DeviceProjection, writeSeq = 0): Promise<boolean> {
+  return (await deviceUpsert(db, p, writeSeq)).length === 1;
 }
 
 /** A report attempt of the timeline, as the device workflow records it. */
@@ -108,11 +114,18 @@ export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error
  * The device row and, with it, one timeline row, in one statement (so one round trip, atomic): the
  * attempt is written only when the device row was (a stale version writes neither).
  */
-export async function writeDeviceRecord(db: Db, p: DeviceProjection, attempt?: AttemptRecord): Promise<boolean> {
-  if (!attempt) return upsertDeviceProjection(db, p);
+export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: number, attempt?: AttemptRecord): Promise<boolean> {
+  if (!attempt) return upsertDeviceProjection(db, p, writeSeq);
   const row = attemptRow({ ...attempt, tenantId: p.tenantId, deviceId: p.deviceId });
-  const attemptInsert = db.raw(ATTEMPT_UPSERT_AFTER_DEVICE, ATTEMPT_COLUMNS.map((c) => row[c]));
-  const [applied] = await db.with('device', deviceUpsert(db, p)).with('attempt', attemptInsert).from('device').select(db.raw('count(*)::int as applied'));
+  const attemptInsert = db.raw(
+    ATTEMPT_UPSERT_AFTER_DEVICE,
+    ATTEMPT_COLUMNS.map((c) => row[c]),
+  );
+  const [applied] = await db
+    .with('device', deviceUpsert(db, p, writeSeq))
+    .with('attempt', attemptInsert)
+    .from('device')
+    .select(db.raw('count(*)::int as applied'));
   return Number((applied as { applied: number }).applied) === 1;
 }
 
@@ -137,13 +150,7 @@ function applyFilter(q: Knex.QueryBuilder, filter: DeviceFilter): void {
 }
 
 /** Keyset page ordered by device id; `after` is the last device id of the previous page. */
-export async function listDevices(
-  db: Db,
-  tenantId: string,
-  filter: DeviceFilter,
-  limit: number,
-  after?: string,
-): Promise<DeviceRow[]> {
+export async function listDevices(db: Db, tenantId: string, filter: DeviceFilter, limit: number, after?: string): Promise<DeviceRow[]> {
   const q = db('devices').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
   applyFilter(q, filter);
   if (after !== undefined) q.andWhere('device_id', '>', after);
@@ -151,13 +158,7 @@ export async function listDevices(
 }
 
 /** Device ids only, for fleet sweeps: cheap keyset pages over the (tenant, device_id) index. */
-export async function listDeviceIdsPage(
-  db: Db,
-  tenantId: string,
-  filter: DeviceFilter,
-  limit: number,
-  after?: string,
-): Promise<string[]> {
+export async function listDeviceIdsPage(db: Db, tenantId: string, filter: DeviceFilter, limit: number, after?: string): Promise<string[]> {
   const q = db('devices').select('device_id').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
   applyFilter(q, filter);
   if (after !== undefined) q.andWhere('device_id', '>', after);
@@ -229,15 +230,13 @@ export async function upsertReportAttempt(db: Db, a: ReportAttempt): Promise<voi
   await db('report_attempts').insert(attemptRow(a)).onConflict(ATTEMPT_KEY_COLUMNS).merge(ATTEMPT_OUTCOME_COLUMNS);
 }
 
-export async function listReportAttempts(
-  db: Db,
-  tenantId: string,
-  deviceId: string,
-  limit: number,
-): Promise<ReportAttempt[]> {
+export async function listReportAttempts(db: Db, tenantId: string, deviceId: string, limit: number): Promise<ReportAttempt[]> {
   const rows = await db('report_attempts')
     .where({ tenant_id: tenantId, device_id: deviceId })
-    .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .orderBy([
+      { column: 'at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .limit(limit);
   return rows.map((r: DbRow) => ({
     tenantId: r.tenant_id,
@@ -322,12 +321,7 @@ export async function updateSettings(
   });
 }
 
-export async function recordHeartbeat(
-  db: Db,
-  tenantId: string,
-  at: string,
-  result: Record<string, unknown>,
-): Promise<void> {
+export async function recordHeartbeat(db: Db, tenantId: string, at: string, result: Record<string, unknown>): Promise<void> {
   await ensureSettingsRow(db, tenantId);
   await db('settings')
     .where({ tenant_id: tenantId })
@@ -339,9 +333,7 @@ export async function claimResync(db: Db, tenantId: string, resyncTimestamp: str
   await ensureSettingsRow(db, tenantId);
   const n = await db('settings')
     .where({ tenant_id: tenantId })
-    .andWhere((q) =>
-      q.whereNull('last_resync_handled').orWhereRaw('last_resync_handled::timestamptz < ?::timestamptz', [resyncTimestamp]),
-    )
+    .andWhere((q) => q.whereNull('last_resync_handled').orWhereRaw('last_resync_handled::timestamptz < ?::timestamptz', [resyncTimestamp]))
     .update({ last_resync_handled: resyncTimestamp });
   return n === 1;
 }

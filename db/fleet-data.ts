@@ -1,5 +1,5 @@
 /**
- * Queries of fleet sweeps (issue 6) beyond the operation row itself (db/data.ts): the resume point a
+ * Queries of fleet sweeps (docs/architecture.md) beyond the operation row itself (db/data.ts): the resume point a
  * sweep writes after every batch of signals, and the devices it skipped.
  */
 import type { Db } from './index';

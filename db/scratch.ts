@@ -4,7 +4,10 @@ import knex from 'knex';
  * A fresh, uniquely named database on a Postgres server, for one test run or one benchmark; `drop()`
  * removes it (closing any connection left open) and releases the admin connection.
  */
-export async function createScratchDatabase(adminUrl: string, prefix: string): Promise<{ name: string; databaseUrl: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(
+  adminUrl: string,
+  prefix: string,
+): Promise<{ name: string; databaseUrl: string; drop(): Promise<void> }> {
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`;
   const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
   try {

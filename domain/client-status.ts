@@ -2,7 +2,7 @@ import type { ClientStatusCode } from './constants';
 
 /**
  * What each "Azure Client Status Code" means, in the words of the seed document (Table 3).
- * These codes come from the MDM client's MSAL call on the device (azure-protocol.md §4); Microsoft
+ * These codes come from the MDM client's MSAL call on the device (docs/product-rules.md, Client status codes); Microsoft
  * never returns them to the server.
  */
 export const CLIENT_STATUS_DESCRIPTIONS: Readonly<Record<ClientStatusCode, string>> = {
@@ -17,7 +17,7 @@ export const CLIENT_STATUS_DESCRIPTIONS: Readonly<Record<ClientStatusCode, strin
 };
 
 export interface ClientStatusGuidance {
-  /** `true` when the device user can fix this status alone (design.md §2). */
+  /** `true` when the device user can fix this status alone (docs/product-rules.md). */
   userCanMitigate: boolean;
   /** What to do, addressed to the admin reading the device details; `''` for `Success`. */
   remediation: string;
@@ -46,9 +46,7 @@ const GUIDANCE: Readonly<Record<ClientStatusCode, ClientStatusGuidance>> = {
   },
   Account_logged_out: {
     userCanMitigate: true,
-    remediation:
-      'Ask the device user to sign back in to their work account in Microsoft Authenticator and in the MDM ' +
-      'client app.',
+    remediation: 'Ask the device user to sign back in to their work account in Microsoft Authenticator and in the MDM ' + 'client app.',
   },
   Internal_Error: {
     userCanMitigate: false,
@@ -80,7 +78,7 @@ export function clientStatusGuidance(code: ClientStatusCode): ClientStatusGuidan
   return { userCanMitigate: guidance.userCanMitigate, remediation: guidance.remediation };
 }
 
-/** The `lastError` object of api-contract.md §3. */
+/** A device's `lastError` (docs/http-contract.md): from its client status or its last failed report. */
 export interface DeviceError {
   code: string;
   message: string;

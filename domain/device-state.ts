@@ -1,14 +1,25 @@
 /**
  * The device entity's state and every decision the device workflow takes, as pure functions:
- * applying MDM events (with per-kind ordering), what must be reported to Microsoft, and the
- * "Azure Device Details" fields of design.md §2. The workflow only sequences these and runs activities.
+ * applying MDM events (ordering per device across lifecycles), what must be reported to Microsoft and
+ * to which Azure device ids, and the "Azure Device Details" fields (docs/product-rules.md). The workflow
+ * only sequences these and runs activities.
  *
  * State is plain JSON (it crosses continue-as-new and is returned by the `state` query).
  */
-import type { AzureComplianceStatus, ClientStatusCode, ManagementState, Platform, PolicyAction, ReportedCompliance, ReportTrigger } from './constants';
+import type {
+  AzureComplianceStatus,
+  ClientStatusCode,
+  ManagementState,
+  Platform,
+  PolicyAction,
+  ReportedCompliance,
+  ReportTrigger,
+} from './constants';
 import type { DeviceEvent, Inventory } from './events';
 import { clientStatusError, type DeviceError } from './client-status';
-import { isStale, recordApplied, type LastApplied } from './ordering';
+import { compareOccurredAt, isStaleInLifecycle, recordApplied, type LastApplied } from './ordering';
+import { CLIENT_STATUS_CODES } from './constants';
+import { isFailureReason, isRetryableReason } from './failure-reasons';
 import { resolvePolicy } from './policy';
 
 export type { DeviceError };
@@ -37,14 +48,37 @@ export interface EntraLookups {
   device?: { displayName: string | null; operatingSystem: string | null };
 }
 
+/**
+ * An Azure device id reported to in the current lifecycle, and the most permissive state Microsoft may
+ * still hold for it. Kept so that an id the device no longer uses (its registration changed id or
+ * failed) still receives a change to non-compliant and the removal of a retire.
+ */
+export interface ReportedTarget {
+  azureDeviceId: string;
+  userPrincipalName: string | null;
+  platform: Platform | null;
+  inventory: Inventory | null;
+  /**
+   * Restriction level Microsoft confirmed last (0 managed + compliant, 1 managed + notCompliant,
+   * 2 notManaged + notCompliant), or -1 when a sent state may have landed unconfirmed.
+   */
+  confirmedLevel: number;
+}
+
 export interface DeviceState {
   tenantId: string;
   deviceId: string;
   /** Version of the read-model row; strictly increases with every projection write. */
   version: number;
-  /** Count of report attempts in this lifecycle (names timeline rows deterministically). */
+  /** Count of report attempts over the device's whole life (names timeline rows deterministically). */
   attempts: number;
+  /** Newest `occurredAt` applied per event kind, over every lifecycle of the device. */
   lastApplied: LastApplied;
+  /** The retire that closed the previous lifecycle, and the registration that opened this one. */
+  closedAt?: string | null;
+  openedAt?: string | null;
+  /** 1 for the device's first lifecycle, +1 at every re-enrolment. Optional: older states lack it. */
+  lifecycle?: number;
   platform: Platform | null;
   azureDeviceId: string | null;
   clientStatusCode: ClientStatusCode | null;
@@ -54,9 +88,9 @@ export interface DeviceState {
   /** Set once a retire event or the RETIRE action is applied; the lifecycle then ends. */
   retiredAt: string | null;
   /**
-   * The payload of the last upload attempt (null when none, or when it must be re-sent whatever
-   * happens: after a blocked or skipped report). A change is reported only when what should be
-   * reported differs from it (design.md §3 decision 2: coalescing).
+   * The payload of the last upload attempt to the current target (null when none, or when it must be
+   * re-sent whatever happens: after a blocked or skipped report). A change is reported only when what
+   * should be reported differs from it (coalescing).
    */
   lastAttempted: ReportPayload | null;
   /** How the last attempt ended; restored when the state flips back to what was last sent. */
@@ -73,6 +107,14 @@ export interface DeviceState {
   recentOperations?: string[];
   /** Optional because states recorded before it existed lack it. */
   entra?: EntraLookups;
+  /** Ids reported to in this lifecycle (the current target among them). Optional: older states lack it. */
+  targets?: ReportedTarget[];
+  /** The last report failed and must be tried again after a backoff (see reportFailed). */
+  retry?: { trigger: ReportTrigger; failures: number } | null;
+  /** The last upload found reporting switched off: nothing is tried again until something happens. */
+  reportingOff?: boolean;
+  /** LastUpdateTime of the last upload: strictly increases per device, so an older upload never wins. */
+  lastUpdateTime?: string | null;
   status: AzureComplianceStatus | null;
   reportTime: string | null;
   lastAttemptAt: string | null;
@@ -109,22 +151,38 @@ export function initialState(tenantId: string, deviceId: string, version: number
   };
 }
 
-export function policyOf(state: DeviceState): { policyAction: PolicyAction | null; managementState: ManagementState; complianceStatus: ReportedCompliance } {
+export function policyOf(state: DeviceState): {
+  policyAction: PolicyAction | null;
+  managementState: ManagementState;
+  complianceStatus: ReportedCompliance;
+} {
   return resolvePolicy(state.actions);
+}
+
+/** The Azure device id the full state is reported to: the latest registration's, when it succeeded. */
+export function currentTarget(state: DeviceState): string | null {
+  return state.clientStatusCode === 'Success' ? state.azureDeviceId : null;
 }
 
 /** What should be reported now, or null when the device has no Azure device ID to report for. */
 export function desiredPayload(state: DeviceState): ReportPayload | null {
-  if (state.clientStatusCode !== 'Success' || state.azureDeviceId === null) return null;
+  const target = currentTarget(state);
+  if (target === null) return null;
   const policy = state.retiredAt !== null ? resolvePolicy(['RETIRE']) : policyOf(state);
   return {
     managementState: policy.managementState,
     complianceStatus: policy.complianceStatus,
-    azureDeviceId: state.azureDeviceId,
+    azureDeviceId: target,
     userPrincipalName: state.userPrincipalName,
     platform: state.platform,
     inventory: state.inventory,
   };
+}
+
+/** How restrictive a reported state is: 0 managed + compliant, 1 managed + notCompliant, 2 removed. */
+export function restrictionLevel(p: { managementState: ManagementState; complianceStatus: ReportedCompliance }): number {
+  if (p.managementState === 'notManaged') return 2;
+  return p.complianceStatus === 'notCompliant' ? 1 : 0;
 }
 
 export function samePayload(a: ReportPayload | null, b: ReportPayload | null): boolean {
@@ -140,18 +198,29 @@ function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-export type ApplyOutcome = 'applied' | 'stale' | 'refused';
+/**
+ * `held`: a registration that opens the device's next lifecycle while the retire of this one still
+ * owes Microsoft its removal; the workflow keeps it, and every event after it, until the removal is
+ * confirmed.
+ */
+export type ApplyOutcome = 'applied' | 'stale' | 'refused' | 'held';
 
 /**
- * Applies one MDM event. An event older than the newest applied of its kind is stale and changes
- * nothing; any event but a registration is refused once the device is retired (a registration for a
- * retired device is a new lifecycle, which the workflow starts itself).
+ * Applies one MDM event (docs/product-rules.md). An event older than the newest applied of its kind,
+ * or older than the retire that closed the previous lifecycle, is stale; so is a retire older than the
+ * registration that opened this lifecycle. On a retired device every event but a registration is
+ * refused; a registration at or after the retire opens the next lifecycle (re-enrolment).
  */
 export function applyEvent(state: DeviceState, event: DeviceEvent): { state: DeviceState; outcome: ApplyOutcome } {
   if (state.retiredAt !== null) {
-    return { state: bump(state, { eventsRefused: 1 }), outcome: 'refused' };
+    if (event.type !== 'registration') return { state: bump(state, { eventsRefused: 1 }), outcome: 'refused' };
+    if (compareOccurredAt(event.occurredAt, state.retiredAt) < 0 || isStaleInLifecycle(state.lastApplied, state, event)) {
+      return { state: bump(state, { eventsStale: 1 }), outcome: 'stale' };
+    }
+    if (owesMicrosoft(state)) return { state, outcome: 'held' };
+    return applyEvent(nextLifecycle(state, event.occurredAt), event);
   }
-  if (isStale(state.lastApplied, event.type, event.occurredAt)) {
+  if (isStaleInLifecycle(state.lastApplied, state, event)) {
     return { state: bump(state, { eventsStale: 1 }), outcome: 'stale' };
   }
   const before = desiredPayload(state);
@@ -180,82 +249,227 @@ export function applyEvent(state: DeviceState, event: DeviceEvent): { state: Dev
   if (!samePayload(before, after) || becameReportable || event.type === 'retire' || next.retiredAt !== null) {
     next.pendingTrigger = next.retiredAt !== null ? 'retire' : (state.pendingTrigger ?? trigger);
   }
+  // Reporting may be on again: the change is tried (the upload finds out).
+  if (next.reportingOff) next.reportingOff = false;
   return { state: bump(refreshStatus(next), { eventsApplied: 1 }), outcome: 'applied' };
+}
+
+/**
+ * The state a re-enrolment starts from: the next lifecycle's fields are empty, while what orders
+ * events and names writes over the device's whole life is carried.
+ */
+function nextLifecycle(retired: DeviceState, openedAt: string): DeviceState {
+  const fresh = initialState(retired.tenantId, retired.deviceId, retired.version);
+  return {
+    ...fresh,
+    attempts: retired.attempts,
+    lastApplied: retired.lastApplied,
+    closedAt: retired.retiredAt,
+    openedAt,
+    lifecycle: (retired.lifecycle ?? 1) + 1,
+    recentOperations: retired.recentOperations ?? [],
+    lastUpdateTime: retired.lastUpdateTime ?? null,
+    lastSuccessfulReportAt: retired.lastSuccessfulReportAt,
+    lastAttemptAt: retired.lastAttemptAt,
+    counters: { ...retired.counters },
+  };
 }
 
 /** Asks for a report of the current state whatever changed (weekly, manual sync, enable, resync). */
 export const RECENT_OPERATIONS_KEPT = 16;
 
 export function requestReport(state: DeviceState, trigger: ReportTrigger, operationId?: string): DeviceState {
-  if (state.retiredAt !== null) return state;
+  // A retired device owes at most its removal, which is retried by itself; asking again wakes it up.
+  if (state.retiredAt !== null) return state.reportingOff ? { ...state, reportingOff: false } : state;
   const recent = state.recentOperations ?? [];
   if (operationId !== undefined && recent.includes(operationId)) return state;
   return {
     ...state,
+    reportingOff: false,
     forced: state.forced ?? { trigger, ...(operationId !== undefined ? { operationId } : {}) },
     ...(operationId !== undefined ? { recentOperations: [...recent, operationId].slice(-RECENT_OPERATIONS_KEPT) } : {}),
   };
 }
 
+const CLIENT_CODES: ReadonlySet<string> = new Set(CLIENT_STATUS_CODES);
+
 /**
- * The status fields that follow from the state alone, between reports (design.md §2): no Azure
- * device ID yet → In-progress (nothing can be sent); a client status other than Success → Failed
- * with the client's error; a state not yet confirmed by Microsoft → In-progress, report time null.
+ * The status fields that follow from the state alone, between reports (docs/product-rules.md): no
+ * Azure device ID yet → In-progress (nothing can be sent); a client status other than Success →
+ * Failed with the client's error; a state not yet confirmed by Microsoft → In-progress, report time null.
  */
 function refreshStatus(state: DeviceState): DeviceState {
   if (state.clientStatusCode === null) {
     return { ...state, status: 'In-progress', reportTime: null };
   }
-  const clientError = state.clientStatusCode === 'Success' && state.azureDeviceId === null
-    ? { code: 'Internal_Error', message: 'The device registered with status Success but without an Azure device ID.', userCanMitigate: false, remediation: 'Ask the MDM to resend the registration with the Azure device ID.' }
-    : clientStatusError(state.clientStatusCode);
+  const clientError =
+    state.clientStatusCode === 'Success' && state.azureDeviceId === null
+      ? {
+          code: 'Internal_Error',
+          message: 'The device registered with status Success but without an Azure device ID.',
+          userCanMitigate: false,
+          remediation: 'Ask the MDM to resend the registration with the Azure device ID.',
+        }
+      : clientStatusError(state.clientStatusCode);
   if (clientError !== null) {
     return { ...state, status: 'Failed', reportTime: null, lastError: clientError };
   }
+  // The client's earlier error no longer describes the device once it registered successfully.
+  const lastError = state.lastError !== null && CLIENT_CODES.has(state.lastError.code) ? null : state.lastError;
   if (state.lastAttempted === null || !samePayload(desiredPayload(state), state.lastAttempted)) {
-    return { ...state, status: 'In-progress', reportTime: null };
+    return { ...state, lastError, status: 'In-progress', reportTime: null };
   }
   // Back to what was last sent: its outcome describes the device again.
   const result = state.attemptResult ?? { status: 'In-progress' as const, reportTime: null };
-  return { ...state, status: result.status, reportTime: result.reportTime };
+  return { ...state, lastError, status: result.status, reportTime: result.reportTime };
 }
 
 export type NextStep =
   | { kind: 'idle' }
   /** Something must be reported but the device has no usable Azure device ID (status already says why). */
   | { kind: 'blocked'; trigger: ReportTrigger; error: DeviceError | null }
-  | { kind: 'report'; trigger: ReportTrigger; payload: ReportPayload; operationId?: string };
+  /**
+   * `former`: a restrictive state (non-compliant, removal) for an id the device no longer reports its
+   * full state to; `retryOf`: how many attempts of this report already failed (the workflow backs off).
+   */
+  | { kind: 'report'; trigger: ReportTrigger; payload: ReportPayload; operationId?: string; former?: true; retryOf?: number };
+
+/** The restriction level every former target must reach: the removal once retired, else non-compliance. */
+function formerLevelOwed(state: DeviceState): number {
+  if (state.retiredAt !== null) return 2;
+  return restrictionLevel(policyOf(state)) >= 1 ? 1 : 0;
+}
+
+function formerPayload(t: ReportedTarget, level: number): ReportPayload {
+  return {
+    managementState: level >= 2 ? 'notManaged' : 'managed',
+    complianceStatus: 'notCompliant',
+    azureDeviceId: t.azureDeviceId,
+    userPrincipalName: t.userPrincipalName,
+    platform: t.platform,
+    inventory: t.inventory,
+  };
+}
+
+/** The ids reported to in this lifecycle that are no longer the current target, with what each is owed. */
+function formersOwed(state: DeviceState): Array<{ target: ReportedTarget; level: number }> {
+  const current = currentTarget(state);
+  const level = formerLevelOwed(state);
+  if (level === 0) return [];
+  return (state.targets ?? []).filter((t) => t.azureDeviceId !== current && t.confirmedLevel < level).map((target) => ({ target, level }));
+}
+
+/** The removal of the current target is not confirmed yet. */
+function currentRemovalOwed(state: DeviceState): boolean {
+  const payload = desiredPayload(state);
+  return (
+    state.retiredAt !== null &&
+    payload !== null &&
+    !(samePayload(payload, state.lastAttempted) && state.attemptResult?.status === 'Successful')
+  );
+}
+
+/**
+ * A retired device still owes Microsoft a removal (of its current or a former id). Its lifecycle is
+ * over only once every removal is confirmed: until then it retries, however long that takes.
+ */
+export function owesMicrosoft(state: DeviceState): boolean {
+  return state.retiredAt !== null && (currentRemovalOwed(state) || formersOwed(state).length > 0);
+}
 
 /** What the workflow must do next, given the state after all pending events were applied. */
 export function nextStep(state: DeviceState): NextStep {
+  if (state.reportingOff) return { kind: 'idle' };
   const payload = desiredPayload(state);
-  const changed = state.pendingTrigger !== null && !samePayload(payload, state.lastAttempted);
-  const trigger = changed ? state.pendingTrigger : state.forced?.trigger ?? null;
-  if (trigger === null) return { kind: 'idle' };
-  if (payload === null) {
-    // Before any registration there is nothing to report yet, and nothing has failed.
-    if (state.clientStatusCode === null) return { kind: 'idle' };
-    return { kind: 'blocked', trigger, error: state.lastError };
+  const retryOf = state.retry ? { retryOf: state.retry.failures } : {};
+  if (payload !== null) {
+    if (state.pendingTrigger !== null && !samePayload(payload, state.lastAttempted)) {
+      return { kind: 'report', trigger: state.pendingTrigger, payload };
+    }
+    if (currentRemovalOwed(state)) return { kind: 'report', trigger: 'retire', payload, ...retryOf };
+    if (state.retry && samePayload(payload, state.lastAttempted) && state.attemptResult?.status === 'Failed') {
+      return { kind: 'report', trigger: state.retry.trigger, payload, ...retryOf };
+    }
+    if (state.forced) {
+      const operationId = state.forced.operationId;
+      return { kind: 'report', trigger: state.forced.trigger, payload, ...(operationId !== undefined ? { operationId } : {}) };
+    }
   }
-  const operationId = !changed ? state.forced?.operationId : undefined;
-  return { kind: 'report', trigger, payload, ...(operationId !== undefined ? { operationId } : {}) };
+  const [owed] = formersOwed(state);
+  if (owed) {
+    return {
+      kind: 'report',
+      trigger: state.retiredAt !== null ? 'retire' : 'compliance',
+      payload: formerPayload(owed.target, owed.level),
+      former: true,
+      ...retryOf,
+    };
+  }
+  const trigger = state.pendingTrigger ?? state.forced?.trigger ?? null;
+  // Before any registration there is nothing to report yet, and nothing has failed.
+  if (payload !== null || trigger === null || state.clientStatusCode === null) return { kind: 'idle' };
+  return { kind: 'blocked', trigger, error: state.lastError };
+}
+
+/**
+ * LastUpdateTime of the next upload: the newest event time, and always after the previous upload's,
+ * so Microsoft (which keeps the message with the newest LastUpdateTime) never lets an older one win.
+ */
+export function nextUpdateTime(state: DeviceState, now: string): string {
+  const newest =
+    Object.values(state.lastApplied)
+      .filter((t): t is string => typeof t === 'string')
+      .reduce<string | null>((a, b) => (a === null || compareOccurredAt(b, a) > 0 ? b : a), null) ?? now;
+  const previous = state.lastUpdateTime ? Date.parse(state.lastUpdateTime) : Number.NEGATIVE_INFINITY;
+  return Date.parse(newest) > previous ? newest : new Date(previous + 1).toISOString();
+}
+
+function withTarget(state: DeviceState, payload: ReportPayload, level: (previous: number) => number): ReportedTarget[] {
+  const targets = state.targets ?? [];
+  const existing = targets.find((t) => t.azureDeviceId === payload.azureDeviceId);
+  const record: ReportedTarget = {
+    azureDeviceId: payload.azureDeviceId,
+    userPrincipalName: payload.userPrincipalName,
+    platform: payload.platform,
+    inventory: payload.inventory,
+    confirmedLevel: level(existing?.confirmedLevel ?? -1),
+  };
+  // Bounded: a device re-registering under new ids again and again keeps its most recent ones.
+  return [...targets.filter((t) => t.azureDeviceId !== payload.azureDeviceId), record].slice(-8);
+}
+
+/**
+ * An upload is about to leave: from now on it may land at Microsoft, even if it is superseded or its
+ * outcome never comes back. Its target counts as reported to (a former id later gets what is owed),
+ * and its LastUpdateTime is the device's newest.
+ */
+export function uploadLeaving(state: DeviceState, payload: ReportPayload, lastUpdateTime: string): DeviceState {
+  const sentLevel = restrictionLevel(payload);
+  return { ...state, lastUpdateTime, targets: withTarget(state, payload, (previous) => Math.min(previous, sentLevel)) };
 }
 
 /** A report is starting: record what is sent, so later events are compared against it. */
-export function startReport(state: DeviceState, payload: ReportPayload, at: string): DeviceState {
+export function startReport(state: DeviceState, payload: ReportPayload, at: string, former = false): DeviceState {
+  // Until Microsoft confirms it, a less restrictive state than the one confirmed may be what it holds.
+  const sentLevel = restrictionLevel(payload);
+  const targets = withTarget(state, payload, (previous) => Math.min(previous, sentLevel));
+  const counters = { ...state.counters, uploads: state.counters.uploads + 1 };
+  if (former) return { ...state, targets, attempts: state.attempts + 1, reportingOff: false, counters };
   // Re-reporting an unchanged, confirmed state (weekly, manual) keeps it Successful meanwhile.
   const reconfirming = state.status === 'Successful' && samePayload(payload, state.lastAttempted);
   return {
     ...state,
+    targets,
     lastAttempted: payload,
     attemptResult: reconfirming ? state.attemptResult : { status: 'In-progress', reportTime: null },
     pendingTrigger: null,
     forced: null,
+    reportingOff: false,
     attempts: state.attempts + 1,
     lastAttemptAt: at,
     status: reconfirming ? 'Successful' : 'In-progress',
     reportTime: reconfirming ? state.reportTime : null,
-    counters: { ...state.counters, uploads: state.counters.uploads + 1 },
+    counters,
   };
 }
 
@@ -266,13 +480,25 @@ export function blockReport(state: DeviceState): DeviceState {
 
 /** Reporting is switched off: nothing is sent; the state is reported once it is switched on again. */
 export function skipReport(state: DeviceState): DeviceState {
-  return { ...state, lastAttempted: null, attemptResult: null, pendingTrigger: null, forced: null, status: 'In-progress', reportTime: null };
+  return refreshStatus({
+    ...state,
+    lastAttempted: null,
+    attemptResult: null,
+    pendingTrigger: null,
+    forced: null,
+    retry: null,
+    reportingOff: true,
+  });
 }
 
 /** Microsoft confirmed the report (`Completed`) at `completedAt`. */
-export function reportSucceeded(state: DeviceState, payload: ReportPayload, completedAt: string): DeviceState {
+export function reportSucceeded(state: DeviceState, payload: ReportPayload, completedAt: string, former = false): DeviceState {
+  const targets = withTarget(state, payload, () => restrictionLevel(payload));
+  if (former) return { ...state, targets, retry: null };
   const next: DeviceState = {
     ...state,
+    targets,
+    retry: null,
     attemptResult: { status: 'Successful', reportTime: completedAt },
     lastSuccessfulReportAt: completedAt,
     lastError: null,
@@ -281,9 +507,30 @@ export function reportSucceeded(state: DeviceState, payload: ReportPayload, comp
   return refreshStatus(next);
 }
 
-/** The report was rejected, or could not be delivered after every retry. */
-export function reportFailed(state: DeviceState, error: DeviceError): DeviceState {
-  const next: DeviceState = { ...state, attemptResult: { status: 'Failed', reportTime: null }, lastError: error };
+/**
+ * The report was rejected, or could not be delivered after every retry of its activity. It is tried
+ * again (after a backoff) when the reason may clear by itself, and always when it takes something
+ * away — a removal, or non-compliance for an id the device no longer uses — since Microsoft must never
+ * stay more permissive than the MDM. Entra not knowing the device completes a removal: nothing is left
+ * to remove.
+ */
+export function reportFailed(
+  state: DeviceState,
+  error: DeviceError,
+  payload: ReportPayload | null = state.lastAttempted,
+  former = false,
+  trigger: ReportTrigger = payload?.managementState === 'notManaged' ? 'retire' : 'compliance',
+): DeviceState {
+  const restrictive = payload !== null && (former || payload.managementState === 'notManaged');
+  if (restrictive && error.code === 'DeviceNotFound') {
+    return reportSucceeded(state, payload!, state.lastAttemptAt ?? '', former);
+  }
+  const retry =
+    restrictive || (isFailureReason(error.code) && isRetryableReason(error.code))
+      ? { trigger: state.retry?.trigger ?? trigger, failures: (state.retry?.failures ?? 0) + 1 }
+      : null;
+  if (former) return { ...state, retry };
+  const next: DeviceState = { ...state, retry, attemptResult: { status: 'Failed', reportTime: null }, lastError: error };
   // The user or device may have been deleted and created again under a new id: look it up next time.
   if (error.code === 'UserNotFound' || error.code === 'DeviceNotFound') delete next.entra;
   return samePayload(desiredPayload(state), state.lastAttempted) ? { ...next, status: 'Failed', reportTime: null } : refreshStatus(next);
@@ -302,30 +549,6 @@ export function rememberLookups(state: DeviceState, lookups: EntraLookups): Devi
   return { ...state, entra: lookups };
 }
 
-/**
- * Task-queue priority of a report's upload (1 runs first, Temporal's default is 3): a changed device
- * state (what Conditional Access acts on) goes ahead of an admin's sync, and both ahead of the
- * re-reports of a fleet sweep, so a weekly sweep of the whole fleet never delays them. The status
- * polls of an upload already sent run at STATUS_POLL_PRIORITY: what was started finishes first.
- */
-export const STATUS_POLL_PRIORITY = 1;
-
-export function reportPriority(trigger: ReportTrigger): 1 | 2 | 4 {
-  switch (trigger) {
-    case 'compliance':
-    case 'inventory':
-    case 'registration':
-    case 'retire':
-      return 1;
-    case 'manual':
-      return 2;
-    case 'weekly':
-    case 'enable':
-    case 'resync':
-      return 4;
-  }
-}
-
 function bump(state: DeviceState, by: Partial<DeviceState['counters']>): DeviceState {
   const c = state.counters;
   return {
@@ -337,45 +560,4 @@ function bump(state: DeviceState, by: Partial<DeviceState['counters']>): DeviceS
       uploads: c.uploads,
     },
   };
-}
-
-/** The read-model row of the device (db `devices`), written by the workflow's activity. */
-export function projectionOf(state: DeviceState) {
-  const policy = policyOf(state);
-  const reported = desiredPayload(state);
-  return {
-    tenantId: state.tenantId,
-    deviceId: state.deviceId,
-    platform: state.platform,
-    azureDeviceId: state.azureDeviceId,
-    clientStatusCode: state.clientStatusCode,
-    userPrincipalName: state.userPrincipalName,
-    complianceStatus: state.status,
-    reportTime: state.reportTime,
-    policyAction: policy.policyAction,
-    reportedCompliance: reported?.complianceStatus ?? (state.retiredAt !== null ? 'notCompliant' : policy.complianceStatus),
-    managementState: reported?.managementState ?? (state.retiredAt !== null ? 'notManaged' : policy.managementState),
-    inventory: state.inventory as Record<string, unknown> | null,
-    lastAttemptAt: state.lastAttemptAt,
-    lastSuccessfulReportAt: state.lastSuccessfulReportAt,
-    lastError: state.lastError,
-    retiredAt: state.retiredAt,
-    version: state.version,
-  };
-}
-
-/** One line for the Temporal UI's "current details". */
-export function summaryLine(state: DeviceState): string {
-  const policy = policyOf(state);
-  return [
-    `status=${state.status ?? 'none'}`,
-    `client=${state.clientStatusCode ?? 'none'}`,
-    `action=${policy.policyAction ?? 'none'}`,
-    `reported=${state.lastAttempted ? `${state.lastAttempted.managementState}/${state.lastAttempted.complianceStatus}` : 'none'}`,
-    `reportTime=${state.reportTime ?? 'none'}`,
-    state.retiredAt ? `retiredAt=${state.retiredAt}` : '',
-    state.lastError ? `error=${state.lastError.code}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
 }

@@ -1,5 +1,5 @@
 /**
- * Zod schemas of the MDM's events (api-contract.md §1–§2). Used by the API (and its OpenAPI
+ * Zod schemas of the MDM's events (docs/http-contract.md). Used by the API (and its OpenAPI
  * document); NOT imported by workflow code — workflows use the plain types of `events.ts`.
  *
  * Every object is strict: unknown keys are rejected. No transforms: what is accepted is returned
@@ -11,7 +11,6 @@ import {
   DEVICE_ID_MAX_LENGTH,
   EVENT_TYPES,
   MAX_BATCH_EVENTS,
-  MAX_FUTURE_SKEW_MS,
   OWNERSHIPS,
   PLATFORMS,
   POLICY_ACTIONS,
@@ -22,6 +21,10 @@ import type * as Plain from './events';
 export const MAX_TEXT_LENGTH = 256;
 /** `actions` holds at most this many entries (the five actions; duplicates are allowed). */
 export const MAX_ACTIONS = 5;
+/** Longest `occurredAt`: an ISO 8601 date-time with nanoseconds and an offset is 35 characters. */
+export const MAX_OCCURRED_AT_LENGTH = 64;
+/** A GUID is exactly this long. */
+const GUID_LENGTH = 36;
 
 const isMissing = (input: unknown): boolean => input === undefined;
 
@@ -32,34 +35,72 @@ function required(message: string) {
 
 const oneOf = (values: readonly string[]) => `Must be one of ${values.join(', ')}`;
 
-export const deviceIdSchema = z
-  .string({ error: required('Must be a string') })
-  .min(1, { error: 'Must not be empty' })
-  .max(DEVICE_ID_MAX_LENGTH, { error: `Must be at most ${DEVICE_ID_MAX_LENGTH} characters` })
-  .regex(/^[A-Za-z0-9._:-]*$/, { error: 'May contain only the characters A-Z a-z 0-9 . _ : -' });
+export interface BoundedStringOptions {
+  max: number;
+  min?: number;
+  /** Message of a wrong type (default "Must be a string"). */
+  typeMessage?: string;
+  /** Message of a value over `max` (default "Must be at most <max> characters"). */
+  maxMessage?: string;
+  /** Checked only on a value within [min, max]. */
+  pattern?: { regex: RegExp; message: string } | { format: z.core.$ZodCheck<string> };
+}
+
+/**
+ * A string whose length is checked before anything else, and whose other checks are skipped when the
+ * length is wrong: zod runs every check of a field even after `.max()` fails unless the check aborts,
+ * so without this a pattern would run on a value of any length (a request body holds up to 1 MiB).
+ * Every pattern of an MDM field goes through here, so none ever runs on more than its field's maximum.
+ */
+export function boundedString(o: BoundedStringOptions) {
+  const typeMessage = o.typeMessage ?? 'Must be a string';
+  const maxMessage = o.maxMessage ?? `Must be at most ${o.max} characters`;
+  let schema = z
+    .string({ error: required(typeMessage) })
+    // zod counts characters (code points) with a scan of the whole value: refuse what is certainly too
+    // long (more than two UTF-16 units per allowed character) before it does.
+    .refine((value) => value.length <= 2 * o.max, { error: maxMessage, abort: true })
+    .max(o.max, { error: maxMessage, abort: true });
+  if (o.min !== undefined && o.min > 0) {
+    schema = schema.min(o.min, { error: o.min === 1 ? 'Must not be empty' : `Must be at least ${o.min} characters`, abort: true });
+  }
+  if (o.pattern === undefined) return schema;
+  return 'regex' in o.pattern ? schema.regex(o.pattern.regex, { error: o.pattern.message, abort: true }) : schema.check(o.pattern.format);
+}
+
+// Patterns: anchored, and no two ways to match the same text (no nested quantifiers, no quantified
+// parts whose characters overlap what follows them), so a failing match costs one pass over the value.
+
+export const deviceIdSchema = boundedString({
+  min: 1,
+  max: DEVICE_ID_MAX_LENGTH,
+  pattern: { regex: /^[A-Za-z0-9._:-]+$/, message: 'May contain only the characters A-Z a-z 0-9 . _ : -' },
+});
 
 export const platformSchema = z.enum(PLATFORMS, { error: required(oneOf(PLATFORMS)) });
 export const clientStatusCodeSchema = z.enum(CLIENT_STATUS_CODES, { error: required(oneOf(CLIENT_STATUS_CODES)) });
 export const policyActionSchema = z.enum(POLICY_ACTIONS, { error: required(oneOf(POLICY_ACTIONS)) });
 export const ownershipSchema = z.enum(OWNERSHIPS, { error: required(oneOf(OWNERSHIPS)) });
 
+const GUID_MESSAGE = 'Must be a GUID (e.g. 007c8232-9489-4074-9b35-345b16f0a72d) or null';
 /** A GUID such as `007c8232-9489-4074-9b35-345b16f0a72d` (either case), or `null`. */
-export const azureDeviceIdSchema = z
-  .guid({ error: required('Must be a GUID (e.g. 007c8232-9489-4074-9b35-345b16f0a72d) or null') })
-  .nullable();
+export const azureDeviceIdSchema = boundedString({
+  max: GUID_LENGTH,
+  typeMessage: GUID_MESSAGE,
+  maxMessage: GUID_MESSAGE,
+  pattern: { format: z.guid({ error: GUID_MESSAGE, abort: true }) },
+}).nullable();
 
-/** Loosely email-shaped (UPNs of guests contain `#EXT#`, which strict email rules reject). */
-export const userPrincipalNameSchema = z
-  .string({ error: required('Must be a string') })
-  .max(MAX_TEXT_LENGTH, { error: `Must be at most ${MAX_TEXT_LENGTH} characters` })
-  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { error: 'Must be a user principal name such as alex@contoso.com' });
+/**
+ * Loosely email-shaped (UPNs of guests contain `#EXT#`, which strict email rules reject): something,
+ * `@`, then dot-separated labels (at least two). The labels exclude the dot, so the split is unique.
+ */
+export const userPrincipalNameSchema = boundedString({
+  max: MAX_TEXT_LENGTH,
+  pattern: { regex: /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$/, message: 'Must be a user principal name such as alex@contoso.com' },
+});
 
-const text = (opts: { nonEmpty: boolean }) => {
-  const base = z
-    .string({ error: required('Must be a string') })
-    .max(MAX_TEXT_LENGTH, { error: `Must be at most ${MAX_TEXT_LENGTH} characters` });
-  return opts.nonEmpty ? base.min(1, { error: 'Must not be empty' }) : base;
-};
+const text = (opts: { nonEmpty: boolean }) => boundedString({ max: MAX_TEXT_LENGTH, min: opts.nonEmpty ? 1 : 0 });
 
 export const inventorySchema = z.strictObject(
   {
@@ -75,36 +116,23 @@ export const inventorySchema = z.strictObject(
   { error: required('Must be an object') },
 );
 
-export interface EventSchemaOptions {
-  /** The clock used to reject `occurredAt` too far in the future (milliseconds since the epoch). */
-  now?: () => number;
-}
+const OCCURRED_AT_MESSAGE = 'Must be an ISO 8601 date-time with a zone (Z or ±hh:mm), e.g. 2026-11-28T10:00:00.000Z';
 
 /**
- * Builds every event schema. The clock is a parameter so tests can fix it; the exported schemas
- * below use the real clock.
+ * The shape of `occurredAt`. How far ahead of the server's clock it may be is not checked here (that
+ * needs the clock and MAX_CLOCK_SKEW): domain/validation.ts applies it with both passed in.
  */
-export function createEventSchemas(options: EventSchemaOptions = {}) {
-  const now = options.now ?? (() => Date.now());
+export const occurredAtSchema = boundedString({
+  max: MAX_OCCURRED_AT_LENGTH,
+  typeMessage: OCCURRED_AT_MESSAGE,
+  maxMessage: OCCURRED_AT_MESSAGE,
+  // A malformed value gets one error, not also that of the check below.
+  pattern: { format: z.iso.datetime({ offset: true, abort: true, error: OCCURRED_AT_MESSAGE }) },
+}).refine((value) => !Number.isNaN(Date.parse(value)), { error: 'Must be a valid date-time' });
 
-  const occurredAtSchema = z
-    .iso.datetime({
-      offset: true,
-      // A malformed value gets one error, not also those of the checks below.
-      abort: true,
-      error: required('Must be an ISO 8601 date-time with a zone (Z or ±hh:mm), e.g. 2026-11-28T10:00:00.000Z'),
-    })
-    .refine((value) => !Number.isNaN(Date.parse(value)), { error: 'Must be a valid date-time' })
-    .refine(
-      (value) => {
-        const at = Date.parse(value);
-        return Number.isNaN(at) || at <= now() + MAX_FUTURE_SKEW_MS;
-      },
-      { error: 'Must not be more than 24 hours in the future (check the clock of the MDM server)' },
-    );
-
-  const typeLiteral = <T extends Plain.DeviceEvent['type']>(type: T) =>
-    z.literal(type, { error: `Must be "${type}"` });
+/** Builds every event schema (shape only: the clock rule is domain/validation.ts's). */
+function createEventSchemas() {
+  const typeLiteral = <T extends Plain.DeviceEvent['type']>(type: T) => z.literal(type, { error: `Must be "${type}"` });
 
   const registrationShape = {
     type: typeLiteral('registration'),
@@ -119,7 +147,7 @@ export function createEventSchemas(options: EventSchemaOptions = {}) {
     occurredAt: occurredAtSchema,
     actions: z
       .array(policyActionSchema, { error: required('Must be an array of actions') })
-      .max(MAX_ACTIONS, { error: `Must hold at most ${MAX_ACTIONS} actions` }),
+      .max(MAX_ACTIONS, { error: `Must hold at most ${MAX_ACTIONS} actions`, abort: true }),
   };
   const inventoryShape = {
     type: typeLiteral('inventory'),
@@ -174,11 +202,12 @@ export function createEventSchemas(options: EventSchemaOptions = {}) {
     discriminatorError,
   );
 
+  // `abort`: a too long array is refused before any of its items is looked at.
   const eventsArray = <T extends z.ZodType>(item: T) =>
     z
       .array(item, { error: required('Must be an array of events') })
       .min(1, { error: 'Must hold at least 1 event' })
-      .max(MAX_BATCH_EVENTS, { error: `Must hold at most ${MAX_BATCH_EVENTS} events` });
+      .max(MAX_BATCH_EVENTS, { error: `Must hold at most ${MAX_BATCH_EVENTS} events`, abort: true });
 
   /** `POST /v1/events` body with every item validated. */
   const batchEventsSchema = z.strictObject({ events: eventsArray(batchEventItemSchema) }, objectError);
@@ -189,7 +218,6 @@ export function createEventSchemas(options: EventSchemaOptions = {}) {
   const batchEventsEnvelopeSchema = z.strictObject({ events: eventsArray(z.unknown()) }, objectError);
 
   return {
-    occurredAtSchema,
     registrationEventSchema,
     complianceEventSchema,
     inventoryEventSchema,
@@ -203,10 +231,8 @@ export function createEventSchemas(options: EventSchemaOptions = {}) {
 
 export type EventSchemas = ReturnType<typeof createEventSchemas>;
 
-/** The schemas on the real clock. */
 export const eventSchemas: EventSchemas = createEventSchemas();
 export const {
-  occurredAtSchema,
   registrationEventSchema,
   complianceEventSchema,
   inventoryEventSchema,

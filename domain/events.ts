@@ -1,5 +1,5 @@
 /**
- * The MDM's events (api-contract.md §2) as plain TypeScript types, with no zod import, so that
+ * The MDM's events (docs/http-contract.md) as plain TypeScript types, with no zod import, so that
  * Temporal workflow code can use them. `event-schemas.ts` validates them and asserts at compile time
  * that its inferred types are exactly these.
  */

@@ -5,13 +5,6 @@
 export * from './constants';
 export * from './policy';
 export * from './client-status';
+export * from './failure-reasons';
 export * from './ordering';
-export type {
-  BatchEventItem,
-  ComplianceEvent,
-  DeviceEvent,
-  Inventory,
-  InventoryEvent,
-  RegistrationEvent,
-  RetireEvent,
-} from './events';
+export type { BatchEventItem, ComplianceEvent, DeviceEvent, Inventory, InventoryEvent, RegistrationEvent, RetireEvent } from './events';

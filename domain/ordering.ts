@@ -1,5 +1,5 @@
 /**
- * Event ordering by `occurredAt`, per event kind (design.md §3, decision 2).
+ * Event ordering by `occurredAt`, per event kind (docs/product-rules.md).
  *
  * Rule: an event is **stale** when its `occurredAt` is strictly older than the newest `occurredAt`
  * already applied for the same kind. An equal instant is not stale: it is applied, so among events
@@ -57,4 +57,33 @@ export function recordApplied(lastApplied: LastApplied, kind: EventKind, occurre
   const previous = lastApplied[kind];
   if (previous !== undefined && compareOccurredAt(occurredAt, previous) < 0) return { ...lastApplied };
   return { ...lastApplied, [kind]: occurredAt };
+}
+
+/**
+ * The bounds of a device's lifecycles that ordering needs beyond the newest time per kind: the retire
+ * that closed the previous lifecycle and the registration that opened the current one. Ordering holds
+ * per device across lifecycles (docs/product-rules.md, "Never more permissive than the MDM"): an event
+ * older than the retire that closed a lifecycle is stale, and so is a retire older than the
+ * re-registration that opened the current lifecycle.
+ */
+export interface LifecycleBounds {
+  closedAt?: string | null;
+  openedAt?: string | null;
+}
+
+/**
+ * `true` when an event must be ignored: older than the newest applied of its kind, older than the
+ * retire that closed the previous lifecycle, or — for a retire (a `retire` event or a compliance event
+ * carrying RETIRE) — older than the registration that opened the current lifecycle.
+ */
+export function isStaleInLifecycle(
+  lastApplied: LastApplied,
+  bounds: LifecycleBounds,
+  event: { type: EventKind; occurredAt: string; actions?: readonly string[] },
+): boolean {
+  if (isStale(lastApplied, event.type, event.occurredAt)) return true;
+  const olderThan = (bound: string | null | undefined) => bound != null && compareOccurredAt(event.occurredAt, bound) < 0;
+  if (olderThan(bounds.closedAt)) return true;
+  const isRetire = event.type === 'retire' || (event.type === 'compliance' && (event.actions ?? []).includes('RETIRE'));
+  return isRetire && olderThan(bounds.openedAt);
 }

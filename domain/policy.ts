@@ -19,7 +19,7 @@ export function mostRestrictiveAction(actions: readonly PolicyAction[]): PolicyA
 }
 
 /**
- * What is reported for the action in force (design.md §1):
+ * What is reported for the action in force (docs/product-rules.md):
  * `RETIRE` → notManaged + notCompliant; `QUARANTINE`, `BLOCK_APPCONNECT`, `BLOCK_EMAIL` →
  * managed + notCompliant; `SEND_ALERT` or no action → managed + compliant.
  * Returns a fresh object on every call.

@@ -1,5 +1,5 @@
 /**
- * Validation of MDM input with errors in the contract's form (api-contract.md §1): a list of
+ * Validation of MDM input with errors in the contract's form (docs/http-contract.md): a list of
  * `{ path, message }` where `path` is `actions[1]`, `inventory.deviceName`, `occurredAt`, … and `''`
  * for the value as a whole. An unknown key gives one error per key whose path names the key
  * (`foo`, `inventory.imeii`). Nothing here throws on any input.
@@ -7,8 +7,9 @@
  * Imports zod: not for workflow code.
  */
 import type { z } from 'zod';
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from './constants';
 import type { BatchEventItem, DeviceEvent } from './events';
-import { createEventSchemas, deviceIdSchema, eventSchemas, type EventSchemas } from './event-schemas';
+import { MAX_TEXT_LENGTH, deviceIdSchema, eventSchemas, occurredAtSchema } from './event-schemas';
 
 export interface FieldError {
   path: string;
@@ -21,14 +22,27 @@ export type DeviceIdValidation = { ok: true; deviceId: string } | Invalid;
 export type BatchItemValidation = { ok: true; deviceId: string; event: DeviceEvent } | Invalid;
 export type BatchValidation = { ok: true; items: Array<{ index: number } & BatchItemValidation> } | Invalid;
 
+/**
+ * The clock rule: an `occurredAt` more than `maxClockSkewMs` ahead of `now` is refused (a future-dated
+ * event would make every correctly timed one after it look stale). The API passes the server's clock
+ * and MAX_CLOCK_SKEW; the defaults (the real clock, 5 minutes) are for callers without a config.
+ */
 export interface ValidationOptions {
-  /** Fix the clock of the "not more than 24 h in the future" rule (milliseconds since the epoch). */
+  /** Milliseconds since the epoch. */
   now?: number;
+  maxClockSkewMs?: number;
 }
 
 type Segment = PropertyKey;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** An unknown key is named in an error by its first this many characters (it may be 1 MiB long). */
+const MAX_KEY_SHOWN = MAX_TEXT_LENGTH;
+
+function shownKey(key: string): string {
+  return key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN)}… (${key.length} characters)` : key;
+}
 
 /** `['inventory', 'deviceName']` → `inventory.deviceName`; `['actions', 1]` → `actions[1]`; `[]` → `''`. */
 export function formatPath(path: readonly Segment[]): string {
@@ -36,7 +50,7 @@ export function formatPath(path: readonly Segment[]): string {
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
     else {
-      const key = String(segment);
+      const key = shownKey(String(segment));
       if (IDENTIFIER.test(key)) out += out === '' ? key : `.${key}`;
       else out += `[${JSON.stringify(key)}]`;
     }
@@ -58,7 +72,7 @@ export function formatZodIssues(issues: readonly z.core.$ZodIssue[], basePath: r
     const path = [...basePath, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        errors.push({ path: formatPath([...path, key]), message: `Unknown field "${key}"` });
+        errors.push({ path: formatPath([...path, key]), message: `Unknown field "${shownKey(key)}"` });
       }
     } else {
       errors.push({ path: formatPath(path), message: issue.message });
@@ -67,20 +81,46 @@ export function formatZodIssues(issues: readonly z.core.$ZodIssue[], basePath: r
   return errors;
 }
 
-let fixedClock: { now: number; schemas: EventSchemas } | undefined;
+function describeDuration(ms: number): string {
+  const units: Array<[number, string]> = [
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1_000, 'second'],
+  ];
+  for (const [size, name] of units) {
+    if (ms >= size && ms % size === 0) return `${ms / size} ${name}${ms === size ? '' : 's'}`;
+  }
+  return `${ms} ms`;
+}
 
-function schemasFor(options: ValidationOptions | undefined): EventSchemas {
-  const now = options?.now;
-  if (now === undefined) return eventSchemas;
-  if (fixedClock?.now !== now) fixedClock = { now, schemas: createEventSchemas({ now: () => now }) };
-  return fixedClock.schemas;
+/** The clock rule on a well-formed `occurredAt`: `[]`, or the one error naming `occurredAt`. */
+export function occurredAtErrors(occurredAt: string, options: ValidationOptions = {}): FieldError[] {
+  const now = options.now ?? Date.now();
+  const skew = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+  if (Date.parse(occurredAt) <= now + skew) return [];
+  return [
+    {
+      path: 'occurredAt',
+      message: `Must not be more than ${describeDuration(skew)} ahead of the server's clock (check the clock of the MDM server)`,
+    },
+  ];
+}
+
+/** The clock rule on raw input whose `occurredAt` is well formed (a malformed one has its own error). */
+function clockErrors(input: unknown, options: ValidationOptions | undefined): FieldError[] {
+  if (input === null || typeof input !== 'object') return [];
+  const occurredAt = (input as { occurredAt?: unknown }).occurredAt;
+  if (!occurredAtSchema.safeParse(occurredAt).success) return [];
+  return occurredAtErrors(occurredAt as string, options);
 }
 
 /** One event of `POST /v1/devices/{deviceId}/events`. */
 export function validateDeviceEvent(input: unknown, options?: ValidationOptions): DeviceEventValidation {
-  const result = schemasFor(options).deviceEventSchema.safeParse(input);
-  if (result.success) return { ok: true, event: result.data };
-  return { ok: false, errors: formatZodIssues(result.error.issues) };
+  const result = eventSchemas.deviceEventSchema.safeParse(input);
+  const errors = [...(result.success ? [] : formatZodIssues(result.error.issues)), ...clockErrors(input, options)];
+  if (result.success && errors.length === 0) return { ok: true, event: result.data };
+  return { ok: false, errors };
 }
 
 /** A `deviceId` (path parameter or batch field): errors carry the path `deviceId`. */
@@ -100,9 +140,12 @@ export function validateBatchEventItem(
   input: unknown,
   options?: ValidationOptions & { basePath?: readonly Segment[] },
 ): BatchItemValidation {
-  const result = schemasFor(options).batchEventItemSchema.safeParse(input);
-  if (result.success) return { ok: true, ...splitItem(result.data) };
-  return { ok: false, errors: formatZodIssues(result.error.issues, options?.basePath ?? []) };
+  const basePath = options?.basePath ?? [];
+  const result = eventSchemas.batchEventItemSchema.safeParse(input);
+  const late = clockErrors(input, options).map((e) => ({ ...e, path: formatPath([...basePath, e.path]) }));
+  const errors = [...(result.success ? [] : formatZodIssues(result.error.issues, basePath)), ...late];
+  if (result.success && errors.length === 0) return { ok: true, ...splitItem(result.data) };
+  return { ok: false, errors };
 }
 
 /**
@@ -111,15 +154,10 @@ export function validateBatchEventItem(
  * items can be accepted while others are rejected.
  */
 export function validateBatchEvents(input: unknown, options?: ValidationOptions): BatchValidation {
-  const schemas = schemasFor(options);
-  const envelope = schemas.batchEventsEnvelopeSchema.safeParse(input);
+  const envelope = eventSchemas.batchEventsEnvelopeSchema.safeParse(input);
   if (!envelope.success) return { ok: false, errors: formatZodIssues(envelope.error.issues) };
-  const items = envelope.data.events.map((item, index) => {
-    const result = schemas.batchEventItemSchema.safeParse(item);
-    const validation: BatchItemValidation = result.success
-      ? { ok: true, ...splitItem(result.data) }
-      : { ok: false, errors: formatZodIssues(result.error.issues) };
-    return { index, ...validation };
-  });
+  // One clock for the whole batch.
+  const clock: ValidationOptions = { now: options?.now ?? Date.now(), maxClockSkewMs: options?.maxClockSkewMs };
+  const items = envelope.data.events.map((item, index) => ({ index, ...validateBatchEventItem(item, clock) }));
   return { ok: true, items };
 }

@@ -1,4 +1,4 @@
-// Bearer-token checks shared by Graph and the Intune partner API (§6.3): 401 with WWW-Authenticate
+// Bearer-token checks shared by Graph and the Intune partner API: 401 with WWW-Authenticate
 // for a missing, malformed, expired, revoked or wrong-audience token; 403 when a role is missing.
 import { graphError, type EmuRequest, type EmuResponse } from './http';
 import type { EmulatorState, Tenant } from './state';

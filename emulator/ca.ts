@@ -2,10 +2,11 @@
 // token over https, so the emulator needs a CA that client processes trust via NODE_EXTRA_CA_CERTS.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PROJECT_ROOT } from '../lib/project-root';
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 
-export const DEFAULT_DATA_DIR = path.resolve(__dirname, '..', '.data', 'azure-emulator');
+export const DEFAULT_DATA_DIR = path.join(PROJECT_ROOT, '.data', 'azure-emulator');
 
 export interface CaMaterial {
   caPemPath: string;
@@ -87,10 +88,7 @@ export function ensureCa(dir: string = DEFAULT_DATA_DIR): CaMaterial {
 }
 
 /** A fresh leaf certificate per start; only the CA has to be stable. */
-export function issueServerCert(
-  ca: Pick<CaMaterial, 'caCertPem' | 'caKeyPem'>,
-  hosts: string[] = ['localhost', '127.0.0.1'],
-): ServerCert {
+export function issueServerCert(ca: Pick<CaMaterial, 'caCertPem' | 'caKeyPem'>, hosts: string[] = ['localhost', '127.0.0.1']): ServerCert {
   const caCert = forge.pki.certificateFromPem(ca.caCertPem);
   const caKey = forge.pki.privateKeyFromPem(ca.caKeyPem);
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });

@@ -1,4 +1,4 @@
-// Fault injection (§6.5): a FIFO list of specs; the first one that matches a request (and wins its
+// Fault injection (README.md, Control plane): a FIFO list of specs; the first one that matches a request (and wins its
 // probability roll) is consumed and decides the delay and/or the response.
 import { defaultGraphErrorBody, header, newId, safeDecode, type EmuRequest, type EmuResponse } from './http';
 import { defaultTokenErrorBody } from './identity';

@@ -1,4 +1,4 @@
-// JSON batching (G7, §2.5): validates the envelope, runs items in dependsOn order through the
+// JSON batching (G7, at most 20 requests): validates the envelope, runs items in dependsOn order through the
 // normal Graph routes, applies per-item faults, and returns the responses in a different order
 // than requested so a client that relies on position fails visibly.
 import type { FaultRegistry } from './faults';
@@ -110,7 +110,8 @@ export async function runBatch(req: EmuRequest, deps: BatchDeps): Promise<EmuRes
     let res: EmuResponse | undefined;
     for (const dep of item.dependsOn) {
       const parent = await run(byId.get(dep)!);
-      if (parent.status >= 400 && !res) res = graphError(req, 424, 'FailedDependency', `Request '${item.id}' depends on '${dep}', which failed.`);
+      if (parent.status >= 400 && !res)
+        res = graphError(req, 424, 'FailedDependency', `Request '${item.id}' depends on '${dep}', which failed.`);
     }
     res ??= await runOne(req, item, deps);
     results.set(item.id, res);

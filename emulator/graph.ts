@@ -14,7 +14,15 @@ const USER_READ = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 
 const APPLICATION_READ = ['Application.Read.All', 'Application.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 
 /** Writable through PATCH; everything else on a device is read-only. */
-const DEVICE_WRITABLE = new Set(['accountEnabled', 'displayName', 'operatingSystem', 'operatingSystemVersion', 'extensionAttributes', 'isCompliant', 'isManaged']);
+const DEVICE_WRITABLE = new Set([
+  'accountEnabled',
+  'displayName',
+  'operatingSystem',
+  'operatingSystemVersion',
+  'extensionAttributes',
+  'isCompliant',
+  'isManaged',
+]);
 
 export interface GraphContext {
   claims: TokenClaims;
@@ -39,7 +47,12 @@ function version(req: EmuRequest): string {
 }
 
 function notFound(req: EmuRequest, key: string): EmuResponse {
-  return graphError(req, 404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+  return graphError(
+    req,
+    404,
+    'Request_ResourceNotFound',
+    `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+  );
 }
 
 function badRequest(req: EmuRequest, code: string, message: string): EmuResponse {
@@ -120,7 +133,10 @@ function select(req: EmuRequest, obj: Record<string, unknown>, typeName: string)
   for (const raw of sel.split(',')) {
     const name = raw.trim();
     if (!(name in obj)) {
-      return { ok: false, response: badRequest(req, 'Request_BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.${typeName}'.`) };
+      return {
+        ok: false,
+        response: badRequest(req, 'Request_BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.${typeName}'.`),
+      };
     }
     out[name] = obj[name];
   }
@@ -191,7 +207,11 @@ export class GraphService {
       const eq = parseEqFilter(filter);
       const prop = eq?.property.toLowerCase();
       if (!eq || (prop !== 'deviceid' && prop !== 'id' && prop !== 'displayname')) {
-        return badRequest(req, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${eq?.property ?? filter}' of resource 'Device'.`);
+        return badRequest(
+          req,
+          'Request_UnsupportedQuery',
+          `Unsupported or invalid query filter clause specified for property '${eq?.property ?? filter}' of resource 'Device'.`,
+        );
       }
       if (prop === 'deviceid') {
         const d = this.findDeviceBy(ctx, eq.value, true);
@@ -202,7 +222,8 @@ export class GraphService {
     const top = req.query.get('$top');
     if (top !== null) {
       const n = Number(top);
-      if (!Number.isInteger(n) || n < 1 || n > 999) return badRequest(req, 'Request_BadRequest', `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`);
+      if (!Number.isInteger(n) || n < 1 || n > 999)
+        return badRequest(req, 'Request_BadRequest', `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`);
       devices = devices.slice(0, n);
     }
     const value: Record<string, unknown>[] = [];
@@ -236,7 +257,11 @@ export class GraphService {
     if (!d) return notFound(req, key);
     for (const prop of Object.keys(body)) {
       if (!DEVICE_WRITABLE.has(prop)) {
-        return badRequest(req, 'Request_BadRequest', prop in serializeDevice(d) ? `Property '${prop}' is read-only and cannot be set.` : `Invalid property '${prop}'.`);
+        return badRequest(
+          req,
+          'Request_BadRequest',
+          prop in serializeDevice(d) ? `Property '${prop}' is read-only and cannot be set.` : `Invalid property '${prop}'.`,
+        );
       }
     }
     const windows = /^windows/i.test(d.operatingSystem ?? '');
@@ -312,9 +337,15 @@ export class GraphService {
       const eq = parseEqFilter(filter);
       const prop = eq?.property.toLowerCase();
       if (!eq || (prop !== 'appid' && prop !== 'displayname')) {
-        return badRequest(req, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${eq?.property ?? filter}' of resource 'ServicePrincipal'.`);
+        return badRequest(
+          req,
+          'Request_UnsupportedQuery',
+          `Unsupported or invalid query filter clause specified for property '${eq?.property ?? filter}' of resource 'ServicePrincipal'.`,
+        );
       }
-      sps = sps.filter((sp) => (prop === 'appid' ? String(sp.appId).toLowerCase() === eq.value.toLowerCase() : sp.displayName === eq.value));
+      sps = sps.filter((sp) =>
+        prop === 'appid' ? String(sp.appId).toLowerCase() === eq.value.toLowerCase() : sp.displayName === eq.value,
+      );
     }
     const value: Record<string, unknown>[] = [];
     for (const sp of sps) {
@@ -325,7 +356,13 @@ export class GraphService {
     return json(200, { '@odata.context': `${req.baseUrl}/${version(req)}/$metadata#servicePrincipals`, value });
   }
 
-  private getServicePrincipal(req: EmuRequest, ctx: GraphContext, id: string | undefined, appId: string | undefined, endpoints: boolean): EmuResponse {
+  private getServicePrincipal(
+    req: EmuRequest,
+    ctx: GraphContext,
+    id: string | undefined,
+    appId: string | undefined,
+    endpoints: boolean,
+  ): EmuResponse {
     const denied = requireRole(req, ctx.claims, APPLICATION_READ);
     if (denied) return denied;
     const sp = intuneServicePrincipal(ctx.tenant);

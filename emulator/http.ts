@@ -76,7 +76,7 @@ export function graphDate(d: Date): string {
   return d.toISOString().slice(0, 19);
 }
 
-/** The error body of §2.3, shared by Graph and the Intune partner API. */
+/** Graph's error body (`{ error: { code, message, innerError } }`), shared by Graph and the Intune partner API. */
 export function graphError(
   req: Pick<EmuRequest, 'requestId' | 'headers'>,
   status: number,

@@ -12,7 +12,14 @@ function aadTimestamp(d: Date): string {
 }
 
 /** Entra's token-endpoint error body; MSAL reads error, error_codes and error_description. */
-export function aadError(req: EmuRequest, status: number, error: string, code: number, message: string, headers: Record<string, string> = {}): EmuResponse {
+export function aadError(
+  req: EmuRequest,
+  status: number,
+  error: string,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+): EmuResponse {
   const traceId = newId();
   const correlationId = correlationIdOf(req);
   const timestamp = aadTimestamp(new Date());
@@ -36,30 +43,45 @@ function correlationIdOf(req: EmuRequest): string {
 }
 
 const DEFAULT_TOKEN_ERRORS: Record<number, [string, number, string]> = {
-  429: ['temporarily_unavailable', 50196, 'The server terminated an operation because it encountered a client request loop. Please retry later.'],
+  429: [
+    'temporarily_unavailable',
+    50196,
+    'The server terminated an operation because it encountered a client request loop. Please retry later.',
+  ],
   500: ['server_error', 90033, 'A transient error has occurred. Please try again.'],
   503: ['temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.'],
 };
 
 /** The body a token-endpoint fault gets when its spec gives none. */
 export function defaultTokenErrorBody(req: EmuRequest, status: number): unknown {
-  const [error, code, message] = DEFAULT_TOKEN_ERRORS[status] ?? (status >= 500 ? DEFAULT_TOKEN_ERRORS[500]! : ['invalid_request', 90014, `HTTP ${status}.`]);
+  const [error, code, message] =
+    DEFAULT_TOKEN_ERRORS[status] ?? (status >= 500 ? DEFAULT_TOKEN_ERRORS[500]! : ['invalid_request', 90014, `HTTP ${status}.`]);
   return aadError(req, status, error, code, message).body;
 }
 
 function tenantNotFound(req: EmuRequest, tenant: string): EmuResponse {
-  return aadError(req, 400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+  return aadError(
+    req,
+    400,
+    'invalid_request',
+    90002,
+    `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+  );
 }
 
 export class IdentityService {
-  constructor(private readonly state: EmulatorState, private readonly tokens: TokenService) {}
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly tokens: TokenService,
+  ) {}
 
   handle(req: EmuRequest): EmuResponse {
     const segments = req.pathname.split('/').filter(Boolean);
     const [tenantSegment, ...rest] = segments;
     const tail = rest.join('/');
     if (req.method === 'GET' && tenantSegment === 'common' && tail === 'discovery/instance') return this.instanceDiscovery(req);
-    if (tenantSegment && req.method === 'GET' && tail === 'v2.0/.well-known/openid-configuration') return this.openIdConfiguration(req, tenantSegment);
+    if (tenantSegment && req.method === 'GET' && tail === 'v2.0/.well-known/openid-configuration')
+      return this.openIdConfiguration(req, tenantSegment);
     if (tenantSegment && req.method === 'GET' && tail === 'discovery/v2.0/keys') return json(200, { keys: [] });
     if (tenantSegment && tail === 'oauth2/v2.0/token') {
       if (req.method !== 'POST') return aadError(req, 405, 'invalid_request', 900561, 'The endpoint only accepts POST requests.');
@@ -108,16 +130,24 @@ export class IdentityService {
   private token(req: EmuRequest, tenantSegment: string): EmuResponse {
     const form = new URLSearchParams(req.rawBody);
     const grantType = form.get('grant_type');
-    if (!grantType) return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
-    if (grantType !== 'client_credentials') return aadError(req, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
+    if (!grantType)
+      return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    if (grantType !== 'client_credentials')
+      return aadError(req, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
     const tenant = this.state.tenant(tenantSegment);
     if (!tenant) return tenantNotFound(req, tenantSegment);
     const clientId = form.get('client_id');
-    if (!clientId) return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    if (!clientId)
+      return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
     const app = tenant.apps.get(clientId.toLowerCase());
     if (!app) {
-      return aadError(req, 400, 'unauthorized_client', 700016,
-        `Application with identifier '${clientId}' was not found in the directory '${tenant.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+      return aadError(
+        req,
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId}' was not found in the directory '${tenant.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      );
     }
     const credentialError = this.checkCredentials(req, form, app);
     if (credentialError) return credentialError;
@@ -126,16 +156,34 @@ export class IdentityService {
     if (!scope) return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
     const scopes = scope.split(' ').filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s));
     if (scopes.length !== 1) {
-      return aadError(req, 400, 'invalid_scope', 70011, `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`);
+      return aadError(
+        req,
+        400,
+        'invalid_scope',
+        70011,
+        `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`,
+      );
     }
     const only = scopes[0]!;
     if (!only.endsWith('/.default')) {
-      return aadError(req, 400, 'invalid_scope', 1002012, `The provided value for scope ${only} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      return aadError(
+        req,
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${only} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
     }
     const resource = only.slice(0, -'/.default'.length);
     const audience = audienceForResource(resource);
     if (!audience) {
-      return aadError(req, 400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant named ${tenant.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`);
+      return aadError(
+        req,
+        400,
+        'invalid_resource',
+        500011,
+        `The resource principal named ${resource} was not found in the tenant named ${tenant.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
+      );
     }
 
     const lifetime = this.state.settings.tokenLifetimeSeconds;
@@ -159,11 +207,22 @@ export class IdentityService {
     const assertion = form.get('client_assertion');
     if (secret !== null) {
       if (secret === app.clientSecret) return undefined;
-      return aadError(req, 401, 'invalid_client', 7000215,
-        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`);
+      return aadError(
+        req,
+        401,
+        'invalid_client',
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`,
+      );
     }
     if (assertion !== null) return this.checkAssertion(req, form, app, assertion);
-    return aadError(req, 401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+    return aadError(
+      req,
+      401,
+      'invalid_client',
+      7000216,
+      "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+    );
   }
 
   /**
@@ -194,7 +253,12 @@ export class IdentityService {
       header.alg === 'RS256'
         ? cryptoVerify('sha256', data, cert.publicKey, signature)
         : header.alg === 'PS256'
-          ? cryptoVerify('sha256', data, { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, signature)
+          ? cryptoVerify(
+              'sha256',
+              data,
+              { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+              signature,
+            )
           : false;
     if (!valid) return invalid(700027, 'Client assertion contains an invalid signature. [Reason - The signature is invalid.]');
     if (claims.iss !== app.clientId || claims.sub !== app.clientId) {

@@ -1,5 +1,5 @@
 // The Intune partner API (P1-P6): tenant provisioning, compliance policy and assignment, the
-// tenant heartbeat, and asynchronous device data upload messages. Errors use the §2.3 shape.
+// tenant heartbeat, and asynchronous device data upload messages. Errors use Graph's error shape.
 import { authenticate, requireRole } from './auth';
 import type { ThrottleMeter } from './throttle';
 import { graphError, isRecord, json, newId, parseJson, safeDecode, type EmuRequest, type EmuResponse } from './http';
@@ -44,9 +44,12 @@ export class IntuneService {
     const expectedVersion = service === TENANT_SERVICE ? TENANT_API_VERSION : DEVICE_API_VERSION;
     const apiVersion = req.query.get('api-version');
     if (apiVersion !== expectedVersion) {
-      return badRequest(req, apiVersion === null
-        ? `The 'api-version' query parameter is required; ${service} supports '${expectedVersion}'.`
-        : `The api-version '${apiVersion}' is not supported by ${service}; use '${expectedVersion}'.`);
+      return badRequest(
+        req,
+        apiVersion === null
+          ? `The 'api-version' query parameter is required; ${service} supports '${expectedVersion}'.`
+          : `The api-version '${apiVersion}' is not supported by ${service}; use '${expectedVersion}'.`,
+      );
     }
     const svcBase = `${req.baseUrl}/intune/${service}`;
     const rest = m[2]!;
@@ -59,7 +62,8 @@ export class IntuneService {
       if (rest === 'PartnerCompliancePolicies' && req.method === 'GET') {
         return json(200, { 'odata.metadata': `${svcBase}/$metadata#PartnerCompliancePolicies`, value: t.policies.map((p) => ({ ...p })) });
       }
-      if ((g = new RegExp(`^PartnerCompliancePolicies${GUID_KEY}/Assign$`).exec(rest)) && req.method === 'POST') return this.assign(req, t, g[1]!, svcBase);
+      if ((g = new RegExp(`^PartnerCompliancePolicies${GUID_KEY}/Assign$`).exec(rest)) && req.method === 'POST')
+        return this.assign(req, t, g[1]!, svcBase);
     } else if ((g = new RegExp(`^DataUploadMessages${GUID_KEY}$`).exec(rest))) {
       if (req.method === 'PUT') return this.upload(req, t, g[1]!);
       if (req.method === 'GET') return this.status(req, t, g[1]!.toLowerCase());
@@ -77,9 +81,11 @@ export class IntuneService {
     const wrong = this.sameTenant(req, t, key);
     if (wrong) return wrong;
     const body = parseJson(req.rawBody);
-    if (!isRecord(body) || (body.Provisioned !== 1 && body.Provisioned !== 2)) return badRequest(req, "'Provisioned' must be 1 (provision) or 2 (deprovision).");
+    if (!isRecord(body) || (body.Provisioned !== 1 && body.Provisioned !== 2))
+      return badRequest(req, "'Provisioned' must be 1 (provision) or 2 (deprovision).");
     for (const field of ['PartnerEnrollmentUrl', 'PartnerRemediationUrl']) {
-      if (body[field] !== undefined && body[field] !== null && typeof body[field] !== 'string') return badRequest(req, `'${field}' must be a string.`);
+      if (body[field] !== undefined && body[field] !== null && typeof body[field] !== 'string')
+        return badRequest(req, `'${field}' must be a string.`);
     }
     t.provisioned = body.Provisioned;
     if (typeof body.PartnerEnrollmentUrl === 'string') t.enrollmentUrl = body.PartnerEnrollmentUrl;
@@ -90,10 +96,12 @@ export class IntuneService {
   /** P2: one policy per platform; a second create is 409 and the caller reads the collection. */
   private createPolicy(req: EmuRequest, t: Tenant, svcBase: string): EmuResponse {
     const body = parseJson(req.rawBody);
-    if (!isRecord(body) || typeof body.DisplayName !== 'string' || body.DisplayName === '') return badRequest(req, "'DisplayName' is required.");
+    if (!isRecord(body) || typeof body.DisplayName !== 'string' || body.DisplayName === '')
+      return badRequest(req, "'DisplayName' is required.");
     if (typeof body.Platform !== 'string' || body.Platform === '') return badRequest(req, "'Platform' is required.");
     if (body.Description !== undefined && typeof body.Description !== 'string') return badRequest(req, "'Description' must be a string.");
-    if (body.PartnerManagedCompliance !== undefined && typeof body.PartnerManagedCompliance !== 'boolean') return badRequest(req, "'PartnerManagedCompliance' must be a boolean.");
+    if (body.PartnerManagedCompliance !== undefined && typeof body.PartnerManagedCompliance !== 'boolean')
+      return badRequest(req, "'PartnerManagedCompliance' must be a boolean.");
     const platform = body.Platform;
     if (t.policies.some((p) => p.Platform.toLowerCase() === platform.toLowerCase())) {
       return graphError(req, 409, 'Conflict', `A partner compliance policy for platform '${platform}' already exists.`);
@@ -133,7 +141,12 @@ export class IntuneService {
     }
     t.lastHeartbeatAt = this.state.now().toISOString();
     t.heartbeats += 1;
-    const out: Record<string, unknown> = { ContextId: t.tenantId, LastHeartbeatDateTime: t.lastHeartbeatAt, HttpStatusCode: 200, ErrorDetail: null };
+    const out: Record<string, unknown> = {
+      ContextId: t.tenantId,
+      LastHeartbeatDateTime: t.lastHeartbeatAt,
+      HttpStatusCode: 200,
+      ErrorDetail: null,
+    };
     if (t.resyncTimestamp !== null) out.ResyncTimestamp = t.resyncTimestamp;
     return json(200, out);
   }
@@ -149,7 +162,8 @@ export class IntuneService {
     }
     const existing = t.messages.get(messageId);
     if (existing) {
-      if (existing.identity !== envelope.identity) return graphError(req, 409, 'Conflict', `DataUploadMessage '${messageId}' already exists with a different body.`);
+      if (existing.identity !== envelope.identity)
+        return graphError(req, 409, 'Conflict', `DataUploadMessage '${messageId}' already exists with a different body.`);
       return json(200, { Id: rawId, Status: existing.status });
     }
     t.messages.set(messageId, {

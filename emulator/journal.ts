@@ -48,7 +48,10 @@ export class Journal {
       .filter((s) => s.done)
       .map((s) => s.entry)
       .filter((e) => filter.service === undefined || e.service === (filter.service as Service))
-      .filter((e) => filter.pathIncludes === undefined || e.path.includes(filter.pathIncludes) || safeDecode(e.path).includes(filter.pathIncludes))
+      .filter(
+        (e) =>
+          filter.pathIncludes === undefined || e.path.includes(filter.pathIncludes) || safeDecode(e.path).includes(filter.pathIncludes),
+      )
       .filter((e) => since === undefined || Date.parse(e.at) >= since);
   }
 

@@ -38,6 +38,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'azure emulator failed to start', err: err instanceof Error ? err.message : String(err) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', msg: 'azure emulator failed to start', err: err instanceof Error ? err.message : String(err) })}\n`,
+  );
   process.exit(1);
 });

@@ -112,7 +112,10 @@ export class EmulatorState {
   clockOffsetSeconds = 0;
   readonly tenants = new Map<string, Tenant>();
 
-  constructor(private readonly startSettings: EmulatorSettings, private readonly startSeed?: SeedSpec) {
+  constructor(
+    private readonly startSettings: EmulatorSettings,
+    private readonly startSeed?: SeedSpec,
+  ) {
     this.settings = { ...startSettings };
     if (startSeed) this.seed(startSeed);
   }
@@ -174,7 +177,11 @@ export class EmulatorState {
       for (const u of st.users ?? []) {
         const existing = u.id ? t.users.get(u.id.toLowerCase()) : findUser(t, u.userPrincipalName);
         const id = (u.id ?? existing?.id ?? newId()).toLowerCase();
-        t.users.set(id, { id, userPrincipalName: u.userPrincipalName, displayName: u.displayName ?? u.userPrincipalName.split('@')[0] ?? '' });
+        t.users.set(id, {
+          id,
+          userPrincipalName: u.userPrincipalName,
+          displayName: u.displayName ?? u.userPrincipalName.split('@')[0] ?? '',
+        });
       }
       for (const d of st.devices ?? []) {
         const existing = d.id ? t.devices.get(d.id.toLowerCase()) : findDevice(t, d.deviceId);
@@ -210,7 +217,11 @@ export class EmulatorState {
   }
 
   newUser(t: Tenant, userPrincipalName: string, id?: string): User {
-    const user: User = { id: (id ?? newId()).toLowerCase(), userPrincipalName, displayName: userPrincipalName.split('@')[0] ?? userPrincipalName };
+    const user: User = {
+      id: (id ?? newId()).toLowerCase(),
+      userPrincipalName,
+      displayName: userPrincipalName.split('@')[0] ?? userPrincipalName,
+    };
     t.users.set(user.id, user);
     return user;
   }

@@ -1,4 +1,4 @@
-// Microsoft's throttling (azure-protocol §2.4), as a sliding window per service, tenant and app: a
+// Microsoft's throttling (docs/microsoft-protocol.md, Budget), as a sliding window per service, tenant and app: a
 // request beyond `limit` in the last `windowSeconds` gets 429 with the Retry-After that frees a slot.
 // Off unless configured (options `throttle`); the limits Microsoft documents for its Intune Graph
 // services are per app per tenant over 20 s (e.g. 2,000 requests), the partner API publishes none.
@@ -12,7 +12,12 @@ export class ThrottleMeter {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** For a service's handler: the 429 to send, if the caller's window is full. */
-  checkCaller(req: EmuRequest, service: 'graph' | 'intune', caller: { tid: string; appid: string }, limits: EmulatorSettings['throttle']): EmuResponse | undefined {
+  checkCaller(
+    req: EmuRequest,
+    service: 'graph' | 'intune',
+    caller: { tid: string; appid: string },
+    limits: EmulatorSettings['throttle'],
+  ): EmuResponse | undefined {
     return this.check(req, `${service}|${caller.tid}|${caller.appid}`, limits[service]);
   }
 

@@ -41,9 +41,7 @@ export interface TokenClaims {
   xms_sn: number;
 }
 
-export type VerifyResult =
-  | { ok: true; claims: TokenClaims }
-  | { ok: false; reason: 'malformed' | 'signature' | 'expired' | 'revoked' };
+export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: 'malformed' | 'signature' | 'expired' | 'revoked' };
 
 function b64(obj: unknown): string {
   return Buffer.from(JSON.stringify(obj)).toString('base64url');
@@ -54,7 +52,14 @@ export class TokenService {
   private serial = 0;
   private revokedThrough = 0;
 
-  issue(params: { tenantId: string; clientId: string; audience: string; roles: string[]; nowSeconds: number; lifetimeSeconds: number }): string {
+  issue(params: {
+    tenantId: string;
+    clientId: string;
+    audience: string;
+    roles: string[];
+    nowSeconds: number;
+    lifetimeSeconds: number;
+  }): string {
     const claims: TokenClaims = {
       aud: params.audience,
       iss: `https://sts.windows.net/${params.tenantId}/`,

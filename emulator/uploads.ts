@@ -52,12 +52,15 @@ function requireString(e: Record<string, unknown>, field: string): string | unde
 
 function requireEnum(e: Record<string, unknown>, field: string, allowed: string[]): string | undefined {
   if (e[field] === undefined) return `required field '${field}' is missing`;
-  return allowed.includes(e[field] as string) ? undefined : `invalid value ${JSON.stringify(e[field])} for '${field}' (expected ${allowed.map((a) => `'${a}'`).join(' or ')})`;
+  return allowed.includes(e[field] as string)
+    ? undefined
+    : `invalid value ${JSON.stringify(e[field])} for '${field}' (expected ${allowed.map((a) => `'${a}'`).join(' or ')})`;
 }
 
-/** The schema of §1.2(e); unknown extra fields are accepted and ignored. */
+/** The entities of a P4 upload (docs/microsoft-protocol.md); unknown extra fields are accepted and ignored. */
 export function validateEntity(e: Record<string, unknown>, messageTenantId: string): string | undefined {
-  if (e.EntityType !== INVENTORY && e.EntityType !== COMPLIANCE) return `unsupported EntityType ${JSON.stringify(e.EntityType)} (expected 1 or 4)`;
+  if (e.EntityType !== INVENTORY && e.EntityType !== COMPLIANCE)
+    return `unsupported EntityType ${JSON.stringify(e.EntityType)} (expected 1 or 4)`;
   for (const field of ['TenantId', 'DeviceId', 'UserId']) {
     const problem = requireString(e, field);
     if (problem) return problem;

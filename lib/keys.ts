@@ -1,5 +1,5 @@
 /**
- * The two bearer keys of the API (api-contract §5): taken from the environment when set, otherwise
+ * The two bearer keys of the API (docs/http-contract.md, Conventions): taken from the environment when set, otherwise
  * generated on the first `npm start` and kept in `<DATA_DIR>/keys.json` (mode 0600) so restarts keep
  * them.
  */

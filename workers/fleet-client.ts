@@ -35,7 +35,11 @@ export interface StartSweepRequest {
  * activity records it too, so a row lost between the two still appears). Idempotent for one
  * operation id: a sweep already started (or finished) under that id is left alone.
  */
-export async function startSweep(temporal: Client, db: Db | null, req: StartSweepRequest): Promise<{ operationId: string; alreadyStarted: boolean }> {
+export async function startSweep(
+  temporal: Client,
+  db: Db | null,
+  req: StartSweepRequest,
+): Promise<{ operationId: string; alreadyStarted: boolean }> {
   const input: FleetSweepInput = {
     tenantId: req.tenantId,
     kind: req.kind,
@@ -59,7 +63,13 @@ export async function startSweep(temporal: Client, db: Db | null, req: StartSwee
     alreadyStarted = true;
   }
   if (db) {
-    await createOperation(db, { operationId: req.operationId, tenantId: req.tenantId, kind: req.kind, filter: req.filter, startedAt: req.startedAt });
+    await createOperation(db, {
+      operationId: req.operationId,
+      tenantId: req.tenantId,
+      kind: req.kind,
+      filter: req.filter,
+      startedAt: req.startedAt,
+    });
   }
   return { operationId: req.operationId, alreadyStarted };
 }

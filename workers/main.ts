@@ -6,7 +6,7 @@
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
-import { loadConfigOrExit } from '../config';
+import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { createLogger } from '../lib/logger';
 import { ensureSchedules } from './schedules';
@@ -14,16 +14,8 @@ import { createWorker } from './worker';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadProcessConfigOrExit('worker');
   const logger = createLogger(config.logLevel, { service: 'worker' });
-  if (!config.azure) {
-    process.stderr.write('configuration error: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are required by the worker (npm start sets them for its local Azure emulator)\n');
-    process.exit(2);
-  }
-  if (!config.databaseUrl) {
-    process.stderr.write('configuration error: DATABASE_URL is required by the worker (npm start sets it for its embedded Postgres)\n');
-    process.exit(2);
-  }
   Runtime.install({
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
@@ -32,10 +24,13 @@ async function main(): Promise<void> {
   });
   const db = createDb(config.databaseUrl);
   await migrateToLatest(db);
-  const connection = await NativeConnection.connect({ address: config.temporal.address ?? '127.0.0.1:7233' });
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
   const temporalClient = new Client({ connection, namespace: config.temporal.namespace });
   const bundle = await prebuiltWorkflowBundle().catch((err: unknown) => {
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'no prebuilt workflow bundle: the worker bundles the workflows itself');
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'no prebuilt workflow bundle: the worker bundles the workflows itself',
+    );
     return undefined;
   });
   const worker = await createWorker({
@@ -72,6 +67,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`worker failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

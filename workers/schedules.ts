@@ -1,6 +1,6 @@
 /**
- * The tenant's two Temporal Schedules, created or updated at every worker start (design.md §3
- * decision 6): the weekly report (a fleet sweep of kind `weekly`) and the tenant heartbeat (P6).
+ * The tenant's two Temporal Schedules, created or updated at every worker start
+ * (docs/architecture.md): the weekly report (a fleet sweep of kind `weekly`) and the tenant heartbeat (P6).
  *
  * Pitfalls handled here: `create` throws when the Schedule exists (so: create, else update); overlap
  * is set explicitly to SKIP (a sweep still running when the next one is due is not doubled); the

@@ -14,7 +14,12 @@ import { reportingEnabledReader } from '../db/data';
 import { createDeviceActivities, type DeviceActivityDeps } from '../activities/device-activities';
 import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
-import { CALLS_PER_REPORT, DEFAULT_AZURE_MAX_CALLS_PER_SECOND, DEFAULT_WORKER_MAX_CACHED_WORKFLOWS, type AzureCredentials } from '../config';
+import {
+  CALLS_PER_REPORT,
+  DEFAULT_AZURE_MAX_CALLS_PER_SECOND,
+  DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
+  type AzureCredentials,
+} from '../config';
 import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 import { WORKFLOWS_PATH } from './workflow-bundle';
@@ -58,33 +63,27 @@ export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (
     let client = clients.get(tenantId);
     if (!client) {
       if (tenantId !== azure.tenantId) throw new Error(`no Azure credentials for tenant ${tenantId}`);
-      client = new AzureComplianceClient(
-        {
-          tenantId,
-          clientId: azure.clientId,
-          clientSecret: azure.clientSecret,
-          authorityHost: azure.authorityHost,
-          graphBaseUrl: azure.graphBaseUrl,
-          requestTimeoutMs: azure.requestTimeoutMs,
-        },
-        logger,
-      );
+      client = new AzureComplianceClient(azure, logger);
       clients.set(tenantId, client);
     }
     return client;
   };
 }
 
-export function createActivities(
-  deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client },
-) {
+export function createActivities(deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client }) {
   const azureClientFor = azureClientProvider(deps.azure, deps.logger);
   // One reader for both factories: one settings read per second, not one per upload.
   const enabled = { isReportingEnabled: deps.isReportingEnabled ?? reportingEnabledReader(deps.db) };
   return {
     ...createDeviceActivities({ db: deps.db, azureClientFor, ...enabled }),
     ...(deps.temporalClient
-      ? createFleetActivities({ db: deps.db, temporal: deps.temporalClient, azureClientFor, ...enabled, ...(deps.logger ? { logger: deps.logger } : {}) })
+      ? createFleetActivities({
+          db: deps.db,
+          temporal: deps.temporalClient,
+          azureClientFor,
+          ...enabled,
+          ...(deps.logger ? { logger: deps.logger } : {}),
+        })
       : {}),
   };
 }
@@ -127,7 +126,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: mainActivities,
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
-    // evicted workflow is replayed on its next task (design.md §5).
+    // evicted workflow is replayed on its next task (docs/architecture.md).
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
@@ -150,10 +149,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     microsoft,
     microsoftTaskQueue,
     async run() {
-      const results = await Promise.allSettled([
-        main.run().finally(() => stop(microsoft)),
-        microsoft.run().finally(() => stop(main)),
-      ]);
+      const results = await Promise.allSettled([main.run().finally(() => stop(microsoft)), microsoft.run().finally(() => stop(main))]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     },

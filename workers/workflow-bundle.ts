@@ -14,12 +14,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { PROJECT_ROOT } from '../lib/temporal-cli';
+import { PROJECT_ROOT } from '../lib/project-root';
 
 /** The worker's `workflowsPath`: every workflow type the task queue runs. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 const BUNDLE_SOURCES = ['workflows', 'domain'];
-const CACHE_DIRS = [path.join(PROJECT_ROOT, 'node_modules', '.cache', 'azure-compliance-connector'), path.join(os.tmpdir(), 'azure-compliance-connector')];
+const CACHE_DIRS = [
+  path.join(PROJECT_ROOT, 'node_modules', '.cache', 'azure-compliance-connector'),
+  path.join(os.tmpdir(), 'azure-compliance-connector'),
+];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
@@ -52,7 +55,9 @@ function runBundler(outFile: string): Promise<void> {
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4_000)));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 && existsSync(outFile) ? resolve() : reject(new Error(`bundling the workflows failed (exit ${code}): ${stderr.trim()}`))));
+    child.once('exit', (code) =>
+      code === 0 && existsSync(outFile) ? resolve() : reject(new Error(`bundling the workflows failed (exit ${code}): ${stderr.trim()}`)),
+    );
   });
 }
 

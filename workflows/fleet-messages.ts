@@ -8,8 +8,8 @@ export const FLEET_SWEEP_WORKFLOW_TYPE = 'fleetSweepWorkflow';
 export const TENANT_HEARTBEAT_WORKFLOW_TYPE = 'tenantHeartbeatWorkflow';
 
 /** Every fleet-wide operation runs the same sweep; the kind says why (and is the `operations.kind`). */
-export type FleetKind = 'weekly' | 'sync' | 'enable' | 'resync';
-export const FLEET_KINDS: readonly FleetKind[] = ['weekly', 'sync', 'enable', 'resync'];
+export const FLEET_KINDS = ['weekly', 'sync', 'enable', 'resync'] as const;
+export type FleetKind = (typeof FLEET_KINDS)[number];
 
 /** The trigger each kind writes in the devices' timelines. */
 export const TRIGGER_BY_KIND: Record<FleetKind, ForcedReportTrigger> = {

@@ -1,5 +1,5 @@
 /**
- * The fleet sweep (design.md §3 decision 6): one machinery for the weekly report, bulk sync, turning
+ * The fleet sweep (docs/architecture.md, Fleet sweeps): one machinery for the weekly report, bulk sync, turning
  * the feature on and Microsoft's resync request. Each run handles one page of the tenant's non-retired
  * devices (keyset order) in one heartbeating activity that signals every device workflow to report,
  * then continues-as-new with the cursor, so the history stays a dozen events whatever the fleet size.

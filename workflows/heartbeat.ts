@@ -1,5 +1,5 @@
 /**
- * The tenant heartbeat (azure-protocol.md addendum, P6), run by the `azure-tenant-heartbeat` Schedule:
+ * The tenant heartbeat (P6 of docs/microsoft-protocol.md), run by the `azure-tenant-heartbeat` Schedule:
  * tells Microsoft the partner is alive, records the answer (GET /v1/settings), and honours a
  * `ResyncTimestamp` newer than the last one handled by starting one full sweep of kind `resync`.
  */
@@ -49,7 +49,9 @@ export async function tenantHeartbeatWorkflow(input: TenantHeartbeatInput): Prom
   }
   setCurrentDetails(
     `heartbeat at ${sent.at}` +
-      (sent.resyncTimestamp ? `; ResyncTimestamp ${sent.resyncTimestamp}${resyncOperationId ? `: started ${resyncOperationId}` : ' (already handled)'}` : ''),
+      (sent.resyncTimestamp
+        ? `; ResyncTimestamp ${sent.resyncTimestamp}${resyncOperationId ? `: started ${resyncOperationId}` : ' (already handled)'}`
+        : ''),
   );
   return { sent: true, at: sent.at, resyncTimestamp: sent.resyncTimestamp, resyncOperationId };
 }

@@ -38,11 +38,15 @@ export interface DeviceWorkflowOptions {
    * default `<this workflow's task queue>-microsoft`.
    */
   microsoftTaskQueue?: string;
+  /**
+   * Backoff of calls to Microsoft that fail for a retryable reason, and of the workflow's own retries of
+   * a report that must reach Microsoft (default: 1 s doubling up to 5 minutes). Tests shorten it.
+   */
+  microsoftRetry?: { initialIntervalMs: number; maximumIntervalMs: number };
 }
 
 export type InboxItem =
-  | { kind: 'event'; event: RegistrationEvent | ComplianceEvent | InventoryEvent | RetireEvent }
-  | { kind: 'report'; request: ReportRequest };
+  { kind: 'event'; event: RegistrationEvent | ComplianceEvent | InventoryEvent | RetireEvent } | { kind: 'report'; request: ReportRequest };
 
 export interface DeviceWorkflowInput {
   tenantId: string;

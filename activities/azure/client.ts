@@ -1,33 +1,31 @@
 /**
  * The connector's Microsoft client: Entra ID tokens (msal-node), Microsoft Graph (users, Intune
- * service-principal endpoint discovery) and the Intune partner compliance API (azure-protocol §1.2,
- * §6.4 P1–P6 and the addendum's P6 heartbeat).
+ * service-principal endpoint discovery) and the Intune partner compliance API (P1–P6 of
+ * docs/microsoft-protocol.md).
  *
- * Configured only by `AzureClientConfig` (AZURE_* / GRAPH_BASE_URL) and NODE_EXTRA_CA_CERTS: it knows
+ * Configured only by `AzureCredentials` (AZURE_* / GRAPH_BASE_URL) and NODE_EXTRA_CA_CERTS: it knows
  * nothing about the emulator. It never retries by itself except for the single token refresh after a
- * 401; every other failure is thrown as an `AzureApiError` for `toTemporalFailure` (errors.ts), and
- * Temporal decides when to try again.
+ * 401; every other failure is thrown as an `AzureApiError` for `toTemporalFailure`
+ * (temporal-failure.ts), and Temporal decides when to try again.
  */
 import { randomUUID } from 'node:crypto';
 import { AuthenticationHandlerOptions, type Client, type GraphRequest } from '@microsoft/microsoft-graph-client';
+import type { AzureCredentials } from '../../config';
+import type { Platform } from '../../domain/constants';
 import { buildUploadEntities, isGuid, type DeviceUpload, type KnownDevice } from './entities';
-import { AzureApiError, fromGraphError, fromHttpResponse, fromMsalError, fromNetworkError, type CallContext } from './errors';
+import { AzureApiError, type CallContext } from './errors';
 import { createGraphClient, graphCallScope } from './graph';
-import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, tokenCallScope, type TokenCallScope } from './msal';
+import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
+import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, localThrottleAfter, tokenCallScope, type TokenCallScope } from './msal';
+import { fromMsalError } from './msal-errors';
 
 export type { DeviceUpload } from './entities';
 
-export interface AzureClientConfig {
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-  /** AZURE_AUTHORITY_HOST, e.g. https://login.microsoftonline.com */
-  authorityHost: string;
-  /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com */
-  graphBaseUrl: string;
-  /** Applied to every HTTP request (token, Graph, partner API). Default 30000. */
-  requestTimeoutMs?: number;
-  partner?: { enrollmentUrl?: string; remediationUrl?: string; policyDisplayName?: string };
+/** What the partner tells Intune about itself at onboarding (P1, P2); all optional. */
+export interface PartnerSettings {
+  enrollmentUrl?: string;
+  remediationUrl?: string;
+  policyDisplayName?: string;
 }
 
 export type UploadStatus = {
@@ -42,10 +40,9 @@ export interface AzureClientLogger {
 }
 
 export type Audience = 'graph' | 'intune';
-export type Platform = 'iOS' | 'Android';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
-/** The double slash is literal (azure-protocol §1.2(b)). */
+/** The double slash is literal (docs/microsoft-protocol.md, Identity). */
 export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
 /** appId of the Microsoft Intune first-party service principal. */
 export const INTUNE_APP_ID = '0000000a-0000-0000-c000-000000000000';
@@ -116,8 +113,20 @@ function str(x: unknown): string | null {
   return typeof x === 'string' && x !== '' ? x : null;
 }
 
+/** The promise kept under `key`, made once; a failed one is forgotten, so the next call tries again. */
+function memoise<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (!p) {
+    p = make();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
 export class AzureComplianceClient {
-  private readonly cfg: AzureClientConfig;
+  private readonly cfg: AzureCredentials;
+  private readonly partner: PartnerSettings;
   private readonly timeoutMs: number;
   private readonly logger: AzureClientLogger;
   private readonly graph: Client;
@@ -127,9 +136,10 @@ export class AzureComplianceClient {
   private readonly terminalSeenAt = new BoundedMap<string, string>(20_000);
   private readonly bearer = new Map<Audience, { token: string; renewAt: number }>();
 
-  constructor(cfg: AzureClientConfig, logger?: AzureClientLogger) {
+  constructor(cfg: AzureCredentials, logger?: AzureClientLogger, partner: PartnerSettings = {}) {
     const timeoutMs = cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`requestTimeoutMs must be a positive number of milliseconds, got ${String(cfg.requestTimeoutMs)}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new Error(`requestTimeoutMs must be a positive number of milliseconds, got ${String(cfg.requestTimeoutMs)}`);
     for (const k of ['tenantId', 'clientId', 'clientSecret'] as const) {
       if (!cfg[k]) throw new Error(`Azure client configuration is missing ${k}`);
     }
@@ -139,6 +149,7 @@ export class AzureComplianceClient {
       graphBaseUrl: requireHttpsUrl('GRAPH_BASE_URL', cfg.graphBaseUrl),
     };
     this.timeoutMs = timeoutMs;
+    this.partner = partner;
     this.logger = logger ?? NOOP_LOGGER;
     this.graph = createGraphClient({
       graphBaseUrl: this.cfg.graphBaseUrl,
@@ -173,7 +184,10 @@ export class AzureComplianceClient {
    * still has more than 300 s to live (`fromCache: true`), from the token endpoint otherwise or when
    * `skipCache` is set.
    */
-  async getAccessToken(audience: Audience, opts: { skipCache?: boolean } = {}): Promise<{ token: string; fromCache: boolean; expiresOn: Date | null }> {
+  async getAccessToken(
+    audience: Audience,
+    opts: { skipCache?: boolean } = {},
+  ): Promise<{ token: string; fromCache: boolean; expiresOn: Date | null }> {
     const scope = audience === 'graph' ? GRAPH_SCOPE : INTUNE_SCOPE;
     const app = getMsalApp(this.cfg);
     const call: TokenCallScope = { timeoutMs: this.timeoutMs };
@@ -182,26 +196,28 @@ export class AzureComplianceClient {
     try {
       const result = await tokenCallScope.run(call, () => app.cca.acquireTokenByClientCredential({ scopes: [scope], skipCache }));
       if (!result || !result.accessToken) {
-        throw new AzureApiError({ service: 'token', reason: 'Transient', message: `token endpoint returned no access token for ${audience}`, operation: ctx.operation });
+        throw new AzureApiError({
+          service: 'token',
+          reason: 'Transient',
+          message: `token endpoint returned no access token for ${audience}`,
+          operation: ctx.operation,
+        });
       }
       if (!result.fromCache) {
-        this.logger.info({ audience, skipCache, expiresOn: result.expiresOn ? result.expiresOn.toISOString() : null }, 'acquired Azure access token');
+        this.logger.info(
+          { audience, skipCache, expiresOn: result.expiresOn ? result.expiresOn.toISOString() : null },
+          'acquired Azure access token',
+        );
       }
       return { token: result.accessToken, fromCache: result.fromCache, expiresOn: result.expiresOn ?? null };
     } catch (err) {
       if (err instanceof AzureApiError) throw err;
       const obs = call.observation;
-      const now = Date.now();
-      if (obs?.status !== undefined && (obs.status === 429 || obs.status >= 500)) {
-        // msal-node now refuses this scope locally for Retry-After seconds (60 s without one, ≤ 3600 s).
-        const raw = obs.retryAfterRaw ? parseInt(obs.retryAfterRaw, 10) : NaN;
-        const seconds = Number.isFinite(raw) && raw > 0 ? Math.min(raw, 3600) : 60;
-        app.throttledUntil.set(scope, now + seconds * 1000);
-      }
-      const until = app.throttledUntil.get(scope);
-      const locallyThrottledForMs = obs === undefined && until !== undefined && until > now ? until - now : null;
-      const mapped = fromMsalError(err, ctx, obs, locallyThrottledForMs);
-      this.logger.warn({ audience, reason: mapped.reason, status: mapped.status, code: mapped.code }, `Azure token request failed: ${mapped.message}`);
+      const mapped = fromMsalError(err, ctx, obs, localThrottleAfter(app, scope, obs));
+      this.logger.warn(
+        { audience, reason: mapped.reason, status: mapped.status, code: mapped.code },
+        `Azure token request failed: ${mapped.message}`,
+      );
       throw mapped;
     }
   }
@@ -222,31 +238,40 @@ export class AzureComplianceClient {
   // Transport: Graph (SDK, no retry middleware) and the partner API (fetch)
   // -------------------------------------------------------------------------------------------
 
-  /** A Graph GET with the current token; on 401, one refresh (`skipCache`) and one retry. */
-  private async graphGet<T>(path: string, ctx: CallContext, build?: (r: GraphRequest) => GraphRequest): Promise<T> {
+  /**
+   * Sends a request with the audience's bearer token; when Microsoft answers 401 (`send` throws an
+   * AzureApiError with status 401), fetches a fresh token (`skipCache`) and sends it once more.
+   */
+  private async withTokenRefresh<T>(audience: Audience, send: (token: string, afterRefresh: boolean) => Promise<T>): Promise<T> {
+    try {
+      return await send(await this.bearerToken(audience), false);
+    } catch (err) {
+      if (!(err instanceof AzureApiError) || err.status !== 401 || err.service === 'token') throw err;
+      this.logger.warn(
+        { operation: err.operation, code: err.code },
+        `${audience === 'graph' ? 'Graph' : 'Intune partner API'} answered 401: refreshing the token once`,
+      );
+      return send(await this.bearerToken(audience, true), true);
+    }
+  }
+
+  /** A Graph GET (the SDK without its retry middleware). */
+  private graphGet<T>(path: string, ctx: CallContext, build?: (r: GraphRequest) => GraphRequest): Promise<T> {
     const request = `GET /v1.0${path}`;
-    let token = await this.bearerToken('graph');
-    for (let attempt = 0; ; attempt++) {
-      const current = token;
-      let req = this.graph.api(path).middlewareOptions([new AuthenticationHandlerOptions({ getAccessToken: async () => current })]);
+    return this.withTokenRefresh('graph', async (token, afterRefresh) => {
+      let req = this.graph.api(path).middlewareOptions([new AuthenticationHandlerOptions({ getAccessToken: async () => token })]);
       if (build) req = build(req);
       const scope: { headers?: Headers } = {};
       try {
         return (await graphCallScope.run(scope, () => req.get())) as T;
       } catch (err) {
-        const mapped = fromGraphError(err, { ...ctx, request, afterRefresh: attempt > 0 }, this.timeoutMs, scope.headers);
-        if (mapped.status === 401 && attempt === 0) {
-          this.logger.warn({ operation: ctx.operation, code: mapped.code }, 'Graph answered 401: refreshing the token once');
-          token = await this.bearerToken('graph', true);
-          continue;
-        }
-        throw mapped;
+        throw fromGraphError(err, { ...ctx, request, afterRefresh }, this.timeoutMs, scope.headers);
       }
-    }
+    });
   }
 
-  /** A partner-API request; on 401, one refresh (`skipCache`) and one retry. `accept` lists non-2xx statuses the caller handles. */
-  private async intune(
+  /** A partner-API request (fetch). `accept` lists non-2xx statuses the caller handles. */
+  private intune(
     method: 'GET' | 'PUT' | 'POST',
     url: string,
     body: unknown,
@@ -254,8 +279,7 @@ export class AzureComplianceClient {
     opts: { accept?: number[]; headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: unknown }> {
     const request = `${method} ${lastSegment(url)}`;
-    let token = await this.bearerToken('intune');
-    for (let attempt = 0; ; attempt++) {
+    return this.withTokenRefresh('intune', async (token, afterRefresh) => {
       let response: Response;
       let text: string;
       try {
@@ -279,13 +303,12 @@ export class AzureComplianceClient {
       if ((response.status >= 200 && response.status < 300) || (opts.accept ?? []).includes(response.status)) {
         return { status: response.status, body: parsed ?? null };
       }
-      if (response.status === 401 && attempt === 0) {
-        this.logger.warn({ operation: ctx.operation, request }, 'Intune partner API answered 401: refreshing the token once');
-        token = await this.bearerToken('intune', true);
-        continue;
-      }
-      throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, { ...ctx, request, afterRefresh: attempt > 0 });
-    }
+      throw fromHttpResponse('intune', response.status, response.headers, parsed === undefined ? text : parsed, {
+        ...ctx,
+        request,
+        afterRefresh,
+      });
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -294,19 +317,14 @@ export class AzureComplianceClient {
 
   /** G6: the Intune partner endpoints of the tenant, through its Intune service principal. Cached for the client's life. */
   discoverEndpoints(): Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }> {
-    const key = this.cfg.tenantId.toLowerCase();
-    let p = this.endpoints.get(key);
-    if (!p) {
-      p = this.doDiscoverEndpoints();
-      this.endpoints.set(key, p);
-      p.catch(() => this.endpoints.delete(key));
-    }
-    return p;
+    return memoise(this.endpoints, this.cfg.tenantId.toLowerCase(), () => this.doDiscoverEndpoints());
   }
 
   private async doDiscoverEndpoints(): Promise<{ tenantDataSyncUrl: string; deviceDataSyncUrl: string }> {
     const ctx: CallContext = { operation: 'discoverEndpoints' };
-    const sps = await this.graphGet<{ value?: Array<{ id?: string }> }>('/servicePrincipals', ctx, (r) => r.filter(`appId eq '${INTUNE_APP_ID}'`));
+    const sps = await this.graphGet<{ value?: Array<{ id?: string }> }>('/servicePrincipals', ctx, (r) =>
+      r.filter(`appId eq '${INTUNE_APP_ID}'`),
+    );
     const spId = str(sps?.value?.[0]?.id);
     if (!spId) {
       throw new AzureApiError({
@@ -316,7 +334,10 @@ export class AzureComplianceClient {
         operation: ctx.operation,
       });
     }
-    const eps = await this.graphGet<{ value?: Array<{ providerName?: string; uri?: string }> }>(`/servicePrincipals/${encodeURIComponent(spId)}/endPoints`, ctx);
+    const eps = await this.graphGet<{ value?: Array<{ providerName?: string; uri?: string }> }>(
+      `/servicePrincipals/${encodeURIComponent(spId)}/endPoints`,
+      ctx,
+    );
     const find = (name: string): string | null => {
       const uri = str(eps?.value?.find((e) => e.providerName === name)?.uri);
       return uri ? uri.replace(/\/+$/, '') : null;
@@ -341,26 +362,24 @@ export class AzureComplianceClient {
    */
   ensureTenantOnboarded(platforms: Platform[] = ['iOS', 'Android']): Promise<{ provisioned: true; policyIds: Record<string, string> }> {
     const list = [...new Set(platforms)].sort();
-    const key = `${this.cfg.tenantId.toLowerCase()}|${list.join(',')}`;
-    let p = this.onboarding.get(key);
-    if (!p) {
-      p = this.doOnboard(list);
-      this.onboarding.set(key, p);
-      p.catch(() => this.onboarding.delete(key));
-    }
-    return p;
+    return memoise(this.onboarding, `${this.cfg.tenantId.toLowerCase()}|${list.join(',')}`, () => this.doOnboard(list));
   }
 
   private async doOnboard(platforms: Platform[]): Promise<{ provisioned: true; policyIds: Record<string, string> }> {
     const { tenantDataSyncUrl } = await this.discoverEndpoints();
     const tenantId = this.cfg.tenantId;
     const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
-    const partner = this.cfg.partner ?? {};
-    await this.intune('PUT', `${tenantDataSyncUrl}/PartnerTenants(guid'${tenantId}')?api-version=1.6`, {
-      Provisioned: 1,
-      ...(partner.enrollmentUrl ? { PartnerEnrollmentUrl: partner.enrollmentUrl } : {}),
-      ...(partner.remediationUrl ? { PartnerRemediationUrl: partner.remediationUrl } : {}),
-    }, ctx);
+    const partner = this.partner;
+    await this.intune(
+      'PUT',
+      `${tenantDataSyncUrl}/PartnerTenants(guid'${tenantId}')?api-version=1.6`,
+      {
+        Provisioned: 1,
+        ...(partner.enrollmentUrl ? { PartnerEnrollmentUrl: partner.enrollmentUrl } : {}),
+        ...(partner.remediationUrl ? { PartnerRemediationUrl: partner.remediationUrl } : {}),
+      },
+      ctx,
+    );
     const policyIds: Record<string, string> = {};
     for (const platform of platforms) {
       policyIds[platform] = await this.ensurePolicy(tenantDataSyncUrl, platform);
@@ -371,28 +390,52 @@ export class AzureComplianceClient {
 
   private async ensurePolicy(tenantDataSyncUrl: string, platform: Platform): Promise<string> {
     const ctx: CallContext = { operation: 'ensureTenantOnboarded' };
-    const displayName = `${this.cfg.partner?.policyDisplayName ?? DEFAULT_POLICY_NAME} (${platform})`;
-    const created = await this.intune('POST', `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`, {
-      DisplayName: displayName,
-      Description: `Compliance of ${platform} devices is reported by the MDM partner`,
-      Platform: platform,
-      PartnerManagedCompliance: true,
-    }, ctx, { accept: [409] });
+    const displayName = `${this.partner.policyDisplayName ?? DEFAULT_POLICY_NAME} (${platform})`;
+    const created = await this.intune(
+      'POST',
+      `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`,
+      {
+        DisplayName: displayName,
+        Description: `Compliance of ${platform} devices is reported by the MDM partner`,
+        Platform: platform,
+        PartnerManagedCompliance: true,
+      },
+      ctx,
+      { accept: [409] },
+    );
     if (created.status !== 409) {
       const id = str((created.body as { Id?: unknown } | null)?.Id);
-      if (!id) throw new AzureApiError({ service: 'intune', reason: 'Transient', status: created.status, message: `PartnerCompliancePolicies POST for ${platform} returned HTTP ${created.status} without an Id`, operation: ctx.operation });
+      if (!id)
+        throw new AzureApiError({
+          service: 'intune',
+          reason: 'Transient',
+          status: created.status,
+          message: `PartnerCompliancePolicies POST for ${platform} returned HTTP ${created.status} without an Id`,
+          operation: ctx.operation,
+        });
       return id;
     }
     // 409: a policy for this platform exists already; find it and reuse it.
     const listed = await this.intune('GET', `${tenantDataSyncUrl}/PartnerCompliancePolicies?api-version=1.6`, undefined, ctx);
-    const value = ((listed.body as { value?: unknown } | null)?.value ?? []) as Array<{ Id?: unknown; Platform?: unknown; DisplayName?: unknown }>;
+    const value = ((listed.body as { value?: unknown } | null)?.value ?? []) as Array<{
+      Id?: unknown;
+      Platform?: unknown;
+      DisplayName?: unknown;
+    }>;
     const match =
       value.find((p) => typeof p.Platform === 'string' && p.Platform.toLowerCase() === platform.toLowerCase()) ??
       value.find((p) => p.DisplayName === displayName) ??
       (value.length === 1 && value[0].Platform === undefined ? value[0] : undefined);
     const id = str(match?.Id);
     if (!id) {
-      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', status: 409, code: 'Conflict', message: `PartnerCompliancePolicies answered 409 for ${platform} but lists no ${platform} policy`, operation: ctx.operation });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'InvalidRequest',
+        status: 409,
+        code: 'Conflict',
+        message: `PartnerCompliancePolicies answered 409 for ${platform} but lists no ${platform} policy`,
+        operation: ctx.operation,
+      });
     }
     this.logger.info({ platform, policyId: id }, 'reusing the existing partner compliance policy');
     return id;
@@ -410,14 +453,28 @@ export class AzureComplianceClient {
   private async resolveUser(upn: string, deviceId: string | null): Promise<string> {
     const ctx: CallContext = { operation: 'resolveUserId', userPrincipalName: upn, deviceId, notFoundReason: 'UserNotFound' };
     if (!upn || !upn.trim()) {
-      throw new AzureApiError({ service: 'graph', reason: 'UserNotFound', message: `no user principal name is known${deviceId ? ` for device ${deviceId}` : ''}`, operation: ctx.operation, deviceId });
+      throw new AzureApiError({
+        service: 'graph',
+        reason: 'UserNotFound',
+        message: `no user principal name is known${deviceId ? ` for device ${deviceId}` : ''}`,
+        operation: ctx.operation,
+        deviceId,
+      });
     }
     const key = `${this.cfg.tenantId.toLowerCase()}|${upn.toLowerCase()}`;
     const cached = this.userIds.get(key);
     if (cached) return cached;
     const user = await this.graphGet<{ id?: string }>(`/users('${upnKeySegment(upn)}')`, ctx);
     const id = str(user?.id);
-    if (!id) throw new AzureApiError({ service: 'graph', reason: 'Transient', message: `Graph returned user ${upn} without an id`, operation: ctx.operation, userPrincipalName: upn, deviceId });
+    if (!id)
+      throw new AzureApiError({
+        service: 'graph',
+        reason: 'Transient',
+        message: `Graph returned user ${upn} without an id`,
+        operation: ctx.operation,
+        userPrincipalName: upn,
+        deviceId,
+      });
     this.userIds.set(key, id);
     return id;
   }
@@ -429,10 +486,22 @@ export class AzureComplianceClient {
   async uploadDeviceState(u: DeviceUpload): Promise<{ messageId: string; userId: string; knownDevice?: KnownDevice }> {
     const ctx: CallContext = { operation: 'uploadDeviceState', deviceId: u.azureDeviceId };
     if (!isGuid(u.messageId)) {
-      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', message: `upload message id ${u.messageId} is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'InvalidRequest',
+        message: `upload message id ${u.messageId} is not a GUID`,
+        operation: ctx.operation,
+        deviceId: u.azureDeviceId,
+      });
     }
     if (!isGuid(u.azureDeviceId)) {
-      throw new AzureApiError({ service: 'intune', reason: 'DeviceNotFound', message: `Azure device id ${u.azureDeviceId} of the device is not a GUID`, operation: ctx.operation, deviceId: u.azureDeviceId });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'DeviceNotFound',
+        message: `Azure device id ${u.azureDeviceId} of the device is not a GUID`,
+        operation: ctx.operation,
+        deviceId: u.azureDeviceId,
+      });
     }
     const userId = u.userId ?? (await this.resolveUser(u.userPrincipalName, u.azureDeviceId));
     const { deviceDataSyncUrl } = await this.discoverEndpoints();
@@ -447,7 +516,10 @@ export class AzureComplianceClient {
       { accept: [409] },
     );
     if (res.status === 409) {
-      this.logger.info({ deviceId: u.azureDeviceId, messageId: u.messageId }, 'upload message already accepted earlier (409): treating the PUT as done');
+      this.logger.info(
+        { deviceId: u.azureDeviceId, messageId: u.messageId },
+        'upload message already accepted earlier (409): treating the PUT as done',
+      );
     }
     return { messageId: u.messageId, userId, ...(known ? { knownDevice: known } : {}) };
   }
@@ -466,7 +538,10 @@ export class AzureComplianceClient {
       return { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
     } catch (err) {
       if (err instanceof AzureApiError && (err.reason === 'DeviceNotFound' || err.reason === 'Forbidden')) {
-        this.logger.info({ deviceId: azureDeviceId, reason: err.reason }, 'Entra device details unavailable; sending the inventory entity from what is known');
+        this.logger.info(
+          { deviceId: azureDeviceId, reason: err.reason },
+          'Entra device details unavailable; sending the inventory entity from what is known',
+        );
         return {};
       }
       throw err;
@@ -480,14 +555,25 @@ export class AzureComplianceClient {
   async getUploadStatus(messageId: string): Promise<UploadStatus> {
     const ctx: CallContext = { operation: 'getUploadStatus' };
     if (!isGuid(messageId)) {
-      throw new AzureApiError({ service: 'intune', reason: 'InvalidRequest', message: `upload message id ${messageId} is not a GUID`, operation: ctx.operation });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'InvalidRequest',
+        message: `upload message id ${messageId} is not a GUID`,
+        operation: ctx.operation,
+      });
     }
     const { deviceDataSyncUrl } = await this.discoverEndpoints();
     const res = await this.intune('GET', `${deviceDataSyncUrl}/DataUploadMessages(guid'${messageId}')?api-version=1.2`, undefined, ctx);
     const body = (res.body ?? {}) as { Status?: unknown; ErrorDetail?: unknown; CompletedDateTime?: unknown };
     const status = str(body.Status);
     if (!status) {
-      throw new AzureApiError({ service: 'intune', reason: 'Transient', status: res.status, message: `status of upload message ${messageId} has no Status`, operation: ctx.operation });
+      throw new AzureApiError({
+        service: 'intune',
+        reason: 'Transient',
+        status: res.status,
+        message: `status of upload message ${messageId} has no Status`,
+        operation: ctx.operation,
+      });
     }
     const terminal = status === 'Completed' || status === 'Failed';
     let completedAt: string | null = null;
@@ -516,4 +602,3 @@ export class AzureComplianceClient {
     return { at, resyncTimestamp: str((res.body as { ResyncTimestamp?: unknown } | null)?.ResyncTimestamp) };
   }
 }
-

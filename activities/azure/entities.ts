@@ -1,5 +1,5 @@
 /**
- * The `Content` of a DataUploadMessages PUT (azure-protocol §1.2(e)): an inventory entity
+ * The `Content` of a DataUploadMessages PUT (P4 of docs/microsoft-protocol.md): an inventory entity
  * (EntityType 1) and a compliance entity (EntityType 4). Pure: no I/O.
  */
 
@@ -84,8 +84,14 @@ export interface KnownDevice {
  * - `OsVersion`: empty.
  * (Microsoft requires DeviceName and Os to be non-empty strings; OsVersion may be empty.)
  */
-export function buildUploadEntities(tenantId: string, userId: string, u: DeviceUpload, known: KnownDevice = {}): [InventoryEntity, ComplianceEntity] {
-  const nonEmpty = (...xs: Array<string | null | undefined>): string | undefined => xs.find((x): x is string => typeof x === 'string' && x.trim() !== '');
+export function buildUploadEntities(
+  tenantId: string,
+  userId: string,
+  u: DeviceUpload,
+  known: KnownDevice = {},
+): [InventoryEntity, ComplianceEntity] {
+  const nonEmpty = (...xs: Array<string | null | undefined>): string | undefined =>
+    xs.find((x): x is string => typeof x === 'string' && x.trim() !== '');
   const inventory: InventoryEntity = {
     EntityType: ENTITY_TYPE_INVENTORY,
     TenantId: tenantId,

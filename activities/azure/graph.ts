@@ -1,6 +1,6 @@
 /**
  * The Microsoft Graph client, built without the SDK's RetryHandler (Temporal owns retries,
- * design.md §3 decision 4) and with a timeout on every request.
+ * docs/architecture.md) and with a timeout on every request.
  *
  * Chain: AuthenticationHandler → RedirectHandler → TelemetryHandler → TimeoutHandler → HTTPMessageHandler.
  * (The default chain is AuthenticationHandler → RetryHandler → RedirectHandler → TelemetryHandler →
@@ -20,7 +20,14 @@ import {
 } from '@microsoft/microsoft-graph-client';
 
 /** Hosts the Graph SDK already treats as Graph (its GRAPH_URLS constant). */
-const GRAPH_HOSTS = new Set(['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us', 'graph.microsoft.de', 'microsoftgraph.chinacloudapi.cn', 'canary.graph.microsoft.com']);
+const GRAPH_HOSTS = new Set([
+  'graph.microsoft.com',
+  'graph.microsoft.us',
+  'dod-graph.microsoft.us',
+  'graph.microsoft.de',
+  'microsoftgraph.chinacloudapi.cn',
+  'canary.graph.microsoft.com',
+]);
 
 /**
  * Per Graph call: the headers of the last response. The SDK drops them from the GraphError it

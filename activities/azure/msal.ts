@@ -3,7 +3,7 @@
  *
  * One `ConfidentialClientApplication` per (authority host, tenant, client id, secret) for the life of
  * the process: its in-memory token cache is what makes `fromCache` true, so it must outlive any one
- * `AzureComplianceClient` (practices.md: the MSAL application is the one allowed module singleton).
+ * `AzureComplianceClient`: the MSAL application is the one module-level singleton we allow.
  * The secret is part of the key only as a SHA-256 fingerprint, so a rotated secret gets a fresh app.
  *
  * Every HTTP request MSAL makes goes through `TimedNetworkClient`: Node's global `fetch` (so
@@ -14,7 +14,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
-import { parseRetryAfter, type TokenObservation } from './errors';
+import { parseRetryAfter } from './http-errors';
+import type { TokenObservation } from './msal-errors';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
@@ -35,7 +36,12 @@ class TimedNetworkClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
-  private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+  private async send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
     const scope = tokenCallScope.getStore();
     const configured = scope?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const timeoutMs = timeout && timeout > 0 ? Math.min(timeout, configured) : configured;
@@ -127,6 +133,27 @@ export function getMsalApp(k: MsalAppKey): MsalApp {
     apps.set(key, app);
   }
   return app;
+}
+
+/**
+ * After a failed token call that saw `obs`: for how many more ms msal-node refuses this scope by
+ * itself, without a request (null when it does not). msal-node keeps that state privately
+ * (ThrottlingUtils: after a 429 or 5xx, Retry-After seconds, 60 s without one, at most 3600 s); this
+ * only mirrors its arithmetic, so Temporal retries when msal-node would send the request again.
+ */
+export function localThrottleAfter(
+  app: MsalApp,
+  scope: string,
+  obs: TokenObservation | undefined,
+  now: number = Date.now(),
+): number | null {
+  if (obs?.status !== undefined && (obs.status === 429 || obs.status >= 500)) {
+    const raw = obs.retryAfterRaw ? parseInt(obs.retryAfterRaw, 10) : NaN;
+    const seconds = Number.isFinite(raw) && raw > 0 ? Math.min(raw, 3600) : 60;
+    app.throttledUntil.set(scope, now + seconds * 1000);
+  }
+  const until = app.throttledUntil.get(scope);
+  return obs === undefined && until !== undefined && until > now ? until - now : null;
 }
 
 /** Drops every cached MSAL application (and so their token caches). For tests and secret rotation. */

@@ -1,30 +1,15 @@
 /**
- * api-contract.md §2: MDM events. An event is validated, checked against the device's retirement,
- * and handed to its device workflow with signalWithStart; `202` only once Temporal has it.
+ * MDM events (docs/http-contract.md): an event is validated and handed to its device workflow
+ * (workers/event-delivery.ts); `202` only once Temporal has it, `409` when Temporal says the
+ * device's lifecycle is over.
  */
 import { createRoute, type z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import type { SignalDefinition } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
-import { getDevice } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
-import { validateBatchEvents, validateDeviceId } from '../../domain/validation';
-import {
-  DEVICE_WORKFLOW_TYPE,
-  SIGNAL_BY_EVENT_TYPE,
-  deviceWorkflowId,
-  type DeviceWorkflowInput,
-} from '../../workflows/messages';
-import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
+import { occurredAtErrors, validateBatchEvents, validateDeviceId } from '../../domain/validation';
+import { deliverEvent } from '../../workers/event-delivery';
 import { DependencyUnavailable } from '../dependencies';
-import {
-  MDM_SECURITY,
-  jsonResponse,
-  problemResponses,
-  type App,
-  type AppEnv,
-  type RouteContext,
-} from '../context';
+import { MDM_SECURITY, jsonResponse, problemResponses, type App, type AppEnv, type RouteContext } from '../context';
 import { ProblemError, deviceRetired, problem, type Problem } from '../problems';
 import {
   BatchEventsEnvelopeSchema,
@@ -38,7 +23,6 @@ import {
 /** How many devices of one batch are signalled at the same time. */
 export const BATCH_CONCURRENCY = 32;
 
-type DeviceWorkflowFn = (input: DeviceWorkflowInput) => Promise<unknown>;
 type BatchResult = z.infer<typeof BatchResultSchema>['results'][number];
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -55,36 +39,20 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
 
 export function registerEventRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard, metrics } = ctx;
-  const { db, temporal, tenantId, config } = deps;
+  const { temporal, tenantId, config } = deps;
 
   /** Hands one valid event to its device workflow, or throws (409 retired, 503 unavailable). */
   async function acceptEvent(deviceId: string, event: DeviceEvent): Promise<void> {
-    const row = await guard.db(() => getDevice(db, tenantId, deviceId));
-    if (row !== null && row.retiredAt !== null && event.type !== 'registration') throw deviceRetired(deviceId);
-    try {
-      await guard.temporal(() =>
-        temporal.workflow.signalWithStart<DeviceWorkflowFn, [DeviceEvent]>(DEVICE_WORKFLOW_TYPE, {
-          workflowId: deviceWorkflowId(tenantId, deviceId),
-          taskQueue: config.temporal.taskQueue,
-          args: [{ tenantId, deviceId }],
-          signal: SIGNAL_BY_EVENT_TYPE[event.type] as SignalDefinition<[DeviceEvent]>,
-          signalArgs: [event],
-          typedSearchAttributes: [
-            { key: TenantIdKey, value: tenantId },
-            { key: DeviceIdKey, value: deviceId },
-          ],
-          // The device workflow completes successfully only when the device is retired: Temporal then
-          // refuses a new run for anything but a registration (a new lifecycle).
-          workflowIdReusePolicy:
-            event.type === 'registration'
-              ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
-              : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        }),
-      );
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw deviceRetired(deviceId);
-      throw err;
-    }
+    const outcome = await guard.temporal(() =>
+      deliverEvent(temporal, {
+        tenantId,
+        deviceId,
+        taskQueue: config.temporal.taskQueue,
+        event,
+        ...(deps.deviceWorkflowOptions ? { options: deps.deviceWorkflowOptions } : {}),
+      }),
+    );
+    if (outcome === 'retired') throw deviceRetired(deviceId);
   }
 
   /** Counts the single-event route's outcome once the response is known (authenticated requests only). */
@@ -122,6 +90,8 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
       const { deviceId } = c.req.valid('param');
       const event = c.req.valid('json') as DeviceEvent;
       c.set('eventType', event.type);
+      const late = occurredAtErrors(event.occurredAt, ctx.eventClock());
+      if (late.length > 0) throw new ProblemError(problem('validation', 'Invalid request body', late));
       await acceptEvent(deviceId, event);
       return c.json({ deviceId, accepted: true as const }, 202);
     },
@@ -165,7 +135,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
 
   app.openapi(postBatch, async (c) => {
     const body = c.req.valid('json');
-    const validation = validateBatchEvents(body);
+    const validation = validateBatchEvents(body, ctx.eventClock());
     if (!validation.ok) throw new ProblemError(problem('validation', 'Invalid request body', validation.errors));
 
     const results: BatchResult[] = new Array(validation.items.length);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * The read model the API serves (design.md §3 decision 5): one row per device, the report-attempt
+ * The read model the API serves (docs/architecture.md, The read model): one row per device, the report-attempt
  * timeline, per-tenant settings and fleet operations. Only activities of Temporal workflows write it.
  */
 export async function up(knex: Knex): Promise<void> {
@@ -29,15 +29,9 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['tenant_id', 'device_id']);
   });
   // Admin filters (GET /v1/devices) and the weekly sweep page by (tenant, device_id) within these.
-  await knex.raw(
-    'CREATE INDEX devices_tenant_status_idx ON devices (tenant_id, compliance_status, device_id)',
-  );
-  await knex.raw(
-    'CREATE INDEX devices_tenant_client_status_idx ON devices (tenant_id, client_status_code, device_id)',
-  );
-  await knex.raw(
-    'CREATE INDEX devices_tenant_active_idx ON devices (tenant_id, device_id) WHERE retired_at IS NULL',
-  );
+  await knex.raw('CREATE INDEX devices_tenant_status_idx ON devices (tenant_id, compliance_status, device_id)');
+  await knex.raw('CREATE INDEX devices_tenant_client_status_idx ON devices (tenant_id, client_status_code, device_id)');
+  await knex.raw('CREATE INDEX devices_tenant_active_idx ON devices (tenant_id, device_id) WHERE retired_at IS NULL');
 
   await knex.schema.createTable('report_attempts', (t) => {
     t.bigIncrements('id').primary();

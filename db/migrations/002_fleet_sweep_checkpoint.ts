@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Fleet sweeps (issue 6): the resume point of a sweep, written after every batch of signals so a
+ * Fleet sweeps (docs/architecture.md): the resume point of a sweep, written after every batch of signals so a
  * retried sweep activity resumes exactly where the previous attempt stopped, and the count of
  * devices skipped because their workflow was not running.
  */

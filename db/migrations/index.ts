@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import * as initial from './001_initial';
 import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
+import * as auditLog from './003_audit_log';
+import * as deviceWriteSeq from './004_device_write_seq';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they load the same way under tsx,
@@ -9,6 +11,8 @@ import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': initial,
   '002_fleet_sweep_checkpoint': fleetSweepCheckpoint,
+  '003_audit_log': auditLog,
+  '004_device_write_seq': deviceWriteSeq,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

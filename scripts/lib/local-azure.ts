@@ -51,7 +51,12 @@ export function seedTenant(emulatorUrl: string, caPem: string, tenant: LocalTena
   return new Promise((resolve, reject) => {
     const req = https.request(
       url,
-      { method: 'POST', ca: caPem, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, timeout: 10_000 },
+      {
+        method: 'POST',
+        ca: caPem,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+        timeout: 10_000,
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

@@ -1,8 +1,9 @@
 /**
  * Child processes of `npm start`: each in a process group of its own (so a stop reaches everything it
  * started, e.g. Postgres backends), output forwarded line by line with the child's name in front, an
- * orderly stop (SIGTERM — or the child's own stop signal — then SIGKILL after a timeout), and a
- * callback when a child dies on its own.
+ * orderly stop (SIGTERM — or the child's own stop signal — then SIGKILL after a timeout), restarts
+ * with backoff for a child that has a restart policy, and a callback when a child without one dies
+ * on its own or one with one crashes too often.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -24,6 +25,27 @@ export interface ChildSpec {
   stopTimeoutMs?: number;
   /** Sees every output line before it is printed; return false to hide it. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => boolean | void;
+  /** Restarted when it dies on its own; without a policy its death is reported to onUnexpectedExit. */
+  restart?: RestartPolicy;
+}
+
+/**
+ * A crashed child is started again after initialDelayMs, doubling with each crash still inside the
+ * window, up to maxDelayMs; the maxCrashes-th crash within windowMs gives up (onUnexpectedExit).
+ */
+export interface RestartPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  maxCrashes: number;
+  windowMs: number;
+}
+
+/** `npm start`'s policy for the worker and the API: 0.5 s, 1 s, 2 s, 4 s; the 5th crash in a minute stops. */
+export const RESTART_WITH_BACKOFF: RestartPolicy = { initialDelayMs: 500, maxDelayMs: 10_000, maxCrashes: 5, windowMs: 60_000 };
+
+/** The delay before the restart that follows the `crashes`-th crash within the window (1-based). */
+export function restartDelayMs(policy: RestartPolicy, crashes: number): number {
+  return Math.min(policy.initialDelayMs * 2 ** Math.max(0, crashes - 1), policy.maxDelayMs);
 }
 
 export interface Supervised {
@@ -37,7 +59,16 @@ export interface Supervised {
   exit: Promise<void>;
 }
 
-export type UnexpectedExit = (child: Supervised) => void;
+/** `reason`: one line such as `postgres exited unexpectedly (exit code 1)`. */
+export type UnexpectedExit = (child: Supervised, reason: string) => void;
+
+export function describeExit(c: Pick<Supervised, 'exitCode' | 'exitSignal'>): string {
+  return c.exitSignal ? `killed by ${c.exitSignal}` : `exit code ${c.exitCode ?? 'unknown'}`;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
@@ -83,6 +114,9 @@ export class Supervisor {
   private stopping = false;
   private unexpected: UnexpectedExit = () => {};
   private readonly nameWidth: number;
+  /** Crash times per child name, within the restart window. */
+  private readonly crashes = new Map<string, number[]>();
+  private readonly pendingRestarts = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly out: (line: string) => void,
@@ -122,7 +156,7 @@ export class Supervisor {
       sup.exitCode = code;
       sup.exitSignal = signal;
       resolveExit();
-      if (!this.stopping) this.unexpected(sup);
+      if (!this.stopping) this.exitedOnItsOwn(sup);
     };
     child.once('exit', onExit);
     child.once('error', (err) => {
@@ -145,6 +179,44 @@ export class Supervisor {
     }
     this.children.push(sup);
     return sup;
+  }
+
+  /** Restart with backoff, or (no policy, or too many crashes) report it. */
+  private exitedOnItsOwn(sup: Supervised): void {
+    const { spec } = sup;
+    const policy = spec.restart;
+    if (!policy) {
+      this.unexpected(sup, `${spec.name} exited unexpectedly (${describeExit(sup)})`);
+      return;
+    }
+    const now = Date.now();
+    const recent = [...(this.crashes.get(spec.name) ?? []), now].filter((t) => now - t < policy.windowMs);
+    this.crashes.set(spec.name, recent);
+    if (recent.length >= policy.maxCrashes) {
+      this.unexpected(sup, `${spec.name} crashed ${recent.length} times within ${seconds(policy.windowMs)} (last: ${describeExit(sup)})`);
+      return;
+    }
+    const delay = restartDelayMs(policy, recent.length);
+    this.print(
+      spec.name,
+      `exited unexpectedly (${describeExit(sup)}): restarting it in ${seconds(delay)} ` +
+        `(restart ${recent.length}; ${policy.maxCrashes} crashes within ${seconds(policy.windowMs)} stop everything)`,
+    );
+    const timer = setTimeout(() => {
+      this.pendingRestarts.delete(timer);
+      if (this.stopping) return;
+      // The dead one is forgotten once nothing of its process group is left (a long run stays small).
+      const index = this.children.indexOf(sup);
+      if (index >= 0 && !groupAlive(sup.pid)) this.children.splice(index, 1);
+      const again = this.start(spec);
+      this.print(spec.name, `restarted (pid ${again.pid})`);
+    }, delay);
+    this.pendingRestarts.add(timer);
+  }
+
+  private cancelRestarts(): void {
+    for (const timer of this.pendingRestarts) clearTimeout(timer);
+    this.pendingRestarts.clear();
   }
 
   private emit(spec: ChildSpec, raw: string, stream: 'stdout' | 'stderr'): void {
@@ -191,6 +263,7 @@ export class Supervisor {
   /** Highest tier first, each tier's children in parallel. Idempotent. */
   async stopAll(): Promise<void> {
     this.stopping = true;
+    this.cancelRestarts();
     const tiers = [...new Set(this.children.map((c) => c.spec.tier))].sort((a, b) => b - a);
     for (const tier of tiers) {
       await Promise.all(this.children.filter((c) => c.spec.tier === tier).map((c) => this.stopChild(c)));
@@ -200,6 +273,7 @@ export class Supervisor {
   /** Last resort (process 'exit'): SIGKILL every group still there. Synchronous. */
   killAllNow(): void {
     this.stopping = true;
+    this.cancelRestarts();
     for (const c of this.children) if (!c.exited || groupAlive(c.pid)) signalGroup(c.pid, 'SIGKILL');
   }
 

@@ -27,7 +27,12 @@ export function parseArgs(argv: readonly string[], known: readonly string[], fla
 
 export class UsageError extends Error {}
 
-export function numberArg(parsed: Parsed, name: string, fallback: number, check: { min?: number; max?: number; integer?: boolean } = {}): number {
+export function numberArg(
+  parsed: Parsed,
+  name: string,
+  fallback: number,
+  check: { min?: number; max?: number; integer?: boolean } = {},
+): number {
   const raw = parsed[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);

@@ -14,7 +14,11 @@ export interface HttpResult {
 }
 
 export interface HttpClient {
-  request(method: string, path: string, opts?: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpResult>;
+  request(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number },
+  ): Promise<HttpResult>;
   close(): void;
 }
 
@@ -42,7 +46,9 @@ export function createHttpClient(baseUrl: string, opts: { maxSockets?: number; h
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }),
+            );
             res.on('error', reject);
           },
         );

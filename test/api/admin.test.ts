@@ -1,12 +1,12 @@
 /**
- * api-contract.md §3 through app.request() over the real test database: device details exactly as the
+ * The admin routes of docs/http-contract.md through app.request() over the real test database: device details exactly as the
  * contract shows them, the feature switch blanking status and report time, the filtered list and its
  * pagination edges, the timeline, sync, bulk sync, settings and operations.
  */
 import { strict as assert } from 'node:assert';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import { encodeCursor } from '../../api/routes/admin';
+import { encodeCursor } from '../../api/routes/devices';
 import { createOperation, updateOperationProgress, updateSettings, upsertReportAttempt } from '../../db/data';
 import { deviceWorkflowId } from '../../workflows/messages';
 import { PROBLEM, call, makeApi, problemOf, seedDevice, type TestApi } from './helpers';
@@ -59,8 +59,19 @@ describe('API: GET /v1/devices/{deviceId}', () => {
 
   it('shows lastError with userCanMitigate and remediation', async () => {
     const api = makeApi();
-    const lastError = { code: 'User_Canceled', message: 'The user canceled the sign-in', userCanMitigate: true, remediation: 'Repeat the sign-in in Microsoft Authenticator' };
-    await seedDevice(api.db, api.tenantId, 'mdm-err', { complianceStatus: 'Failed', reportTime: null, clientStatusCode: 'User_Canceled', azureDeviceId: null, lastError });
+    const lastError = {
+      code: 'User_Canceled',
+      message: 'The user canceled the sign-in',
+      userCanMitigate: true,
+      remediation: 'Repeat the sign-in in Microsoft Authenticator',
+    };
+    await seedDevice(api.db, api.tenantId, 'mdm-err', {
+      complianceStatus: 'Failed',
+      reportTime: null,
+      clientStatusCode: 'User_Canceled',
+      azureDeviceId: null,
+      lastError,
+    });
     const body = (await (await get(api, '/v1/devices/mdm-err')).json()) as Record<string, unknown>;
     assert.deepEqual(body.lastError, lastError);
     assert.equal(body.azureDeviceComplianceStatus, 'Failed');
@@ -91,7 +102,10 @@ describe('API: GET /v1/devices/{deviceId}', () => {
     const api = makeApi();
     const res = await get(api, `/v1/devices/${'x'.repeat(129)}`);
     assert.equal(res.status, 400);
-    assert.deepEqual((await problemOf(res)).errors.map((e) => e.path), ['deviceId']);
+    assert.deepEqual(
+      (await problemOf(res)).errors.map((e) => e.path),
+      ['deviceId'],
+    );
   });
 
   it("does not show another tenant's device", async () => {
@@ -137,7 +151,10 @@ describe('API: GET /v1/devices (list)', () => {
     const ids = await seedMany(api, 7);
     const { pages, cursors } = await allPages(api, 'limit=3');
     assert.deepEqual(pages, [ids.slice(0, 3), ids.slice(3, 6), ids.slice(6)]);
-    assert.deepEqual(cursors.map((c) => c === null), [false, false, true]);
+    assert.deepEqual(
+      cursors.map((c) => c === null),
+      [false, false, true],
+    );
   });
 
   it('answers an empty list with nextCursor null when no device exists', async () => {
@@ -149,7 +166,10 @@ describe('API: GET /v1/devices (list)', () => {
     const api = makeApi();
     const ids = await seedMany(api, 3);
     const { pages } = await allPages(api, 'limit=1');
-    assert.deepEqual(pages, ids.map((id) => [id]));
+    assert.deepEqual(
+      pages,
+      ids.map((id) => [id]),
+    );
     const def = (await (await get(api, '/v1/devices')).json()) as { items: unknown[]; nextCursor: string | null };
     assert.equal(def.items.length, 3);
     assert.equal((await get(api, '/v1/devices?limit=500')).status, 200);
@@ -174,10 +194,19 @@ describe('API: GET /v1/devices (list)', () => {
   it('filters by complianceStatus, clientStatusCode and retired', async () => {
     const api = makeApi();
     await seedDevice(api.db, api.tenantId, 'a-ok');
-    await seedDevice(api.db, api.tenantId, 'b-failed-canceled', { complianceStatus: 'Failed', clientStatusCode: 'User_Canceled', reportTime: null });
-    await seedDevice(api.db, api.tenantId, 'c-failed-internal', { complianceStatus: 'Failed', clientStatusCode: 'Internal_Error', reportTime: null });
+    await seedDevice(api.db, api.tenantId, 'b-failed-canceled', {
+      complianceStatus: 'Failed',
+      clientStatusCode: 'User_Canceled',
+      reportTime: null,
+    });
+    await seedDevice(api.db, api.tenantId, 'c-failed-internal', {
+      complianceStatus: 'Failed',
+      clientStatusCode: 'Internal_Error',
+      reportTime: null,
+    });
     await seedDevice(api.db, api.tenantId, 'd-retired', { retiredAt: '2026-11-28T11:00:00.000Z' });
-    const ids = async (q: string) => ((await (await get(api, `/v1/devices?${q}`)).json()) as { items: Array<{ deviceId: string }> }).items.map((d) => d.deviceId);
+    const ids = async (q: string) =>
+      ((await (await get(api, `/v1/devices?${q}`)).json()) as { items: Array<{ deviceId: string }> }).items.map((d) => d.deviceId);
     assert.deepEqual(await ids('complianceStatus=Failed'), ['b-failed-canceled', 'c-failed-internal']);
     assert.deepEqual(await ids('complianceStatus=Failed&clientStatusCode=User_Canceled&retired=false&limit=100'), ['b-failed-canceled']);
     assert.deepEqual(await ids('retired=true'), ['d-retired']);
@@ -218,7 +247,11 @@ describe('API: GET /v1/devices (list)', () => {
         assert.equal(res.status, 400);
         const p = await problemOf(res);
         assert.equal(p.type, PROBLEM('validation'));
-        assert.deepEqual(p.errors.map((e) => e.path), [path], JSON.stringify(p.errors));
+        assert.deepEqual(
+          p.errors.map((e) => e.path),
+          [path],
+          JSON.stringify(p.errors),
+        );
       });
     }
   });
@@ -257,7 +290,10 @@ describe('API: GET /v1/devices/{deviceId}/reports', () => {
       messageId: null,
       error: null,
     });
-    assert.deepEqual(items.map((i) => i.at), ['2026-11-28T10:00:02.000Z', '2026-11-28T10:00:01.000Z', '2026-11-28T10:00:00.000Z']);
+    assert.deepEqual(
+      items.map((i) => i.at),
+      ['2026-11-28T10:00:02.000Z', '2026-11-28T10:00:01.000Z', '2026-11-28T10:00:00.000Z'],
+    );
     assert.equal(items[2]!.trigger, 'registration');
     assert.equal(items[2]!.messageId, 'msg-0');
   });
@@ -271,7 +307,10 @@ describe('API: GET /v1/devices/{deviceId}/reports', () => {
     for (const bad of ['0', '201', 'x']) {
       const res = await get(api, `/v1/devices/mdm-42/reports?limit=${bad}`);
       assert.equal(res.status, 400);
-      assert.deepEqual((await problemOf(res)).errors.map((e) => e.path), ['limit']);
+      assert.deepEqual(
+        (await problemOf(res)).errors.map((e) => e.path),
+        ['limit'],
+      );
     }
   });
 
@@ -314,7 +353,10 @@ describe('API: POST /v1/devices/{deviceId}/sync', () => {
     const api = makeApi();
     await seedDevice(api.db, api.tenantId, 'mdm-42');
     api.temporal.onUpdate = () => {
-      throw new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.create({ type: 'DeviceRetired', message: 'retired', nonRetryable: true }));
+      throw new WorkflowUpdateFailedError(
+        'Workflow Update failed',
+        ApplicationFailure.create({ type: 'DeviceRetired', message: 'retired', nonRetryable: true }),
+      );
     };
     const res = await sync(api, 'mdm-42');
     assert.equal(res.status, 409);
@@ -362,7 +404,10 @@ describe('API: POST /v1/sync', () => {
       const api = makeApi();
       const res = await call(api.app, 'POST', '/v1/sync', { key: 'admin', body });
       assert.equal(res.status, 400);
-      assert.deepEqual((await problemOf(res)).errors.map((e) => e.path), [path]);
+      assert.deepEqual(
+        (await problemOf(res)).errors.map((e) => e.path),
+        [path],
+      );
       assert.equal(api.fleetCalls.length, 0);
     });
   }
@@ -371,7 +416,13 @@ describe('API: POST /v1/sync', () => {
 describe('API: GET /v1/operations/{operationId}', () => {
   it('answers the operation, and 404 for an unknown one', async () => {
     const api = makeApi();
-    await createOperation(api.db, { operationId: `op-${api.tenantId}`, tenantId: api.tenantId, kind: 'sync', filter: null, startedAt: '2026-11-28T10:00:00.000Z' });
+    await createOperation(api.db, {
+      operationId: `op-${api.tenantId}`,
+      tenantId: api.tenantId,
+      kind: 'sync',
+      filter: null,
+      startedAt: '2026-11-28T10:00:00.000Z',
+    });
     await updateOperationProgress(api.db, `op-${api.tenantId}`, { devicesTotal: 10, devicesSignalled: 4 });
     const res = await get(api, `/v1/operations/op-${api.tenantId}`);
     assert.equal(res.status, 200);
@@ -417,7 +468,11 @@ describe('API: /v1/settings', () => {
     await put(api, { weeklyReport: { paused: true } });
     await put(api, { enabled: true, weeklyReport: { paused: false } });
     assert.deepEqual(api.scheduleCalls, [true, false]);
-    assert.deepEqual(await (await get(api, '/v1/settings')).json(), { enabled: true, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+    assert.deepEqual(await (await get(api, '/v1/settings')).json(), {
+      enabled: true,
+      weeklyReport: { paused: false },
+      heartbeat: { lastAt: null, result: null },
+    });
   });
 
   it('accepts back exactly what GET answered (the read-only heartbeat is ignored)', async () => {
@@ -465,7 +520,10 @@ describe('API: /v1/settings', () => {
       const api = makeApi();
       const res = await put(api, body);
       assert.equal(res.status, 400);
-      assert.deepEqual((await problemOf(res)).errors.map((e) => e.path), [path]);
+      assert.deepEqual(
+        (await problemOf(res)).errors.map((e) => e.path),
+        [path],
+      );
       assert.deepEqual(api.fleetCalls, []);
       assert.deepEqual(api.scheduleCalls, []);
     });

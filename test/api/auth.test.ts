@@ -1,5 +1,5 @@
 /**
- * api-contract.md §1 auth: 401 for a missing or unknown key, 403 for a valid key of the other role on
+ * Auth (docs/http-contract.md, Conventions): 401 for a missing or unknown key, 403 for a valid key of the other role on
  * every route, keys compared in constant time and never logged.
  */
 import { strict as assert } from 'node:assert';
@@ -55,7 +55,12 @@ describe('API: authentication and roles', () => {
   }
 
   forbiddenWithKeyOfOtherRole(MDM_ROUTES, 'admin', 'signalled', (api) => api.temporal.signalAttempts.length);
-  forbiddenWithKeyOfOtherRole(ADMIN_ROUTES, 'mdm', 'done', (api) => api.temporal.updates.length + api.fleetCalls.length + api.scheduleCalls.length);
+  forbiddenWithKeyOfOtherRole(
+    ADMIN_ROUTES,
+    'mdm',
+    'done',
+    (api) => api.temporal.updates.length + api.fleetCalls.length + api.scheduleCalls.length,
+  );
 
   it('checks the key before validating: an invalid body with no key is 401, with the wrong role 403', async () => {
     const api = makeApi();

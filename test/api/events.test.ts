@@ -1,22 +1,13 @@
 /**
- * api-contract.md §2 through app.request(): validation (one test per rule), the signal the API sends,
- * 409 for retired devices (from the read model and from Temporal's own refusal), 413, 415, invalid JSON,
+ * The MDM events of docs/http-contract.md through app.request(): validation (one test per rule), the signal the API sends,
+ * 409 for retired devices (from Temporal's own refusal), 413, 415, invalid JSON,
  * the batch endpoint, and "a rejected request signals nothing and writes nothing".
  */
 import { strict as assert } from 'node:assert';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { MAX_BODY_BYTES } from '../../api/app';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId } from '../../workflows/messages';
-import {
-  PROBLEM,
-  call,
-  deviceRowCount,
-  makeApi,
-  problemOf,
-  seedDevice,
-  validEvents,
-  type TestApi,
-} from './helpers';
+import { PROBLEM, call, deviceRowCount, makeApi, problemOf, seedDevice, validEvents, type TestApi } from './helpers';
 
 const post = (api: TestApi, deviceId: string, body: unknown, key = 'mdm') =>
   call(api.app, 'POST', `/v1/devices/${deviceId}/events`, { key, body });
@@ -72,7 +63,8 @@ describe('API: POST /v1/devices/{deviceId}/events', () => {
             ['DeviceId', 'mdm-42'],
           ],
         );
-        assert.equal(options.workflowIdReusePolicy, type === 'registration' ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY');
+        // Only Temporal knows whether the device's lifecycle is over: a completed run refuses the start.
+        assert.equal(options.workflowIdReusePolicy, 'ALLOW_DUPLICATE_FAILED_ONLY');
       });
     }
   });
@@ -98,28 +90,48 @@ describe('API: POST /v1/devices/{deviceId}/events', () => {
   });
 
   describe('400 naming the offending field, one rule at a time', () => {
-    it('rejects an unknown type', () => expectInvalid({ type: 'wipe', occurredAt: '2026-01-10T10:00:00Z' }, [{ path: 'type', message: /registration, compliance, inventory, retire/ }]));
+    it('rejects an unknown type', () =>
+      expectInvalid({ type: 'wipe', occurredAt: '2026-01-10T10:00:00Z' }, [
+        { path: 'type', message: /registration, compliance, inventory, retire/ },
+      ]));
     it('rejects a missing type', () => expectInvalid({ occurredAt: '2026-01-10T10:00:00Z' }, [{ path: 'type' }]));
     it('rejects a missing occurredAt', () => expectInvalid({ type: 'retire' }, [{ path: 'occurredAt', message: /Required/ }]));
-    it('rejects an occurredAt without a zone', () => expectInvalid({ type: 'retire', occurredAt: '2026-01-10T10:00:00' }, [{ path: 'occurredAt', message: /zone/ }]));
-    it('rejects an occurredAt that is not a date', () => expectInvalid({ type: 'retire', occurredAt: 'yesterday' }, [{ path: 'occurredAt' }]));
-    it('rejects an occurredAt more than 24 h in the future', () =>
-      expectInvalid({ type: 'retire', occurredAt: new Date(Date.now() + 48 * 3600_000).toISOString() }, [{ path: 'occurredAt', message: /24 hours/ }]));
-    it('rejects an unknown top-level field, naming the key', () => expectInvalid({ ...validEvents.retire(), reason: 'lost' }, [{ path: 'reason', message: /Unknown field "reason"/ }]));
-    it('rejects a platform other than iOS or Android', () => expectInvalid({ ...validEvents.registration(), platform: 'Windows' }, [{ path: 'platform', message: /iOS, Android/ }]));
+    it('rejects an occurredAt without a zone', () =>
+      expectInvalid({ type: 'retire', occurredAt: '2026-01-10T10:00:00' }, [{ path: 'occurredAt', message: /zone/ }]));
+    it('rejects an occurredAt that is not a date', () =>
+      expectInvalid({ type: 'retire', occurredAt: 'yesterday' }, [{ path: 'occurredAt' }]));
+    it('rejects an occurredAt more than MAX_CLOCK_SKEW (default 5 minutes) ahead', () =>
+      expectInvalid({ type: 'retire', occurredAt: new Date(Date.now() + 10 * 60_000).toISOString() }, [
+        { path: 'occurredAt', message: /5 minutes ahead of the server's clock/ },
+      ]));
+    it('rejects an unknown top-level field, naming the key', () =>
+      expectInvalid({ ...validEvents.retire(), reason: 'lost' }, [{ path: 'reason', message: /Unknown field "reason"/ }]));
+    it('rejects a platform other than iOS or Android', () =>
+      expectInvalid({ ...validEvents.registration(), platform: 'Windows' }, [{ path: 'platform', message: /iOS, Android/ }]));
     it('rejects a missing platform', () => {
       const { platform: _p, ...event } = validEvents.registration();
       return expectInvalid(event, [{ path: 'platform' }]);
     });
-    it('rejects an azureDeviceId that is not a GUID', () => expectInvalid({ ...validEvents.registration(), azureDeviceId: 'not-a-guid' }, [{ path: 'azureDeviceId', message: /GUID/ }]));
+    it('rejects an azureDeviceId that is not a GUID', () =>
+      expectInvalid({ ...validEvents.registration(), azureDeviceId: 'not-a-guid' }, [{ path: 'azureDeviceId', message: /GUID/ }]));
     it('rejects azureDeviceId null when clientStatusCode is Success', () =>
-      expectInvalid({ ...validEvents.registration(), azureDeviceId: null }, [{ path: 'azureDeviceId', message: /GUID when clientStatusCode is Success/ }]));
-    it('rejects an unknown clientStatusCode', () => expectInvalid({ ...validEvents.registration(), clientStatusCode: 'OK' }, [{ path: 'clientStatusCode', message: /Success, Internal_Error/ }]));
-    it('rejects a malformed userPrincipalName', () => expectInvalid({ ...validEvents.registration(), userPrincipalName: 'alex' }, [{ path: 'userPrincipalName' }]));
+      expectInvalid({ ...validEvents.registration(), azureDeviceId: null }, [
+        { path: 'azureDeviceId', message: /GUID when clientStatusCode is Success/ },
+      ]));
+    it('rejects an unknown clientStatusCode', () =>
+      expectInvalid({ ...validEvents.registration(), clientStatusCode: 'OK' }, [
+        { path: 'clientStatusCode', message: /Success, Internal_Error/ },
+      ]));
+    it('rejects a malformed userPrincipalName', () =>
+      expectInvalid({ ...validEvents.registration(), userPrincipalName: 'alex' }, [{ path: 'userPrincipalName' }]));
     it('rejects an unknown action, naming its index', () =>
-      expectInvalid({ ...validEvents.compliance(), actions: ['BLOCK_EMAIL', 'WIPE'] }, [{ path: 'actions[1]', message: /RETIRE, QUARANTINE/ }]));
-    it('rejects actions that are not an array', () => expectInvalid({ ...validEvents.compliance(), actions: 'QUARANTINE' }, [{ path: 'actions' }]));
-    it('rejects a missing actions', () => expectInvalid({ type: 'compliance', occurredAt: '2026-01-10T10:00:00Z' }, [{ path: 'actions', message: /Required/ }]));
+      expectInvalid({ ...validEvents.compliance(), actions: ['BLOCK_EMAIL', 'WIPE'] }, [
+        { path: 'actions[1]', message: /RETIRE, QUARANTINE/ },
+      ]));
+    it('rejects actions that are not an array', () =>
+      expectInvalid({ ...validEvents.compliance(), actions: 'QUARANTINE' }, [{ path: 'actions' }]));
+    it('rejects a missing actions', () =>
+      expectInvalid({ type: 'compliance', occurredAt: '2026-01-10T10:00:00Z' }, [{ path: 'actions', message: /Required/ }]));
     for (const field of ['deviceName', 'os', 'osVersion']) {
       it(`rejects an inventory without ${field} (required)`, () => {
         const event = validEvents.inventory();
@@ -129,16 +141,21 @@ describe('API: POST /v1/devices/{deviceId}/events', () => {
     }
     it('rejects an unknown inventory key, naming it', () => {
       const event = validEvents.inventory();
-      return expectInvalid({ ...event, inventory: { ...event.inventory, imeii: '1' } }, [{ path: 'inventory.imeii', message: /Unknown field/ }]);
+      return expectInvalid({ ...event, inventory: { ...event.inventory, imeii: '1' } }, [
+        { path: 'inventory.imeii', message: /Unknown field/ },
+      ]);
     });
     it('rejects an ownership other than corporate or personal', () => {
       const event = validEvents.inventory();
-      return expectInvalid({ ...event, inventory: { ...event.inventory, ownership: 'company' } }, [{ path: 'inventory.ownership', message: /corporate, personal/ }]);
+      return expectInvalid({ ...event, inventory: { ...event.inventory, ownership: 'company' } }, [
+        { path: 'inventory.ownership', message: /corporate, personal/ },
+      ]);
     });
     it('rejects a body that is not an object', () => expectInvalid([validEvents.retire()], [{ path: '' }]));
     it('rejects a deviceId with a character outside A-Z a-z 0-9 . _ : -', () =>
       expectInvalid(validEvents.retire(), [{ path: 'deviceId', message: /A-Z a-z 0-9/ }], 'mdm%2042'));
-    it('rejects a deviceId of 129 characters', () => expectInvalid(validEvents.retire(), [{ path: 'deviceId', message: /128/ }], 'x'.repeat(129)));
+    it('rejects a deviceId of 129 characters', () =>
+      expectInvalid(validEvents.retire(), [{ path: 'deviceId', message: /128/ }], 'x'.repeat(129)));
     it('rejects a deviceId containing an encoded slash', () => expectInvalid(validEvents.retire(), [{ path: 'deviceId' }], 'a%2Fb'));
   });
 
@@ -182,30 +199,44 @@ describe('API: POST /v1/devices/{deviceId}/events', () => {
     assert.equal(Buffer.byteLength(exact), MAX_BODY_BYTES);
     const res3 = await call(api.app, 'POST', '/v1/devices/mdm-42/events', { key: 'mdm', rawBody: exact });
     assert.equal(res3.status, 400, 'exactly 1 MiB passes the size limit (then fails validation for "pad")');
-    assert.deepEqual((await problemOf(res3)).errors.map((e) => e.path), ['pad']);
+    assert.deepEqual(
+      (await problemOf(res3)).errors.map((e) => e.path),
+      ['pad'],
+    );
     assert.equal(api.temporal.signalAttempts.length, 0);
   });
 
   describe('409 device-retired', () => {
     for (const type of ['compliance', 'inventory', 'retire'] as const) {
-      it(`rejects a ${type} event for a device whose row is retired, without signalling`, async () => {
+      it(`hands a ${type} event for a device whose row says retired to Temporal, which decides (the row lags the workflow)`, async () => {
         const api = makeApi();
         await seedDevice(api.db, api.tenantId, 'mdm-retired', { retiredAt: '2026-11-28T10:00:00.000Z' });
         const res = await post(api, 'mdm-retired', validEvents[type]());
-        assert.equal(res.status, 409);
-        const p = await problemOf(res);
-        assert.ok(p.type.endsWith('/device-retired'), p.type);
-        assert.equal(p.status, 409);
-        assert.equal(api.temporal.signalAttempts.length, 0);
+        assert.equal(res.status, 202);
+        assert.equal(api.temporal.signals.length, 1);
       });
     }
 
-    it('accepts a registration of a retired device (a new lifecycle) with reuse policy ALLOW_DUPLICATE', async () => {
+    it("starts a re-enrolment from the retired run's final state when Temporal refuses a plain start (ordering across lifecycles)", async () => {
       const api = makeApi();
-      await seedDevice(api.db, api.tenantId, 'mdm-retired', { retiredAt: '2026-11-28T10:00:00.000Z' });
+      const finalState = { retiredAt: '2026-11-28T10:00:00.000Z', lastApplied: { retire: '2026-11-28T10:00:00.000Z' } };
+      api.temporal.onSignal = (call) => {
+        if (call.options.workflowIdReusePolicy === 'ALLOW_DUPLICATE_FAILED_ONLY') {
+          throw new WorkflowExecutionAlreadyStartedError(
+            'Workflow execution already started',
+            call.options.workflowId,
+            DEVICE_WORKFLOW_TYPE,
+          );
+        }
+      };
+      api.temporal.onResult = () => finalState;
       const res = await post(api, 'mdm-retired', validEvents.registration());
       assert.equal(res.status, 202);
-      assert.equal(api.temporal.signals[0]!.options.workflowIdReusePolicy, 'ALLOW_DUPLICATE');
+      assert.deepEqual(
+        api.temporal.signalAttempts.map((c) => c.options.workflowIdReusePolicy),
+        ['ALLOW_DUPLICATE_FAILED_ONLY', 'ALLOW_DUPLICATE'],
+      );
+      assert.deepEqual(api.temporal.signals[0]!.options.args, [{ tenantId: api.tenantId, deviceId: 'mdm-retired', state: finalState }]);
     });
 
     it("answers 409 when Temporal refuses the start because the device's workflow completed (retired)", async () => {
@@ -249,7 +280,11 @@ describe('API: POST /v1/events (batch)', () => {
 
   it('accepts valid items and rejects invalid ones, one result per item in order', async () => {
     const api = makeApi();
-    await seedDevice(api.db, api.tenantId, 'dev-retired', { retiredAt: '2026-11-28T10:00:00.000Z' });
+    api.temporal.onSignal = (call) => {
+      if (call.options.workflowId === deviceWorkflowId(api.tenantId, 'dev-retired')) {
+        throw new WorkflowExecutionAlreadyStartedError('Workflow execution already started', call.options.workflowId, DEVICE_WORKFLOW_TYPE);
+      }
+    };
     const res = await batch(api, {
       events: [
         { deviceId: 'dev-a', ...validEvents.registration() },
@@ -268,10 +303,16 @@ describe('API: POST /v1/events (batch)', () => {
     assert.equal(results[1]!.deviceId, 'dev-b');
     const e1 = results[1]!.error as { type: string; errors: Array<{ path: string }> };
     assert.equal(e1.type, PROBLEM('validation'));
-    assert.deepEqual(e1.errors.map((e) => e.path), ['actions[1]']);
+    assert.deepEqual(
+      e1.errors.map((e) => e.path),
+      ['actions[1]'],
+    );
     assert.equal(results[2]!.status, 'rejected');
     assert.equal(results[2]!.deviceId, undefined);
-    assert.deepEqual((results[2]!.error as { errors: Array<{ path: string }> }).errors.map((e) => e.path), ['deviceId']);
+    assert.deepEqual(
+      (results[2]!.error as { errors: Array<{ path: string }> }).errors.map((e) => e.path),
+      ['deviceId'],
+    );
     assert.equal(results[3]!.status, 'rejected');
     assert.ok((results[3]!.error as { type: string }).type.endsWith('/device-retired'));
     assert.deepEqual(results[4], { index: 4, deviceId: 'dev-a', status: 'accepted' });
@@ -319,7 +360,10 @@ describe('API: POST /v1/events (batch)', () => {
     const res = await batch(api, { events });
     assert.equal(res.status, 400);
     const p = await problemOf(res);
-    assert.deepEqual(p.errors.map((e) => e.path), ['events']);
+    assert.deepEqual(
+      p.errors.map((e) => e.path),
+      ['events'],
+    );
     assert.match(p.errors[0]!.message, /1000/);
     assert.equal(api.temporal.signalAttempts.length, 0);
   });
@@ -328,14 +372,20 @@ describe('API: POST /v1/events (batch)', () => {
     const api = makeApi();
     const res = await batch(api, { events: [] });
     assert.equal(res.status, 400);
-    assert.deepEqual((await problemOf(res)).errors.map((e) => e.path), ['events']);
+    assert.deepEqual(
+      (await problemOf(res)).errors.map((e) => e.path),
+      ['events'],
+    );
   });
 
   it('rejects an unknown field of the envelope, naming it', async () => {
     const api = makeApi();
     const res = await batch(api, { events: [{ deviceId: 'd', ...validEvents.retire() }], dryRun: true });
     assert.equal(res.status, 400);
-    assert.deepEqual((await problemOf(res)).errors.map((e) => e.path), ['dryRun']);
+    assert.deepEqual(
+      (await problemOf(res)).errors.map((e) => e.path),
+      ['dryRun'],
+    );
     assert.equal(api.temporal.signalAttempts.length, 0);
   });
 
@@ -343,7 +393,10 @@ describe('API: POST /v1/events (batch)', () => {
     const api = makeApi();
     const res = await batch(api, {});
     assert.equal(res.status, 400);
-    assert.deepEqual((await problemOf(res)).errors.map((e) => e.path), ['events']);
+    assert.deepEqual(
+      (await problemOf(res)).errors.map((e) => e.path),
+      ['events'],
+    );
     const res2 = await call(api.app, 'POST', '/v1/events', { key: 'mdm', rawBody: '[' });
     assert.equal(res2.status, 400);
     assert.equal((await problemOf(res2)).type, PROBLEM('invalid-json'));
@@ -361,7 +414,8 @@ describe('API: POST /v1/events (batch)', () => {
   it('rejects a valid item with 409 when Temporal refuses it, and still accepts the others', async () => {
     const api = makeApi();
     api.temporal.onSignal = (c) => {
-      if (c.options.workflowId.endsWith(':dev-done')) throw new WorkflowExecutionAlreadyStartedError('already', c.options.workflowId, DEVICE_WORKFLOW_TYPE);
+      if (c.options.workflowId.endsWith(':dev-done'))
+        throw new WorkflowExecutionAlreadyStartedError('already', c.options.workflowId, DEVICE_WORKFLOW_TYPE);
     };
     const res = await batch(api, {
       events: [

@@ -24,7 +24,15 @@ const mutatedEvent = fc
     fc.oneof(
       fc.record({ kind: fc.constant('add' as const), key: fc.string({ maxLength: 12 }), value: fc.jsonValue({ maxDepth: 2 }) }),
       fc.record({ kind: fc.constant('drop' as const), index: fc.nat(5) }),
-      fc.record({ kind: fc.constant('set' as const), index: fc.nat(5), value: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string(), fc.constantFrom('iOS', 'QUARANTINE', 'Success', null, [], {}, 'registration')) }),
+      fc.record({
+        kind: fc.constant('set' as const),
+        index: fc.nat(5),
+        value: fc.oneof(
+          fc.jsonValue({ maxDepth: 2 }),
+          fc.string(),
+          fc.constantFrom('iOS', 'QUARANTINE', 'Success', null, [], {}, 'registration'),
+        ),
+      }),
       fc.record({ kind: fc.constant('nest' as const), key: fc.string({ maxLength: 8 }), value: fc.jsonValue({ maxDepth: 1 }) }),
     ),
   )
@@ -43,11 +51,43 @@ const mutatedEvent = fc
 const rawBody = fc.oneof(
   { weight: 4, arbitrary: mutatedEvent.map((e) => JSON.stringify(e)) },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
-  { weight: 1, arbitrary: fc.anything({ maxDepth: 3 }).map((v) => { try { return JSON.stringify(v) ?? 'undefined'; } catch { return '{'; } }) },
-  { weight: 2, arbitrary: fc.tuple(validEvent, fc.nat()).map(([e, n]) => { const s = JSON.stringify(e); return s.slice(0, n % s.length); }) },
+  {
+    weight: 1,
+    arbitrary: fc.anything({ maxDepth: 3 }).map((v) => {
+      try {
+        return JSON.stringify(v) ?? 'undefined';
+      } catch {
+        return '{';
+      }
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(validEvent, fc.nat()).map(([e, n]) => {
+      const s = JSON.stringify(e);
+      return s.slice(0, n % s.length);
+    }),
+  },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', 'null', '[]', '{}', '"x"', '1e999', '{"__proto__":{"type":"retire"}}', '{"constructor":{"prototype":{}}}', '[[[[[[[[[[]]]]]]]]]]', '{"type":"retire","occurredAt":"2026-01-10T10:00:00Z","type":"wipe"}') },
-  { weight: 1, arbitrary: fc.nat(3).map((n) => `{"type":"retire","occurredAt":"2026-01-10T10:00:00Z","pad":"${'x'.repeat(1024 * 1024 + n)}"}`) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      'null',
+      '[]',
+      '{}',
+      '"x"',
+      '1e999',
+      '{"__proto__":{"type":"retire"}}',
+      '{"constructor":{"prototype":{}}}',
+      '[[[[[[[[[[]]]]]]]]]]',
+      '{"type":"retire","occurredAt":"2026-01-10T10:00:00Z","type":"wipe"}',
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.nat(3).map((n) => `{"type":"retire","occurredAt":"2026-01-10T10:00:00Z","pad":"${'x'.repeat(1024 * 1024 + n)}"}`),
+  },
   { weight: 1, arbitrary: fc.nat(2000).map((n) => `${'['.repeat(n)}${']'.repeat(n)}`) },
 );
 
@@ -72,7 +112,9 @@ const authorization = fc.oneof(
 const contentType = fc.oneof(
   fc.constant({ value: 'application/json', json: true }),
   fc.constant({ value: 'application/json; charset=utf-8', json: true }),
-  fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', '*/*').map((value) => ({ value, json: false })),
+  fc
+    .constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', '*/*')
+    .map((value) => ({ value, json: false })),
   printable.map((s) => ({ value: `text/${s}`, json: false })),
   fc.constant({ value: undefined, json: false }),
 );
@@ -91,7 +133,14 @@ function parse(raw: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-async function send(api: TestApi, path: string, auth: string | undefined, ct: string | undefined, body: string, extra: Record<string, string>): Promise<Response | null> {
+async function send(
+  api: TestApi,
+  path: string,
+  auth: string | undefined,
+  ct: string | undefined,
+  body: string,
+  extra: Record<string, string>,
+): Promise<Response | null> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(extra)) {
     if (k === 'content-length' || k === 'transfer-encoding' || k === 'content-encoding') continue; // set by the platform
@@ -126,14 +175,22 @@ describe('API: property-based, malformed input at the event routes', () => {
       fc.asyncProperty(deviceIdRaw, authorization, contentType, rawBody, extraHeaders, async (id, auth, ct, raw, extra) => {
         const parsed = parse(raw);
         const wellFormed =
-          auth.mdm && ct.json && validateDeviceId(id).ok && parsed.ok && validateDeviceEvent(parsed.value).ok && Buffer.byteLength(raw) <= 1024 * 1024;
+          auth.mdm &&
+          ct.json &&
+          validateDeviceId(id).ok &&
+          parsed.ok &&
+          validateDeviceEvent(parsed.value).ok &&
+          Buffer.byteLength(raw) <= 1024 * 1024;
         fc.pre(!wellFormed);
         const res = await send(api, `/v1/devices/${encodeURIComponent(id)}/events`, auth.value, ct.value, raw, extra);
         if (res === null) return;
         runs++;
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const text = await res.text();
-        assert.ok(res.status >= 400 && res.status < 500, `status ${res.status} for ${JSON.stringify({ id, auth, ct, raw: raw.slice(0, 200) })}: ${text}`);
+        assert.ok(
+          res.status >= 400 && res.status < 500,
+          `status ${res.status} for ${JSON.stringify({ id, auth, ct, raw: raw.slice(0, 200) })}: ${text}`,
+        );
         assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
         const p = JSON.parse(text) as { status: number; type: string; errors: unknown[] };
         assert.equal(p.status, res.status);
@@ -144,7 +201,8 @@ describe('API: property-based, malformed input at the event routes', () => {
     );
     assert.ok(runs > 2000, `only ${runs} requests reached the app`);
     // The property is not vacuous: every kind of rejection was exercised, most of them past the auth.
-    for (const status of [400, 401, 403, 404, 413, 415]) assert.ok((statuses.get(status) ?? 0) > 0, `no ${status} in ${JSON.stringify([...statuses])}`);
+    for (const status of [400, 401, 403, 404, 413, 415])
+      assert.ok((statuses.get(status) ?? 0) > 0, `no ${status} in ${JSON.stringify([...statuses])}`);
     assert.ok((statuses.get(400) ?? 0) > 300, `few requests reached validation: ${JSON.stringify([...statuses])}`);
     await assertNothingHappened(api);
   });
@@ -160,8 +218,16 @@ describe('API: property-based, malformed input at the event routes', () => {
     );
     const batchBody = fc.oneof(
       { weight: 5, arbitrary: fc.array(item, { minLength: 1, maxLength: 20 }).map((events) => JSON.stringify({ events })) },
-      { weight: 1, arbitrary: fc.tuple(fc.array(item, { maxLength: 3 }), fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 })).map(([events, k, v]) => JSON.stringify({ events, [k]: v })) },
-      { weight: 1, arbitrary: fc.nat(3).map((n) => JSON.stringify({ events: Array.from({ length: 1001 + n }, () => validEvents.retire()) })) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.array(item, { maxLength: 3 }), fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }))
+          .map(([events, k, v]) => JSON.stringify({ events, [k]: v })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.nat(3).map((n) => JSON.stringify({ events: Array.from({ length: 1001 + n }, () => validEvents.retire()) })),
+      },
       { weight: 1, arbitrary: fc.constant(JSON.stringify({ events: [] })) },
       { weight: 2, arbitrary: rawBody },
     );

@@ -42,6 +42,10 @@ export class FakeTemporal {
   onSignal: (call: SignalCall) => Promise<void> | void = () => undefined;
   onUpdate: (workflowId: string) => Promise<void> | void = () => undefined;
   onSystemInfo: () => Promise<void> | void = () => undefined;
+  /** The result of a (completed) device workflow run, as `handle.result()` gives it. */
+  onResult: (workflowId: string) => unknown = () => {
+    throw new Error('no completed run in this fake');
+  };
 
   client(): Client {
     const client = {
@@ -56,6 +60,7 @@ export class FakeTemporal {
         },
         getHandle: (workflowId: string) => ({
           workflowId,
+          result: async () => this.onResult(workflowId),
           executeUpdate: async (def: { name: string }) => {
             this.updates.push({ workflowId, update: def.name });
             await this.onUpdate(workflowId);
@@ -100,13 +105,22 @@ export interface TestApiOptions {
   timeouts?: ApiDeps['timeouts'];
   fleet?: ApiDeps['fleet'];
   schedules?: ApiDeps['schedules'];
+  /** More configuration (e.g. MAX_CLOCK_SKEW). */
+  env?: Record<string, string>;
+  /** The server's clock. */
+  now?: ApiDeps['now'];
 }
 
 export function logCapture(): { logger: pino.Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       cb();
     },
   });
@@ -126,6 +140,7 @@ export function makeApi(options: TestApiOptions = {}): TestApi {
     MDM_API_KEY: MDM_KEY,
     ADMIN_API_KEY: ADMIN_KEY,
     TEMPORAL_TASK_QUEUE: options.taskQueue ?? 'api-test-queue',
+    ...options.env,
   });
   const deps: ApiDeps = {
     config,
@@ -135,6 +150,7 @@ export function makeApi(options: TestApiOptions = {}): TestApi {
     logger,
     metrics,
     timeouts: options.timeouts,
+    ...(options.now ? { now: options.now } : {}),
     fleet: options.fleet ?? {
       start: async (kind, filter) => {
         fleetCalls.push({ kind, filter });
@@ -193,7 +209,12 @@ export const PROBLEM = (slug: string) => `https://azure-compliance-connector/pro
 
 let deviceVersion = 1;
 /** A device row as the workflow projects it; every field can be overridden. */
-export async function seedDevice(db: Db, tenantId: string, deviceId: string, overrides: Partial<DeviceProjection> = {}): Promise<DeviceProjection> {
+export async function seedDevice(
+  db: Db,
+  tenantId: string,
+  deviceId: string,
+  overrides: Partial<DeviceProjection> = {},
+): Promise<DeviceProjection> {
   const row: DeviceProjection = {
     tenantId,
     deviceId,
@@ -237,7 +258,16 @@ export const validEvents = {
   inventory: () => ({
     type: 'inventory',
     occurredAt: '2026-01-10T10:00:00.000Z',
-    inventory: { deviceName: "Alex's iPhone", os: 'iOS', osVersion: '17.4.1', model: 'iPhone15,2', manufacturer: 'Apple', serialNumber: 'F2LX1234', imei: '356938035643809', ownership: 'corporate' },
+    inventory: {
+      deviceName: "Alex's iPhone",
+      os: 'iOS',
+      osVersion: '17.4.1',
+      model: 'iPhone15,2',
+      manufacturer: 'Apple',
+      serialNumber: 'F2LX1234',
+      imei: '356938035643809',
+      ownership: 'corporate',
+    },
   }),
   retire: () => ({ type: 'retire', occurredAt: '2026-01-10T10:00:00.000Z' }),
 };

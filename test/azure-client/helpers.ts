@@ -2,7 +2,7 @@
 // its own app, user and device) per test, so tests never share a token cache or Entra state.
 import { randomUUID } from 'node:crypto';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator';
-import type { AzureClientConfig } from '../../activities/azure/client';
+import type { AzureCredentials } from '../../config';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
@@ -51,11 +51,11 @@ export interface World {
   clientSecret: string;
   user: { id: string; upn: string };
   device: { deviceId: string; displayName: string };
-  cfg: AzureClientConfig;
+  cfg: AzureCredentials;
 }
 
 /** Seeds a new tenant with one app (default roles), one user and one iOS device. */
-export async function newWorld(emu: RunningEmulator, overrides: Partial<AzureClientConfig> = {}): Promise<World> {
+export async function newWorld(emu: RunningEmulator, overrides: Partial<AzureCredentials> = {}): Promise<World> {
   const tenantId = randomUUID();
   const clientId = randomUUID();
   const clientSecret = `secret-${randomUUID()}`;
@@ -96,7 +96,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** A logger that keeps every line, to check what the client logs (and that it never logs secrets). */
-export function memoryLogger(): { lines: Array<{ level: string; obj: object; msg?: string }>; info(o: object, m?: string): void; warn(o: object, m?: string): void } {
+export function memoryLogger(): {
+  lines: Array<{ level: string; obj: object; msg?: string }>;
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+} {
   const lines: Array<{ level: string; obj: object; msg?: string }> = [];
   return {
     lines,

@@ -1,10 +1,12 @@
 // The Microsoft client driving the Intune partner protocol end to end against the emulator, with the
-// real msal-node and Graph client over HTTPS (azure-protocol §1.2, §6.4, §6.6 check 6).
+// real msal-node and Graph client over HTTPS (G5, G6, P1–P5 of docs/microsoft-protocol.md).
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import { AzureComplianceClient, type DeviceUpload } from '../../activities/azure/client';
-import { AzureApiError, describeUploadFailure, toTemporalFailure, uploadFailedError } from '../../activities/azure/errors';
+import { AzureApiError } from '../../activities/azure/errors';
+import { toTemporalFailure } from '../../activities/azure/temporal-failure';
+import { describeUploadFailure } from '../../activities/azure/upload-errors';
+import { deviceErrorFor, FAILURE_GUIDANCE, isRetryableReason } from '../../domain/failure-reasons';
 import { GRAPH_SCOPE, INTUNE_SCOPE, memoryLogger, newWorld, rejectionOf, useTestEmulator, type World } from './helpers';
 
 function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
@@ -14,7 +16,14 @@ function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
     userPrincipalName: w.user.upn,
     managementState: 'managed',
     complianceStatus: 'compliant',
-    inventory: { deviceName: "Alice's iPhone 15", os: 'iOS', osVersion: '17.5.1', model: 'iPhone15,4', manufacturer: 'Apple', serialNumber: 'F2LZK0ABCD12' },
+    inventory: {
+      deviceName: "Alice's iPhone 15",
+      os: 'iOS',
+      osVersion: '17.5.1',
+      model: 'iPhone15,4',
+      manufacturer: 'Apple',
+      serialNumber: 'F2LZK0ABCD12',
+    },
     platform: 'iOS',
     lastCheckInTime: '2026-03-02T09:15:00.000Z',
     lastUpdateTime: '2026-03-02T09:14:30.000Z',
@@ -23,7 +32,10 @@ function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
 }
 
 /** Polls P5 until a terminal status; returns every status seen. */
-async function pollUntilTerminal(client: AzureComplianceClient, messageId: string): Promise<Array<Awaited<ReturnType<AzureComplianceClient['getUploadStatus']>>>> {
+async function pollUntilTerminal(
+  client: AzureComplianceClient,
+  messageId: string,
+): Promise<Array<Awaited<ReturnType<AzureComplianceClient['getUploadStatus']>>>> {
   const seen = [];
   for (let i = 0; i < 10; i++) {
     const s = await client.getUploadStatus(messageId);
@@ -37,9 +49,13 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   const env = useTestEmulator({ pollsBeforeTerminal: 1 });
 
   it('discovers the endpoints, provisions the tenant, creates both policies, uploads, and Entra shows the reported state', async () => {
-    const w = await newWorld(env.emu, { partner: { enrollmentUrl: 'https://mdm.example/enroll', remediationUrl: 'https://mdm.example/remediate', policyDisplayName: 'Neurons compliance' } });
+    const w = await newWorld(env.emu);
     const logger = memoryLogger();
-    const client = new AzureComplianceClient(w.cfg, logger);
+    const client = new AzureComplianceClient(w.cfg, logger, {
+      enrollmentUrl: 'https://mdm.example/enroll',
+      remediationUrl: 'https://mdm.example/remediate',
+      policyDisplayName: 'Neurons compliance',
+    });
 
     assert.deepEqual(await client.discoverEndpoints(), {
       tenantDataSyncUrl: `${env.emu.url}/intune/PartnerTenantDataSyncService`,
@@ -63,7 +79,11 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     });
     const [p1] = await env.emu.control.requests({ service: 'intune', pathIncludes: 'PartnerTenants(' });
     assert.equal(p1!.method, 'PUT');
-    assert.deepEqual(p1!.body, { Provisioned: 1, PartnerEnrollmentUrl: 'https://mdm.example/enroll', PartnerRemediationUrl: 'https://mdm.example/remediate' });
+    assert.deepEqual(p1!.body, {
+      Provisioned: 1,
+      PartnerEnrollmentUrl: 'https://mdm.example/enroll',
+      PartnerRemediationUrl: 'https://mdm.example/remediate',
+    });
 
     const u = upload(w);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
@@ -107,10 +127,17 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     assert.ok(!Number.isNaN(Date.parse(body.UploadTime)));
     assert.deepEqual(JSON.parse(body.Content), [
       expectedInventory,
-      { EntityType: 4, TenantId: w.tenantId, DeviceId: w.device.deviceId, UserId: w.user.id, LastUpdateTime: '2026-03-02T09:14:30.000Z', complianceStatus: 'compliant' },
+      {
+        EntityType: 4,
+        TenantId: w.tenantId,
+        DeviceId: w.device.deviceId,
+        UserId: w.user.id,
+        LastUpdateTime: '2026-03-02T09:14:30.000Z',
+        complianceStatus: 'compliant',
+      },
     ]);
 
-    // §6.6 checks 2 and 3: nothing but this host, no instance discovery; bearer + telemetry on Graph.
+    // Nothing but this host, no instance discovery; bearer + telemetry on Graph.
     const all = await env.emu.control.requests();
     assert.equal(all.filter((e) => e.path.includes('/common/discovery/instance')).length, 0);
     const tokenRequests = all.filter((e) => e.service === 'token');
@@ -120,11 +147,14 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       assert.equal((e.body as Record<string, string>).client_id, w.clientId);
     }
     const graph = all.filter((e) => e.service === 'graph');
-    assert.deepEqual(graph.map((e) => `${e.method} ${decodeURIComponent(e.path)}`), [
-      "GET /v1.0/servicePrincipals?$filter=appId eq '0000000a-0000-0000-c000-000000000000'",
-      `GET /v1.0/servicePrincipals/${graph[1]!.path.split('/')[3]}/endPoints`,
-      `GET /v1.0/users('${w.user.upn}')`,
-    ]);
+    assert.deepEqual(
+      graph.map((e) => `${e.method} ${decodeURIComponent(e.path)}`),
+      [
+        "GET /v1.0/servicePrincipals?$filter=appId eq '0000000a-0000-0000-c000-000000000000'",
+        `GET /v1.0/servicePrincipals/${graph[1]!.path.split('/')[3]}/endPoints`,
+        `GET /v1.0/users('${w.user.upn}')`,
+      ],
+    );
     for (const e of graph) {
       assert.equal(e.hasBearer, true);
       assert.equal(e.status, 200);
@@ -183,9 +213,15 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     await client.uploadDeviceState(u);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
     const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
-    assert.deepEqual(puts.map((e) => `${e.method} ${e.status}`), ['PUT 200', 'PUT 200']);
+    assert.deepEqual(
+      puts.map((e) => `${e.method} ${e.status}`),
+      ['PUT 200', 'PUT 200'],
+    );
     const messages = await env.emu.control.messages(w.tenantId);
-    assert.deepEqual(messages.map((m) => m.messageId), [u.messageId]);
+    assert.deepEqual(
+      messages.map((m) => m.messageId),
+      [u.messageId],
+    );
     assert.equal((await pollUntilTerminal(client, u.messageId)).at(-1)!.status, 'Completed');
   });
 
@@ -196,9 +232,15 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     const u = upload(w);
     await client.uploadDeviceState(u);
     // Same id, different body (e.g. a retry after the state moved on): the service answers 409.
-    assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), { messageId: u.messageId, userId: w.user.id });
+    assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), {
+      messageId: u.messageId,
+      userId: w.user.id,
+    });
     const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
-    assert.deepEqual(puts.map((e) => e.status), [200, 409]);
+    assert.deepEqual(
+      puts.map((e) => e.status),
+      [200, 409],
+    );
     assert.equal((await env.emu.control.messages(w.tenantId)).length, 1);
   });
 
@@ -218,15 +260,16 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       reason: 'DeviceNotFound',
       message: `Intune rejected the report: the device is not known to Entra ID: ${expectedDetail}`,
     });
-    const failure = toTemporalFailure(uploadFailedError({ messageId: u.messageId, errorDetail: last.errorDetail, deviceId: unknownDevice }), { deviceId: unknownDevice, operation: 'reportDevice' });
-    assert.ok(failure instanceof ApplicationFailure);
-    assert.equal(failure.type, 'DeviceNotFound');
-    assert.equal(failure.nonRetryable, true);
-    assert.equal(failure.nextRetryDelay, undefined);
-    assert.ok(failure.message.includes(unknownDevice), failure.message);
-    assert.deepEqual(failure.details, [
-      { reason: 'DeviceNotFound', status: null, code: 'UploadFailed', message: failure.message, deviceId: unknownDevice },
-    ]);
+    // What the device's lastError then says (activities/device-activities.ts).
+    const { reason, message } = describeUploadFailure(last.errorDetail!);
+    assert.equal(isRetryableReason(reason), false);
+    assert.deepEqual(deviceErrorFor(reason, message), {
+      code: 'DeviceNotFound',
+      message: `Intune rejected the report: the device is not known to Entra ID: ${expectedDetail}`,
+      userCanMitigate: true,
+      remediation: FAILURE_GUIDANCE.DeviceNotFound.remediation,
+    });
+    assert.ok(message.includes(unknownDevice), message);
     const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
     assert.equal(entra!.isCompliant, null);
   });
@@ -259,7 +302,9 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     assert.equal(failure.nonRetryable, true);
     assert.ok(failure.message.includes(ghost), failure.message);
     assert.ok(failure.message.includes(w.device.deviceId), failure.message);
-    assert.deepEqual(failure.details, [{ reason: 'UserNotFound', status: 404, code: 'Request_ResourceNotFound', message: failure.message, deviceId: w.device.deviceId }]);
+    assert.deepEqual(failure.details, [
+      { reason: 'UserNotFound', status: 404, code: 'Request_ResourceNotFound', message: failure.message, deviceId: w.device.deviceId },
+    ]);
   });
 
   it('without inventory, sends the name Entra has, the platform as Os and an empty OsVersion', async () => {

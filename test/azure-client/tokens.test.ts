@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { AzureComplianceClient } from '../../activities/azure/client';
-import { AzureApiError, toTemporalFailure } from '../../activities/azure/errors';
+import { AzureApiError } from '../../activities/azure/errors';
+import { toTemporalFailure } from '../../activities/azure/temporal-failure';
 import { GRAPH_SCOPE, INTUNE_SCOPE, newWorld, rejectionOf, sleep, useTestEmulator } from './helpers';
 
 describe('Azure client: tokens', function () {
@@ -28,8 +29,14 @@ describe('Azure client: tokens', function () {
     assert.equal((await client.getAccessToken('intune')).fromCache, true);
 
     const tokenRequests = await env.emu.control.requests({ service: 'token' });
-    assert.deepEqual(tokenRequests.map((e) => (e.body as Record<string, string>).scope), [GRAPH_SCOPE, INTUNE_SCOPE]);
-    assert.deepEqual(tokenRequests.map((e) => (e.body as Record<string, string>).client_secret), ['[redacted]', '[redacted]']);
+    assert.deepEqual(
+      tokenRequests.map((e) => (e.body as Record<string, string>).scope),
+      [GRAPH_SCOPE, INTUNE_SCOPE],
+    );
+    assert.deepEqual(
+      tokenRequests.map((e) => (e.body as Record<string, string>).client_secret),
+      ['[redacted]', '[redacted]'],
+    );
     assert.equal(tokenRequests[0]!.path.split('?')[0], `/${w.tenantId}/oauth2/v2.0/token`);
   });
 
@@ -76,9 +83,15 @@ describe('Azure client: tokens', function () {
     const tokens = await env.emu.control.requests({ service: 'token' });
     assert.equal(tokens.length, 2);
     assert.ok(tokens[1]!.at >= revokedAt);
-    assert.deepEqual(tokens.map((e) => (e.body as Record<string, string>).scope), [GRAPH_SCOPE, GRAPH_SCOPE]);
+    assert.deepEqual(
+      tokens.map((e) => (e.body as Record<string, string>).scope),
+      [GRAPH_SCOPE, GRAPH_SCOPE],
+    );
     const lookups = await env.emu.control.requests({ service: 'graph', pathIncludes: `/users('${second}')` });
-    assert.deepEqual(lookups.map((e) => e.status), [401, 200]);
+    assert.deepEqual(
+      lookups.map((e) => e.status),
+      [401, 200],
+    );
     // The refreshed token went to msal-node's cache: the next call needs no new token.
     assert.equal((await client.getAccessToken('graph')).fromCache, true);
   });
@@ -91,7 +104,10 @@ describe('Azure client: tokens', function () {
     await env.emu.control.clearRequests();
     await client.sendHeartbeat();
     const journal = await env.emu.control.requests();
-    assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['intune 401', 'token 200', 'intune 200']);
+    assert.deepEqual(
+      journal.map((e) => `${e.service} ${e.status}`),
+      ['intune 401', 'token 200', 'intune 200'],
+    );
     assert.equal((journal[1]!.body as Record<string, string>).scope, INTUNE_SCOPE);
     assert.equal((await env.emu.control.tenant(w.tenantId)).heartbeats, 2);
   });
@@ -109,13 +125,16 @@ describe('Azure client: tokens', function () {
       await env.emu.control.clearRequests();
       await client.resolveUserId(other);
       const journal = await env.emu.control.requests();
-      assert.deepEqual(journal.map((e) => `${e.service} ${e.status}`), ['graph 401', 'token 200', 'graph 200']);
+      assert.deepEqual(
+        journal.map((e) => `${e.service} ${e.status}`),
+        ['graph 401', 'token 200', 'graph 200'],
+      );
     } finally {
       await env.emu.control.setClock(0);
     }
   });
 
-  it('token endpoint 429 with Retry-After: 1 → AzureThrottled 1000 ms; after 1 s the next call reaches the server', async () => {
+  it('token endpoint 429 with Retry-After: 1 → Throttled 1000 ms; after 1 s the next call reaches the server', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 429, headers: { 'Retry-After': '1' } }, times: 1 });
@@ -123,7 +142,7 @@ describe('Azure client: tokens', function () {
     assert.ok(err instanceof AzureApiError);
     assert.deepEqual([err.service, err.status, err.reason, err.retryAfterMs], ['token', 429, 'Throttled', 1000]);
     const failure = toTemporalFailure(err, { operation: 'reportDevice', deviceId: w.device.deviceId });
-    assert.equal(failure.type, 'AzureThrottled');
+    assert.equal(failure.type, 'Throttled');
     assert.equal(failure.nonRetryable, false);
     assert.equal(failure.nextRetryDelay, 1000);
 
@@ -138,10 +157,13 @@ describe('Azure client: tokens', function () {
     await sleep(1100);
     const ok = await client.getAccessToken('graph');
     assert.equal(ok.fromCache, false);
-    assert.deepEqual((await env.emu.control.requests({ service: 'token' })).map((e) => e.status), [429, 200]);
+    assert.deepEqual(
+      (await env.emu.control.requests({ service: 'token' })).map((e) => e.status),
+      [429, 200],
+    );
   });
 
-  it('token endpoint 503 → retryable; 500 → retryable AzureTransient', async () => {
+  it('token endpoint 503 → retryable; 500 → retryable Transient', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 503, headers: { 'Retry-After': '1' } }, times: 1 });
@@ -155,18 +177,22 @@ describe('Azure client: tokens', function () {
     const e500 = await rejectionOf(client.getAccessToken('graph'));
     assert.ok(e500 instanceof AzureApiError);
     assert.deepEqual([e500.status, e500.code, e500.reason], [500, 'server_error', 'Transient']);
-    assert.equal(toTemporalFailure(e500).type, 'AzureTransient');
+    assert.equal(toTemporalFailure(e500).type, 'Transient');
     assert.equal(toTemporalFailure(e500).nonRetryable, false);
   });
 
-  it('token endpoint 502 with a text/html body → retryable AzureTransient whose message names the status', async () => {
+  it('token endpoint 502 with a text/html body → retryable Transient whose message names the status', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 502, headers: { 'Content-Type': 'text/html', 'Retry-After': '1' }, body: '<html>Bad Gateway</html>' }, times: 1 });
+    await env.emu.control.addFault({
+      match: { service: 'token' },
+      response: { status: 502, headers: { 'Content-Type': 'text/html', 'Retry-After': '1' }, body: '<html>Bad Gateway</html>' },
+      times: 1,
+    });
     const err = await rejectionOf(client.getAccessToken('graph'));
     assert.ok(err instanceof AzureApiError);
     const failure = toTemporalFailure(err);
-    assert.equal(failure.type, 'AzureTransient');
+    assert.equal(failure.type, 'Transient');
     assert.equal(err.status, 502);
     assert.ok(failure.message.includes('HTTP 502') && failure.message.includes('text/html'), failure.message);
   });

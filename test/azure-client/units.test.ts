@@ -1,18 +1,13 @@
-// Pure units of the Microsoft client: the failure mapping (errors.ts), the P4 entities
+// Pure units of the Microsoft client: the failure mapping (*-errors.ts, temporal-failure.ts), the P4 entities
 // (entities.ts) and the Graph client's customHosts (graph.ts). Everything with I/O is tested
 // against the emulator in the other files.
 import { strict as assert } from 'node:assert';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  AZURE_FAILURE_REASONS,
-  AzureApiError,
-  describeUploadFailure,
-  failureTypeFor,
-  fromHttpResponse,
-  parseRetryAfter,
-  toTemporalFailure,
-  uploadFailedError,
-} from '../../activities/azure/errors';
+import { AzureApiError } from '../../activities/azure/errors';
+import { fromHttpResponse, parseRetryAfter } from '../../activities/azure/http-errors';
+import { toTemporalFailure } from '../../activities/azure/temporal-failure';
+import { describeUploadFailure } from '../../activities/azure/upload-errors';
+import { FAILURE_REASONS, isRetryableReason } from '../../domain/failure-reasons';
 import { buildUploadEntities, type DeviceUpload } from '../../activities/azure/entities';
 import { customHostsFor } from '../../activities/azure/graph';
 
@@ -38,22 +33,22 @@ describe('Azure client: failure mapping (pure)', () => {
     assert.equal(parseRetryAfter(null, now), null);
   });
 
-  it('uses Azure<Reason> as the type of retryable reasons and the reason itself otherwise', () => {
+  it('retries exactly Throttled, Transient, Unauthorized and StatusTimeout; every other reason is permanent', () => {
     assert.deepEqual(
-      AZURE_FAILURE_REASONS.map((r) => failureTypeFor(r)),
-      ['DeviceNotFound', 'UserNotFound', 'InvalidRequest', 'Forbidden', 'InvalidCredentials', 'TenantNotProvisioned', 'UploadRejected', 'AzureThrottled', 'AzureTransient', 'AzureUnauthorized'],
+      FAILURE_REASONS.filter((r) => isRetryableReason(r)),
+      ['Throttled', 'Transient', 'Unauthorized', 'StatusTimeout'],
     );
   });
 
   const statusCases: Array<[number, Record<string, string>, string, boolean, number | undefined]> = [
-    [429, { 'Retry-After': '2' }, 'AzureThrottled', false, 2000],
-    [429, {}, 'AzureThrottled', false, undefined],
-    [503, { 'Retry-After': '5' }, 'AzureThrottled', false, 5000],
-    [504, { 'Retry-After': '1' }, 'AzureThrottled', false, 1000],
-    [503, {}, 'AzureTransient', false, undefined],
-    [500, {}, 'AzureTransient', false, undefined],
-    [502, {}, 'AzureTransient', false, undefined],
-    [401, {}, 'AzureUnauthorized', false, undefined],
+    [429, { 'Retry-After': '2' }, 'Throttled', false, 2000],
+    [429, {}, 'Throttled', false, undefined],
+    [503, { 'Retry-After': '5' }, 'Throttled', false, 5000],
+    [504, { 'Retry-After': '1' }, 'Throttled', false, 1000],
+    [503, {}, 'Transient', false, undefined],
+    [500, {}, 'Transient', false, undefined],
+    [502, {}, 'Transient', false, undefined],
+    [401, {}, 'Unauthorized', false, undefined],
     [400, {}, 'InvalidRequest', true, undefined],
     [403, {}, 'Forbidden', true, undefined],
     [404, {}, 'InvalidRequest', true, undefined],
@@ -61,7 +56,13 @@ describe('Azure client: failure mapping (pure)', () => {
   ];
   for (const [status, h, type, nonRetryable, delay] of statusCases) {
     it(`HTTP ${status}${h['Retry-After'] ? ` with Retry-After ${h['Retry-After']}` : ''} → ${type}${nonRetryable ? ' (non-retryable)' : ''}`, () => {
-      const err = fromHttpResponse('graph', status, headers(h), { error: { code: 'SomeCode', message: 'Some message.' } }, { operation: 'resolveUserId', request: 'GET /v1.0/users(…)' });
+      const err = fromHttpResponse(
+        'graph',
+        status,
+        headers(h),
+        { error: { code: 'SomeCode', message: 'Some message.' } },
+        { operation: 'resolveUserId', request: 'GET /v1.0/users(…)' },
+      );
       const f = toTemporalFailure(err, { deviceId: DEVICE });
       assert.equal(f.type, type);
       assert.equal(f.nonRetryable, nonRetryable);
@@ -73,15 +74,24 @@ describe('Azure client: failure mapping (pure)', () => {
   }
 
   it('maps a 404 to the reason the caller names (unknown device or user) with a message naming it', () => {
-    const err = fromHttpResponse('graph', 404, headers({}), { error: { code: 'Request_ResourceNotFound', message: 'Resource … does not exist' } }, {
-      operation: 'lookupDevice',
-      deviceId: DEVICE,
-      notFoundReason: 'DeviceNotFound',
-    });
+    const err = fromHttpResponse(
+      'graph',
+      404,
+      headers({}),
+      { error: { code: 'Request_ResourceNotFound', message: 'Resource … does not exist' } },
+      {
+        operation: 'lookupDevice',
+        deviceId: DEVICE,
+        notFoundReason: 'DeviceNotFound',
+      },
+    );
     const f = toTemporalFailure(err);
     assert.equal(f.type, 'DeviceNotFound');
     assert.equal(f.nonRetryable, true);
-    assert.equal(f.message, `lookupDevice: Entra ID has no device ${DEVICE} (Microsoft Graph lookupDevice returned HTTP 404 Request_ResourceNotFound)`);
+    assert.equal(
+      f.message,
+      `lookupDevice: Entra ID has no device ${DEVICE} (Microsoft Graph lookupDevice returned HTTP 404 Request_ResourceNotFound)`,
+    );
   });
 
   it('classifies the ErrorDetail of a Failed upload message', () => {
@@ -90,38 +100,45 @@ describe('Azure client: failure mapping (pure)', () => {
       [`User '${USER}' was not found in tenant '${TENANT}'.`, 'UserNotFound'],
       ['Unknown device 1234.', 'DeviceNotFound'],
       ['The user does not exist in the directory.', 'UserNotFound'],
-      [`Tenant '${TENANT}' is not provisioned for partner compliance (PartnerTenants Provisioned is 0, expected 1).`, 'TenantNotProvisioned'],
-      [`Entity 0 (EntityType 1, DeviceId '${DEVICE}'): required field 'DeviceName' is missing or not a non-empty string.`, 'UploadRejected'],
-      [`Entity 1 (EntityType 4, DeviceId '${DEVICE}'): invalid value "bad" for 'complianceStatus' (expected 'compliant' or 'notCompliant').`, 'UploadRejected'],
+      [
+        `Tenant '${TENANT}' is not provisioned for partner compliance (PartnerTenants Provisioned is 0, expected 1).`,
+        'TenantNotProvisioned',
+      ],
+      [
+        `Entity 0 (EntityType 1, DeviceId '${DEVICE}'): required field 'DeviceName' is missing or not a non-empty string.`,
+        'UploadRejected',
+      ],
+      [
+        `Entity 1 (EntityType 4, DeviceId '${DEVICE}'): invalid value "bad" for 'complianceStatus' (expected 'compliant' or 'notCompliant').`,
+        'UploadRejected',
+      ],
       ['', 'UploadRejected'],
     ];
     for (const [detail, reason] of cases) assert.equal(describeUploadFailure(detail).reason, reason, detail);
     assert.equal(describeUploadFailure('Something broke.').message, 'Intune rejected the report: Something broke.');
   });
 
-  it('turns a Failed upload into a non-retryable failure naming the device', () => {
-    const err = uploadFailedError({ messageId: 'c0ffee00-0000-4000-8000-000000000000', errorDetail: `User '${USER}' was not found in tenant '${TENANT}'.`, deviceId: DEVICE });
-    const f = toTemporalFailure(err, { operation: 'reportDevice' });
-    assert.equal(f.type, 'UserNotFound');
-    assert.equal(f.nonRetryable, true);
-    assert.equal(
-      f.message,
-      `reportDevice for device ${DEVICE}: Intune rejected the report: the user is not known to Entra ID: User '${USER}' was not found in tenant '${TENANT}'. (upload message c0ffee00-0000-4000-8000-000000000000)`,
-    );
-    assert.deepEqual(f.details, [{ reason: 'UserNotFound', status: null, code: 'UploadFailed', message: f.message, deviceId: DEVICE }]);
-  });
-
-  it('passes an ApplicationFailure through and maps anything unknown to a retryable AzureTransient', () => {
+  it('passes an ApplicationFailure through and maps anything unknown to a retryable Transient', () => {
     const already = ApplicationFailure.create({ type: 'Whatever', nonRetryable: true });
     assert.equal(toTemporalFailure(already), already);
-    const f = toTemporalFailure(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }), { deviceId: DEVICE, operation: 'reportDevice' });
-    assert.equal(f.type, 'AzureTransient');
+    const f = toTemporalFailure(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }), {
+      deviceId: DEVICE,
+      operation: 'reportDevice',
+    });
+    assert.equal(f.type, 'Transient');
     assert.equal(f.nonRetryable, false);
     assert.ok(f.message.includes('ECONNRESET') && f.message.includes(DEVICE), f.message);
   });
 
   it('keeps the typed error as the cause', () => {
-    const err = new AzureApiError({ service: 'intune', reason: 'Forbidden', status: 403, code: 'Forbidden', message: 'no', deviceId: DEVICE });
+    const err = new AzureApiError({
+      service: 'intune',
+      reason: 'Forbidden',
+      status: 403,
+      code: 'Forbidden',
+      message: 'no',
+      deviceId: DEVICE,
+    });
     const f = toTemporalFailure(err);
     assert.equal(f.cause, err);
     assert.equal(err.retryable, false);
@@ -141,7 +158,7 @@ describe('Azure client: upload entities (pure)', () => {
     lastUpdateTime: '2026-03-02T09:01:00.000Z',
   };
 
-  it('builds the inventory and compliance entities of §1.2(e), forwarding serial/model/manufacturer only', () => {
+  it('builds the inventory and compliance entities of a P4 upload, forwarding serial/model/manufacturer only', () => {
     assert.deepEqual(buildUploadEntities(TENANT, USER, base), [
       {
         EntityType: 1,
@@ -158,7 +175,14 @@ describe('Azure client: upload entities (pure)', () => {
         State: 0,
         SerialNumber: 'SN1',
       },
-      { EntityType: 4, TenantId: TENANT, DeviceId: DEVICE, UserId: USER, LastUpdateTime: '2026-03-02T09:01:00.000Z', complianceStatus: 'notCompliant' },
+      {
+        EntityType: 4,
+        TenantId: TENANT,
+        DeviceId: DEVICE,
+        UserId: USER,
+        LastUpdateTime: '2026-03-02T09:01:00.000Z',
+        complianceStatus: 'notCompliant',
+      },
     ]);
   });
 
@@ -167,8 +191,16 @@ describe('Azure client: upload entities (pure)', () => {
       const [inv] = buildUploadEntities(TENANT, USER, u, known);
       return [inv.DeviceName, inv.Os, inv.OsVersion];
     };
-    assert.deepEqual(pick({ ...base, inventory: null }, { displayName: "Bob's Pixel", operatingSystem: 'AndroidForWork' }), ["Bob's Pixel", 'Android', '']);
-    assert.deepEqual(pick({ ...base, inventory: null, platform: null }, { displayName: null, operatingSystem: 'iOS' }), [DEVICE, 'iOS', '']);
+    assert.deepEqual(pick({ ...base, inventory: null }, { displayName: "Bob's Pixel", operatingSystem: 'AndroidForWork' }), [
+      "Bob's Pixel",
+      'Android',
+      '',
+    ]);
+    assert.deepEqual(pick({ ...base, inventory: null, platform: null }, { displayName: null, operatingSystem: 'iOS' }), [
+      DEVICE,
+      'iOS',
+      '',
+    ]);
     assert.deepEqual(pick({ ...base, inventory: null, platform: null }), [DEVICE, 'Unknown', '']);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { CLIENT_STATUS_CODES, isClientStatusCode, type ClientStatusCode } from '../../domain/constants';
 import { CLIENT_STATUS_DESCRIPTIONS, clientStatusError, clientStatusGuidance } from '../../domain/client-status';
 
-// design.md §2: who can mitigate each code.
+// Who can mitigate each code (docs/product-rules.md, Client status codes).
 const USER_CAN_MITIGATE: Record<ClientStatusCode, boolean> = {
   Success: false,
   Internal_Error: false,

@@ -6,10 +6,10 @@ import {
   initialState,
   lookupsFor,
   nextStep,
-  projectionOf,
+  nextUpdateTime,
+  owesMicrosoft,
   rememberLookups,
   reportFailed,
-  reportPriority,
   reportSucceeded,
   requestReport,
   skipReport,
@@ -17,6 +17,8 @@ import {
   type DeviceState,
 } from '../../domain/device-state';
 import type { DeviceEvent } from '../../domain/events';
+import { projectionOf } from '../../workflows/device-views';
+import { reportPriority } from '../../workflows/priorities';
 
 const AZ = '007c8232-9489-4074-9b35-345b16f0a72d';
 let t = Date.parse('2026-11-28T10:00:00.000Z');
@@ -31,7 +33,11 @@ const reg = (over: Partial<Extract<DeviceEvent, { type: 'registration' }>> = {})
   userPrincipalName: 'alex@contoso.com',
   ...over,
 });
-const comp = (actions: Extract<DeviceEvent, { type: 'compliance' }>['actions'], occurredAt = at()): DeviceEvent => ({ type: 'compliance', occurredAt, actions });
+const comp = (actions: Extract<DeviceEvent, { type: 'compliance' }>['actions'], occurredAt = at()): DeviceEvent => ({
+  type: 'compliance',
+  occurredAt,
+  actions,
+});
 
 function apply(state: DeviceState, ...events: DeviceEvent[]): DeviceState {
   return events.reduce((s, e) => applyEvent(s, e).state, state);
@@ -45,7 +51,7 @@ function reportOk(state: DeviceState, completedAt = at()): DeviceState {
   return reportSucceeded(startReport(state, step.payload, at()), step.payload, completedAt);
 }
 
-describe('domain/device-state: the Azure Device Details rules of design.md §2', () => {
+describe('domain/device-state: the Azure Device Details rules of docs/product-rules.md', () => {
   const fresh = () => initialState('tenant', 'mdm-1', 1_000);
 
   it('reads null status and report time before anything was received', () => {
@@ -67,7 +73,11 @@ describe('domain/device-state: the Azure Device Details rules of design.md §2',
     const s = apply(fresh(), comp(['QUARANTINE']), reg());
     const step = nextStep(s);
     assert.equal(step.kind, 'report');
-    assert.deepEqual(step.kind === 'report' && [step.trigger, step.payload.managementState, step.payload.complianceStatus], ['registration', 'managed', 'notCompliant']);
+    assert.deepEqual(step.kind === 'report' && [step.trigger, step.payload.managementState, step.payload.complianceStatus], [
+      'registration',
+      'managed',
+      'notCompliant',
+    ]);
   });
 
   it('is Successful with the report time Microsoft confirmed, and keeps lastSuccessfulReportAt', () => {
@@ -135,7 +145,12 @@ describe('domain/device-state: the Azure Device Details rules of design.md §2',
     const s1 = apply(ok, comp(['QUARANTINE']));
     const step = nextStep(s1);
     if (step.kind !== 'report') throw new Error('expected a report');
-    const failed = reportFailed(startReport(s1, step.payload, at()), { code: 'DeviceNotFound', message: 'x', userCanMitigate: true, remediation: 'y' });
+    const failed = reportFailed(startReport(s1, step.payload, at()), {
+      code: 'DeviceNotFound',
+      message: 'x',
+      userCanMitigate: true,
+      remediation: 'y',
+    });
     assert.equal(failed.status, 'Failed');
     assert.equal(failed.reportTime, null);
     assert.equal(failed.lastSuccessfulReportAt, ok.lastSuccessfulReportAt);
@@ -188,7 +203,10 @@ describe('domain/device-state: the Azure Device Details rules of design.md §2',
     const ok = reportOk(apply(fresh(), reg()));
     const retired = apply(ok, { type: 'retire', occurredAt: at() });
     const step = nextStep(retired);
-    assert.equal(step.kind === 'report' && `${step.trigger} ${step.payload.managementState} ${step.payload.complianceStatus}`, 'retire notManaged notCompliant');
+    assert.equal(
+      step.kind === 'report' && `${step.trigger} ${step.payload.managementState} ${step.payload.complianceStatus}`,
+      'retire notManaged notCompliant',
+    );
     const later = applyEvent(retired, comp([]));
     assert.equal(later.outcome, 'refused');
     assert.equal(projectionOf(retired).managementState, 'notManaged');
@@ -232,5 +250,133 @@ describe('domain/device-state: the Azure Device Details rules of design.md §2',
     for (const t of ['compliance', 'inventory', 'registration', 'retire'] as const) assert.equal(reportPriority(t), 1, t);
     assert.equal(reportPriority('manual'), 2);
     for (const t of ['weekly', 'enable', 'resync'] as const) assert.equal(reportPriority(t), 4, t);
+  });
+
+  describe('never more permissive than the MDM: lifecycles, former ids, retries', () => {
+    const error = (code: string) => ({ code, message: 'x', userCanMitigate: false, remediation: 'y' });
+    const OTHER = '11111111-2222-4333-8444-555555555555';
+    const confirmedRetire = (s: DeviceState) => reportOk(s);
+
+    it('opens the next lifecycle with a registration at or after the retire, carrying ordering, attempts and the write version', () => {
+      const retired = confirmedRetire(apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() }));
+      const r = applyEvent(retired, reg());
+      assert.equal(r.outcome, 'applied');
+      assert.equal(r.state.retiredAt, null);
+      assert.equal(r.state.lifecycle, 2);
+      assert.equal(r.state.closedAt, retired.retiredAt);
+      assert.equal(r.state.attempts, retired.attempts);
+      assert.deepEqual(r.state.actions, []);
+      assert.equal(nextStep(r.state).kind, 'report');
+    });
+
+    it('holds a re-registration while the retire still owes Microsoft its removal', () => {
+      const retiring = apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() });
+      assert.equal(applyEvent(retiring, reg()).outcome, 'held');
+      assert.equal(owesMicrosoft(retiring), true);
+    });
+
+    it('treats an event older than the retire that closed the previous lifecycle as stale, and a retire older than the re-registration too', () => {
+      const oldReg = reg();
+      const lateRetire = at();
+      const retired = confirmedRetire(apply(reportOk(apply(fresh(), oldReg)), { type: 'retire', occurredAt: at() }));
+      assert.equal(applyEvent(retired, oldReg).outcome, 'stale', 'a re-delivered registration cannot resurrect the device');
+      const reborn = apply(retired, reg());
+      assert.equal(applyEvent(reborn, { type: 'retire', occurredAt: lateRetire }).outcome, 'stale');
+      assert.equal(applyEvent(reborn, comp(['RETIRE'], lateRetire)).outcome, 'stale');
+      assert.equal(
+        applyEvent(reborn, comp(['QUARANTINE'], lateRetire)).outcome,
+        'stale',
+        'older than the retire that closed the lifecycle',
+      );
+    });
+
+    it('refuses every event but a registration on a retired device', () => {
+      const retired = confirmedRetire(apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() }));
+      assert.equal(applyEvent(retired, comp(['QUARANTINE'])).outcome, 'refused');
+    });
+
+    it('sends non-compliance and the removal to the Azure device id reported before, while the latest registration fails', () => {
+      const reported = reportOk(apply(fresh(), reg()));
+      const failing = apply(reported, reg({ clientStatusCode: 'Account_logged_out' }));
+      assert.equal(failing.status, 'Failed');
+      assert.equal(nextStep(failing).kind, 'blocked', 'the timeline shows why nothing is sent');
+      const loggedOut = blockReport(failing);
+      assert.equal(nextStep(loggedOut).kind, 'idle', 'nothing more permissive is sent');
+      const quarantined = apply(loggedOut, comp(['QUARANTINE']));
+      const step = nextStep(quarantined);
+      assert.ok(step.kind === 'report' && step.former === true);
+      assert.deepEqual(
+        step.kind === 'report' && [step.payload.azureDeviceId, step.payload.managementState, step.payload.complianceStatus],
+        [AZ, 'managed', 'notCompliant'],
+      );
+      const sent = reportSucceeded(
+        startReport(quarantined, step.kind === 'report' ? step.payload : null!, at(), true),
+        step.kind === 'report' ? step.payload : null!,
+        at(),
+        true,
+      );
+      assert.equal(nextStep(sent).kind, 'idle');
+      assert.equal(nextStep(apply(sent, comp([]))).kind, 'idle', 'a change back to compliant is not sent to a former id');
+      const retired = apply(sent, comp(['RETIRE']));
+      const removal = nextStep(retired);
+      assert.ok(removal.kind === 'report' && removal.former === true && removal.payload.managementState === 'notManaged');
+      assert.equal(owesMicrosoft(retired), true);
+    });
+
+    it('sends non-compliance to the old Azure device id after the registration moves to a new one', () => {
+      const reported = reportOk(apply(fresh(), reg()));
+      const moved = reportOk(apply(reported, reg({ azureDeviceId: OTHER })));
+      assert.equal(nextStep(moved).kind, 'idle');
+      const blocked = apply(moved, comp(['BLOCK_EMAIL']));
+      const first = nextStep(blocked);
+      assert.ok(first.kind === 'report' && !first.former && first.payload.azureDeviceId === OTHER);
+      const afterCurrent = reportSucceeded(startReport(blocked, first.payload, at()), first.payload, at());
+      const second = nextStep(afterCurrent);
+      assert.ok(
+        second.kind === 'report' &&
+          second.former === true &&
+          second.payload.azureDeviceId === AZ &&
+          second.payload.complianceStatus === 'notCompliant',
+      );
+    });
+
+    it('retries a retryable failure and a failed removal, not a permanent failure of a permissive state', () => {
+      const s = apply(fresh(), reg());
+      const step = nextStep(s);
+      assert.ok(step.kind === 'report');
+      const started = startReport(s, step.payload, at());
+      const transient = reportFailed(started, error('Transient'), step.payload, false, 'registration');
+      assert.deepEqual(nextStep(transient), { kind: 'report', trigger: 'registration', payload: step.payload, retryOf: 1 });
+      assert.deepEqual(nextStep(reportFailed(started, error('InvalidRequest'))), { kind: 'idle' });
+      const retiring = apply(reportOk(s), { type: 'retire', occurredAt: at() });
+      const removal = nextStep(retiring);
+      assert.ok(removal.kind === 'report');
+      const failed = reportFailed(startReport(retiring, removal.payload, at()), error('Forbidden'));
+      assert.equal(nextStep(failed).kind, 'report', 'a removal is retried whatever the reason');
+      const gone = reportFailed(startReport(retiring, removal.payload, at()), error('DeviceNotFound'));
+      assert.equal(owesMicrosoft(gone), false, 'Entra not knowing the device completes the removal');
+    });
+
+    it('keeps a removal owed while reporting is off, and tries again once asked', () => {
+      const retiring = apply(reportOk(apply(fresh(), reg())), { type: 'retire', occurredAt: at() });
+      const skipped = skipReport(retiring);
+      assert.deepEqual(nextStep(skipped), { kind: 'idle' });
+      assert.equal(owesMicrosoft(skipped), true);
+      assert.equal(nextStep(requestReport(skipped, 'enable', 'op-1')).kind, 'report');
+    });
+
+    it("gives every upload a LastUpdateTime after the previous one's", () => {
+      const s = apply(fresh(), reg());
+      const first = nextUpdateTime(s, '2020-01-01T00:00:00.000Z');
+      assert.equal(first, s.lastApplied.registration);
+      const second = nextUpdateTime({ ...s, lastUpdateTime: first }, '2020-01-01T00:00:00.000Z');
+      assert.equal(Date.parse(second), Date.parse(first) + 1);
+    });
+
+    it('clears a client error once the device registers successfully', () => {
+      const canceled = apply(fresh(), reg({ clientStatusCode: 'User_Canceled', azureDeviceId: null }));
+      assert.equal(canceled.lastError?.code, 'User_Canceled');
+      assert.equal(apply(canceled, reg()).lastError, null);
+    });
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { POLICY_ACTIONS, type PolicyAction } from '../../domain/constants';
 import { mostRestrictiveAction, reportedStateFor, resolvePolicy } from '../../domain/policy';
 
-// The design.md §1 table, written out independently of the code under test.
+// The policy table of docs/product-rules.md, written out independently of the code under test.
 const RESTRICTIVENESS: Record<PolicyAction, number> = {
   RETIRE: 5,
   QUARANTINE: 4,

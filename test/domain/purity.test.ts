@@ -30,12 +30,28 @@ function graph(entry: string): { files: string[]; packages: string[] } {
 describe('domain purity (safe for the workflow sandbox)', () => {
   it('domain/index.ts reaches only zod-free domain files and no package at all', () => {
     const { files, packages } = graph(join(DOMAIN_DIR, 'index.ts'));
-    assert.deepEqual(files, ['client-status.ts', 'constants.ts', 'events.ts', 'index.ts', 'ordering.ts', 'policy.ts']);
+    assert.deepEqual(files, [
+      'client-status.ts',
+      'constants.ts',
+      'events.ts',
+      'failure-reasons.ts',
+      'index.ts',
+      'ordering.ts',
+      'policy.ts',
+    ]);
     assert.deepEqual(packages, []);
   });
 
   it('domain/index.ts exports the zod-free API', () => {
-    for (const name of ['POLICY_ACTIONS', 'CLIENT_STATUS_CODES', 'mostRestrictiveAction', 'reportedStateFor', 'clientStatusGuidance', 'clientStatusError', 'isStale']) {
+    for (const name of [
+      'POLICY_ACTIONS',
+      'CLIENT_STATUS_CODES',
+      'mostRestrictiveAction',
+      'reportedStateFor',
+      'clientStatusGuidance',
+      'clientStatusError',
+      'isStale',
+    ]) {
       assert.ok(name in domain, name);
     }
     assert.equal('deviceEventSchema' in domain, false);

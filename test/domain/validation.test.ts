@@ -143,21 +143,72 @@ describe('domain/validation', () => {
       }
     });
 
-    it('rejects a time more than 24 hours in the future, with a clear message', () => {
-      const [error] = rejectWithPaths(retire({ occurredAt: '2026-11-29T12:00:00.001Z' }), ['occurredAt']);
-      assert.equal(error!.message, 'Must not be more than 24 hours in the future (check the clock of the MDM server)');
+    it('refuses a time more than the default 5 minutes ahead of the clock, naming occurredAt', () => {
+      // NOW is 12:00:00.000Z: 12:05:00.001Z is one millisecond too far.
+      const [error] = rejectWithPaths(retire({ occurredAt: '2026-11-28T12:05:00.001Z' }), ['occurredAt']);
+      assert.equal(error!.message, "Must not be more than 5 minutes ahead of the server's clock (check the clock of the MDM server)");
     });
 
-    it('accepts a time exactly 24 hours in the future, and any past time', () => {
-      accept(retire({ occurredAt: '2026-11-29T12:00:00.000Z' }));
-      accept(retire({ occurredAt: '2026-11-29T13:00:00.000+01:00' }));
+    it('accepts a time exactly 5 minutes ahead (in any offset), and any past time', () => {
+      accept(retire({ occurredAt: '2026-11-28T12:05:00.000Z' }));
+      accept(retire({ occurredAt: '2026-11-28T13:05:00.000+01:00' }));
       accept(retire({ occurredAt: '2001-01-01T00:00:00Z' }));
     });
 
-    it('the exported schemas use the real clock', () => {
-      assert.equal(deviceEventSchema.safeParse(retire({ occurredAt: new Date().toISOString() })).success, true);
-      const future = new Date(Date.now() + 25 * 3600_000).toISOString();
-      assert.equal(deviceEventSchema.safeParse(retire({ occurredAt: future })).success, false);
+    it('applies the skew it is given, at the boundary, for the single event, a batch item and every batch item', () => {
+      const options = { now: NOW, maxClockSkewMs: 30_000 };
+      const inside = '2026-11-28T12:00:30.000Z';
+      const outside = '2026-11-28T12:00:30.001Z';
+      assert.equal(validateDeviceEvent(compliance({ occurredAt: inside }), options).ok, true);
+      assert.deepEqual(validateDeviceEvent(compliance({ occurredAt: outside }), options), {
+        ok: false,
+        errors: [
+          {
+            path: 'occurredAt',
+            message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)",
+          },
+        ],
+      });
+      assert.equal(validateBatchEventItem({ deviceId: 'd', ...retire({ occurredAt: inside }) }, options).ok, true);
+      assert.deepEqual(
+        validateBatchEventItem({ deviceId: 'd', ...retire({ occurredAt: outside }) }, { ...options, basePath: ['events', 2] }),
+        {
+          ok: false,
+          errors: [
+            {
+              path: 'events[2].occurredAt',
+              message: "Must not be more than 30 seconds ahead of the server's clock (check the clock of the MDM server)",
+            },
+          ],
+        },
+      );
+      const batch = validateBatchEvents(
+        {
+          events: [
+            { deviceId: 'a', ...retire({ occurredAt: inside }) },
+            { deviceId: 'b', ...retire({ occurredAt: outside }) },
+          ],
+        },
+        options,
+      );
+      assert.ok(batch.ok);
+      assert.deepEqual(
+        batch.items.map((i) => [i.index, i.ok, i.ok ? null : i.errors.map((e) => e.path)]),
+        [
+          [0, true, null],
+          [1, false, ['occurredAt']],
+        ],
+      );
+    });
+
+    it('names occurredAt together with the other offending fields', () => {
+      rejectWithPaths(registration({ occurredAt: '2026-11-28T13:00:00Z', platform: 'Windows' }), ['occurredAt', 'platform']);
+    });
+
+    it('the exported schemas check the shape only: the clock rule needs the clock and the skew passed in', () => {
+      const farFuture = '2099-01-01T00:00:00.000Z';
+      assert.equal(deviceEventSchema.safeParse(retire({ occurredAt: farFuture })).success, true);
+      assert.equal(validateDeviceEvent(retire({ occurredAt: farFuture }), { now: NOW, maxClockSkewMs: 60_000 }).ok, false);
     });
   });
 
@@ -224,10 +275,7 @@ describe('domain/validation', () => {
     });
 
     it('rejects an unknown action, naming its index', () => {
-      const [error] = rejectWithPaths(compliance({ actions: ['SEND_ALERT', 'WIPE', 'RETIRE', 'retire'] }), [
-        'actions[1]',
-        'actions[3]',
-      ]);
+      const [error] = rejectWithPaths(compliance({ actions: ['SEND_ALERT', 'WIPE', 'RETIRE', 'retire'] }), ['actions[1]', 'actions[3]']);
       assert.match(error!.message, /RETIRE, QUARANTINE, BLOCK_APPCONNECT, BLOCK_EMAIL, SEND_ALERT/);
     });
 
@@ -281,9 +329,7 @@ describe('domain/validation', () => {
     it('limits every text field to 256 characters', () => {
       for (const field of ['deviceName', 'os', 'osVersion', 'model', 'manufacturer', 'serialNumber', 'imei']) {
         accept(inventory({ inventory: inventoryFields({ [field]: 'x'.repeat(MAX_TEXT_LENGTH) }) }));
-        rejectWithPaths(inventory({ inventory: inventoryFields({ [field]: 'x'.repeat(MAX_TEXT_LENGTH + 1) }) }), [
-          `inventory.${field}`,
-        ]);
+        rejectWithPaths(inventory({ inventory: inventoryFields({ [field]: 'x'.repeat(MAX_TEXT_LENGTH + 1) }) }), [`inventory.${field}`]);
       }
     });
 
@@ -326,7 +372,11 @@ describe('domain/validation', () => {
       for (const id of [undefined, null, 42, ['a']]) {
         const result = validateDeviceId(id);
         assert.equal(result.ok, false);
-        if (!result.ok) assert.deepEqual(result.errors.map((e) => e.path), ['deviceId']);
+        if (!result.ok)
+          assert.deepEqual(
+            result.errors.map((e) => e.path),
+            ['deviceId'],
+          );
       }
     });
   });
@@ -339,7 +389,11 @@ describe('domain/validation', () => {
         assert.equal(batchEventsSchema.safeParse({ events }).success, false);
         const result = validateBatchEvents({ events }, { now: NOW });
         assert.equal(result.ok, false);
-        if (!result.ok) assert.deepEqual(result.errors.map((e) => e.path), ['events']);
+        if (!result.ok)
+          assert.deepEqual(
+            result.errors.map((e) => e.path),
+            ['events'],
+          );
       }
       const events = Array.from({ length: 1000 }, (_, i) => item(i));
       assert.equal(batchEventsSchema.safeParse({ events }).success, true);
@@ -356,7 +410,11 @@ describe('domain/validation', () => {
       ] as const) {
         const result = validateBatchEvents(input, { now: NOW });
         assert.equal(result.ok, false);
-        if (!result.ok) assert.deepEqual(result.errors.map((e) => e.path), paths);
+        if (!result.ok)
+          assert.deepEqual(
+            result.errors.map((e) => e.path),
+            paths,
+          );
       }
     });
 
@@ -385,8 +443,14 @@ describe('domain/validation', () => {
     });
 
     it('applies the event rules to batch items, including GUID-with-Success', () => {
-      const result = validateBatchEventItem({ deviceId: 'mdm-1', ...registration({ azureDeviceId: null }) }, { now: NOW, basePath: ['events', 4] });
-      assert.deepEqual(result, { ok: false, errors: [{ path: 'events[4].azureDeviceId', message: 'Must be a GUID when clientStatusCode is Success' }] });
+      const result = validateBatchEventItem(
+        { deviceId: 'mdm-1', ...registration({ azureDeviceId: null }) },
+        { now: NOW, basePath: ['events', 4] },
+      );
+      assert.deepEqual(result, {
+        ok: false,
+        errors: [{ path: 'events[4].azureDeviceId', message: 'Must be a GUID when clientStatusCode is Success' }],
+      });
       assert.deepEqual(validateBatchEventItem({ deviceId: 'mdm-1', ...registration() }, { now: NOW }), {
         ok: true,
         deviceId: 'mdm-1',
@@ -421,7 +485,11 @@ describe('domain/validation', () => {
     const eventLike = fc.record(
       {
         type: fc.oneof(fc.constantFrom('registration', 'compliance', 'inventory', 'retire'), fc.jsonValue()),
-        occurredAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string(), fc.jsonValue()),
+        occurredAt: fc.oneof(
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          fc.string(),
+          fc.jsonValue(),
+        ),
         platform: fc.oneof(fc.constantFrom('iOS', 'Android'), fc.jsonValue()),
         azureDeviceId: fc.oneof(fc.uuid(), fc.constant(null), fc.jsonValue()),
         clientStatusCode: fc.oneof(fc.constantFrom(...CLIENT_STATUS_CODES), fc.jsonValue()),
@@ -460,7 +528,9 @@ describe('domain/validation', () => {
       const wellFormed = fc.oneof(
         fc.record({
           type: fc.constant('compliance'),
-          occurredAt: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date(NOW), noInvalidDate: true }).map((d) => d.toISOString()),
+          occurredAt: fc
+            .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date(NOW), noInvalidDate: true })
+            .map((d) => d.toISOString()),
           actions: fc.array(fc.constantFrom(...POLICY_ACTIONS), { maxLength: 5 }),
         }),
         fc.record({

@@ -59,80 +59,100 @@ describe('end to end over HTTP: MDM events in, Azure Device Details out (real Te
     const taskQueue = uniqueName('tq-e2e');
     const { url, server } = await startApi(taskQueue);
     try {
-      await withWorker(async () => {
-        const registration = {
-          type: 'registration',
-          occurredAt: '2026-11-28T10:00:00.000Z',
-          platform: 'iOS',
-          azureDeviceId: d.azureDeviceId,
-          clientStatusCode: 'Success',
-          userPrincipalName: d.userPrincipalName,
-        };
-        const accepted = await call(`${url}/v1/devices/${d.deviceId}/events`, MDM_KEY, 'POST', registration);
-        assert.equal(accepted.status, 202);
-        assert.deepEqual(accepted.body, { deviceId: d.deviceId, accepted: true });
-        const batch = await call(`${url}/v1/events`, MDM_KEY, 'POST', {
-          events: [{ deviceId: d.deviceId, type: 'compliance', occurredAt: '2026-11-28T10:00:01.000Z', actions: ['BLOCK_EMAIL', 'QUARANTINE'] }],
-        });
-        assert.equal(batch.status, 202);
-        assert.deepEqual(batch.body, { results: [{ index: 0, deviceId: d.deviceId, status: 'accepted' }] });
-
-        const details = await waitFor('the device to be Successful over HTTP', async () => {
-          const r = await call(`${url}/v1/devices/${d.deviceId}`, ADMIN_KEY, 'GET');
-          return r.status === 200 && r.body.azureDeviceComplianceStatus === 'Successful' && r.body.policyAction === 'QUARANTINE' ? r.body : null;
-        });
-        const view = await entra(d.azureDeviceId);
-        const completed = view!.messages.filter((m) => m.status === 'Completed').at(-1)!;
-        assert.equal(view!.isManaged, true);
-        assert.equal(view!.isCompliant, false);
-
-        const contractFields = [
-          'deviceId', 'platform', 'azureDeviceIdentifier', 'azureDeviceComplianceStatus', 'azureClientStatusCode',
-          'azureDeviceComplianceReportTime', 'policyAction', 'reportedCompliance', 'managementState', 'lastAttemptAt',
-          'lastSuccessfulReportAt', 'lastError', 'retiredAt', 'updatedAt',
-        ];
-        for (const field of contractFields) assert.ok(field in details, `missing ${field}`);
-        assert.deepEqual(
-          Object.fromEntries(contractFields.filter((f) => !['lastAttemptAt', 'updatedAt'].includes(f)).map((f) => [f, details[f]])),
-          {
-            deviceId: d.deviceId,
+      await withWorker(
+        async () => {
+          const registration = {
+            type: 'registration',
+            occurredAt: '2026-11-28T10:00:00.000Z',
             platform: 'iOS',
-            azureDeviceIdentifier: d.azureDeviceId,
-            azureDeviceComplianceStatus: 'Successful',
-            azureClientStatusCode: 'Success',
-            azureDeviceComplianceReportTime: completed.completedAt,
-            policyAction: 'QUARANTINE',
-            reportedCompliance: 'notCompliant',
-            managementState: 'managed',
-            lastSuccessfulReportAt: completed.completedAt,
-            lastError: null,
-            retiredAt: null,
-          },
-        );
-        assert.match(details.lastAttemptAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-        assert.match(details.updatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-        assert.ok(Date.parse(details.lastAttemptAt) <= Date.parse(details.azureDeviceComplianceReportTime));
+            azureDeviceId: d.azureDeviceId,
+            clientStatusCode: 'Success',
+            userPrincipalName: d.userPrincipalName,
+          };
+          const accepted = await call(`${url}/v1/devices/${d.deviceId}/events`, MDM_KEY, 'POST', registration);
+          assert.equal(accepted.status, 202);
+          assert.deepEqual(accepted.body, { deviceId: d.deviceId, accepted: true });
+          const batch = await call(`${url}/v1/events`, MDM_KEY, 'POST', {
+            events: [
+              { deviceId: d.deviceId, type: 'compliance', occurredAt: '2026-11-28T10:00:01.000Z', actions: ['BLOCK_EMAIL', 'QUARANTINE'] },
+            ],
+          });
+          assert.equal(batch.status, 202);
+          assert.deepEqual(batch.body, { results: [{ index: 0, deviceId: d.deviceId, status: 'accepted' }] });
 
-        const reports = await call(`${url}/v1/devices/${d.deviceId}/reports?limit=50`, ADMIN_KEY, 'GET');
-        assert.equal(reports.status, 200);
-        const newest = reports.body.items[0];
-        assert.equal(newest.outcome, 'Successful');
-        assert.equal(newest.messageId, completed.messageId);
-        assert.deepEqual(newest.reported, { complianceStatus: 'notCompliant', managementState: 'managed' });
-        assert.ok(['registration', 'compliance'].includes(newest.trigger));
+          const details = await waitFor('the device to be Successful over HTTP', async () => {
+            const r = await call(`${url}/v1/devices/${d.deviceId}`, ADMIN_KEY, 'GET');
+            return r.status === 200 && r.body.azureDeviceComplianceStatus === 'Successful' && r.body.policyAction === 'QUARANTINE'
+              ? r.body
+              : null;
+          });
+          const view = await entra(d.azureDeviceId);
+          const completed = view!.messages.filter((m) => m.status === 'Completed').at(-1)!;
+          assert.equal(view!.isManaged, true);
+          assert.equal(view!.isCompliant, false);
 
-        // An admin's sync re-reports the same state: a manual row and a newer report time.
-        const sync = await call(`${url}/v1/devices/${d.deviceId}/sync`, ADMIN_KEY, 'POST');
-        assert.equal(sync.status, 202);
-        const synced = await waitFor('the manual report', async () => {
-          const r = await call(`${url}/v1/devices/${d.deviceId}/reports`, ADMIN_KEY, 'GET');
-          const manual = r.body.items.find((i: { trigger: string; outcome: string }) => i.trigger === 'manual' && i.outcome === 'Successful');
-          return manual ?? null;
-        });
-        assert.equal(synced.reported.complianceStatus, 'notCompliant');
-        const after = await call(`${url}/v1/devices/${d.deviceId}`, ADMIN_KEY, 'GET');
-        assert.ok(Date.parse(after.body.azureDeviceComplianceReportTime) > Date.parse(details.azureDeviceComplianceReportTime));
-      }, { taskQueue });
+          const contractFields = [
+            'deviceId',
+            'platform',
+            'azureDeviceIdentifier',
+            'azureDeviceComplianceStatus',
+            'azureClientStatusCode',
+            'azureDeviceComplianceReportTime',
+            'policyAction',
+            'reportedCompliance',
+            'managementState',
+            'lastAttemptAt',
+            'lastSuccessfulReportAt',
+            'lastError',
+            'retiredAt',
+            'updatedAt',
+          ];
+          for (const field of contractFields) assert.ok(field in details, `missing ${field}`);
+          assert.deepEqual(
+            Object.fromEntries(contractFields.filter((f) => !['lastAttemptAt', 'updatedAt'].includes(f)).map((f) => [f, details[f]])),
+            {
+              deviceId: d.deviceId,
+              platform: 'iOS',
+              azureDeviceIdentifier: d.azureDeviceId,
+              azureDeviceComplianceStatus: 'Successful',
+              azureClientStatusCode: 'Success',
+              azureDeviceComplianceReportTime: completed.completedAt,
+              policyAction: 'QUARANTINE',
+              reportedCompliance: 'notCompliant',
+              managementState: 'managed',
+              lastSuccessfulReportAt: completed.completedAt,
+              lastError: null,
+              retiredAt: null,
+            },
+          );
+          assert.match(details.lastAttemptAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+          assert.match(details.updatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+          assert.ok(Date.parse(details.lastAttemptAt) <= Date.parse(details.azureDeviceComplianceReportTime));
+
+          const reports = await call(`${url}/v1/devices/${d.deviceId}/reports?limit=50`, ADMIN_KEY, 'GET');
+          assert.equal(reports.status, 200);
+          const newest = reports.body.items[0];
+          assert.equal(newest.outcome, 'Successful');
+          assert.equal(newest.messageId, completed.messageId);
+          assert.deepEqual(newest.reported, { complianceStatus: 'notCompliant', managementState: 'managed' });
+          assert.ok(['registration', 'compliance'].includes(newest.trigger));
+
+          // An admin's sync re-reports the same state: a manual row and a newer report time.
+          const sync = await call(`${url}/v1/devices/${d.deviceId}/sync`, ADMIN_KEY, 'POST');
+          assert.equal(sync.status, 202);
+          const synced = await waitFor('the manual report', async () => {
+            const r = await call(`${url}/v1/devices/${d.deviceId}/reports`, ADMIN_KEY, 'GET');
+            const manual = r.body.items.find(
+              (i: { trigger: string; outcome: string }) => i.trigger === 'manual' && i.outcome === 'Successful',
+            );
+            return manual ?? null;
+          });
+          assert.equal(synced.reported.complianceStatus, 'notCompliant');
+          const after = await call(`${url}/v1/devices/${d.deviceId}`, ADMIN_KEY, 'GET');
+          assert.ok(Date.parse(after.body.azureDeviceComplianceReportTime) > Date.parse(details.azureDeviceComplianceReportTime));
+        },
+        { taskQueue },
+      );
     } finally {
       await new Promise((r) => server.close(r));
     }

@@ -1,4 +1,4 @@
-// Each row of the fault table (azure-protocol §6.5), asserted at the protocol level with the real
+// Each kind of failure Microsoft answers (docs/microsoft-protocol.md), asserted at the protocol level with the real
 // libraries, plus the fault mechanics themselves (FIFO, times, probability, delay).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -7,7 +7,10 @@ import { BatchRequestContent, BatchResponseContent, GraphError } from '@microsof
 import { accessToken, call, GRAPH_SCOPE, makeCca, makeGraph, sleep, useEmulatorWithTenant } from './helpers';
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+  return p.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
 }
 
 function gapMs(a: { at: string } | undefined, b: { at: string } | undefined): number {
@@ -20,16 +23,24 @@ describe('azure emulator: fault table', () => {
   describe('Graph', () => {
     it('429 with Retry-After: 1 is waited for and retried with Retry-Attempt', async () => {
       const graph = makeGraph(env.emu, makeCca(env.emu, env.t));
-      await env.emu.control.addFault({ match: { service: 'graph', method: 'GET', pathRegex: '/devices' }, response: { status: 429, headers: { 'Retry-After': '1' } }, times: 1 });
+      await env.emu.control.addFault({
+        match: { service: 'graph', method: 'GET', pathRegex: '/devices' },
+        response: { status: 429, headers: { 'Retry-After': '1' } },
+        times: 1,
+      });
       await graph.api('/devices').get();
       const [first, second] = await env.emu.control.requests({ service: 'graph' });
       assert.deepEqual([first?.status, first?.faulted, second?.status, second?.retryAttempt], [429, true, 200, '1']);
       assert.ok(gapMs(first, second) >= 1000, `retry came ${gapMs(first, second)} ms after the 429`);
     });
 
-    it('a 429 body and headers follow §2.3', async () => {
+    it("a 429 body and headers follow Graph's error shape", async () => {
       const token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
-      await env.emu.control.addFault({ match: { service: 'graph' }, response: { status: 429, headers: { 'Retry-After': '10' } }, times: 1 });
+      await env.emu.control.addFault({
+        match: { service: 'graph' },
+        response: { status: 429, headers: { 'Retry-After': '10' } },
+        times: 1,
+      });
       const res = await call(`${env.emu.url}/v1.0/devices`, { token, headers: { 'client-request-id': 'abc-123' } });
       assert.equal(res.status, 429);
       assert.equal(res.headers.get('retry-after'), '10');
@@ -38,9 +49,17 @@ describe('azure emulator: fault table', () => {
       const body = res.body as { error: { code: string; message: string; innerError: Record<string, string> } };
       assert.equal(body.error.code, 'TooManyRequests');
       assert.equal(body.error.message, 'Please retry again later.');
-      assert.deepEqual({ ...body.error.innerError, date: 'x', 'request-id': 'x' }, {
-        code: '429', message: 'Please retry after', status: '429', date: 'x', 'request-id': 'x', 'client-request-id': 'abc-123',
-      });
+      assert.deepEqual(
+        { ...body.error.innerError, date: 'x', 'request-id': 'x' },
+        {
+          code: '429',
+          message: 'Please retry after',
+          status: '429',
+          date: 'x',
+          'request-id': 'x',
+          'client-request-id': 'abc-123',
+        },
+      );
       assert.equal(body.error.innerError['request-id'], res.headers.get('request-id'));
     });
 
@@ -49,13 +68,20 @@ describe('azure emulator: fault table', () => {
       const deviceA = randomUUID();
       const deviceB = randomUUID();
       await env.emu.control.seed({ tenants: [{ tenantId: env.t.tenantId, devices: [{ deviceId: deviceA }, { deviceId: deviceB }] }] });
-      await env.emu.control.addFault({ match: { batchItem: true, pathRegex: deviceA }, response: { status: 429, headers: { 'Retry-After': '1' } }, times: 1 });
+      await env.emu.control.addFault({
+        match: { batchItem: true, pathRegex: deviceA },
+        response: { status: 429, headers: { 'Retry-After': '1' } },
+        times: 1,
+      });
       const content = new BatchRequestContent([
         { id: 'a', request: new Request(`${env.emu.url}/devices(deviceId='${deviceA}')`, { method: 'GET' }) },
         { id: 'b', request: new Request(`${env.emu.url}/devices(deviceId='${deviceB}')`, { method: 'GET' }) },
       ]);
       const raw = (await graph.api('/$batch').post(await content.getContent())) as { responses: Array<{ id: string }> };
-      assert.deepEqual(raw.responses.map((r) => r.id), ['b', 'a']); // order differs from the request on purpose
+      assert.deepEqual(
+        raw.responses.map((r) => r.id),
+        ['b', 'a'],
+      ); // order differs from the request on purpose
       const batch = new BatchResponseContent(raw);
       const a = batch.getResponseById('a');
       const b = batch.getResponseById('b');
@@ -65,7 +91,10 @@ describe('azure emulator: fault table', () => {
       assert.equal(b.status, 200);
       assert.equal(((await b.json()) as { deviceId: string }).deviceId, deviceB);
       const journal = await env.emu.control.requests({ service: 'graph' });
-      assert.deepEqual(journal.map((r) => [r.path, r.status, r.faulted ?? false]), [['/v1.0/$batch', 200, false]]);
+      assert.deepEqual(
+        journal.map((r) => [r.path, r.status, r.faulted ?? false]),
+        [['/v1.0/$batch', 200, false]],
+      );
     });
 
     it('a failed dependsOn parent gives its dependant 424', async () => {
@@ -73,9 +102,16 @@ describe('azure emulator: fault table', () => {
       const res = await call(`${env.emu.url}/v1.0/$batch`, {
         method: 'POST',
         token,
-        body: { requests: [{ id: '1', method: 'GET', url: `/devices/${randomUUID()}` }, { id: '2', method: 'GET', url: '/devices', dependsOn: ['1'] }] },
+        body: {
+          requests: [
+            { id: '1', method: 'GET', url: `/devices/${randomUUID()}` },
+            { id: '2', method: 'GET', url: '/devices', dependsOn: ['1'] },
+          ],
+        },
       });
-      const statuses = Object.fromEntries((res.body as { responses: Array<{ id: string; status: number }> }).responses.map((r) => [r.id, r.status]));
+      const statuses = Object.fromEntries(
+        (res.body as { responses: Array<{ id: string; status: number }> }).responses.map((r) => [r.id, r.status]),
+      );
       assert.deepEqual(statuses, { '1': 404, '2': 424 });
     });
 
@@ -85,7 +121,14 @@ describe('azure emulator: fault table', () => {
       await env.emu.control.addFault({ match: { service: 'graph' }, response: { status: 504, headers: { 'Retry-After': '0' } }, times: 1 });
       await graph.api('/devices').get();
       const journal = await env.emu.control.requests({ service: 'graph' });
-      assert.deepEqual(journal.map((r) => [r.status, r.retryAttempt]), [[503, undefined], [504, '1'], [200, '2']]);
+      assert.deepEqual(
+        journal.map((r) => [r.status, r.retryAttempt]),
+        [
+          [503, undefined],
+          [504, '1'],
+          [200, '2'],
+        ],
+      );
     });
 
     it('500 generalException is not retried', async () => {
@@ -95,7 +138,10 @@ describe('azure emulator: fault table', () => {
       assert.ok(err instanceof GraphError);
       assert.equal(err.statusCode, 500);
       assert.equal(err.code, 'generalException');
-      assert.deepEqual((await env.emu.control.requests({ service: 'graph' })).map((r) => r.status), [500]);
+      assert.deepEqual(
+        (await env.emu.control.requests({ service: 'graph' })).map((r) => r.status),
+        [500],
+      );
     });
 
     it('a revoked token gets 401 InvalidAuthenticationToken with WWW-Authenticate; a fresh token works', async () => {
@@ -111,7 +157,10 @@ describe('azure emulator: fault table', () => {
       assert.equal(err.message, 'Access token has expired or is not yet valid.');
       const raw = await call(`${env.emu.url}/v1.0/devices`, { token });
       assert.equal(raw.status, 401);
-      assert.equal(raw.headers.get('www-authenticate'), `Bearer realm="", authorization_uri="${env.emu.url}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`);
+      assert.equal(
+        raw.headers.get('www-authenticate'),
+        `Bearer realm="", authorization_uri="${env.emu.url}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`,
+      );
       const refreshed = await cca.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE], skipCache: true });
       assert.equal(refreshed?.fromCache, false);
       assert.equal((await call(`${env.emu.url}/v1.0/devices`, { token: refreshed!.accessToken })).status, 200);
@@ -145,11 +194,18 @@ describe('azure emulator: fault table', () => {
 
     it('a non-JSON 502 reaches the caller as GraphError 502', async () => {
       const graph = makeGraph(env.emu, makeCca(env.emu, env.t));
-      await env.emu.control.addFault({ match: { service: 'graph' }, response: { status: 502, headers: { 'Content-Type': 'text/html' }, body: '<html><body>Bad Gateway</body></html>' }, times: 1 });
+      await env.emu.control.addFault({
+        match: { service: 'graph' },
+        response: { status: 502, headers: { 'Content-Type': 'text/html' }, body: '<html><body>Bad Gateway</body></html>' },
+        times: 1,
+      });
       const err = await rejection(graph.api('/devices').get());
       assert.ok(err instanceof GraphError);
       assert.equal(err.statusCode, 502);
-      assert.deepEqual((await env.emu.control.requests({ service: 'graph' })).map((r) => [r.status, r.faulted]), [[502, true]]);
+      assert.deepEqual(
+        (await env.emu.control.requests({ service: 'graph' })).map((r) => [r.status, r.faulted]),
+        [[502, true]],
+      );
     });
   });
 
@@ -170,7 +226,13 @@ describe('azure emulator: fault table', () => {
       }
       assert.ok(token, 'MSAL was still throttled 5 s after a Retry-After: 1');
       const journal = await env.emu.control.requests({ service: 'token' });
-      assert.deepEqual(journal.map((r) => [r.status, r.faulted ?? false]), [[429, true], [200, false]]);
+      assert.deepEqual(
+        journal.map((r) => [r.status, r.faulted ?? false]),
+        [
+          [429, true],
+          [200, false],
+        ],
+      );
       assert.ok(gapMs(journal[0], journal[1]) >= 1000);
     });
 
@@ -178,15 +240,24 @@ describe('azure emulator: fault table', () => {
       await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 503 }, times: 1 });
       await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 429, headers: { 'Retry-After': '0' } }, times: 1 });
       const url = `${env.emu.url}/${env.t.tenantId}/oauth2/v2.0/token`;
-      const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: env.t.clientId, client_secret: env.t.clientSecret, scope: GRAPH_SCOPE });
-      const post = (): Promise<Response> => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
+      const form = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: env.t.clientId,
+        client_secret: env.t.clientSecret,
+        scope: GRAPH_SCOPE,
+      });
+      const post = (): Promise<Response> =>
+        fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
       const unavailable = await post();
       assert.equal(unavailable.status, 503);
       assert.equal(unavailable.headers.get('retry-after'), '1');
       const body = (await unavailable.json()) as { error: string; error_codes: number[]; error_description: string };
       assert.equal(body.error, 'temporarily_unavailable');
       assert.deepEqual(body.error_codes, [90033]);
-      assert.match(body.error_description, /^AADSTS90033: .* Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+      assert.match(
+        body.error_description,
+        /^AADSTS90033: .* Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/,
+      );
       const explicit = await post();
       assert.equal(explicit.status, 429);
       assert.equal(explicit.headers.get('retry-after'), '0');
@@ -199,11 +270,18 @@ describe('azure emulator: fault table', () => {
       assert.equal(err.errorCode, 'invalid_client');
       assert.equal(String(err.errorNo), '7000215'); // error_codes holds numbers, as Entra sends them
       await rejection(wrongSecret.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }));
-      assert.deepEqual((await env.emu.control.requests({ service: 'token' })).map((r) => r.status), [401, 401]);
+      assert.deepEqual(
+        (await env.emu.control.requests({ service: 'token' })).map((r) => r.status),
+        [401, 401],
+      );
     });
 
     it('a non-JSON 502 becomes a token parsing error in MSAL', async () => {
-      await env.emu.control.addFault({ match: { service: 'token' }, response: { status: 502, headers: { 'Content-Type': 'text/html' }, body: '<html>Bad Gateway</html>' }, times: 1 });
+      await env.emu.control.addFault({
+        match: { service: 'token' },
+        response: { status: 502, headers: { 'Content-Type': 'text/html' }, body: '<html>Bad Gateway</html>' },
+        times: 1,
+      });
       const err = await rejection(makeCca(env.emu, env.t).acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }));
       assert.ok(err instanceof AuthError);
       assert.equal(err.errorCode, 'token_parsing_error');
@@ -232,13 +310,21 @@ describe('azure emulator: fault table', () => {
     it('delayMs without a response delays the normal answer; a client timeout fires first', async () => {
       const token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
       await env.emu.control.addFault({ match: { service: 'graph' }, delayMs: 400, times: 2 });
-      const aborted = await rejection(fetch(`${env.emu.url}/v1.0/devices`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(100) }));
+      const aborted = await rejection(
+        fetch(`${env.emu.url}/v1.0/devices`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(100) }),
+      );
       assert.equal((aborted as Error).name, 'TimeoutError');
       const slow = await call(`${env.emu.url}/v1.0/devices`, { token });
       assert.equal(slow.status, 200);
       await sleep(400); // let the aborted request's delay finish so it is journalled
       const journal = await env.emu.control.requests({ service: 'graph' });
-      assert.deepEqual(journal.map((r) => [r.status, r.faulted]), [[200, true], [200, true]]);
+      assert.deepEqual(
+        journal.map((r) => [r.status, r.faulted]),
+        [
+          [200, true],
+          [200, true],
+        ],
+      );
     });
 
     it('rejects an invalid fault spec with 400', async () => {

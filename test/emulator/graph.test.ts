@@ -6,7 +6,10 @@ import { GraphError } from '@microsoft/microsoft-graph-client';
 import { accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, makeGraph, newTenant, seedTenant, useEmulatorWithTenant } from './helpers';
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+  return p.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
 }
 
 describe('azure emulator: Graph', () => {
@@ -18,13 +21,15 @@ describe('azure emulator: Graph', () => {
 
   beforeEach(async () => {
     await env.emu.control.seed({
-      tenants: [{
-        tenantId: env.t.tenantId,
-        devices: [
-          { id: iosObjectId, deviceId: iosId, displayName: 'iPhone', operatingSystem: 'iOS', operatingSystemVersion: '17.4' },
-          { deviceId: windowsId, displayName: 'Laptop', operatingSystem: 'Windows' },
-        ],
-      }],
+      tenants: [
+        {
+          tenantId: env.t.tenantId,
+          devices: [
+            { id: iosObjectId, deviceId: iosId, displayName: 'iPhone', operatingSystem: 'iOS', operatingSystemVersion: '17.4' },
+            { deviceId: windowsId, displayName: 'Laptop', operatingSystem: 'Windows' },
+          ],
+        },
+      ],
     });
     token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
   });
@@ -58,7 +63,10 @@ describe('azure emulator: Graph', () => {
     const graph = makeGraph(env.emu, makeCca(env.emu, env.t));
     const err = await rejection(graph.api(`/devices(deviceId='${iosId}')`).patch({ isCompliant: true }));
     assert.ok(err instanceof GraphError);
-    assert.deepEqual([err.statusCode, err.code, err.message], [403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.']);
+    assert.deepEqual(
+      [err.statusCode, err.code, err.message],
+      [403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'],
+    );
     await graph.api(`/devices/${iosObjectId}`).patch({ extensionAttributes: { extensionAttribute3: 'mdm' } });
     const d = (await graph.api(`/devices/${iosObjectId}`).get()) as { isCompliant: unknown; extensionAttributes: Record<string, unknown> };
     assert.equal(d.isCompliant, null);
@@ -66,11 +74,19 @@ describe('azure emulator: Graph', () => {
   });
 
   it('applies isCompliant and isManaged on a Windows device with 204', async () => {
-    const res = await call(graphUrl(`/devices(deviceId='${windowsId}')`), { method: 'PATCH', token, body: { isCompliant: true, isManaged: true, displayName: 'Laptop 2' } });
+    const res = await call(graphUrl(`/devices(deviceId='${windowsId}')`), {
+      method: 'PATCH',
+      token,
+      body: { isCompliant: true, isManaged: true, displayName: 'Laptop 2' },
+    });
     assert.equal(res.status, 204);
     const view = await env.emu.control.entraDevice(env.t.tenantId, windowsId);
     assert.deepEqual([view?.isCompliant, view?.isManaged], [true, true]);
-    const readOnly = await call(graphUrl(`/devices(deviceId='${windowsId}')`), { method: 'PATCH', token, body: { deviceId: randomUUID() } });
+    const readOnly = await call(graphUrl(`/devices(deviceId='${windowsId}')`), {
+      method: 'PATCH',
+      token,
+      body: { deviceId: randomUUID() },
+    });
     assert.equal(readOnly.status, 400);
     const unknown = await call(graphUrl(`/devices(deviceId='${randomUUID()}')`), { method: 'PATCH', token, body: { isCompliant: true } });
     assert.equal(unknown.status, 404);
@@ -85,7 +101,9 @@ describe('azure emulator: Graph', () => {
 
   it('finds users by UPN and by id', async () => {
     const userId = randomUUID();
-    await env.emu.control.seed({ tenants: [{ tenantId: env.t.tenantId, users: [{ id: userId, userPrincipalName: "o'brien@contoso.example" }] }] });
+    await env.emu.control.seed({
+      tenants: [{ tenantId: env.t.tenantId, users: [{ id: userId, userPrincipalName: "o'brien@contoso.example" }] }],
+    });
     const graph = makeGraph(env.emu, makeCca(env.emu, env.t));
     const byUpn = (await graph.api("/users('o''brien@contoso.example')").get()) as { id: string };
     const byId = (await graph.api(`/users/${userId}`).get()) as { userPrincipalName: string };
@@ -107,15 +125,41 @@ describe('azure emulator: Graph', () => {
   });
 
   it('validates the $batch envelope: duplicate ids and a body without Content-Type are 400', async () => {
-    const dup = await call(graphUrl('/$batch'), { method: 'POST', token, body: { requests: [{ id: '1', method: 'GET', url: '/devices' }, { id: '1', method: 'GET', url: '/devices' }] } });
+    const dup = await call(graphUrl('/$batch'), {
+      method: 'POST',
+      token,
+      body: {
+        requests: [
+          { id: '1', method: 'GET', url: '/devices' },
+          { id: '1', method: 'GET', url: '/devices' },
+        ],
+      },
+    });
     assert.equal(dup.status, 400);
-    const noType = await call(graphUrl('/$batch'), { method: 'POST', token, body: { requests: [{ id: '1', method: 'PATCH', url: `/devices/${iosObjectId}`, body: { extensionAttributes: {} } }] } });
+    const noType = await call(graphUrl('/$batch'), {
+      method: 'POST',
+      token,
+      body: { requests: [{ id: '1', method: 'PATCH', url: `/devices/${iosObjectId}`, body: { extensionAttributes: {} } }] },
+    });
     assert.equal(noType.status, 400);
     const ok = await call(graphUrl('/$batch'), {
       method: 'POST',
       token,
-      body: { requests: [{ id: '1', method: 'PATCH', url: `/devices/${iosObjectId}`, headers: { 'Content-Type': 'application/json' }, body: { extensionAttributes: { extensionAttribute1: 'x' } } }] },
+      body: {
+        requests: [
+          {
+            id: '1',
+            method: 'PATCH',
+            url: `/devices/${iosObjectId}`,
+            headers: { 'Content-Type': 'application/json' },
+            body: { extensionAttributes: { extensionAttribute1: 'x' } },
+          },
+        ],
+      },
     });
-    assert.deepEqual((ok.body as { responses: Array<{ id: string; status: number }> }).responses.map((r) => [r.id, r.status]), [['1', 204]]);
+    assert.deepEqual(
+      (ok.body as { responses: Array<{ id: string; status: number }> }).responses.map((r) => [r.id, r.status]),
+      [['1', 204]],
+    );
   });
 });

@@ -20,7 +20,14 @@ export function newTenant(): TestTenant {
 }
 
 export async function seedTenant(emu: RunningEmulator, t: TestTenant, extra: { roles?: string[] } = {}): Promise<void> {
-  await emu.control.seed({ tenants: [{ tenantId: t.tenantId, apps: [{ clientId: t.clientId, clientSecret: t.clientSecret, ...(extra.roles ? { roles: extra.roles } : {}) }] }] });
+  await emu.control.seed({
+    tenants: [
+      {
+        tenantId: t.tenantId,
+        apps: [{ clientId: t.clientId, clientSecret: t.clientSecret, ...(extra.roles ? { roles: extra.roles } : {}) }],
+      },
+    ],
+  });
 }
 
 /** The emulator and the fresh tenant of the running test, read through getters once the hooks have run. */
@@ -92,7 +99,10 @@ export interface RawResponse {
 }
 
 /** A plain HTTPS call, as the connector makes to the partner API. */
-export async function call(url: string, init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+export async function call(
+  url: string,
+  init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   if (init.token) headers.Authorization = `Bearer ${init.token}`;
   if (init.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -127,7 +137,11 @@ export async function provision(emu: RunningEmulator, t: TestTenant, token: stri
   return call(`${tenantService(emu)}/PartnerTenants(guid'${t.tenantId}')?api-version=1.6`, {
     method: 'PUT',
     token,
-    body: { Provisioned: provisioned, PartnerEnrollmentUrl: 'https://mdm.example.com/enroll', PartnerRemediationUrl: 'https://mdm.example.com/remediate' },
+    body: {
+      Provisioned: provisioned,
+      PartnerEnrollmentUrl: 'https://mdm.example.com/enroll',
+      PartnerRemediationUrl: 'https://mdm.example.com/remediate',
+    },
   });
 }
 
@@ -142,7 +156,7 @@ export interface DeviceReport {
   os?: string;
 }
 
-/** The two entities of §1.2(e) for one device. */
+/** The two entities of a P4 upload (docs/microsoft-protocol.md) for one device. */
 export function reportEntities(r: DeviceReport): Record<string, unknown>[] {
   return [
     {

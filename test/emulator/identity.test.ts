@@ -34,7 +34,10 @@ function selfSigned(): { certPem: string; keyPem: string; sha256: string; sha1: 
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+  return p.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
 }
 
 describe('azure emulator: identity platform', () => {
@@ -55,11 +58,20 @@ describe('azure emulator: identity platform', () => {
     const unknown = randomUUID();
     const missing = await call(`${env.emu.url}/${unknown}/v2.0/.well-known/openid-configuration`);
     assert.equal(missing.status, 400);
-    assert.deepEqual([(missing.body as { error: string }).error, (missing.body as { error_codes: number[] }).error_codes], ['invalid_request', [90002]]);
+    assert.deepEqual(
+      [(missing.body as { error: string }).error, (missing.body as { error_codes: number[] }).error_codes],
+      ['invalid_request', [90002]],
+    );
   });
 
   it('issues Bearer tokens whose audience and roles follow the scope', async () => {
-    const res = await postForm({ grant_type: 'client_credentials', client_id: env.t.clientId, client_secret: env.t.clientSecret, scope: GRAPH_SCOPE, 'x-client-SKU': 'msal.js.node' });
+    const res = await postForm({
+      grant_type: 'client_credentials',
+      client_id: env.t.clientId,
+      client_secret: env.t.clientSecret,
+      scope: GRAPH_SCOPE,
+      'x-client-SKU': 'msal.js.node',
+    });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     const body = (await res.json()) as { token_type: string; expires_in: number; ext_expires_in: number; access_token: string };
@@ -79,22 +91,44 @@ describe('azure emulator: identity platform', () => {
 
   it('returns each client-credentials error Entra would, as ServerError in MSAL', async () => {
     const cases: Array<[Promise<unknown>, string, string]> = [
-      [makeCca(env.emu, { ...env.t, clientId: randomUUID() }).acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }), 'unauthorized_client', '700016'],
-      [makeCca(env.emu, env.t).acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/Device.Read.All'] }), 'invalid_scope', '1002012'],
-      [makeCca(env.emu, env.t).acquireTokenByClientCredential({ scopes: ['https://unknown.example.com/.default'] }), 'invalid_resource', '500011'],
+      [
+        makeCca(env.emu, { ...env.t, clientId: randomUUID() }).acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }),
+        'unauthorized_client',
+        '700016',
+      ],
+      [
+        makeCca(env.emu, env.t).acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/Device.Read.All'] }),
+        'invalid_scope',
+        '1002012',
+      ],
+      [
+        makeCca(env.emu, env.t).acquireTokenByClientCredential({ scopes: ['https://unknown.example.com/.default'] }),
+        'invalid_resource',
+        '500011',
+      ],
     ];
     for (const [promise, code, no] of cases) {
       const err = await rejection(promise);
       assert.ok(err instanceof ServerError);
       assert.deepEqual([err.errorCode, String(err.errorNo)], [code, no]);
     }
-    const two = await postForm({ grant_type: 'client_credentials', client_id: env.t.clientId, client_secret: env.t.clientSecret, scope: `${GRAPH_SCOPE} ${INTUNE_SCOPE}` });
+    const two = await postForm({
+      grant_type: 'client_credentials',
+      client_id: env.t.clientId,
+      client_secret: env.t.clientSecret,
+      scope: `${GRAPH_SCOPE} ${INTUNE_SCOPE}`,
+    });
     assert.equal(two.status, 400);
     assert.deepEqual(((await two.json()) as { error_codes: number[] }).error_codes, [70011]);
     const grant = await postForm({ grant_type: 'password', client_id: env.t.clientId });
     assert.equal(grant.status, 400);
     assert.equal(((await grant.json()) as { error: string }).error, 'unsupported_grant_type');
-    const secret = await postForm({ grant_type: 'client_credentials', client_id: env.t.clientId, client_secret: 'wrong', scope: GRAPH_SCOPE });
+    const secret = await postForm({
+      grant_type: 'client_credentials',
+      client_id: env.t.clientId,
+      client_secret: 'wrong',
+      scope: GRAPH_SCOPE,
+    });
     assert.equal(secret.status, 401);
     assert.equal(((await secret.json()) as { error: string }).error, 'invalid_client');
   });
@@ -112,20 +146,39 @@ describe('azure emulator: identity platform', () => {
 
   it('accepts certificate credentials (I4) with SHA-256 (PS256) and SHA-1 (RS256) thumbprints, and rejects an unknown key', async () => {
     const cert = selfSigned();
-    await env.emu.control.seed({ tenants: [{ tenantId: env.t.tenantId, apps: [{ clientId: env.t.clientId, clientSecret: env.t.clientSecret, certificatePems: [cert.certPem] }] }] });
-    const base = { clientSecret: undefined, authority: `${env.emu.url}/${env.t.tenantId}`, knownAuthorities: [`localhost:${env.emu.port}`] };
+    await env.emu.control.seed({
+      tenants: [
+        {
+          tenantId: env.t.tenantId,
+          apps: [{ clientId: env.t.clientId, clientSecret: env.t.clientSecret, certificatePems: [cert.certPem] }],
+        },
+      ],
+    });
+    const base = {
+      clientSecret: undefined,
+      authority: `${env.emu.url}/${env.t.tenantId}`,
+      knownAuthorities: [`localhost:${env.emu.port}`],
+    };
     const pss = makeCca(env.emu, env.t, { ...base, clientCertificate: { thumbprintSha256: cert.sha256, privateKey: cert.keyPem } });
     assert.equal((await pss.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }))?.fromCache, false);
     const rsa = makeCca(env.emu, env.t, { ...base, clientCertificate: { thumbprint: cert.sha1, privateKey: cert.keyPem } });
     assert.equal((await rsa.acquireTokenByClientCredential({ scopes: [INTUNE_SCOPE] }))?.fromCache, false);
     const bodies = (await env.emu.control.requests({ service: 'token' })).map((r) => r.body as Record<string, string>);
-    assert.deepEqual(bodies.map((b) => [b.client_assertion, b.client_assertion_type]), [
-      ['[redacted]', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
-      ['[redacted]', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
-    ]);
+    assert.deepEqual(
+      bodies.map((b) => [b.client_assertion, b.client_assertion_type]),
+      [
+        ['[redacted]', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
+        ['[redacted]', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
+      ],
+    );
 
     const stranger = selfSigned();
-    const err = await rejection(makeCca(env.emu, env.t, { ...base, clientCertificate: { thumbprintSha256: stranger.sha256, privateKey: stranger.keyPem } }).acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }));
+    const err = await rejection(
+      makeCca(env.emu, env.t, {
+        ...base,
+        clientCertificate: { thumbprintSha256: stranger.sha256, privateKey: stranger.keyPem },
+      }).acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }),
+    );
     assert.ok(err instanceof ServerError);
     assert.deepEqual([err.errorCode, String(err.errorNo)], ['invalid_client', '700027']);
   });

@@ -3,7 +3,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, makeGraph, messageUrl, newTenant, provision, reportEntities, seedTenant, tenantService, uploadBody, useEmulatorWithTenant,
+  accessToken,
+  call,
+  GRAPH_SCOPE,
+  INTUNE_SCOPE,
+  makeCca,
+  makeGraph,
+  messageUrl,
+  newTenant,
+  provision,
+  reportEntities,
+  seedTenant,
+  tenantService,
+  uploadBody,
+  useEmulatorWithTenant,
 } from './helpers';
 
 interface Status {
@@ -21,7 +34,15 @@ describe('azure emulator: Intune partner API', () => {
   beforeEach(async () => {
     deviceId = randomUUID();
     userId = randomUUID();
-    await env.emu.control.seed({ tenants: [{ tenantId: env.t.tenantId, users: [{ id: userId, userPrincipalName: 'bob@contoso.example' }], devices: [{ deviceId, operatingSystem: 'iOS' }] }] });
+    await env.emu.control.seed({
+      tenants: [
+        {
+          tenantId: env.t.tenantId,
+          users: [{ id: userId, userPrincipalName: 'bob@contoso.example' }],
+          devices: [{ deviceId, operatingSystem: 'iOS' }],
+        },
+      ],
+    });
     token = await accessToken(makeCca(env.emu, env.t), INTUNE_SCOPE);
     assert.equal((await provision(env.emu, env.t, token)).status, 200);
   });
@@ -95,7 +116,10 @@ describe('azure emulator: Intune partner API', () => {
       assert.match(s.CompletedDateTime ?? '', /Z$/);
       assert.equal(await env.emu.control.entraDevice(env.t.tenantId, unknown), null);
       const messages = await env.emu.control.messages(env.t.tenantId);
-      assert.deepEqual(messages.map((m) => [m.deviceId, m.status, m.errorDetail]), [[unknown, 'Failed', s.ErrorDetail]]);
+      assert.deepEqual(
+        messages.map((m) => [m.deviceId, m.status, m.errorDetail]),
+        [[unknown, 'Failed', s.ErrorDetail]],
+      );
     });
 
     it('fails a message naming an unknown user', async () => {
@@ -125,12 +149,16 @@ describe('azure emulator: Intune partner API', () => {
     it('fails every message of a tenant that is not (or no longer) provisioned', async () => {
       assert.equal((await provision(env.emu, env.t, token, 2)).status, 200);
       const s = await settle(await upload(report()));
-      assert.deepEqual([s.Status, s.ErrorDetail], ['Failed', `Tenant '${env.t.tenantId}' is not provisioned for partner compliance (PartnerTenants Provisioned is 2, expected 1).`]);
+      assert.deepEqual(
+        [s.Status, s.ErrorDetail],
+        ['Failed', `Tenant '${env.t.tenantId}' is not provisioned for partner compliance (PartnerTenants Provisioned is 2, expected 1).`],
+      );
       assert.equal((await env.emu.control.tenant(env.t.tenantId)).provisioned, 2);
     });
 
     it('rejects a malformed envelope or Content with 400', async () => {
-      const put = (body: unknown): Promise<number> => call(messageUrl(env.emu, randomUUID()), { method: 'PUT', token, body }).then((r) => r.status);
+      const put = (body: unknown): Promise<number> =>
+        call(messageUrl(env.emu, randomUUID()), { method: 'PUT', token, body }).then((r) => r.status);
       assert.equal(await put({ TenantId: env.t.tenantId, UploadTime: new Date().toISOString(), Content: report() }), 400);
       assert.equal(await put({ TenantId: env.t.tenantId, UploadTime: new Date().toISOString(), Content: '[{"EntityType":' }), 400);
       assert.equal(await put({ TenantId: env.t.tenantId, UploadTime: new Date().toISOString(), Content: '[]' }), 400);
@@ -155,9 +183,17 @@ describe('azure emulator: Intune partner API', () => {
       const entities = report();
       await upload(entities, messageId);
       const done = await settle(messageId);
-      const retry = await call(messageUrl(env.emu, messageId), { method: 'PUT', token, body: uploadBody(env.t.tenantId, entities, '2026-03-01T10:05:00.000Z') });
+      const retry = await call(messageUrl(env.emu, messageId), {
+        method: 'PUT',
+        token,
+        body: uploadBody(env.t.tenantId, entities, '2026-03-01T10:05:00.000Z'),
+      });
       assert.deepEqual([retry.status, retry.body], [200, { Id: messageId, Status: done.Status }]);
-      const conflicting = await call(messageUrl(env.emu, messageId), { method: 'PUT', token, body: uploadBody(env.t.tenantId, report({ compliant: false })) });
+      const conflicting = await call(messageUrl(env.emu, messageId), {
+        method: 'PUT',
+        token,
+        body: uploadBody(env.t.tenantId, report({ compliant: false })),
+      });
       assert.equal(conflicting.status, 409);
       assert.equal((conflicting.body as { error: { code: string } }).error.code, 'Conflict');
       assert.equal((await env.emu.control.messages(env.t.tenantId)).length, 1);
@@ -173,7 +209,10 @@ describe('azure emulator: Intune partner API', () => {
     it('requires the exact api-version of each service', async () => {
       const wrong = await call(messageUrl(env.emu, randomUUID()).replace('api-version=1.2', 'api-version=1.6'), { token });
       assert.equal(wrong.status, 400);
-      assert.equal((wrong.body as { error: { message: string } }).error.message, "The api-version '1.6' is not supported by PartnerDeviceDataSyncService; use '1.2'.");
+      assert.equal(
+        (wrong.body as { error: { message: string } }).error.message,
+        "The api-version '1.6' is not supported by PartnerDeviceDataSyncService; use '1.2'.",
+      );
       const missing = await call(`${tenantService(env.emu)}/PartnerCompliancePolicies`, { token });
       assert.equal(missing.status, 400);
     });
@@ -182,8 +221,14 @@ describe('azure emulator: Intune partner API', () => {
       const graphToken = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
       const res = await call(messageUrl(env.emu, randomUUID()), { token: graphToken });
       assert.equal(res.status, 401);
-      assert.equal((res.body as { error: { code: string; message: string } }).error.message, 'Access token validation failure. Invalid audience.');
-      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="", authorization_uri=".*", client_id="0000000a-0000-0000-c000-000000000000"$/);
+      assert.equal(
+        (res.body as { error: { code: string; message: string } }).error.message,
+        'Access token validation failure. Invalid audience.',
+      );
+      assert.match(
+        res.headers.get('www-authenticate') ?? '',
+        /^Bearer realm="", authorization_uri=".*", client_id="0000000a-0000-0000-c000-000000000000"$/,
+      );
       assert.equal((await call(messageUrl(env.emu, randomUUID()))).status, 401);
     });
 
@@ -197,7 +242,11 @@ describe('azure emulator: Intune partner API', () => {
     });
 
     it('answers 404 when assigning a policy that does not exist', async () => {
-      const res = await call(`${tenantService(env.emu)}/PartnerCompliancePolicies(guid'${randomUUID()}')/Assign?api-version=1.6`, { method: 'POST', token, body: { assignments: [] } });
+      const res = await call(`${tenantService(env.emu)}/PartnerCompliancePolicies(guid'${randomUUID()}')/Assign?api-version=1.6`, {
+        method: 'POST',
+        token,
+        body: { assignments: [] },
+      });
       assert.equal(res.status, 404);
     });
   });
@@ -232,9 +281,17 @@ describe('azure emulator: Intune partner API', () => {
     });
 
     it('rejects a heartbeat for another tenant with 403 and one without Timestamp with 400', async () => {
-      const other = await call(`${tenantService(env.emu)}/PartnerTenantHeartbeat(guid'${randomUUID()}')?api-version=1.6`, { method: 'PUT', token, body: { Timestamp: new Date().toISOString() } });
+      const other = await call(`${tenantService(env.emu)}/PartnerTenantHeartbeat(guid'${randomUUID()}')?api-version=1.6`, {
+        method: 'PUT',
+        token,
+        body: { Timestamp: new Date().toISOString() },
+      });
       assert.equal(other.status, 403);
-      const empty = await call(`${tenantService(env.emu)}/PartnerTenantHeartbeat(guid'${env.t.tenantId}')?api-version=1.6`, { method: 'PUT', token, body: {} });
+      const empty = await call(`${tenantService(env.emu)}/PartnerTenantHeartbeat(guid'${env.t.tenantId}')?api-version=1.6`, {
+        method: 'PUT',
+        token,
+        body: {},
+      });
       assert.equal(empty.status, 400);
     });
   });
@@ -253,8 +310,13 @@ describe('azure emulator: Intune partner API', () => {
       assert.equal(s.Status, 'Completed');
       const view = await env.emu.control.entraDevice(env.t.tenantId, newDevice);
       assert.deepEqual([view?.operatingSystem, view?.isCompliant, view?.isManaged], ['Android', true, true]);
-      const listed = (await graph.api('/devices').filter(`deviceId eq '${newDevice}'`).get()) as { value: Array<{ operatingSystem: string }> };
-      assert.deepEqual(listed.value.map((d) => d.operatingSystem), ['Android']);
+      const listed = (await graph.api('/devices').filter(`deviceId eq '${newDevice}'`).get()) as {
+        value: Array<{ operatingSystem: string }>;
+      };
+      assert.deepEqual(
+        listed.value.map((d) => d.operatingSystem),
+        ['Android'],
+      );
     });
 
     it('is off by default: an unknown UPN is 404', async () => {

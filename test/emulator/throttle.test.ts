@@ -1,15 +1,28 @@
-// Microsoft's throttling in the emulator (azure-protocol §2.4): a sliding window per service, tenant
+// Microsoft's throttling in the emulator (docs/microsoft-protocol.md, Budget): a sliding window per service, tenant
 // and app, off until configured, answered like Graph's own 429 with the Retry-After that frees a slot.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { accessToken, call, GRAPH_SCOPE, INTUNE_SCOPE, makeCca, messageUrl, newTenant, seedTenant, sleep, useEmulatorWithTenant } from './helpers';
+import {
+  accessToken,
+  call,
+  GRAPH_SCOPE,
+  INTUNE_SCOPE,
+  makeCca,
+  messageUrl,
+  newTenant,
+  seedTenant,
+  sleep,
+  useEmulatorWithTenant,
+} from './helpers';
 
 describe('azure emulator: throttling', () => {
   const env = useEmulatorWithTenant();
 
   it('answers nothing with 429 until a limit is set', async () => {
     const token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
-    const statuses = await Promise.all(Array.from({ length: 30 }, () => call(`${env.emu.url}/v1.0/devices`, { token }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, () => call(`${env.emu.url}/v1.0/devices`, { token }).then((r) => r.status)),
+    );
     assert.deepEqual(new Set(statuses), new Set([200]));
   });
 
@@ -29,7 +42,10 @@ describe('azure emulator: throttling', () => {
     await sleep(retryAfter * 1000 + 50);
     assert.equal((await call(url, { token })).status, 404);
     const journal = await env.emu.control.requests({ service: 'intune' });
-    assert.deepEqual(journal.map((e) => e.status), [404, 404, 404, 429, 404]);
+    assert.deepEqual(
+      journal.map((e) => e.status),
+      [404, 404, 404, 429, 404],
+    );
   });
 
   it('counts each tenant and app on its own, and each service on its own', async () => {
@@ -48,7 +64,10 @@ describe('azure emulator: throttling', () => {
   it('is cleared by reset', async () => {
     await env.emu.control.setOptions({ throttle: { graph: { limit: 1, windowSeconds: 60 } } });
     const token = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);
-    assert.deepEqual([(await call(`${env.emu.url}/v1.0/devices`, { token })).status, (await call(`${env.emu.url}/v1.0/devices`, { token })).status], [200, 429]);
+    assert.deepEqual(
+      [(await call(`${env.emu.url}/v1.0/devices`, { token })).status, (await call(`${env.emu.url}/v1.0/devices`, { token })).status],
+      [200, 429],
+    );
     await env.emu.control.reset();
     await seedTenant(env.emu, env.t);
     const fresh = await accessToken(makeCca(env.emu, env.t), GRAPH_SCOPE);

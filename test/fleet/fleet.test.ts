@@ -9,11 +9,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { getSettings } from '../../db/data';
 import { getDevicesSkipped } from '../../db/fleet-data';
 import { createFleetClient, createScheduleControl, startSweep } from '../../workers/fleet-client';
-import {
-  TENANT_HEARTBEAT_SCHEDULE_ID,
-  WEEKLY_REPORT_SCHEDULE_ID,
-  ensureSchedules,
-} from '../../workers/schedules';
+import { TENANT_HEARTBEAT_SCHEDULE_ID, WEEKLY_REPORT_SCHEDULE_ID, ensureSchedules } from '../../workers/schedules';
 import { signalDeviceReport } from '../../activities/fleet-activities';
 import { fleetWorkflowId } from '../../workflows/fleet-messages';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId } from '../../workflows/messages';
@@ -59,7 +55,12 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     assert.equal(weekly.action.workflowType, 'fleetSweepWorkflow');
     assert.equal(weekly.action.workflowId, fleetWorkflowId(t.tenantId, 'weekly'));
     assert.equal(weekly.action.taskQueue, taskQueue);
-    assert.deepEqual(weekly.action.args?.[0], { tenantId: t.tenantId, kind: 'weekly', filter: null, options: { pageSize: 1000, batchSize: 50, devicesPerSecond: 36, heartbeatTimeoutMs: 30000 } });
+    assert.deepEqual(weekly.action.args?.[0], {
+      tenantId: t.tenantId,
+      kind: 'weekly',
+      filter: null,
+      options: { pageSize: 1000, batchSize: 50, devicesPerSecond: 36, heartbeatTimeoutMs: 30000 },
+    });
 
     const heartbeat = await env.temporalClient.schedule.getHandle(TENANT_HEARTBEAT_SCHEDULE_ID).describe();
     assert.deepEqual(heartbeat.spec.calendars, [calendar({ minute: 0 })]);
@@ -87,38 +88,48 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     const env = testEnv();
     const t = await newTenant();
     const devices = await seedDevices(t, 'weekly', 5);
-    await withWorker(async ({ taskQueue }) => {
-      await register(t, taskQueue, devices);
-      const [retired, ...active] = devices;
-      await send(t, taskQueue, retired!.deviceId, { type: 'retire', occurredAt: nextOccurredAt() });
-      await waitForRow(t, retired!.deviceId, (r) => r.retiredAt !== null && r.complianceStatus === 'Successful', 'the retired row');
-      const before = new Map(await Promise.all(active.map(async (d) => [d.deviceId, (await deviceRow(t, d.deviceId))!.reportTime!] as const)));
+    await withWorker(
+      async ({ taskQueue }) => {
+        await register(t, taskQueue, devices);
+        const [retired, ...active] = devices;
+        await send(t, taskQueue, retired!.deviceId, { type: 'retire', occurredAt: nextOccurredAt() });
+        await waitForRow(t, retired!.deviceId, (r) => r.retiredAt !== null && r.complianceStatus === 'Successful', 'the retired row');
+        const before = new Map(
+          await Promise.all(active.map(async (d) => [d.deviceId, (await deviceRow(t, d.deviceId))!.reportTime!] as const)),
+        );
 
-      await ensureSchedules(env.temporalClient, testConfig(taskQueue, { SWEEP_DEVICES_PER_SECOND: '100' }), t.tenantId, env.db);
-      await env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
+        await ensureSchedules(env.temporalClient, testConfig(taskQueue, { SWEEP_DEVICES_PER_SECOND: '100' }), t.tenantId, env.db);
+        await env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
 
-      const [op] = await waitFor('the weekly operation', async () => {
-        const ops = await operationsOf(t, 'weekly');
-        return ops.length > 0 ? ops : null;
-      });
-      const finished = await waitForFinished(t, op!.operationId);
-      assert.match(finished.operationId, /^weekly-\d{4}-\d{2}-\d{2}T/);
-      assert.equal(finished.devicesTotal, 4);
-      assert.equal(finished.devicesSignalled, 4);
-      assert.equal(await getDevicesSkipped(env.db, finished.operationId), 0);
+        const [op] = await waitFor('the weekly operation', async () => {
+          const ops = await operationsOf(t, 'weekly');
+          return ops.length > 0 ? ops : null;
+        });
+        const finished = await waitForFinished(t, op!.operationId);
+        assert.match(finished.operationId, /^weekly-\d{4}-\d{2}-\d{2}T/);
+        assert.equal(finished.devicesTotal, 4);
+        assert.equal(finished.devicesSignalled, 4);
+        assert.equal(await getDevicesSkipped(env.db, finished.operationId), 0);
 
-      await waitForTrigger(t, active, 'weekly');
-      for (const d of active) {
-        const rows = await rowsOf(t, d.deviceId, 'weekly');
-        assert.equal(rows.length, 1, `${d.deviceId}: one weekly row`);
-        assert.equal(rows[0]!.outcome, 'Successful');
-        const row = await waitForRow(t, d.deviceId, (r) => r.reportTime !== null && r.reportTime > before.get(d.deviceId)!, 'a newer report time');
-        assert.equal(row.complianceStatus, 'Successful');
-        assert.equal(row.reportTime, rows[0]!.completedAt);
-      }
-      assert.deepEqual(await rowsOf(t, retired!.deviceId, 'weekly'), []);
-      assert.equal((await env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).describe()).info.numActionsTaken, 1);
-    }, { azure: t.azure });
+        await waitForTrigger(t, active, 'weekly');
+        for (const d of active) {
+          const rows = await rowsOf(t, d.deviceId, 'weekly');
+          assert.equal(rows.length, 1, `${d.deviceId}: one weekly row`);
+          assert.equal(rows[0]!.outcome, 'Successful');
+          const row = await waitForRow(
+            t,
+            d.deviceId,
+            (r) => r.reportTime !== null && r.reportTime > before.get(d.deviceId)!,
+            'a newer report time',
+          );
+          assert.equal(row.complianceStatus, 'Successful');
+          assert.equal(row.reportTime, rows[0]!.completedAt);
+        }
+        assert.deepEqual(await rowsOf(t, retired!.deviceId, 'weekly'), []);
+        assert.equal((await env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).describe()).info.numActionsTaken, 1);
+      },
+      { azure: t.azure },
+    );
   });
 
   it('finishes a sweep whose worker was SIGKILLed mid-page after restart, signalling every device exactly once', async () => {
@@ -127,51 +138,64 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     const devices = await seedDevices(t, 'crash', 24);
     // Devices live on one queue (a worker that stays up); the sweep on another, first served by a
     // worker process that is killed in the middle of the page.
-    await withWorker(async ({ taskQueue: deviceQueue }) => {
-      await register(t, deviceQueue, devices);
-      const sweepQueue = uniqueName('sweep');
-      let child: ChildProcess | undefined = await spawnWorkerProcess(sweepQueue);
-      const operationId = `weekly-${randomUUID()}`;
-      try {
-        await startSweep(env.temporalClient, env.db, {
-          tenantId: t.tenantId,
-          kind: 'weekly',
-          filter: null,
-          operationId,
-          startedAt: new Date().toISOString(),
-          taskQueue: sweepQueue,
-          // One page of 24, in batches of 4 paced at 8 devices/s: the kill lands inside the page.
-          options: { pageSize: 1_000, batchSize: 4, devicesPerSecond: 8, heartbeatTimeoutMs: 2_000 },
-        });
-        await waitFor('a few batches signalled', async () => ((await getOperationRow(operationId))?.devices_signalled ?? 0) >= 8, 30_000);
-        child.kill('SIGKILL');
-        await new Promise((resolve) => child!.once('exit', resolve));
-        child = undefined;
-        const atKill = (await getOperationRow(operationId))!;
-        assert.ok(atKill.devices_signalled >= 8 && atKill.devices_signalled < 24, `killed mid-page (${atKill.devices_signalled} signalled)`);
-        assert.equal(atKill.finished_at, null);
+    await withWorker(
+      async ({ taskQueue: deviceQueue }) => {
+        await register(t, deviceQueue, devices);
+        const sweepQueue = uniqueName('sweep');
+        let child: ChildProcess | undefined = await spawnWorkerProcess(sweepQueue);
+        const operationId = `weekly-${randomUUID()}`;
+        try {
+          await startSweep(env.temporalClient, env.db, {
+            tenantId: t.tenantId,
+            kind: 'weekly',
+            filter: null,
+            operationId,
+            startedAt: new Date().toISOString(),
+            taskQueue: sweepQueue,
+            // One page of 24, in batches of 4 paced at 8 devices/s: the kill lands inside the page.
+            options: { pageSize: 1_000, batchSize: 4, devicesPerSecond: 8, heartbeatTimeoutMs: 2_000 },
+          });
+          await waitFor('a few batches signalled', async () => ((await getOperationRow(operationId))?.devices_signalled ?? 0) >= 8, 30_000);
+          child.kill('SIGKILL');
+          await new Promise((resolve) => child!.once('exit', resolve));
+          child = undefined;
+          const atKill = (await getOperationRow(operationId))!;
+          assert.ok(
+            atKill.devices_signalled >= 8 && atKill.devices_signalled < 24,
+            `killed mid-page (${atKill.devices_signalled} signalled)`,
+          );
+          assert.equal(atKill.finished_at, null);
 
-        await withWorker(async () => {
-          const op = await waitForFinished(t, operationId, 60_000);
-          assert.equal(op.devicesTotal, 24);
-          assert.equal(op.devicesSignalled, 24);
-          assert.equal(await getDevicesSkipped(env.db, operationId), 0);
-        }, { taskQueue: sweepQueue, azure: t.azure });
+          await withWorker(
+            async () => {
+              const op = await waitForFinished(t, operationId, 60_000);
+              assert.equal(op.devicesTotal, 24);
+              assert.equal(op.devicesSignalled, 24);
+              assert.equal(await getDevicesSkipped(env.db, operationId), 0);
+            },
+            { taskQueue: sweepQueue, azure: t.azure },
+          );
 
-        // The retried page resumed from where the killed one stopped, not from the page start.
-        const page = await signalPageOutcome(fleetWorkflowId(t.tenantId, operationId));
-        assert.ok(page.attempt >= 2, `the page activity was retried (attempt ${page.attempt})`);
-        assert.ok(page.result.resumedFrom !== null && page.result.resumedFrom.signalled >= atKill.devices_signalled, `resumed at ${JSON.stringify(page.result.resumedFrom)}`);
-        assert.equal(page.result.signalled, 24);
+          // The retried page resumed from where the killed one stopped, not from the page start.
+          const page = await signalPageOutcome(fleetWorkflowId(t.tenantId, operationId));
+          assert.ok(page.attempt >= 2, `the page activity was retried (attempt ${page.attempt})`);
+          assert.ok(
+            page.result.resumedFrom !== null && page.result.resumedFrom.signalled >= atKill.devices_signalled,
+            `resumed at ${JSON.stringify(page.result.resumedFrom)}`,
+          );
+          assert.equal(page.result.signalled, 24);
 
-        await waitForTrigger(t, devices, 'weekly');
-        // Let any duplicate report show up before counting.
-        await new Promise((r) => setTimeout(r, 1_500));
-        for (const d of devices) assert.equal((await rowsOf(t, d.deviceId, 'weekly')).length, 1, `${d.deviceId}: exactly one weekly report`);
-      } finally {
-        child?.kill('SIGKILL');
-      }
-    }, { azure: t.azure });
+          await waitForTrigger(t, devices, 'weekly');
+          // Let any duplicate report show up before counting.
+          await new Promise((r) => setTimeout(r, 1_500));
+          for (const d of devices)
+            assert.equal((await rowsOf(t, d.deviceId, 'weekly')).length, 1, `${d.deviceId}: exactly one weekly report`);
+        } finally {
+          child?.kill('SIGKILL');
+        }
+      },
+      { azure: t.azure },
+    );
   });
 
   it('drops a report signal re-sent for the same operation and device, and skips a device whose workflow is not running', async () => {
@@ -184,7 +208,11 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
       args: [{ tenantId: t.tenantId, deviceId: 'dedup-0' }],
     });
     try {
-      const target = (operationId: string) => ({ tenantId: t.tenantId, deviceId: 'dedup-0', request: { trigger: 'weekly' as const, operationId } });
+      const target = (operationId: string) => ({
+        tenantId: t.tenantId,
+        deviceId: 'dedup-0',
+        request: { trigger: 'weekly' as const, operationId },
+      });
       assert.equal(await signalDeviceReport(env.temporalClient, target('op-a')), 'signalled');
       assert.equal(await signalDeviceReport(env.temporalClient, target('op-a')), 'signalled');
       assert.equal(await signalDeviceReport(env.temporalClient, target('op-b')), 'signalled');
@@ -200,7 +228,14 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     } finally {
       await handle.terminate('test cleanup');
     }
-    assert.equal(await signalDeviceReport(env.temporalClient, { tenantId: t.tenantId, deviceId: 'dedup-0', request: { trigger: 'weekly', operationId: 'op-c' } }), 'skipped');
+    assert.equal(
+      await signalDeviceReport(env.temporalClient, {
+        tenantId: t.tenantId,
+        deviceId: 'dedup-0',
+        request: { trigger: 'weekly', operationId: 'op-c' },
+      }),
+      'skipped',
+    );
   });
 
   it('pauses the weekly schedule when PUT /v1/settings pauses the weekly report, and resumes it', async () => {
@@ -210,7 +245,11 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     await ensureSchedules(env.temporalClient, config, t.tenantId, env.db);
     const handle = env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID);
     assert.equal((await handle.describe()).state.paused, false);
-    const api = makeApi({ tenantId: t.tenantId, temporalClient: env.temporalClient, schedules: createScheduleControl(env.temporalClient, config, t.tenantId) });
+    const api = makeApi({
+      tenantId: t.tenantId,
+      temporalClient: env.temporalClient,
+      schedules: createScheduleControl(env.temporalClient, config, t.tenantId),
+    });
 
     const pause = await call(api.app, 'PUT', '/v1/settings', { key: 'admin', body: { weeklyReport: { paused: true } } });
     assert.equal(pause.status, 200);
@@ -231,46 +270,55 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     const env = testEnv();
     const t = await newTenant();
     const devices = await seedDevices(t, 'resync', 3);
-    await withWorker(async ({ taskQueue }) => {
-      await register(t, taskQueue, devices);
-      const resyncTimestamp = new Date(Date.now() - 60_000).toISOString();
-      await env.emulator.control.setResyncTimestamp(t.tenantId, resyncTimestamp);
-      await ensureSchedules(env.temporalClient, testConfig(taskQueue, { SWEEP_DEVICES_PER_SECOND: '100' }), t.tenantId, env.db);
-      const schedule = env.temporalClient.schedule.getHandle(TENANT_HEARTBEAT_SCHEDULE_ID);
+    await withWorker(
+      async ({ taskQueue }) => {
+        await register(t, taskQueue, devices);
+        const resyncTimestamp = new Date(Date.now() - 60_000).toISOString();
+        await env.emulator.control.setResyncTimestamp(t.tenantId, resyncTimestamp);
+        await ensureSchedules(env.temporalClient, testConfig(taskQueue, { SWEEP_DEVICES_PER_SECOND: '100' }), t.tenantId, env.db);
+        const schedule = env.temporalClient.schedule.getHandle(TENANT_HEARTBEAT_SCHEDULE_ID);
 
-      const results = [];
-      for (let i = 1; i <= 2; i++) {
-        await schedule.trigger(ScheduleOverlapPolicy.SKIP);
-        const workflowId = await waitFor(`heartbeat run ${i}`, async () => {
-          const recent = (await schedule.describe()).info.recentActions;
-          return recent.length >= i ? recent[i - 1]!.action.workflow.workflowId : null;
+        const results = [];
+        for (let i = 1; i <= 2; i++) {
+          await schedule.trigger(ScheduleOverlapPolicy.SKIP);
+          const workflowId = await waitFor(`heartbeat run ${i}`, async () => {
+            const recent = (await schedule.describe()).info.recentActions;
+            return recent.length >= i ? recent[i - 1]!.action.workflow.workflowId : null;
+          });
+          results.push(await env.temporalClient.workflow.getHandle(workflowId).result());
+        }
+        const operationId = `resync-${resyncTimestamp}`;
+        assert.deepEqual(results, [
+          { sent: true, at: results[0].at, resyncTimestamp, resyncOperationId: operationId },
+          { sent: true, at: results[1].at, resyncTimestamp, resyncOperationId: null },
+        ]);
+
+        const op = await waitForFinished(t, operationId);
+        assert.equal(op.kind, 'resync');
+        assert.equal(op.devicesTotal, 3);
+        assert.equal(op.devicesSignalled, 3);
+        assert.deepEqual(
+          (await operationsOf(t, 'resync')).map((o) => o.operationId),
+          [operationId],
+        );
+        await waitForTrigger(t, devices, 'resync');
+        for (const d of devices) assert.equal((await rowsOf(t, d.deviceId, 'resync')).length, 1);
+
+        const settings = await getSettings(env.db, t.tenantId);
+        assert.equal(settings.lastHeartbeatAt, results[1].at);
+        assert.deepEqual(settings.lastHeartbeatResult, { ok: true, resyncTimestamp });
+        assert.equal(settings.lastResyncHandled, resyncTimestamp);
+        const api = makeApi({ tenantId: t.tenantId, temporalClient: env.temporalClient });
+        const shown = await call(api.app, 'GET', '/v1/settings', { key: 'admin' });
+        assert.deepEqual(((await shown.json()) as { heartbeat: unknown }).heartbeat, {
+          lastAt: results[1].at,
+          result: { ok: true, resyncTimestamp },
         });
-        results.push(await env.temporalClient.workflow.getHandle(workflowId).result());
-      }
-      const operationId = `resync-${resyncTimestamp}`;
-      assert.deepEqual(results, [
-        { sent: true, at: results[0].at, resyncTimestamp, resyncOperationId: operationId },
-        { sent: true, at: results[1].at, resyncTimestamp, resyncOperationId: null },
-      ]);
-
-      const op = await waitForFinished(t, operationId);
-      assert.equal(op.kind, 'resync');
-      assert.equal(op.devicesTotal, 3);
-      assert.equal(op.devicesSignalled, 3);
-      assert.deepEqual((await operationsOf(t, 'resync')).map((o) => o.operationId), [operationId]);
-      await waitForTrigger(t, devices, 'resync');
-      for (const d of devices) assert.equal((await rowsOf(t, d.deviceId, 'resync')).length, 1);
-
-      const settings = await getSettings(env.db, t.tenantId);
-      assert.equal(settings.lastHeartbeatAt, results[1].at);
-      assert.deepEqual(settings.lastHeartbeatResult, { ok: true, resyncTimestamp });
-      assert.equal(settings.lastResyncHandled, resyncTimestamp);
-      const api = makeApi({ tenantId: t.tenantId, temporalClient: env.temporalClient });
-      const shown = await call(api.app, 'GET', '/v1/settings', { key: 'admin' });
-      assert.deepEqual(((await shown.json()) as { heartbeat: unknown }).heartbeat, { lastAt: results[1].at, result: { ok: true, resyncTimestamp } });
-      const tenant = await env.emulator.control.tenant(t.tenantId);
-      assert.equal(tenant.heartbeats, 2);
-    }, { azure: t.azure });
+        const tenant = await env.emulator.control.tenant(t.tenantId);
+        assert.equal(tenant.heartbeats, 2);
+      },
+      { azure: t.azure },
+    );
   });
 
   it('reports exactly the devices matching the filter of POST /v1/sync, and its operation finishes with the right counts', async () => {
@@ -279,35 +327,50 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
     const healthy = await seedDevices(t, 'ok', 2);
     const canceled = await seedDevices(t, 'canceled', 1);
     const unknown = await seedDevices(t, 'unknown', 1, false);
-    await withWorker(async ({ taskQueue }) => {
-      await register(t, taskQueue, healthy);
-      await register(t, taskQueue, canceled, 'Failed', 'User_Canceled');
-      // Not in Entra: Microsoft fails the upload.
-      await register(t, taskQueue, unknown, 'Failed');
-      const failed = [...canceled, ...unknown];
+    await withWorker(
+      async ({ taskQueue }) => {
+        await register(t, taskQueue, healthy);
+        await register(t, taskQueue, canceled, 'Failed', 'User_Canceled');
+        // Not in Entra: Microsoft fails the upload.
+        await register(t, taskQueue, unknown, 'Failed');
+        const failed = [...canceled, ...unknown];
 
-      const config = testConfig(taskQueue, { SWEEP_DEVICES_PER_SECOND: '100' });
-      const api = makeApi({ tenantId: t.tenantId, temporalClient: env.temporalClient, fleet: createFleetClient(env.temporalClient, config, t.tenantId, { db: env.db }) });
-      const res = await call(api.app, 'POST', '/v1/sync', { key: 'admin', body: { complianceStatus: 'Failed' } });
-      assert.equal(res.status, 202);
-      const { operationId } = (await res.json()) as { operationId: string };
-      assert.match(operationId, /^sync-[0-9a-f-]{36}$/);
+        const config = testConfig(taskQueue, { SWEEP_DEVICES_PER_SECOND: '100' });
+        const api = makeApi({
+          tenantId: t.tenantId,
+          temporalClient: env.temporalClient,
+          fleet: createFleetClient(env.temporalClient, config, t.tenantId, { db: env.db }),
+        });
+        const res = await call(api.app, 'POST', '/v1/sync', { key: 'admin', body: { complianceStatus: 'Failed' } });
+        assert.equal(res.status, 202);
+        const { operationId } = (await res.json()) as { operationId: string };
+        assert.match(operationId, /^sync-[0-9a-f-]{36}$/);
 
-      await waitForTrigger(t, failed, 'manual');
-      const op = await waitFor('the operation to finish', async () => {
-        const r = await call(api.app, 'GET', `/v1/operations/${operationId}`, { key: 'admin' });
-        const body = (await r.json()) as { startedAt: string; finishedAt: string | null };
-        return r.status === 200 && body.finishedAt !== null ? body : null;
-      });
-      assert.deepEqual(op, { operationId, kind: 'sync', startedAt: op.startedAt, finishedAt: op.finishedAt, devicesTotal: 2, devicesSignalled: 2, devicesSkipped: 0 });
-      assert.ok(Date.parse(op.startedAt) <= Date.parse(op.finishedAt!));
-      for (const d of failed) {
-        const rows = await rowsOf(t, d.deviceId, 'manual');
-        assert.equal(rows.length, 1, `${d.deviceId}: one manual report`);
-        assert.equal(rows[0]!.outcome, 'Failed');
-      }
-      for (const d of healthy) assert.deepEqual(await rowsOf(t, d.deviceId, 'manual'), []);
-    }, { azure: t.azure });
+        await waitForTrigger(t, failed, 'manual');
+        const op = await waitFor('the operation to finish', async () => {
+          const r = await call(api.app, 'GET', `/v1/operations/${operationId}`, { key: 'admin' });
+          const body = (await r.json()) as { startedAt: string; finishedAt: string | null };
+          return r.status === 200 && body.finishedAt !== null ? body : null;
+        });
+        assert.deepEqual(op, {
+          operationId,
+          kind: 'sync',
+          startedAt: op.startedAt,
+          finishedAt: op.finishedAt,
+          devicesTotal: 2,
+          devicesSignalled: 2,
+          devicesSkipped: 0,
+        });
+        assert.ok(Date.parse(op.startedAt) <= Date.parse(op.finishedAt!));
+        for (const d of failed) {
+          const rows = await rowsOf(t, d.deviceId, 'manual');
+          assert.equal(rows.length, 1, `${d.deviceId}: one manual report`);
+          assert.equal(rows[0]!.outcome, 'Failed');
+        }
+        for (const d of healthy) assert.deepEqual(await rowsOf(t, d.deviceId, 'manual'), []);
+      },
+      { azure: t.azure },
+    );
   });
 });
 
@@ -328,13 +391,14 @@ function calendar(c: { minute: number; hour?: number | Range; dayOfWeek?: string
   };
 }
 
-
 async function getOperationRow(operationId: string): Promise<{ devices_signalled: number; finished_at: Date | null } | undefined> {
   return testEnv().db('operations').select('devices_signalled', 'finished_at').where({ operation_id: operationId }).first();
 }
 
 /** The last attempt number and the result of the sweep's page activity, from its history. */
-async function signalPageOutcome(workflowId: string): Promise<{ attempt: number; result: { signalled: number; resumedFrom: { signalled: number } | null } }> {
+async function signalPageOutcome(
+  workflowId: string,
+): Promise<{ attempt: number; result: { signalled: number; resumedFrom: { signalled: number } | null } }> {
   const events = (await testEnv().temporalClient.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
   const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'signalPage')!;
   const id = String(scheduled.eventId);
@@ -342,7 +406,10 @@ async function signalPageOutcome(workflowId: string): Promise<{ attempt: number;
   const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === id)!;
   return {
     attempt: started.activityTaskStartedEventAttributes!.attempt!,
-    result: decode(completed.activityTaskCompletedEventAttributes!.result!.payloads![0]!) as { signalled: number; resumedFrom: { signalled: number } | null },
+    result: decode(completed.activityTaskCompletedEventAttributes!.result!.payloads![0]!) as {
+      signalled: number;
+      resumedFrom: { signalled: number } | null;
+    },
   };
 }
 

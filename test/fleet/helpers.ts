@@ -3,14 +3,11 @@
  * visits exactly the devices the test registered, whatever else the suite left in the database.
  */
 import { randomUUID } from 'node:crypto';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { loadConfig, type AzureCredentials, type Config } from '../../config';
 import { getDevice, getOperation, listReportAttempts, type DeviceRow, type Operation } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
 import { TENANT_HEARTBEAT_SCHEDULE_ID, WEEKLY_REPORT_SCHEDULE_ID } from '../../workers/schedules';
-import { DEVICE_WORKFLOW_TYPE, SIGNAL_BY_EVENT_TYPE, deviceWorkflowId } from '../../workflows/messages';
-import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
-import { FAST_POLLS, nextOccurredAt, waitFor } from '../support/device-harness';
+import { FAST_POLLS, nextOccurredAt, sendEvent, waitFor } from '../support/device-harness';
 import { testEnv } from '../support/env';
 
 export interface FleetTenant {
@@ -57,20 +54,9 @@ export async function seedDevices(t: FleetTenant, prefix: string, count: number,
 }
 
 /** Sends one event as the API does, to the tenant's device workflow. */
-export async function send(t: FleetTenant, taskQueue: string, deviceId: string, event: DeviceEvent): Promise<void> {
-  const env = testEnv();
-  await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
-    workflowId: deviceWorkflowId(t.tenantId, deviceId),
-    taskQueue,
-    args: [{ tenantId: t.tenantId, deviceId, options: FAST_POLLS }],
-    signal: SIGNAL_BY_EVENT_TYPE[event.type].name,
-    signalArgs: [event as never],
-    typedSearchAttributes: [
-      { key: TenantIdKey, value: t.tenantId },
-      { key: DeviceIdKey, value: deviceId },
-    ],
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-  });
+/** Sends one event to a device of the fleet tenant, as the API does. */
+export function send(t: FleetTenant, taskQueue: string, deviceId: string, event: DeviceEvent): Promise<void> {
+  return sendEvent(taskQueue, deviceId, event, FAST_POLLS, t.tenantId);
 }
 
 export function registrationOf(d: FleetDevice, clientStatusCode: 'Success' | 'User_Canceled' = 'Success'): DeviceEvent {
@@ -88,15 +74,31 @@ export function deviceRow(t: FleetTenant, deviceId: string): Promise<DeviceRow |
   return getDevice(testEnv().db, t.tenantId, deviceId);
 }
 
-export function waitForRow(t: FleetTenant, deviceId: string, predicate: (r: DeviceRow) => boolean, what: string, timeoutMs = 60_000): Promise<DeviceRow> {
-  return waitFor(`${what} of ${deviceId}`, async () => {
-    const r = await deviceRow(t, deviceId);
-    return r && predicate(r) ? r : null;
-  }, timeoutMs);
+export function waitForRow(
+  t: FleetTenant,
+  deviceId: string,
+  predicate: (r: DeviceRow) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<DeviceRow> {
+  return waitFor(
+    `${what} of ${deviceId}`,
+    async () => {
+      const r = await deviceRow(t, deviceId);
+      return r && predicate(r) ? r : null;
+    },
+    timeoutMs,
+  );
 }
 
 /** Registers every device and waits until each one's first report settled as expected. */
-export async function register(t: FleetTenant, taskQueue: string, devices: FleetDevice[], status: 'Successful' | 'Failed' = 'Successful', clientStatusCode: 'Success' | 'User_Canceled' = 'Success'): Promise<void> {
+export async function register(
+  t: FleetTenant,
+  taskQueue: string,
+  devices: FleetDevice[],
+  status: 'Successful' | 'Failed' = 'Successful',
+  clientStatusCode: 'Success' | 'User_Canceled' = 'Success',
+): Promise<void> {
   await Promise.all(devices.map((d) => send(t, taskQueue, d.deviceId, registrationOf(d, clientStatusCode))));
   await Promise.all(devices.map((d) => waitForRow(t, d.deviceId, (r) => r.complianceStatus === status, `status ${status}`)));
 }
@@ -108,13 +110,17 @@ export async function rowsOf(t: FleetTenant, deviceId: string, trigger: string) 
 
 /** Waits until every device has a settled (Successful or Failed) timeline row of the trigger. */
 export async function waitForTrigger(t: FleetTenant, devices: FleetDevice[], trigger: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(`a settled ${trigger} row for each of ${devices.length} devices`, async () => {
-    for (const d of devices) {
-      const rows = await rowsOf(t, d.deviceId, trigger);
-      if (!rows.some((r) => r.outcome !== 'In-progress')) return false;
-    }
-    return true;
-  }, timeoutMs);
+  await waitFor(
+    `a settled ${trigger} row for each of ${devices.length} devices`,
+    async () => {
+      for (const d of devices) {
+        const rows = await rowsOf(t, d.deviceId, trigger);
+        if (!rows.some((r) => r.outcome !== 'In-progress')) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
 }
 
 export async function operationsOf(t: FleetTenant, kind: string): Promise<Operation[]> {
@@ -125,16 +131,23 @@ export async function operationsOf(t: FleetTenant, kind: string): Promise<Operat
 }
 
 export function waitForFinished(t: FleetTenant, operationId: string, timeoutMs = 60_000): Promise<Operation> {
-  return waitFor(`operation ${operationId} to finish`, async () => {
-    const op = await getOperation(testEnv().db, t.tenantId, operationId);
-    return op && op.finishedAt !== null ? op : null;
-  }, timeoutMs);
+  return waitFor(
+    `operation ${operationId} to finish`,
+    async () => {
+      const op = await getOperation(testEnv().db, t.tenantId, operationId);
+      return op && op.finishedAt !== null ? op : null;
+    },
+    timeoutMs,
+  );
 }
 
 /** Both Schedules are namespace-wide: each test leaves none behind. */
 export async function deleteSchedules(): Promise<void> {
   const client = testEnv().temporalClient;
   for (const id of [WEEKLY_REPORT_SCHEDULE_ID, TENANT_HEARTBEAT_SCHEDULE_ID]) {
-    await client.schedule.getHandle(id).delete().catch(() => undefined);
+    await client.schedule
+      .getHandle(id)
+      .delete()
+      .catch(() => undefined);
   }
 }

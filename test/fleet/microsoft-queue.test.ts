@@ -10,19 +10,38 @@ import { nextOccurredAt, waitFor, withWorker } from '../support/device-harness';
 import { recordHistories, recording } from '../support/histories';
 import { testEnv } from '../support/env';
 import { deviceWorkflowId } from '../../workflows/messages';
-import { newTenant, register, registrationOf, rowsOf, seedDevices, send, waitForFinished, waitForRow, waitForTrigger, type FleetDevice, type FleetTenant } from './helpers';
+import {
+  newTenant,
+  register,
+  registrationOf,
+  rowsOf,
+  seedDevices,
+  send,
+  waitForFinished,
+  waitForRow,
+  waitForTrigger,
+  type FleetDevice,
+  type FleetTenant,
+} from './helpers';
 
 /** The upload PUTs of a tenant in the journal, oldest first, with the message id each carries. */
 function uploadsOf(journal: JournalEntry[], t: FleetTenant): Array<JournalEntry & { messageId: string }> {
   return journal
-    .filter((e) => e.method === 'PUT' && e.path.includes('DataUploadMessages(') && (e.body as { TenantId?: string } | undefined)?.TenantId === t.tenantId)
+    .filter(
+      (e) =>
+        e.method === 'PUT' &&
+        e.path.includes('DataUploadMessages(') &&
+        (e.body as { TenantId?: string } | undefined)?.TenantId === t.tenantId,
+    )
     .map((e) => ({ ...e, messageId: /guid'([^']+)'/.exec(e.path)![1]!.toLowerCase() }));
 }
 
 /** Devices whose workflow has scheduled a Microsoft activity that no worker has started yet. */
 async function queuedReports(t: FleetTenant, devices: FleetDevice[]): Promise<number> {
   const env = testEnv();
-  const described = await Promise.all(devices.map((d) => env.temporalClient.workflow.getHandle(deviceWorkflowId(t.tenantId, d.deviceId)).describe()));
+  const described = await Promise.all(
+    devices.map((d) => env.temporalClient.workflow.getHandle(deviceWorkflowId(t.tenantId, d.deviceId)).describe()),
+  );
   const SCHEDULED = 1; // PENDING_ACTIVITY_STATE_SCHEDULED
   return described.filter((w) => (w.raw.pendingActivities ?? []).some((a) => a.state === SCHEDULED)).length;
 }
@@ -52,17 +71,26 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
     const devices = await seedDevices(t, 'calls', 3);
     await withWorker(({ taskQueue }) => register(t, taskQueue, devices), { azure: t.azure, taskQueue: `calls-${t.tenantId}` });
     const lookups = (journal: JournalEntry[]) =>
-      journal.filter((e) => e.service === 'graph' && devices.some((d) => e.path.includes(encodeURIComponent(d.userPrincipalName).replace(/%40/g, '@')) || e.path.includes(d.azureDeviceId)));
+      journal.filter(
+        (e) =>
+          e.service === 'graph' &&
+          devices.some(
+            (d) => e.path.includes(encodeURIComponent(d.userPrincipalName).replace(/%40/g, '@')) || e.path.includes(d.azureDeviceId),
+          ),
+      );
     assert.equal(lookups(await env.emulator.control.requests()).length, 6, 'the first reports looked up each user and device once');
 
     const before = new Date().toISOString();
     await env.emulator.control.setOptions({ pollsBeforeTerminal: 0 });
     try {
       // A new worker: a new Microsoft client, with nothing cached in memory.
-      await withWorker(async ({ taskQueue }) => {
-        await waitForFinished(t, await weeklySweep(t, taskQueue, 0));
-        await waitForTrigger(t, devices, 'weekly');
-      }, { azure: t.azure, taskQueue: `calls-${t.tenantId}` });
+      await withWorker(
+        async ({ taskQueue }) => {
+          await waitForFinished(t, await weeklySweep(t, taskQueue, 0));
+          await waitForTrigger(t, devices, 'weekly');
+        },
+        { azure: t.azure, taskQueue: `calls-${t.tenantId}` },
+      );
     } finally {
       await env.emulator.control.setOptions({ pollsBeforeTerminal: 1 });
     }
@@ -87,26 +115,38 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
     const before = new Date().toISOString();
     let queuedAtSend = 0;
     // 4 calls/s: 2 report activities per second, so the sweep's 12 reports queue up for 6 s.
-    await withWorker(async () => {
-      await waitForFinished(t, await weeklySweep(t, taskQueue, 0));
-      // Every device workflow has scheduled its report: the queue holds the backlog.
-      queuedAtSend = await waitFor('the sweep reports queued', async () => {
-        const n = await queuedReports(t, backlog);
-        return n >= 8 ? n : null;
-      }, 20_000);
-      await send(t, taskQueue, newcomer!.deviceId, registrationOf(newcomer!));
-      await waitForRow(t, newcomer!.deviceId, (r) => r.complianceStatus === 'Successful', 'the new device reported');
-      await waitForTrigger(t, backlog, 'weekly', 60_000);
-    }, { azure: t.azure, taskQueue, azureMaxCallsPerSecond: 4 });
+    await withWorker(
+      async () => {
+        await waitForFinished(t, await weeklySweep(t, taskQueue, 0));
+        // Every device workflow has scheduled its report: the queue holds the backlog.
+        queuedAtSend = await waitFor(
+          'the sweep reports queued',
+          async () => {
+            const n = await queuedReports(t, backlog);
+            return n >= 8 ? n : null;
+          },
+          20_000,
+        );
+        await send(t, taskQueue, newcomer!.deviceId, registrationOf(newcomer!));
+        await waitForRow(t, newcomer!.deviceId, (r) => r.complianceStatus === 'Successful', 'the new device reported');
+        await waitForTrigger(t, backlog, 'weekly', 60_000);
+      },
+      { azure: t.azure, taskQueue, azureMaxCallsPerSecond: 4 },
+    );
 
     const uploads = uploadsOf(await testEnv().emulator.control.requests({ since: before }), t);
     const registration = (await rowsOf(t, newcomer!.deviceId, 'registration'))[0]!;
-    const weeklyIds = new Set(await Promise.all(backlog.map(async (d) => (await rowsOf(t, d.deviceId, 'weekly'))[0]!.messageId!.toLowerCase())));
+    const weeklyIds = new Set(
+      await Promise.all(backlog.map(async (d) => (await rowsOf(t, d.deviceId, 'weekly'))[0]!.messageId!.toLowerCase())),
+    );
     const position = uploads.findIndex((u) => u.messageId === registration.messageId!.toLowerCase());
     assert.ok(position >= 0, 'the new device was uploaded');
     const weeklyAfter = uploads.slice(position + 1).filter((u) => weeklyIds.has(u.messageId)).length;
     // First in, first out, none would come after it; a few leave the queue while its report is being scheduled.
-    assert.ok(weeklyAfter >= Math.ceil(queuedAtSend / 2), `the new device went ahead of the sweep's backlog (${queuedAtSend} queued when it registered, ${weeklyAfter} uploaded after it)`);
+    assert.ok(
+      weeklyAfter >= Math.ceil(queuedAtSend / 2),
+      `the new device went ahead of the sweep's backlog (${queuedAtSend} queued when it registered, ${weeklyAfter} uploaded after it)`,
+    );
     const weeklyTimes = uploads.filter((u) => weeklyIds.has(u.messageId)).map((u) => Date.parse(u.at));
     // 12 reports at 2 activities/s take about 6 s; unlimited they take well under one.
     assert.ok(Math.max(...weeklyTimes) - Math.min(...weeklyTimes) >= 3_000, 'the sweep ran at the budget, not at full speed');
@@ -120,20 +160,40 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
 
     const before = new Date().toISOString();
     // No worker serves the Microsoft queue: the weekly report stays queued.
-    await withWorker(async () => {
-      await waitForFinished(t, await weeklySweep(t, taskQueue, 0));
-      await waitFor('the weekly report queued', async () => (await queuedReports(t, [device!])) === 1, 20_000);
-      await send(t, taskQueue, device!.deviceId, { type: 'compliance', occurredAt: nextOccurredAt(), actions: ['QUARANTINE'] });
-      await waitForRow(t, device!.deviceId, (r) => r.policyAction === 'QUARANTINE' && r.complianceStatus === 'In-progress', 'the newer state applied');
-    }, { azure: t.azure, taskQueue, microsoftTaskQueue: `nobody-${t.tenantId}` });
-    await withWorker(async () => {
-      await waitForRow(t, device!.deviceId, (r) => r.policyAction === 'QUARANTINE' && r.complianceStatus === 'Successful', 'the newer state reported');
-    }, { azure: t.azure, taskQueue });
+    await withWorker(
+      async () => {
+        await waitForFinished(t, await weeklySweep(t, taskQueue, 0));
+        await waitFor('the weekly report queued', async () => (await queuedReports(t, [device!])) === 1, 20_000);
+        await send(t, taskQueue, device!.deviceId, { type: 'compliance', occurredAt: nextOccurredAt(), actions: ['QUARANTINE'] });
+        await waitForRow(
+          t,
+          device!.deviceId,
+          (r) => r.policyAction === 'QUARANTINE' && r.complianceStatus === 'In-progress',
+          'the newer state applied',
+        );
+      },
+      { azure: t.azure, taskQueue, microsoftTaskQueue: `nobody-${t.tenantId}` },
+    );
+    await withWorker(
+      async () => {
+        await waitForRow(
+          t,
+          device!.deviceId,
+          (r) => r.policyAction === 'QUARANTINE' && r.complianceStatus === 'Successful',
+          'the newer state reported',
+        );
+      },
+      { azure: t.azure, taskQueue },
+    );
 
     const uploads = uploadsOf(await testEnv().emulator.control.requests({ since: before }), t);
     const compliance = await rowsOf(t, device!.deviceId, 'compliance');
     assert.equal(compliance.length, 1);
-    assert.deepEqual(uploads.map((u) => u.messageId), [compliance[0]!.messageId!.toLowerCase()], 'one upload: the newer state');
+    assert.deepEqual(
+      uploads.map((u) => u.messageId),
+      [compliance[0]!.messageId!.toLowerCase()],
+      'one upload: the newer state',
+    );
     assert.deepEqual(await rowsOf(t, device!.deviceId, 'weekly'), [], 'the weekly request was answered by the newer report');
     assert.equal((await testEnv().emulator.control.entraDevice(t.tenantId, device!.azureDeviceId))?.isCompliant, false);
     // The replay guard keeps this run: it is the one history where a queued report is cancelled.

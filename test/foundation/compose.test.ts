@@ -8,12 +8,11 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/project-root';
 import YAML from 'yaml';
 import { CONFIG_VARIABLES, LOCAL_ONLY_VARIABLES, PROCESS_VARIABLES, loadConfig, type Config } from '../../config';
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../../workflows/search-attributes';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 interface Service {
   image?: string;
@@ -29,8 +28,8 @@ interface ComposeFile {
   services: Record<string, Service>;
 }
 
-const compose = YAML.parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
-const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+const compose = YAML.parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
+const dockerfile = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
 
 /** A service's environment as name → raw (uninterpolated) value. */
 function rawEnv(service: string): Record<string, string> {
@@ -127,7 +126,10 @@ describe('docker-compose.yml and Dockerfile', () => {
   });
 
   it('classifies every variable of the config module (a new one cannot be forgotten here)', () => {
-    const used = new Set<string>([...PROCESSES.flatMap((p) => [...PROCESS_VARIABLES[p].required, ...PROCESS_VARIABLES[p].optional]), ...LOCAL_ONLY_VARIABLES]);
+    const used = new Set<string>([
+      ...PROCESSES.flatMap((p) => [...PROCESS_VARIABLES[p].required, ...PROCESS_VARIABLES[p].optional]),
+      ...LOCAL_ONLY_VARIABLES,
+    ]);
     const unclassified = CONFIG_VARIABLES.filter((v) => !used.has(v));
     assert.deepEqual(unclassified, [], 'add them to PROCESS_VARIABLES or LOCAL_ONLY_VARIABLES in config/index.ts');
     for (const v of used) assert.ok((CONFIG_VARIABLES as string[]).includes(v), `${v} is not read by config/index.ts`);
@@ -140,7 +142,7 @@ describe('docker-compose.yml and Dockerfile', () => {
       const missing = [...required, ...optional].filter((v) => !(v in env));
       assert.deepEqual(missing, [], `${SERVICE_OF[proc]} lacks these variables`);
       for (const v of required) assert.notEqual(env[v]!.trim(), '', `${v} has a value`);
-      // Node's own variable of api-contract §5.
+      // Node's own variable (docs/http-contract.md, Configuration).
       assert.ok('NODE_EXTRA_CA_CERTS' in env, 'NODE_EXTRA_CA_CERTS is passed through');
       // Local-only variables have no business in a deployment.
       for (const v of LOCAL_ONLY_VARIABLES) assert.ok(!(v in env), `${v} is only for npm start`);
@@ -150,10 +152,13 @@ describe('docker-compose.yml and Dockerfile', () => {
       const s = compose.services[SERVICE_OF[proc]]!;
       const build = typeof s.build === 'string' ? { context: s.build } : s.build;
       assert.ok(build, 'built, not pulled');
-      assert.equal(path.resolve(ROOT, build.context ?? '.', build.dockerfile ?? 'Dockerfile'), path.join(ROOT, 'Dockerfile'));
+      assert.equal(
+        path.resolve(PROJECT_ROOT, build.context ?? '.', build.dockerfile ?? 'Dockerfile'),
+        path.join(PROJECT_ROOT, 'Dockerfile'),
+      );
       const command = Array.isArray(s.command) ? s.command.join(' ') : (s.command ?? '');
       assert.ok(command.includes(ENTRY_OF[proc]), `command ${command}`);
-      assert.ok(existsSync(path.join(ROOT, ENTRY_OF[proc])));
+      assert.ok(existsSync(path.join(PROJECT_ROOT, ENTRY_OF[proc])));
     });
 
     it(`gives the ${proc} an environment its configuration accepts, with the contract's defaults`, () => {
@@ -172,15 +177,19 @@ describe('docker-compose.yml and Dockerfile', () => {
         assert.equal(config.keys.admin, SECRETS.ADMIN_API_KEY);
       }
       // Every default in the compose file is the config module's own default.
-      const defaults = loadConfig({ AZURE_TENANT_ID: SECRETS.AZURE_TENANT_ID, AZURE_CLIENT_ID: SECRETS.AZURE_CLIENT_ID, AZURE_CLIENT_SECRET: SECRETS.AZURE_CLIENT_SECRET });
+      const defaults = loadConfig({
+        AZURE_TENANT_ID: SECRETS.AZURE_TENANT_ID,
+        AZURE_CLIENT_ID: SECRETS.AZURE_CLIENT_ID,
+        AZURE_CLIENT_SECRET: SECRETS.AZURE_CLIENT_SECRET,
+      });
       const pick = (c: Readonly<Config>) => ({
         apiPort: c.apiPort,
         workerMetricsPort: c.workerMetricsPort,
         namespace: c.temporal.namespace,
         taskQueue: c.temporal.taskQueue,
-        authorityHost: c.azureAuthorityHost,
-        graphBaseUrl: c.graphBaseUrl,
-        requestTimeoutMs: c.azureRequestTimeoutMs,
+        authorityHost: c.azure?.authorityHost,
+        graphBaseUrl: c.azure?.graphBaseUrl,
+        requestTimeoutMs: c.azure?.requestTimeoutMs,
         weeklyReportCron: c.weeklyReportCron,
         heartbeatCron: c.heartbeatCron,
         azureMaxCallsPerSecond: c.azureMaxCallsPerSecond,
@@ -193,7 +202,8 @@ describe('docker-compose.yml and Dockerfile', () => {
 
   it('starts the worker with its Node flags (the heap cap) in docker-compose.yml and in npm run worker, as npm start and the benchmarks do', () => {
     const composeCommand = (compose.services.worker!.command as string[]).join(' ');
-    const npmScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.worker!;
+    const npmScript = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+      .scripts.worker!;
     for (const launcher of [composeCommand, npmScript]) {
       assert.ok(launcher.includes(`${WORKER_NODE_FLAGS.join(' ')} --import tsx ${WORKER_ENTRY}`), launcher);
     }
@@ -239,7 +249,7 @@ describe('docker-compose.yml and Dockerfile', () => {
     const setupEnv = resolvedEnv('temporal-setup', SECRETS);
     assert.equal(setupEnv.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.deepEqual((setupEnv.SEARCH_ATTRIBUTES ?? '').split(/\s+/).filter(Boolean), SEARCH_ATTRIBUTE_CLI_ARGS);
-    const script = (Array.isArray(setup.command) ? setup.command.join('\n') : (setup.command ?? ''));
+    const script = Array.isArray(setup.command) ? setup.command.join('\n') : (setup.command ?? '');
     const shell = interpolate(script, {});
     assert.match(shell, /for sa in \$SEARCH_ATTRIBUTES/);
     assert.match(shell, /temporal operator search-attribute create .*--name "\$name" --type "\$type"/);
@@ -256,10 +266,16 @@ describe('docker-compose.yml and Dockerfile', () => {
   it('builds the image on Debian Node 20 with npm ci and runs it as a non-root user', () => {
     const from = /^FROM\s+(\S+)/m.exec(dockerfile)?.[1];
     assert.ok(from, 'a FROM line');
-    assert.match(from, /^(docker\.io\/(library\/)?)?node:20(\.\d+){0,2}-(bookworm|bullseye|trixie)(-slim)?(@sha256:[0-9a-f]{64})?$/, `Debian-based Node 20, got ${from}`);
+    assert.match(
+      from,
+      /^(docker\.io\/(library\/)?)?node:20(\.\d+){0,2}-(bookworm|bullseye|trixie)(-slim)?(@sha256:[0-9a-f]{64})?$/,
+      `Debian-based Node 20, got ${from}`,
+    );
     assert.match(dockerfile, /^RUN\s+npm ci\b/m);
     assert.match(dockerfile, /^USER\s+(node|\d+)/m);
-    const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignore = readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['node_modules', '.data', '.tools']) assert.ok(ignore.includes(p), `.dockerignore keeps out ${p}`);
   });
 });

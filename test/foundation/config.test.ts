@@ -1,13 +1,12 @@
 /**
- * The configuration module (api-contract §5): the contract's defaults, and a bad value stops a
+ * The configuration module (docs/http-contract.md, Configuration): the defaults, and a bad value stops a
  * process at start with exactly one line naming the variable (never echoing a secret).
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { ConfigError, loadConfig } from '../../config';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import { PROJECT_ROOT } from '../../lib/project-root';
+import { ConfigError, loadConfig, parseIsoDuration } from '../../config';
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../../domain/constants';
 
 function problemOf(env: Record<string, string>): ConfigError {
   try {
@@ -23,7 +22,7 @@ function problemOf(env: Record<string, string>): ConfigError {
 function run(entry: string, env: Record<string, string>): { status: number | null; stdout: string; stderr: string; ms: number } {
   const started = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
+    cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     encoding: 'utf8',
     timeout: 30_000,
@@ -39,13 +38,45 @@ describe('configuration', () => {
     assert.equal(c.databaseUrl, undefined, 'embedded Postgres');
     assert.deepEqual({ ...c.temporal }, { address: undefined, namespace: 'default', taskQueue: 'azure-compliance', cliPath: undefined });
     assert.equal(c.azure, undefined, 'the local emulator');
-    assert.equal(c.azureAuthorityHost, 'https://login.microsoftonline.com');
-    assert.equal(c.graphBaseUrl, 'https://graph.microsoft.com');
+    const withCredentials = loadConfig({
+      AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555',
+      AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+      AZURE_CLIENT_SECRET: 's',
+    });
+    assert.deepEqual(
+      { ...withCredentials.azure },
+      {
+        tenantId: '11111111-2222-4333-8444-555555555555',
+        clientId: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+        clientSecret: 's',
+        authorityHost: 'https://login.microsoftonline.com',
+        graphBaseUrl: 'https://graph.microsoft.com',
+        requestTimeoutMs: 30000,
+      },
+    );
     assert.equal(c.weeklyReportCron, '0 6 * * 1');
     assert.equal(c.logLevel, 'info');
     assert.equal(c.azureEmulatorPort, 9443);
     assert.equal(c.dataDir, '.data');
     assert.deepEqual({ ...c.local }, { temporalPort: 7233, temporalUiPort: 8233, postgresPort: 5433 });
+    assert.equal(c.maxClockSkewMs, 5 * 60_000, 'MAX_CLOCK_SKEW PT5M');
+    assert.equal(c.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS, "the domain's default for callers without a config");
+  });
+
+  it('reads MAX_CLOCK_SKEW as an ISO 8601 duration', () => {
+    const cases: Array<[string, number]> = [
+      ['PT30S', 30_000],
+      ['PT5M', 300_000],
+      ['PT1H30M', 5_400_000],
+      ['P1D', 86_400_000],
+      ['PT0.5S', 500],
+      ['PT0S', 0],
+      [' PT2M ', 120_000],
+    ];
+    for (const [value, ms] of cases) assert.equal(loadConfig({ MAX_CLOCK_SKEW: value }).maxClockSkewMs, ms, value);
+    assert.equal(parseIsoDuration('P'), undefined);
+    assert.equal(parseIsoDuration('PT'), undefined);
+    assert.equal(parseIsoDuration('P1M'), undefined, 'months are refused: their length depends on the date');
   });
 
   it('reads each variable', () => {
@@ -84,9 +115,24 @@ describe('configuration', () => {
     ['TEMPORAL_ADDRESS', { TEMPORAL_ADDRESS: 'localhost' }, /TEMPORAL_ADDRESS must be host:port/],
     ['AZURE_AUTHORITY_HOST', { AZURE_AUTHORITY_HOST: 'http://login.example' }, /AZURE_AUTHORITY_HOST must be an https:\/\/ URL/],
     ['WEEKLY_REPORT_CRON', { WEEKLY_REPORT_CRON: 'every monday' }, /WEEKLY_REPORT_CRON must be a five-field cron expression/],
-    ['AZURE_TENANT_ID', { AZURE_TENANT_ID: 'contoso', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' }, /AZURE_TENANT_ID must be a GUID/],
-    ['AZURE_CLIENT_ID', { AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555' }, /AZURE_CLIENT_ID is required when AZURE_TENANT_ID is set/],
+    [
+      'AZURE_TENANT_ID',
+      { AZURE_TENANT_ID: 'contoso', AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa', AZURE_CLIENT_SECRET: 's' },
+      /AZURE_TENANT_ID must be a GUID/,
+    ],
+    [
+      'AZURE_CLIENT_ID',
+      { AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555' },
+      /AZURE_CLIENT_ID is required when AZURE_TENANT_ID is set/,
+    ],
     ['TEMPORAL_DEV_PORT', { TEMPORAL_DEV_PORT: '-1' }, /TEMPORAL_DEV_PORT/],
+    [
+      'MAX_CLOCK_SKEW',
+      { MAX_CLOCK_SKEW: '5 minutes' },
+      /^configuration error: MAX_CLOCK_SKEW must be an ISO 8601 duration such as PT5M, PT30S or PT1H \(got "5 minutes"\)$/,
+    ],
+    ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: '300' }, /MAX_CLOCK_SKEW must be an ISO 8601 duration/],
+    ['MAX_CLOCK_SKEW', { MAX_CLOCK_SKEW: 'P2D' }, /MAX_CLOCK_SKEW must be at most P1D \(a day\)/],
   ];
   for (const [variable, env, message] of bad) {
     it(`names ${variable} when it is wrong (${JSON.stringify(env[variable] ?? env)})`, () => {
@@ -111,6 +157,13 @@ describe('configuration', () => {
     assert.match(r.stderr, /^configuration error: API_PORT [^\n]*"eighty"\)\n$/, `exactly one line, got ${JSON.stringify(r.stderr)}`);
   });
 
+  it('stops the API with one line naming MAX_CLOCK_SKEW when it is not a duration', function () {
+    this.timeout(30_000);
+    const r = run('api/main.ts', { MAX_CLOCK_SKEW: '5m' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, 'configuration error: MAX_CLOCK_SKEW must be an ISO 8601 duration such as PT5M, PT30S or PT1H (got "5m")\n');
+  });
+
   it('stops the worker and the API with one line naming the variable', function () {
     this.timeout(30_000);
     for (const entry of ['workers/main.ts', 'api/main.ts']) {
@@ -118,5 +171,26 @@ describe('configuration', () => {
       assert.equal(r.status, 2, `${entry}: ${r.stderr}`);
       assert.match(r.stderr, /^configuration error: LOG_LEVEL [^\n]*\n$/, `${entry} printed ${JSON.stringify(r.stderr)}`);
     }
+  });
+
+  it('stops the worker at start with one line naming the required variables it lacks (PROCESS_VARIABLES)', function () {
+    this.timeout(30_000);
+    const r = run('workers/main.ts', {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
+      AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555',
+      AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+      AZURE_CLIENT_SECRET: 's',
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      'configuration error: TEMPORAL_ADDRESS is required by the worker (npm start sets it for its embedded defaults)\n',
+    );
+    const none = run('workers/main.ts', {});
+    assert.equal(none.status, 2, none.stderr);
+    assert.equal(
+      none.stderr,
+      'configuration error: DATABASE_URL, TEMPORAL_ADDRESS, AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are required by the worker (npm start sets them for its embedded defaults)\n',
+    );
   });
 });

@@ -3,8 +3,9 @@
  * TEMPORAL_ADDRESS or Azure credentials (so the embedded Postgres, the Temporal dev server and the
  * Azure emulator all start), in a DATA_DIR of its own and on free ports. It must print the API URL,
  * answer /readyz and serve the Temporal UI, and after Ctrl-C (SIGINT to its process group) leave no
- * process behind. A second start reuses what the first kept (cluster, keys, tenant) and, when a child
- * dies, stops everything and exits non-zero naming it.
+ * process behind. A second start reuses what the first kept (cluster, keys, tenant), restarts a killed
+ * worker or API with backoff, and stops everything (exit 1, one line) on the 5th crash of one within a
+ * minute; the death of an infrastructure child stops everything at once.
  */
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,10 +13,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/project-root';
 import { portOpen } from '../../lib/temporal-cli';
 import { testEnv } from '../support/env';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 interface Ports {
   api: number;
@@ -76,7 +76,7 @@ class StartRun {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn('npx', ['tsx', 'scripts/start.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn('npx', ['tsx', 'scripts/start.ts'], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const s of [this.child.stdout, this.child.stderr]) s?.on('data', (c: Buffer) => (this.output += c.toString()));
     this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
   }
@@ -100,7 +100,9 @@ class StartRun {
   }
 
   async exited(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`npm start did not exit within ${timeoutMs / 1000} s:\n${this.tail()}`)), timeoutMs).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`npm start did not exit within ${timeoutMs / 1000} s:\n${this.tail()}`)), timeoutMs).unref(),
+    );
     return Promise.race([this.exit, timeout]);
   }
 
@@ -133,7 +135,16 @@ describe('npm start', function () {
     for (const k of Object.keys(ports) as Array<keyof Ports>) ports[k] = await pickPort(taken);
     env = { ...process.env };
     // The embedded defaults: nothing external configured.
-    for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'MDM_API_KEY', 'ADMIN_API_KEY']) delete env[k];
+    for (const k of [
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'AZURE_TENANT_ID',
+      'AZURE_CLIENT_ID',
+      'AZURE_CLIENT_SECRET',
+      'MDM_API_KEY',
+      'ADMIN_API_KEY',
+    ])
+      delete env[k];
     Object.assign(env, {
       DATA_DIR: dataDir,
       API_PORT: String(ports.api),
@@ -218,7 +229,39 @@ describe('npm start', function () {
     await assertNothingLeft();
   });
 
-  it('starts again on what it kept, and stops everything (exit 1, naming it) when a child dies', async () => {
+  /** The process running `entry` (node itself, not npx or a shell). */
+  function processRunning(entry: string): { pid: number; cmdline: string } | undefined {
+    return processesMentioning(dataDir).find(
+      (p) => p.cmdline.includes(entry) && !p.cmdline.includes('npx') && p.cmdline.startsWith(process.execPath),
+    );
+  }
+
+  /** The pid of the `n`-th restart of child `name` (1-based), once npm start has printed it. */
+  async function restartedPid(run: StartRun, name: string, n: number, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pids = [...run.output.matchAll(new RegExp(`^${name} +\\| restarted \\(pid (\\d+)\\)$`, 'gm'))].map((m) => Number(m[1]));
+      if (pids.length >= n) return pids[n - 1]!;
+      if (Date.now() > deadline) assert.fail(`no restart ${n} of ${name} within ${timeoutMs / 1000} s:\n${run.tail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Waits until `/healthz` of the API answers 200 (after a restart of the API). */
+  async function healthyAgain(apiUrl: string, run: StartRun, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await fetch(`${apiUrl}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) return;
+      if (Date.now() > deadline) assert.fail(`the API did not answer /healthz again within ${timeoutMs / 1000} s:\n${run.tail()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it('starts again on what it kept; restarts a killed worker or API with backoff while the API keeps answering; stops (exit 1, one line) on the 5th worker crash within a minute', async () => {
     const first = readFileSync(path.join(dataDir, 'keys.json'), 'utf8');
     const tenant = readFileSync(path.join(dataDir, 'azure-emulator', 'tenant.json'), 'utf8');
     const run = new StartRun(env);
@@ -230,12 +273,62 @@ describe('npm start', function () {
     assert.equal(readFileSync(path.join(dataDir, 'azure-emulator', 'tenant.json'), 'utf8'), tenant, 'same tenant');
     assert.equal((await fetch(`${apiUrl}/readyz`)).status, 200);
 
-    const api = processesMentioning(dataDir).find((p) => p.cmdline.includes('api/main.ts') && !p.cmdline.includes('npx'));
+    // 1. The worker is killed: restarted after 0.5 s; the API answers meanwhile.
+    const worker = processRunning('workers/main.ts');
+    assert.ok(worker, 'the worker process');
+    process.kill(worker.pid, 'SIGKILL');
+    await run.waitFor(
+      /^worker +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m,
+      10_000,
+    );
+    const health = await fetch(`${apiUrl}/healthz`);
+    assert.deepEqual([health.status, await health.json()], [200, { status: 'ok' }], 'the API keeps answering while the worker is down');
+    const newWorker = await restartedPid(run, 'worker', 1, 10_000);
+    assert.notEqual(newWorker, worker.pid);
+    assert.equal(processRunning('workers/main.ts')?.pid, newWorker, 'a new worker process runs');
+
+    // 2. The API is killed: restarted, and answers again.
+    const api = processRunning('api/main.ts');
     assert.ok(api, 'the API process');
     process.kill(api.pid, 'SIGKILL');
+    await run.waitFor(
+      /^api +\| exited unexpectedly \(killed by SIGKILL\): restarting it in 0\.5 s \(restart 1; 5 crashes within 60 s stop everything\)$/m,
+      10_000,
+    );
+    await healthyAgain(apiUrl, run, 30_000);
+    assert.equal((await fetch(`${apiUrl}/readyz`)).status, 200);
+    assert.equal(run.child.exitCode, null, 'npm start still runs');
+
+    // 3. Four more worker crashes within the minute: backoff doubles, the 5th stops everything.
+    for (let crash = 2; crash <= 5; crash++) process.kill(await restartedPid(run, 'worker', crash - 1, 15_000), 'SIGKILL');
     const { code } = await run.exited(60_000);
     assert.equal(code, 1, run.tail());
-    assert.match(run.output, /api exited unexpectedly \(killed by SIGKILL\)/);
+    for (const [restart, delay] of [
+      [2, '1 s'],
+      [3, '2 s'],
+      [4, '4 s'],
+    ] as const) {
+      assert.match(
+        run.output,
+        new RegExp(`^worker +\\| exited unexpectedly \\(killed by SIGKILL\\): restarting it in ${delay} \\(restart ${restart}; `, 'm'),
+      );
+    }
+    assert.match(run.output, /^start +\| worker crashed 5 times within 60 s \(last: killed by SIGKILL\): stopping everything$/m);
+    assert.doesNotMatch(run.output, /restart 5;/, 'no 5th restart');
+    await assertNothingLeft();
+  });
+
+  it('stops everything (exit 1, one line naming it) when an infrastructure child dies', async () => {
+    const run = new StartRun(env);
+    runs.push(run);
+    await run.waitFor(/^ {2}API:\s+(http:\/\/127\.0\.0\.1:\d+)/m, 90_000);
+    const emulator = processRunning('emulator/main.ts');
+    assert.ok(emulator, 'the emulator process');
+    process.kill(emulator.pid, 'SIGKILL');
+    const { code } = await run.exited(60_000);
+    assert.equal(code, 1, run.tail());
+    assert.match(run.output, /^start +\| azure-emulator exited unexpectedly \(killed by SIGKILL\): stopping everything$/m);
+    assert.doesNotMatch(run.output, /azure-emulator +\| .*restarting it/, 'infrastructure is not restarted');
     await assertNothingLeft();
   });
 
@@ -247,7 +340,12 @@ describe('npm start', function () {
       runs.push(run);
       const { code } = await run.exited(30_000);
       assert.equal(code, 1, run.tail());
-      assert.match(run.output, new RegExp(`127\\.0\\.0\\.1:${ports.temporal} \\(the Temporal dev server\\) is already in use: .*TEMPORAL_ADDRESS=.*TEMPORAL_DEV_PORT`));
+      assert.match(
+        run.output,
+        new RegExp(
+          `127\\.0\\.0\\.1:${ports.temporal} \\(the Temporal dev server\\) is already in use: .*TEMPORAL_ADDRESS=.*TEMPORAL_DEV_PORT`,
+        ),
+      );
       assert.doesNotMatch(run.output, /starting the dev server|starting the embedded server|starting the local Azure emulator/);
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));

@@ -7,15 +7,12 @@ import { testEnv } from '../support/env';
 import { LATEST_DEVICE_WORKFLOW_PATCH } from '../../workflows/device';
 import { HISTORIES_DIR, historyFiles } from '../support/histories';
 
-/** Histories recorded before the device workflow had any patch. */
-const BEFORE_PATCHES = 'before-patches';
-
 describe('replay guard: recorded device-workflow histories replay on the current code', function () {
   this.timeout(180_000);
 
   it('replays every history in test/histories without a determinism error', async () => {
     const files = historyFiles();
-    for (const version of [BEFORE_PATCHES, LATEST_DEVICE_WORKFLOW_PATCH]) {
+    for (const version of [LATEST_DEVICE_WORKFLOW_PATCH]) {
       const n = files.filter((f) => f.startsWith(`${version}/`)).length;
       assert.ok(n >= 10, `expected the recorded scenario histories of ${version}, found ${n}`);
     }

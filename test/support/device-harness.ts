@@ -4,19 +4,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { deliverEvent } from '../../workers/event-delivery';
 import type { Worker } from '@temporalio/worker';
 import type { AzureCredentials } from '../../config';
 import { getDevice, listReportAttempts, type DeviceRow } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
 import { createWorker, type ConnectorWorker } from '../../workers/worker';
-import {
-  DEVICE_WORKFLOW_TYPE,
-  SIGNAL_BY_EVENT_TYPE,
-  deviceWorkflowId,
-  type DeviceWorkflowOptions,
-} from '../../workflows/messages';
-import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
+import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, type DeviceWorkflowOptions } from '../../workflows/messages';
 import { testEnv, uniqueName } from './env';
 
 /** Fast status polling for tests: the emulator completes a message on its second poll. */
@@ -64,30 +59,22 @@ export async function withWorker<T>(
 /** Workflow ids the current test touched, so their histories can be recorded for the replay guard. */
 export const touchedWorkflowIds = new Set<string>();
 
-/** Sends one event exactly as the API does (signalWithStart; a retired device rejects non-registrations). */
+/**
+ * Sends one event exactly as the API does (workers/event-delivery.ts), to the test tenant's device
+ * unless another tenant is named; a retired device rejects non-registrations.
+ */
 export async function sendEvent(
   taskQueue: string,
   deviceId: string,
   event: DeviceEvent,
   options: DeviceWorkflowOptions = FAST_POLLS,
+  tenantId: string = testEnv().tenantId,
 ): Promise<void> {
   const env = testEnv();
-  touchedWorkflowIds.add(deviceWorkflowId(env.tenantId, deviceId));
-  await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE, {
-    workflowId: deviceWorkflowId(env.tenantId, deviceId),
-    taskQueue,
-    args: [{ tenantId: env.tenantId, deviceId, options }],
-    signal: SIGNAL_BY_EVENT_TYPE[event.type].name,
-    signalArgs: [event as never],
-    typedSearchAttributes: [
-      { key: TenantIdKey, value: env.tenantId },
-      { key: DeviceIdKey, value: deviceId },
-    ],
-    workflowIdReusePolicy:
-      event.type === 'registration'
-        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
-        : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-  });
+  const workflowId = deviceWorkflowId(tenantId, deviceId);
+  touchedWorkflowIds.add(workflowId);
+  const outcome = await deliverEvent(env.temporalClient, { tenantId, deviceId, taskQueue, event, options });
+  if (outcome === 'retired') throw new WorkflowExecutionAlreadyStartedError('the device is retired', workflowId, DEVICE_WORKFLOW_TYPE);
 }
 
 export interface SeededDevice {
@@ -139,11 +126,7 @@ export function compliance(actions: Extract<DeviceEvent, { type: 'compliance' }>
   return { type: 'compliance', occurredAt, actions };
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -158,12 +141,21 @@ export async function waitFor<T>(
   }
 }
 
-export function waitForDevice(deviceId: string, predicate: (d: DeviceRow) => boolean, what = 'the device row', timeoutMs?: number): Promise<DeviceRow> {
+export function waitForDevice(
+  deviceId: string,
+  predicate: (d: DeviceRow) => boolean,
+  what = 'the device row',
+  timeoutMs?: number,
+): Promise<DeviceRow> {
   const env = testEnv();
-  return waitFor(`${what} of ${deviceId}`, async () => {
-    const row = await getDevice(env.db, env.tenantId, deviceId);
-    return row && predicate(row) ? row : null;
-  }, timeoutMs);
+  return waitFor(
+    `${what} of ${deviceId}`,
+    async () => {
+      const row = await getDevice(env.db, env.tenantId, deviceId);
+      return row && predicate(row) ? row : null;
+    },
+    timeoutMs,
+  );
 }
 
 export async function timeline(deviceId: string) {
@@ -189,7 +181,13 @@ export function workflowHandle(deviceId: string) {
 /** Starts a worker in a child process on the task queue; resolves once it polls. */
 export async function spawnWorkerProcess(taskQueue: string): Promise<ChildProcess> {
   const env = testEnv();
-  const args = JSON.stringify({ address: env.temporalAddress, namespace: env.namespace, taskQueue, databaseUrl: env.databaseUrl, azure: env.azure });
+  const args = JSON.stringify({
+    address: env.temporalAddress,
+    namespace: env.namespace,
+    taskQueue,
+    databaseUrl: env.databaseUrl,
+    azure: env.azure,
+  });
   const child = spawn(process.execPath, ['--import', 'tsx', require.resolve('./worker-process.ts'), args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: process.env,

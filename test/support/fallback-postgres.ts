@@ -33,7 +33,12 @@ export async function startEmbeddedTestPostgres(): Promise<TestPostgres> {
     ...(prepared.runAs ? { uid: prepared.runAs.uid, gid: prepared.runAs.gid } : {}),
   });
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   await waitForPostgres(prepared.adminUrl, 60_000, () => !exited);
   process.stderr.write(`no Postgres on 127.0.0.1:5432 and no DATABASE_URL: the tests use an embedded one on port ${prepared.port}\n`);
   return {

@@ -18,11 +18,17 @@ export const recording = process.env.RECORD_HISTORIES === '1';
 
 /** Every recorded history, by its path under test/histories. */
 export function historyFiles(): string[] {
-  return readdirSync(HISTORIES_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).sort();
+  return readdirSync(HISTORIES_DIR, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 }
 
 function slug(title: string): string {
-  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+  return title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 80);
 }
 
 /** Saves the history of each workflow the test touched (every run of it: continue-as-new chains too). */
@@ -37,7 +43,20 @@ export async function recordHistories(testTitle: string, workflowIds: Iterable<s
       // every event attribute this server version sends).
       const json = execFileSync(
         env.temporalCli,
-        ['workflow', 'show', '--address', env.temporalAddress, '--namespace', env.namespace, '--workflow-id', workflowId, '--run-id', execution.runId, '--output', 'json'],
+        [
+          'workflow',
+          'show',
+          '--address',
+          env.temporalAddress,
+          '--namespace',
+          env.namespace,
+          '--workflow-id',
+          workflowId,
+          '--run-id',
+          execution.runId,
+          '--output',
+          'json',
+        ],
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
       n += 1;

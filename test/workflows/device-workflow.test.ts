@@ -28,7 +28,10 @@ import {
 async function reportActions(taskQueue: string, d: SeededDevice, actions: PolicyAction[]) {
   await sendEvent(taskQueue, d.deviceId, registration(d));
   await sendEvent(taskQueue, d.deviceId, compliance(actions));
-  return waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && JSON.stringify(r.policyAction) === JSON.stringify(actionOf(actions)));
+  return waitForDevice(
+    d.deviceId,
+    (r) => r.complianceStatus === 'Successful' && JSON.stringify(r.policyAction) === JSON.stringify(actionOf(actions)),
+  );
 }
 
 function actionOf(actions: PolicyAction[]): PolicyAction | null {
@@ -127,7 +130,14 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
     await withWorker(async ({ taskQueue }) => {
       await reportActions(taskQueue, d, []);
       const before = await uploadsFor(d.azureDeviceId);
-      const inventory = { deviceName: "Alex's iPhone", os: 'iOS', osVersion: '17.4.1', model: 'iPhone15,2', manufacturer: 'Apple', serialNumber: 'F2LX123' };
+      const inventory = {
+        deviceName: "Alex's iPhone",
+        os: 'iOS',
+        osVersion: '17.4.1',
+        model: 'iPhone15,2',
+        manufacturer: 'Apple',
+        serialNumber: 'F2LX123',
+      };
       await sendEvent(taskQueue, d.deviceId, { type: 'inventory', occurredAt: nextOccurredAt(), inventory });
       await waitFor('the inventory at the emulator', async () => {
         const v = await entra(d.azureDeviceId);
@@ -210,7 +220,11 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
     const d = await seedDevice();
     const fault = await env.emulator.control.addFault({
       match: { method: 'PUT', service: 'intune', pathRegex: 'DataUploadMessages' },
-      response: { status: 429, headers: { 'Retry-After': '1' }, body: { error: { code: 'TooManyRequests', message: 'Please retry again later.' } } },
+      response: {
+        status: 429,
+        headers: { 'Retry-After': '1' },
+        body: { error: { code: 'TooManyRequests', message: 'Please retry again later.' } },
+      },
       times: 3,
     });
     assert.ok(fault.id);
@@ -223,7 +237,10 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
       (r) => r.method === 'PUT' && r.path.includes('DataUploadMessages'),
     );
     assert.equal(puts.length, 4, 'three throttled PUTs and the one that went through');
-    assert.deepEqual(puts.map((p) => p.status), [429, 429, 429, 200]);
+    assert.deepEqual(
+      puts.map((p) => p.status),
+      [429, 429, 429, 200],
+    );
     for (let i = 1; i < puts.length; i++) {
       const gap = Date.parse(puts[i]!.at) - Date.parse(puts[i - 1]!.at);
       assert.ok(gap >= 1_000, `retry ${i} came ${gap} ms after the 429, before Retry-After`);
@@ -241,14 +258,22 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
       let lastOccurred = '';
       for (let i = 0; i < 50; i++) {
         lastOccurred = nextOccurredAt();
-        const event = i % 5 === 4
-          ? { type: 'inventory' as const, occurredAt: lastOccurred, inventory: { deviceName: `phone-${i}`, os: 'iOS', osVersion: `17.${i}` } }
-          : compliance(sequences[i % sequences.length]!, lastOccurred);
+        const event =
+          i % 5 === 4
+            ? {
+                type: 'inventory' as const,
+                occurredAt: lastOccurred,
+                inventory: { deviceName: `phone-${i}`, os: 'iOS', osVersion: `17.${i}` },
+              }
+            : compliance(sequences[i % sequences.length]!, lastOccurred);
         sends.push(sendEvent(taskQueue, d.deviceId, event));
       }
       await Promise.all(sends);
       // i = 49 is an inventory (osVersion 17.49); the newest compliance is i = 48 → ['QUARANTINE'].
-      const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && r.inventory?.osVersion === '17.49' && r.policyAction === 'QUARANTINE');
+      const row = await waitForDevice(
+        d.deviceId,
+        (r) => r.complianceStatus === 'Successful' && r.inventory?.osVersion === '17.49' && r.policyAction === 'QUARANTINE',
+      );
       const state = await workflowHandle(d.deviceId).query<{ counters: { eventsApplied: number; eventsStale: number } }>('state');
       assert.equal(state.counters.eventsApplied + state.counters.eventsStale, 51, 'every event was applied or recorded stale');
       const view = await entra(d.azureDeviceId);
@@ -280,8 +305,16 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
       for (const actions of [['BLOCK_EMAIL'], ['SEND_ALERT'], ['QUARANTINE'], ['BLOCK_APPCONNECT']] as PolicyAction[][]) {
         await sendEvent(taskQueue, d.deviceId, compliance(actions), options);
       }
-      await sendEvent(taskQueue, d.deviceId, { type: 'inventory', occurredAt: nextOccurredAt(), inventory: { deviceName: 'x', os: 'Android', osVersion: '14' } }, options);
-      const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && r.policyAction === 'BLOCK_APPCONNECT' && r.inventory?.osVersion === '14');
+      await sendEvent(
+        taskQueue,
+        d.deviceId,
+        { type: 'inventory', occurredAt: nextOccurredAt(), inventory: { deviceName: 'x', os: 'Android', osVersion: '14' } },
+        options,
+      );
+      const row = await waitForDevice(
+        d.deviceId,
+        (r) => r.complianceStatus === 'Successful' && r.policyAction === 'BLOCK_APPCONNECT' && r.inventory?.osVersion === '14',
+      );
       assert.equal(row.reportedCompliance, 'notCompliant');
       const handle = workflowHandle(d.deviceId);
       // At least one continue-as-new happened: the chain has more than one run (visibility lags a little).
@@ -310,7 +343,8 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
       const handle = workflowHandle(d.deviceId);
       const runs = await waitFor('a continued-as-new run', async () => {
         const found: Array<{ status: string; historyLength: number }> = [];
-        for await (const w of testEnv().temporalClient.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) found.push({ status: w.status.name, historyLength: w.historyLength });
+        for await (const w of testEnv().temporalClient.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
+          found.push({ status: w.status.name, historyLength: w.historyLength });
         return found.length >= 2 ? found : null;
       });
       for (const run of runs.filter((r) => r.status === 'CONTINUED_AS_NEW')) {
@@ -340,7 +374,11 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
       // The upload reached Microsoft and is still processing: the workflow now waits on its durable poll timer.
       await waitFor('the upload at the emulator', async () => (await uploadsFor(d.azureDeviceId)) === 1);
       const inFlight = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'In-progress' && r.lastAttemptAt !== null);
-      assert.equal((await timeline(d.deviceId))[0]?.outcome, 'In-progress', 'the attempt shows in the timeline while Microsoft processes it');
+      assert.equal(
+        (await timeline(d.deviceId))[0]?.outcome,
+        'In-progress',
+        'the attempt shows in the timeline while Microsoft processes it',
+      );
       assert.equal(inFlight.reportTime, null);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
@@ -350,16 +388,30 @@ describe('device compliance workflow (real Temporal, Postgres, Azure emulator)',
     } finally {
       if (!killed) child.kill('SIGKILL');
     }
-    await withWorker(async () => {
-      const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && r.policyAction === 'QUARANTINE', 'the report after restart', 60_000);
-      assert.equal(row.reportedCompliance, 'notCompliant');
-      const view = await entra(d.azureDeviceId);
-      assert.equal(view?.isCompliant, false);
-      assert.ok(view!.messages.every((m) => m.status === 'Completed'), 'every upload completed');
-      const attempts = await timeline(d.deviceId);
-      assert.deepEqual(attempts.map((a) => a.outcome), ['Successful', 'Successful']);
-      assert.equal(new Set(attempts.map((a) => a.messageId)).size, 2, 'one timeline row per upload, none duplicated by the restart');
-    }, { taskQueue });
+    await withWorker(
+      async () => {
+        const row = await waitForDevice(
+          d.deviceId,
+          (r) => r.complianceStatus === 'Successful' && r.policyAction === 'QUARANTINE',
+          'the report after restart',
+          60_000,
+        );
+        assert.equal(row.reportedCompliance, 'notCompliant');
+        const view = await entra(d.azureDeviceId);
+        assert.equal(view?.isCompliant, false);
+        assert.ok(
+          view!.messages.every((m) => m.status === 'Completed'),
+          'every upload completed',
+        );
+        const attempts = await timeline(d.deviceId);
+        assert.deepEqual(
+          attempts.map((a) => a.outcome),
+          ['Successful', 'Successful'],
+        );
+        assert.equal(new Set(attempts.map((a) => a.messageId)).size, 2, 'one timeline row per upload, none duplicated by the restart');
+      },
+      { taskQueue },
+    );
   });
 
   it('sends nothing while the feature is disabled, and reports every device once it is enabled', async () => {

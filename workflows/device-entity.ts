@@ -1,0 +1,274 @@
+/**
+ * The device entity a device workflow run owns: its state, the inbox its message handlers fill, the
+ * events held for its next lifecycle, and every step that changes the state (applying events,
+ * reports, writes to the read model). The workflow function (workflows/device.ts) only wires handlers
+ * to it and runs its main loop.
+ */
+import { condition, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { DeviceActivities, DeviceRecordInput, ReportStatus } from '../activities/device-activities';
+import {
+  applyEvent,
+  blockReport,
+  initialState,
+  lookupsFor,
+  nextUpdateTime,
+  owesMicrosoft,
+  policyOf,
+  rememberLookups,
+  reportFailed,
+  reportSucceeded,
+  requestReport,
+  skipReport,
+  startReport,
+  uploadLeaving,
+  type DeviceState,
+  type NextStep,
+} from '../domain/device-state';
+import type { DeviceEvent } from '../domain/events';
+import {
+  Attempt,
+  failureToDeviceError,
+  microsoftActivities,
+  retryDelayMs,
+  timelineRow,
+  type AttemptContext,
+  type TimelineRow,
+} from './device-report';
+import { OperatorView, projectionOf } from './device-views';
+import type { DeviceWorkflowInput, InboxItem, ReportRequest } from './messages';
+import { STATUS_POLL_PRIORITY } from './priorities';
+
+const { writeDeviceRecord } = proxyLocalActivities<DeviceActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+});
+
+/** A retired device whose removal found reporting off tries again this often, if nothing wakes it. */
+const REPORTING_OFF_RECHECK_MS = 10 * 60_000;
+
+export class DeviceEntity {
+  state: DeviceState;
+  /** Messages not yet applied, in arrival order (handlers only push here). */
+  readonly inbox: InboxItem[];
+  /**
+   * A registration that opens the next lifecycle while this one still owes Microsoft a removal, and
+   * every message after it: they belong to the next lifecycle, applied once the removal is confirmed.
+   */
+  private held: InboxItem[] = [];
+  eventsThisRun = 0;
+  private readonly view = new OperatorView();
+  private readonly ctx: AttemptContext;
+  private readonly statusPolls: ReturnType<typeof microsoftActivities>;
+  private current: Attempt | null = null;
+  /** When the retry of a failed report is due (kept while messages interrupt the wait). */
+  private retryDue: { failures: number; at: number } | null = null;
+
+  constructor(input: DeviceWorkflowInput) {
+    const options = input.options ?? {};
+    this.ctx = {
+      tenantId: input.tenantId,
+      deviceId: input.deviceId,
+      options,
+      microsoftTaskQueue: options.microsoftTaskQueue ?? `${workflowInfo().taskQueue}-microsoft`,
+    };
+    // What was sent finishes first: its status polls go ahead of every upload still queued.
+    this.statusPolls = microsoftActivities(this.ctx.microsoftTaskQueue, STATUS_POLL_PRIORITY, options);
+    this.inbox = [...(input.inbox ?? [])];
+    this.state = input.state ?? initialState(input.tenantId, input.deviceId, Date.now() * 1000);
+  }
+
+  // ---- messages ------------------------------------------------------------------------------------
+
+  onEvent(event: DeviceEvent): void {
+    this.inbox.push({ kind: 'event', event });
+    // An MDM event must not wait behind a sweep's upload still queued at a low priority.
+    this.current?.supersede();
+  }
+
+  onReportRequest(request: ReportRequest): void {
+    this.inbox.push({ kind: 'report', request });
+  }
+
+  /** Applies every message in the inbox; true when an event changed the state. */
+  drain(): boolean {
+    let changed = false;
+    while (this.inbox.length > 0) {
+      const item = this.inbox.shift()!;
+      if (this.held.length > 0) {
+        this.held.push(item);
+        continue;
+      }
+      if (item.kind === 'report') {
+        this.state = requestReport(this.state, item.request.trigger, item.request.operationId);
+        continue;
+      }
+      const result = applyEvent(this.state, item.event);
+      if (result.outcome === 'held') {
+        this.held.push(item);
+        continue;
+      }
+      this.state = result.state;
+      if (result.outcome === 'applied') {
+        changed = true;
+        this.eventsThisRun++;
+      }
+    }
+    return changed;
+  }
+
+  hasWork(next: NextStep): boolean {
+    return this.inbox.length > 0 || next.kind !== 'idle';
+  }
+
+  // ---- the read model and the operators' view ------------------------------------------------------
+
+  async persist(attempt?: TimelineRow): Promise<void> {
+    this.state = { ...this.state, version: this.state.version + 1 };
+    // The history length orders writes of one version: a workflow task retried after a timeout writes
+    // again with the same version, and its write (the one Temporal keeps) must win over the first.
+    const input: DeviceRecordInput = {
+      projection: projectionOf(this.state),
+      writeSeq: workflowInfo().historyLength,
+      ...(attempt ? { attempt } : {}),
+    };
+    await writeDeviceRecord(input);
+    this.view.publish(this.state);
+  }
+
+  publish(): void {
+    this.view.publish(this.state);
+  }
+
+  // ---- reports -------------------------------------------------------------------------------------
+
+  /** Nothing can be sent without an Azure device ID: the timeline still shows the attempt and why. */
+  async recordBlocked(step: Extract<NextStep, { kind: 'blocked' }>): Promise<void> {
+    this.state = blockReport(this.state);
+    const policy = policyOf(this.state);
+    const reported = { complianceStatus: policy.complianceStatus, managementState: policy.managementState };
+    // Keyed by the write's version, unique over the device's whole life (lifecycles included).
+    const key = `blocked-${this.state.version + 1}`;
+    await this.persist(
+      timelineRow({ key, at: new Date().toISOString(), trigger: step.trigger, reported, messageId: null }, 'Failed', step.error, null),
+    );
+  }
+
+  /**
+   * Waits before retrying a report that failed, unless a message arrives first; true when the retry
+   * is due (false: the main loop applies the message and decides again).
+   */
+  async backOff(step: Extract<NextStep, { kind: 'report' }>): Promise<boolean> {
+    if (!step.retryOf) return true;
+    // Due from the failure on: a message that changes nothing does not start the wait again.
+    this.retryDue ??= { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
+    if (this.retryDue.failures !== step.retryOf)
+      this.retryDue = { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
+    const wait = this.retryDue.at - Date.now();
+    if (wait > 0 && (await condition(() => this.inbox.length > 0, wait))) return false;
+    this.retryDue = null;
+    return true;
+  }
+
+  /** A retired device owes a removal but reporting is off: wait to be woken (enable sweep) or recheck. */
+  async waitForReporting(): Promise<void> {
+    await condition(() => this.inbox.length > 0, REPORTING_OFF_RECHECK_MS);
+    this.state = { ...this.state, reportingOff: false };
+  }
+
+  async report(step: Extract<NextStep, { kind: 'report' }>): Promise<void> {
+    const former = step.former === true;
+    const lastUpdateTime = nextUpdateTime(this.state, new Date().toISOString());
+    this.state = uploadLeaving(this.state, step.payload, lastUpdateTime);
+    const attempt = new Attempt(this.ctx, step.trigger, step.payload, lastUpdateTime, former);
+    this.current = attempt;
+    let result;
+    try {
+      result = await attempt.upload(former ? undefined : lookupsFor(this.state, step.payload));
+    } catch (err) {
+      this.state = startReport(this.state, step.payload, attempt.startedAt, former);
+      await this.fail(attempt, failureToDeviceError(err), null);
+      return;
+    } finally {
+      this.current = null;
+    }
+    // Nothing was recorded of this attempt: the main loop applies the event and reports the newer state.
+    if (result === 'superseded') return;
+    if (!result.sent) {
+      // The feature is switched off: nothing was sent; enabling it reports the current state.
+      this.state = skipReport(this.state);
+      await this.persist();
+      return;
+    }
+    this.state = startReport(this.state, step.payload, attempt.startedAt, former);
+    if (!former) this.state = rememberLookups(this.state, result.lookups);
+    // Events that arrived meanwhile are applied with the outcome, in the same write.
+    this.drain();
+    if (await this.settle(attempt, result.status)) return;
+    await this.persist(attempt.row('In-progress', null, null));
+    await this.pollUntilDone(attempt);
+  }
+
+  private async fail(attempt: Attempt, error: ReturnType<typeof failureToDeviceError>, completedAt: string | null): Promise<void> {
+    this.state = reportFailed(this.state, error, attempt.payload, attempt.former, attempt.trigger);
+    await this.persist(attempt.row('Failed', error, completedAt));
+  }
+
+  /** Records a terminal status; false while Microsoft is still processing the upload. */
+  private async settle(attempt: Attempt, status: ReportStatus): Promise<boolean> {
+    if (status.status === 'completed') {
+      this.state = reportSucceeded(this.state, attempt.payload, status.completedAt, attempt.former);
+      await this.persist(attempt.row('Successful', null, status.completedAt));
+      return true;
+    }
+    if (status.status === 'failed') {
+      await this.fail(attempt, status.error, new Date().toISOString());
+      return true;
+    }
+    return false;
+  }
+
+  /** Polls the upload's status until it is terminal or the attempt's deadline passes. */
+  private async pollUntilDone(attempt: Attempt): Promise<void> {
+    for (let poll = 1; ; poll++) {
+      await attempt.waitBeforePoll(poll);
+      // Events keep arriving while Microsoft processes the upload: show them at once.
+      if (this.drain()) await this.persist();
+      let status: ReportStatus;
+      try {
+        status = await attempt.pollStatus(this.statusPolls);
+      } catch (err) {
+        await this.fail(attempt, failureToDeviceError(err), null);
+        return;
+      }
+      if (await this.settle(attempt, status)) return;
+      if (attempt.timedOut()) {
+        await this.fail(attempt, attempt.timeoutError(), null);
+        return;
+      }
+    }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------
+
+  /** The lifecycle is retired and owes Microsoft nothing more. */
+  retiredAndSettled(next: NextStep): boolean {
+    return this.state.retiredAt !== null && next.kind === 'idle' && this.inbox.length === 0 && !owesMicrosoft(this.state);
+  }
+
+  owesRemovalWhileReportingOff(next: NextStep): boolean {
+    return this.state.retiredAt !== null && next.kind === 'idle' && owesMicrosoft(this.state);
+  }
+
+  /** Events held for the next lifecycle go back to the inbox once the removal is confirmed. */
+  releaseHeld(): boolean {
+    if (this.held.length === 0 || owesMicrosoft(this.state)) return false;
+    this.inbox.unshift(...this.held);
+    this.held = [];
+    return true;
+  }
+
+  /** What a continue-as-new carries: the state and every message not yet applied, held ones first. */
+  carry(): InboxItem[] {
+    return [...this.held, ...this.inbox];
+  }
+}
