@@ -23,6 +23,14 @@ async function main(): Promise<void> {
   let failed = 0;
   for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, all)) if (r.error) failed++;
   const cpu = process.cpuUsage(t0);
-  process.stdout.write(`${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${failed} failed\n`);
+  process.stdout.write(
+    `${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${failed} failed\n`,
+  );
 }
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -82,7 +82,11 @@ function log(line: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Promise<{ result: T; wallSeconds: number; cpuSeconds: Record<string, number>; machineBusyCores: number }> {
+async function measured<T>(
+  stack: Stack,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<{ result: T; wallSeconds: number; cpuSeconds: Record<string, number>; machineBusyCores: number }> {
   log(`${name}: starting`);
   const cpu0 = cpuOf(stack.pids());
   const m0 = machineCpu();
@@ -92,8 +96,12 @@ async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Pr
   const m1 = machineCpu();
   const cpuSeconds = cpuDelta(cpu0, cpuOf(stack.pids()));
   // Machine CPU ticks are in USER_HZ (100/s): busy cores = busy ticks / 100 / wall seconds.
-  const machineBusyCores = Math.round((((m1.total - m0.total) - (m1.idle - m0.idle)) / 100 / wallSeconds) * 100) / 100;
-  log(`${name}: done in ${wallSeconds.toFixed(1)} s (machine busy ${machineBusyCores} cores; CPU s: ${Object.entries(cpuSeconds).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`);
+  const machineBusyCores = Math.round(((m1.total - m0.total - (m1.idle - m0.idle)) / 100 / wallSeconds) * 100) / 100;
+  log(
+    `${name}: done in ${wallSeconds.toFixed(1)} s (machine busy ${machineBusyCores} cores; CPU s: ${Object.entries(cpuSeconds)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ')})`,
+  );
   return { result, wallSeconds, cpuSeconds, machineBusyCores };
 }
 
@@ -113,7 +121,12 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   log(`${command}: ${quick ? 'quick' : 'full'} run`);
 
-  const stack = await startStack({ log, workerOptions: { maxCallsPerSecond: LIFTED_CALLS_PER_SECOND }, pollsBeforeTerminal: 0, sqliteSynchronous: 'OFF' });
+  const stack = await startStack({
+    log,
+    workerOptions: { maxCallsPerSecond: LIFTED_CALLS_PER_SECOND },
+    pollsBeforeTerminal: 0,
+    sqliteSynchronous: 'OFF',
+  });
   let stopping = false;
   const onSignal = () => {
     if (stopping) process.exit(130);
@@ -131,7 +144,13 @@ async function main(): Promise<void> {
 
     // Warm-up (not measured): JIT, the worker's token and tenant onboarding, connection pools.
     log(`warm-up: ${P.warmup} events each way`);
-    await eventThroughput(stack, { count: P.warmup, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 60_000, prefix: 'warm-' });
+    await eventThroughput(stack, {
+      count: P.warmup,
+      batchSize: BATCH_SIZE,
+      batches: BATCHES_IN_FLIGHT,
+      timeoutMs: 60_000,
+      prefix: 'warm-',
+    });
     await floorThroughput(stack.client, { count: P.warmup, concurrency: FLOOR_CONCURRENCY, timeoutMs: 60_000, runId: 'warm' });
 
     const floor = await measured(stack, 'event path floor', () =>
@@ -141,10 +160,19 @@ async function main(): Promise<void> {
 
     const sizeBeforeThroughput = sqliteSize(stack.temporalDbFile).total;
     const throughput = await measured(stack, 'event path throughput', () =>
-      eventThroughput(stack, { count: P.throughputCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 400_000, prefix: 'tp-' }),
+      eventThroughput(stack, {
+        count: P.throughputCount,
+        batchSize: BATCH_SIZE,
+        batches: BATCHES_IN_FLIGHT,
+        timeoutMs: 400_000,
+        prefix: 'tp-',
+      }),
     );
-    const temporalBytesPerReportedDevice = (sqliteSize(stack.temporalDbFile).total - sizeBeforeThroughput) / Math.max(1, throughput.result.completed);
-    log(`  ours: ${throughput.result.perSecond.toFixed(1)} events/s to Successful (steady ${throughput.result.steadyPerSecond.toFixed(1)}/s), ${throughput.result.failed} failed`);
+    const temporalBytesPerReportedDevice =
+      (sqliteSize(stack.temporalDbFile).total - sizeBeforeThroughput) / Math.max(1, throughput.result.completed);
+    log(
+      `  ours: ${throughput.result.perSecond.toFixed(1)} events/s to Successful (steady ${throughput.result.steadyPerSecond.toFixed(1)}/s), ${throughput.result.failed} failed`,
+    );
 
     const halfRate = Math.max(1, Math.round((throughput.result.perSecond / 2) * 10) / 10);
     await stack.emulator.clearRequests();
@@ -152,7 +180,9 @@ async function main(): Promise<void> {
     const latency = await measured(stack, `event path latency at ${halfRate}/s`, () =>
       eventLatency(stack, { rate: halfRate, durationMs: P.latencySeconds * 1000, prefix: 'lat-', settleTimeoutMs: 90_000 }),
     );
-    log(`  POST→202 p50 ${latency.result.acceptedMs.p50.toFixed(0)} ms p99 ${latency.result.acceptedMs.p99.toFixed(0)} ms; POST→Successful p50 ${latency.result.successfulMs.p50.toFixed(0)} ms p95 ${latency.result.successfulMs.p95.toFixed(0)} ms p99 ${latency.result.successfulMs.p99.toFixed(0)} ms`);
+    log(
+      `  POST→202 p50 ${latency.result.acceptedMs.p50.toFixed(0)} ms p99 ${latency.result.acceptedMs.p99.toFixed(0)} ms; POST→Successful p50 ${latency.result.successfulMs.p50.toFixed(0)} ms p95 ${latency.result.successfulMs.p95.toFixed(0)} ms p99 ${latency.result.successfulMs.p99.toFixed(0)} ms`,
+    );
     const journal = await journalProfile(stack, latency.result.events);
     // Postgres flushes a backend's statistics at most every second, and an idle backend's within 10 s.
     await sleep(11_000);
@@ -165,16 +195,34 @@ async function main(): Promise<void> {
     const read = await measured(stack, 'read path', () =>
       readPath(stack, { concurrency: 32, durationMs: P.readSeconds * 1000, rounds: P.readRounds, maxRequests: 2_000_000 }),
     );
-    log(`  GET /v1/devices/{id}: ours ${read.result.ours.perSecond.toFixed(0)}/s p99 ${read.result.ours.latencyMs.p99.toFixed(1)} ms; floor ${read.result.floor.perSecond.toFixed(0)}/s p99 ${read.result.floor.latencyMs.p99.toFixed(1)} ms`);
+    log(
+      `  GET /v1/devices/{id}: ours ${read.result.ours.perSecond.toFixed(0)}/s p99 ${read.result.ours.latencyMs.p99.toFixed(1)} ms; floor ${read.result.floor.perSecond.toFixed(0)}/s p99 ${read.result.floor.latencyMs.p99.toFixed(1)} ms`,
+    );
 
     const idle = await measured(stack, `idle cost with ${P.idleTarget} open device workflows`, () =>
-      idleCost(stack, { target: P.idleTarget, round: 1_000, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeBoxMs: P.idleTimeBoxSeconds * 1000, settleMs: 20_000, prefix: 'idle-' }),
+      idleCost(stack, {
+        target: P.idleTarget,
+        round: 1_000,
+        batchSize: BATCH_SIZE,
+        batches: BATCHES_IN_FLIGHT,
+        timeBoxMs: P.idleTimeBoxSeconds * 1000,
+        settleMs: 20_000,
+        prefix: 'idle-',
+      }),
     );
-    log(`  ${idle.result.openDeviceWorkflows} open: worker RSS ${(idle.result.workerRssBytes / 2 ** 20).toFixed(0)} MiB (peak ${(idle.result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MiB), Temporal DB ${(idle.result.temporalDbBytes.total / 2 ** 20).toFixed(0)} MiB`);
+    log(
+      `  ${idle.result.openDeviceWorkflows} open: worker RSS ${(idle.result.workerRssBytes / 2 ** 20).toFixed(0)} MiB (peak ${(idle.result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MiB), Temporal DB ${(idle.result.temporalDbBytes.total / 2 ** 20).toFixed(0)} MiB`,
+    );
 
     await stack.restartWorker({ maxCallsPerSecond: SHIPPED_CALLS_PER_SECOND });
     const shipped = await measured(stack, `event path as shipped (AZURE_MAX_CALLS_PER_SECOND=${SHIPPED_CALLS_PER_SECOND})`, () =>
-      eventThroughput(stack, { count: P.shippedCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 300_000, prefix: 'ship-' }),
+      eventThroughput(stack, {
+        count: P.shippedCount,
+        batchSize: BATCH_SIZE,
+        batches: BATCHES_IN_FLIGHT,
+        timeoutMs: 300_000,
+        prefix: 'ship-',
+      }),
     );
     log(`  as shipped: ${shipped.result.perSecond.toFixed(1)} events/s (steady ${shipped.result.steadyPerSecond.toFixed(1)}/s)`);
 
@@ -189,17 +237,31 @@ async function main(): Promise<void> {
       mkdirSync(dir, { recursive: true });
       await stack.restartWorker({ maxCallsPerSecond: LIFTED_CALLS_PER_SECOND, cpuProfDir: dir });
       const profiled = await measured(stack, 'event path under the CPU profiler', () =>
-        eventThroughput(stack, { count: P.profileCount, batchSize: BATCH_SIZE, batches: BATCHES_IN_FLIGHT, timeoutMs: 300_000, prefix: 'prof-' }),
+        eventThroughput(stack, {
+          count: P.profileCount,
+          batchSize: BATCH_SIZE,
+          batches: BATCHES_IN_FLIGHT,
+          timeoutMs: 300_000,
+          prefix: 'prof-',
+        }),
       );
       await stack.worker.stop(60_000);
       // One profile per thread: the main thread (activities, the SDK's bridge) and the workflow thread(s).
       const threads = readdirSync(dir)
         .filter((f) => f.endsWith('.cpuprofile'))
-        .map((f) => ({ thread: f.endsWith('.0.001.cpuprofile') ? 'main thread' : 'worker thread', ...summarizeCpuProfile(path.join(dir, f)) }))
+        .map((f) => ({
+          thread: f.endsWith('.0.001.cpuprofile') ? 'main thread' : 'worker thread',
+          ...summarizeCpuProfile(path.join(dir, f)),
+        }))
         .filter((t) => t.busyMs > 1_000)
         .sort((a, b) => b.busyMs - a.busyMs);
       if (threads.length > 0) {
-        cpuProfile = { events: P.profileCount, perSecondUnderProfiler: profiled.result.perSecond, workerCpuSeconds: profiled.cpuSeconds.worker ?? NaN, threads };
+        cpuProfile = {
+          events: P.profileCount,
+          perSecondUnderProfiler: profiled.result.perSecond,
+          workerCpuSeconds: profiled.cpuSeconds.worker ?? NaN,
+          threads,
+        };
       } else log('the profiled worker wrote no .cpuprofile (it did not exit cleanly)');
     }
 
@@ -226,7 +288,12 @@ async function main(): Promise<void> {
       eventPath: { floor, throughput, latency, shipped, durableFloor: durable },
       readPath: read,
       idle,
-      profile: { history, microsoftCallsPerEvent: journal, postgresPerEvent: pg, cpuSecondsPerEvent: perEvent(latency.cpuSeconds, latency.result.events) },
+      profile: {
+        history,
+        microsoftCallsPerEvent: journal,
+        postgresPerEvent: pg,
+        cpuSecondsPerEvent: perEvent(latency.cpuSeconds, latency.result.events),
+      },
       cpuProfile,
     };
     const day = startedAt.toISOString().slice(0, 10);

@@ -48,7 +48,8 @@ function arg(name: string, fallback: number, least: 'positive' | 'zero' = 'posit
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
   const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0 || (least === 'positive' && v === 0)) throw new Error(`--${name} needs a ${least === 'positive' ? 'positive' : 'non-negative'} number`);
+  if (!Number.isFinite(v) || v < 0 || (least === 'positive' && v === 0))
+    throw new Error(`--${name} needs a ${least === 'positive' ? 'positive' : 'non-negative'} number`);
   return v;
 }
 
@@ -70,7 +71,9 @@ async function main(): Promise<void> {
     workerExtraEnv[k] = v.join('=');
   });
   // Experiments: `--cpu-prof <dir>` runs the worker under test with node --cpu-prof (written when it exits).
-  const cpuProfDir = process.argv.includes('--cpu-prof') ? path.resolve(process.argv[process.argv.indexOf('--cpu-prof') + 1] ?? 'cpu-prof') : undefined;
+  const cpuProfDir = process.argv.includes('--cpu-prof')
+    ? path.resolve(process.argv[process.argv.indexOf('--cpu-prof') + 1] ?? 'cpu-prof')
+    : undefined;
   const maxCached = loadConfig({ ...process.env, ...workerExtraEnv }).workerMaxCachedWorkflows;
   const temporalCli = findTemporalCli(config.temporal.cliPath);
   if (!temporalCli) throw new Error(`cannot run the benchmark: ${INSTALL_HINT}`);
@@ -124,7 +127,14 @@ async function main(): Promise<void> {
     log(`Azure emulator at ${emulator.url} (autoRegister), Postgres database ${dbName}`);
 
     const workerEnv = (rate: number): NodeJS.ProcessEnv => ({
-      ...connectorEnv({ databaseUrl, temporalAddress: temporal.address, taskQueue: TASK_QUEUE, tenant, emulatorUrl: emulator.url, caPemPath: emulator.caPemPath }),
+      ...connectorEnv({
+        databaseUrl,
+        temporalAddress: temporal.address,
+        taskQueue: TASK_QUEUE,
+        tenant,
+        emulatorUrl: emulator.url,
+        caPemPath: emulator.caPemPath,
+      }),
       AZURE_MAX_CALLS_PER_SECOND: String(rate),
       DATA_DIR: path.join(os.tmpdir(), `acc-sweep-${process.pid}`),
     });
@@ -154,7 +164,16 @@ async function main(): Promise<void> {
             taskQueue: TASK_QUEUE,
             args: [{ tenantId: tenant.tenantId, deviceId }],
             signal: registrationSignal,
-            signalArgs: [{ type: 'registration', occurredAt, platform: 'iOS', azureDeviceId: randomUUID(), clientStatusCode: 'Success', userPrincipalName: `${deviceId}@contoso.com` }],
+            signalArgs: [
+              {
+                type: 'registration',
+                occurredAt,
+                platform: 'iOS',
+                azureDeviceId: randomUUID(),
+                clientStatusCode: 'Success',
+                userPrincipalName: `${deviceId}@contoso.com`,
+              },
+            ],
             typedSearchAttributes: [
               { key: TenantIdKey, value: tenant.tenantId },
               { key: DeviceIdKey, value: deviceId },
@@ -171,13 +190,21 @@ async function main(): Promise<void> {
     );
     const signalledAt = Date.now();
     log(`events sent in ${((signalledAt - seedStart) / 1000).toFixed(1)} s; waiting for the first reports`);
-    await waitForCount('first reports', devices, async () => Number((await db('devices').where({ tenant_id: tenant.tenantId, compliance_status: 'Successful' }).count({ n: '*' }))[0]!.n), 1_800_000);
+    await waitForCount(
+      'first reports',
+      devices,
+      async () =>
+        Number((await db('devices').where({ tenant_id: tenant.tenantId, compliance_status: 'Successful' }).count({ n: '*' }))[0]!.n),
+      1_800_000,
+    );
     log(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
     // ---- 2. The worker under test, at the rate limit under test
     await worker.stop(30_000);
     worker = await startWorker(callsPerSecond, workerExtraEnv, cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []);
-    log(`worker restarted (pid ${worker.pid}) with AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond}, sweep pacing ${loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond} devices/s`);
+    log(
+      `worker restarted (pid ${worker.pid}) with AZURE_MAX_CALLS_PER_SECOND=${callsPerSecond}, sweep pacing ${loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond} devices/s`,
+    );
     let peakRss = 0;
     let maxSampledRss = 0;
     const rssAtStart = procSample(worker.pid)?.rss ?? 0;
@@ -188,7 +215,8 @@ async function main(): Promise<void> {
         peakRss = Math.max(peakRss, s.peakRss);
         maxSampledRss = Math.max(maxSampledRss, s.rss);
         const t = Math.round((Date.now() - sweepStartedAt) / 1000);
-        if (rssTimeline.length === 0 || t - rssTimeline[rssTimeline.length - 1]![0] >= 15) rssTimeline.push([t, Math.round(s.rss / 1024 / 1024)]);
+        if (rssTimeline.length === 0 || t - rssTimeline[rssTimeline.length - 1]![0] >= 15)
+          rssTimeline.push([t, Math.round(s.rss / 1024 / 1024)]);
       }
     }, 1_000);
     const sweepStartedAt = Date.now();
@@ -196,13 +224,22 @@ async function main(): Promise<void> {
 
     await emulator.control.setOptions({ throttle: MICROSOFT_DOCUMENTED_LIMITS });
     counting = true;
-    const processes = (): Record<string, number[]> => ({ temporal: [temporal.process.pid!], worker: [worker!.pid], benchAndEmulator: [process.pid], postgres: pidsNamed('postgres') });
+    const processes = (): Record<string, number[]> => ({
+      temporal: [temporal.process.pid!],
+      worker: [worker!.pid],
+      benchAndEmulator: [process.pid],
+      postgres: pidsNamed('postgres'),
+    });
     const cpuBefore = cpuOf(processes());
     const sweepStart = Date.now();
     await client.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
     const weeklyDone = async () =>
       Number(
-        (await db('report_attempts').where({ tenant_id: tenant.tenantId, trigger: 'weekly', outcome: 'Successful' }).countDistinct({ n: 'device_id' }))[0]!.n,
+        (
+          await db('report_attempts')
+            .where({ tenant_id: tenant.tenantId, trigger: 'weekly', outcome: 'Successful' })
+            .countDistinct({ n: 'device_id' })
+        )[0]!.n,
       );
     await waitForCount('weekly reports', devices, weeklyDone, 3 * 3_600_000);
     const sweepMs = Date.now() - sweepStart;
@@ -213,7 +250,9 @@ async function main(): Promise<void> {
     clearInterval(rssTimer);
 
     const op = await db('operations').where({ tenant_id: tenant.tenantId, kind: 'weekly' }).first();
-    const weeklyRows = Number((await db('report_attempts').where({ tenant_id: tenant.tenantId, trigger: 'weekly' }).count({ n: '*' }))[0]!.n);
+    const weeklyRows = Number(
+      (await db('report_attempts').where({ tenant_id: tenant.tenantId, trigger: 'weekly' }).count({ n: '*' }))[0]!.n,
+    );
     // Visibility's historyLength is only current for closed runs: describe every device workflow.
     let longest = { workflowId: '', historyLength: 0 };
     const deviceHistory: number[] = [];
@@ -233,13 +272,19 @@ async function main(): Promise<void> {
       sweepRuns.push(wf.historyLength);
     }
     const longestSweepRun = Math.max(0, ...sweepRuns);
-    if (longestSweepRun > longest.historyLength) longest = { workflowId: `fleet:${tenant.tenantId}:${op.operation_id}`, historyLength: longestSweepRun };
+    if (longestSweepRun > longest.historyLength)
+      longest = { workflowId: `fleet:${tenant.tenantId}:${op.operation_id}`, historyLength: longestSweepRun };
     deviceHistory.sort((a, b) => a - b);
 
     const results = {
       date: new Date().toISOString(),
       command: `npx tsx bench/sweep.ts ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memoryMb: Math.round(os.totalmem() / 1024 / 1024), node: process.version },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? null,
+        memoryMb: Math.round(os.totalmem() / 1024 / 1024),
+        node: process.version,
+      },
       devices,
       azureMaxCallsPerSecond: callsPerSecond,
       workerMaxCachedWorkflows: maxCached,
@@ -258,7 +303,12 @@ async function main(): Promise<void> {
         runs: sweepRuns.length,
         longestSweepRunHistory: longestSweepRun,
       },
-      microsoftCalls: { ...calls, perDevice: round(calls.total / devices), perSecond: round(calls.total / (sweepMs / 1000)), busiest20Seconds: busiestWindow(perSecond, 20) },
+      microsoftCalls: {
+        ...calls,
+        perDevice: round(calls.total / devices),
+        perSecond: round(calls.total / (sweepMs / 1000)),
+        busiest20Seconds: busiestWindow(perSecond, 20),
+      },
       // VmHWM: the process's peak since it started, including bundling the workflows at start.
       workerPeakRssMb: round(peakRss / 1024 / 1024),
       workerRssAtSweepStartMb: round(rssAtStart / 1024 / 1024),
@@ -267,7 +317,10 @@ async function main(): Promise<void> {
       // CPU seconds over the sweep; Postgres is every backend of the server (the bench's own polling included).
       cpuSeconds: cpu,
       cpuMsPerDevice: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1000) / devices)])),
-      deviceHistory: { median: deviceHistory[Math.floor(deviceHistory.length / 2)] ?? 0, max: deviceHistory[deviceHistory.length - 1] ?? 0 },
+      deviceHistory: {
+        median: deviceHistory[Math.floor(deviceHistory.length / 2)] ?? 0,
+        max: deviceHistory[deviceHistory.length - 1] ?? 0,
+      },
       workerExtraEnv,
       workerRssTimelineMb: rssTimeline,
     };
@@ -284,7 +337,9 @@ async function main(): Promise<void> {
         `  wall time until every device reported: ${results.sweep.wallSeconds} s (signalling finished after ${results.sweep.signallingSeconds} s, ${results.sweep.runs} runs)`,
         `  calls to Microsoft: ${calls.total} (${results.microsoftCalls.perDevice}/device, ${results.microsoftCalls.perSecond}/s, busiest 20 s: ${results.microsoftCalls.busiest20Seconds} of the ${MICROSOFT_DOCUMENTED_LIMITS.intune.limit} allowed) ${JSON.stringify(calls.byService)}; 429s: ${calls.throttled}`,
         `  worker RSS: peak ${results.workerPeakRssMb} MB (VmHWM, includes bundling the workflows at start); ${results.workerRssAtSweepStartMb} MB at sweep start, max ${results.workerMaxRssDuringSweepMb} MB sampled during the sweep`,
-        `  CPU ms per device: ${Object.entries(results.cpuMsPerDevice).map(([k, v]) => `${k} ${v}`).join(', ')} (2 cores = ${round((2 * sweepMs) / devices)} ms of CPU per device available)`,
+        `  CPU ms per device: ${Object.entries(results.cpuMsPerDevice)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} (2 cores = ${round((2 * sweepMs) / devices)} ms of CPU per device available)`,
         `  longest history: ${longest.historyLength} events (${longest.workflowId}); device workflows: median ${results.deviceHistory.median}, max ${results.deviceHistory.max}; longest sweep run: ${results.sweep.longestSweepRunHistory} events`,
         `  weekly rows: ${weeklyRows} for ${devices} devices; signalled ${op.devices_signalled}, skipped ${op.devices_skipped}`,
         '',

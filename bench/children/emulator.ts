@@ -8,10 +8,17 @@ import { startEmulator } from '../../emulator';
 
 async function main(): Promise<void> {
   const polls = Number(process.argv[2] ?? '0');
-  const emulator = await startEmulator({ port: 0, autoRegister: true, pollsBeforeTerminal: Number.isInteger(polls) && polls >= 0 ? polls : 0 });
+  const emulator = await startEmulator({
+    port: 0,
+    autoRegister: true,
+    pollsBeforeTerminal: Number.isInteger(polls) && polls >= 0 ? polls : 0,
+  });
   process.stdout.write(`${JSON.stringify({ url: emulator.url, caPemPath: emulator.caPemPath })}\n`);
   const stop = (): void => {
-    emulator.close().then(() => process.exit(0), () => process.exit(1));
+    emulator.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -70,7 +70,7 @@ export interface DeviceDetails {
 }
 
 export interface Observed {
-  entra: Pick<EntraDeviceView, 'isManaged' | 'isCompliant'> & { osVersion: string | null; messages: number } | null;
+  entra: (Pick<EntraDeviceView, 'isManaged' | 'isCompliant'> & { osVersion: string | null; messages: number }) | null;
   details: DeviceDetails | null;
 }
 
@@ -90,17 +90,23 @@ export function judge(expected: Expected, seen: Observed): Verdict {
   if (!e) problems.push(`Microsoft has no device ${expected.azureDeviceId}`);
   else {
     if (e.isManaged !== expected.managed) problems.push(`Microsoft isManaged=${String(e.isManaged)}, expected ${expected.managed}`);
-    if (e.isCompliant !== expected.compliant) problems.push(`Microsoft isCompliant=${String(e.isCompliant)}, expected ${expected.compliant}`);
+    if (e.isCompliant !== expected.compliant)
+      problems.push(`Microsoft isCompliant=${String(e.isCompliant)}, expected ${expected.compliant}`);
   }
   const managementState = expected.managed ? 'managed' : 'notManaged';
   const reportedCompliance = expected.compliant ? 'compliant' : 'notCompliant';
   if (!d) problems.push('GET /v1/devices/{id} is 404');
   else {
-    if (d.azureDeviceIdentifier !== expected.azureDeviceId) problems.push(`GET azureDeviceIdentifier=${String(d.azureDeviceIdentifier)}, expected ${expected.azureDeviceId}`);
-    if (d.azureDeviceComplianceStatus !== 'Successful') problems.push(`GET azureDeviceComplianceStatus=${String(d.azureDeviceComplianceStatus)}`);
-    if (d.managementState !== managementState) problems.push(`GET managementState=${String(d.managementState)}, expected ${managementState}`);
-    if (d.reportedCompliance !== reportedCompliance) problems.push(`GET reportedCompliance=${String(d.reportedCompliance)}, expected ${reportedCompliance}`);
-    if ((d.retiredAt !== null) !== expected.retired) problems.push(`GET retiredAt=${String(d.retiredAt)}, expected ${expected.retired ? 'a time' : 'null'}`);
+    if (d.azureDeviceIdentifier !== expected.azureDeviceId)
+      problems.push(`GET azureDeviceIdentifier=${String(d.azureDeviceIdentifier)}, expected ${expected.azureDeviceId}`);
+    if (d.azureDeviceComplianceStatus !== 'Successful')
+      problems.push(`GET azureDeviceComplianceStatus=${String(d.azureDeviceComplianceStatus)}`);
+    if (d.managementState !== managementState)
+      problems.push(`GET managementState=${String(d.managementState)}, expected ${managementState}`);
+    if (d.reportedCompliance !== reportedCompliance)
+      problems.push(`GET reportedCompliance=${String(d.reportedCompliance)}, expected ${reportedCompliance}`);
+    if ((d.retiredAt !== null) !== expected.retired)
+      problems.push(`GET retiredAt=${String(d.retiredAt)}, expected ${expected.retired ? 'a time' : 'null'}`);
   }
   if (!d || d.azureDeviceIdentifier !== expected.azureDeviceId) lost.push('registration');
   if (expected.retired && (!d || d.retiredAt === null)) lost.push('retire');
@@ -146,12 +152,20 @@ export class InvariantChecker {
   async observe(deviceId: string, azureDeviceId: string): Promise<Observed> {
     const [entra, r] = await Promise.all([
       this.o.control.entraDevice(this.o.tenantId, azureDeviceId),
-      this.http.request('GET', `/v1/devices/${encodeURIComponent(deviceId)}`, { headers: { Authorization: `Bearer ${this.o.adminKey}` }, timeoutMs: 10_000 }),
+      this.http.request('GET', `/v1/devices/${encodeURIComponent(deviceId)}`, {
+        headers: { Authorization: `Bearer ${this.o.adminKey}` },
+        timeoutMs: 10_000,
+      }),
     ]);
     if (r.status !== 200 && r.status !== 404) throw new Error(`GET /v1/devices/${deviceId} answered ${r.status}: ${r.text.slice(0, 200)}`);
     return {
       entra: entra
-        ? { isManaged: entra.isManaged, isCompliant: entra.isCompliant, osVersion: typeof entra.inventory?.OsVersion === 'string' ? entra.inventory.OsVersion : null, messages: entra.messages.length }
+        ? {
+            isManaged: entra.isManaged,
+            isCompliant: entra.isCompliant,
+            osVersion: typeof entra.inventory?.OsVersion === 'string' ? entra.inventory.OsVersion : null,
+            messages: entra.messages.length,
+          }
         : null,
       details: r.status === 200 ? (JSON.parse(r.text) as DeviceDetails) : null,
     };
@@ -175,14 +189,28 @@ export class InvariantChecker {
       const expected = expectedState(events);
       if (!expected) {
         const observed: Observed = { entra: null, details: null };
-        return { deviceId: d.deviceId, expected, observed, problems: ['no accepted Success registration'], lost: [], events: this.events(d) };
+        return {
+          deviceId: d.deviceId,
+          expected,
+          observed,
+          problems: ['no accepted Success registration'],
+          lost: [],
+          events: this.events(d),
+        };
       }
       const observed = await this.observe(d.deviceId, expected.azureDeviceId);
       const verdict = judge(expected, observed);
       if (verdict.ok) return { deviceId: d.deviceId, expected, observed, problems: [], lost: [], events: [] };
       first ??= { expected, observed, verdict };
     }
-    return { deviceId: d.deviceId, expected: first!.expected, observed: first!.observed, problems: first!.verdict.problems, lost: first!.verdict.lost, events: this.events(d) };
+    return {
+      deviceId: d.deviceId,
+      expected: first!.expected,
+      observed: first!.observed,
+      problems: first!.verdict.problems,
+      lost: first!.verdict.lost,
+      events: this.events(d),
+    };
   }
 
   private events(d: LoadDevice): DeviceReport['events'] {

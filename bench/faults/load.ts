@@ -21,7 +21,15 @@ const RE_ENROL_AFTER_MS = 3_000;
 const RETRY_WAIT_MS = 500;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-const ACTION_MIX: PolicyAction[][] = [[], ['SEND_ALERT'], ['BLOCK_EMAIL'], ['BLOCK_APPCONNECT'], ['QUARANTINE'], ['BLOCK_EMAIL', 'QUARANTINE'], ['SEND_ALERT', 'BLOCK_APPCONNECT']];
+const ACTION_MIX: PolicyAction[][] = [
+  [],
+  ['SEND_ALERT'],
+  ['BLOCK_EMAIL'],
+  ['BLOCK_APPCONNECT'],
+  ['QUARANTINE'],
+  ['BLOCK_EMAIL', 'QUARANTINE'],
+  ['SEND_ALERT', 'BLOCK_APPCONNECT'],
+];
 
 export interface AcceptedEvent {
   event: DeviceEvent;
@@ -65,7 +73,15 @@ export interface LoadStats {
   unresolved: number;
 }
 
-const emptyStats = (): LoadStats => ({ requests: 0, accepted: 0, refused503: 0, noAnswer: 0, otherStatus: {}, duplicatesSent: 0, unresolved: 0 });
+const emptyStats = (): LoadStats => ({
+  requests: 0,
+  accepted: 0,
+  refused503: 0,
+  noAnswer: 0,
+  otherStatus: {},
+  duplicatesSent: 0,
+  unresolved: 0,
+});
 
 export function createDevices(o: { count: number; prefix: string; seed: number; domain: string }): LoadDevice[] {
   const random = prng(o.seed);
@@ -116,7 +132,14 @@ export class MdmLoad {
   private mode: LoadMode;
 
   constructor(
-    private readonly o: { apiUrl: string; mdmKey: string; devices: LoadDevice[]; seed: number; mode: LoadMode; log: (line: string) => void },
+    private readonly o: {
+      apiUrl: string;
+      mdmKey: string;
+      devices: LoadDevice[];
+      seed: number;
+      mode: LoadMode;
+      log: (line: string) => void;
+    },
   ) {
     this.http = createHttpClient(o.apiUrl, { maxSockets: 16 });
     this.random = prng(o.seed);
@@ -158,7 +181,11 @@ export class MdmLoad {
           await this.deliver(d, this.registration(d));
           return;
         }
-        await this.deliver(d, { type: 'compliance', occurredAt: this.at(d), actions: [...ACTION_MIX[Math.floor(this.random() * ACTION_MIX.length)]!] });
+        await this.deliver(d, {
+          type: 'compliance',
+          occurredAt: this.at(d),
+          actions: [...ACTION_MIX[Math.floor(this.random() * ACTION_MIX.length)]!],
+        });
         await this.deliver(d, this.inventoryEvent(d));
       }),
     );
@@ -237,7 +264,8 @@ export class MdmLoad {
       d.retiredAt = Date.now();
       return { type: 'retire', occurredAt: this.at(d) };
     }
-    if (roll < 0.55) return { type: 'compliance', occurredAt: this.at(d), actions: [...ACTION_MIX[Math.floor(this.random() * ACTION_MIX.length)]!] };
+    if (roll < 0.55)
+      return { type: 'compliance', occurredAt: this.at(d), actions: [...ACTION_MIX[Math.floor(this.random() * ACTION_MIX.length)]!] };
     return this.inventoryEvent(d);
   }
 

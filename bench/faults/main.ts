@@ -98,7 +98,9 @@ async function main(): Promise<void> {
     const control = new EmulatorControl(emulator.url);
     const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
     const devices = createDevices({ count: devicesCount, prefix: 'flt', seed, domain: 'contoso.example' });
-    await control.seed({ tenants: [{ ...seedFor(tenant.tenantId, devices), apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] });
+    await control.seed({
+      tenants: [{ ...seedFor(tenant.tenantId, devices), apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }],
+    });
     log(`Azure emulator at ${emulator.url}; Postgres database ${scratch.name}; ${devicesCount} devices and their users seeded`);
 
     const stack = await startFaultStack({
@@ -116,14 +118,24 @@ async function main(): Promise<void> {
     cleanups.push(async () => load.close());
     const checker = new InvariantChecker({ apiUrl: stack.apiUrl, adminKey: stack.keys.admin, control, tenantId: tenant.tenantId });
     cleanups.push(async () => checker.close());
-    const ctx: FaultContext = { stack, load, checker, control, tenantId: tenant.tenantId, log, azureRequestTimeoutMs: AZURE_REQUEST_TIMEOUT_MS };
+    const ctx: FaultContext = {
+      stack,
+      load,
+      checker,
+      control,
+      tenantId: tenant.tenantId,
+      log,
+      azureRequestTimeoutMs: AZURE_REQUEST_TIMEOUT_MS,
+    };
 
     log(`registering ${devicesCount} devices`);
     const warmStart = Date.now();
     await load.registerAll();
     const warmAccepted = load.takeStats().accepted;
     const warm = await checker.converge(devices, warmStart, DEFAULT_TIMING.convergeMs);
-    log(`warm-up: ${warmAccepted} registrations accepted, ${warm.convergedAfterMs === null ? `${warm.wrong} devices wrong` : `all right after ${(warm.convergedAfterMs / 1000).toFixed(1)} s`}`);
+    log(
+      `warm-up: ${warmAccepted} registrations accepted, ${warm.convergedAfterMs === null ? `${warm.wrong} devices wrong` : `all right after ${(warm.convergedAfterMs / 1000).toFixed(1)} s`}`,
+    );
 
     const faults: FaultResult[] = [];
     const notRun: string[] = [];
@@ -140,13 +152,32 @@ async function main(): Promise<void> {
     let hostile: HostileResult | null = null;
     if (!skipHostile && (!only || 'hostile input'.includes(only.toLowerCase()))) {
       const openapi = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-      const paths = Object.entries(openapi.paths).flatMap(([p, ops]) => Object.keys(ops).filter((m) => /^(get|post|put|delete|patch)$/.test(m)).map((m) => ({ method: m.toUpperCase(), path: p })));
+      const paths = Object.entries(openapi.paths).flatMap(([p, ops]) =>
+        Object.keys(ops)
+          .filter((m) => /^(get|post|put|delete|patch)$/.test(m))
+          .map((m) => ({ method: m.toUpperCase(), path: p })),
+      );
       const countDevices = async () => Number((await readModel('devices').where({ tenant_id: tenant.tenantId }).count({ n: '*' }))[0]!.n);
       const before = await countDevices();
-      const { spread, worstCases } = generateHostileRequests({ count: HOSTILE_REQUESTS, seed, keys: stack.keys, paths, knownDeviceId: devices[0]!.deviceId });
-      log(`hostile input: ${spread.length} requests on ${paths.length} documented routes and others, then ${worstCases.length} regex worst cases one at a time`);
+      const { spread, worstCases } = generateHostileRequests({
+        count: HOSTILE_REQUESTS,
+        seed,
+        keys: stack.keys,
+        paths,
+        knownDeviceId: devices[0]!.deviceId,
+      });
+      log(
+        `hostile input: ${spread.length} requests on ${paths.length} documented routes and others, then ${worstCases.length} regex worst cases one at a time`,
+      );
       const first = await sendHostile({ apiUrl: stack.apiUrl, requests: spread, connections: 8, timeoutMs: 15_000, maxMs: 180_000 });
-      const worst = await sendHostile({ apiUrl: stack.apiUrl, requests: worstCases, connections: 1, timeoutMs: 15_000, maxMs: 120_000, stopAtFirstUnanswered: true });
+      const worst = await sendHostile({
+        apiUrl: stack.apiUrl,
+        requests: worstCases,
+        connections: 1,
+        timeoutMs: 15_000,
+        maxMs: 120_000,
+        stopAtFirstUnanswered: true,
+      });
       await sleep(3_000);
       hostile = { ...combineHostile(first, worst), devicesCreated: (await countDevices()) - before };
       log(
@@ -160,7 +191,13 @@ async function main(): Promise<void> {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine,
-      settings: { devices: devicesCount, eventsPerSecond: rate, azureRequestTimeoutMs: AZURE_REQUEST_TIMEOUT_MS, sweepDevicesPerSecond: SWEEP_DEVICES_PER_SECOND, convergeWithinSeconds: DEFAULT_TIMING.convergeMs / 1000 },
+      settings: {
+        devices: devicesCount,
+        eventsPerSecond: rate,
+        azureRequestTimeoutMs: AZURE_REQUEST_TIMEOUT_MS,
+        sweepDevicesPerSecond: SWEEP_DEVICES_PER_SECOND,
+        convergeWithinSeconds: DEFAULT_TIMING.convergeMs / 1000,
+      },
       warmUp: { accepted: warmAccepted, convergedAfterMs: warm.convergedAfterMs, wrong: warm.wrong },
       faults,
       hostile,
@@ -187,11 +224,14 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
-  if (err instanceof UsageError) {
-    process.stderr.write(`faults: ${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`faults failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`faults: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`faults failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

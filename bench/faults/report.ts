@@ -13,7 +13,13 @@ export interface FaultsReport {
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
-  settings: { devices: number; eventsPerSecond: number; azureRequestTimeoutMs: number; sweepDevicesPerSecond: number; convergeWithinSeconds: number };
+  settings: {
+    devices: number;
+    eventsPerSecond: number;
+    azureRequestTimeoutMs: number;
+    sweepDevicesPerSecond: number;
+    convergeWithinSeconds: number;
+  };
   /** The first registrations of the fleet, and how long until every device was right. */
   warmUp: { accepted: number; convergedAfterMs: number | null; wrong: number };
   faults: FaultResult[];
@@ -38,8 +44,8 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
     '# Reliability under faults',
     '',
     '`npm run faults` runs the real stack — a Temporal dev server (`temporal server start-dev --db-filename`), a fresh',
-    'Postgres database, the Azure emulator over HTTPS, the connector\'s worker and API as child processes — with TCP',
-    'proxies of its own in front of Temporal\'s frontend and Postgres (the worker and the API reach them only through the',
+    "Postgres database, the Azure emulator over HTTPS, the connector's worker and API as child processes — with TCP",
+    "proxies of its own in front of Temporal's frontend and Postgres (the worker and the API reach them only through the",
     'proxies), and breaks one thing at a time under a steady MDM load (code: `bench/faults/`). This file is written by it.',
     '',
     `Run of ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC: \`${r.command}\` (${minutes} min); raw figures, and every wrong device with its events, in \`${resultsFile}\`.`,
@@ -54,14 +60,22 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
     `**Invariant**, checked after each fault for every device: Microsoft's state (the emulator's Entra view of the device's current Azure device id: isManaged / isCompliant) equals what its last accepted event implies ` +
       '(QUARANTINE / BLOCK_APPCONNECT / BLOCK_EMAIL → managed + notCompliant; SEND_ALERT or none → managed + compliant; retired → notManaged + notCompliant), ' +
       `and \`GET /v1/devices/{id}\` agrees and is \`Successful\`, within ${r.settings.convergeWithinSeconds} s of the fault ending. ` +
-      'An accepted event is **lost** when the final state does not show the last accepted event of its kind (the Azure device id, the policy action, the inventory\'s OS version, the retirement).',
+      "An accepted event is **lost** when the final state does not show the last accepted event of its kind (the Azure device id, the policy action, the inventory's OS version, the retirement).",
     '',
     '| fault | how | events accepted | refused with 503 | other refusals | lost | wrong final state | duplicate uploads | peak requests to Microsoft /s | Retry-After honoured | time to converge |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.faults.map((f) => {
       const ra = f.microsoft.retryAfter;
-      const honoured = ra.retried === 0 ? '–' : ra.early === 0 ? `yes (${ra.retried} retries, shortest wait ${((ra.shortestGapMs ?? 0) / 1000).toFixed(2)} s)` : `**no**: ${ra.early} of ${ra.retried} retries early`;
-      const other = Object.entries(f.load.otherStatus).map(([k, v]) => `${v} × ${k}`).join(', ') || '0';
+      const honoured =
+        ra.retried === 0
+          ? '–'
+          : ra.early === 0
+            ? `yes (${ra.retried} retries, shortest wait ${((ra.shortestGapMs ?? 0) / 1000).toFixed(2)} s)`
+            : `**no**: ${ra.early} of ${ra.retried} retries early`;
+      const other =
+        Object.entries(f.load.otherStatus)
+          .map(([k, v]) => `${v} × ${k}`)
+          .join(', ') || '0';
       return `| ${f.name} | ${f.how} | ${f.load.accepted} | ${f.load.refused503} | ${other} | ${bold0(f.invariant.lost)} | ${bold0(f.invariant.wrong)} | ${f.microsoft.duplicateUploads} | ${f.microsoft.peakPerSecond} | ${honoured} | ${s1(f.invariant.convergedAfterMs)} |`;
     }),
     '',
@@ -81,9 +95,16 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
       '|---|---|---|---|',
       `| ${bold0(h.serverErrors)} | ${bold0(h.unanswered)} | ${h.longestMs} ms (${h.longestRequest}) | ${bold0(h.devicesCreated)} |`,
       '',
-      `Answers by status: ${Object.entries(h.byStatus).sort().map(([k, v]) => `${k} × ${v}`).join(', ')}.`,
+      `Answers by status: ${Object.entries(h.byStatus)
+        .sort()
+        .map(([k, v]) => `${k} × ${v}`)
+        .join(', ')}.`,
     );
-    if (h.blockedBy) lines.push('', `**The API was blocked** by \`${h.blockedBy}\`: left unanswered for the whole timeout; the ${h.notSent} worst cases after it were not sent.`);
+    if (h.blockedBy)
+      lines.push(
+        '',
+        `**The API was blocked** by \`${h.blockedBy}\`: left unanswered for the whole timeout; the ${h.notSent} worst cases after it were not sent.`,
+      );
     if (h.examples.serverError.length) lines.push('', `5xx, e.g.: ${h.examples.serverError.map((x) => `\`${x}\``).join('; ')}.`);
     if (h.examples.unanswered.length) lines.push('', `Unanswered, e.g.: ${h.examples.unanswered.map((x) => `\`${x}\``).join('; ')}.`);
   }
@@ -92,13 +113,24 @@ export function renderReliability(r: FaultsReport, resultsFile: string): string 
     lines.push(
       '',
       'After a fault with wrong devices, those devices were sent fresh events (a compliance change and an inventory, or their next enrolment) so the next fault starts from right devices: ' +
-        restated.map((f) => `${f.name}: ${f.restated.rightAgain} of ${f.restated.devices} right again${f.restated.leftOut.length ? `, left out of later faults: ${f.restated.leftOut.join(', ')}` : ''}`).join('; ') +
+        restated
+          .map(
+            (f) =>
+              `${f.name}: ${f.restated.rightAgain} of ${f.restated.devices} right again${f.restated.leftOut.length ? `, left out of later faults: ${f.restated.leftOut.join(', ')}` : ''}`,
+          )
+          .join('; ') +
         '.',
     );
   }
   const wrong = r.faults.flatMap((f) => f.invariant.wrongDevices.map((w) => ({ fault: f.name, ...w })));
   if (wrong.length) {
-    lines.push('', '## Wrong final states', '', 'Each device still wrong at the deadline, what disagreed, and its accepted events (oldest first):', '');
+    lines.push(
+      '',
+      '## Wrong final states',
+      '',
+      'Each device still wrong at the deadline, what disagreed, and its accepted events (oldest first):',
+      '',
+    );
     for (const w of wrong) {
       lines.push(`- **${w.fault}**, \`${w.deviceId}\`: ${[...w.problems, ...w.lost.map((k) => `lost ${k}`)].join('; ')}.`);
       for (const e of w.events.slice(-8)) {

@@ -86,7 +86,16 @@ export async function runFault(ctx: FaultContext, scenario: FaultScenario, timin
   );
   for (const w of invariant.wrongDevices) ctx.log(`  ${w.deviceId}: ${[...w.problems, ...w.lost.map((k) => `lost ${k}`)].join('; ')}`);
   const restated = await restateWrong(ctx, invariant, timing);
-  return { name: scenario.name, how: scenario.how, startedAt: startedAt.toISOString(), faultSeconds: Math.round((faultEndedAt - faultStart) / 100) / 10, load, invariant, microsoft, restated };
+  return {
+    name: scenario.name,
+    how: scenario.how,
+    startedAt: startedAt.toISOString(),
+    faultSeconds: Math.round((faultEndedAt - faultStart) / 100) / 10,
+    load,
+    invariant,
+    microsoft,
+    restated,
+  };
 }
 
 /**
@@ -104,6 +113,8 @@ async function restateWrong(ctx: FaultContext, invariant: ConvergenceResult, tim
   const again = await ctx.checker.converge(wrong, sentAt, Math.min(60_000, timing.convergeMs));
   const leftOut = again.wrongDevices.map((w) => w.deviceId);
   for (const d of wrong) if (leftOut.includes(d.deviceId)) d.excluded = true;
-  ctx.log(`restated ${wrong.length} wrong devices: ${wrong.length - leftOut.length} right again${leftOut.length ? `, left out of later faults: ${leftOut.join(', ')}` : ''}`);
+  ctx.log(
+    `restated ${wrong.length} wrong devices: ${wrong.length - leftOut.length} right again${leftOut.length ? `, left out of later faults: ${leftOut.join(', ')}` : ''}`,
+  );
   return { devices: wrong.length, rightAgain: wrong.length - leftOut.length, leftOut };
 }

@@ -61,7 +61,9 @@ export async function startFaultStack(o: FaultStackOptions): Promise<FaultStack>
     const proxiedDb = new URL(o.databaseUrl);
     proxiedDb.hostname = '127.0.0.1';
     proxiedDb.port = String(postgresProxy.port);
-    o.log(`Temporal dev server at ${temporal.address} (data in ${dbFilename}), proxied at ${temporalProxy.address}; Postgres ${db.host} proxied at ${postgresProxy.address}`);
+    o.log(
+      `Temporal dev server at ${temporal.address} (data in ${dbFilename}), proxied at ${temporalProxy.address}; Postgres ${db.host} proxied at ${postgresProxy.address}`,
+    );
 
     const keys = { mdm: randomBytes(32).toString('base64url'), admin: randomBytes(32).toString('base64url') };
     const apiPort = await freePort();

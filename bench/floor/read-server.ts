@@ -17,7 +17,10 @@ if (!databaseUrl || !tenantId) {
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
 const app = new Hono();
 app.get('/v1/devices/:deviceId', async (c) => {
-  const { rows } = await pool.query('select * from devices where tenant_id = $1 and device_id = $2 limit 1', [tenantId, c.req.param('deviceId')]);
+  const { rows } = await pool.query('select * from devices where tenant_id = $1 and device_id = $2 limit 1', [
+    tenantId,
+    c.req.param('deviceId'),
+  ]);
   return rows.length === 0 ? c.json({ status: 404 }, 404) : c.json(rows[0], 200);
 });
 const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {

@@ -38,14 +38,22 @@ export interface ChildSpec {
 
 export function startChild(spec: ChildSpec): Child {
   const command = spec.command ?? process.execPath;
-  const args = spec.script ? [...(spec.nodeFlags ?? []), '--import', 'tsx', path.join(PROJECT_ROOT, spec.script), ...(spec.args ?? [])] : (spec.args ?? []);
+  const args = spec.script
+    ? [...(spec.nodeFlags ?? []), '--import', 'tsx', path.join(PROJECT_ROOT, spec.script), ...(spec.args ?? [])]
+    : (spec.args ?? []);
   const out = spec.stdoutFile ? openSync(spec.stdoutFile, 'a') : 'pipe';
   const proc = spawn(command, args, { cwd: PROJECT_ROOT, env: spec.env, stdio: ['ignore', out, 'pipe'] });
   if (typeof out === 'number') closeSync(out);
   const lines: string[] = [];
   const listeners = new Set<(line: string) => void>();
   let exited = false;
-  const exit = new Promise<void>((resolve) => proc.once('exit', () => { exited = true; child.exited = true; resolve(); }));
+  const exit = new Promise<void>((resolve) =>
+    proc.once('exit', () => {
+      exited = true;
+      child.exited = true;
+      resolve();
+    }),
+  );
   const feed = (stream: 'stdout' | 'stderr') => {
     let partial = '';
     return (chunk: Buffer) => {
@@ -72,7 +80,10 @@ export function startChild(spec: ChildSpec): Child {
     tail: () => lines.join('\n'),
     waitForLine<T>(match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`${spec.name} printed nothing expected within ${timeoutMs} ms:\n${child.tail()}`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`${spec.name} printed nothing expected within ${timeoutMs} ms:\n${child.tail()}`)),
+          timeoutMs,
+        );
         const onExit = () => done(new Error(`${spec.name} exited (code ${proc.exitCode}, signal ${proc.signalCode}):\n${child.tail()}`));
         const listener = (line: string) => {
           const v = match(line);

@@ -47,11 +47,24 @@ export async function closedLoop(o: {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { requests: latencies.length, errors, seconds, perSecond: latencies.length / seconds, latencyMs: summarize(latencies), ...(firstError ? { firstError } : {}) };
+  return {
+    requests: latencies.length,
+    errors,
+    seconds,
+    perSecond: latencies.length / seconds,
+    latencyMs: summarize(latencies),
+    ...(firstError ? { firstError } : {}),
+  };
 }
 
 /** Starts `count` tasks at `rate` per second (bounded by `maxInFlight` and `maxMs`); resolves when all settled. */
-export async function openLoop(o: { rate: number; count: number; maxInFlight: number; maxMs: number; task: (i: number) => Promise<void> }): Promise<{ started: number; lateMs: number; seconds: number }> {
+export async function openLoop(o: {
+  rate: number;
+  count: number;
+  maxInFlight: number;
+  maxMs: number;
+  task: (i: number) => Promise<void>;
+}): Promise<{ started: number; lateMs: number; seconds: number }> {
   const t0 = performance.now();
   const pending = new Set<Promise<void>>();
   let lateMs = 0;
@@ -63,7 +76,10 @@ export async function openLoop(o: { rate: number; count: number; maxInFlight: nu
     if (due > now) await new Promise((r) => setTimeout(r, due - now));
     else lateMs = Math.max(lateMs, now - due);
     while (pending.size >= o.maxInFlight) await Promise.race(pending);
-    const p: Promise<void> = o.task(i).catch(() => undefined).finally(() => pending.delete(p));
+    const p: Promise<void> = o
+      .task(i)
+      .catch(() => undefined)
+      .finally(() => pending.delete(p));
     pending.add(p);
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -71,7 +87,11 @@ export async function openLoop(o: { rate: number; count: number; maxInFlight: nu
   return { started: i, lateMs, seconds };
 }
 
-export async function eachLimited<T>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function eachLimited<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {

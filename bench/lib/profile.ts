@@ -72,9 +72,12 @@ export async function historyProfile(stack: Stack, workflowIds: string[]): Promi
       add(counts, name);
       const attrs = e[`${name.charAt(0).toLowerCase()}${name.slice(1)}EventAttributes`] as Record<string, unknown> | undefined;
       if (name === 'ActivityTaskScheduled') add(activities, String((attrs?.activityType as { name?: string } | undefined)?.name));
-      if (name === 'MarkerRecorded') add(counts, (attrs?.markerName as string | undefined) === 'core_patch' ? 'marker:patch' : 'marker:other');
+      if (name === 'MarkerRecorded')
+        add(counts, (attrs?.markerName as string | undefined) === 'core_patch' ? 'marker:patch' : 'marker:other');
       if (name === 'UpsertWorkflowSearchAttributes') {
-        const fields = Object.keys(((attrs?.searchAttributes as { indexedFields?: Record<string, unknown> } | undefined)?.indexedFields) ?? {});
+        const fields = Object.keys(
+          (attrs?.searchAttributes as { indexedFields?: Record<string, unknown> } | undefined)?.indexedFields ?? {},
+        );
         add(counts, fields.length === 1 && fields[0] === 'TemporalChangeVersion' ? 'upsert:change-version' : 'upsert:ours');
       }
       const ref = (field: string) => byId.get(Number(attrs?.[field]));
@@ -88,13 +91,17 @@ export async function historyProfile(stack: Stack, workflowIds: string[]): Promi
       }
       if (name === 'ActivityTaskStarted') {
         const s = ref('scheduledEventId');
-        const type = String(((s?.e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType?.name));
+        const type = String(
+          (s?.e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType?.name,
+        );
         if (s) add(phases, `activity ${type}: queued`, timeMsDiff(timeMs(e), s.t));
       }
       if (name === 'ActivityTaskCompleted' || name === 'ActivityTaskFailed') {
         const st = ref('startedEventId');
         const s = ref('scheduledEventId');
-        const type = String(((s?.e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType?.name));
+        const type = String(
+          (s?.e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType?.name,
+        );
         if (st) add(phases, `activity ${type}: running`, timeMsDiff(timeMs(e), st.t));
       }
       if (name === 'TimerFired') {
@@ -106,7 +113,8 @@ export async function historyProfile(stack: Stack, workflowIds: string[]): Promi
     const lastTask = [...events].reverse().find((e) => eventName(e) === 'WorkflowTaskCompleted');
     if (lastTask) spans += timeMs(lastTask) - first;
   }
-  const mean = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / Math.max(1, n))]));
+  const mean = (m: Map<string, number>) =>
+    Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / Math.max(1, n))]));
   const c = mean(counts);
   // Keys with a colon are sub-counts of an event type (marker:patch, upsert:ours), not events.
   const events = Object.fromEntries(Object.entries(c).filter(([k]) => !k.includes(':')));
@@ -247,7 +255,11 @@ export function summarizeCpuProfile(file: string): CpuProfileSummary {
     }
     cats.set(cat, (cats.get(cat) ?? 0) + us);
     const key = `${functionName || '(anonymous)'} ${url}:${lineNumber + 1}`;
-    const f = fns.get(key) ?? { fn: functionName || '(anonymous)', where: `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/main\//, '')}:${lineNumber + 1}`, us: 0 };
+    const f = fns.get(key) ?? {
+      fn: functionName || '(anonymous)',
+      where: `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/main\//, '')}:${lineNumber + 1}`,
+      us: 0,
+    };
     f.us += us;
     fns.set(key, f);
   }
@@ -255,7 +267,10 @@ export function summarizeCpuProfile(file: string): CpuProfileSummary {
   return {
     totalMs: Math.round(total / 1000),
     busyMs: Math.round(busy / 1000),
-    byCategory: [...cats].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([category, us]) => ({ category, ms: Math.round(us / 1000), share: round(us / busy, 3) })),
+    byCategory: [...cats]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([category, us]) => ({ category, ms: Math.round(us / 1000), share: round(us / busy, 3) })),
     topFunctions: [...fns]
       .sort((a, b) => b[1].us - a[1].us)
       .slice(0, 20)

@@ -79,9 +79,18 @@ export interface TemporalServer {
  * attributes), headless, its SQLite file at `dbFilename`, with the `synchronous` pragma given; on
  * `port` when given (a restart on the same data and address), else on a free one.
  */
-export async function startTemporal(o: { binary: string; dbFilename: string; synchronous: 'FULL' | 'OFF'; port?: number; uiPort?: number }): Promise<TemporalServer> {
+export async function startTemporal(o: {
+  binary: string;
+  dbFilename: string;
+  synchronous: 'FULL' | 'OFF';
+  port?: number;
+  uiPort?: number;
+}): Promise<TemporalServer> {
   const port = o.port ?? (await freePort());
-  const args = [...devServerArgs({ binary: o.binary, port, uiPort: o.uiPort ?? (await freePort()), dbFilename: o.dbFilename }), '--headless'];
+  const args = [
+    ...devServerArgs({ binary: o.binary, port, uiPort: o.uiPort ?? (await freePort()), dbFilename: o.dbFilename }),
+    '--headless',
+  ];
   if (o.synchronous !== 'FULL') args.push('--sqlite-pragma', `synchronous=${o.synchronous}`);
   const child = startChild({ name: 'temporal', command: o.binary, args, env: { ...process.env } });
   await waitUntil(
@@ -127,7 +136,12 @@ export function connectorEnv(o: {
 
 /** The Azure emulator as a child process (bench/children/emulator.ts: autoRegister); resolves once it listens. */
 export async function startEmulatorChild(pollsBeforeTerminal: number): Promise<{ child: Child; url: string; caPemPath: string }> {
-  const child = startChild({ name: 'azure-emulator', script: 'bench/children/emulator.ts', args: [String(pollsBeforeTerminal)], env: { ...process.env } });
+  const child = startChild({
+    name: 'azure-emulator',
+    script: 'bench/children/emulator.ts',
+    args: [String(pollsBeforeTerminal)],
+    env: { ...process.env },
+  });
   try {
     const where = await child.waitForLine((l) => {
       try {
@@ -190,7 +204,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const temporalDbFile = path.join(tmpDir, 'temporal.db');
     const temporal = await startTemporal({ binary: temporalCli, dbFilename: temporalDbFile, synchronous: o.sqliteSynchronous });
     cleanups.push(() => temporal.stop());
-    o.log(`Temporal dev server at ${temporal.address} (${temporalCli}), data in ${temporalDbFile} (SQLite synchronous=${o.sqliteSynchronous})`);
+    o.log(
+      `Temporal dev server at ${temporal.address} (${temporalCli}), data in ${temporalDbFile} (SQLite synchronous=${o.sqliteSynchronous})`,
+    );
     const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default' });
@@ -211,7 +227,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanups.push(() => emulatorChild.stop());
     const emulator = new EmulatorControl(emulatorUrl);
     const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
-    await emulator.seed({ tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] });
+    await emulator.seed({
+      tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }],
+    });
     o.log(`Azure emulator at ${emulatorUrl} (autoRegister, pollsBeforeTerminal ${o.pollsBeforeTerminal})`);
 
     // ---- The connector: worker and API, configured as npm start configures them
@@ -228,7 +246,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
     let workerOptions = o.workerOptions;
     const startWorker = (wo: WorkerOptions): Promise<Child> =>
-      startConnectorWorker({ ...baseEnv, AZURE_MAX_CALLS_PER_SECOND: String(wo.maxCallsPerSecond) }, wo.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${wo.cpuProfDir}`] : []);
+      startConnectorWorker(
+        { ...baseEnv, AZURE_MAX_CALLS_PER_SECOND: String(wo.maxCallsPerSecond) },
+        wo.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${wo.cpuProfDir}`] : [],
+      );
     let worker = await startWorker(workerOptions);
     cleanups.push(() => worker.stop(30_000));
     o.log(`worker started (pid ${worker.pid}, AZURE_MAX_CALLS_PER_SECOND=${workerOptions.maxCallsPerSecond})`);
@@ -241,10 +262,20 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     o.log(`API at ${apiUrl} (pid ${api.pid})`);
 
     // ---- The floors
-    const floorWorker = startChild({ name: 'floor-worker', script: 'bench/floor/worker.ts', args: [temporal.address, FLOOR_TASK_QUEUE], env: { ...process.env } });
+    const floorWorker = startChild({
+      name: 'floor-worker',
+      script: 'bench/floor/worker.ts',
+      args: [temporal.address, FLOOR_TASK_QUEUE],
+      env: { ...process.env },
+    });
     cleanups.push(() => floorWorker.stop());
     await floorWorker.waitForLine((l) => (l === 'ready' ? true : undefined), 120_000);
-    const readFloor = startChild({ name: 'read-floor', script: 'bench/floor/read-server.ts', args: [databaseUrl, tenant.tenantId], env: { ...process.env } });
+    const readFloor = startChild({
+      name: 'read-floor',
+      script: 'bench/floor/read-server.ts',
+      args: [databaseUrl, tenant.tenantId],
+      env: { ...process.env },
+    });
     cleanups.push(() => readFloor.stop());
     const { port: readFloorPort } = await readFloor.waitForLine((l) => {
       try {
@@ -254,7 +285,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         return undefined;
       }
     }, 30_000);
-    o.log(`floors: worker on task queue ${FLOOR_TASK_QUEUE} (pid ${floorWorker.pid}), read server on port ${readFloorPort} (pid ${readFloor.pid})`);
+    o.log(
+      `floors: worker on task queue ${FLOOR_TASK_QUEUE} (pid ${floorWorker.pid}), read server on port ${readFloorPort} (pid ${readFloor.pid})`,
+    );
 
     const stack: Stack = {
       tmpDir,
@@ -293,7 +326,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         workerOptions = wo;
         stack.worker = worker;
         stack.workerOptions = wo;
-        o.log(`worker restarted (pid ${worker.pid}, AZURE_MAX_CALLS_PER_SECOND=${wo.maxCallsPerSecond}${wo.cpuProfDir ? ', --cpu-prof' : ''})`);
+        o.log(
+          `worker restarted (pid ${worker.pid}, AZURE_MAX_CALLS_PER_SECOND=${wo.maxCallsPerSecond}${wo.cpuProfDir ? ', --cpu-prof' : ''})`,
+        );
       },
       async stop() {
         await cleanup();

@@ -11,11 +11,19 @@ import { startChild } from '../lib/child';
 import { FLOOR_TASK_QUEUE, startTemporal } from '../lib/stack';
 import { floorThroughput, type ThroughputResult } from './event-path';
 
-export async function durableFloor(temporalCli: string, o: { count: number; concurrency: number; timeoutMs: number }): Promise<ThroughputResult> {
+export async function durableFloor(
+  temporalCli: string,
+  o: { count: number; concurrency: number; timeoutMs: number },
+): Promise<ThroughputResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'acc-bench-durable-'));
   const temporal = await startTemporal({ binary: temporalCli, dbFilename: path.join(dir, 'temporal.db'), synchronous: 'FULL' });
   let connection: Connection | undefined;
-  const worker = startChild({ name: 'durable-floor-worker', script: 'bench/floor/worker.ts', args: [temporal.address, FLOOR_TASK_QUEUE], env: { ...process.env } });
+  const worker = startChild({
+    name: 'durable-floor-worker',
+    script: 'bench/floor/worker.ts',
+    args: [temporal.address, FLOOR_TASK_QUEUE],
+    env: { ...process.env },
+  });
   try {
     await worker.waitForLine((l) => (l === 'ready' ? true : undefined), 120_000);
     connection = await Connection.connect({ address: temporal.address });

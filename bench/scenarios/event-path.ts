@@ -33,7 +33,11 @@ export interface ThroughputResult {
 }
 
 /** Completion counts sampled over time → overall and 10–90 % rates. */
-function rates(samples: Array<{ t: number; n: number }>, total: number, t0: number): { seconds: number; perSecond: number; steadyPerSecond: number } {
+function rates(
+  samples: Array<{ t: number; n: number }>,
+  total: number,
+  t0: number,
+): { seconds: number; perSecond: number; steadyPerSecond: number } {
   const last = samples[samples.length - 1]!;
   const at = (fraction: number) => samples.find((s) => s.n >= fraction * total)?.t;
   const t10 = at(0.1);
@@ -43,7 +47,13 @@ function rates(samples: Array<{ t: number; n: number }>, total: number, t0: numb
   return { seconds, perSecond: last.n / seconds, steadyPerSecond: steady };
 }
 
-async function trackCompletion(count: () => Promise<{ done: number; failed: number }>, total: number, t0: number, timeoutMs: number, intervalMs = 200) {
+async function trackCompletion(
+  count: () => Promise<{ done: number; failed: number }>,
+  total: number,
+  t0: number,
+  timeoutMs: number,
+  intervalMs = 200,
+) {
   const samples: Array<{ t: number; n: number }> = [];
   let failed = 0;
   let timedOut = false;
@@ -62,7 +72,10 @@ async function trackCompletion(count: () => Promise<{ done: number; failed: numb
 }
 
 /** The floor: `count` floor workflows started with signalWithStart, `concurrency` calls in flight. */
-export async function floorThroughput(client: Client, o: { count: number; concurrency: number; timeoutMs: number; runId: string }): Promise<ThroughputResult> {
+export async function floorThroughput(
+  client: Client,
+  o: { count: number; concurrency: number; timeoutMs: number; runId: string },
+): Promise<ThroughputResult> {
   const query = `WorkflowType="${FLOOR_WORKFLOW_TYPE}" AND ExecutionStatus="Completed"`;
   const before = (await client.workflow.count(query)).count;
   const accept: number[] = [];
@@ -83,7 +96,12 @@ export async function floorThroughput(client: Client, o: { count: number; concur
       accept.push(performance.now() - started);
     },
   ).then(() => void (submittedAt = performance.now()));
-  const tracked = await trackCompletion(async () => ({ done: (await client.workflow.count(query)).count - before, failed: 0 }), o.count, t0, o.timeoutMs);
+  const tracked = await trackCompletion(
+    async () => ({ done: (await client.workflow.count(query)).count - before, failed: 0 }),
+    o.count,
+    t0,
+    o.timeoutMs,
+  );
   await submitting;
   const r = rates(tracked.samples, o.count, t0);
   return {
@@ -115,7 +133,8 @@ export function registrationFor(deviceId: string, seed: number, blocked = false)
 }
 
 async function countByStatus(stack: Stack, prefix: string): Promise<{ done: number; failed: number; total: number }> {
-  const [row] = (await stack.db('devices')
+  const [row] = (await stack
+    .db('devices')
     .where({ tenant_id: stack.tenantId })
     .andWhere('device_id', 'like', `${prefix}%`)
     .select(
@@ -209,7 +228,10 @@ export interface LatencyResult {
  * Ours at a fixed rate: one registration per new device every 1/rate s through
  * POST /v1/devices/{id}/events (open loop), then the time each device row turned Successful.
  */
-export async function eventLatency(stack: Stack, o: { rate: number; durationMs: number; prefix: string; settleTimeoutMs: number }): Promise<LatencyResult> {
+export async function eventLatency(
+  stack: Stack,
+  o: { rate: number; durationMs: number; prefix: string; settleTimeoutMs: number },
+): Promise<LatencyResult> {
   const count = Math.max(1, Math.round((o.rate * o.durationMs) / 1000));
   const http = createHttpClient(stack.apiUrl, { maxSockets: 256 });
   const sender = createSender(http, stack.keys.mdm, { timeoutMs: 30_000 });
@@ -233,10 +255,15 @@ export async function eventLatency(stack: Stack, o: { rate: number; durationMs: 
   http.close();
   const t0 = performance.now();
   await trackCompletion(async () => countByStatus(stack, o.prefix), accepted.length, t0, o.settleTimeoutMs, 250);
-  const rows = (await stack.db('devices')
+  const rows = (await stack
+    .db('devices')
     .where({ tenant_id: stack.tenantId })
     .andWhere('device_id', 'like', `${o.prefix}%`)
-    .select('device_id', 'compliance_status', stack.db.raw('extract(epoch from updated_at) * 1000 as updated_ms'))) as Array<{ device_id: string; compliance_status: string | null; updated_ms: string }>;
+    .select('device_id', 'compliance_status', stack.db.raw('extract(epoch from updated_at) * 1000 as updated_ms'))) as Array<{
+    device_id: string;
+    compliance_status: string | null;
+    updated_ms: string;
+  }>;
   const latencies: number[] = [];
   for (const row of rows) {
     if (row.compliance_status === 'Successful') latencies.push(Number(row.updated_ms) - sentAt.get(row.device_id)!);

@@ -78,6 +78,11 @@ export async function idleCost(
     temporalDbBytes: size,
     temporalBytesPerWorkflow: size.total / Math.max(1, openNow + closed),
     blockedDevices: topUp.reduce((a, r) => a + r.completed, 0),
-    temporalBytesPerBlockedDevice: (size.total - sizeBefore) / Math.max(1, topUp.reduce((a, r) => a + r.completed, 0)),
+    temporalBytesPerBlockedDevice:
+      (size.total - sizeBefore) /
+      Math.max(
+        1,
+        topUp.reduce((a, r) => a + r.completed, 0),
+      ),
   };
 }

@@ -32,7 +32,9 @@ export async function startFaultRun(o: { name: string; devices: number; ratePerS
   const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(24).toString('base64url') };
   const prefix = uniqueName(o.name).replace(/[^A-Za-z0-9-]/g, '');
   const devices = createDevices({ count: o.devices, prefix, seed: 11, domain: 'contoso.example' });
-  await env.emulator.control.seed({ tenants: [{ ...seedFor(tenant.tenantId, devices), apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] });
+  await env.emulator.control.seed({
+    tenants: [{ ...seedFor(tenant.tenantId, devices), apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }],
+  });
   const log = (line: string) => {
     if (process.env.FAULTS_TEST_LOG) process.stdout.write(`      [${o.name}] ${line}\n`);
   };
@@ -50,9 +52,29 @@ export async function startFaultRun(o: { name: string; devices: number; ratePerS
     throw err;
   });
   // One lifecycle per device here: re-enrolment is the fault suite's and the device workflow tests' concern.
-  const load = new MdmLoad({ apiUrl: stack.apiUrl, mdmKey: stack.keys.mdm, devices, seed: 5, mode: { ratePerSecond: o.ratePerSecond, lifecycles: false }, log });
-  const checker = new InvariantChecker({ apiUrl: stack.apiUrl, adminKey: stack.keys.admin, control: env.emulator.control, tenantId: tenant.tenantId });
-  const ctx: FaultContext = { stack, load, checker, control: env.emulator.control, tenantId: tenant.tenantId, log, azureRequestTimeoutMs: AZURE_REQUEST_TIMEOUT_MS };
+  const load = new MdmLoad({
+    apiUrl: stack.apiUrl,
+    mdmKey: stack.keys.mdm,
+    devices,
+    seed: 5,
+    mode: { ratePerSecond: o.ratePerSecond, lifecycles: false },
+    log,
+  });
+  const checker = new InvariantChecker({
+    apiUrl: stack.apiUrl,
+    adminKey: stack.keys.admin,
+    control: env.emulator.control,
+    tenantId: tenant.tenantId,
+  });
+  const ctx: FaultContext = {
+    stack,
+    load,
+    checker,
+    control: env.emulator.control,
+    tenantId: tenant.tenantId,
+    log,
+    azureRequestTimeoutMs: AZURE_REQUEST_TIMEOUT_MS,
+  };
   return {
     ctx,
     async warmUp() {
@@ -88,10 +110,18 @@ export function faultRunHooks(name: string): (scenario: FaultScenario) => Promis
   return async (scenario) => {
     const r = await runFault(run!.ctx, scenario, TEST_TIMING);
     assert.ok(r.load.accepted > 0, 'the load ran during the fault');
-    const wrongDevices = r.invariant.wrongDevices.map((w) => `${w.deviceId}: ${[...w.problems, ...w.lost.map((k) => `lost ${k}`)].join('; ')}`);
+    const wrongDevices = r.invariant.wrongDevices.map(
+      (w) => `${w.deviceId}: ${[...w.problems, ...w.lost.map((k) => `lost ${k}`)].join('; ')}`,
+    );
     // Every valid event was accepted (after 503s, sent again) and every device ended right.
     assert.deepEqual(
-      { lost: r.invariant.lost, wrong: r.invariant.wrong, unresolved: r.invariant.unresolved, otherStatus: r.load.otherStatus, wrongDevices },
+      {
+        lost: r.invariant.lost,
+        wrong: r.invariant.wrong,
+        unresolved: r.invariant.unresolved,
+        otherStatus: r.load.otherStatus,
+        wrongDevices,
+      },
       { lost: 0, wrong: 0, unresolved: 0, otherStatus: {}, wrongDevices: [] },
     );
     return r;

@@ -14,6 +14,10 @@ describe('faults: Microsoft throttling', function () {
   it('every Intune call throttled for 8 s: no accepted event lost, every device right, every Retry-After honoured', async () => {
     const r = await runFaultAndCheck(microsoftThrottling({ forMs: 8_000 }));
     assert.ok(r.microsoft.retryAfter.retried > 0, 'throttled calls were retried during the fault');
-    assert.equal(r.microsoft.retryAfter.early, 0, `retries sooner than Retry-After (shortest wait ${String(r.microsoft.retryAfter.shortestGapMs)} ms)`);
+    assert.equal(
+      r.microsoft.retryAfter.early,
+      0,
+      `retries sooner than Retry-After (shortest wait ${String(r.microsoft.retryAfter.shortestGapMs)} ms)`,
+    );
   });
 });

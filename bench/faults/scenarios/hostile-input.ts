@@ -65,13 +65,28 @@ const NASTY_STRINGS = [
 ];
 /** The ones a client can put in a header at all (printable ASCII). */
 const HEADER_SAFE_NASTY = NASTY_STRINGS.filter((v) => /^[\x20-\x7e]*$/.test(v));
-const NASTY_VALUES: unknown[] = [null, true, false, 0, -1, 1e308, -0, [], {}, [[[]]], { __proto__: { polluted: true } }, { constructor: { prototype: { polluted: true } } }, ...NASTY_STRINGS];
+const NASTY_VALUES: unknown[] = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1e308,
+  -0,
+  [],
+  {},
+  [[[]]],
+  { __proto__: { polluted: true } },
+  { constructor: { prototype: { polluted: true } } },
+  ...NASTY_STRINGS,
+];
 
 /** An event that is certainly invalid: each carries at least one violation a strict schema rejects. */
 function invalidEvent(random: () => number, pick: <T>(xs: readonly T[]) => T): Record<string, unknown> {
   const type = pick([...EVENT_TYPES, ...NASTY_STRINGS.slice(0, 6)]);
   const base: Record<string, unknown> = { type, occurredAt: new Date().toISOString() };
-  if (type === 'registration') Object.assign(base, { platform: 'iOS', azureDeviceId: GUID, clientStatusCode: 'Success', userPrincipalName: 'alex@contoso.com' });
+  if (type === 'registration')
+    Object.assign(base, { platform: 'iOS', azureDeviceId: GUID, clientStatusCode: 'Success', userPrincipalName: 'alex@contoso.com' });
   if (type === 'compliance') base.actions = ['QUARANTINE'];
   if (type === 'inventory') base.inventory = { deviceName: 'x', os: 'iOS', osVersion: '17' };
   // The violation that makes it invalid whatever else is right.
@@ -86,19 +101,50 @@ function invalidEvent(random: () => number, pick: <T>(xs: readonly T[]) => T): R
       base.type = pick(['', 'REGISTRATION', 'delete', 'unregister', null, 7, ['registration']]);
       break;
     case 3:
-      Object.assign(base, { type: 'registration', platform: pick(['Windows', 'ios', '', null]), azureDeviceId: GUID, clientStatusCode: 'Success', userPrincipalName: 'alex@contoso.com' });
+      Object.assign(base, {
+        type: 'registration',
+        platform: pick(['Windows', 'ios', '', null]),
+        azureDeviceId: GUID,
+        clientStatusCode: 'Success',
+        userPrincipalName: 'alex@contoso.com',
+      });
       break;
     case 4:
-      Object.assign(base, { type: 'registration', platform: 'Android', azureDeviceId: pick([null, 'not-a-guid', `${GUID}x`, '']), clientStatusCode: 'Success', userPrincipalName: 'a@b.c' });
+      Object.assign(base, {
+        type: 'registration',
+        platform: 'Android',
+        azureDeviceId: pick([null, 'not-a-guid', `${GUID}x`, '']),
+        clientStatusCode: 'Success',
+        userPrincipalName: 'a@b.c',
+      });
       break;
     case 5:
-      Object.assign(base, { type: 'compliance', actions: pick([['WIPE'], 'QUARANTINE', [null], Array.from({ length: 5000 }, () => 'SEND_ALERT'), [{}], null]) });
+      Object.assign(base, {
+        type: 'compliance',
+        actions: pick([['WIPE'], 'QUARANTINE', [null], Array.from({ length: 5000 }, () => 'SEND_ALERT'), [{}], null]),
+      });
       break;
     case 6:
-      Object.assign(base, { type: 'inventory', inventory: pick([{ deviceName: 'x' }, { deviceName: 'a'.repeat(300), os: 'iOS', osVersion: '1' }, { deviceName: 'x', os: 'iOS', osVersion: '1', extra: 1 }, 'inventory', [], null]) });
+      Object.assign(base, {
+        type: 'inventory',
+        inventory: pick([
+          { deviceName: 'x' },
+          { deviceName: 'a'.repeat(300), os: 'iOS', osVersion: '1' },
+          { deviceName: 'x', os: 'iOS', osVersion: '1', extra: 1 },
+          'inventory',
+          [],
+          null,
+        ]),
+      });
       break;
     default:
-      Object.assign(base, { type: 'registration', platform: 'iOS', azureDeviceId: GUID, clientStatusCode: pick(['success', 'Unknown', '', 0]), userPrincipalName: 'alex@contoso.com' });
+      Object.assign(base, {
+        type: 'registration',
+        platform: 'iOS',
+        azureDeviceId: GUID,
+        clientStatusCode: pick(['success', 'Unknown', '', 0]),
+        userPrincipalName: 'alex@contoso.com',
+      });
   }
   return base;
 }
@@ -140,7 +186,13 @@ function regexWorstCases(): Array<{ field: string; value: string }> {
   return out;
 }
 
-export function generateHostileRequests(o: { count: number; seed: number; keys: { mdm: string; admin: string }; paths: Array<{ method: string; path: string }>; knownDeviceId: string }): {
+export function generateHostileRequests(o: {
+  count: number;
+  seed: number;
+  keys: { mdm: string; admin: string };
+  paths: Array<{ method: string; path: string }>;
+  knownDeviceId: string;
+}): {
   spread: HostileRequest[];
   worstCases: HostileRequest[];
 } {
@@ -151,12 +203,56 @@ export function generateHostileRequests(o: { count: number; seed: number; keys: 
     ['admin', { Authorization: `Bearer ${o.keys.admin}` }],
     ['no key', {}],
     ['wrong key', { Authorization: 'Bearer not-a-key' }],
-    ['malformed auth', { Authorization: pick(['Basic YTpi', 'Bearer', `Bearer ${'k'.repeat(8_000)}`, `bearer ${o.keys.mdm} ${o.keys.admin}`]) }],
+    [
+      'malformed auth',
+      { Authorization: pick(['Basic YTpi', 'Bearer', `Bearer ${'k'.repeat(8_000)}`, `bearer ${o.keys.mdm} ${o.keys.admin}`]) },
+    ],
   ];
-  const deviceIds = ['hostile-1', 'a b', '', '.', '..', '%2F', '%00', 'x'.repeat(129), 'x'.repeat(4_000), '😀', '<id>', "id'", o.knownDeviceId.replace(/./g, 'Z')];
+  const deviceIds = [
+    'hostile-1',
+    'a b',
+    '',
+    '.',
+    '..',
+    '%2F',
+    '%00',
+    'x'.repeat(129),
+    'x'.repeat(4_000),
+    '😀',
+    '<id>',
+    "id'",
+    o.knownDeviceId.replace(/./g, 'Z'),
+  ];
   const fill = (p: string) => p.replace(/\{[^}]+\}/g, () => encodeURIComponent(pick(deviceIds)));
-  const extraPaths = ['/', '/v1', '/v1/', '/v1/devices/', '/v1//devices', '/v2/devices', '/v1/devices/x/events/extra', '/%', '/v1/devices/%E0%A4%A', `/${'a'.repeat(6_000)}`, '/v1/devices?limit=-1', '/v1/devices?limit=100000', '/v1/devices?cursor=%%%', '/v1/devices?cursor=eyJ4IjoxfQ', '/v1/devices?complianceStatus=<x>&complianceStatus=Failed', '/v1/devices?retired=maybe', `/v1/devices?${'q=1&'.repeat(2_000)}`, '/v1/devices/x/reports?limit=abc'];
-  const contentTypes = ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', ''];
+  const extraPaths = [
+    '/',
+    '/v1',
+    '/v1/',
+    '/v1/devices/',
+    '/v1//devices',
+    '/v2/devices',
+    '/v1/devices/x/events/extra',
+    '/%',
+    '/v1/devices/%E0%A4%A',
+    `/${'a'.repeat(6_000)}`,
+    '/v1/devices?limit=-1',
+    '/v1/devices?limit=100000',
+    '/v1/devices?cursor=%%%',
+    '/v1/devices?cursor=eyJ4IjoxfQ',
+    '/v1/devices?complianceStatus=<x>&complianceStatus=Failed',
+    '/v1/devices?retired=maybe',
+    `/v1/devices?${'q=1&'.repeat(2_000)}`,
+    '/v1/devices/x/reports?limit=abc',
+  ];
+  const contentTypes = [
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/json; charset=utf-16',
+    '',
+  ];
   const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'];
   const out: HostileRequest[] = [];
   while (out.length < o.count) {
@@ -199,10 +295,30 @@ export function generateHostileRequests(o: { count: number; seed: number; keys: 
   // The regex worst cases, each on the single-event and the batch route, with the MDM key.
   const worstCases: HostileRequest[] = [];
   for (const { field, value } of regexWorstCases()) {
-    const event: Record<string, unknown> = { type: 'registration', occurredAt: new Date().toISOString(), platform: 'iOS', azureDeviceId: GUID, clientStatusCode: 'Success', userPrincipalName: 'alex@contoso.com', [field]: value };
+    const event: Record<string, unknown> = {
+      type: 'registration',
+      occurredAt: new Date().toISOString(),
+      platform: 'iOS',
+      azureDeviceId: GUID,
+      clientStatusCode: 'Success',
+      userPrincipalName: 'alex@contoso.com',
+      [field]: value,
+    };
     const headers = { Authorization: `Bearer ${o.keys.mdm}`, 'Content-Type': 'application/json' };
-    worstCases.push({ method: 'POST', path: '/v1/devices/hostile-regex/events', headers, body: Buffer.from(JSON.stringify(event)), what: `POST single event, ${field} of ${value.length} characters (regex worst case)` });
-    worstCases.push({ method: 'POST', path: '/v1/events', headers, body: Buffer.from(JSON.stringify({ events: [{ deviceId: 'hostile-regex', ...event }] })), what: `POST batch, ${field} of ${value.length} characters (regex worst case)` });
+    worstCases.push({
+      method: 'POST',
+      path: '/v1/devices/hostile-regex/events',
+      headers,
+      body: Buffer.from(JSON.stringify(event)),
+      what: `POST single event, ${field} of ${value.length} characters (regex worst case)`,
+    });
+    worstCases.push({
+      method: 'POST',
+      path: '/v1/events',
+      headers,
+      body: Buffer.from(JSON.stringify({ events: [{ deviceId: 'hostile-regex', ...event }] })),
+      what: `POST batch, ${field} of ${value.length} characters (regex worst case)`,
+    });
   }
   return { spread: out, worstCases };
 }
@@ -239,26 +355,26 @@ export async function sendHostile(o: {
       let req: http.ClientRequest;
       try {
         req = http.request({ hostname: base.hostname, port: base.port, path: r.path, method: r.method, headers, agent }, (res) => {
-        // Taken now: the response lets go of its socket once it ends.
-        const socket = res.socket;
-        res.on('data', () => undefined);
-        res.on('end', () => {
-          const ms = performance.now() - t0;
-          const status = res.statusCode ?? 0;
-          byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
-          if (socket) lastStatus.set(socket, status);
-          if (status >= 500) {
-            serverErrors++;
-            if (examples.serverError.length < 10) examples.serverError.push(`${status}: ${r.what}`);
-          }
-          if (ms > longestMs) {
-            longestMs = ms;
-            longestRequest = r.what;
-          }
-          resolve();
+          // Taken now: the response lets go of its socket once it ends.
+          const socket = res.socket;
+          res.on('data', () => undefined);
+          res.on('end', () => {
+            const ms = performance.now() - t0;
+            const status = res.statusCode ?? 0;
+            byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
+            if (socket) lastStatus.set(socket, status);
+            if (status >= 500) {
+              serverErrors++;
+              if (examples.serverError.length < 10) examples.serverError.push(`${status}: ${r.what}`);
+            }
+            if (ms > longestMs) {
+              longestMs = ms;
+              longestRequest = r.what;
+            }
+            resolve();
+          });
+          res.on('error', () => fail('response error'));
         });
-        res.on('error', () => fail('response error'));
-      });
       } catch (err) {
         throw new Error(`the hostile client could not send ${r.what}: ${(err as Error).message}`);
       }
@@ -311,7 +427,10 @@ export async function sendHostile(o: {
 }
 
 /** The figures of two sends taken together. */
-export function combineHostile(a: Omit<HostileResult, 'devicesCreated'>, b: Omit<HostileResult, 'devicesCreated'>): Omit<HostileResult, 'devicesCreated'> {
+export function combineHostile(
+  a: Omit<HostileResult, 'devicesCreated'>,
+  b: Omit<HostileResult, 'devicesCreated'>,
+): Omit<HostileResult, 'devicesCreated'> {
   const byStatus = { ...a.byStatus };
   for (const [k, v] of Object.entries(b.byStatus)) byStatus[k] = (byStatus[k] ?? 0) + v;
   const longest = b.longestMs > a.longestMs ? b : a;
@@ -322,7 +441,10 @@ export function combineHostile(a: Omit<HostileResult, 'devicesCreated'>, b: Omit
     unanswered: a.unanswered + b.unanswered,
     longestMs: longest.longestMs,
     longestRequest: longest.longestRequest,
-    examples: { serverError: [...a.examples.serverError, ...b.examples.serverError].slice(0, 10), unanswered: [...a.examples.unanswered, ...b.examples.unanswered].slice(0, 10) },
+    examples: {
+      serverError: [...a.examples.serverError, ...b.examples.serverError].slice(0, 10),
+      unanswered: [...a.examples.unanswered, ...b.examples.unanswered].slice(0, 10),
+    },
     seconds: Math.round((a.seconds + b.seconds) * 10) / 10,
     connections: Math.max(a.connections, b.connections),
     blockedBy: a.blockedBy ?? b.blockedBy,
