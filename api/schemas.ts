@@ -30,12 +30,10 @@ const isoTime = (description: string) => z.string().openapi({ format: 'date-time
 
 export const FieldErrorSchema = z
   .object({
-    path: z
-      .string()
-      .openapi({
-        description: 'The offending field, e.g. `actions[1]`, `inventory.deviceName`; `` for the whole value',
-        example: 'actions[1]',
-      }),
+    path: z.string().openapi({
+      description: 'The offending field, e.g. `actions[1]`, `inventory.deviceName`; `` for the whole value',
+      example: 'actions[1]',
+    }),
     message: z.string().openapi({ example: 'Must be one of RETIRE, QUARANTINE, BLOCK_APPCONNECT, BLOCK_EMAIL, SEND_ALERT' }),
   })
   .openapi('FieldError');

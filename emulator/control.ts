@@ -16,20 +16,30 @@ const seedSchema = z.object({
   tenants: z.array(
     z.object({
       tenantId: z.string().min(1),
-      apps: z.array(z.object({
-        clientId: z.string().min(1),
-        clientSecret: z.string(),
-        roles: z.array(z.string()).optional(),
-        certificatePems: z.array(z.string()).optional(),
-      })).optional(),
-      users: z.array(z.object({ id: z.string().min(1).optional(), userPrincipalName: z.string().min(1), displayName: z.string().optional() })).optional(),
-      devices: z.array(z.object({
-        id: z.string().min(1).optional(),
-        deviceId: z.string().min(1),
-        displayName: z.string().optional(),
-        operatingSystem: z.string().optional(),
-        operatingSystemVersion: z.string().optional(),
-      })).optional(),
+      apps: z
+        .array(
+          z.object({
+            clientId: z.string().min(1),
+            clientSecret: z.string(),
+            roles: z.array(z.string()).optional(),
+            certificatePems: z.array(z.string()).optional(),
+          }),
+        )
+        .optional(),
+      users: z
+        .array(z.object({ id: z.string().min(1).optional(), userPrincipalName: z.string().min(1), displayName: z.string().optional() }))
+        .optional(),
+      devices: z
+        .array(
+          z.object({
+            id: z.string().min(1).optional(),
+            deviceId: z.string().min(1),
+            displayName: z.string().optional(),
+            operatingSystem: z.string().optional(),
+            operatingSystemVersion: z.string().optional(),
+          }),
+        )
+        .optional(),
     }),
   ),
 });
@@ -41,11 +51,13 @@ const faultSchema = z.object({
     service: z.enum(['token', 'graph', 'intune']).optional(),
     batchItem: z.boolean().optional(),
   }),
-  response: z.object({
-    status: z.number().int().min(100).max(599),
-    headers: z.record(z.string(), z.string()).optional(),
-    body: z.unknown().optional(),
-  }).optional(),
+  response: z
+    .object({
+      status: z.number().int().min(100).max(599),
+      headers: z.record(z.string(), z.string()).optional(),
+      body: z.unknown().optional(),
+    })
+    .optional(),
   times: z.number().int().positive().optional(),
   probability: z.number().min(0).max(1).optional(),
   delayMs: z.number().int().nonnegative().optional(),
@@ -140,7 +152,9 @@ export class ControlPlane {
 
   handle(req: EmuRequest): EmuResponse {
     const { state, faults, journal, tokens, throttle } = this.deps;
-    const path = safeDecode(req.pathname).replace(/^\/_emulator/, '').replace(/\/$/, '');
+    const path = safeDecode(req.pathname)
+      .replace(/^\/_emulator/, '')
+      .replace(/\/$/, '');
     const route = `${req.method} ${path}`;
     let g: RegExpExecArray | null;
     switch (route) {
@@ -190,11 +204,14 @@ export class ControlPlane {
         tokens.revokeAll();
         return noContent();
       case 'GET /requests':
-        return json(200, journal.list({
-          service: req.query.get('service') ?? undefined,
-          pathIncludes: req.query.get('pathIncludes') ?? undefined,
-          since: req.query.get('since') ?? undefined,
-        }));
+        return json(
+          200,
+          journal.list({
+            service: req.query.get('service') ?? undefined,
+            pathIncludes: req.query.get('pathIncludes') ?? undefined,
+            since: req.query.get('since') ?? undefined,
+          }),
+        );
       case 'DELETE /requests':
         journal.clear();
         return noContent();

@@ -64,8 +64,10 @@ function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
 /** Graph and Intune send request-id; the identity platform sends x-ms-request-id. Both echo client-request-id. */
 function correlationHeaders(service: Service, req: EmuRequest): Record<string, string> {
   const clientRequestId = clientRequestIdOf(req);
-  if (service === 'graph' || service === 'intune') return { 'request-id': req.requestId, 'client-request-id': clientRequestId ?? req.requestId };
-  if (service === 'token' || service === 'identity') return { 'x-ms-request-id': req.requestId, ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}) };
+  if (service === 'graph' || service === 'intune')
+    return { 'request-id': req.requestId, 'client-request-id': clientRequestId ?? req.requestId };
+  if (service === 'token' || service === 'identity')
+    return { 'x-ms-request-id': req.requestId, ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}) };
   return {};
 }
 
@@ -75,7 +77,8 @@ function write(res: ServerResponse, out: EmuResponse, extraHeaders: Record<strin
   if (out.body !== undefined) {
     const isText = typeof out.body === 'string';
     payload = isText ? (out.body as string) : JSON.stringify(out.body);
-    if (header(out, 'Content-Type') === undefined) headers['Content-Type'] = isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
+    if (header(out, 'Content-Type') === undefined)
+      headers['Content-Type'] = isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
   }
   res.writeHead(out.status, headers);
   res.end(payload);
@@ -83,7 +86,9 @@ function write(res: ServerResponse, out: EmuResponse, extraHeaders: Record<strin
 
 function internalError(service: Service, req: EmuRequest, err: unknown): EmuResponse {
   const message = `Emulator error: ${err instanceof Error ? err.message : String(err)}`;
-  return service === 'token' || service === 'identity' ? aadError(req, 500, 'server_error', 90033, message, { 'Retry-After': '1' }) : graphError(req, 500, 'generalException', message);
+  return service === 'token' || service === 'identity'
+    ? aadError(req, 500, 'server_error', 90033, message, { 'Retry-After': '1' })
+    : graphError(req, 500, 'generalException', message);
 }
 
 export function createRequestHandler(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -142,7 +147,15 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
       if (fault?.reset) {
         req.socket.destroy();
         complete?.(0, true);
-        deps.logger?.({ msg: 'request', service, method: emuReq.method, path: url.pathname, status: 0, ms: Date.now() - started, faulted: true });
+        deps.logger?.({
+          msg: 'request',
+          service,
+          method: emuReq.method,
+          path: url.pathname,
+          status: 0,
+          ms: Date.now() - started,
+          faulted: true,
+        });
         return;
       }
       if (fault) canned = faultResponse(fault, emuReq, service);
@@ -150,12 +163,25 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
     }
     out = canned ?? (await dispatch(deps, service, emuReq));
   } catch (err) {
-    deps.logger?.({ level: 'error', msg: 'emulator handler failed', path: url.pathname, err: err instanceof Error ? err.message : String(err) });
+    deps.logger?.({
+      level: 'error',
+      msg: 'emulator handler failed',
+      path: url.pathname,
+      err: err instanceof Error ? err.message : String(err),
+    });
     out = internalError(service, emuReq, err);
   }
   if (!res.destroyed) write(res, out, correlationHeaders(service, emuReq));
   complete?.(out.status, faulted);
-  deps.logger?.({ msg: 'request', service, method: emuReq.method, path: url.pathname, status: out.status, ms: Date.now() - started, ...(faulted ? { faulted } : {}) });
+  deps.logger?.({
+    msg: 'request',
+    service,
+    method: emuReq.method,
+    path: url.pathname,
+    status: out.status,
+    ms: Date.now() - started,
+    ...(faulted ? { faulted } : {}),
+  });
 }
 
 function clientRequestIdOf(req: EmuRequest): string | undefined {
