@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (issue 7): brings up its own real stack (Temporal dev server, a fresh Postgres
+ * `npm run bench`: brings up its own real stack (Temporal dev server, a fresh Postgres
  * database, the Azure emulator, the connector's worker and API as child processes, and the floors),
  * runs each scenario beside its floor, writes bench/results/<date>.json and the table of
  * docs/benchmarks.md, and tears everything down.

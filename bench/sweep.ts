@@ -1,5 +1,5 @@
 /**
- * Benchmark of the weekly sweep (issue 6), not a test:
+ * Benchmark of the weekly sweep, not a test:
  *
  *   npx tsx bench/sweep.ts --devices 10000 [--calls-per-second 80] [--concurrency 64] [--polls-before-terminal 0]
  *

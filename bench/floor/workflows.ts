@@ -1,5 +1,5 @@
 /**
- * The event path's floor (issue 7): the least a Temporal workflow can do for one event on this
+ * The event path's floor: the least a Temporal workflow can do for one event on this
  * server — started by signalWithStart, it waits for the signal, runs one activity, and completes.
  * Its own bundle (this file is the floor worker's workflowsPath) and its own task queue.
  */

@@ -164,7 +164,7 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
 const SKELETON = `# Benchmarks
 
 \`npm run bench\` measures the connector on the machine it runs on, each scenario beside its floor in
-the same run (issue 7). The section between the markers below is rewritten by every full run.
+the same run. The section between the markers below is rewritten by every full run.
 
 ${BEGIN}
 ${END}
