@@ -97,7 +97,7 @@ export interface AttemptContext {
   options: DeviceWorkflowOptions;
 }
 
-export const DEFAULT_POLL_INTERVALS_MS = [1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 60_000];
+const DEFAULT_POLL_INTERVALS_MS = [1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 60_000];
 const DEFAULT_POLL_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
 /**
