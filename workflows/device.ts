@@ -9,6 +9,7 @@ import {
   condition,
   continueAsNew,
   deprecatePatch,
+  setDefaultSignalHandler,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,8 +23,13 @@ import {
   retireSignal,
   stateQuery,
   syncUpdate,
+  SIGNAL_BY_EVENT_TYPE,
   type DeviceWorkflowInput,
+  type ReportRequest,
 } from './messages';
+import type { DeviceEvent } from '../domain/events';
+
+const EVENT_SIGNAL_NAMES: ReadonlySet<string> = new Set(Object.values(SIGNAL_BY_EVENT_TYPE).map((s) => s.name));
 
 /**
  * Every run since 0.1.0 reports in one activity (upload, then its first status poll). The branch for
@@ -48,6 +54,13 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   const device = new DeviceEntity(input);
 
   // Handlers are set before the first await and only enqueue (the safe-message-handlers pattern).
+  // Signals that arrived before this code ran (a new run's first task, or a task retried after one)
+  // are buffered by the SDK, and each per-name handler takes only its own name from the buffer: the
+  // default handler, set first, takes them all in the order they arrived, which ordering relies on.
+  setDefaultSignalHandler((name, ...args) => {
+    if (name === reportSignal.name) device.onReportRequest(args[0] as ReportRequest);
+    else if (EVENT_SIGNAL_NAMES.has(name)) device.onEvent(args[0] as DeviceEvent);
+  });
   setHandler(registrationSignal, (e) => device.onEvent(e));
   setHandler(complianceSignal, (e) => device.onEvent(e));
   setHandler(inventorySignal, (e) => device.onEvent(e));

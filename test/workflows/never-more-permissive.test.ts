@@ -266,4 +266,22 @@ describe('never more permissive than the MDM (real Temporal, Postgres, Azure emu
       assert.equal(row.lastError, null);
     });
   });
+
+  it('applies events that wait for a worker in the order they arrived, whatever their kinds (a retire before a later RETIRE action)', async () => {
+    const d = await seedDevice();
+    const taskQueue = `tq-order-${randomUUID()}`;
+    // No worker yet: the run's first task will find all three signals buffered at once.
+    const retire = { type: 'retire' as const, occurredAt: nextOccurredAt() };
+    await send(taskQueue, d.deviceId, registration(d));
+    await send(taskQueue, d.deviceId, retire);
+    await send(taskQueue, d.deviceId, compliance(['RETIRE', 'BLOCK_EMAIL']));
+    await withWorker(
+      async () => {
+        const final = await completed(d.deviceId);
+        assert.equal(final.retiredAt, retire.occurredAt, 'the retire came first; the later RETIRE action is refused');
+        assert.equal(final.counters.eventsRefused, 1);
+      },
+      { taskQueue },
+    );
+  });
 });
