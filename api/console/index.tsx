@@ -670,6 +670,18 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   );
 
   // ---- settings --------------------------------------------------------------------------------------------
+  /** A settings change the API refused: the page says nothing changed, and why. */
+  function settingsNotChanged(c: C, session: Session, res: { status: number; body: Record<string, unknown> }) {
+    return render(
+      c,
+      statusOf(res.status),
+      'Settings',
+      'settings',
+      <ErrorPage title="Not changed" message={problemText(res.body)} back={{ href: '/console/settings', label: 'Back to the settings' }} />,
+      session,
+    );
+  }
+
   async function settingsPage(c: C, session: Session, notice?: string) {
     const [res, schedule] = await Promise.all([adminApi(c, session, 'GET', '/v1/settings'), weeklySchedule(ctx)]);
     if (res.status !== 200)
@@ -714,19 +726,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
         return render(c, 200, 'Turn reporting off?', 'settings', <ConfirmDisablePage csrf={codec!.csrfToken(session)} />, session);
       }
       const res = await adminApi(c, session, 'PUT', '/v1/settings', { enabled });
-      if (res.status !== 200)
-        return render(
-          c,
-          statusOf(res.status),
-          'Settings',
-          'settings',
-          <ErrorPage
-            title="Not changed"
-            message={problemText(res.body)}
-            back={{ href: '/console/settings', label: 'Back to the settings' }}
-          />,
-          session,
-        );
+      if (res.status !== 200) return settingsNotChanged(c, session, res);
       return c.redirect(`/console/settings?done=${enabled ? 'on' : 'off'}`, 303);
     }),
   );
@@ -738,19 +738,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       if (form.paused !== 'true' && form.paused !== 'false') throw new BadInput('paused', 'paused must be true or false');
       const paused = form.paused === 'true';
       const res = await adminApi(c, session, 'PUT', '/v1/settings', { weeklyReport: { paused } });
-      if (res.status !== 200)
-        return render(
-          c,
-          statusOf(res.status),
-          'Settings',
-          'settings',
-          <ErrorPage
-            title="Not changed"
-            message={problemText(res.body)}
-            back={{ href: '/console/settings', label: 'Back to the settings' }}
-          />,
-          session,
-        );
+      if (res.status !== 200) return settingsNotChanged(c, session, res);
       return c.redirect(`/console/settings?done=${paused ? 'paused' : 'resumed'}`, 303);
     }),
   );
