@@ -11,6 +11,7 @@ import { deviceErrorFor } from '../domain/failure-reasons';
 import type { AzureComplianceClient } from './azure/client';
 import { toTemporalFailure } from './azure/temporal-failure';
 import { describeUploadFailure } from './azure/upload-errors';
+import { callMicrosoftFor, consentRevokedError, type TenantHealth } from './tenant-health';
 
 export interface DeviceActivityDeps {
   db: Db;
@@ -18,6 +19,8 @@ export interface DeviceActivityDeps {
   azureClientFor(tenantId: string): AzureComplianceClient;
   /** Whether reporting is on; default: reportingEnabledReader (db/data.ts). */
   isReportingEnabled?(tenantId: string): Promise<boolean>;
+  /** The tenant's health and consent containment (activities/tenant-health.ts); none: never contained. */
+  tenantHealth?: TenantHealth;
   now?: () => Date;
 }
 
@@ -39,7 +42,10 @@ export interface UploadReportInput extends ReportInput {
   lookups?: EntraLookups;
 }
 
-export type UploadReportResult = { sent: false; reason: 'disabled' } | { sent: true; status: ReportStatus; lookups: EntraLookups };
+/** Nothing sent: reporting is switched off, or the tenant's consent is revoked (both wait for a sweep to wake them). */
+export type UploadReportResult =
+  | { sent: false; reason: 'disabled' | 'consent-revoked' }
+  | { sent: true; status: ReportStatus; lookups: EntraLookups };
 
 export type ReportStatus = { status: 'pending' } | { status: 'completed'; completedAt: string } | { status: 'failed'; error: DeviceError };
 
@@ -76,6 +82,9 @@ async function whileHeartbeating<T>(work: () => Promise<T>): Promise<T> {
 export function createDeviceActivities(deps: DeviceActivityDeps) {
   const now = deps.now ?? (() => new Date());
   const isEnabled = deps.isReportingEnabled ?? reportingEnabledReader(deps.db);
+  const health = deps.tenantHealth;
+  const callMicrosoft = <T>(tenantId: string, context: { deviceId: string; operation: string }, call: () => Promise<T>): Promise<T> =>
+    callMicrosoftFor(health, tenantId, context, call);
 
   /** Uploads the device's state (inventory + compliance entities) under the workflow's message id. */
   async function upload(input: ReportInput, lookups?: EntraLookups): Promise<EntraLookups> {
@@ -88,12 +97,13 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
       });
     }
     const client = deps.azureClientFor(input.tenantId);
-    try {
+    const userPrincipalName = payload.userPrincipalName;
+    return callMicrosoft(input.tenantId, { deviceId: input.deviceId, operation: 'upload' }, async () => {
       await client.ensureTenantOnboarded();
       const sent = await client.uploadDeviceState({
         messageId: input.messageId,
         azureDeviceId: payload.azureDeviceId,
-        userPrincipalName: payload.userPrincipalName,
+        userPrincipalName,
         managementState: payload.managementState,
         complianceStatus: payload.complianceStatus,
         inventory: payload.inventory,
@@ -106,24 +116,19 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
       const device = sent.knownDevice ?? lookups?.device;
       const found = device && (device.displayName || device.operatingSystem);
       return {
-        userPrincipalName: payload.userPrincipalName,
+        userPrincipalName,
         azureDeviceId: payload.azureDeviceId,
         userId: sent.userId,
         ...(found ? { device: { displayName: device.displayName ?? null, operatingSystem: device.operatingSystem ?? null } } : {}),
       };
-    } catch (err) {
-      throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'upload' });
-    }
+    });
   }
 
   /** One poll of an upload's processing status at Microsoft. */
   async function pollStatus(input: { tenantId: string; deviceId: string; messageId: string }): Promise<ReportStatus> {
-    let status;
-    try {
-      status = await deps.azureClientFor(input.tenantId).getUploadStatus(input.messageId);
-    } catch (err) {
-      throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'status' });
-    }
+    const context = { deviceId: input.deviceId, operation: 'status' };
+    if (health && !(await health.mayCallMicrosoft(input.tenantId))) throw toTemporalFailure(consentRevokedError(input.tenantId, 'status'), context);
+    const status = await callMicrosoft(input.tenantId, context, () => deps.azureClientFor(input.tenantId).getUploadStatus(input.messageId));
     if (status.status === 'Completed') {
       return { status: 'completed', completedAt: status.completedAt ?? now().toISOString() };
     }
@@ -143,6 +148,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
      */
     async uploadReport(input: UploadReportInput): Promise<UploadReportResult> {
       return whileHeartbeating(async () => {
+        if (health && !(await health.mayCallMicrosoft(input.tenantId))) return { sent: false, reason: 'consent-revoked' } as const;
         if (!(await isEnabled(input.tenantId))) return { sent: false, reason: 'disabled' } as const;
         const lookups = await upload(input, input.lookups);
         // Context.sleep ends early (CancelledFailure) when the workflow cancels the activity.

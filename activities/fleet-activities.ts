@@ -23,7 +23,7 @@ import type { Logger } from '../lib/logger';
 import { TRIGGER_BY_KIND, resyncOperationId, type FleetFilter, type FleetKind, type SweepOptions } from '../workflows/fleet-messages';
 import { reportSignal, deviceWorkflowId, type ForcedReportTrigger, type ReportRequest } from '../workflows/messages';
 import type { AzureComplianceClient } from './azure/client';
-import { toTemporalFailure } from './azure/temporal-failure';
+import { callMicrosoftFor, type TenantHealth } from './tenant-health';
 import { startSweep } from '../workers/fleet-client';
 
 export interface FleetActivityDeps {
@@ -32,6 +32,8 @@ export interface FleetActivityDeps {
   temporal: Client;
   azureClientFor(tenantId: string): AzureComplianceClient;
   isReportingEnabled?(tenantId: string): Promise<boolean>;
+  /** The tenant's health and consent containment; none: never contained. */
+  tenantHealth?: TenantHealth;
   logger?: Logger;
   now?: () => Date;
 }
@@ -97,21 +99,36 @@ export function signalRequestId(operationId: string, deviceId: string): string {
  * operation and the device, so Temporal drops a repeat (a batch re-sent after a crash). A device whose
  * workflow is not running is skipped, never an error.
  */
-export async function signalDeviceReport(
+export function signalDeviceReport(
   temporal: Client,
   target: { tenantId: string; deviceId: string; request: Required<ReportRequest> },
   logger?: Logger,
 ): Promise<SignalOutcome> {
   const { tenantId, deviceId, request } = target;
-  const payload = temporal.options.loadedDataConverter.payloadConverter.toPayload(request);
+  return signalRunningDevice(temporal, { tenantId, deviceId, operationId: request.operationId }, reportSignal.name, request, logger);
+}
+
+/**
+ * Sends one signal to a running device workflow for an operation (its request id derived from the
+ * operation and the device, so a repeat is dropped). A workflow not running is skipped.
+ */
+export async function signalRunningDevice(
+  temporal: Client,
+  target: { tenantId: string; deviceId: string; operationId: string },
+  signalName: string,
+  arg: unknown,
+  logger?: Logger,
+): Promise<SignalOutcome> {
+  const { tenantId, deviceId, operationId } = target;
+  const payload = temporal.options.loadedDataConverter.payloadConverter.toPayload(arg);
   try {
     await temporal.workflowService.signalWorkflowExecution({
       namespace: temporal.options.namespace,
       workflowExecution: { workflowId: deviceWorkflowId(tenantId, deviceId) },
-      signalName: reportSignal.name,
+      signalName,
       input: { payloads: [payload] },
       identity: temporal.options.identity,
-      requestId: signalRequestId(request.operationId, deviceId),
+      requestId: signalRequestId(operationId, deviceId),
     });
     return 'signalled';
   } catch (err) {
@@ -119,10 +136,7 @@ export async function signalDeviceReport(
     if (code === GRPC_NOT_FOUND) return 'skipped';
     if (code === GRPC_INVALID_ARGUMENT || code === GRPC_FAILED_PRECONDITION) {
       // This device cannot take a signal (e.g. its run hit a server limit): never block the sweep on it.
-      logger?.error(
-        { deviceId, operationId: request.operationId, err: (err as Error).message },
-        'could not signal the device workflow: skipped',
-      );
+      logger?.error({ deviceId, operationId, err: (err as Error).message }, 'could not signal the device workflow: skipped');
       return 'skipped';
     }
     throw err;
@@ -228,13 +242,12 @@ export function createFleetActivities(deps: FleetActivityDeps) {
     async sendTenantHeartbeat(input: {
       tenantId: string;
     }): Promise<{ sent: false } | { sent: true; at: string; resyncTimestamp: string | null }> {
+      const health = deps.tenantHealth;
+      if (health && !(await health.mayCallMicrosoft(input.tenantId))) return { sent: false };
       if (!(await isEnabled(input.tenantId))) return { sent: false };
-      let result: { at: string; resyncTimestamp: string | null };
-      try {
-        result = await deps.azureClientFor(input.tenantId).sendHeartbeat();
-      } catch (err) {
-        throw toTemporalFailure(err, { operation: 'heartbeat' });
-      }
+      const result = await callMicrosoftFor(health, input.tenantId, { operation: 'heartbeat' }, () =>
+        deps.azureClientFor(input.tenantId).sendHeartbeat(),
+      );
       await recordHeartbeat(db, input.tenantId, result.at, { ok: true, resyncTimestamp: result.resyncTimestamp });
       const meter = Context.current().metricMeter;
       meter

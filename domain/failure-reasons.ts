@@ -17,6 +17,7 @@ export const FAILURE_REASONS = [
   'StatusTimeout',
   // Permanent: the attempt ends as Failed.
   'InvalidCredentials',
+  'ConsentRevoked',
   'Forbidden',
   'TenantNotProvisioned',
   'DeviceNotFound',
@@ -65,6 +66,11 @@ export const FAILURE_GUIDANCE: Readonly<Record<FailureReason, FailureGuidance>> 
     retryable: false,
     userCanMitigate: false,
     remediation: `The identity platform rejected the partner app's credentials or tenant: check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (the secret may have expired). ${ENDED}`,
+  },
+  ConsentRevoked: {
+    retryable: false,
+    userCanMitigate: false,
+    remediation: `The customer's administrator has not granted the partner app admin consent in this tenant, or took it away (the identity platform answered with a consent error such as AADSTS65001 or AADSTS700016). After a few such answers the tenant goes consent-revoked and nothing more is sent for it; once the administrator grants consent again through the tenant's consent link, the tenant is activated again and every device is reported. ${ENDED}`,
   },
   Forbidden: {
     retryable: false,

@@ -18,7 +18,7 @@ import {
   type SweepOptions,
 } from '../workflows/fleet-messages';
 import { TenantIdKey } from '../workflows/search-attributes';
-import { WEEKLY_REPORT_SCHEDULE_ID, sweepOptionsFrom } from './schedules';
+import { sweepOptionsFrom, tenantScheduleIds } from './schedules';
 
 export interface StartSweepRequest {
   tenantId: string;
@@ -116,13 +116,13 @@ export interface ScheduleControl {
 }
 
 /**
- * Pauses or resumes the weekly Schedule (PUT /v1/settings `weeklyReport.paused`). When the Schedule
+ * Pauses or resumes the tenant's weekly Schedule (PUT /v1/settings `weeklyReport.paused`). When the Schedule
  * does not exist yet, the setting alone decides: the worker creates it paused or not at start.
  */
-export function createScheduleControl(temporal: Client, _config: Readonly<Config>, _tenantId: string): ScheduleControl {
+export function createScheduleControl(temporal: Client, config: Readonly<Config>, tenantId: string): ScheduleControl {
   return {
     async setWeeklyReportPaused(paused) {
-      const handle = temporal.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID);
+      const handle = temporal.schedule.getHandle(tenantScheduleIds(tenantId, config.azure?.tenantId).weekly);
       try {
         if (paused) await handle.pause('paused through PUT /v1/settings (weeklyReport.paused)');
         else await handle.unpause('resumed through PUT /v1/settings (weeklyReport.paused)');

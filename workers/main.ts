@@ -1,7 +1,7 @@
 /**
  * The worker process: runs device workflows and their activities on the task queue (and the activities
  * that call Microsoft on the rate-limited `<taskQueue>-microsoft` queue) until SIGINT or SIGTERM,
- * creates or updates the weekly report and tenant heartbeat Schedules at start, and exposes its own
+ * creates or updates the weekly report and tenant heartbeat Schedules of every active tenant at start, and exposes its own
  * Prometheus metrics (the Temporal SDK's, plus the last tenant heartbeat) on WORKER_METRICS_PORT.
  */
 import { Client } from '@temporalio/client';
@@ -9,7 +9,7 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { createLogger } from '../lib/logger';
-import { ensureSchedules } from './schedules';
+import { ensureSchedules, ensureSchedulesOfActiveTenants } from './schedules';
 import { createWorker } from './worker';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
 
@@ -44,14 +44,18 @@ async function main(): Promise<void> {
     temporalClient,
     azureMaxCallsPerSecond: config.azureMaxCallsPerSecond,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
+    config,
   });
   const schedules = await ensureSchedules(temporalClient, config, config.azure.tenantId, db);
+  // Every other active tenant's Schedules too (created at activation; a start repairs what is missing).
+  const tenantsWithSchedules = await ensureSchedulesOfActiveTenants(temporalClient, config, db);
   logger.info(
     {
       taskQueue: config.temporal.taskQueue,
       microsoftTaskQueue: worker.microsoftTaskQueue,
       azureMaxCallsPerSecond: config.azureMaxCallsPerSecond,
       schedules,
+      tenantsWithSchedules,
       weeklyReportCron: config.weeklyReportCron,
       heartbeatCron: config.heartbeatCron,
       metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`,

@@ -1,15 +1,22 @@
 /**
- * The tenant's two Temporal Schedules, created or updated at every worker start
- * (docs/architecture.md): the weekly report (a fleet sweep of kind `weekly`) and the tenant heartbeat (P6).
+ * Each tenant's two Temporal Schedules (docs/architecture.md): the weekly report (a fleet sweep of
+ * kind `weekly`) and the tenant heartbeat (P6). The single tenant of AZURE_TENANT_ID keeps the
+ * Schedule ids and WEEKLY_REPORT_CRON it always had; every other tenant's Schedules carry its id
+ * and, unless it has a cron of its own, run weekly at a time spread over Monday's first hours from
+ * a hash of its id. Created at activation and at every worker start (every `active` tenant),
+ * deleted at offboarding.
  *
  * Pitfalls handled here: `create` throws when the Schedule exists (so: create, else update); overlap
  * is set explicitly to SKIP (a sweep still running when the next one is due is not doubled); the
  * catch-up window is explicit (what runs after an outage of the Temporal server).
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { getSettings } from '../db/data';
+import { getTenantRecord, listTenantRecords } from '../db/tenant-lifecycle';
+import { TenantIdKey } from '../workflows/search-attributes';
 import {
   DEFAULT_SWEEP_OPTIONS,
   FLEET_SWEEP_WORKFLOW_TYPE,
@@ -23,6 +30,37 @@ import {
 
 export const WEEKLY_REPORT_SCHEDULE_ID = 'weekly-azure-compliance-report';
 export const TENANT_HEARTBEAT_SCHEDULE_ID = 'azure-tenant-heartbeat';
+
+/**
+ * The Schedule ids of a tenant: the single tenant (AZURE_TENANT_ID, or any tenant when no
+ * credentials are configured) keeps the plain ids; any other tenant's carry its id.
+ */
+export function tenantScheduleIds(tenantId: string, envTenantId: string | undefined): { weekly: string; heartbeat: string } {
+  if (isEnvTenant(tenantId, envTenantId)) return { weekly: WEEKLY_REPORT_SCHEDULE_ID, heartbeat: TENANT_HEARTBEAT_SCHEDULE_ID };
+  return { weekly: `${WEEKLY_REPORT_SCHEDULE_ID}:${tenantId}`, heartbeat: `${TENANT_HEARTBEAT_SCHEDULE_ID}:${tenantId}` };
+}
+
+function isEnvTenant(tenantId: string, envTenantId: string | undefined): boolean {
+  return envTenantId === undefined || envTenantId.toLowerCase() === tenantId.toLowerCase();
+}
+
+/** Minutes of Monday (UTC) over which tenants without a cron of their own are spread: 00:00 to 11:59. */
+const SPREAD_MINUTES = 12 * 60;
+
+/**
+ * A tenant's default weekly cron: a minute of Monday's first twelve hours (UTC) picked by a hash of
+ * its id, so a thousand tenants do not all sweep at once; the same tenant always gets the same time.
+ */
+export function spreadWeeklyCron(tenantId: string): string {
+  const slot = createHash('sha256').update(tenantId.toLowerCase()).digest().readUInt32BE(0) % SPREAD_MINUTES;
+  return `${slot % 60} ${Math.floor(slot / 60)} * * 1`;
+}
+
+/** The weekly cron of a tenant: its own, else WEEKLY_REPORT_CRON for the single tenant, else the spread default. */
+export function weeklyCronOf(tenantId: string, ownCron: string | null, config: Readonly<Config>): string {
+  if (ownCron) return ownCron;
+  return isEnvTenant(tenantId, config.azure?.tenantId) ? config.weeklyReportCron : spreadWeeklyCron(tenantId);
+}
 
 /** A weekly report missed by an outage still runs if the server is back within a day. */
 export const WEEKLY_REPORT_CATCHUP_WINDOW = '1 day';
@@ -57,11 +95,15 @@ export async function ensureSchedules(
   const weeklyPaused = opts.weeklyPaused ?? (db ? (await getSettings(db, tenantId)).weeklyReportPaused : false);
   const sweepOptions = opts.sweepOptions ?? sweepOptionsFrom(config);
   const taskQueue = config.temporal.taskQueue;
+  const ids = tenantScheduleIds(tenantId, config.azure?.tenantId);
+  const weeklyCron = weeklyCronOf(tenantId, db ? ((await getTenantRecord(db, tenantId))?.weeklyCron ?? null) : null, config);
+  // Every run of either Schedule is found by the tenant in the Temporal UI.
+  const typedSearchAttributes = [{ key: TenantIdKey, value: tenantId }];
 
   const weeklyInput: FleetSweepInput = { tenantId, kind: 'weekly', filter: null, options: sweepOptions };
   const weekly = await upsertSchedule(temporal, {
-    scheduleId: WEEKLY_REPORT_SCHEDULE_ID,
-    spec: { cronExpressions: [config.weeklyReportCron] },
+    scheduleId: ids.weekly,
+    spec: { cronExpressions: [weeklyCron] },
     action: {
       type: 'startWorkflow',
       workflowType: FLEET_SWEEP_WORKFLOW_TYPE,
@@ -69,17 +111,18 @@ export async function ensureSchedules(
       workflowId: fleetWorkflowId(tenantId, 'weekly'),
       taskQueue,
       args: [weeklyInput],
+      typedSearchAttributes,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: WEEKLY_REPORT_CATCHUP_WINDOW },
     state: {
       paused: weeklyPaused,
-      note: weeklyPaused ? 'paused in the settings (weeklyReport.paused)' : `weekly report, cron "${config.weeklyReportCron}" (UTC)`,
+      note: weeklyPaused ? 'paused in the settings (weeklyReport.paused)' : `weekly report, cron "${weeklyCron}" (UTC)`,
     },
   });
 
   const heartbeatInput: TenantHeartbeatInput = { tenantId, sweepOptions };
   const heartbeat = await upsertSchedule(temporal, {
-    scheduleId: TENANT_HEARTBEAT_SCHEDULE_ID,
+    scheduleId: ids.heartbeat,
     spec: { cronExpressions: [config.heartbeatCron] },
     action: {
       type: 'startWorkflow',
@@ -88,11 +131,40 @@ export async function ensureSchedules(
       taskQueue,
       args: [heartbeatInput],
       workflowExecutionTimeout: '30 minutes',
+      typedSearchAttributes,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: TENANT_HEARTBEAT_CATCHUP_WINDOW },
     state: { paused: false, note: `tenant heartbeat, cron "${config.heartbeatCron}" (UTC)` },
   });
   return { weekly, heartbeat };
+}
+
+/** Deletes both Schedules of a tenant (offboarding); a Schedule already gone is fine. */
+export async function deleteTenantSchedules(temporal: Client, config: Readonly<Config>, tenantId: string): Promise<void> {
+  const ids = tenantScheduleIds(tenantId, config.azure?.tenantId);
+  for (const id of [ids.weekly, ids.heartbeat]) {
+    try {
+      await temporal.schedule.getHandle(id).delete();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
+  }
+}
+
+/**
+ * At worker start: the Schedules of every `active` tenant, created or updated (the single tenant's
+ * too, when it is registered). Returns how many tenants were handled.
+ */
+export async function ensureSchedulesOfActiveTenants(temporal: Client, config: Readonly<Config>, db: Db): Promise<number> {
+  let handled = 0;
+  let after: string | undefined;
+  for (;;) {
+    const page = await listTenantRecords(db, ['active'], 100, after);
+    for (const t of page) await ensureSchedules(temporal, config, t.tenantId, db);
+    handled += page.length;
+    if (page.length < 100) return handled;
+    after = page[page.length - 1]!.tenantId;
+  }
 }
 
 /** `create`, or `update` when the Schedule exists: spec, action, policies and paused state are replaced. */

@@ -13,12 +13,16 @@ import type { Db } from '../db';
 import { reportingEnabledReader } from '../db/data';
 import { createDeviceActivities, type DeviceActivityDeps } from '../activities/device-activities';
 import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
+import { createTenantHealth } from '../activities/tenant-health';
+import { createTenantLifecycleActivities, MICROSOFT_TENANT_LIFECYCLE_ACTIVITIES } from '../activities/tenant-lifecycle-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
 import {
   CALLS_PER_REPORT,
   DEFAULT_AZURE_MAX_CALLS_PER_SECOND,
   DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
+  loadConfig,
   type AzureCredentials,
+  type Config,
 } from '../config';
 import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
@@ -42,10 +46,21 @@ export interface WorkerDeps {
   microsoftTaskQueue?: string;
   /** Calls to Microsoft per second for the tenant, across all workers (AZURE_MAX_CALLS_PER_SECOND). */
   azureMaxCallsPerSecond?: number;
+  /**
+   * The process's configuration, for what the tenant lifecycle creates (Schedules, sweeps); default:
+   * the defaults on this task queue, with `azure` as the single tenant's credentials.
+   */
+  config?: Readonly<Config>;
 }
 
 /** Activities that call Microsoft: only the Microsoft worker runs them. */
-export const MICROSOFT_ACTIVITIES = ['uploadReport', 'reportDeviceState', 'getReportStatus', ...MICROSOFT_FLEET_ACTIVITIES] as const;
+export const MICROSOFT_ACTIVITIES = [
+  'uploadReport',
+  'reportDeviceState',
+  'getReportStatus',
+  ...MICROSOFT_FLEET_ACTIVITIES,
+  ...MICROSOFT_TENANT_LIFECYCLE_ACTIVITIES,
+] as const;
 /**
  * Activities per second on the Microsoft task queue for a budget of calls per second. A Microsoft
  * activity makes at most CALLS_PER_REPORT calls to the Intune partner API (`uploadReport`: an upload
@@ -56,34 +71,42 @@ export function microsoftActivitiesPerSecond(callsPerSecond: number): number {
   return callsPerSecond / CALLS_PER_REPORT;
 }
 
-/** One Microsoft client per tenant for the worker's life, so MSAL's token cache is reused. */
+/**
+ * One Microsoft client per tenant for the worker's life, so MSAL's token cache is reused. Any
+ * tenant: the partner app's credentials (AZURE_CLIENT_ID/SECRET) against that tenant's authority,
+ * which works once the tenant's administrator granted the app admin consent (one MSAL application
+ * per tenant authority, activities/azure/msal.ts). The partner's own tenant (AZURE_TENANT_ID) is
+ * the single tenant of a single-tenant deployment.
+ */
 export function azureClientProvider(azure: AzureCredentials, logger?: Logger): (tenantId: string) => AzureComplianceClient {
   const clients = new Map<string, AzureComplianceClient>();
   return (tenantId) => {
-    let client = clients.get(tenantId);
+    const key = tenantId.toLowerCase();
+    let client = clients.get(key);
     if (!client) {
-      if (tenantId !== azure.tenantId) throw new Error(`no Azure credentials for tenant ${tenantId}`);
-      client = new AzureComplianceClient(azure, logger);
-      clients.set(tenantId, client);
+      const customerTenant = key !== azure.tenantId.toLowerCase();
+      client = new AzureComplianceClient({ ...azure, tenantId }, logger, { customerTenant });
+      clients.set(key, client);
     }
     return client;
   };
 }
 
-export function createActivities(deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client }) {
+export function createActivities(
+  deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger' | 'isReportingEnabled'> & { temporalClient?: Client; config?: Readonly<Config> },
+) {
   const azureClientFor = azureClientProvider(deps.azure, deps.logger);
   // One reader for both factories: one settings read per second, not one per upload.
   const enabled = { isReportingEnabled: deps.isReportingEnabled ?? reportingEnabledReader(deps.db) };
+  // One view of each tenant's health per worker: a revoked consent is known at once by every activity.
+  const tenantHealth = createTenantHealth(deps.db, deps.logger);
+  const logger = deps.logger ? { logger: deps.logger } : {};
+  const temporal = deps.temporalClient;
   return {
-    ...createDeviceActivities({ db: deps.db, azureClientFor, ...enabled }),
-    ...(deps.temporalClient
-      ? createFleetActivities({
-          db: deps.db,
-          temporal: deps.temporalClient,
-          azureClientFor,
-          ...enabled,
-          ...(deps.logger ? { logger: deps.logger } : {}),
-        })
+    ...createDeviceActivities({ db: deps.db, azureClientFor, tenantHealth, ...enabled }),
+    ...(temporal ? createFleetActivities({ db: deps.db, temporal, azureClientFor, tenantHealth, ...enabled, ...logger }) : {}),
+    ...(temporal && deps.config
+      ? createTenantLifecycleActivities({ db: deps.db, temporal, azureClientFor, tenantHealth, config: deps.config, ...logger })
       : {}),
   };
 }
@@ -117,7 +140,8 @@ export interface ConnectorWorker {
 
 export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
   const temporalClient = deps.temporalClient ?? new Client({ connection: deps.connection, namespace: deps.namespace });
-  const { main: mainActivities, microsoft: microsoftActivities } = splitActivities(createActivities({ ...deps, temporalClient }));
+  const config = deps.config ?? { ...loadConfig({ TEMPORAL_TASK_QUEUE: deps.taskQueue }), azure: deps.azure };
+  const { main: mainActivities, microsoft: microsoftActivities } = splitActivities(createActivities({ ...deps, temporalClient, config }));
   const microsoftTaskQueue = deps.microsoftTaskQueue ?? microsoftTaskQueueOf(deps.taskQueue);
   const main = await Worker.create({
     connection: deps.connection,

@@ -2,3 +2,4 @@
 export { deviceComplianceWorkflow } from './device';
 export { fleetSweepWorkflow } from './fleet-sweep';
 export { tenantHeartbeatWorkflow } from './heartbeat';
+export { tenantOffboardingWorkflow, tenantOnboardingWorkflow } from './tenant-lifecycle';

@@ -18,6 +18,14 @@ export interface TenantOnboardingInput {
   tenantId: string;
 }
 
+export interface TenantOnboardingResult {
+  tenantId: string;
+  /** False when the tenant was not registered, or left onboarding meanwhile (an offboarding). */
+  activated: boolean;
+  /** The `enable` sweep that reports every device again after a consent came back, if any. */
+  catchUpOperationId: string | null;
+}
+
 /** Started by `DELETE /v1/tenants/{tenantId}`: the tenant is `offboarding` until its data is gone. */
 export interface TenantOffboardingInput {
   tenantId: string;
@@ -25,4 +33,19 @@ export interface TenantOffboardingInput {
   reportNotManaged: boolean;
   /** The operation the API answered with (`GET /v1/operations/{id}` of the operator). */
   operationId: string;
+  /** Devices asked to report `notManaged` per second; default: as fast as signals go. */
+  devicesPerSecond?: number;
+  /** How long to wait for Microsoft to confirm them before the data is removed anyway; default 30 minutes. */
+  notManagedWaitMs?: number;
+}
+
+export interface TenantOffboardingResult {
+  tenantId: string;
+  operationId: string;
+  /** Devices Microsoft confirmed `notManaged` (null: not asked). */
+  devicesReported: number | null;
+  devicesRemoved: number;
+  /** False when Intune could not be told (e.g. the tenant's consent is gone). */
+  deprovisioned: boolean;
+  workflowsTerminated: number;
 }

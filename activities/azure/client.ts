@@ -28,6 +28,15 @@ export interface PartnerSettings {
   policyDisplayName?: string;
 }
 
+/** How the worker builds a client: the partner settings, and whether the tenant is a customer's. */
+export interface AzureClientOptions extends PartnerSettings {
+  /**
+   * A customer's tenant reached with the partner app's credentials (multi-tenant mode), not the
+   * app's own: a token refused as "application not in the directory" then means missing consent.
+   */
+  customerTenant?: boolean;
+}
+
 export type UploadStatus = {
   status: 'Pending' | 'Processing' | 'Completed' | 'Failed' | string;
   errorDetail: string | null;
@@ -127,6 +136,7 @@ function memoise<T>(cache: Map<string, Promise<T>>, key: string, make: () => Pro
 export class AzureComplianceClient {
   private readonly cfg: AzureCredentials;
   private readonly partner: PartnerSettings;
+  private readonly customerTenant: boolean;
   private readonly timeoutMs: number;
   private readonly logger: AzureClientLogger;
   private readonly graph: Client;
@@ -136,7 +146,7 @@ export class AzureComplianceClient {
   private readonly terminalSeenAt = new BoundedMap<string, string>(20_000);
   private readonly bearer = new Map<Audience, { token: string; renewAt: number }>();
 
-  constructor(cfg: AzureCredentials, logger?: AzureClientLogger, partner: PartnerSettings = {}) {
+  constructor(cfg: AzureCredentials, logger?: AzureClientLogger, partner: AzureClientOptions = {}) {
     const timeoutMs = cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
       throw new Error(`requestTimeoutMs must be a positive number of milliseconds, got ${String(cfg.requestTimeoutMs)}`);
@@ -149,7 +159,9 @@ export class AzureComplianceClient {
       graphBaseUrl: requireHttpsUrl('GRAPH_BASE_URL', cfg.graphBaseUrl),
     };
     this.timeoutMs = timeoutMs;
-    this.partner = partner;
+    const { customerTenant, ...settings } = partner;
+    this.partner = settings;
+    this.customerTenant = customerTenant === true;
     this.logger = logger ?? NOOP_LOGGER;
     this.graph = createGraphClient({
       graphBaseUrl: this.cfg.graphBaseUrl,
@@ -192,7 +204,11 @@ export class AzureComplianceClient {
     const app = getMsalApp(this.cfg);
     const call: TokenCallScope = { timeoutMs: this.timeoutMs };
     const skipCache = opts.skipCache === true;
-    const ctx: CallContext = { operation: `getAccessToken(${audience})`, request: `POST /${this.cfg.tenantId}/oauth2/v2.0/token` };
+    const ctx: CallContext = {
+      operation: `getAccessToken(${audience})`,
+      request: `POST /${this.cfg.tenantId}/oauth2/v2.0/token`,
+      customerTenant: this.customerTenant,
+    };
     try {
       const result = await tokenCallScope.run(call, () => app.cca.acquireTokenByClientCredential({ scopes: [scope], skipCache }));
       if (!result || !result.accessToken) {
@@ -386,6 +402,22 @@ export class AzureComplianceClient {
     }
     this.logger.info({ tenantId, policyIds }, 'tenant provisioned for partner compliance');
     return { provisioned: true, policyIds };
+  }
+
+  /**
+   * P1 with `Provisioned: 2`: the tenant no longer has this partner (offboarding). Forgets what this
+   * client cached about the tenant, so a later onboarding provisions it again.
+   */
+  async deprovisionTenant(): Promise<void> {
+    const { tenantDataSyncUrl } = await this.discoverEndpoints();
+    await this.intune(
+      'PUT',
+      `${tenantDataSyncUrl}/PartnerTenants(guid'${this.cfg.tenantId}')?api-version=1.6`,
+      { Provisioned: 2 },
+      { operation: 'deprovisionTenant' },
+    );
+    this.resetCaches();
+    this.logger.info({ tenantId: this.cfg.tenantId }, 'tenant deprovisioned for partner compliance');
   }
 
   private async ensurePolicy(tenantDataSyncUrl: string, platform: Platform): Promise<string> {

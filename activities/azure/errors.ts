@@ -66,6 +66,11 @@ export interface CallContext {
   notFoundReason?: FailureReason;
   /** Set when the request already failed with 401 once and the token was refreshed. */
   afterRefresh?: boolean;
+  /**
+   * A token call for a customer's tenant (not the partner app's own): there, "application not
+   * found in the directory" means the customer's admin consent is missing or was taken away.
+   */
+  customerTenant?: boolean;
 }
 
 export const SERVICE_LABEL: Record<AzureService, string> = {

@@ -37,6 +37,21 @@ interface MsalErrorLike {
 
 const INVALID_CREDENTIAL_CODES = new Set(['invalid_client', 'unauthorized_client', 'invalid_grant']);
 
+/** AADSTS65001: the administrator has not consented to the app (or withdrew it). Always a consent error. */
+const CONSENT_REQUIRED = '65001';
+/**
+ * AADSTS700016: no such application in the tenant's directory. For the partner app's own tenant that
+ * is a wrong client id; for a customer's tenant it is what Entra answers once the admin consent (the
+ * app's service principal there) is gone or was never granted.
+ */
+const APP_NOT_IN_DIRECTORY = '700016';
+
+/** Whether an AAD error is the consent of the tenant's administrator missing (docs/microsoft-protocol.md). */
+export function isConsentError(aad: { errorNo?: string | number | undefined; description: string }, customerTenant: boolean): boolean {
+  const codes = new Set([String(aad.errorNo ?? ''), ...[...aad.description.matchAll(/AADSTS(\d+)/g)].map((m) => m[1]!)]);
+  return codes.has(CONSENT_REQUIRED) || (customerTenant && codes.has(APP_NOT_IN_DIRECTORY));
+}
+
 /**
  * An error thrown by `acquireTokenByClientCredential`.
  * @param observation what the network module saw (the error itself loses status and headers)
@@ -101,6 +116,15 @@ export function fromMsalError(
 
   if (aad) {
     const code = aad.error;
+    if (isConsentError(aad, ctx.customerTenant === true)) {
+      return new AzureApiError({
+        ...base,
+        reason: 'ConsentRevoked',
+        status: status ?? null,
+        code,
+        message: `${where}: the partner app has no admin consent in this tenant (${[code, detail].filter(Boolean).join(': ')})`,
+      });
+    }
     if (code && INVALID_CREDENTIAL_CODES.has(code)) {
       return new AzureApiError({
         ...base,
