@@ -71,6 +71,17 @@ function tenantNotFound(req: EmuRequest, tenant: string): EmuResponse {
   );
 }
 
+/** AADSTS700016: the app is unknown, or has no consent (no service principal) in the tenant. */
+function appNotFound(req: EmuRequest, clientId: string, tenant: string): EmuResponse {
+  return aadError(
+    req,
+    400,
+    'unauthorized_client',
+    700016,
+    `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+  );
+}
+
 export class IdentityService {
   constructor(
     private readonly state: EmulatorState,
@@ -140,15 +151,7 @@ export class IdentityService {
     if (!clientId)
       return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
     const app = this.state.app(clientId);
-    if (!app) {
-      return aadError(
-        req,
-        400,
-        'unauthorized_client',
-        700016,
-        `Application with identifier '${clientId}' was not found in the directory '${tenantSegment}'.`,
-      );
-    }
+    if (!app) return appNotFound(req, clientId, tenantSegment);
     const tenant = this.state.tenant(tenantSegment);
     if (!tenant) return tenantNotFound(req, tenantSegment);
     const redirectUri = req.query.get('redirect_uri');
@@ -202,15 +205,7 @@ export class IdentityService {
         { suberror: 'consent_required' },
       );
     }
-    if (!app) {
-      return aadError(
-        req,
-        400,
-        'unauthorized_client',
-        700016,
-        `Application with identifier '${clientId}' was not found in the directory '${tenant.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
-      );
-    }
+    if (!app) return appNotFound(req, clientId, tenant.tenantId);
     const credentialError = this.checkCredentials(req, form, app);
     if (credentialError) return credentialError;
 
