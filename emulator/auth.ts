@@ -36,7 +36,14 @@ export function authenticate(
   if (result.claims.aud !== audience) return { ok: false, response: unauthorized(req, 'audience', resourceAppId) };
   const tenant = state.tenant(result.claims.tid);
   if (!tenant) return { ok: false, response: unauthorized(req, 'tenant', resourceAppId) };
+  if (revokedByConsent(tenant, result.claims)) return { ok: false, response: unauthorized(req, 'revoked', resourceAppId) };
   return { ok: true, claims: result.claims, tenant };
+}
+
+/** The app's consent in the token's tenant was taken away after the token was issued, or is absent now. */
+function revokedByConsent(tenant: Tenant, claims: TokenClaims): boolean {
+  const app = claims.appid.toLowerCase();
+  return !tenant.apps.has(app) || claims.xms_sn <= (tenant.tokensRevokedThrough.get(app) ?? 0);
 }
 
 /** undefined when the token carries one of the roles, else the 403 to send. */

@@ -2,6 +2,8 @@
 // trust the emulator CA (NODE_EXTRA_CA_CERTS). Imports types only: no server code is loaded.
 import type {
   ClockView,
+  ConsentAnswer,
+  ConsentRevocation,
   EmulatorSettings,
   EntraDeviceView,
   FaultSpec,
@@ -79,6 +81,29 @@ export class EmulatorControl {
 
   async tenant(tenantId: string): Promise<TenantView> {
     return (await this.call('GET', `/tenants/${encodeURIComponent(tenantId)}`)) as TenantView;
+  }
+
+  /** A tenant with no app consented yet (tokens for it fail until consent is granted); idempotent. */
+  async addTenant(tenantId: string, displayName?: string): Promise<TenantView> {
+    return (await this.call('POST', '/tenants', { tenantId, ...(displayName !== undefined ? { displayName } : {}) })) as TenantView;
+  }
+
+  /** Admin consent for a registered app, as if the tenant's administrator had granted it. */
+  async grantConsent(tenantId: string, clientId: string): Promise<TenantView> {
+    return (await this.call('PUT', `/tenants/${encodeURIComponent(tenantId)}/consents/${encodeURIComponent(clientId)}`)) as TenantView;
+  }
+
+  /**
+   * Takes consent away: `service-principal` (the enterprise app deleted: tokens get AADSTS700016) or
+   * `permissions` (its grants removed: AADSTS65001). Tokens the app already holds for the tenant get 401.
+   */
+  async revokeConsent(tenantId: string, clientId: string, how: ConsentRevocation = 'service-principal'): Promise<void> {
+    await this.call('DELETE', `/tenants/${encodeURIComponent(tenantId)}/consents/${encodeURIComponent(clientId)}?how=${how}`);
+  }
+
+  /** What the tenant's administrator answers on the admin-consent page from now on. */
+  async setConsentAnswer(tenantId: string, answer: ConsentAnswer): Promise<TenantView> {
+    return (await this.call('PUT', `/tenants/${encodeURIComponent(tenantId)}/consent-answer`, { answer })) as TenantView;
   }
 
   /** The ResyncTimestamp the next heartbeats return; null stops returning one. */

@@ -12,20 +12,21 @@ import { newestUpdateTime } from './uploads';
 
 const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 date-time');
 
+const appSchema = z.object({
+  clientId: z.string().min(1),
+  clientSecret: z.string(),
+  roles: z.array(z.string()).optional(),
+  certificatePems: z.array(z.string()).optional(),
+  redirectUris: z.array(z.string().url()).optional(),
+});
+
 const seedSchema = z.object({
+  apps: z.array(appSchema).optional(),
   tenants: z.array(
     z.object({
       tenantId: z.string().min(1),
-      apps: z
-        .array(
-          z.object({
-            clientId: z.string().min(1),
-            clientSecret: z.string(),
-            roles: z.array(z.string()).optional(),
-            certificatePems: z.array(z.string()).optional(),
-          }),
-        )
-        .optional(),
+      displayName: z.string().optional(),
+      apps: z.array(appSchema).optional(),
       users: z
         .array(z.object({ id: z.string().min(1).optional(), userPrincipalName: z.string().min(1), displayName: z.string().optional() }))
         .optional(),
@@ -76,6 +77,9 @@ const optionsSchema = z.object({
 });
 
 const clockSchema = z.object({ offsetSeconds: z.number() });
+const addTenantSchema = z.object({ tenantId: z.string().min(1), displayName: z.string().optional() });
+const consentAnswerSchema = z.object({ answer: z.enum(['grant', 'decline']) });
+const revocationSchema = z.enum(['service-principal', 'permissions']);
 const resyncSchema = z.object({ resyncTimestamp: isoDate.nullable() });
 
 export interface ControlDeps {
@@ -111,6 +115,14 @@ function messageView(msg: UploadMessage, entities: Record<string, unknown>[]): M
 
 export function tenantView(t: Tenant): TenantView {
   return {
+    tenantId: t.tenantId,
+    displayName: t.displayName,
+    consents: [...t.apps.values()].map((a) => ({
+      clientId: a.clientId,
+      grantedAt: t.consentGrantedAt.get(a.clientId.toLowerCase()) ?? '',
+    })),
+    revokedConsents: [...t.revokedConsents.values()].map((r) => ({ ...r })),
+    consentAnswer: t.consentAnswer,
     provisioned: t.provisioned,
     policies: t.policies.map((p) => ({ ...p })),
     assignments: t.assignments.map((a) => ({ policyId: a.policyId, assignments: [...a.assignments] })),
@@ -210,6 +222,7 @@ export class ControlPlane {
             service: req.query.get('service') ?? undefined,
             pathIncludes: req.query.get('pathIncludes') ?? undefined,
             since: req.query.get('since') ?? undefined,
+            tenantId: req.query.get('tenantId') ?? undefined,
           }),
         );
       case 'DELETE /requests':
@@ -219,6 +232,7 @@ export class ControlPlane {
     if (req.method === 'DELETE' && (g = /^\/faults\/([^/]+)$/.exec(path))) {
       return faults.remove(g[1]!) ? noContent() : controlError(404, 'NotFound', `No fault '${g[1]}'.`);
     }
+    if (route === 'POST /tenants') return this.addTenant(req);
     if ((g = /^\/tenants\/([^/]+)(\/.*)?$/.exec(path))) return this.tenantRoute(req, g[1]!, g[2] ?? '');
     return controlError(404, 'NotFound', `No control-plane route '${route}'.`);
   }
@@ -235,11 +249,47 @@ export class ControlPlane {
       t.resyncTimestamp = p.value.resyncTimestamp;
       return json(200, tenantView(t));
     }
+    if (req.method === 'PUT' && rest === '/consent-answer') {
+      const p = parse(consentAnswerSchema, req);
+      if (!p.ok) return p.response;
+      t.consentAnswer = p.value.answer;
+      return json(200, tenantView(t));
+    }
+    if ((g = /^\/consents\/([^/]+)$/.exec(rest))) return this.consentRoute(req, t, g[1]!);
     if (req.method === 'GET' && (g = /^\/devices\/([^/]+)$/.exec(rest))) {
       const view = deviceView(t, g[1]!);
       return view ? json(200, view) : controlError(404, 'NotFound', `Device '${g[1]}' is not in tenant '${tenantId}'.`);
     }
     return controlError(404, 'NotFound', `No control-plane route '${req.method} /tenants/${tenantId}${rest}'.`);
+  }
+
+  /** A tenant with no app consented yet: 201, or 200 when it exists (its display name updated). */
+  private addTenant(req: EmuRequest): EmuResponse {
+    const p = parse(addTenantSchema, req);
+    if (!p.ok) return p.response;
+    const existed = this.deps.state.tenant(p.value.tenantId) !== undefined;
+    const t = this.deps.state.ensureTenant(p.value.tenantId);
+    if (p.value.displayName !== undefined) t.displayName = p.value.displayName;
+    return json(existed ? 200 : 201, tenantView(t));
+  }
+
+  /** PUT grants admin consent to a registered app; DELETE takes it away (`?how=service-principal|permissions`). */
+  private consentRoute(req: EmuRequest, t: Tenant, clientId: string): EmuResponse {
+    const { state, tokens } = this.deps;
+    if (req.method === 'PUT') {
+      const app = state.app(clientId);
+      if (!app) return controlError(404, 'NotFound', `No app registration '${clientId}'.`);
+      state.grantConsent(t, app);
+      return json(200, tenantView(t));
+    }
+    if (req.method === 'DELETE') {
+      const how = revocationSchema.safeParse(req.query.get('how') ?? 'service-principal');
+      if (!how.success) return controlError(400, 'InvalidRequest', "how: must be 'service-principal' or 'permissions'");
+      if (!state.revokeConsent(t, clientId, how.data, tokens.lastSerial()))
+        return controlError(404, 'NotFound', `App '${clientId}' has no consent in tenant '${t.tenantId}'.`);
+      return noContent();
+    }
+    return controlError(404, 'NotFound', `No control-plane route '${req.method} /tenants/${t.tenantId}/consents/${clientId}'.`);
   }
 
   private clock(): ClockView {

@@ -19,6 +19,7 @@ export function aadError(
   code: number,
   message: string,
   headers: Record<string, string> = {},
+  extra: Record<string, string> = {},
 ): EmuResponse {
   const traceId = newId();
   const correlationId = correlationIdOf(req);
@@ -33,6 +34,7 @@ export function aadError(
       trace_id: traceId,
       correlation_id: correlationId,
       error_uri: `${req.baseUrl}/error?code=${code}`,
+      ...extra,
     },
     headers,
   );
@@ -69,6 +71,17 @@ function tenantNotFound(req: EmuRequest, tenant: string): EmuResponse {
   );
 }
 
+/** AADSTS700016: the app is unknown, or has no consent (no service principal) in the tenant. */
+function appNotFound(req: EmuRequest, clientId: string, tenant: string): EmuResponse {
+  return aadError(
+    req,
+    400,
+    'unauthorized_client',
+    700016,
+    `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+  );
+}
+
 export class IdentityService {
   constructor(
     private readonly state: EmulatorState,
@@ -83,6 +96,8 @@ export class IdentityService {
     if (tenantSegment && req.method === 'GET' && tail === 'v2.0/.well-known/openid-configuration')
       return this.openIdConfiguration(req, tenantSegment);
     if (tenantSegment && req.method === 'GET' && tail === 'discovery/v2.0/keys') return json(200, { keys: [] });
+    if (tenantSegment && req.method === 'GET' && (tail === 'adminconsent' || tail === 'v2.0/adminconsent'))
+      return this.adminConsent(req, tenantSegment, tail.startsWith('v2.0'));
     if (tenantSegment && tail === 'oauth2/v2.0/token') {
       if (req.method !== 'POST') return aadError(req, 405, 'invalid_request', 900561, 'The endpoint only accepts POST requests.');
       return this.token(req, tenantSegment);
@@ -126,6 +141,44 @@ export class IdentityService {
     });
   }
 
+  /**
+   * I6: the admin-consent page, answered at once by the tenant's administrator as the control plane
+   * says (grant by default). Problems Entra shows on its own error page (unknown app or tenant, a
+   * reply URL the app does not list) are a 400 here, without a redirect.
+   */
+  private adminConsent(req: EmuRequest, tenantSegment: string, v2: boolean): EmuResponse {
+    const clientId = req.query.get('client_id');
+    if (!clientId)
+      return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    const app = this.state.app(clientId);
+    if (!app) return appNotFound(req, clientId, tenantSegment);
+    const tenant = this.state.tenant(tenantSegment);
+    if (!tenant) return tenantNotFound(req, tenantSegment);
+    const redirectUri = req.query.get('redirect_uri');
+    if (!redirectUri || !isReplyUrl(redirectUri) || (app.redirectUris.length > 0 && !app.redirectUris.includes(redirectUri))) {
+      return aadError(
+        req,
+        400,
+        'invalid_request',
+        50011,
+        `The redirect URI '${redirectUri ?? ''}' specified in the request does not match the redirect URIs configured for the application '${app.clientId}'.`,
+      );
+    }
+    const target = new URL(redirectUri);
+    const state = req.query.get('state');
+    if (tenant.consentAnswer === 'decline') {
+      target.searchParams.set('error', 'access_denied');
+      target.searchParams.set('error_description', 'AADSTS65004: User declined to consent to access the app.');
+    } else {
+      this.state.grantConsent(tenant, app);
+      target.searchParams.set('admin_consent', 'True');
+      target.searchParams.set('tenant', tenant.tenantId);
+      if (v2) target.searchParams.set('scope', req.query.get('scope') ?? '');
+    }
+    if (state !== null) target.searchParams.set('state', state);
+    return { status: 302, headers: { Location: target.toString(), 'Cache-Control': 'no-store, no-cache' } };
+  }
+
   /** I3: checks in the order Entra applies them, so each misconfiguration has one error. */
   private token(req: EmuRequest, tenantSegment: string): EmuResponse {
     const form = new URLSearchParams(req.rawBody);
@@ -140,15 +193,19 @@ export class IdentityService {
     if (!clientId)
       return aadError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
     const app = tenant.apps.get(clientId.toLowerCase());
-    if (!app) {
+    if (!app && tenant.revokedConsents.get(clientId.toLowerCase())?.how === 'permissions') {
+      // The service principal is still there but its granted permissions are gone.
       return aadError(
         req,
         400,
-        'unauthorized_client',
-        700016,
-        `Application with identifier '${clientId}' was not found in the directory '${tenant.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+        'invalid_grant',
+        65001,
+        `The user or administrator has not consented to use the application with ID '${clientId}'. Send an interactive authorization request for this user and resource.`,
+        {},
+        { suberror: 'consent_required' },
       );
     }
+    if (!app) return appNotFound(req, clientId, tenant.tenantId);
     const credentialError = this.checkCredentials(req, form, app);
     if (credentialError) return credentialError;
 
@@ -273,6 +330,15 @@ export class IdentityService {
     const nbf = typeof claims.nbf === 'number' ? claims.nbf : 0;
     if (now >= exp || nbf > now + 300) return invalid(700024, 'Client assertion is not within its valid time range.');
     return undefined;
+  }
+}
+
+function isReplyUrl(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
   }
 }
 

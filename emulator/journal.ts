@@ -26,6 +26,25 @@ export function journalBody(rawBody: string, contentType: string | undefined): u
   }
 }
 
+/**
+ * The tenant a request is for, to journal it per tenant: the bearer token's `tid` for Graph and
+ * Intune (read, not verified: the handler verifies), the path's tenant for the identity platform.
+ */
+export function requestTenant(service: Service, pathname: string, authorization: string | undefined): string | undefined {
+  if (service === 'token' || service === 'identity') {
+    const first = pathname.split('/').filter(Boolean)[0]?.toLowerCase();
+    return first && !['common', 'organizations', 'consumers'].includes(first) ? first : undefined;
+  }
+  const token = /^Bearer\s+([^.\s]+)\.([^.\s]+)\./i.exec(authorization ?? '');
+  if (!token) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(token[2]!, 'base64url').toString('utf8')) as { tid?: unknown };
+    return typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class Journal {
   private slots: Slot[] = [];
 
@@ -52,7 +71,8 @@ export class Journal {
         (e) =>
           filter.pathIncludes === undefined || e.path.includes(filter.pathIncludes) || safeDecode(e.path).includes(filter.pathIncludes),
       )
-      .filter((e) => since === undefined || Date.parse(e.at) >= since);
+      .filter((e) => since === undefined || Date.parse(e.at) >= since)
+      .filter((e) => filter.tenantId === undefined || e.tenantId === filter.tenantId.toLowerCase());
   }
 
   clear(): void {

@@ -7,7 +7,7 @@ import type { GraphService } from './graph';
 import { graphError, header, newId, type EmuRequest, type EmuResponse } from './http';
 import { aadError, type IdentityService } from './identity';
 import type { IntuneService } from './intune';
-import { journalBody, type Journal } from './journal';
+import { journalBody, requestTenant, type Journal } from './journal';
 import type { ControlPlane } from './control';
 import type { FaultableService, Service } from './types';
 
@@ -128,6 +128,7 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
       return;
     }
     if (service !== 'control') {
+      const tenantId = requestTenant(service, url.pathname, headers.authorization);
       complete = deps.journal.begin({
         at: receivedAt.toISOString(),
         method: emuReq.method,
@@ -137,6 +138,7 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
         ...(clientRequestIdOf(emuReq) !== undefined ? { clientRequestId: clientRequestIdOf(emuReq) } : {}),
         ...(headers.sdkversion !== undefined ? { sdkVersion: headers.sdkversion } : {}),
         hasBearer: /^Bearer\s/i.test(headers.authorization ?? ''),
+        ...(tenantId !== undefined ? { tenantId } : {}),
         body: journalBody(emuReq.rawBody, headers['content-type']),
       });
     }

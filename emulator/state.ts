@@ -2,7 +2,7 @@
 // state, plus the settings and the clock. Nothing persists; reset() returns to the start options.
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { newId } from './http';
-import type { EmulatorSettings, MessageStatus, SeedSpec } from './types';
+import type { ConsentAnswer, ConsentRevocation, EmulatorSettings, MessageStatus, SeedApp, SeedSpec } from './types';
 
 /** Graph permissions plus the Intune partner permission, for apps seeded without roles. */
 export const DEFAULT_APP_ROLES = ['Device.ReadWrite.All', 'User.Read.All', 'Application.Read.All', 'update_device_attributes'];
@@ -20,6 +20,8 @@ export interface App {
   clientSecret: string;
   roles: string[];
   certificates: AppCertificate[];
+  /** Empty: the admin-consent page accepts any http(s) reply URL. */
+  redirectUris: string[];
 }
 
 export interface User {
@@ -70,7 +72,16 @@ export interface Policy {
 
 export interface Tenant {
   tenantId: string;
+  displayName: string | null;
+  /** Apps with admin consent here (their service principals), by lower-cased client id. */
   apps: Map<string, App>;
+  consentGrantedAt: Map<string, string>;
+  /** Consents taken away (and not granted again), by lower-cased client id. */
+  revokedConsents: Map<string, { clientId: string; revokedAt: string; how: ConsentRevocation }>;
+  /** What the admin answers on the admin-consent page. */
+  consentAnswer: ConsentAnswer;
+  /** Per client id: tokens with a serial at or below it were issued before a revocation and are refused. */
+  tokensRevokedThrough: Map<string, number>;
   users: Map<string, User>;
   devices: Map<string, Device>;
   provisioned: 0 | 1 | 2;
@@ -111,6 +122,8 @@ export class EmulatorState {
   settings: EmulatorSettings;
   clockOffsetSeconds = 0;
   readonly tenants = new Map<string, Tenant>();
+  /** Every app registration known, by lower-cased client id: a multi-tenant app can be consented to in any tenant. */
+  readonly apps = new Map<string, App>();
 
   constructor(
     private readonly startSettings: EmulatorSettings,
@@ -127,6 +140,7 @@ export class EmulatorState {
 
   reset(): void {
     this.tenants.clear();
+    this.apps.clear();
     this.settings = { ...this.startSettings };
     this.clockOffsetSeconds = 0;
     if (this.startSeed) this.seed(this.startSeed);
@@ -142,7 +156,12 @@ export class EmulatorState {
     if (!t) {
       t = {
         tenantId: key,
+        displayName: null,
         apps: new Map(),
+        consentGrantedAt: new Map(),
+        revokedConsents: new Map(),
+        consentAnswer: 'grant',
+        tokensRevokedThrough: new Map(),
         users: new Map(),
         devices: new Map(),
         provisioned: 0,
@@ -164,16 +183,11 @@ export class EmulatorState {
 
   /** Additive; seeding the same ids again updates them in place. */
   seed(spec: SeedSpec): void {
+    for (const a of spec.apps ?? []) this.registerApp(a);
     for (const st of spec.tenants) {
       const t = this.ensureTenant(st.tenantId);
-      for (const a of st.apps ?? []) {
-        t.apps.set(a.clientId.toLowerCase(), {
-          clientId: a.clientId,
-          clientSecret: a.clientSecret,
-          roles: a.roles ?? [...DEFAULT_APP_ROLES],
-          certificates: (a.certificatePems ?? []).map(parseCertificate),
-        });
-      }
+      if (st.displayName !== undefined) t.displayName = st.displayName;
+      for (const a of st.apps ?? []) this.grantConsent(t, this.registerApp(a));
       for (const u of st.users ?? []) {
         const existing = u.id ? t.users.get(u.id.toLowerCase()) : findUser(t, u.userPrincipalName);
         const id = (u.id ?? existing?.id ?? newId()).toLowerCase();
@@ -192,6 +206,45 @@ export class EmulatorState {
         if (d.operatingSystemVersion !== undefined) device.operatingSystemVersion = d.operatingSystemVersion;
       }
     }
+  }
+
+  registerApp(a: SeedApp): App {
+    const app: App = {
+      clientId: a.clientId,
+      clientSecret: a.clientSecret,
+      roles: a.roles ?? [...DEFAULT_APP_ROLES],
+      certificates: (a.certificatePems ?? []).map(parseCertificate),
+      redirectUris: a.redirectUris ?? [],
+    };
+    this.apps.set(a.clientId.toLowerCase(), app);
+    return app;
+  }
+
+  app(clientId: string): App | undefined {
+    return this.apps.get(clientId.toLowerCase());
+  }
+
+  /** Admin consent: the app's service principal now exists in the tenant with the app's permissions. */
+  grantConsent(t: Tenant, app: App): void {
+    const key = app.clientId.toLowerCase();
+    t.apps.set(key, app);
+    t.consentGrantedAt.set(key, this.now().toISOString());
+    t.revokedConsents.delete(key);
+  }
+
+  /**
+   * false when the app had no consent in the tenant. The tokens it holds for the tenant (serials up to
+   * lastTokenSerial) stop working at once, so a client notices without waiting for them to expire.
+   */
+  revokeConsent(t: Tenant, clientId: string, how: ConsentRevocation, lastTokenSerial: number): boolean {
+    const key = clientId.toLowerCase();
+    const app = t.apps.get(key);
+    if (!app) return false;
+    t.apps.delete(key);
+    t.consentGrantedAt.delete(key);
+    t.tokensRevokedThrough.set(key, lastTokenSerial);
+    t.revokedConsents.set(key, { clientId: app.clientId, revokedAt: this.now().toISOString(), how });
+    return true;
   }
 
   newDevice(t: Tenant, deviceId: string, id?: string): Device {

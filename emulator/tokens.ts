@@ -80,6 +80,11 @@ export class TokenService {
     return `${signingInput}.${this.sign(signingInput)}`;
   }
 
+  /** The serial of the newest token issued (0 before the first). */
+  lastSerial(): number {
+    return this.serial;
+  }
+
   /** Every token issued so far stops working; tokens issued afterwards are unaffected. */
   revokeAll(): void {
     this.revokedThrough = this.serial;

@@ -11,6 +11,8 @@ export interface SeedApp {
   roles?: string[];
   /** PEM certificate(s) accepted for client_assertion (I4), in addition to the secret. */
   certificatePems?: string[];
+  /** Reply URLs the admin-consent page may redirect to; any http(s) URL when omitted. */
+  redirectUris?: string[];
 }
 
 export interface SeedUser {
@@ -29,14 +31,24 @@ export interface SeedDevice {
 
 export interface SeedTenant {
   tenantId: string;
+  displayName?: string;
+  /** Registered and consented in this tenant (as if its admin had granted admin consent). */
   apps?: SeedApp[];
   users?: SeedUser[];
   devices?: SeedDevice[];
 }
 
 export interface SeedSpec {
+  /** Multi-tenant app registrations consented nowhere yet: admin consent installs them in a tenant. */
+  apps?: SeedApp[];
   tenants: SeedTenant[];
 }
+
+/** How consent was taken away: the enterprise app deleted, or only its granted permissions removed. */
+export type ConsentRevocation = 'service-principal' | 'permissions';
+
+/** What the tenant's administrator answers on the admin-consent page. */
+export type ConsentAnswer = 'grant' | 'decline';
 
 export interface FaultSpec {
   match: {
@@ -91,6 +103,11 @@ export interface JournalEntry {
   clientRequestId?: string;
   sdkVersion?: string;
   hasBearer: boolean;
+  /**
+   * The tenant the request is for: the bearer token's `tid` (Graph, Intune), or the tenant in the
+   * path (token endpoint, admin consent); absent when neither names one.
+   */
+  tenantId?: string;
   /** Parsed JSON or form fields; client_secret and client_assertion are redacted. */
   body?: unknown;
   faulted?: boolean;
@@ -98,6 +115,7 @@ export interface JournalEntry {
 
 export interface JournalFilter {
   service?: string;
+  tenantId?: string;
   pathIncludes?: string;
   /** ISO time; only entries received at or after it. */
   since?: string;
@@ -133,7 +151,25 @@ export interface EntraDeviceView {
   messages: MessageView[];
 }
 
+export interface ConsentView {
+  clientId: string;
+  grantedAt: string;
+}
+
+export interface RevokedConsentView {
+  clientId: string;
+  revokedAt: string;
+  how: ConsentRevocation;
+}
+
 export interface TenantView {
+  tenantId: string;
+  displayName: string | null;
+  /** Apps with admin consent in this tenant (their service principals exist). */
+  consents: ConsentView[];
+  /** Consents taken away and not granted again since. */
+  revokedConsents: RevokedConsentView[];
+  consentAnswer: ConsentAnswer;
   /** 0 never provisioned, 1 provisioned, 2 deprovisioned. */
   provisioned: 0 | 1 | 2;
   policies: unknown[];

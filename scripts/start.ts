@@ -270,6 +270,7 @@ async function startAzureEmulator(cfg: Readonly<Config>): Promise<AzureEnv | und
     throw new StartError(`Azure: ${(err as Error).message}`);
   }
   say(`Azure: emulator at ${url}, tenant ${tenant.tenantId}${tenant.created ? ` (new, kept in ${shown(tenant.file)})` : ''}`);
+  say(`Azure: a second tenant with the partner app's consent, to onboard with POST /v1/tenants: ${tenant.secondTenantId}`);
   return {
     AZURE_TENANT_ID: tenant.tenantId,
     AZURE_CLIENT_ID: tenant.clientId,

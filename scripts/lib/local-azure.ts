@@ -1,7 +1,8 @@
 /**
- * The local Azure emulator as `npm start` uses it: one tenant and one partner app whose ids are
- * generated once and kept (so restarts keep the same tenant and its device rows stay meaningful),
- * seeded over the emulator's control plane, and the CA the worker must trust.
+ * The local Azure emulator as `npm start` uses it: one partner app consented in two tenants (the
+ * connector's own, and a second one to onboard, so the multi-tenant path can be tried), whose ids
+ * are generated once and kept (so restarts keep the same tenants and their device rows stay
+ * meaningful), seeded over the emulator's control plane, and the CA the worker must trust.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,8 @@ export interface LocalTenant {
   tenantId: string;
   clientId: string;
   clientSecret: string;
+  /** A second customer tenant where the same app has consent, ready to be onboarded. */
+  secondTenantId: string;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -24,18 +27,32 @@ export function loadOrCreateTenant(dir: string): LocalTenant & { file: string; c
     try {
       const t = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalTenant>;
       if (GUID.test(t.tenantId ?? '') && GUID.test(t.clientId ?? '') && typeof t.clientSecret === 'string' && t.clientSecret) {
-        return { tenantId: t.tenantId!, clientId: t.clientId!, clientSecret: t.clientSecret, file, created: false };
+        const kept = { tenantId: t.tenantId!, clientId: t.clientId!, clientSecret: t.clientSecret };
+        // A file from before the second tenant existed gains one; the first tenant stays as it was.
+        if (GUID.test(t.secondTenantId ?? '')) return { ...kept, secondTenantId: t.secondTenantId!, file, created: false };
+        const upgraded = { ...kept, secondTenantId: randomUUID() };
+        writeTenantFile(file, upgraded);
+        return { ...upgraded, file, created: false };
       }
     } catch {
       // rewritten below
     }
   }
-  const tenant: LocalTenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: randomBytes(30).toString('base64url') };
-  mkdirSync(dir, { recursive: true });
+  const tenant: LocalTenant = {
+    tenantId: randomUUID(),
+    clientId: randomUUID(),
+    clientSecret: randomBytes(30).toString('base64url'),
+    secondTenantId: randomUUID(),
+  };
+  writeTenantFile(file, tenant);
+  return { ...tenant, file, created: true };
+}
+
+function writeTenantFile(file: string, tenant: LocalTenant): void {
+  mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(tenant, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, file);
-  return { ...tenant, file, created: true };
 }
 
 /**
@@ -43,8 +60,12 @@ export function loadOrCreateTenant(dir: string): LocalTenant & { file: string; c
  * before the CA existed, so NODE_EXTRA_CA_CERTS cannot help it (EmulatorControl uses global fetch).
  */
 export function seedTenant(emulatorUrl: string, caPem: string, tenant: LocalTenant): Promise<void> {
+  const app = { clientId: tenant.clientId, clientSecret: tenant.clientSecret };
   const spec: SeedSpec = {
-    tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }],
+    tenants: [
+      { tenantId: tenant.tenantId, displayName: 'Contoso (local)', apps: [app] },
+      { tenantId: tenant.secondTenantId, displayName: 'Fabrikam (local)', apps: [app] },
+    ],
   };
   const body = JSON.stringify(spec);
   const url = new URL('/_emulator/seed', emulatorUrl);
