@@ -96,6 +96,9 @@ export async function createTenant(db: Db, t: NewTenant): Promise<Tenant | null>
   });
 }
 
+/** The registry's name of the tenant AZURE_TENANT_ID configures. */
+export const SINGLE_TENANT_DISPLAY_NAME = 'Configured tenant (AZURE_TENANT_ID)';
+
 /**
  * Registers a tenant that needs no consent flow (the single tenant of AZURE_TENANT_ID) as `active`,
  * unless it is registered already, whatever its state then: a restart never undoes a revoked consent.
@@ -194,12 +197,19 @@ async function insertKeys(trx: Queryable, tenantId: string, keys: readonly NewTe
 export interface TenantKeyBinding {
   tenantId: string;
   role: TenantKeyRole;
+  /** Where the key's tenant stands (an offboarding tenant's keys no longer work). */
+  tenantState: TenantState;
 }
 
 /** The tenant and role of a key digest, or null when no live key has it (unknown or revoked). */
 export async function findTenantKey(db: Db, digest: string): Promise<TenantKeyBinding | null> {
-  const r = await db('tenant_api_keys').select('tenant_id', 'role').where({ key_digest: digest }).whereNull('revoked_at').first();
-  return r ? { tenantId: r.tenant_id, role: r.role } : null;
+  const r = await db('tenant_api_keys as k')
+    .join('tenants as t', 't.tenant_id', 'k.tenant_id')
+    .select('k.tenant_id', 'k.role', 't.state')
+    .where({ 'k.key_digest': digest })
+    .whereNull('k.revoked_at')
+    .first();
+  return r ? { tenantId: r.tenant_id, role: r.role, tenantState: r.state } : null;
 }
 
 /**
@@ -226,17 +236,52 @@ export async function createConsentRequest(db: Db, tenantId: string, state: stri
   await db('consent_requests').insert({ state, tenant_id: tenantId });
 }
 
-export type ConsentRequestUse = { outcome: 'used'; tenantId: string } | { outcome: 'replayed'; tenantId: string } | { outcome: 'unknown' };
+export interface ConsentRequest {
+  state: string;
+  tenantId: string;
+  issuedAt: string;
+  usedAt: string | null;
+}
+
+/** A consent request by its `state`, used or not; null when that state was never issued. */
+export async function getConsentRequest(db: Db, state: string): Promise<ConsentRequest | null> {
+  const r = await db('consent_requests').where({ state }).first();
+  return r ? { state: r.state, tenantId: r.tenant_id, issuedAt: iso(r.issued_at)!, usedAt: iso(r.used_at) } : null;
+}
+
+export type ConsentAcceptance =
+  | { outcome: 'consented'; tenant: Tenant; before: Pick<Tenant, 'state' | 'stateReason'> }
+  | { outcome: 'unknown' | 'replayed' | 'offboarding' };
 
 /**
- * Uses a consent request's `state`, once: the first call marks it used and gets `used`; any later
- * one `replayed`; a state never issued `unknown`. Atomic, so two concurrent callbacks cannot both win.
+ * Uses a consent request's `state`, once, and moves its tenant to `consented`, in one transaction:
+ * the first caller wins; a later one gets `replayed` (two concurrent callbacks cannot both win); a
+ * state never issued `unknown`; an offboarding tenant is left alone. `before` lets a caller undo it.
  */
-export async function useConsentRequest(db: Db, state: string): Promise<ConsentRequestUse> {
-  const [won] = await db('consent_requests').where({ state }).whereNull('used_at').update({ used_at: db.fn.now() }).returning('tenant_id');
-  if (won) return { outcome: 'used', tenantId: won.tenant_id };
-  const seen = await db('consent_requests').select('tenant_id').where({ state }).first();
-  return seen ? { outcome: 'replayed', tenantId: seen.tenant_id } : { outcome: 'unknown' };
+export async function acceptConsent(db: Db, state: string): Promise<ConsentAcceptance> {
+  return db.transaction(async (trx) => {
+    const request = await trx('consent_requests').where({ state }).forUpdate().first();
+    if (!request) return { outcome: 'unknown' as const };
+    if (request.used_at !== null) return { outcome: 'replayed' as const };
+    const before = await trx('tenants').where({ tenant_id: request.tenant_id }).forUpdate().first();
+    if (!before || before.state === 'offboarding') return { outcome: 'offboarding' as const };
+    await trx('consent_requests').where({ state }).update({ used_at: trx.fn.now() });
+    const tenant = (await setTenantState(trx, request.tenant_id, 'consented'))!;
+    return { outcome: 'consented' as const, tenant, before: { state: before.state, stateReason: before.state_reason } };
+  });
+}
+
+/** Undoes acceptConsent (what followed it failed): the state is usable again and the tenant back where it was. */
+export async function undoConsent(db: Db, state: string, tenantId: string, before: Pick<Tenant, 'state' | 'stateReason'>): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('consent_requests').where({ state }).update({ used_at: null });
+    await setTenantState(trx, tenantId, before.state, { reason: before.stateReason, from: ['consented'] });
+  });
+}
+
+/** Why the tenant stays where it is (e.g. its admin declined consent), without changing its state. */
+export async function setTenantStateReason(db: Db, tenantId: string, reason: string | null): Promise<void> {
+  await db('tenants').where({ tenant_id: tenantId }).update({ state_reason: reason, updated_at: db.fn.now() });
 }
 
 // ---- What the operator sees of a tenant -------------------------------------------------------------------
@@ -265,6 +310,23 @@ export async function countDevicesByTenant(db: Db, tenantIds: readonly string[])
       counts[r.compliance_status] += n;
     }
     out.set(r.tenant_id, counts);
+  }
+  return out;
+}
+
+export interface TenantSettingsSummary {
+  enabled: boolean;
+  weeklyReportPaused: boolean;
+  lastHeartbeatAt: string | null;
+}
+
+/** The settings each tenant has in `settings` (tenants without a row yet are absent: the defaults apply). */
+export async function settingsByTenant(db: Db, tenantIds: readonly string[]): Promise<Map<string, TenantSettingsSummary>> {
+  const out = new Map<string, TenantSettingsSummary>();
+  if (tenantIds.length === 0) return out;
+  const rows = await db('settings').select('tenant_id', 'enabled', 'weekly_report_paused', 'last_heartbeat_at').whereIn('tenant_id', tenantIds);
+  for (const r of rows) {
+    out.set(r.tenant_id, { enabled: r.enabled, weeklyReportPaused: r.weekly_report_paused, lastHeartbeatAt: iso(r.last_heartbeat_at) });
   }
   return out;
 }
@@ -318,26 +380,34 @@ function toOffboarding(r: DbRow): TenantOffboarding {
 
 /**
  * Starts an offboarding: the tenant goes `offboarding` and its record is written, in one transaction.
- * Returns null when the tenant does not exist or is already offboarding (nothing changed).
+ * Returns null when the tenant does not exist or is already offboarding (nothing changed); `before`
+ * lets a caller undo it.
  */
 export async function beginOffboarding(
   db: Db,
   o: { tenantId: string; operationId: string; reportNotManaged: boolean },
-): Promise<TenantOffboarding | null> {
+): Promise<{ record: TenantOffboarding; before: Pick<Tenant, 'state' | 'stateReason'> } | null> {
   return db.transaction(async (trx) => {
-    const tenant = await setTenantState(trx, o.tenantId, 'offboarding', {
-      from: TENANT_STATES.filter((s) => s !== 'offboarding'),
-    });
-    if (!tenant) return null;
+    const before = await trx('tenants').where({ tenant_id: o.tenantId }).forUpdate().first();
+    if (!before || before.state === 'offboarding') return null;
+    await setTenantState(trx, o.tenantId, 'offboarding');
     const [r] = await trx('tenant_offboardings')
       .insert({
         tenant_id: o.tenantId,
-        display_name: tenant.displayName,
+        display_name: before.display_name,
         operation_id: o.operationId,
         report_not_managed: o.reportNotManaged,
       })
       .returning('*');
-    return toOffboarding(r);
+    return { record: toOffboarding(r), before: { state: before.state, stateReason: before.state_reason } };
+  });
+}
+
+/** Undoes beginOffboarding (starting the workflow failed): the record goes and the tenant is back in `state`. */
+export async function undoOffboarding(db: Db, operationId: string, tenantId: string, before: Pick<Tenant, 'state' | 'stateReason'>): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('tenant_offboardings').where({ operation_id: operationId }).whereNull('completed_at').del();
+    await setTenantState(trx, tenantId, before.state, { reason: before.stateReason, from: ['offboarding'] });
   });
 }
 

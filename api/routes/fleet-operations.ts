@@ -12,7 +12,7 @@ import { OperationIdParamSchema, OperationSchema, OperationStartedSchema, SyncFi
 
 export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard } = ctx;
-  const { db, tenantId } = deps;
+  const { db } = deps;
   const tags = ['Admin'];
 
   // ---- POST /v1/sync --------------------------------------------------------------------------------------
@@ -33,10 +33,11 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
     }),
     async (c) => {
       const body = c.req.valid('json') ?? {};
+      const tenantId = c.get('tenantId');
       const filter: FleetFilter = {};
       if (body.complianceStatus !== undefined) filter.complianceStatus = body.complianceStatus;
       if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
-      const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null));
+      const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null, tenantId));
       c.get('log').info({ operationId, filter }, 'bulk sync started');
       await guard.db(() =>
         recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }),
@@ -62,7 +63,7 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
     }),
     async (c) => {
       const { operationId } = c.req.valid('param');
-      const op = await guard.db(() => getOperation(db, tenantId, operationId));
+      const op = await guard.db(() => getOperation(db, c.get('tenantId'), operationId));
       if (!op) throw notFound(`No operation "${operationId}"`);
       return c.json(
         {

@@ -15,11 +15,13 @@ import {
   removeTenantData,
   rotateTenantKeys,
   setTenantState,
-  useConsentRequest,
+  acceptConsent,
+  getConsentRequest,
+  undoConsent,
 } from '../../db/tenants';
 import { testEnv } from '../support/env';
 
-function newTenant(tenantId = randomUUID()) {
+function newTenant(tenantId: string = randomUUID()) {
   return {
     tenantId,
     displayName: `Contoso ${tenantId.slice(0, 4)}`,
@@ -38,18 +40,28 @@ describe('db: the tenant registry', () => {
     const created = await createTenant(db, t);
     assert.equal(created?.state, 'pending-consent');
     assert.equal(await createTenant(db, { ...t, consentState: randomUUID() }), null);
-    assert.deepEqual(await findTenantKey(db, apiKeyDigest(`admin-${t.tenantId}`)), { tenantId: t.tenantId, role: 'admin' });
+    assert.deepEqual(await findTenantKey(db, apiKeyDigest(`admin-${t.tenantId}`)), {
+      tenantId: t.tenantId,
+      role: 'admin',
+      tenantState: 'pending-consent',
+    });
     assert.equal(await findTenantKey(db, apiKeyDigest('never issued')), null);
     assert.equal((await getSettings(db, t.tenantId)).enabled, true);
   });
 
-  it('uses a consent state once: then replayed; a state never issued is unknown', async () => {
+  it('accepts a consent state once (then replayed; a state never issued is unknown), and can undo it', async () => {
     const { db } = testEnv();
     const t = newTenant();
     await createTenant(db, t);
-    const uses = await Promise.all([useConsentRequest(db, t.consentState), useConsentRequest(db, t.consentState)]);
-    assert.deepEqual(uses.map((u) => u.outcome).sort(), ['replayed', 'used']);
-    assert.deepEqual(await useConsentRequest(db, randomUUID()), { outcome: 'unknown' });
+    const uses = await Promise.all([acceptConsent(db, t.consentState), acceptConsent(db, t.consentState)]);
+    assert.deepEqual(uses.map((u) => u.outcome).sort(), ['consented', 'replayed']);
+    assert.equal((await getTenant(db, t.tenantId))?.state, 'consented');
+    assert.deepEqual(await acceptConsent(db, randomUUID()), { outcome: 'unknown' });
+
+    await undoConsent(db, t.consentState, t.tenantId, { state: 'pending-consent', stateReason: null });
+    assert.equal((await getTenant(db, t.tenantId))?.state, 'pending-consent');
+    assert.equal((await getConsentRequest(db, t.consentState))?.usedAt, null);
+    assert.equal((await acceptConsent(db, t.consentState)).outcome, 'consented');
   });
 
   it('moves states only from the allowed ones and stamps their times', async () => {
@@ -80,20 +92,20 @@ describe('db: the tenant registry', () => {
     const revoked = await rotateTenantKeys(db, t.tenantId, fresh);
     assert.deepEqual(revoked?.sort(), t.keys.map((k) => k.digest).sort());
     assert.equal(await findTenantKey(db, t.keys[1]!.digest), null);
-    assert.deepEqual(await findTenantKey(db, fresh[0]!.digest), { tenantId: t.tenantId, role: 'admin' });
+    assert.deepEqual(await findTenantKey(db, fresh[0]!.digest), { tenantId: t.tenantId, role: 'admin', tenantState: 'pending-consent' });
     assert.equal(await rotateTenantKeys(db, randomUUID(), fresh), null);
   });
 
   it('lists tenants by id with a keyset cursor', async () => {
     const { db } = testEnv();
-    const ids = [randomUUID(), randomUUID(), randomUUID()].sort();
+    const ids: string[] = [randomUUID(), randomUUID(), randomUUID()].sort();
     for (const id of ids) await createTenant(db, newTenant(id));
     const all = (await listTenants(db, 10_000)).map((t) => t.tenantId);
     assert.deepEqual(
       all.filter((id) => ids.includes(id)),
       ids,
     );
-    const afterFirst = (await listTenants(db, 10_000, ids[0])).map((t) => t.tenantId);
+    const afterFirst: string[] = (await listTenants(db, 10_000, ids[0])).map((t) => t.tenantId);
     assert.ok(!afterFirst.includes(ids[0]!) && afterFirst.includes(ids[1]!));
   });
 
@@ -126,7 +138,8 @@ describe('db: the tenant registry', () => {
     }
     const operationId = randomUUID();
     const started = await beginOffboarding(db, { tenantId: gone.tenantId, operationId, reportNotManaged: true });
-    assert.equal(started?.displayName, gone.displayName);
+    assert.equal(started?.record.displayName, gone.displayName);
+    assert.equal(started?.before.state, 'pending-consent');
     assert.equal((await getTenant(db, gone.tenantId))?.state, 'offboarding');
     assert.equal(await beginOffboarding(db, { tenantId: gone.tenantId, operationId: randomUUID(), reportNotManaged: false }), null);
 
