@@ -210,7 +210,7 @@ export function createApp(deps: ApiDeps): App {
       },
       tags: [
         { name: 'MDM events', description: 'Role mdm' },
-        { name: 'Admin', description: "Role admin (or operator, for the tenant X-Tenant-Id names)" },
+        { name: 'Admin', description: 'Role admin (or operator, for the tenant X-Tenant-Id names)' },
         { name: 'Tenants', description: 'Role operator; the consent callback takes no key' },
         { name: 'Operations', description: 'No authentication' },
       ],

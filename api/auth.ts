@@ -230,10 +230,9 @@ export function requireRole(resolver: KeyResolver, role: Role): MiddlewareHandle
     const inProcess = (c.env as { consolePrincipal?: Principal } | undefined)?.consolePrincipal;
     const principal = inProcess ?? (await resolver.resolve(c.req.header('authorization'), c.req.header(TENANT_HEADER)));
     if (principal === null) {
-      throw new ProblemError(
-        problem('unauthorized', 'Send "Authorization: Bearer <key>" with an mdm, admin or operator API key'),
-        { 'WWW-Authenticate': 'Bearer realm="azure-compliance-connector"' },
-      );
+      throw new ProblemError(problem('unauthorized', 'Send "Authorization: Bearer <key>" with an mdm, admin or operator API key'), {
+        'WWW-Authenticate': 'Bearer realm="azure-compliance-connector"',
+      });
     }
     if (!ROLES_ALLOWED[role].includes(principal.role)) {
       throw new ProblemError(problem('forbidden', `This route needs the ${role} key: ${ROUTES_OF[principal.role]}`));

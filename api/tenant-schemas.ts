@@ -63,17 +63,22 @@ export const TenantSchema = z
     devices: DeviceCountsSchema,
     lastHeartbeat: isoTime('Last tenant heartbeat sent to Intune').nullable(),
     token: z
-      .object({ ok: z.boolean().nullable(), checkedAt: isoTime('When a worker last got (or failed to get) a token').nullable(), error: z.string().nullable() })
+      .object({
+        ok: z.boolean().nullable(),
+        checkedAt: isoTime('When a worker last got (or failed to get) a token').nullable(),
+        error: z.string().nullable(),
+      })
       .openapi({ description: 'Token health as the workers last saw it (null: not tried yet)' }),
     lastThrottledAt: isoTime('When Microsoft last throttled a call for this tenant').nullable(),
-    lastWeeklyReport: z
-      .object({ operationId: z.string(), startedAt: isoTime('Start'), finishedAt: isoTime('End').nullable() })
-      .nullable(),
+    lastWeeklyReport: z.object({ operationId: z.string(), startedAt: isoTime('Start'), finishedAt: isoTime('End').nullable() }).nullable(),
     settings: z.object({
       enabled: z.boolean(),
       weeklyReport: z.object({
         paused: z.boolean(),
-        cron: z.string().nullable().openapi({ description: "The tenant's own weekly cron (UTC); null: the default, spread over the week's first hours" }),
+        cron: z
+          .string()
+          .nullable()
+          .openapi({ description: "The tenant's own weekly cron (UTC); null: the default, spread over the week's first hours" }),
       }),
     }),
   })
@@ -94,7 +99,9 @@ export const TenantListSchema = z
 const cron = z
   .string({ error: 'Must be a five-field cron expression or null' })
   .trim()
-  .refine(isCronExpression, { error: 'Must be a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1"' });
+  .refine(isCronExpression, {
+    error: 'Must be a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1"',
+  });
 
 export const TenantUpdateSchema = z
   .strictObject(
@@ -153,11 +160,26 @@ export const TenantOffboardingSchema = z
 
 /** Microsoft's redirect after admin consent; it may add parameters of its own, which are ignored. */
 export const ConsentCallbackQuerySchema = z.looseObject({
-  state: z.string().optional().openapi({ param: { name: 'state', in: 'query' }, description: 'What the consent link carried' }),
-  tenant: z.string().optional().openapi({ param: { name: 'tenant', in: 'query' }, description: 'The tenant that consented' }),
-  admin_consent: z.string().optional().openapi({ param: { name: 'admin_consent', in: 'query' }, description: '`True` when consent was granted' }),
-  error: z.string().optional().openapi({ param: { name: 'error', in: 'query' }, description: 'e.g. `access_denied` when the admin declined' }),
-  error_description: z.string().optional().openapi({ param: { name: 'error_description', in: 'query' } }),
+  state: z
+    .string()
+    .optional()
+    .openapi({ param: { name: 'state', in: 'query' }, description: 'What the consent link carried' }),
+  tenant: z
+    .string()
+    .optional()
+    .openapi({ param: { name: 'tenant', in: 'query' }, description: 'The tenant that consented' }),
+  admin_consent: z
+    .string()
+    .optional()
+    .openapi({ param: { name: 'admin_consent', in: 'query' }, description: '`True` when consent was granted' }),
+  error: z
+    .string()
+    .optional()
+    .openapi({ param: { name: 'error', in: 'query' }, description: 'e.g. `access_denied` when the admin declined' }),
+  error_description: z
+    .string()
+    .optional()
+    .openapi({ param: { name: 'error_description', in: 'query' } }),
 });
 
 export const ConsentCallbackResultSchema = z

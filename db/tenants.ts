@@ -324,7 +324,9 @@ export interface TenantSettingsSummary {
 export async function settingsByTenant(db: Db, tenantIds: readonly string[]): Promise<Map<string, TenantSettingsSummary>> {
   const out = new Map<string, TenantSettingsSummary>();
   if (tenantIds.length === 0) return out;
-  const rows = await db('settings').select('tenant_id', 'enabled', 'weekly_report_paused', 'last_heartbeat_at').whereIn('tenant_id', tenantIds);
+  const rows = await db('settings')
+    .select('tenant_id', 'enabled', 'weekly_report_paused', 'last_heartbeat_at')
+    .whereIn('tenant_id', tenantIds);
   for (const r of rows) {
     out.set(r.tenant_id, { enabled: r.enabled, weeklyReportPaused: r.weekly_report_paused, lastHeartbeatAt: iso(r.last_heartbeat_at) });
   }
@@ -404,7 +406,12 @@ export async function beginOffboarding(
 }
 
 /** Undoes beginOffboarding (starting the workflow failed): the record goes and the tenant is back in `state`. */
-export async function undoOffboarding(db: Db, operationId: string, tenantId: string, before: Pick<Tenant, 'state' | 'stateReason'>): Promise<void> {
+export async function undoOffboarding(
+  db: Db,
+  operationId: string,
+  tenantId: string,
+  before: Pick<Tenant, 'state' | 'stateReason'>,
+): Promise<void> {
   await db.transaction(async (trx) => {
     await trx('tenant_offboardings').where({ operation_id: operationId }).whereNull('completed_at').del();
     await setTenantState(trx, tenantId, before.state, { reason: before.stateReason, from: ['offboarding'] });

@@ -374,8 +374,7 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new StartError(`keys: ${(err as Error).message}`);
   }
-  if (Object.values(keys.source).includes('generated'))
-    say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
+  if (Object.values(keys.source).includes('generated')) say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
 
   const childEnv: NodeJS.ProcessEnv = {
     ...baseEnv,

@@ -272,24 +272,26 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   const page = (handler: PageHandler) => async (c: C) => signedIn(c, (session) => rendered(c, session, () => handler(c, session)));
   /** A form that changes something: signed in, and its CSRF token bound to the session. */
   const action = (handler: (c: C, session: Session, form: Record<string, unknown>) => Promise<Response>) => async (c: C) =>
-    signedIn(c, (session) => rendered(c, session, async () => {
-      const form = (await c.req.parseBody()) as Record<string, unknown>;
-      if (!codec!.checkCsrf(session, form[CSRF_FIELD])) {
-        return render(
-          c,
-          403,
-          'Form refused',
-          'none',
-          <ErrorPage
-            title="Form refused"
-            message="This form did not carry the console's security token (it expired, or it was not sent from the console). Nothing was changed. Go back, reload the page and try again."
-            back={{ href: '/console', label: 'Back to the overview' }}
-          />,
-          session,
-        );
-      }
-      return handler(c, session, form);
-    }));
+    signedIn(c, (session) =>
+      rendered(c, session, async () => {
+        const form = (await c.req.parseBody()) as Record<string, unknown>;
+        if (!codec!.checkCsrf(session, form[CSRF_FIELD])) {
+          return render(
+            c,
+            403,
+            'Form refused',
+            'none',
+            <ErrorPage
+              title="Form refused"
+              message="This form did not carry the console's security token (it expired, or it was not sent from the console). Nothing was changed. Go back, reload the page and try again."
+              back={{ href: '/console', label: 'Back to the overview' }}
+            />,
+            session,
+          );
+        }
+        return handler(c, session, form);
+      }),
+    );
 
   /** One call to the JSON API's admin routes, as the signed-in admin; the audit trail names the session. */
   async function adminApi(
@@ -371,7 +373,12 @@ export function registerConsole(app: App, ctx: RouteContext): void {
               : 'That key is not the admin API key of this deployment, nor a tenant admin key. Check ADMIN_API_KEY (or your tenant admin key) and try again.';
         return render(c, 401, 'Sign in', 'none', <SignInPage csrf={signInCsrf(c)} next={next} error={error} />);
       }
-      const { value } = codec.issue(principal.tenantId, 'admin', undefined, principal.source === 'tenant' ? principal.keyDigest : undefined);
+      const { value } = codec.issue(
+        principal.tenantId,
+        'admin',
+        undefined,
+        principal.source === 'tenant' ? principal.keyDigest : undefined,
+      );
       setSessionCookie(c, value);
       return c.redirect(next, 303);
     });

@@ -4,6 +4,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { getOperation } from '../../db/data';
+import { getOffboarding } from '../../db/tenants';
 import { auditActor, recordAudit } from '../../db/audit';
 import type { FleetFilter, FleetKind } from '../../workflows/fleet-messages';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
@@ -37,7 +38,9 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       const filter: FleetFilter = {};
       if (body.complianceStatus !== undefined) filter.complianceStatus = body.complianceStatus;
       if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
-      const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null, tenantId));
+      const { operationId } = await guard.external(() =>
+        deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null, tenantId),
+      );
       c.get('log').info({ operationId, filter }, 'bulk sync started');
       await guard.db(() =>
         recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }),
@@ -64,7 +67,23 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
     async (c) => {
       const { operationId } = c.req.valid('param');
       const op = await guard.db(() => getOperation(db, c.get('tenantId'), operationId));
-      if (!op) throw notFound(`No operation "${operationId}"`);
+      if (!op) {
+        // A tenant's offboarding outlives the tenant's own rows: the operator follows it here.
+        const offboarding = c.get('principal').role === 'operator' ? await guard.db(() => getOffboarding(db, operationId)) : null;
+        if (!offboarding) throw notFound(`No operation "${operationId}"`);
+        return c.json(
+          {
+            operationId,
+            kind: 'offboarding' as const,
+            startedAt: offboarding.requestedAt,
+            finishedAt: offboarding.completedAt,
+            devicesTotal: offboarding.devicesRemoved,
+            devicesSignalled: offboarding.devicesReported ?? 0,
+            devicesSkipped: 0,
+          },
+          200,
+        );
+      }
       return c.json(
         {
           operationId: op.operationId,

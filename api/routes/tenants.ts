@@ -153,7 +153,7 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
     return tenants.map((t) => toTenantView(t, devices.get(t.tenantId), settings.get(t.tenantId), weekly.get(t.tenantId)));
   }
 
-  const isConfiguredTenant = (tenantId: string) => tenantId === deps.tenantId;
+  const isConfiguredTenant = (tenantId: string) => tenantId === deps.tenantId || tenantId === config.azure?.tenantId;
 
   // ---- GET /v1/tenants/consent-callback (registered before /v1/tenants/{tenantId}) ------------------
   app.openapi(
@@ -190,7 +190,9 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
         );
       }
       if (request.usedAt !== null) {
-        throw new ProblemError(problem('consent-state-used', 'This consent link was used already; ask the operator for a new one if needed'));
+        throw new ProblemError(
+          problem('consent-state-used', 'This consent link was used already; ask the operator for a new one if needed'),
+        );
       }
       const tenantId = request.tenantId;
       if (q.tenant !== undefined && q.tenant.toLowerCase() !== tenantId.toLowerCase()) {
@@ -310,7 +312,8 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
       let after: string | undefined;
       if (query.cursor !== undefined) {
         const decoded = decodeTenantCursor(query.cursor);
-        if (decoded === null) throw validationError('Invalid query parameter', [{ path: 'cursor', message: 'Not a cursor returned by this API' }]);
+        if (decoded === null)
+          throw validationError('Invalid query parameter', [{ path: 'cursor', message: 'Not a cursor returned by this API' }]);
         after = decoded;
       }
       const rows = await guard.db(() => listTenants(db, query.limit + 1, after));
