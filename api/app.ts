@@ -13,7 +13,8 @@ import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import { formatZodIssues } from '../domain/validation';
 import { lazyChild } from '../lib/logger';
-import { createAuthenticator, requireRole } from './auth';
+import { findTenantKey, getTenant } from '../db/tenants';
+import { createKeyResolver, requireRole } from './auth';
 import { DEFAULT_TIMEOUTS, DependencyUnavailable, createGuards, type Timeouts } from './dependencies';
 import { createApiMetrics, type ApiMetrics } from './metrics';
 import { ProblemError, problem, problemResponse, type Problem } from './problems';
@@ -23,6 +24,7 @@ import { registerEventRoutes } from './routes/events';
 import { registerFleetOperationRoutes } from './routes/fleet-operations';
 import { registerHealthRoutes } from './routes/health';
 import { registerSettingsRoutes } from './routes/settings';
+import { registerTenantRoutes } from './routes/tenants';
 import { registerConsole } from './console';
 import type { ApiDeps, App, AppEnv, RouteContext } from './context';
 
@@ -108,7 +110,13 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
 export function createApp(deps: ApiDeps): App {
   const metrics = createApiMetrics(deps.metrics);
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
-  const authenticate = createAuthenticator(deps.config.keys);
+  const guard = createGuards(deps.temporal, timeouts);
+  const keys = createKeyResolver({
+    keys: deps.config.keys,
+    envTenantId: deps.tenantId,
+    findKey: (digestHex) => guard.db(() => findTenantKey(deps.db, digestHex)),
+    findTenant: async (tenantId) => (await guard.db(() => getTenant(deps.db, tenantId)))?.state ?? null,
+  });
 
   const validationHook: RouteContext['validationHook'] = (result) => {
     if (result.success) return;
@@ -120,11 +128,13 @@ export function createApp(deps: ApiDeps): App {
 
   const ctx: RouteContext = {
     deps,
-    guard: createGuards(deps.temporal, timeouts),
+    guard,
     timeouts,
     metrics,
-    mdmOnly: requireRole(authenticate, 'mdm'),
-    adminOnly: requireRole(authenticate, 'admin'),
+    keys,
+    mdmOnly: requireRole(keys, 'mdm'),
+    adminOnly: requireRole(keys, 'admin'),
+    operatorOnly: requireRole(keys, 'operator'),
     limitBody: bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
@@ -171,12 +181,20 @@ export function createApp(deps: ApiDeps): App {
   app.openAPIRegistry.registerComponent('securitySchemes', 'mdmKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'The MDM API key (MDM_API_KEY): may only send events',
+    description: "A tenant's MDM key (MDM_API_KEY for the configured tenant, else the one POST /v1/tenants answered): may only send events",
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'The admin API key (ADMIN_API_KEY): every admin route',
+    description:
+      "A tenant's admin key (ADMIN_API_KEY for the configured tenant, else the one POST /v1/tenants answered): every admin route, " +
+      "for its own tenant only (another tenant's data answers 404). The operator key is taken too, acting for the tenant " +
+      'the X-Tenant-Id header names (default: the configured tenant); an unknown tenant answers 404.',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'operatorKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: "The operator key (OPERATOR_API_KEY): the partner's staff; manages tenants and acts as any tenant's admin",
   });
 
   let document: object | undefined;
@@ -192,7 +210,8 @@ export function createApp(deps: ApiDeps): App {
       },
       tags: [
         { name: 'MDM events', description: 'Role mdm' },
-        { name: 'Admin', description: 'Role admin' },
+        { name: 'Admin', description: 'Role admin (or operator, for the tenant X-Tenant-Id names)' },
+        { name: 'Tenants', description: 'Role operator; the consent callback takes no key' },
         { name: 'Operations', description: 'No authentication' },
       ],
     }));
@@ -201,6 +220,7 @@ export function createApp(deps: ApiDeps): App {
   registerDeviceRoutes(app, ctx);
   registerFleetOperationRoutes(app, ctx);
   registerSettingsRoutes(app, ctx);
+  registerTenantRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerDocsRoutes(app, openApiDocument);
   registerConsole(app, ctx);

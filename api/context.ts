@@ -13,23 +13,29 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import type { ValidationOptions } from '../domain/validation';
+import type { KeyResolver, Principal } from './auth';
 import type { Guards, Timeouts } from './dependencies';
 import type { ApiMetrics } from './metrics';
 import { ProblemSchema } from './schemas';
 
-/** Fleet operations (bulk sync, enable): one workflow that signals every matching device. */
+/** Fleet operations (bulk sync, enable): one workflow that signals every matching device of the tenant. */
 export interface FleetControl {
-  start(kind: 'sync' | 'enable', filter: FleetFilter | null): Promise<{ operationId: string }>;
+  start(kind: 'sync' | 'enable', filter: FleetFilter | null, tenantId: string): Promise<{ operationId: string }>;
 }
 
-/** The weekly report's Temporal Schedule. */
+/** The tenant's weekly report Schedule. */
 export interface ScheduleControl {
-  setWeeklyReportPaused(paused: boolean): Promise<void>;
+  setWeeklyReportPaused(paused: boolean, tenantId: string): Promise<void>;
+  /** The tenant's own weekly cron (null: the default spread); without it, the worker applies it at its next start. */
+  setWeeklyReportCron?(cron: string | null, tenantId: string): Promise<void>;
 }
 
 export interface ApiDeps {
   config: Readonly<Config>;
-  /** The one tenant of this release (config.azure.tenantId). */
+  /**
+   * The single tenant (config.azure.tenantId): the tenant of MDM_API_KEY / ADMIN_API_KEY, and the one
+   * an operator request acts for when it names none. Every route acts for its request's tenant (`c.get('tenantId')`).
+   */
   tenantId: string;
   db: Db;
   temporal: Client;
@@ -53,6 +59,10 @@ export interface AppEnv {
     log: LevelLogger;
     /** The `type` label of the MDM event being handled (metrics). */
     eventType: string | undefined;
+    /** Who is calling (set by the role middleware). */
+    principal: Principal;
+    /** The tenant the request acts for (set by the role middleware): every query and workflow id carries it. */
+    tenantId: string;
   };
 }
 
@@ -64,7 +74,11 @@ export interface RouteContext {
   timeouts: Timeouts;
   metrics: ApiMetrics;
   mdmOnly: MiddlewareHandler<AppEnv>;
+  /** The tenant's admin key, or the operator's acting for a tenant. */
   adminOnly: MiddlewareHandler<AppEnv>;
+  operatorOnly: MiddlewareHandler<AppEnv>;
+  /** Key → role and tenant; routes that rotate keys or offboard a tenant make it forget them. */
+  keys: KeyResolver;
   limitBody: MiddlewareHandler<AppEnv>;
   /** The clock rule of `occurredAt` for this request: the server's clock and MAX_CLOCK_SKEW. */
   eventClock: () => Required<ValidationOptions>;
@@ -74,12 +88,14 @@ export interface RouteContext {
 }
 
 export const MDM_SECURITY = [{ mdmKey: [] as string[] }];
+/** The operator's key is taken too (acting for the tenant X-Tenant-Id names): see the adminKey scheme. */
 export const ADMIN_SECURITY = [{ adminKey: [] as string[] }];
+export const OPERATOR_SECURITY = [{ operatorKey: [] as string[] }];
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: `errors` names every offending field',
   401: 'Missing or unknown API key',
-  403: 'A valid API key of the other role',
+  403: 'A valid API key of another role',
   404: 'Not found',
   409: 'Conflict (see `type`)',
   413: 'Request body over 1 MiB',

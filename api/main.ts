@@ -6,6 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
+import { SINGLE_TENANT_DISPLAY_NAME, ensureActiveTenant } from '../db/tenants';
 import { createLogger } from '../lib/logger';
 import { createFleetClient, createScheduleControl } from '../workers/fleet-client';
 import { TEMPORAL_CHANNEL_ARGS, createApp } from './app';
@@ -15,8 +16,9 @@ async function main(): Promise<void> {
   // One line naming what is wrong or which required variables are missing (PROCESS_VARIABLES), then exit.
   const config = loadProcessConfigOrExit('api');
   const logger = createLogger(config.logLevel, { service: 'api' });
-  if (config.keys.mdm === config.keys.admin) {
-    process.stderr.write('configuration error: MDM_API_KEY and ADMIN_API_KEY must differ\n');
+  const { mdm, admin, operator } = config.keys;
+  if (mdm === admin || (operator !== undefined && (operator === mdm || operator === admin))) {
+    process.stderr.write('configuration error: MDM_API_KEY, ADMIN_API_KEY and OPERATOR_API_KEY must differ\n');
     process.exit(2);
   }
   const tenantId = config.azure.tenantId;
@@ -25,10 +27,12 @@ async function main(): Promise<void> {
   try {
     // Idempotent and locked by knex: harmless when the worker migrates at the same time.
     await migrateToLatest(db);
+    // Single-tenant mode: the configured tenant is in the registry, active (idempotent).
+    await ensureActiveTenant(db, tenantId, SINGLE_TENANT_DISPLAY_NAME);
   } catch (err) {
     logger.warn(
       { err: (err as Error).message },
-      'could not apply migrations at start (the worker applies them too); /readyz tells when Postgres answers',
+      'could not apply migrations or register the configured tenant at start (the worker does both too); /readyz tells when Postgres answers',
     );
   }
 

@@ -238,9 +238,11 @@ export const OperationIdParamSchema = z.object({
 export const OperationSchema = z
   .object({
     operationId: z.string(),
-    kind: z
-      .enum(FLEET_KINDS)
-      .openapi({ description: 'Why the sweep runs: the weekly report, a bulk sync, the feature enabled, a resync Microsoft asked for' }),
+    kind: z.enum([...FLEET_KINDS, 'offboarding']).openapi({
+      description:
+        'Why the sweep runs: the weekly report, a bulk sync, the feature enabled, a resync Microsoft asked for; ' +
+        "`offboarding` (operator only): a tenant's offboarding, devicesSignalled counting devices reported notManaged and devicesTotal those removed",
+    }),
     startedAt: isoTime('Start'),
     finishedAt: isoTime('End; null while running').nullable(),
     devicesTotal: z.number().int().nullable(),

@@ -29,15 +29,14 @@ const booleanFlag = (fallback: boolean) =>
 // Five-field cron: minute hour day-of-month month day-of-week (Temporal schedules accept this form).
 const cronField = /^(\*|\*\/\d+|\d+(-\d+)?(\/\d+)?(,\d+(-\d+)?(\/\d+)?)*|[A-Za-z]{3}(-[A-Za-z]{3})?)$/;
 
+/** A five-field cron expression as Temporal schedules take it (also a tenant's own weekly cron). */
+export function isCronExpression(v: string): boolean {
+  const fields = v.trim().split(/\s+/);
+  return fields.length === 5 && fields.every((f) => cronField.test(f));
+}
+
 const cronExpression = (fallback: string) =>
-  z
-    .string()
-    .trim()
-    .default(fallback)
-    .refine((v) => {
-      const fields = v.split(/\s+/);
-      return fields.length === 5 && fields.every((f) => cronField.test(f));
-    }, `must be a five-field cron expression, e.g. "${fallback}"`);
+  z.string().trim().default(fallback).refine(isCronExpression, `must be a five-field cron expression, e.g. "${fallback}"`);
 
 /** Longest accepted MAX_CLOCK_SKEW: a day (beyond it, one bad MDM clock would stall a device for days). */
 const MAX_CLOCK_SKEW_LIMIT_MS = 24 * 60 * 60 * 1000;
@@ -86,6 +85,16 @@ const envSchema = z
     WORKER_METRICS_PORT: port(9464),
     MDM_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
     ADMIN_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+    // The partner's own staff: manages tenants, acts as any tenant's admin (unset: no operator role).
+    OPERATOR_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+    // Where customers' browsers reach the API: the admin-consent redirect goes to <it>/v1/tenants/consent-callback.
+    API_PUBLIC_URL: optionalString.pipe(
+      z
+        .string()
+        .refine((v) => /^https?:\/\/[^/\s]+\/?$/.test(v), 'must be an http(s):// origin such as https://connector.example.com')
+        .transform((v) => v.replace(/\/+$/, ''))
+        .optional(),
+    ),
     DATABASE_URL: optionalString.pipe(
       z
         .string()
@@ -187,7 +196,15 @@ export const PROCESS_VARIABLES = {
       'AZURE_CLIENT_ID',
       'AZURE_CLIENT_SECRET',
     ],
-    optional: ['API_PORT', 'MAX_CLOCK_SKEW', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS],
+    optional: [
+      'API_PORT',
+      'OPERATOR_API_KEY',
+      'API_PUBLIC_URL',
+      'MAX_CLOCK_SKEW',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_TASK_QUEUE',
+      ...OPTIONAL_VARIABLES_OF_EVERY_PROCESS,
+    ],
   },
 } as const satisfies Record<string, { required: readonly EnvVariable[]; optional: readonly EnvVariable[] }>;
 
@@ -217,7 +234,10 @@ export interface AzureCredentials {
 export interface Config {
   apiPort: number;
   workerMetricsPort: number;
-  keys: { mdm?: string; admin?: string };
+  /** Bearer keys of the single tenant's MDM and admin, and of the operator (the partner's staff). */
+  keys: { mdm?: string; admin?: string; operator?: string };
+  /** API_PUBLIC_URL: the API's origin as customers' browsers reach it; unset: the origin of the request. */
+  apiPublicUrl?: string;
   databaseUrl?: string;
   temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
   /** Undefined when no credentials are configured: `npm start` then runs the local Azure emulator. */
@@ -285,7 +305,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   return Object.freeze({
     apiPort: env.API_PORT,
     workerMetricsPort: env.WORKER_METRICS_PORT,
-    keys: Object.freeze({ mdm: env.MDM_API_KEY, admin: env.ADMIN_API_KEY }),
+    keys: Object.freeze({ mdm: env.MDM_API_KEY, admin: env.ADMIN_API_KEY, operator: env.OPERATOR_API_KEY }),
+    apiPublicUrl: env.API_PUBLIC_URL,
     databaseUrl: env.DATABASE_URL,
     temporal: Object.freeze({
       address: env.TEMPORAL_ADDRESS,

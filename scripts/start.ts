@@ -23,7 +23,7 @@ import { Connection } from '@temporalio/client';
 import { loadConfig, loadConfigOrExit, type Config } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { ensureDatabase, preparePostgres, waitForPostgres } from '../lib/embedded-postgres';
-import { loadOrCreateKeys, type ApiKeys } from '../lib/keys';
+import { loadOrCreateKeys, type ApiKeys, type KeyRole } from '../lib/keys';
 import { devServerArgs, findOrInstallTemporalCli, portOpen } from '../lib/temporal-cli';
 import { caBundleFor, loadOrCreateTenant, seedTenant } from './lib/local-azure';
 import { RESTART_WITH_BACKOFF, Supervisor, describeExit, type Supervised } from './lib/supervisor';
@@ -335,10 +335,10 @@ async function waitUntilReady(apiUrl: string, temporalAddress: string, cfg: Read
 }
 
 function banner(o: { apiUrl: string; uiUrl?: string; temporalAddress: string; keys: ApiKeys }): void {
-  const show = (role: 'mdm' | 'admin', variable: string): string =>
+  const show = (role: KeyRole, variable: string): string =>
     o.keys.source[role] === 'environment' ? `(from ${variable})` : `${o.keys[role]}`;
   const adminForCurl = o.keys.source.admin === 'environment' ? '$ADMIN_API_KEY' : o.keys.admin;
-  const kept = o.keys.source.mdm !== 'environment' || o.keys.source.admin !== 'environment' ? `   (kept in ${shown(o.keys.file)})` : '';
+  const kept = Object.values(o.keys.source).some((s) => s !== 'environment') ? `   (kept in ${shown(o.keys.file)})` : '';
   const lines = [
     '',
     'Ready.',
@@ -346,6 +346,7 @@ function banner(o: { apiUrl: string; uiUrl?: string; temporalAddress: string; ke
     `  Temporal UI:  ${o.uiUrl ?? `(TEMPORAL_ADDRESS=${o.temporalAddress} is set: use that cluster's UI)`}`,
     `  MDM key:      ${show('mdm', 'MDM_API_KEY')}`,
     `  Admin key:    ${show('admin', 'ADMIN_API_KEY')}${kept}`,
+    `  Operator key: ${show('operator', 'OPERATOR_API_KEY')}   (tenants: POST /v1/tenants)`,
     `  Try:          curl -s -H "Authorization: Bearer ${adminForCurl}" ${o.apiUrl}/v1/devices`,
     'Press Ctrl-C to stop everything.',
     '',
@@ -374,8 +375,7 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new StartError(`keys: ${(err as Error).message}`);
   }
-  if (keys.source.mdm === 'generated' || keys.source.admin === 'generated')
-    say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
+  if (Object.values(keys.source).includes('generated')) say(`keys: generated new API keys into ${shown(keys.file)} (mode 0600)`);
 
   const childEnv: NodeJS.ProcessEnv = {
     ...baseEnv,
@@ -383,6 +383,7 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: temporal.address,
     MDM_API_KEY: keys.mdm,
     ADMIN_API_KEY: keys.admin,
+    OPERATOR_API_KEY: keys.operator,
     ...(azureEnv ?? {}),
   };
   // What the worker and the API will parse: fail here, with the variable named, rather than in them.

@@ -75,17 +75,18 @@ export async function startSweep(
 }
 
 export interface FleetClient {
-  start(kind: FleetKind, filter: FleetFilter | null): Promise<{ operationId: string }>;
+  /** Starts an operation over the devices of `tenantId` (default: the client's configured tenant) only. */
+  start(kind: FleetKind, filter: FleetFilter | null, tenantId?: string): Promise<{ operationId: string }>;
 }
 
 /**
- * The API's handle on fleet operations. Pass `db` (the API's pool) so the operation row exists when
- * `start` returns; without it a small pool is opened from DATABASE_URL on first use.
+ * The API's handle on fleet operations, for any tenant. Pass `db` (the API's pool) so the operation row
+ * exists when `start` returns; without it a small pool is opened from DATABASE_URL on first use.
  */
 export function createFleetClient(
   temporal: Client,
   config: Readonly<Config>,
-  tenantId: string,
+  configuredTenantId: string,
   deps: { db?: Db; options?: SweepOptions } = {},
 ): FleetClient {
   let db: Db | null | undefined = deps.db;
@@ -94,7 +95,7 @@ export function createFleetClient(
     return db;
   };
   return {
-    async start(kind, filter) {
+    async start(kind, filter, tenantId = configuredTenantId) {
       const operationId = `${kind}-${randomUUID()}`;
       const cleanFilter = filter && Object.keys(filter).length > 0 ? filter : null;
       await startSweep(temporal, dbNow(), {
@@ -112,17 +113,26 @@ export function createFleetClient(
 }
 
 export interface ScheduleControl {
-  setWeeklyReportPaused(paused: boolean): Promise<void>;
+  setWeeklyReportPaused(paused: boolean, tenantId: string): Promise<void>;
 }
 
 /**
- * Pauses or resumes the tenant's weekly Schedule (PUT /v1/settings `weeklyReport.paused`). When the Schedule
- * does not exist yet, the setting alone decides: the worker creates it paused or not at start.
+/**
+ * The id of a tenant's weekly Schedule as the API steers it: the configured tenant's is the one
+ * Schedule of single-tenant mode, other tenants' carry their id (workers/schedules.ts).
  */
-export function createScheduleControl(temporal: Client, config: Readonly<Config>, tenantId: string): ScheduleControl {
+export function weeklyReportScheduleIdOf(tenantId: string, configuredTenantId: string): string {
+  return tenantScheduleIds(tenantId, configuredTenantId).weekly;
+}
+
+/**
+ * Pauses or resumes a tenant's weekly Schedule (PUT /v1/settings `weeklyReport.paused`). When the
+ * Schedule does not exist yet, the setting alone decides: the worker creates it paused or not.
+ */
+export function createScheduleControl(temporal: Client, _config: Readonly<Config>, configuredTenantId: string): ScheduleControl {
   return {
-    async setWeeklyReportPaused(paused) {
-      const handle = temporal.schedule.getHandle(tenantScheduleIds(tenantId, config.azure?.tenantId).weekly);
+    async setWeeklyReportPaused(paused, tenantId) {
+      const handle = temporal.schedule.getHandle(weeklyReportScheduleIdOf(tenantId, configuredTenantId));
       try {
         if (paused) await handle.pause('paused through PUT /v1/settings (weeklyReport.paused)');
         else await handle.unpause('resumed through PUT /v1/settings (weeklyReport.paused)');

@@ -8,6 +8,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
+import { SINGLE_TENANT_DISPLAY_NAME, ensureActiveTenant } from '../db/tenants';
 import { createLogger } from '../lib/logger';
 import { ensureSchedules, ensureSchedulesOfActiveTenants } from './schedules';
 import { createWorker } from './worker';
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
   });
   const db = createDb(config.databaseUrl);
   await migrateToLatest(db);
+  // Single-tenant mode: the configured tenant is in the registry, active (idempotent; the API does it too).
+  await ensureActiveTenant(db, config.azure.tenantId, SINGLE_TENANT_DISPLAY_NAME);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const temporalClient = new Client({ connection, namespace: config.temporal.namespace });
   const bundle = await prebuiltWorkflowBundle().catch((err: unknown) => {

@@ -20,7 +20,7 @@ import { CLIENT_STATUS_CODES, COMPLIANCE_STATUSES, POLICY_ACTIONS, isDeviceId } 
 import { sweepDeviceFilter } from '../../activities/fleet-activities';
 import { TRIGGER_BY_KIND } from '../../workflows/fleet-messages';
 import { deviceWorkflowId } from '../../workflows/messages';
-import { createAuthenticator } from '../auth';
+import type { Principal } from '../auth';
 import type { App, AppEnv, RouteContext } from '../context';
 import { DependencyUnavailable } from '../dependencies';
 import { toDeviceDetails } from '../routes/devices';
@@ -161,7 +161,6 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   const { deps, guard } = ctx;
   const { db, config } = deps;
   const adminKey = config.keys.admin;
-  const authenticate = createAuthenticator(config.keys);
   const codec = adminKey ? createSessionCodec(adminKey) : null;
   const temporalHost = config.temporal.address?.split(':')[0] ?? '127.0.0.1';
   const temporalUiUrl = (deviceId: string, tenantId: string) =>
@@ -233,12 +232,26 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     }
   }
 
-  /** The signed-in session of this tenant, or null (expired, forged, another tenant, no admin key). */
-  function sessionOf(c: C): Session | null {
+  /**
+   * The signed-in session, or null (expired, forged, no admin key configured; a session of ADMIN_API_KEY
+   * for another tenant than the configured one; a session whose tenant key was rotated or offboarded).
+   */
+  async function sessionOf(c: C): Promise<Session | null> {
     if (!codec) return null;
     const s = codec.verify(readSessionCookie(c));
-    return s !== null && s.tenantId === deps.tenantId ? s : null;
+    if (s === null) return null;
+    if (s.kd === undefined) return s.tenantId === deps.tenantId ? s : null;
+    const principal = await ctx.keys.resolveDigest(s.kd);
+    return principal !== null && principal.role === 'admin' && principal.tenantId === s.tenantId ? s : null;
   }
+
+  /** The console acts through the JSON API as the session's tenant admin. */
+  const principalOf = (session: Session): Principal => ({
+    role: 'admin',
+    tenantId: session.tenantId,
+    source: session.kd === undefined ? 'environment' : 'tenant',
+    keyDigest: session.kd ?? '',
+  });
 
   function toSignIn(c: C): Response {
     const next = c.req.method === 'GET' ? `${c.req.path}${new URL(c.req.url).search}` : '/console';
@@ -246,34 +259,39 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   }
 
   type PageHandler = (c: C, session: Session) => Promise<Response>;
-  const page = (handler: PageHandler) => async (c: C) => {
-    const session = sessionOf(c);
-    if (!session) return toSignIn(c);
-    return rendered(c, session, () => handler(c, session));
-  };
+  /** Runs `fn` for the signed-in session; otherwise to the sign-in page (or a 503 page when Postgres is needed and down). */
+  async function signedIn(c: C, fn: (session: Session) => Promise<Response>): Promise<Response> {
+    let session: Session | null;
+    try {
+      session = await sessionOf(c);
+    } catch (err) {
+      return rendered(c, undefined, () => Promise.reject(err));
+    }
+    return session ? fn(session) : toSignIn(c);
+  }
+  const page = (handler: PageHandler) => async (c: C) => signedIn(c, (session) => rendered(c, session, () => handler(c, session)));
   /** A form that changes something: signed in, and its CSRF token bound to the session. */
-  const action = (handler: (c: C, session: Session, form: Record<string, unknown>) => Promise<Response>) => async (c: C) => {
-    const session = sessionOf(c);
-    if (!session || !codec) return toSignIn(c);
-    return rendered(c, session, async () => {
-      const form = (await c.req.parseBody()) as Record<string, unknown>;
-      if (!codec.checkCsrf(session, form[CSRF_FIELD])) {
-        return render(
-          c,
-          403,
-          'Form refused',
-          'none',
-          <ErrorPage
-            title="Form refused"
-            message="This form did not carry the console's security token (it expired, or it was not sent from the console). Nothing was changed. Go back, reload the page and try again."
-            back={{ href: '/console', label: 'Back to the overview' }}
-          />,
-          session,
-        );
-      }
-      return handler(c, session, form);
-    });
-  };
+  const action = (handler: (c: C, session: Session, form: Record<string, unknown>) => Promise<Response>) => async (c: C) =>
+    signedIn(c, (session) =>
+      rendered(c, session, async () => {
+        const form = (await c.req.parseBody()) as Record<string, unknown>;
+        if (!codec!.checkCsrf(session, form[CSRF_FIELD])) {
+          return render(
+            c,
+            403,
+            'Form refused',
+            'none',
+            <ErrorPage
+              title="Form refused"
+              message="This form did not carry the console's security token (it expired, or it was not sent from the console). Nothing was changed. Go back, reload the page and try again."
+              back={{ href: '/console', label: 'Back to the overview' }}
+            />,
+            session,
+          );
+        }
+        return handler(c, session, form);
+      }),
+    );
 
   /** One call to the JSON API's admin routes, as the signed-in admin; the audit trail names the session. */
   async function adminApi(
@@ -283,8 +301,12 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> }> {
-    const env: AuditActorEnv = { auditActor: `console (${session.role}, session ${session.sid.slice(0, 8)})` };
-    const headers: Record<string, string> = { Authorization: `Bearer ${adminKey}`, 'X-Request-Id': c.get('requestId') };
+    // The session was checked: the call acts as its tenant's admin (an in-process principal, never a header).
+    const env: AuditActorEnv & { consolePrincipal: Principal } = {
+      auditActor: `console (${session.role}, session ${session.sid.slice(0, 8)})`,
+      consolePrincipal: principalOf(session),
+    };
+    const headers: Record<string, string> = { 'X-Request-Id': c.get('requestId') };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const res = await app.request(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, env);
     const text = await res.text();
@@ -306,7 +328,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   // ---- sign-in / sign-out ------------------------------------------------------------------------------
   app.get('/console/sign-in', async (c) => {
     const next = safeNext(c.req.query('next'));
-    if (sessionOf(c)) return c.redirect(next, 303);
+    if (await sessionOf(c).catch(() => null)) return c.redirect(next, 303);
     if (!codec)
       return render(
         c,
@@ -339,17 +361,27 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       );
     }
     const key = typeof form.key === 'string' ? form.key : '';
-    const role = key === '' ? null : authenticate(`Bearer ${key}`);
-    if (role !== 'admin') {
-      const error =
-        role === 'mdm'
-          ? 'That is the MDM key, which may only send events. Sign in with the admin API key.'
-          : 'That key is not the admin API key of this deployment. Check ADMIN_API_KEY and try again.';
-      return render(c, 401, 'Sign in', 'none', <SignInPage csrf={signInCsrf(c)} next={next} error={error} />);
-    }
-    const { value } = codec.issue(deps.tenantId, 'admin');
-    setSessionCookie(c, value);
-    return c.redirect(next, 303);
+    return rendered(c, undefined, async () => {
+      // A tenant's admin key signs in to that tenant's console; ADMIN_API_KEY to the configured tenant's.
+      const principal = key === '' || /\s/.test(key) ? null : await ctx.keys.resolve(`Bearer ${key}`, undefined);
+      if (principal?.role !== 'admin' || principal.tenantId === null) {
+        const error =
+          principal?.role === 'mdm'
+            ? 'That is the MDM key, which may only send events. Sign in with the admin API key.'
+            : principal?.role === 'operator'
+              ? "The operator key does not sign in to the console: sign in with the tenant's admin key."
+              : 'That key is not the admin API key of this deployment, nor a tenant admin key. Check ADMIN_API_KEY (or your tenant admin key) and try again.';
+        return render(c, 401, 'Sign in', 'none', <SignInPage csrf={signInCsrf(c)} next={next} error={error} />);
+      }
+      const { value } = codec.issue(
+        principal.tenantId,
+        'admin',
+        undefined,
+        principal.source === 'tenant' ? principal.keyDigest : undefined,
+      );
+      setSessionCookie(c, value);
+      return c.redirect(next, 303);
+    });
   });
 
   app.post(

@@ -5,7 +5,8 @@
  * The signing secret is derived from the admin API key (HMAC with a fixed label), so every API replica
  * verifies every session without shared state, and rotating the admin key signs everyone out. It is
  * never logged. The session names its tenant and role, so a tenant switch (an operator acting for a
- * tenant) is a new session value, not a new mechanism.
+ * tenant) is a new session value, not a new mechanism. A session of a registered tenant's own admin key
+ * names that key's digest, and lasts only while the key is live.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
@@ -26,10 +27,15 @@ export interface Session {
   role: ConsoleRole;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /**
+   * Signed in with a registered tenant's own admin key: that key's digest, so the session ends when
+   * the key is rotated. Absent for ADMIN_API_KEY (rotating it changes the signing secret).
+   */
+  kd?: string;
 }
 
 export interface SessionCodec {
-  issue(tenantId: string, role: ConsoleRole, nowMs?: number): { session: Session; value: string };
+  issue(tenantId: string, role: ConsoleRole, nowMs?: number, keyDigest?: string): { session: Session; value: string };
   verify(value: string | undefined, nowMs?: number): Session | null;
   csrfToken(session: Session): string;
   checkCsrf(session: Session, token: unknown): boolean;
@@ -48,12 +54,13 @@ export function createSessionCodec(adminKey: string): SessionCodec {
   const sign = (data: string): string => createHmac('sha256', secret).update(data).digest('base64url');
   const csrfToken = (s: Session): string => sign(`csrf:${s.sid}`);
   return {
-    issue(tenantId, role, nowMs = Date.now()) {
+    issue(tenantId, role, nowMs = Date.now(), keyDigest) {
       const session: Session = {
         sid: randomBytes(16).toString('hex'),
         tenantId,
         role,
         exp: Math.floor(nowMs / 1000) + SESSION_TTL_SECONDS,
+        ...(keyDigest !== undefined ? { kd: keyDigest } : {}),
       };
       const payload = b64(JSON.stringify(session));
       return { session, value: `${payload}.${sign(`session:${payload}`)}` };
@@ -73,11 +80,13 @@ export function createSessionCodec(adminKey: string): SessionCodec {
         typeof parsed.sid !== 'string' ||
         typeof parsed.tenantId !== 'string' ||
         parsed.role !== 'admin' ||
-        typeof parsed.exp !== 'number'
+        typeof parsed.exp !== 'number' ||
+        (parsed.kd !== undefined && typeof parsed.kd !== 'string')
       )
         return null;
       if (parsed.exp * 1000 <= nowMs) return null;
-      return { sid: parsed.sid, tenantId: parsed.tenantId, role: parsed.role, exp: parsed.exp };
+      const session: Session = { sid: parsed.sid, tenantId: parsed.tenantId, role: parsed.role, exp: parsed.exp };
+      return parsed.kd !== undefined ? { ...session, kd: parsed.kd } : session;
     },
     csrfToken,
     checkCsrf(session, token) {

@@ -74,14 +74,15 @@ const noSuchDevice = (deviceId: string) => notFound(`No device "${deviceId}" was
 
 export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard } = ctx;
-  const { db, tenantId, temporal } = deps;
+  const { db, temporal } = deps;
   const tags = ['Admin'];
 
   // A device's details read null status while reporting is off; a device GET must not pay a second
   // query for that (a switch is seen within a second, by every replica).
   const enabledReader = reportingEnabledReader(db);
-  const reportingEnabled = () => guard.db(() => enabledReader(tenantId));
-  const deviceOr404 = async (deviceId: string): Promise<DeviceRow> => {
+  const reportingEnabled = (tenantId: string) => guard.db(() => enabledReader(tenantId));
+  // Every read is the request's tenant's: another tenant's device does not exist for it.
+  const deviceOr404 = async (tenantId: string, deviceId: string): Promise<DeviceRow> => {
     const row = await guard.db(() => getDevice(db, tenantId, deviceId));
     if (!row) throw noSuchDevice(deviceId);
     return row;
@@ -107,7 +108,8 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { deviceId } = c.req.valid('param');
-      const [row, enabled] = await Promise.all([deviceOr404(deviceId), reportingEnabled()]);
+      const tenantId = c.get('tenantId');
+      const [row, enabled] = await Promise.all([deviceOr404(tenantId, deviceId), reportingEnabled(tenantId)]);
       return c.json(toDeviceDetails(row, enabled), 200);
     },
   );
@@ -132,6 +134,7 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const query = c.req.valid('query');
+      const tenantId = c.get('tenantId');
       let after: string | undefined;
       if (query.cursor !== undefined) {
         const decoded = decodeCursor(query.cursor);
@@ -172,7 +175,8 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { deviceId } = c.req.valid('param');
       const { limit } = c.req.valid('query');
-      await deviceOr404(deviceId);
+      const tenantId = c.get('tenantId');
+      await deviceOr404(tenantId, deviceId);
       const attempts = await guard.db(() => listReportAttempts(db, tenantId, deviceId, limit));
       const items: ReportItem[] = attempts.map((a) => ({
         at: a.at,
@@ -207,7 +211,8 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const { deviceId } = c.req.valid('param');
-      const row = await deviceOr404(deviceId);
+      const tenantId = c.get('tenantId');
+      const row = await deviceOr404(tenantId, deviceId);
       if (row.retiredAt !== null) throw deviceRetired(deviceId);
       try {
         await guard.temporal(() => temporal.workflow.getHandle(deviceWorkflowId(tenantId, deviceId)).executeUpdate(syncUpdate));

@@ -39,10 +39,10 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
 
 export function registerEventRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard, metrics } = ctx;
-  const { temporal, tenantId, config } = deps;
+  const { temporal, config } = deps;
 
-  /** Hands one valid event to its device workflow, or throws (409 retired, 503 unavailable). */
-  async function acceptEvent(deviceId: string, event: DeviceEvent): Promise<void> {
+  /** Hands one valid event to its tenant's device workflow, or throws (409 retired, 503 unavailable). */
+  async function acceptEvent(tenantId: string, deviceId: string, event: DeviceEvent): Promise<void> {
     const outcome = await guard.temporal(() =>
       deliverEvent(temporal, {
         tenantId,
@@ -92,7 +92,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
       c.set('eventType', event.type);
       const late = occurredAtErrors(event.occurredAt, ctx.eventClock());
       if (late.length > 0) throw new ProblemError(problem('validation', 'Invalid request body', late));
-      await acceptEvent(deviceId, event);
+      await acceptEvent(c.get('tenantId'), deviceId, event);
       return c.json({ deviceId, accepted: true as const }, 202);
     },
     (result, c) => {
@@ -135,6 +135,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
 
   app.openapi(postBatch, async (c) => {
     const body = c.req.valid('json');
+    const tenantId = c.get('tenantId');
     const validation = validateBatchEvents(body, ctx.eventClock());
     if (!validation.ok) throw new ProblemError(problem('validation', 'Invalid request body', validation.errors));
 
@@ -172,7 +173,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
           results[item.index] = rejected(item.index, unavailable.toProblemError().problem, item.deviceId);
         } else {
           try {
-            await acceptEvent(item.deviceId, item.event);
+            await acceptEvent(tenantId, item.deviceId, item.event);
             results[item.index] = { index: item.index, deviceId: item.deviceId, status: 'accepted' };
             accepted++;
           } catch (err) {

@@ -4,6 +4,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { getOperation } from '../../db/data';
+import { getOffboarding } from '../../db/tenants';
 import { auditActor, recordAudit } from '../../db/audit';
 import type { FleetFilter, FleetKind } from '../../workflows/fleet-messages';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
@@ -12,7 +13,7 @@ import { OperationIdParamSchema, OperationSchema, OperationStartedSchema, SyncFi
 
 export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard } = ctx;
-  const { db, tenantId } = deps;
+  const { db } = deps;
   const tags = ['Admin'];
 
   // ---- POST /v1/sync --------------------------------------------------------------------------------------
@@ -33,10 +34,13 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
     }),
     async (c) => {
       const body = c.req.valid('json') ?? {};
+      const tenantId = c.get('tenantId');
       const filter: FleetFilter = {};
       if (body.complianceStatus !== undefined) filter.complianceStatus = body.complianceStatus;
       if (body.clientStatusCode !== undefined) filter.clientStatusCode = body.clientStatusCode;
-      const { operationId } = await guard.external(() => deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null));
+      const { operationId } = await guard.external(() =>
+        deps.fleet.start('sync', Object.keys(filter).length > 0 ? filter : null, tenantId),
+      );
       c.get('log').info({ operationId, filter }, 'bulk sync started');
       await guard.db(() =>
         recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }),
@@ -62,8 +66,24 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
     }),
     async (c) => {
       const { operationId } = c.req.valid('param');
-      const op = await guard.db(() => getOperation(db, tenantId, operationId));
-      if (!op) throw notFound(`No operation "${operationId}"`);
+      const op = await guard.db(() => getOperation(db, c.get('tenantId'), operationId));
+      if (!op) {
+        // A tenant's offboarding outlives the tenant's own rows: the operator follows it here.
+        const offboarding = c.get('principal').role === 'operator' ? await guard.db(() => getOffboarding(db, operationId)) : null;
+        if (!offboarding) throw notFound(`No operation "${operationId}"`);
+        return c.json(
+          {
+            operationId,
+            kind: 'offboarding' as const,
+            startedAt: offboarding.requestedAt,
+            finishedAt: offboarding.completedAt,
+            devicesTotal: offboarding.devicesRemoved,
+            devicesSignalled: offboarding.devicesReported ?? 0,
+            devicesSkipped: 0,
+          },
+          200,
+        );
+      }
       return c.json(
         {
           operationId: op.operationId,

@@ -4,9 +4,10 @@
  * weekly Schedule) is undone when a side effect fails.
  */
 import { createRoute, type z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { getSettings, updateSettings, type Settings } from '../../db/data';
 import { auditActor, recordAudit } from '../../db/audit';
-import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
+import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type AppEnv, type RouteContext } from '../context';
 import { SettingsSchema, SettingsUpdateSchema } from '../schemas';
 
 type SettingsView = z.infer<typeof SettingsSchema>;
@@ -19,12 +20,52 @@ export function toSettingsView(s: Settings): SettingsView {
   };
 }
 
+export type SettingsPatch = Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused'>>;
+
+/**
+ * Changes a tenant's settings with their side effects (enable: report every device; pause: the weekly
+ * Schedule), undoing the change when a side effect fails, and records it in the audit trail. Shared by
+ * PUT /v1/settings (the tenant's admin) and PUT /v1/tenants/{tenantId} (the operator).
+ */
+export async function changeSettings(ctx: RouteContext, c: Context<AppEnv>, tenantId: string, patch: SettingsPatch): Promise<Settings> {
+  const { deps, guard } = ctx;
+  const { db } = deps;
+  const { before, after } = await guard.db(() => updateSettings(db, tenantId, patch));
+  let scheduleChanged = false;
+  try {
+    if (before.weeklyReportPaused !== after.weeklyReportPaused) {
+      await guard.external(() => deps.schedules.setWeeklyReportPaused(after.weeklyReportPaused, tenantId));
+      scheduleChanged = true;
+    }
+    if (!before.enabled && after.enabled) {
+      const { operationId } = await guard.external(() => deps.fleet.start('enable', null, tenantId));
+      c.get('log').info({ operationId, tenantId }, 'feature enabled: reporting every device');
+    }
+  } catch (err) {
+    // Undo, so that the request changed nothing and repeating it runs the side effects again.
+    const log = c.get('log');
+    await guard
+      .db(() => updateSettings(db, tenantId, { enabled: before.enabled, weeklyReportPaused: before.weeklyReportPaused }))
+      .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the settings change'));
+    if (scheduleChanged) {
+      await guard
+        .external(() => deps.schedules.setWeeklyReportPaused(before.weeklyReportPaused, tenantId))
+        .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the weekly schedule change'));
+    }
+    throw err;
+  }
+  await guard.db(() =>
+    recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'settings.update', target: null, detail: { ...patch } }),
+  );
+  return after;
+}
+
 export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
   const { deps, guard } = ctx;
-  const { db, tenantId } = deps;
+  const { db } = deps;
   const tags = ['Admin'];
 
-  const settingsNow = () => guard.db(() => getSettings(db, tenantId));
+  const settingsNow = (tenantId: string) => guard.db(() => getSettings(db, tenantId));
 
   // ---- GET /v1/settings -----------------------------------------------------------------------------------
   app.openapi(
@@ -40,7 +81,7 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
         ...problemResponses([401, 403, 500, 503] as const),
       },
     }),
-    async (c) => c.json(toSettingsView(await settingsNow()), 200),
+    async (c) => c.json(toSettingsView(await settingsNow(c.get('tenantId'))), 200),
   );
 
   // ---- PUT /v1/settings -----------------------------------------------------------------------------------
@@ -64,37 +105,10 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const patch: { enabled?: boolean; weeklyReportPaused?: boolean } = {};
+      const patch: SettingsPatch = {};
       if (body.enabled !== undefined) patch.enabled = body.enabled;
       if (body.weeklyReport?.paused !== undefined) patch.weeklyReportPaused = body.weeklyReport.paused;
-      const { before, after } = await guard.db(() => updateSettings(db, tenantId, patch));
-      let scheduleChanged = false;
-      try {
-        if (before.weeklyReportPaused !== after.weeklyReportPaused) {
-          await guard.external(() => deps.schedules.setWeeklyReportPaused(after.weeklyReportPaused));
-          scheduleChanged = true;
-        }
-        if (!before.enabled && after.enabled) {
-          const { operationId } = await guard.external(() => deps.fleet.start('enable', null));
-          c.get('log').info({ operationId }, 'feature enabled: reporting every device');
-        }
-      } catch (err) {
-        // Undo, so that the request changed nothing and repeating it runs the side effects again.
-        const log = c.get('log');
-        await guard
-          .db(() => updateSettings(db, tenantId, { enabled: before.enabled, weeklyReportPaused: before.weeklyReportPaused }))
-          .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the settings change'));
-        if (scheduleChanged) {
-          await guard
-            .external(() => deps.schedules.setWeeklyReportPaused(before.weeklyReportPaused))
-            .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the weekly schedule change'));
-        }
-        throw err;
-      }
-      await guard.db(() =>
-        recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'settings.update', target: null, detail: { ...patch } }),
-      );
-      return c.json(toSettingsView(after), 200);
+      return c.json(toSettingsView(await changeSettings(ctx, c, c.get('tenantId'), patch)), 200);
     },
   );
 }

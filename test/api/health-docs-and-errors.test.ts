@@ -25,6 +25,13 @@ const CONTRACT_ROUTES = [
   'GET /docs',
   // Extension: follow a fleet operation started by POST /v1/sync.
   'GET /v1/operations/{operationId}',
+  // Tenants (the operator's routes; Microsoft's consent redirect).
+  'POST /v1/tenants',
+  'GET /v1/tenants',
+  'GET /v1/tenants/consent-callback',
+  'GET /v1/tenants/{tenantId}',
+  'PUT /v1/tenants/{tenantId}',
+  'DELETE /v1/tenants/{tenantId}',
 ].sort();
 
 type Json = Record<string, unknown>;

@@ -106,6 +106,7 @@ const SECRETS = {
   POSTGRES_PASSWORD: 'postgres-password-0123456789',
   MDM_API_KEY: 'mdm-key-0123456789abcdefghijklmnop',
   ADMIN_API_KEY: 'admin-key-0123456789abcdefghijklmnop',
+  OPERATOR_API_KEY: 'operator-key-0123456789abcdefghijklmnop',
   AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555',
   AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa',
   AZURE_CLIENT_SECRET: 'client-secret',
@@ -175,6 +176,7 @@ describe('docker-compose.yml and Dockerfile', () => {
       if (proc === 'api') {
         assert.equal(config.keys.mdm, SECRETS.MDM_API_KEY);
         assert.equal(config.keys.admin, SECRETS.ADMIN_API_KEY);
+        assert.equal(config.keys.operator, SECRETS.OPERATOR_API_KEY);
       }
       // Every default in the compose file is the config module's own default.
       const defaults = loadConfig({

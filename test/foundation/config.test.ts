@@ -34,7 +34,7 @@ describe('configuration', () => {
   it("has the contract's defaults", () => {
     const c = loadConfig({});
     assert.equal(c.apiPort, 8080);
-    assert.deepEqual({ ...c.keys }, { mdm: undefined, admin: undefined });
+    assert.deepEqual({ ...c.keys }, { mdm: undefined, admin: undefined, operator: undefined });
     assert.equal(c.databaseUrl, undefined, 'embedded Postgres');
     assert.deepEqual({ ...c.temporal }, { address: undefined, namespace: 'default', taskQueue: 'azure-compliance', cliPath: undefined });
     assert.equal(c.azure, undefined, 'the local emulator');
