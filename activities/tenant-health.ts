@@ -16,14 +16,8 @@
 import { AzureApiError } from './azure/errors';
 import { toTemporalFailure } from './azure/temporal-failure';
 import type { Db } from '../db';
-import {
-  countTenantConsentFailure,
-  getTenantState,
-  recordTenantThrottled,
-  recordTokenFailure,
-  recordTokenOk,
-  revokeTenantConsent,
-} from '../db/tenant-lifecycle';
+import { recordTokenOk } from '../db/tenant-lifecycle';
+import { countConsentFailure, getTenant, recordThrottled, recordTokenHealth, setTenantState } from '../db/tenants';
 import type { Logger } from '../lib/logger';
 
 /** Consent errors in a row after which the tenant is `consent-revoked`: a few, so one odd answer is not enough. */
@@ -83,8 +77,7 @@ export function createTenantHealth(db: Db, logger?: Logger): TenantHealth {
     async mayCallMicrosoft(tenantId) {
       const cached = known.get(tenantId);
       if (cached && Date.now() < cached.until) return !cached.revoked;
-      const state = await getTenantState(db, tenantId);
-      const revoked = state === 'consent-revoked';
+      const revoked = (await getTenant(db, tenantId))?.state === 'consent-revoked';
       known.set(tenantId, { revoked, until: Date.now() + STATE_TRUSTED_MS });
       return !revoked;
     },
@@ -96,16 +89,17 @@ export function createTenantHealth(db: Db, logger?: Logger): TenantHealth {
     async failed(tenantId, err) {
       if (!(err instanceof AzureApiError)) return;
       if (err.reason === 'Throttled') {
-        await write(tenantId, 'throttled', THROTTLED_WRITE_EVERY_MS, () => recordTenantThrottled(db, tenantId));
+        await write(tenantId, 'throttled', THROTTLED_WRITE_EVERY_MS, () => recordThrottled(db, tenantId));
         return;
       }
       if (err.service !== 'token') return;
-      await write(tenantId, `token:${err.message}`, HEALTH_WRITE_EVERY_MS, () => recordTokenFailure(db, tenantId, err.message));
+      await write(tenantId, `token:${err.message}`, HEALTH_WRITE_EVERY_MS, () => recordTokenHealth(db, tenantId, { ok: false, error: err.message }));
       if (err.reason !== 'ConsentRevoked' || err.status === null) return;
       try {
-        const failures = await countTenantConsentFailure(db, tenantId);
+        const failures = await countConsentFailure(db, tenantId);
         if (failures < CONSENT_FAILURES_BEFORE_REVOKED) return;
-        if (await revokeTenantConsent(db, tenantId, consentRevokedReason(err.message))) {
+        const reason = consentRevokedReason(err.message);
+        if (await setTenantState(db, tenantId, 'consent-revoked', { reason, from: ['active'] })) {
           logger?.warn({ tenantId, failures }, 'tenant consent revoked: nothing more is sent to Microsoft for it');
         }
         // Read again on the next call: revoked now, or not active (an onboarding still under way).

@@ -8,18 +8,8 @@ import { ApplicationFailure, WorkflowNotFoundError, type Client } from '@tempora
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { recordHeartbeat } from '../db/data';
-import {
-  activateTenant,
-  countDevicesAwaitingRemoval,
-  countDevicesRemoved,
-  ensureOffboardingRecord,
-  getTenantRecord,
-  listTenantDeviceIds,
-  markTenantOffboarding,
-  removeTenantRows,
-  setTenantReason,
-  type TenantState,
-} from '../db/tenant-lifecycle';
+import { countDevicesAwaitingRemoval, countDevicesRemoved, listTenantDeviceIds } from '../db/tenant-lifecycle';
+import { beginOffboarding, getTenant, removeTenantData, setTenantState, setTenantStateReason, type TenantState } from '../db/tenants';
 import { PLATFORMS } from '../domain/constants';
 import type { RetireEvent } from '../domain/events';
 import type { Logger } from '../lib/logger';
@@ -74,7 +64,7 @@ export function createTenantLifecycleActivities(deps: TenantLifecycleActivityDep
   return {
     /** Where the tenant stands before it is activated; `wasRevoked`: its devices need a catch-up once active. */
     async beginTenantActivation(input: { tenantId: string }): Promise<{ state: TenantState | null; wasRevoked: boolean }> {
-      const tenant = await getTenantRecord(db, input.tenantId);
+      const tenant = await getTenant(db, input.tenantId);
       return { state: tenant?.state ?? null, wasRevoked: tenant?.revokedAt != null };
     },
 
@@ -107,12 +97,13 @@ export function createTenantLifecycleActivities(deps: TenantLifecycleActivityDep
 
     /** The tenant is `active`; false when it left `consented`/`consent-revoked` meanwhile (an offboarding). */
     async completeTenantActivation(input: { tenantId: string }): Promise<{ activated: boolean }> {
-      return { activated: await activateTenant(db, input.tenantId) };
+      const activated = await setTenantState(db, input.tenantId, 'active', { from: ['consented', 'consent-revoked', 'active'] });
+      return { activated: activated !== null };
     },
 
     /** Why the activation failed, for the operator (GET /v1/tenants/{id}). */
     async recordTenantActivationFailure(input: { tenantId: string; message: string }): Promise<void> {
-      await setTenantReason(db, input.tenantId, `Activation at Intune failed: ${input.message}`);
+      await setTenantStateReason(db, input.tenantId, `Activation at Intune failed: ${input.message}`);
     },
 
     /** A tenant whose consent came back: every device reports again (an `enable` sweep, idempotent per activation). */
@@ -130,10 +121,9 @@ export function createTenantLifecycleActivities(deps: TenantLifecycleActivityDep
       return { operationId };
     },
 
-    /** The tenant is `offboarding` and the record of its offboarding exists. */
+    /** The tenant is `offboarding` with the record of its offboarding (already so when the API started it). */
     async beginTenantOffboarding(input: { tenantId: string; operationId: string; reportNotManaged: boolean }): Promise<void> {
-      await markTenantOffboarding(db, input.tenantId);
-      await ensureOffboardingRecord(db, input);
+      await beginOffboarding(db, input);
     },
 
     async deleteTenantSchedules(input: { tenantId: string }): Promise<void> {
@@ -222,7 +212,7 @@ export function createTenantLifecycleActivities(deps: TenantLifecycleActivityDep
       operationId: string;
       devicesReported: number | null;
     }): Promise<{ devicesRemoved: number }> {
-      const removed = await removeTenantRows(db, input.tenantId, input);
+      const removed = await removeTenantData(db, input.tenantId, input);
       deps.logger?.info({ tenantId: input.tenantId, operationId: input.operationId, ...removed }, 'tenant offboarded: its data is removed');
       return removed;
     },

@@ -15,7 +15,7 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, t
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { getSettings } from '../db/data';
-import { getTenantRecord, listTenantRecords } from '../db/tenant-lifecycle';
+import { getTenant, listTenants } from '../db/tenants';
 import { TenantIdKey } from '../workflows/search-attributes';
 import {
   DEFAULT_SWEEP_OPTIONS,
@@ -96,7 +96,7 @@ export async function ensureSchedules(
   const sweepOptions = opts.sweepOptions ?? sweepOptionsFrom(config);
   const taskQueue = config.temporal.taskQueue;
   const ids = tenantScheduleIds(tenantId, config.azure?.tenantId);
-  const weeklyCron = weeklyCronOf(tenantId, db ? ((await getTenantRecord(db, tenantId))?.weeklyCron ?? null) : null, config);
+  const weeklyCron = weeklyCronOf(tenantId, db ? ((await getTenant(db, tenantId))?.weeklyCron ?? null) : null, config);
   // Every run of either Schedule is found by the tenant in the Temporal UI.
   const typedSearchAttributes = [{ key: TenantIdKey, value: tenantId }];
 
@@ -159,7 +159,7 @@ export async function ensureSchedulesOfActiveTenants(temporal: Client, config: R
   let handled = 0;
   let after: string | undefined;
   for (;;) {
-    const page = await listTenantRecords(db, ['active'], 100, after);
+    const page = await listTenants(db, 100, after, ['active']);
     for (const t of page) await ensureSchedules(temporal, config, t.tenantId, db);
     handled += page.length;
     if (page.length < 100) return handled;
