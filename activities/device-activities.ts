@@ -44,8 +44,7 @@ export interface UploadReportInput extends ReportInput {
 
 /** Nothing sent: reporting is switched off, or the tenant's consent is revoked (both wait for a sweep to wake them). */
 export type UploadReportResult =
-  | { sent: false; reason: 'disabled' | 'consent-revoked' }
-  | { sent: true; status: ReportStatus; lookups: EntraLookups };
+  { sent: false; reason: 'disabled' | 'consent-revoked' } | { sent: true; status: ReportStatus; lookups: EntraLookups };
 
 export type ReportStatus = { status: 'pending' } | { status: 'completed'; completedAt: string } | { status: 'failed'; error: DeviceError };
 
@@ -127,7 +126,8 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
   /** One poll of an upload's processing status at Microsoft. */
   async function pollStatus(input: { tenantId: string; deviceId: string; messageId: string }): Promise<ReportStatus> {
     const context = { deviceId: input.deviceId, operation: 'status' };
-    if (health && !(await health.mayCallMicrosoft(input.tenantId))) throw toTemporalFailure(consentRevokedError(input.tenantId, 'status'), context);
+    if (health && !(await health.mayCallMicrosoft(input.tenantId)))
+      throw toTemporalFailure(consentRevokedError(input.tenantId, 'status'), context);
     const status = await callMicrosoft(input.tenantId, context, () => deps.azureClientFor(input.tenantId).getUploadStatus(input.messageId));
     if (status.status === 'Completed') {
       return { status: 'completed', completedAt: status.completedAt ?? now().toISOString() };

@@ -252,7 +252,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
       const meter = Context.current().metricMeter;
       meter
         .createGauge('azure_tenant_heartbeat_last_success_timestamp_seconds', 'float', 's', 'Time of the last heartbeat Microsoft accepted')
-        .set(Date.parse(result.at) / 1000);
+        .set(Date.parse(result.at) / 1000, { tenant_id: input.tenantId });
       return { sent: true, at: result.at, resyncTimestamp: result.resyncTimestamp };
     },
 

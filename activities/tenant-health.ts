@@ -93,7 +93,9 @@ export function createTenantHealth(db: Db, logger?: Logger): TenantHealth {
         return;
       }
       if (err.service !== 'token') return;
-      await write(tenantId, `token:${err.message}`, HEALTH_WRITE_EVERY_MS, () => recordTokenHealth(db, tenantId, { ok: false, error: err.message }));
+      await write(tenantId, `token:${err.message}`, HEALTH_WRITE_EVERY_MS, () =>
+        recordTokenHealth(db, tenantId, { ok: false, error: err.message }),
+      );
       if (err.reason !== 'ConsentRevoked' || err.status === null) return;
       try {
         const failures = await countConsentFailure(db, tenantId);

@@ -11,7 +11,13 @@
  * catch-up window is explicit (what runs after an outage of the Temporal server).
  */
 import { createHash } from 'node:crypto';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+} from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { getSettings } from '../db/data';

@@ -223,11 +223,25 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
 
         // Every device of C settles: Failed with ConsentRevoked, or waiting with nothing sent; then C's token endpoint is left alone.
         const settled = (d: FleetDevice) =>
-          waitFor(`${d.deviceId} waiting`, async () => {
-            const state = await env.temporalClient.workflow.getHandle(deviceWorkflowId(c.tenantId, d.deviceId)).query(stateQuery);
-            if (process.env.DEBUG_STATE) console.log(JSON.stringify({ d: d.deviceId, off: state.reportingOff, err: state.lastError?.code, retry: state.retry, status: state.status, pend: state.pendingTrigger }));
-            return state.reportingOff === true || (state.lastError?.code === 'ConsentRevoked' && state.retry == null);
-          }, 90_000);
+          waitFor(
+            `${d.deviceId} waiting`,
+            async () => {
+              const state = await env.temporalClient.workflow.getHandle(deviceWorkflowId(c.tenantId, d.deviceId)).query(stateQuery);
+              if (process.env.DEBUG_STATE)
+                console.log(
+                  JSON.stringify({
+                    d: d.deviceId,
+                    off: state.reportingOff,
+                    err: state.lastError?.code,
+                    retry: state.retry,
+                    status: state.status,
+                    pend: state.pendingTrigger,
+                  }),
+                );
+              return state.reportingOff === true || (state.lastError?.code === 'ConsentRevoked' && state.retry == null);
+            },
+            90_000,
+          );
         for (const d of cDevices) await settled(d);
         const tokenCalls = async () =>
           (await env.emulator.control.requests({ service: 'token', since: revokedAt, tenantId: c.tenantId })).length;
