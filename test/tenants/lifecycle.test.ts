@@ -15,7 +15,8 @@ import { spreadWeeklyCron, tenantScheduleIds } from '../../workers/schedules';
 import { startTenantOffboarding, startTenantOnboarding } from '../../workers/tenant-lifecycle-client';
 import { deviceWorkflowId, stateQuery } from '../../workflows/messages';
 import type { TenantOffboardingResult, TenantOnboardingResult } from '../../workflows/tenant-messages';
-import { compliance, waitFor, withWorker } from '../support/device-harness';
+import type { DeviceState } from '../../domain/device-state';
+import { compliance, nextOccurredAt, waitFor, withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
 import { register, rowsOf, seedDevices, send, waitForRow, type FleetDevice, type FleetTenant } from '../fleet/helpers';
 
@@ -221,34 +222,31 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
         assert.match(tenant.stateReason ?? '', /AADSTS700016/);
         assert.equal((await env.db('tenants').where({ tenant_id: c.tenantId }).first()).token_ok, false);
 
-        // Every device of C settles: Failed with ConsentRevoked, or waiting with nothing sent; then C's token endpoint is left alone.
-        const settled = (d: FleetDevice) =>
-          waitFor(
-            `${d.deviceId} waiting`,
-            async () => {
-              const state = await env.temporalClient.workflow.getHandle(deviceWorkflowId(c.tenantId, d.deviceId)).query(stateQuery);
-              if (process.env.DEBUG_STATE)
-                console.log(
-                  JSON.stringify({
-                    d: d.deviceId,
-                    off: state.reportingOff,
-                    err: state.lastError?.code,
-                    retry: state.retry,
-                    status: state.status,
-                    pend: state.pendingTrigger,
-                  }),
-                );
-              return state.reportingOff === true || (state.lastError?.code === 'ConsentRevoked' && state.retry == null);
-            },
-            90_000,
-          );
+        // Every device of C settles: Failed with ConsentRevoked, or skipped (nothing sent); then C's token endpoint is left alone.
+        const cState = (d: FleetDevice) =>
+          env.temporalClient.workflow.getHandle(deviceWorkflowId(c.tenantId, d.deviceId)).query(stateQuery);
+        const settled = async (d: FleetDevice, applied: (s: DeviceState) => boolean = () => true) => {
+          const state = await waitFor(`${d.deviceId} settled`, async () => {
+            const s = await cState(d);
+            return applied(s) && (s.reportingOff === true || (s.status === 'Failed' && s.retry == null)) ? s : null;
+          });
+          assert.ok(state.reportingOff === true || state.lastError?.code === 'ConsentRevoked', `${d.deviceId}: ${state.lastError?.code}`);
+          return state;
+        };
         for (const d of cDevices) await settled(d);
         const tokenCalls = async () =>
           (await env.emulator.control.requests({ service: 'token', since: revokedAt, tenantId: c.tenantId })).length;
         const afterContainment = await tokenCalls();
         // Bounded: the threshold, plus the reports already running when it was reached.
         assert.ok(afterContainment <= CONSENT_FAILURES_BEFORE_REVOKED + cDevices.length * 2, `${afterContainment} token calls`);
-        await changeAll(c, cDevices, ['BLOCK_EMAIL']);
+        // A new inventory for each device of C: a new state to report, which waits.
+        for (const d of cDevices) {
+          await send(c, taskQueue, d.deviceId, {
+            type: 'inventory',
+            occurredAt: nextOccurredAt(),
+            inventory: { deviceName: `${d.deviceId}-renamed`, os: 'iOS', osVersion: '18.1' },
+          });
+        }
         // A and its devices are untouched meanwhile.
         await changeAll(a, aDevices, ['BLOCK_EMAIL']);
         for (const d of aDevices) {
@@ -260,7 +258,11 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
           );
         }
         assert.equal((await getTenant(env.db, a.tenantId))?.state, 'active');
-        for (const d of cDevices) await settled(d);
+        // Each new state of C was applied and its report skipped without calling Microsoft.
+        for (const d of cDevices) {
+          const state = await settled(d, (s) => s.inventory?.deviceName === `${d.deviceId}-renamed`);
+          assert.equal(state.reportingOff, true, d.deviceId);
+        }
         assert.equal(await tokenCalls(), afterContainment, 'no token request for a consent-revoked tenant');
         assert.equal((await getTenant(env.db, c.tenantId))?.state, 'consent-revoked');
 
@@ -279,7 +281,9 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
           const row = await waitForRow(c, d.deviceId, (r) => r.complianceStatus === 'Successful', 'caught up');
           // What changed while C was contained reaches Microsoft now.
           assert.equal(row.reportedCompliance, 'notCompliant');
-          assert.equal((await env.emulator.control.entraDevice(c.tenantId, d.azureDeviceId))?.isCompliant, false);
+          const atMicrosoft = await env.emulator.control.entraDevice(c.tenantId, d.azureDeviceId);
+          assert.equal(atMicrosoft?.isCompliant, false);
+          assert.equal(atMicrosoft?.inventory?.DeviceName, `${d.deviceId}-renamed`);
         }
       });
     } finally {
