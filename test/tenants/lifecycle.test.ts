@@ -18,7 +18,9 @@ import type { TenantOffboardingResult, TenantOnboardingResult } from '../../work
 import type { DeviceState } from '../../domain/device-state';
 import { compliance, nextOccurredAt, waitFor, withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
-import { register, rowsOf, seedDevices, send, waitForRow, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import { register, registrationOf, rowsOf, seedDevices, send, waitForRow, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import { call } from '../api/helpers';
+import { bearer, consentCallback, makeTenancyApi, registerTenant } from './helpers';
 
 /** A customer tenant whose administrator consented to the partner app (the test environment's app). */
 async function customerTenant(state: TenantState, name = 'Contoso'): Promise<FleetTenant> {
@@ -110,6 +112,52 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
       });
     } finally {
       await deleteTenantSchedulesOf(t);
+    }
+  });
+
+  it('onboards end to end: POST /v1/tenants, the consent link at the emulator, its redirect to the callback, activation, then the MDM key reports to this tenant only', async () => {
+    const env = testEnv();
+    const taskQueue = uniqueName('e2e-tenant');
+    const api = makeTenancyApi({ temporalClient: env.temporalClient, taskQueue });
+    const t = await registerTenant(api, 'Woodgrove');
+    await env.emulator.control.addTenant(t.tenantId, 'Woodgrove');
+    const tenant: FleetTenant = { tenantId: t.tenantId, azure: { ...env.azure, tenantId: t.tenantId } };
+    const [device] = await seedDevices(tenant, uniqueName('wg'), 1);
+    const since = new Date().toISOString();
+    try {
+      await withWorker(
+        async () => {
+          // The administrator follows the consent link; Microsoft redirects the browser to the callback.
+          const consent = await fetch(t.consentUrl, { redirect: 'manual' });
+          assert.equal(consent.status, 302);
+          const back = new URL(consent.headers.get('location')!);
+          assert.equal(back.pathname, '/v1/tenants/consent-callback');
+          assert.equal((await consentCallback(api, Object.fromEntries(back.searchParams))).status, 200);
+
+          const active = await waitFor('the tenant active', async () => {
+            const row = await getTenant(env.db, t.tenantId);
+            return row?.state === 'active' ? row : null;
+          });
+          assert.ok(active.activatedAt);
+          const atIntune = await env.emulator.control.tenant(t.tenantId);
+          assert.deepEqual([atIntune.provisioned, atIntune.policies.length, atIntune.heartbeats], [1, 2, 1]);
+
+          const res = await call(api.app, 'POST', `/v1/devices/${device!.deviceId}/events`, {
+            key: bearer(t.mdmKey),
+            body: registrationOf(device!),
+          });
+          assert.equal(res.status, 202, await res.clone().text());
+          await waitForRow(tenant, device!.deviceId, (r) => r.complianceStatus === 'Successful', 'reported');
+          assert.equal((await env.emulator.control.entraDevice(t.tenantId, device!.azureDeviceId))?.isCompliant, true);
+          // Nothing of this tenant reached another tenant at Microsoft.
+          const uploads = await env.emulator.control.requests({ service: 'intune', since, pathIncludes: 'DataUploadMessages' });
+          assert.ok(uploads.length > 0);
+          assert.deepEqual([...new Set(uploads.map((e) => e.tenantId))], [t.tenantId]);
+        },
+        { taskQueue },
+      );
+    } finally {
+      await deleteTenantSchedulesOf(tenant);
     }
   });
 
