@@ -86,8 +86,15 @@ export function devServerArgs(o: DevServerOptions): string[] {
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
   if (o.namespace && o.namespace !== 'default') args.push('--namespace', o.namespace);
   for (const sa of SEARCH_ATTRIBUTE_CLI_ARGS) args.push('--search-attribute', sa);
+  args.push(...FAIRNESS_ARGS);
   return args;
 }
+
+/**
+ * Task-queue fairness: tenants (fairness keys) are taken in turn on the Microsoft queue. Each tenant's
+ * rate limit works without it; a production server wants the same setting (docs/architecture.md).
+ */
+export const FAIRNESS_ARGS = ['--dynamic-config-value', 'matching.enableFairness=true'] as const;
 
 /** Starts `temporal server start-dev` and resolves once its frontend accepts connections. */
 export async function startDevServer(o: DevServerOptions): Promise<DevServer> {

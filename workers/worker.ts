@@ -4,8 +4,9 @@
  *
  * One worker process runs two Temporal Workers: the main one (workflows and every activity that does
  * not call Microsoft) on the task queue, and one on `<taskQueue>-microsoft` for the activities that
- * call Microsoft, whose rate the Temporal server enforces across every worker of the tenant
- * (`maxTaskQueueActivitiesPerSecond`), so a sweep over a large fleet cannot set off a storm of 429s.
+ * call Microsoft, whose rate the Temporal server enforces per tenant across every worker
+ * (workers/microsoft-budget.ts), so a sweep over a large fleet cannot set off a storm of 429s and one
+ * tenant's load never spends another's budget.
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -26,6 +27,7 @@ import {
 } from '../config';
 import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
+import { applyPerTenantBudget } from './microsoft-budget';
 import { WORKFLOWS_PATH } from './workflow-bundle';
 
 export interface WorkerDeps {
@@ -156,13 +158,21 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   });
+  const activitiesPerSecond = microsoftActivitiesPerSecond(deps.azureMaxCallsPerSecond ?? DEFAULT_AZURE_MAX_CALLS_PER_SECOND);
+  const budget = await applyPerTenantBudget(temporalClient, {
+    namespace: deps.namespace,
+    microsoftTaskQueue,
+    activitiesPerSecond,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
   const microsoft = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: microsoftTaskQueue,
     activities: microsoftActivities,
-    // The server hands out at most this many tasks per second on this queue, across all workers.
-    maxTaskQueueActivitiesPerSecond: microsoftActivitiesPerSecond(deps.azureMaxCallsPerSecond ?? DEFAULT_AZURE_MAX_CALLS_PER_SECOND),
+    // The server hands out at most this many tasks per second per tenant (or, on an older server, on
+    // the whole queue), across all workers.
+    ...(budget === 'queue-wide' ? { maxTaskQueueActivitiesPerSecond: activitiesPerSecond } : {}),
     maxConcurrentActivityTaskExecutions: 200,
   });
   const stop = (w: Worker) => {

@@ -72,7 +72,7 @@ export class DeviceEntity {
       microsoftTaskQueue: options.microsoftTaskQueue ?? `${workflowInfo().taskQueue}-microsoft`,
     };
     // What was sent finishes first: its status polls go ahead of every upload still queued.
-    this.statusPolls = microsoftActivities(this.ctx.microsoftTaskQueue, STATUS_POLL_PRIORITY, options);
+    this.statusPolls = microsoftActivities(this.ctx, STATUS_POLL_PRIORITY);
     this.inbox = [...(input.inbox ?? [])];
     this.state = input.state ?? initialState(input.tenantId, input.deviceId, Date.now() * 1000);
   }

@@ -18,7 +18,7 @@ import { deviceErrorFor, isFailureReason } from '../domain/failure-reasons';
 import type { ReportTrigger } from '../domain/constants';
 import type { DeviceError, ReportPayload } from '../domain/device-state';
 import type { DeviceWorkflowOptions } from './messages';
-import { reportPriority } from './priorities';
+import { microsoftPriority, reportPriority } from './priorities';
 
 export type TimelineRow = NonNullable<DeviceRecordInput['attempt']>;
 export type Outcome = TimelineRow['outcome'];
@@ -61,7 +61,8 @@ export function retryDelayMs(options: DeviceWorkflowOptions, failures: number): 
  * limits across all workers (workers/worker.ts), so the tenant is never flooded. They heartbeat, so a
  * report on a worker that died is retried within the heartbeat timeout, not the whole start-to-close.
  */
-export function microsoftActivities(taskQueue: string, priorityKey: number, options: DeviceWorkflowOptions) {
+export function microsoftActivities(ctx: Pick<AttemptContext, 'microsoftTaskQueue' | 'tenantId' | 'options'>, priorityKey: number) {
+  const { microsoftTaskQueue: taskQueue, options } = ctx;
   const retry = options.microsoftRetry ?? DEFAULT_RETRY;
   return proxyActivities<DeviceActivities>({
     taskQueue,
@@ -75,8 +76,9 @@ export function microsoftActivities(taskQueue: string, priorityKey: number, opti
       maximumInterval: retry.maximumIntervalMs,
       maximumAttempts: 12,
     },
-    // A changed state goes ahead of a sweep's backlog on the shared, rate-limited queue.
-    priority: { priorityKey },
+    // A changed state goes ahead of a sweep's backlog on the shared, rate-limited queue; the tenant
+    // is the fairness key its budget is counted under.
+    priority: microsoftPriority(ctx.tenantId, priorityKey),
   });
 }
 
@@ -143,7 +145,7 @@ export class Attempt {
    * LastUpdateTime keeps it from winning at Microsoft.
    */
   async upload(lookups: UploadInputLookups): Promise<UploadReportResult | 'superseded'> {
-    const uploads = microsoftActivities(this.ctx.microsoftTaskQueue, reportPriority(this.trigger), this.ctx.options);
+    const uploads = microsoftActivities(this.ctx, reportPriority(this.trigger));
     const input = {
       tenantId: this.ctx.tenantId,
       deviceId: this.ctx.deviceId,

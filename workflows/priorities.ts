@@ -4,6 +4,7 @@
  * ahead of the re-reports of a fleet sweep, so a weekly sweep of the whole fleet never delays them.
  * The status polls of an upload already sent run at STATUS_POLL_PRIORITY: what was started finishes first.
  */
+import type { Priority } from '@temporalio/common';
 import type { ReportTrigger } from '../domain/constants';
 
 export const STATUS_POLL_PRIORITY = 1;
@@ -22,4 +23,17 @@ export function reportPriority(trigger: ReportTrigger): 1 | 2 | 4 {
     case 'resync':
       return 4;
   }
+}
+
+/** Temporal's limit on a fairness key. */
+const MAX_FAIRNESS_KEY_LENGTH = 64;
+
+/**
+ * The priority of an activity that calls Microsoft for a tenant: its priority key, and the tenant as
+ * fairness key. The server holds each fairness key to the per-tenant budget on the shared Microsoft
+ * queue (workers/microsoft-budget.ts) and takes the tenants in turn, so one tenant's backlog neither
+ * spends another's budget nor delays its reports.
+ */
+export function microsoftPriority(tenantId: string, priorityKey?: number): Priority {
+  return { ...(priorityKey !== undefined ? { priorityKey } : {}), fairnessKey: tenantId.toLowerCase().slice(0, MAX_FAIRNESS_KEY_LENGTH) };
 }

@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { RetirePageResult, TenantLifecycleActivities } from '../activities/tenant-lifecycle-activities';
 import { microsoftTaskQueueOf } from './fleet-messages';
+import { microsoftPriority } from './priorities';
 import { TenantIdKey } from './search-attributes';
 import type { TenantOffboardingInput, TenantOffboardingResult, TenantOnboardingInput, TenantOnboardingResult } from './tenant-messages';
 
@@ -30,9 +31,11 @@ const paced = proxyActivities<TenantLifecycleActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-function microsoft() {
+function microsoft(tenantId: string) {
   return proxyActivities<TenantLifecycleActivities>({
     taskQueue: microsoftTaskQueueOf(workflowInfo().taskQueue),
+    // Counted in the tenant's own Microsoft budget, like its reports.
+    priority: microsoftPriority(tenantId),
     startToCloseTimeout: '2 minutes',
     // Bounded: right after consent, Entra may refuse tokens for a while; a tenant that never works fails here.
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
@@ -64,7 +67,7 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
   }
   setCurrentDetails(`activating tenant ${tenantId} at Intune`);
   try {
-    await microsoft().activateTenantAtIntune({ tenantId });
+    await microsoft(tenantId).activateTenantAtIntune({ tenantId });
   } catch (err) {
     const message = messageOf(err);
     await local.recordTenantActivationFailure({ tenantId, message });
@@ -130,7 +133,7 @@ export async function tenantOffboardingWorkflow(input: TenantOffboardingInput): 
 
   let deprovisioned = true;
   try {
-    await microsoft().deprovisionTenantAtIntune({ tenantId });
+    await microsoft(tenantId).deprovisionTenantAtIntune({ tenantId });
   } catch (err) {
     // A tenant whose consent is gone cannot be reached any more: its data is removed all the same.
     deprovisioned = false;
