@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     const history = await historyProfile(stack, sampleIds);
 
     const read = await measured(stack, 'read path', () =>
-      readPath(stack, { concurrency: 32, durationMs: P.readSeconds * 1000, rounds: P.readRounds, maxRequests: 2_000_000 }),
+      readPath(stack, { concurrency: 32, durationMs: P.readSeconds * 1000, rounds: P.readRounds, log }),
     );
     log(
       `  GET /v1/devices/{id}: ours ${read.result.ours.perSecond.toFixed(0)}/s p99 ${read.result.ours.latencyMs.p99.toFixed(1)} ms; floor ${read.result.floor.perSecond.toFixed(0)}/s p99 ${read.result.floor.latencyMs.p99.toFixed(1)} ms`,
