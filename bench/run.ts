@@ -111,7 +111,9 @@ async function measured<T>(
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), ['results-dir'], ['quick', 'tiny', 'profile', 'no-profile', 'docs', 'no-docs', 'help']);
   if (args.help) {
-    process.stdout.write('usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile] [--docs | --no-docs] [--results-dir DIR]\n');
+    process.stdout.write(
+      'usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile] [--docs | --no-docs] [--results-dir DIR]\n',
+    );
     return;
   }
   if (reexecWithCa()) return;
@@ -301,7 +303,8 @@ async function main(): Promise<void> {
       cpuProfile,
     };
     const day = startedAt.toISOString().slice(0, 10);
-    const resultsDir = typeof args['results-dir'] === 'string' ? path.resolve(args['results-dir']) : path.join(PROJECT_ROOT, 'bench', 'results');
+    const resultsDir =
+      typeof args['results-dir'] === 'string' ? path.resolve(args['results-dir']) : path.join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     const resultsFile = path.join(resultsDir, `${day}${tiny ? '-tiny' : quick ? '-quick' : ''}.json`);
     writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);

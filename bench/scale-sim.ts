@@ -147,7 +147,13 @@ async function main(): Promise<void> {
     const paced = countingClient();
     const pacedActivities = createFleetActivities({ db: raw, temporal: paced.client, azureClientFor: () => ({}) as never });
     const pacedOp = randomUUID();
-    await env.run(pacedActivities.beginSweep, { operationId: pacedOp, tenantId, kind: 'weekly' as const, filter: null, startedAt: new Date().toISOString() });
+    await env.run(pacedActivities.beginSweep, {
+      operationId: pacedOp,
+      tenantId,
+      kind: 'weekly' as const,
+      filter: null,
+      startedAt: new Date().toISOString(),
+    });
     const pacedCount = Math.round(pacedSeconds * devicesPerSecond);
     const p0 = Date.now();
     await env.run(pacedActivities.signalPage, {
@@ -166,22 +172,34 @@ async function main(): Promise<void> {
     const perSecond = new Map<number, number>();
     for (const t of paced.signalTimes) perSecond.set(Math.floor((t - p0) / 1000), (perSecond.get(Math.floor((t - p0) / 1000)) ?? 0) + 1);
     // A second's count can hold two batches' worth at a boundary; the 20 s window is what Microsoft counts.
-    const windows = [...perSecond.keys()].map((s) => Array.from({ length: 20 }, (_, i) => perSecond.get(s + i) ?? 0).reduce((a, b) => a + b, 0));
+    const windows = [...perSecond.keys()].map((s) =>
+      Array.from({ length: 20 }, (_, i) => perSecond.get(s + i) ?? 0).reduce((a, b) => a + b, 0),
+    );
     log(`paced: ${pacedCount} devices in ${pacedWall.toFixed(1)} s = ${round(pacedCount / pacedWall)}/s (target ${devicesPerSecond}/s)`);
 
     // ---- 3. Sizes and plans
-    const size = async (rel: string) => Number(((await raw.raw('select pg_total_relation_size(?) as n', [rel])) as { rows: Array<{ n: string }> }).rows[0]!.n);
+    const size = async (rel: string) =>
+      Number(((await raw.raw('select pg_total_relation_size(?) as n', [rel])) as { rows: Array<{ n: string }> }).rows[0]!.n);
     const { rows: indexRows } = (await raw.raw(
       `select indexrelname as name, pg_relation_size(indexrelid) as bytes from pg_stat_user_indexes where relname = 'devices' order by 1`,
     )) as { rows: Array<{ name: string; bytes: string }> };
     const allRows = devices + otherTenants * otherDevices;
-    const tableBytes = Number(((await raw.raw(`select pg_relation_size('devices') + coalesce(pg_relation_size(reltoastrelid), 0) as n from pg_class where relname = 'devices'`)) as { rows: Array<{ n: string }> }).rows[0]!.n);
+    const tableBytes = Number(
+      (
+        (await raw.raw(
+          `select pg_relation_size('devices') + coalesce(pg_relation_size(reltoastrelid), 0) as n from pg_class where relname = 'devices'`,
+        )) as { rows: Array<{ n: string }> }
+      ).rows[0]!.n,
+    );
     const middle = `dev-${String(Math.floor(devices / 2)).padStart(String(devices - 1).length, '0')}`;
     const { rows: plan } = (await raw.raw(
       `explain (analyze, buffers, format text) select device_id from devices where tenant_id = ? and retired_at is null and device_id > ? order by device_id asc limit 50`,
       [tenantId, middle],
     )) as { rows: Array<{ 'QUERY PLAN': string }> };
-    const { rows: countPlan } = (await raw.raw(`explain (analyze, format text) select count(*) from devices where tenant_id = ? and retired_at is null`, [tenantId])) as {
+    const { rows: countPlan } = (await raw.raw(
+      `explain (analyze, format text) select count(*) from devices where tenant_id = ? and retired_at is null`,
+      [tenantId],
+    )) as {
       rows: Array<{ 'QUERY PLAN': string }>;
     };
 
@@ -221,16 +239,21 @@ async function main(): Promise<void> {
         devicesTotalBytes: await size('devices'),
         devicesHeapAndToastBytes: tableBytes,
         bytesPerDeviceTotal: round((await size('devices')) / allRows, 0),
-        indexes: Object.fromEntries(indexRows.map((r) => [r.name, { bytes: Number(r.bytes), perDevice: round(Number(r.bytes) / allRows, 1) }])),
+        indexes: Object.fromEntries(
+          indexRows.map((r) => [r.name, { bytes: Number(r.bytes), perDevice: round(Number(r.bytes) / allRows, 1) }]),
+        ),
       },
       plans: { page: plan.map((r) => r['QUERY PLAN']), count: countPlan.map((r) => r['QUERY PLAN']) },
     };
-    const dir = typeof args['results-dir'] === 'string' ? path.resolve(stringArg(args, 'results-dir')!) : path.join(PROJECT_ROOT, 'bench', 'results');
+    const dir =
+      typeof args['results-dir'] === 'string' ? path.resolve(stringArg(args, 'results-dir')!) : path.join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `scale-sim-${results.date.slice(0, 19).replace(/:/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     log(`results: ${path.relative(process.cwd(), file)}`);
-    process.stdout.write(`${JSON.stringify({ unpaced: results.unpaced, paced: results.paced, sizes: results.sizes }, null, 2)}\n${plan.map((r) => r['QUERY PLAN']).join('\n')}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ unpaced: results.unpaced, paced: results.paced, sizes: results.sizes }, null, 2)}\n${plan.map((r) => r['QUERY PLAN']).join('\n')}\n`,
+    );
   } finally {
     await raw.destroy();
     await scratch.drop();

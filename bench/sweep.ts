@@ -295,9 +295,19 @@ async function main(): Promise<void> {
     // ---- 4. The floor for the same work: a signal to a workflow most likely not in the cache, one activity.
     const floor = process.argv.includes('--no-floor')
       ? null
-      : await sweepFloor({ client, address: temporal.address, devices, maxCached, concurrency: 64, cpuPids: () => ({ temporal: [temporal.process.pid!] }) });
+      : await sweepFloor({
+          client,
+          address: temporal.address,
+          devices,
+          maxCached,
+          concurrency: 64,
+          cpuPids: () => ({ temporal: [temporal.process.pid!] }),
+        });
     const sweepPerSecond = devices / (sweepMs / 1000);
-    if (floor) log(`floor: ${floor.perSecond.toFixed(1)} workflows/s; the sweep's ${sweepPerSecond.toFixed(1)} devices/s is ${Math.round((sweepPerSecond / floor.perSecond) * 100)} % of it`);
+    if (floor)
+      log(
+        `floor: ${floor.perSecond.toFixed(1)} workflows/s; the sweep's ${sweepPerSecond.toFixed(1)} devices/s is ${Math.round((sweepPerSecond / floor.perSecond) * 100)} % of it`,
+      );
 
     const results = {
       date: new Date().toISOString(),
@@ -400,7 +410,12 @@ async function sweepFloor(o: {
   cpuPids: () => Record<string, number[]>;
 }): Promise<{ perSecond: number; seconds: number; workerCpuMsPerWorkflow: number; temporalCpuMsPerWorkflow: number }> {
   const taskQueue = 'bench-sweep-floor';
-  const worker = startChild({ name: 'floor-worker', script: 'bench/floor/worker.ts', args: [o.address, taskQueue, String(o.maxCached)], env: { ...process.env } });
+  const worker = startChild({
+    name: 'floor-worker',
+    script: 'bench/floor/worker.ts',
+    args: [o.address, taskQueue, String(o.maxCached)],
+    env: { ...process.env },
+  });
   try {
     await worker.waitForLine((l) => (l === 'ready' ? true : undefined), 120_000);
     const run = randomUUID().slice(0, 8);
@@ -417,7 +432,11 @@ async function sweepFloor(o: {
     // Let the start tasks run and the cache evict, as the devices' workflows are idle before a sweep.
     await sleep(5_000);
     const completed = async () =>
-      (await o.client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH 'sweep-floor-${run}'`)).count;
+      (
+        await o.client.workflow.count(
+          `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH 'sweep-floor-${run}'`,
+        )
+      ).count;
     const cpu0 = cpuOf({ ...o.cpuPids(), worker: [worker.pid] });
     const t0 = Date.now();
     next = 0;
@@ -438,7 +457,13 @@ async function sweepFloor(o: {
   }
 }
 
-async function waitForCount(what: string, target: number, count: () => Promise<number>, timeoutMs: number, intervalMs = 1_000): Promise<void> {
+async function waitForCount(
+  what: string,
+  target: number,
+  count: () => Promise<number>,
+  timeoutMs: number,
+  intervalMs = 1_000,
+): Promise<void> {
   const start = Date.now();
   let last = -1;
   let lastLog = 0;
