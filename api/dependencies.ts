@@ -115,13 +115,38 @@ export interface Guards {
   external<T>(fn: () => Promise<T>): Promise<T>;
 }
 
+/** Temporal calls of this process in flight, per client, under a deadline (see `temporalDeadline`). */
+const callsInFlight = new WeakMap<Client, number>();
+
+/**
+ * Runs `fn`'s Temporal calls under a gRPC deadline (`Client.withDeadline`). The client keeps that
+ * deadline in an AsyncLocalStorage, and while one is enabled Node runs its promise hooks on every
+ * promise of the process: about a seventh of the CPU of a device GET (docs/benchmarks.md). So once
+ * the last call of this process under a deadline has settled, the storage is disabled again; the
+ * next `withDeadline` enables it by itself.
+ */
+export async function temporalDeadline<T>(temporal: Client, deadline: number, fn: () => Promise<T>): Promise<T> {
+  if (typeof temporal.withDeadline !== 'function') return fn();
+  callsInFlight.set(temporal, (callsInFlight.get(temporal) ?? 0) + 1);
+  try {
+    return await temporal.withDeadline(deadline, fn);
+  } finally {
+    const left = (callsInFlight.get(temporal) ?? 1) - 1;
+    callsInFlight.set(temporal, left);
+    if (left === 0) releaseCallContext(temporal);
+  }
+}
+
+/** Disables the client's call-context storage (nothing runs under it now); harmless when absent. */
+export function releaseCallContext(temporal: Pick<Client, 'connection'>): void {
+  (temporal.connection as { callContextStorage?: { disable?: () => void } } | undefined)?.callContextStorage?.disable?.();
+}
+
 export function createGuards(temporal: Client, timeouts: Timeouts): Guards {
   // The gRPC deadline cancels the call (and the client's own retries) on the server side too;
   // the timer is the backstop for anything that ignores it.
   function withTemporalDeadline<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + timeouts.temporalMs;
-    const call = typeof temporal.withDeadline === 'function' ? temporal.withDeadline(deadline, fn) : fn();
-    return withTimeout(call, timeouts.temporalMs + 250);
+    return withTimeout(temporalDeadline(temporal, Date.now() + timeouts.temporalMs, fn), timeouts.temporalMs + 250);
   }
 
   return {

@@ -10,6 +10,7 @@ import { SINGLE_TENANT_DISPLAY_NAME, ensureActiveTenant } from '../db/tenants';
 import { createLogger } from '../lib/logger';
 import { createFleetClient, createScheduleControl } from '../workers/fleet-client';
 import { TEMPORAL_CHANNEL_ARGS, createApp } from './app';
+import { releaseCallContext } from './dependencies';
 import { startApiServer } from './server';
 
 async function main(): Promise<void> {
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
     connection = Connection.lazy({ address, channelArgs: TEMPORAL_CHANNEL_ARGS });
   }
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  // Connecting ran a call under a deadline; nothing does now (see temporalDeadline).
+  releaseCallContext(temporal);
 
   const app = createApp({
     config,

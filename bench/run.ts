@@ -7,15 +7,15 @@
  *   npm run bench                 # the full run (about 14 minutes on 2 cores), ends with a CPU profile
  *   npm run bench -- --quick      # smaller counts (about 5 minutes); does not rewrite the docs
  *   npm run bench -- --quick --profile    # the quick run plus the worker's CPU profile
+ *   npm run bench -- --tiny       # every scenario at a few events (a smoke run; the commands' test runs it)
  *
  * Every loop is bounded by a count and a time limit. The process re-executes itself once with
  * NODE_EXTRA_CA_CERTS pointing at the emulator's CA (the bench itself talks to the emulator).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_AZURE_MAX_CALLS_PER_SECOND } from '../config';
-import { ensureCa } from '../emulator/ca';
+import { reexecWithCa } from './lib/ca';
 import { deviceWorkflowId } from '../workflows/messages';
 import { UsageError, parseArgs } from '../scripts/simulator/args';
 import { PROJECT_ROOT, sleep } from './lib/child';
@@ -62,21 +62,24 @@ const QUICK: typeof FULL = {
   profileCount: 300,
   historySample: 10,
 };
+/** A smoke run of every scenario (seconds, not minutes): the documented commands' test runs it. */
+const TINY: typeof FULL = {
+  warmup: 4,
+  floorCount: 20,
+  throughputCount: 20,
+  latencySeconds: 2,
+  readSeconds: 1,
+  readRounds: 1,
+  idleTarget: 60,
+  idleTimeBoxSeconds: 60,
+  shippedCount: 10,
+  durableFloorCount: 10,
+  profileCount: 20,
+  historySample: 3,
+};
 const BATCH_SIZE = 50;
 const BATCHES_IN_FLIGHT = 2; // × the API's 32 concurrent signalWithStart per batch = 64 in flight
 const FLOOR_CONCURRENCY = 64;
-
-/** Re-executes this process with NODE_EXTRA_CA_CERTS set to the emulator's CA; returns false when already so. */
-function reexecWithCa(): boolean {
-  const caPemPath = ensureCa().caPemPath;
-  const current = process.env.NODE_EXTRA_CA_CERTS;
-  if (current && existsSync(current) && readFileSync(current, 'utf8').includes(readFileSync(caPemPath, 'utf8').trim())) return false;
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: caPemPath },
-  });
-  process.exit(r.status ?? 1);
-}
 
 function log(line: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -106,20 +109,23 @@ async function measured<T>(
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), [], ['quick', 'profile', 'no-profile', 'docs', 'no-docs', 'help']);
+  const args = parseArgs(process.argv.slice(2), ['results-dir'], ['quick', 'tiny', 'profile', 'no-profile', 'docs', 'no-docs', 'help']);
   if (args.help) {
-    process.stdout.write('usage: npm run bench -- [--quick] [--profile | --no-profile] [--docs | --no-docs]\n');
+    process.stdout.write(
+      'usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile] [--docs | --no-docs] [--results-dir DIR]\n',
+    );
     return;
   }
   if (reexecWithCa()) return;
-  const quick = args.quick === true;
-  const P = quick ? QUICK : FULL;
+  const tiny = args.tiny === true;
+  const quick = args.quick === true || tiny;
+  const P = tiny ? TINY : quick ? QUICK : FULL;
   const writeDocsToo = args['no-docs'] ? false : args.docs ? true : !quick;
   // The full run profiles the worker at its end (after every measurement); the quick one only when asked.
   const profile = args['no-profile'] ? false : args.profile ? true : !quick;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const startedAt = new Date();
-  log(`${command}: ${quick ? 'quick' : 'full'} run`);
+  log(`${command}: ${tiny ? 'tiny' : quick ? 'quick' : 'full'} run; load average ${machineInfo().loadAverageAtStart.join(' / ')}`);
 
   const stack = await startStack({
     log,
@@ -193,7 +199,7 @@ async function main(): Promise<void> {
     const history = await historyProfile(stack, sampleIds);
 
     const read = await measured(stack, 'read path', () =>
-      readPath(stack, { concurrency: 32, durationMs: P.readSeconds * 1000, rounds: P.readRounds, maxRequests: 2_000_000 }),
+      readPath(stack, { concurrency: 32, durationMs: P.readSeconds * 1000, rounds: P.readRounds, log }),
     );
     log(
       `  GET /v1/devices/{id}: ours ${read.result.ours.perSecond.toFixed(0)}/s p99 ${read.result.ours.latencyMs.p99.toFixed(1)} ms; floor ${read.result.floor.perSecond.toFixed(0)}/s p99 ${read.result.floor.latencyMs.p99.toFixed(1)} ms`,
@@ -206,7 +212,7 @@ async function main(): Promise<void> {
         batchSize: BATCH_SIZE,
         batches: BATCHES_IN_FLIGHT,
         timeBoxMs: P.idleTimeBoxSeconds * 1000,
-        settleMs: 20_000,
+        settleMs: tiny ? 2_000 : 20_000,
         prefix: 'idle-',
       }),
     );
@@ -297,9 +303,10 @@ async function main(): Promise<void> {
       cpuProfile,
     };
     const day = startedAt.toISOString().slice(0, 10);
-    const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
+    const resultsDir =
+      typeof args['results-dir'] === 'string' ? path.resolve(args['results-dir']) : path.join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
-    const resultsFile = path.join(resultsDir, `${day}${quick ? '-quick' : ''}.json`);
+    const resultsFile = path.join(resultsDir, `${day}${tiny ? '-tiny' : quick ? '-quick' : ''}.json`);
     writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
     log(`results: ${path.relative(process.cwd(), resultsFile)}`);
     const markdown = renderMarkdown(results, path.relative(PROJECT_ROOT, resultsFile));

@@ -16,7 +16,12 @@
  *    each), and triggers the `weekly-azure-compliance-report` Schedule (overlap SKIP).
  * 3. Times until every device has a Successful `weekly` report, and records the calls made to
  *    Microsoft (by service), 429s received, the worker's peak RSS (VmHWM) and the longest history.
+ * 4. The floor for the same work (skipped with --no-floor): N bare workflows (bench/floor/workflows.ts),
+ *    started and left waiting, on a floor worker with the same workflow cache as ours (so nearly all
+ *    are evicted, as the devices are), each then sent one signal (64 in flight, no pacing) and
+ *    running one activity; timed until N completed. The sweep's rate ÷ this rate is its ratio.
  *
+ * Re-executes itself with NODE_EXTRA_CA_CERTS set to the emulator's CA (the bench calls the emulator).
  * Writes bench/results/sweep-<date>.json and prints a summary.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -33,7 +38,10 @@ import { findTemporalCli, freePort, INSTALL_HINT, startDevServer } from '../lib/
 import { WEEKLY_REPORT_SCHEDULE_ID } from '../workers/schedules';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, inventorySignal, registrationSignal } from '../workflows/messages';
 import { DeviceIdKey, TenantIdKey } from '../workflows/search-attributes';
+import { FLOOR_WORKFLOW_TYPE, floorEventSignal } from './floor/workflows';
+import { reexecWithCa } from './lib/ca';
 import { PROJECT_ROOT, sleep, startChild, type Child } from './lib/child';
+import { loadAverage } from './lib/machine';
 import { cpuDelta, cpuOf, pidsNamed, procSample } from './lib/proc';
 import { connectorEnv } from './lib/stack';
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
@@ -56,7 +64,15 @@ function arg(name: string, fallback: number, least: 'positive' | 'zero' = 'posit
 const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    process.stdout.write(
+      'usage: npx tsx bench/sweep.ts [--devices 10000] [--calls-per-second 80] [--concurrency 64] [--polls-before-terminal 0] [--no-floor] [--worker-env K=V] [--cpu-prof DIR] [--results-dir DIR]\n',
+    );
+    return;
+  }
+  if (reexecWithCa()) return;
   const config = loadConfig();
+  const loadAtStart = loadAverage();
   const devices = Math.floor(arg('devices', 10_000));
   const callsPerSecond = arg('calls-per-second', config.azureMaxCallsPerSecond);
   const concurrency = Math.floor(arg('concurrency', 64));
@@ -276,8 +292,27 @@ async function main(): Promise<void> {
       longest = { workflowId: `fleet:${tenant.tenantId}:${op.operation_id}`, historyLength: longestSweepRun };
     deviceHistory.sort((a, b) => a - b);
 
+    // ---- 4. The floor for the same work: a signal to a workflow most likely not in the cache, one activity.
+    const floor = process.argv.includes('--no-floor')
+      ? null
+      : await sweepFloor({
+          client,
+          address: temporal.address,
+          devices,
+          maxCached,
+          concurrency: 64,
+          cpuPids: () => ({ temporal: [temporal.process.pid!] }),
+        });
+    const sweepPerSecond = devices / (sweepMs / 1000);
+    if (floor)
+      log(
+        `floor: ${floor.perSecond.toFixed(1)} workflows/s; the sweep's ${sweepPerSecond.toFixed(1)} devices/s is ${Math.round((sweepPerSecond / floor.perSecond) * 100)} % of it`,
+      );
+
     const results = {
       date: new Date().toISOString(),
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadAverage(),
       command: `npx tsx bench/sweep.ts ${process.argv.slice(2).join(' ')}`.trim(),
       machine: {
         cpus: os.cpus().length,
@@ -323,8 +358,14 @@ async function main(): Promise<void> {
       },
       workerExtraEnv,
       workerRssTimelineMb: rssTimeline,
+      // The sweep's bound under the budget: every device paced at SWEEP_DEVICES_PER_SECOND.
+      budgetBoundSeconds: round(devices / loadConfig({ AZURE_MAX_CALLS_PER_SECOND: String(callsPerSecond) }).sweepDevicesPerSecond),
+      sweepDevicesPerSecondMeasured: round(sweepPerSecond),
+      floor,
+      sweepOverFloor: floor ? round(sweepPerSecond / floor.perSecond) : null,
     };
-    const dir = path.join(PROJECT_ROOT, 'bench', 'results');
+    const resultsDirArg = process.argv.indexOf('--results-dir');
+    const dir = resultsDirArg > 0 ? path.resolve(process.argv[resultsDirArg + 1] ?? '.') : path.join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `sweep-${results.date.slice(0, 19).replace(/:/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -342,6 +383,11 @@ async function main(): Promise<void> {
           .join(', ')} (2 cores = ${round((2 * sweepMs) / devices)} ms of CPU per device available)`,
         `  longest history: ${longest.historyLength} events (${longest.workflowId}); device workflows: median ${results.deviceHistory.median}, max ${results.deviceHistory.max}; longest sweep run: ${results.sweep.longestSweepRunHistory} events`,
         `  weekly rows: ${weeklyRows} for ${devices} devices; signalled ${op.devices_signalled}, skipped ${op.devices_skipped}`,
+        `  the budget's bound: ${results.budgetBoundSeconds} s (devices ÷ SWEEP_DEVICES_PER_SECOND); measured ${results.sweep.wallSeconds} s = ${round(results.sweep.wallSeconds / results.budgetBoundSeconds)} × the bound`,
+        floor
+          ? `  floor (signal to an evicted workflow + one activity, cache ${maxCached}): ${round(floor.perSecond)}/s; sweep ${results.sweepDevicesPerSecondMeasured}/s = ${results.sweepOverFloor} of it`
+          : '  floor: skipped (--no-floor)',
+        `  load average at start ${loadAtStart.join(' / ')}, at end ${results.loadAverageAtEnd.join(' / ')}`,
         '',
       ].join('\n'),
     );
@@ -350,7 +396,74 @@ async function main(): Promise<void> {
   }
 }
 
-async function waitForCount(what: string, target: number, count: () => Promise<number>, timeoutMs: number): Promise<void> {
+/**
+ * The sweep's floor: `devices` bare workflows started and left waiting on a floor worker whose
+ * workflow cache is `maxCached`, then one signal each (`concurrency` in flight), each running one
+ * activity and completing; the rate is devices ÷ (first signal → last completion, counted by visibility).
+ */
+async function sweepFloor(o: {
+  client: Client;
+  address: string;
+  devices: number;
+  maxCached: number;
+  concurrency: number;
+  cpuPids: () => Record<string, number[]>;
+}): Promise<{ perSecond: number; seconds: number; workerCpuMsPerWorkflow: number; temporalCpuMsPerWorkflow: number }> {
+  const taskQueue = 'bench-sweep-floor';
+  const worker = startChild({
+    name: 'floor-worker',
+    script: 'bench/floor/worker.ts',
+    args: [o.address, taskQueue, String(o.maxCached)],
+    env: { ...process.env },
+  });
+  try {
+    await worker.waitForLine((l) => (l === 'ready' ? true : undefined), 120_000);
+    const run = randomUUID().slice(0, 8);
+    const ids = Array.from({ length: o.devices }, (_, i) => `sweep-floor-${run}-${i}`);
+    let next = 0;
+    const lanes = (fn: (id: string) => Promise<unknown>) =>
+      Promise.all(
+        Array.from({ length: o.concurrency }, async () => {
+          while (next < ids.length) await fn(ids[next++]!);
+        }),
+      );
+    log(`floor: starting ${o.devices} waiting workflows (worker cache ${o.maxCached})`);
+    await lanes((workflowId) => o.client.workflow.start(FLOOR_WORKFLOW_TYPE, { workflowId, taskQueue, args: [] }));
+    // Let the start tasks run and the cache evict, as the devices' workflows are idle before a sweep.
+    await sleep(5_000);
+    const completed = async () =>
+      (
+        await o.client.workflow.count(
+          `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH 'sweep-floor-${run}'`,
+        )
+      ).count;
+    const cpu0 = cpuOf({ ...o.cpuPids(), worker: [worker.pid] });
+    const t0 = Date.now();
+    next = 0;
+    await lanes((workflowId) =>
+      o.client.workflow.getHandle(workflowId).signal(floorEventSignal, { deviceId: workflowId, occurredAt: new Date().toISOString() }),
+    );
+    await waitForCount('floor completions', o.devices, completed, 1_800_000, 200);
+    const seconds = (Date.now() - t0) / 1000;
+    const cpu = cpuDelta(cpu0, cpuOf({ ...o.cpuPids(), worker: [worker.pid] }));
+    return {
+      perSecond: o.devices / seconds,
+      seconds: round(seconds),
+      workerCpuMsPerWorkflow: round(((cpu.worker ?? NaN) * 1000) / o.devices),
+      temporalCpuMsPerWorkflow: round(((cpu.temporal ?? NaN) * 1000) / o.devices),
+    };
+  } finally {
+    await worker.stop(30_000);
+  }
+}
+
+async function waitForCount(
+  what: string,
+  target: number,
+  count: () => Promise<number>,
+  timeoutMs: number,
+  intervalMs = 1_000,
+): Promise<void> {
   const start = Date.now();
   let last = -1;
   let lastLog = 0;
@@ -363,7 +476,7 @@ async function waitForCount(what: string, target: number, count: () => Promise<n
     }
     last = n;
     if (Date.now() - start > timeoutMs) throw new Error(`${what}: only ${n}/${target} after ${timeoutMs / 1000} s`);
-    await sleep(1_000);
+    await sleep(intervalMs);
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { pingDb } from '../../db';
-import { withTimeout } from '../dependencies';
+import { temporalDeadline, withTimeout } from '../dependencies';
 import { jsonResponse, type App, type RouteContext } from '../context';
 import { HealthSchema, ReadinessSchema } from '../schemas';
 
@@ -49,7 +49,7 @@ export function registerHealthRoutes(app: App, ctx: RouteContext): void {
       const [postgres, temporal] = await Promise.all([
         check('postgres', () => pingDb(deps.db)),
         check('temporal', () =>
-          deps.temporal.withDeadline(Date.now() + timeouts.readinessMs, () => deps.temporal.workflowService.getSystemInfo({})),
+          temporalDeadline(deps.temporal, Date.now() + timeouts.readinessMs, () => deps.temporal.workflowService.getSystemInfo({})),
         ),
       ]);
       const ready = postgres === 'ok' && temporal === 'ok';

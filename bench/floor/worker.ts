@@ -1,13 +1,13 @@
 /**
  * The floor worker (a child process of the benchmark): the floor workflow and its activity on their
  * own task queue, with the same worker options as the connector's main worker (workers/worker.ts).
- * argv: <temporal address> <task queue>. Prints "ready" once polling; SIGTERM drains and exits.
+ * argv: <temporal address> <task queue> [max cached workflows, default 2000]. Prints "ready" once polling; SIGTERM drains and exits.
  */
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createFloorActivities } from './activities';
 
 async function main(): Promise<void> {
-  const [address, taskQueue] = process.argv.slice(2);
+  const [address, taskQueue, maxCached] = process.argv.slice(2);
   if (!address || !taskQueue) throw new Error('usage: worker.ts <temporal address> <task queue>');
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
   const connection = await NativeConnection.connect({ address });
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     taskQueue,
     workflowsPath: require.resolve('./workflows'),
     activities: createFloorActivities(),
-    maxCachedWorkflows: 2_000,
+    maxCachedWorkflows: maxCached ? Number(maxCached) : 2_000,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -39,7 +39,7 @@ export interface ChildSpec {
 export function startChild(spec: ChildSpec): Child {
   const command = spec.command ?? process.execPath;
   const args = spec.script
-    ? [...(spec.nodeFlags ?? []), '--import', 'tsx', path.join(PROJECT_ROOT, spec.script), ...(spec.args ?? [])]
+    ? [...(spec.nodeFlags ?? []), '--import', 'tsx', path.resolve(PROJECT_ROOT, spec.script), ...(spec.args ?? [])]
     : (spec.args ?? []);
   const out = spec.stdoutFile ? openSync(spec.stdoutFile, 'a') : 'pipe';
   const proc = spawn(command, args, { cwd: PROJECT_ROOT, env: spec.env, stdio: ['ignore', out, 'pipe'] });

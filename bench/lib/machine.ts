@@ -56,3 +56,8 @@ export async function versions(temporalCli: string, db: Db): Promise<Versions> {
     pg: pkgVersion('pg'),
   };
 }
+
+/** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
+export function loadAverage(): number[] {
+  return os.loadavg().map((v) => Math.round(v * 100) / 100);
+}

@@ -50,6 +50,8 @@ export interface Stack {
   api: Child;
   worker: Child;
   workerOptions: WorkerOptions;
+  /** The environment the connector's worker and API were started with (to start more replicas). */
+  connectorEnv: NodeJS.ProcessEnv;
   floorWorker: Child;
   readFloorUrl: string;
   readFloor: Child;
@@ -307,6 +309,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       api,
       worker,
       workerOptions,
+      connectorEnv: { ...baseEnv, AZURE_MAX_CALLS_PER_SECOND: String(workerOptions.maxCallsPerSecond) },
       floorWorker,
       readFloorUrl: `http://127.0.0.1:${readFloorPort}`,
       readFloor,

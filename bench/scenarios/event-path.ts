@@ -151,10 +151,19 @@ async function countByStatus(stack: Stack, prefix: string): Promise<{ done: numb
  */
 export async function eventThroughput(
   stack: Stack,
-  o: { count: number; batchSize: number; batches: number; timeoutMs: number; prefix: string; blocked?: boolean },
+  o: {
+    count: number;
+    batchSize: number;
+    batches: number;
+    timeoutMs: number;
+    prefix: string;
+    blocked?: boolean;
+    /** API replicas to spread the batches over, in turn (default: the stack's one API). */
+    apiUrls?: string[];
+  },
 ): Promise<ThroughputResult> {
-  const http = createHttpClient(stack.apiUrl, { maxSockets: o.batches });
-  const sender = createSender(http, stack.keys.mdm, { timeoutMs: 60_000 });
+  const https = (o.apiUrls ?? [stack.apiUrl]).map((url) => createHttpClient(url, { maxSockets: o.batches }));
+  const senders = https.map((http) => createSender(http, stack.keys.mdm, { timeoutMs: 60_000 }));
   const items = Array.from({ length: o.count }, (_, i) => registrationFor(`${o.prefix}${i}`, i + 1, o.blocked));
   const chunks: BatchEventItem[][] = [];
   for (let i = 0; i < items.length; i += o.batchSize) chunks.push(items.slice(i, i + o.batchSize));
@@ -169,8 +178,8 @@ export async function eventThroughput(
     let pending = chunks;
     for (let attempt = 1; pending.length > 0; attempt++) {
       const again: BatchEventItem[] = [];
-      await eachLimited(pending, o.batches, async (chunk) => {
-        const r = await sender.send(chunk, true);
+      await eachLimited(pending, o.batches, async (chunk, i) => {
+        const r = await senders[i % senders.length]!.send(chunk, true);
         accept.push(r.ms);
         r.outcomes.forEach((out, k) => {
           if (out.status === 'accepted') return;
@@ -195,7 +204,7 @@ export async function eventThroughput(
   };
   const tracked = await trackCompletion(count, o.count, t0, o.timeoutMs, 200);
   await submitting;
-  http.close();
+  for (const http of https) http.close();
   if (rejected > 0) throw new Error(`${rejected} of ${o.count} events were not accepted (first: ${firstRejection})`);
   const r = rates(tracked.samples, o.count, t0);
   return {

@@ -1,0 +1,218 @@
+/**
+ * Every command docs/benchmarks.md documents runs from a fresh shell: a minimal environment (PATH
+ * and HOME only, as `env -i` gives; PATH reaches `temporal` the way .ci/run puts it there), at a
+ * tiny size, and exits 0 with its summary. The commands run side by side (each brings up its own
+ * stack on free ports) to keep the whole under a few minutes. `npm run simulate` runs against
+ * `npm start`, started the same way on free ports (another stack on the machine may hold the
+ * default ones). Sizes here are smoke sizes; the figures of docs/benchmarks.md come from the full ones.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../config';
+import { PROJECT_ROOT } from '../../lib/project-root';
+import { findTemporalCli, freePort } from '../../lib/temporal-cli';
+
+interface Ran {
+  code: number | null;
+  out: string;
+}
+
+const DOCS = readFileSync(path.join(PROJECT_ROOT, 'docs', 'benchmarks.md'), 'utf8');
+
+/** PATH and HOME only; `temporal` reachable as on a clean CI box. */
+function freshEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const temporal = findTemporalCli(loadConfig().temporal.cliPath);
+  if (!temporal) throw new Error('no temporal CLI: the bench commands need it (.ci/run installs it)');
+  const dirs = [path.dirname(path.resolve(temporal)), path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'];
+  return { PATH: [...new Set(dirs)].join(':'), HOME: process.env.HOME ?? os.homedir(), ...extra };
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const timer = setTimeout(() => {
+      out += `\n[killed after ${timeoutMs} ms]`;
+      process.kill(-child.pid!, 'SIGKILL');
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+const tail = (r: Ran) => r.out.split('\n').slice(-30).join('\n');
+
+/** `npm start` on free ports in a fresh environment; resolves once it printed "Ready.". */
+async function startNpmStart(dataDir: string): Promise<{ apiUrl: string; stop: () => Promise<void> }> {
+  const ports = {
+    API_PORT: await freePort(),
+    TEMPORAL_DEV_PORT: await freePort(),
+    TEMPORAL_UI_PORT: await freePort(),
+    AZURE_EMULATOR_PORT: await freePort(),
+    EMBEDDED_POSTGRES_PORT: await freePort(),
+    WORKER_METRICS_PORT: await freePort(),
+  };
+  const env = freshEnv({ DATA_DIR: dataDir, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) });
+  const child = spawn('npm', ['start'], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start not ready within 150 s:\n${out.slice(-3000)}`)), 150_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Ready.')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited (${code}):\n${out.slice(-3000)}`));
+    });
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    process.kill(-child.pid!, 'SIGTERM');
+    const kill = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(kill);
+  };
+  try {
+    await ready;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { apiUrl: `http://127.0.0.1:${ports.API_PORT}`, stop };
+}
+
+describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a tiny size', function () {
+  this.timeout(600_000);
+  const results = mkdtempSync(path.join(os.tmpdir(), 'acc-bench-commands-'));
+  const ran = new Map<string, Ran>();
+
+  before(async function () {
+    const dataDir = path.join(results, 'data');
+    const simulate = async (): Promise<Ran> => {
+      const stack = await startNpmStart(dataDir);
+      try {
+        return await run(
+          'npm',
+          ['run', 'simulate', '--', '--devices', '5', '--rate', '5', '--duration', '3', '--api', stack.apiUrl],
+          freshEnv({ DATA_DIR: dataDir }),
+          120_000,
+        );
+      } finally {
+        await stack.stop();
+      }
+    };
+    const commands: Array<[string, () => Promise<Ran>]> = [
+      ['npm run bench', () => run('npm', ['run', 'bench', '--', '--tiny', '--results-dir', results], freshEnv(), 400_000)],
+      [
+        'npx tsx bench/sweep.ts',
+        () => run('npx', ['tsx', 'bench/sweep.ts', '--devices', '10', '--results-dir', results], freshEnv(), 400_000),
+      ],
+      [
+        'npx tsx bench/read-path.ts',
+        () => run('npx', ['tsx', 'bench/read-path.ts', '--devices', '50', '--rounds', '1', '--seconds', '1'], freshEnv(), 300_000),
+      ],
+      [
+        'npx tsx bench/scale-sim.ts',
+        () =>
+          run(
+            'npx',
+            [
+              'tsx',
+              'bench/scale-sim.ts',
+              '--devices',
+              '500',
+              '--other-tenants',
+              '1',
+              '--other-devices',
+              '50',
+              '--paced-seconds',
+              '1',
+              '--results-dir',
+              results,
+            ],
+            freshEnv(),
+            300_000,
+          ),
+      ],
+      ['npx tsx bench/replay-cost.ts', () => run('npx', ['tsx', 'bench/replay-cost.ts', '1'], freshEnv(), 300_000)],
+      [
+        'npx tsx bench/replicas.ts',
+        () => run('npx', ['tsx', 'bench/replicas.ts', '--events', '20', '--results-dir', results], freshEnv(), 400_000),
+      ],
+      ['npm run simulate', simulate],
+    ];
+    await Promise.all(
+      commands.map(async ([name, fn]) => ran.set(name, await fn().catch((err: Error) => ({ code: -1, out: err.message })))),
+    );
+  });
+
+  after(() => rmSync(results, { recursive: true, force: true }));
+
+  it('documents exactly the commands this test runs', () => {
+    for (const name of ran.keys()) assert.ok(DOCS.includes(name), `docs/benchmarks.md does not show ${name}`);
+  });
+
+  it('npm run bench: every scenario, its table printed, its results file written', () => {
+    const r = ran.get('npm run bench')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /\| \*\*read path\*\*/);
+    assert.match(r.out, /wrk|node load/);
+    assert.ok(readdirSync(results).some((f) => /-tiny\.json$/.test(f)));
+  });
+
+  it('npx tsx bench/sweep.ts: the sweep, its floor and the bound of the budget (its own CA without NODE_EXTRA_CA_CERTS)', () => {
+    const r = ran.get('npx tsx bench/sweep.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /weekly rows: 10 for 10 devices/);
+    assert.match(r.out, /floor \(signal to an evicted workflow \+ one activity/);
+    assert.match(r.out, /the budget's bound/);
+  });
+
+  it('npx tsx bench/read-path.ts: ours and the floor, with the ratio', () => {
+    const r = ran.get('npx tsx bench/read-path.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /round 1 floor: \d+ req\/s/);
+    assert.match(r.out, /round 1 ours: \d+ req\/s/);
+    assert.match(r.out, /"ratios"/);
+  });
+
+  it('npx tsx bench/scale-sim.ts: the whole tenant walked, then paced', () => {
+    const r = ran.get('npx tsx bench/scale-sim.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /unpaced walk: 500 devices/);
+    assert.match(r.out, /paced: \d+ devices/);
+  });
+
+  it('npx tsx bench/replay-cost.ts: replays the recorded histories', () => {
+    const r = ran.get('npx tsx bench/replay-cost.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /ms of CPU per history event|per event/i);
+  });
+
+  it('npx tsx bench/replicas.ts: 2 workers and 2 APIs, no event lost, the budget held, no 429', () => {
+    const r = ran.get('npx tsx bench/replicas.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /20 of 20 events Successful \(0 lost\)/);
+    assert.match(r.out, /429s: 0/);
+  });
+
+  it('npm run simulate against npm start: a summary, with events accepted', () => {
+    const r = ran.get('npm run simulate')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /accepted\s+[1-9]/);
+  });
+});
