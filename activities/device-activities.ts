@@ -11,6 +11,7 @@ import { deviceErrorFor } from '../domain/failure-reasons';
 import type { AzureComplianceClient } from './azure/client';
 import { toTemporalFailure } from './azure/temporal-failure';
 import { describeUploadFailure } from './azure/upload-errors';
+import { workerMetrics } from './worker-metrics';
 
 export interface DeviceActivityDeps {
   db: Db;
@@ -52,6 +53,12 @@ export interface DeviceRecordInput {
    */
   writeSeq?: number;
   attempt?: AttemptRecord & { error: DeviceError | null };
+}
+
+/** Counts the failure on the worker's metrics (a throttled call, by tenant) and gives it back to throw. */
+function counted(tenantId: string, failure: ApplicationFailure): ApplicationFailure {
+  workerMetrics().microsoftFailure(tenantId, failure.type ?? '');
+  return failure;
 }
 
 /** How often a Microsoft activity tells Temporal it is alive (its heartbeat timeout is 10 s). */
@@ -112,7 +119,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
         ...(found ? { device: { displayName: device.displayName ?? null, operatingSystem: device.operatingSystem ?? null } } : {}),
       };
     } catch (err) {
-      throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'upload' });
+      throw counted(input.tenantId, toTemporalFailure(err, { deviceId: input.deviceId, operation: 'upload' }));
     }
   }
 
@@ -122,7 +129,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
     try {
       status = await deps.azureClientFor(input.tenantId).getUploadStatus(input.messageId);
     } catch (err) {
-      throw toTemporalFailure(err, { deviceId: input.deviceId, operation: 'status' });
+      throw counted(input.tenantId, toTemporalFailure(err, { deviceId: input.deviceId, operation: 'status' }));
     }
     if (status.status === 'Completed') {
       return { status: 'completed', completedAt: status.completedAt ?? now().toISOString() };
@@ -161,7 +168,12 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
      * write (older version) changes neither: a newer write already carried a newer outcome.
      */
     async writeDeviceRecord(input: DeviceRecordInput): Promise<{ applied: boolean }> {
-      return { applied: await writeDeviceRecord(deps.db, input.projection, input.writeSeq ?? 0, input.attempt) };
+      const applied = await writeDeviceRecord(deps.db, input.projection, input.writeSeq ?? 0, input.attempt);
+      const outcome = input.attempt?.outcome;
+      if (applied && (outcome === 'Successful' || outcome === 'Failed')) {
+        workerMetrics().reportFinished(input.projection.tenantId, outcome);
+      }
+      return { applied };
     },
   };
 }

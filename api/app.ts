@@ -106,8 +106,14 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
 }
 
 export function createApp(deps: ApiDeps): App {
-  const metrics = createApiMetrics(deps.metrics);
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
+  const metrics = createApiMetrics(deps.metrics, {
+    db: deps.db,
+    temporal: deps.temporal,
+    configuredTenants: [deps.tenantId],
+    timeoutMs: timeouts.readinessMs,
+    onError: (what, err) => deps.logger.warn({ metric: what, err: err instanceof Error ? err.message : String(err) }, 'metrics: a fact was not read'),
+  });
   const authenticate = createAuthenticator(deps.config.keys);
 
   const validationHook: RouteContext['validationHook'] = (result) => {

@@ -2,13 +2,14 @@
  * The worker process: runs device workflows and their activities on the task queue (and the activities
  * that call Microsoft on the rate-limited `<taskQueue>-microsoft` queue) until SIGINT or SIGTERM,
  * creates or updates the weekly report and tenant heartbeat Schedules at start, and exposes its own
- * Prometheus metrics (the Temporal SDK's, plus the last tenant heartbeat) on WORKER_METRICS_PORT.
+ * Prometheus metrics (the Temporal SDK's, plus its own by tenant: activities/worker-metrics.ts) on WORKER_METRICS_PORT.
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { createLogger } from '../lib/logger';
+import { workerMetrics } from '../activities/worker-metrics';
 import { ensureSchedules } from './schedules';
 import { createWorker } from './worker';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
       metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } },
     },
   });
+  workerMetrics().startAtZero([config.azure.tenantId]);
   const db = createDb(config.databaseUrl);
   await migrateToLatest(db);
   const connection = await NativeConnection.connect({ address: config.temporal.address });

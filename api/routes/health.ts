@@ -3,8 +3,7 @@
  * (Postgres and Temporal answer within the readiness timeout) and /metrics (Prometheus).
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { pingDb } from '../../db';
-import { withTimeout } from '../dependencies';
+import { checkDependencies } from '../dependencies';
 import { jsonResponse, type App, type RouteContext } from '../context';
 import { HealthSchema, ReadinessSchema } from '../schemas';
 
@@ -37,21 +36,9 @@ export function registerHealthRoutes(app: App, ctx: RouteContext): void {
       },
     }),
     async (c) => {
-      const check = async (name: string, fn: () => Promise<unknown>): Promise<'ok' | 'failed'> => {
-        try {
-          await withTimeout(fn(), timeouts.readinessMs);
-          return 'ok';
-        } catch (err) {
-          c.get('log').warn({ dependency: name, err: err instanceof Error ? err.message : String(err) }, 'readiness check failed');
-          return 'failed';
-        }
-      };
-      const [postgres, temporal] = await Promise.all([
-        check('postgres', () => pingDb(deps.db)),
-        check('temporal', () =>
-          deps.temporal.withDeadline(Date.now() + timeouts.readinessMs, () => deps.temporal.workflowService.getSystemInfo({})),
-        ),
-      ]);
+      const { postgres, temporal } = await checkDependencies(deps, timeouts.readinessMs, (dependency, err) =>
+        c.get('log').warn({ dependency, err: err instanceof Error ? err.message : String(err) }, 'readiness check failed'),
+      );
       const ready = postgres === 'ok' && temporal === 'ok';
       const body = { status: ready ? ('ready' as const) : ('unavailable' as const), checks: { postgres, temporal } };
       return ready ? c.json(body, 200) : c.json(body, 503);
@@ -69,6 +56,7 @@ export function registerHealthRoutes(app: App, ctx: RouteContext): void {
     responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } } },
   });
   app.get('/metrics', async (c) => {
+    metrics.beginScrape();
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'Content-Type': metrics.registry.contentType });
   });
