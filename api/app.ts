@@ -111,6 +111,7 @@ export function createApp(deps: ApiDeps): App {
     db: deps.db,
     temporal: deps.temporal,
     configuredTenants: [deps.tenantId],
+    temporalQueue: deps.config.temporal,
     timeoutMs: timeouts.readinessMs,
     onError: (what, err) => deps.logger.warn({ metric: what, err: err instanceof Error ? err.message : String(err) }, 'metrics: a fact was not read'),
   });

@@ -15,14 +15,17 @@ import {
   type TenantSettingsFact,
   type TenantStateFact,
 } from '../db/fleet-facts';
-import { checkDependencies, withTimeout } from './dependencies';
 import type { Client } from '@temporalio/client';
+import { checkDependencies, withTimeout } from './dependencies';
+import { describeMicrosoftBacklog } from './microsoft-queue';
 
 export interface FleetMetricsDeps {
   db: Db;
   temporal: Client;
   /** The tenants this process serves (always labelled, even before the tenants table lists them). */
   configuredTenants: readonly string[];
+  /** Where the worker's task queue is (its Microsoft queue's backlog is reported). */
+  temporalQueue: { namespace: string; taskQueue: string };
   timeoutMs: number;
   onError: (what: string, err: unknown) => void;
 }
@@ -113,6 +116,26 @@ export function registerFleetMetrics(registry: Registry, deps: FleetMetricsDeps)
         for (const tenant of tenants) this.inc({ tenant }, counts.get(tenant) ?? 0);
       } catch (err) {
         deps.onError('acc_drift_found_total', err);
+      }
+    },
+  });
+
+  new Gauge({
+    name: 'acc_microsoft_queue_oldest_task_age_seconds',
+    help:
+      'How long the oldest activity waiting on the Microsoft task queue (reports and heartbeats of every tenant, ' +
+      'held back by the Microsoft budget or by no worker polling) has waited, as the Temporal server counts it; 0 when none waits',
+    labelNames: ['task_queue'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        const b = await describeMicrosoftBacklog(deps.temporal, deps.temporalQueue, (fn) =>
+          bounded(deps.temporal.withDeadline(Date.now() + deps.timeoutMs, fn)),
+        );
+        this.set({ task_queue: b.taskQueue }, b.oldestAgeSeconds);
+      } catch (err) {
+        deps.onError('acc_microsoft_queue_oldest_task_age_seconds', err);
       }
     },
   });
