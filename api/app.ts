@@ -113,7 +113,8 @@ export function createApp(deps: ApiDeps): App {
     configuredTenants: [deps.tenantId],
     temporalQueue: deps.config.temporal,
     timeoutMs: timeouts.readinessMs,
-    onError: (what, err) => deps.logger.warn({ metric: what, err: err instanceof Error ? err.message : String(err) }, 'metrics: a fact was not read'),
+    onError: (what, err) =>
+      deps.logger.warn({ metric: what, err: err instanceof Error ? err.message : String(err) }, 'metrics: a fact was not read'),
   });
   const authenticate = createAuthenticator(deps.config.keys);
 

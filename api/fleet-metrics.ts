@@ -86,15 +86,17 @@ export function registerFleetMetrics(registry: Registry, deps: FleetMetricsDeps)
     'When the tenant heartbeat last ended, accepted by Microsoft or not (Unix seconds)',
     async (f) => (await f.settings).flatMap((s) => (s.lastHeartbeatAt === null ? [] : [[s.tenantId, seconds(s.lastHeartbeatAt)]])),
   );
-  tenantGauge('acc_tenant_heartbeat_ok', 'Whether Microsoft accepted the last tenant heartbeat (1) or it failed after its retries (0)', async (f) =>
-    (await f.settings).flatMap((s) => (s.lastHeartbeatOk === null ? [] : [[s.tenantId, s.lastHeartbeatOk ? 1 : 0]])),
+  tenantGauge(
+    'acc_tenant_heartbeat_ok',
+    'Whether Microsoft accepted the last tenant heartbeat (1) or it failed after its retries (0)',
+    async (f) => (await f.settings).flatMap((s) => (s.lastHeartbeatOk === null ? [] : [[s.tenantId, s.lastHeartbeatOk ? 1 : 0]])),
   );
   tenantGauge('acc_tenant_consent_revoked', "Whether the tenant's admin consent was revoked (1) or not (0)", async (f) =>
     (await f.states).map((s) => [s.tenantId, s.consentRevoked ? 1 : 0]),
   );
   tenantGauge(
     'acc_tenant_token_ok',
-    "Whether the last access token request for the tenant succeeded (1) or failed (0); no sample before the first one",
+    'Whether the last access token request for the tenant succeeded (1) or failed (0); no sample before the first one',
     async (f) => (await f.states).flatMap((s) => (s.tokenOk === null ? [] : [[s.tenantId, s.tokenOk ? 1 : 0]])),
   );
   tenantGauge(

@@ -65,7 +65,10 @@ async function main(): Promise<void> {
     await db.raw('analyze');
     const seedMs = Date.now() - seedStart;
 
-    const temporal = { withDeadline: <R>(_d: number, fn: () => Promise<R>) => fn(), workflowService: { getSystemInfo: async () => ({}), describeTaskQueue: async () => ({ stats: {} }) } };
+    const temporal = {
+      withDeadline: <R>(_d: number, fn: () => Promise<R>) => fn(),
+      workflowService: { getSystemInfo: async () => ({}), describeTaskQueue: async () => ({ stats: {} }) },
+    };
     const app = createApp({
       config: loadConfig({ MDM_API_KEY: 'x'.repeat(16), ADMIN_API_KEY: 'y'.repeat(16) }),
       tenantId,

@@ -6,7 +6,7 @@
  * server and Azure emulator — with a `tenant` label holding only known tenants.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -39,9 +39,7 @@ function rules(): Rule[] {
 function promtool(...args: string[]): string {
   const found = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
   if (found.error || found.status !== 0) {
-    throw new Error(
-      'promtool is not installed: apt-get install -y --no-install-recommends prometheus (Debian), as .ci/run does',
-    );
+    throw new Error('promtool is not installed: apt-get install -y --no-install-recommends prometheus (Debian), as .ci/run does');
   }
   const run = spawnSync('promtool', args, { cwd: OPS, encoding: 'utf8' });
   assert.equal(run.status, 0, `promtool ${args.join(' ')} failed:\n${run.stdout}\n${run.stderr}`);
@@ -110,7 +108,15 @@ describe('ops: Prometheus alert rules', function () {
 
   it('gives every alert a runbook section of docs/runbook.md that exists', () => {
     const runbook = readFileSync(path.join(PROJECT_ROOT, 'docs', 'runbook.md'), 'utf8');
-    const anchors = new Set([...runbook.matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+    const anchors = new Set(
+      [...runbook.matchAll(/^#{2,3} (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
     for (const rule of rules()) {
       const link = rule.annotations?.runbook ?? '';
       const m = /^docs\/runbook\.md#(.+)$/.exec(link);
@@ -141,7 +147,9 @@ describe('ops: every metric the alert rules use is served by the running stack',
 
   before(async () => {
     const { emulator, db } = env();
-    await emulator.control.seed({ tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }] });
+    await emulator.control.seed({
+      tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }],
+    });
     tmpDir = mkdtempSync(path.join(os.tmpdir(), 'acc-alerting-'));
     const base = connectorEnv({
       databaseUrl: env().databaseUrl,
@@ -174,7 +182,10 @@ describe('ops: every metric the alert rules use is served by the running stack',
     await waitForApi(api, apiUrl, 60_000);
 
     // A report Microsoft has not finished processing, and a drift report: rows as the workflow writes them.
-    await seedDevice(db, tenant.tenantId, 'alerting-device-1', { complianceStatus: 'In-progress', lastAttemptAt: new Date(Date.now() - 60_000).toISOString() });
+    await seedDevice(db, tenant.tenantId, 'alerting-device-1', {
+      complianceStatus: 'In-progress',
+      lastAttemptAt: new Date(Date.now() - 60_000).toISOString(),
+    });
     await upsertReportAttempt(db, {
       tenantId: tenant.tenantId,
       deviceId: 'alerting-device-1',
@@ -198,7 +209,10 @@ describe('ops: every metric the alert rules use is served by the running stack',
   });
 
   after(async () => {
-    for (const id of faults) await env().emulator.control.removeFault(id).catch(() => undefined);
+    for (const id of faults)
+      await env()
+        .emulator.control.removeFault(id)
+        .catch(() => undefined);
     await api?.stop();
     await worker?.stop();
     if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
@@ -245,7 +259,11 @@ describe('ops: every metric the alert rules use is served by the running stack',
     const apiMetrics = await scrape(`${apiUrl}/metrics`);
     const served = new Map([...apiMetrics, ...workerMetrics]);
     const apiText = await (await fetch(`${apiUrl}/metrics`)).text();
-    assert.match(apiText, new RegExp(`^acc_tenant_heartbeat_ok\\{tenant="${tenant.tenantId}"\\} 1$`, 'm'), 'the API reads the heartbeat the worker recorded');
+    assert.match(
+      apiText,
+      new RegExp(`^acc_tenant_heartbeat_ok\\{tenant="${tenant.tenantId}"\\} 1$`, 'm'),
+      'the API reads the heartbeat the worker recorded',
+    );
     assert.match(apiText, /^acc_dependency_up\{dependency="postgres"\} 1$/m);
     assert.match(apiText, /^acc_dependency_up\{dependency="temporal"\} 1$/m);
     assert.match(apiText, new RegExp(`^acc_drift_found_total\\{tenant="${tenant.tenantId}"\\} 1$`, 'm'));
@@ -258,7 +276,10 @@ describe('ops: every metric the alert rules use is served by the running stack',
       assert.ok(found && found.length > 0, `${name} (used by a rule) has samples in /metrics of the API or the worker`);
       if (name === 'acc_microsoft_queue_oldest_task_age_seconds') {
         // The queue every tenant shares: labelled by queue, not by tenant.
-        assert.ok(found.some((l) => l.task_queue === `${taskQueue}-microsoft`), `${name}: ${JSON.stringify(found)}`);
+        assert.ok(
+          found.some((l) => l.task_queue === `${taskQueue}-microsoft`),
+          `${name}: ${JSON.stringify(found)}`,
+        );
       } else if (name !== 'acc_dependency_up') {
         assert.ok(
           found.some((l) => l.tenant === tenant.tenantId),
