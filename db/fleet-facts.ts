@@ -5,20 +5,10 @@
  */
 import type { Db } from './index';
 
-/** `null` while the tenants table does not exist (before its migration): no tenant rows, no series from it. */
-async function tenantsTableExists(db: Db): Promise<boolean> {
-  const { rows } = await db.raw<{ rows: Array<{ t: string | null }> }>("select to_regclass('public.tenants')::text as t");
-  return rows[0]?.t != null;
-}
-
-/** The configured tenants, and every row of the tenants table when there is one. */
+/** The configured tenants and every row of the tenants table. */
 export async function knownTenantIds(db: Db, configured: readonly string[]): Promise<string[]> {
-  const ids = new Set(configured);
-  if (await tenantsTableExists(db)) {
-    const rows = await db('tenants').select<Array<{ tenant_id: string }>>('tenant_id');
-    for (const r of rows) ids.add(r.tenant_id);
-  }
-  return [...ids].sort();
+  const rows = await db('tenants').select<Array<{ tenant_id: string }>>('tenant_id');
+  return [...new Set([...configured, ...rows.map((r) => r.tenant_id)])].sort();
 }
 
 export interface TenantSettingsFact {
@@ -49,9 +39,8 @@ export interface TenantStateFact {
   tokenOk: boolean | null;
 }
 
-/** Consent and token state from the tenants table; none while it does not exist. */
+/** Consent and token state from the tenants table. */
 export async function tenantStateFacts(db: Db, tenants: readonly string[]): Promise<TenantStateFact[]> {
-  if (!(await tenantsTableExists(db))) return [];
   const rows = await db('tenants').whereIn('tenant_id', tenants).select('tenant_id', 'state', 'token_ok');
   return rows.map((r: { tenant_id: string; state: string; token_ok: boolean | null }) => ({
     tenantId: r.tenant_id,

@@ -3,6 +3,7 @@ import * as initial from './001_initial';
 import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
 import * as auditLog from './003_audit_log';
 import * as deviceWriteSeq from './004_device_write_seq';
+import * as tenants from './005_tenants';
 import * as driftAttemptsIndex from './008_drift_attempts_index';
 
 /**
@@ -14,6 +15,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '002_fleet_sweep_checkpoint': fleetSweepCheckpoint,
   '003_audit_log': auditLog,
   '004_device_write_seq': deviceWriteSeq,
+  '005_tenants': tenants,
   '008_drift_attempts_index': driftAttemptsIndex,
 };
 

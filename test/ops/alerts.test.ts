@@ -137,6 +137,7 @@ describe('ops: every metric the alert rules use is served by the running stack',
   this.timeout(240_000);
   const env = () => testEnv();
   const tenant = { tenantId: randomUUID(), clientId: randomUUID(), clientSecret: `secret-${randomUUID()}` };
+  const revokedTenant = randomUUID();
   const taskQueue = uniqueName('alerting');
   let tmpDir: string;
   let api: Child | undefined;
@@ -198,12 +199,11 @@ describe('ops: every metric the alert rules use is served by the running stack',
       error: null,
       completedAt: new Date().toISOString(),
     });
-    // The tenants table (its migration is on another branch until merged: then this only adds the row).
-    await db.raw(
-      `create table if not exists tenants (tenant_id text primary key, display_name text, state text not null,
-         created_at timestamptz not null default now(), token_ok boolean, token_checked_at timestamptz, token_error text)`,
-    );
-    await db('tenants').insert({ tenant_id: tenant.tenantId, display_name: 'Alerting test', state: 'active', token_ok: true });
+    // The tenant as the tenants table knows it, and another one whose consent was revoked and whose token failed.
+    await db('tenants').insert([
+      { tenant_id: tenant.tenantId, display_name: 'Alerting test', state: 'active', token_ok: true },
+      { tenant_id: revokedTenant, display_name: 'Alerting test, revoked', state: 'consent-revoked', token_ok: false },
+    ]);
     // A tenant nobody configured: its rows must not become a label value.
     await recordHeartbeat(db, `unknown-${randomUUID()}`, new Date().toISOString(), { ok: false });
   });
@@ -215,6 +215,7 @@ describe('ops: every metric the alert rules use is served by the running stack',
         .catch(() => undefined);
     await api?.stop();
     await worker?.stop();
+    await env().db('tenants').whereIn('tenant_id', [tenant.tenantId, revokedTenant]).delete();
     if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
   });
 
@@ -266,6 +267,10 @@ describe('ops: every metric the alert rules use is served by the running stack',
     );
     assert.match(apiText, /^acc_dependency_up\{dependency="postgres"\} 1$/m);
     assert.match(apiText, /^acc_dependency_up\{dependency="temporal"\} 1$/m);
+    assert.match(apiText, new RegExp(`^acc_tenant_consent_revoked\\{tenant="${tenant.tenantId}"\\} 0$`, 'm'));
+    assert.match(apiText, new RegExp(`^acc_tenant_consent_revoked\\{tenant="${revokedTenant}"\\} 1$`, 'm'));
+    assert.match(apiText, new RegExp(`^acc_tenant_token_ok\\{tenant="${tenant.tenantId}"\\} 1$`, 'm'));
+    assert.match(apiText, new RegExp(`^acc_tenant_token_ok\\{tenant="${revokedTenant}"\\} 0$`, 'm'));
     assert.match(apiText, new RegExp(`^acc_drift_found_total\\{tenant="${tenant.tenantId}"\\} 1$`, 'm'));
 
     const used = new Set(rules().flatMap((r) => metricNamesOf(r.expr)));
