@@ -84,6 +84,12 @@ const envSchema = z
   .object({
     API_PORT: port(8080),
     WORKER_METRICS_PORT: port(9464),
+    // Where the worker's metrics listen: loopback by default; 0.0.0.0 when Prometheus scrapes from another host or container.
+    WORKER_METRICS_HOST: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9.-]+$/, 'must be an IPv4 address or a host name, e.g. 0.0.0.0')
+      .default('127.0.0.1'),
     MDM_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
     ADMIN_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
     DATABASE_URL: optionalString.pipe(
@@ -168,6 +174,7 @@ export const PROCESS_VARIABLES = {
     required: ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'],
     optional: [
       'WORKER_METRICS_PORT',
+      'WORKER_METRICS_HOST',
       'WORKER_MAX_CACHED_WORKFLOWS',
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_TASK_QUEUE',
@@ -217,6 +224,7 @@ export interface AzureCredentials {
 export interface Config {
   apiPort: number;
   workerMetricsPort: number;
+  workerMetricsHost: string;
   keys: { mdm?: string; admin?: string };
   databaseUrl?: string;
   temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
@@ -285,6 +293,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   return Object.freeze({
     apiPort: env.API_PORT,
     workerMetricsPort: env.WORKER_METRICS_PORT,
+    workerMetricsHost: env.WORKER_METRICS_HOST,
     keys: Object.freeze({ mdm: env.MDM_API_KEY, admin: env.ADMIN_API_KEY }),
     databaseUrl: env.DATABASE_URL,
     temporal: Object.freeze({

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   Runtime.install({
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } },
+      metrics: { prometheus: { bindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` } },
     },
   });
   workerMetrics().startAtZero([config.azure.tenantId]);
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       schedules,
       weeklyReportCron: config.weeklyReportCron,
       heartbeatCron: config.heartbeatCron,
-      metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`,
+      metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`,
       workflowBundle: bundle ? { path: bundle.codePath, built: bundle.built } : null,
     },
     'worker started',
