@@ -12,6 +12,7 @@ import type { AzureComplianceClient } from './azure/client';
 import { toTemporalFailure } from './azure/temporal-failure';
 import { describeUploadFailure } from './azure/upload-errors';
 import { callMicrosoftFor, consentRevokedError, type TenantHealth } from './tenant-health';
+import { workerMetrics } from './worker-metrics';
 
 export interface DeviceActivityDeps {
   db: Db;
@@ -167,7 +168,12 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
      * write (older version) changes neither: a newer write already carried a newer outcome.
      */
     async writeDeviceRecord(input: DeviceRecordInput): Promise<{ applied: boolean }> {
-      return { applied: await writeDeviceRecord(deps.db, input.projection, input.writeSeq ?? 0, input.attempt) };
+      const applied = await writeDeviceRecord(deps.db, input.projection, input.writeSeq ?? 0, input.attempt);
+      const outcome = input.attempt?.outcome;
+      if (applied && (outcome === 'Successful' || outcome === 'Failed')) {
+        workerMetrics().reportFinished(input.projection.tenantId, outcome);
+      }
+      return { applied };
     },
   };
 }

@@ -24,6 +24,7 @@ import { TRIGGER_BY_KIND, resyncOperationId, type FleetFilter, type FleetKind, t
 import { reportSignal, deviceWorkflowId, type ForcedReportTrigger, type ReportRequest } from '../workflows/messages';
 import type { AzureComplianceClient } from './azure/client';
 import { callMicrosoftFor, type TenantHealth } from './tenant-health';
+import { workerMetrics } from './worker-metrics';
 import { startSweep } from '../workers/fleet-client';
 
 export interface FleetActivityDeps {
@@ -249,10 +250,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
         deps.azureClientFor(input.tenantId).sendHeartbeat(),
       );
       await recordHeartbeat(db, input.tenantId, result.at, { ok: true, resyncTimestamp: result.resyncTimestamp });
-      const meter = Context.current().metricMeter;
-      meter
-        .createGauge('azure_tenant_heartbeat_last_success_timestamp_seconds', 'float', 's', 'Time of the last heartbeat Microsoft accepted')
-        .set(Date.parse(result.at) / 1000, { tenant_id: input.tenantId });
+      workerMetrics().heartbeatAccepted(input.tenantId, result.at);
       return { sent: true, at: result.at, resyncTimestamp: result.resyncTimestamp };
     },
 

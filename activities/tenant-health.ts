@@ -15,6 +15,7 @@
  */
 import { AzureApiError } from './azure/errors';
 import { toTemporalFailure } from './azure/temporal-failure';
+import { workerMetrics } from './worker-metrics';
 import type { Db } from '../db';
 import { recordTokenOk } from '../db/tenant-lifecycle';
 import { countConsentFailure, getTenant, recordThrottled, recordTokenHealth, setTenantState } from '../db/tenants';
@@ -129,6 +130,8 @@ export async function callMicrosoftFor<T>(
     return result;
   } catch (err) {
     await health?.failed(tenantId, err);
-    throw toTemporalFailure(err, context);
+    const failure = toTemporalFailure(err, context);
+    workerMetrics().microsoftFailure(tenantId, failure.type ?? '');
+    throw failure;
   }
 }

@@ -108,7 +108,6 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
 }
 
 export function createApp(deps: ApiDeps): App {
-  const metrics = createApiMetrics(deps.metrics);
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
   const guard = createGuards(deps.temporal, timeouts);
   const keys = createKeyResolver({
@@ -116,6 +115,15 @@ export function createApp(deps: ApiDeps): App {
     envTenantId: deps.tenantId,
     findKey: (digestHex) => guard.db(() => findTenantKey(deps.db, digestHex)),
     findTenant: async (tenantId) => (await guard.db(() => getTenant(deps.db, tenantId)))?.state ?? null,
+  });
+  const metrics = createApiMetrics(deps.metrics, {
+    db: deps.db,
+    temporal: deps.temporal,
+    configuredTenants: [deps.tenantId],
+    temporalQueue: deps.config.temporal,
+    timeoutMs: timeouts.readinessMs,
+    onError: (what, err) =>
+      deps.logger.warn({ metric: what, err: err instanceof Error ? err.message : String(err) }, 'metrics: a fact was not read'),
   });
 
   const validationHook: RouteContext['validationHook'] = (result) => {

@@ -5,6 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError } from '@temporalio/client';
+import { pingDb, type Db } from '../db';
 import { ProblemError, RETRY_AFTER_SECONDS, problem } from './problems';
 
 export type Dependency = 'postgres' | 'temporal';
@@ -189,4 +190,31 @@ function reason(err: unknown): string {
     if (typeof code === 'string' && code !== '') return code;
   }
   return err instanceof Error ? err.name : 'error';
+}
+
+export type CheckResult = 'ok' | 'failed';
+
+/**
+ * One round of the readiness checks (what /readyz answers and /metrics reports as acc_dependency_up):
+ * Postgres answers `select 1` and Temporal its system info, each within `timeoutMs`.
+ */
+export async function checkDependencies(
+  deps: { db: Db; temporal: Client },
+  timeoutMs: number,
+  onFailure: (dependency: Dependency, err: unknown) => void,
+): Promise<Record<Dependency, CheckResult>> {
+  const check = async (name: Dependency, fn: () => Promise<unknown>): Promise<CheckResult> => {
+    try {
+      await withTimeout(fn(), timeoutMs);
+      return 'ok';
+    } catch (err) {
+      onFailure(name, err);
+      return 'failed';
+    }
+  };
+  const [postgres, temporal] = await Promise.all([
+    check('postgres', () => pingDb(deps.db)),
+    check('temporal', () => temporalDeadline(deps.temporal, Date.now() + timeoutMs, () => deps.temporal.workflowService.getSystemInfo({}))),
+  ]);
+  return { postgres, temporal };
 }

@@ -1,10 +1,11 @@
 /**
  * Prometheus metrics of the API (docs/http-contract.md, /metrics): request counts and latency by route pattern (never the
- * raw path, so device ids do not explode the label set), MDM events by type and result, and the
- * default Node process metrics.
+ * raw path, so device ids do not explode the label set), MDM events by type and result, the
+ * default Node process metrics, and the tenant gauges read from Postgres at scrape time (api/fleet-metrics.ts).
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { EVENT_TYPES } from '../domain/constants';
+import { registerFleetMetrics, type FleetMetricsDeps } from './fleet-metrics';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -13,9 +14,11 @@ export interface ApiMetrics {
   mdmEvents: Counter<'type' | 'result'>;
   /** `type` label of an event: one of the four types, else `unknown` (bounded cardinality). */
   eventType(value: unknown): string;
+  /** Call before each scrape (the tenant gauges read fresh facts). */
+  beginScrape(): void;
 }
 
-export function createApiMetrics(registry: Registry = new Registry()): ApiMetrics {
+export function createApiMetrics(registry: Registry = new Registry(), fleet?: FleetMetricsDeps): ApiMetrics {
   collectDefaultMetrics({ register: registry });
   const httpRequests = new Counter({
     name: 'http_requests_total',
@@ -40,8 +43,10 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
     mdmEvents.inc({ type, result: 'accepted' }, 0);
     mdmEvents.inc({ type, result: 'rejected' }, 0);
   }
+  const fleetMetrics = fleet ? registerFleetMetrics(registry, fleet) : undefined;
   return {
     registry,
+    beginScrape: () => fleetMetrics?.beginScrape(),
     httpRequests,
     httpDuration,
     mdmEvents,

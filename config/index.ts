@@ -83,6 +83,12 @@ const envSchema = z
   .object({
     API_PORT: port(8080),
     WORKER_METRICS_PORT: port(9464),
+    // Where the worker's metrics listen: loopback by default; 0.0.0.0 when Prometheus scrapes from another host or container.
+    WORKER_METRICS_HOST: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9.-]+$/, 'must be an IPv4 address or a host name, e.g. 0.0.0.0')
+      .default('127.0.0.1'),
     MDM_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
     ADMIN_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
     // The partner's own staff: manages tenants, acts as any tenant's admin (unset: no operator role).
@@ -177,6 +183,7 @@ export const PROCESS_VARIABLES = {
     required: ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'],
     optional: [
       'WORKER_METRICS_PORT',
+      'WORKER_METRICS_HOST',
       'WORKER_MAX_CACHED_WORKFLOWS',
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_TASK_QUEUE',
@@ -235,6 +242,7 @@ export interface Config {
   apiPort: number;
   workerMetricsPort: number;
   /** Bearer keys of the single tenant's MDM and admin, and of the operator (the partner's staff). */
+  workerMetricsHost: string;
   keys: { mdm?: string; admin?: string; operator?: string };
   /** API_PUBLIC_URL: the API's origin as customers' browsers reach it; unset: the origin of the request. */
   apiPublicUrl?: string;
@@ -305,6 +313,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   return Object.freeze({
     apiPort: env.API_PORT,
     workerMetricsPort: env.WORKER_METRICS_PORT,
+    workerMetricsHost: env.WORKER_METRICS_HOST,
     keys: Object.freeze({ mdm: env.MDM_API_KEY, admin: env.ADMIN_API_KEY, operator: env.OPERATOR_API_KEY }),
     apiPublicUrl: env.API_PUBLIC_URL,
     databaseUrl: env.DATABASE_URL,

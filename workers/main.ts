@@ -2,7 +2,7 @@
  * The worker process: runs device workflows and their activities on the task queue (and the activities
  * that call Microsoft on the rate-limited `<taskQueue>-microsoft` queue) until SIGINT or SIGTERM,
  * creates or updates the weekly report and tenant heartbeat Schedules of every active tenant at start, and exposes its own
- * Prometheus metrics (the Temporal SDK's, plus the last tenant heartbeat) on WORKER_METRICS_PORT.
+ * Prometheus metrics (the Temporal SDK's, plus its own by tenant: activities/worker-metrics.ts) on WORKER_METRICS_PORT.
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
@@ -10,6 +10,7 @@ import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
 import { SINGLE_TENANT_DISPLAY_NAME, ensureActiveTenant } from '../db/tenants';
 import { createLogger } from '../lib/logger';
+import { workerMetrics } from '../activities/worker-metrics';
 import { ensureSchedules, ensureSchedulesOfActiveTenants } from './schedules';
 import { createWorker } from './worker';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
@@ -20,9 +21,10 @@ async function main(): Promise<void> {
   Runtime.install({
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } },
+      metrics: { prometheus: { bindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` } },
     },
   });
+  workerMetrics().startAtZero([config.azure.tenantId]);
   const db = createDb(config.databaseUrl);
   await migrateToLatest(db);
   // Single-tenant mode: the configured tenant is in the registry, active (idempotent; the API does it too).
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
       tenantsWithSchedules,
       weeklyReportCron: config.weeklyReportCron,
       heartbeatCron: config.heartbeatCron,
-      metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`,
+      metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`,
       workflowBundle: bundle ? { path: bundle.codePath, built: bundle.built } : null,
     },
     'worker started',

@@ -5,11 +5,8 @@
  */
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { WEEKLY_REPORT_SCHEDULE_ID } from '../../workers/schedules';
-import { microsoftTaskQueueOf } from '../../workflows/fleet-messages';
+import { describeMicrosoftBacklog } from '../microsoft-queue';
 import type { RouteContext } from '../context';
-
-/** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY */
-const ACTIVITY_TASK_QUEUE = 2;
 
 export type Answer<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -24,17 +21,9 @@ async function attempt<T>(fn: () => Promise<T>): Promise<Answer<T>> {
 /** Report activities waiting on `<task queue>-microsoft` (approximate, as the server counts them). */
 export function microsoftBacklog(ctx: RouteContext): Promise<Answer<{ taskQueue: string; backlog: number }>> {
   const { temporal, config } = ctx.deps;
-  const taskQueue = microsoftTaskQueueOf(config.temporal.taskQueue);
   return attempt(async () => {
-    const res = await ctx.guard.temporal(() =>
-      temporal.workflowService.describeTaskQueue({
-        namespace: config.temporal.namespace,
-        taskQueue: { name: taskQueue },
-        taskQueueType: ACTIVITY_TASK_QUEUE,
-        reportStats: true,
-      }),
-    );
-    return { taskQueue, backlog: Number(res.stats?.approximateBacklogCount ?? 0) };
+    const { taskQueue, backlog } = await describeMicrosoftBacklog(temporal, config.temporal, (fn) => ctx.guard.temporal(fn));
+    return { taskQueue, backlog };
   });
 }
 

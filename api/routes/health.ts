@@ -3,8 +3,7 @@
  * (Postgres and Temporal answer within the readiness timeout) and /metrics (Prometheus).
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { pingDb } from '../../db';
-import { temporalDeadline, withTimeout } from '../dependencies';
+import { checkDependencies } from '../dependencies';
 import { jsonResponse, type App, type RouteContext } from '../context';
 import { HealthSchema, ReadinessSchema } from '../schemas';
 
@@ -37,21 +36,9 @@ export function registerHealthRoutes(app: App, ctx: RouteContext): void {
       },
     }),
     async (c) => {
-      const check = async (name: string, fn: () => Promise<unknown>): Promise<'ok' | 'failed'> => {
-        try {
-          await withTimeout(fn(), timeouts.readinessMs);
-          return 'ok';
-        } catch (err) {
-          c.get('log').warn({ dependency: name, err: err instanceof Error ? err.message : String(err) }, 'readiness check failed');
-          return 'failed';
-        }
-      };
-      const [postgres, temporal] = await Promise.all([
-        check('postgres', () => pingDb(deps.db)),
-        check('temporal', () =>
-          temporalDeadline(deps.temporal, Date.now() + timeouts.readinessMs, () => deps.temporal.workflowService.getSystemInfo({})),
-        ),
-      ]);
+      const { postgres, temporal } = await checkDependencies(deps, timeouts.readinessMs, (dependency, err) =>
+        c.get('log').warn({ dependency, err: err instanceof Error ? err.message : String(err) }, 'readiness check failed'),
+      );
       const ready = postgres === 'ok' && temporal === 'ok';
       const body = { status: ready ? ('ready' as const) : ('unavailable' as const), checks: { postgres, temporal } };
       return ready ? c.json(body, 200) : c.json(body, 503);
@@ -65,10 +52,12 @@ export function registerHealthRoutes(app: App, ctx: RouteContext): void {
     summary: 'Prometheus metrics',
     description:
       'http_requests_total{route,method,status}, http_request_duration_seconds{route,method,status}, ' +
-      'mdm_events_total{type,result} and the default Node.js process metrics.',
+      'mdm_events_total{type,result}, the default Node.js process metrics, and tenant facts read from Postgres at ' +
+      'scrape time (acc_tenant_*, acc_oldest_in_progress_report_timestamp_seconds, acc_drift_found_total, acc_dependency_up) and the Microsoft queue backlog age from Temporal.',
     responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } } },
   });
   app.get('/metrics', async (c) => {
+    metrics.beginScrape();
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'Content-Type': metrics.registry.contentType });
   });

@@ -7,7 +7,7 @@ import { serve } from '@hono/node-server';
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import pg from 'pg';
-import { createAuthenticator, requireRole } from '../../api/auth';
+import { createKeyResolver, requireRole } from '../../api/auth';
 import { createGuards, DEFAULT_TIMEOUTS } from '../../api/dependencies';
 import { createApiMetrics } from '../../api/metrics';
 import { toDeviceDetails } from '../../api/routes/devices';
@@ -23,7 +23,16 @@ const db = createDb(databaseUrl!, { max: 10 });
 const guard = createGuards({} as never, DEFAULT_TIMEOUTS);
 const logger = createLogger('info', { service: 'api' });
 const metrics = createApiMetrics();
-const auth = requireRole(createAuthenticator({ admin: 'k'.repeat(43), mdm: 'm'.repeat(43) }), 'admin');
+// The configured keys only: a tenant's own key would be looked up in Postgres (and then remembered).
+const auth = requireRole(
+  createKeyResolver({
+    keys: { admin: 'k'.repeat(43), mdm: 'm'.repeat(43) },
+    envTenantId: tenantId!,
+    findKey: async () => null,
+    findTenant: async () => 'active',
+  }),
+  'admin',
+);
 
 const query = async (id: string) => {
   const run = () =>

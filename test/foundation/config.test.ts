@@ -34,6 +34,7 @@ describe('configuration', () => {
   it("has the contract's defaults", () => {
     const c = loadConfig({});
     assert.equal(c.apiPort, 8080);
+    assert.equal(c.workerMetricsHost, '127.0.0.1', 'the worker metrics listen on loopback');
     assert.deepEqual({ ...c.keys }, { mdm: undefined, admin: undefined, operator: undefined });
     assert.equal(c.databaseUrl, undefined, 'embedded Postgres');
     assert.deepEqual({ ...c.temporal }, { address: undefined, namespace: 'default', taskQueue: 'azure-compliance', cliPath: undefined });
@@ -98,8 +99,10 @@ describe('configuration', () => {
       TEMPORAL_DEV_PORT: '17233',
       TEMPORAL_UI_PORT: '18233',
       EMBEDDED_POSTGRES_PORT: '15433',
+      WORKER_METRICS_HOST: '0.0.0.0',
     });
     assert.equal(c.apiPort, 9090);
+    assert.equal(c.workerMetricsHost, '0.0.0.0');
     assert.equal(c.temporal.address, 'temporal.example:7233');
     assert.equal(c.azure?.authorityHost, 'https://login.example', 'trailing slash dropped');
     assert.equal(c.azure?.graphBaseUrl, 'https://graph.example');
@@ -111,6 +114,7 @@ describe('configuration', () => {
     ['API_PORT', { API_PORT: 'eighty' }, /API_PORT .*"eighty"/],
     ['API_PORT', { API_PORT: '70000' }, /API_PORT/],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    ['WORKER_METRICS_HOST', { WORKER_METRICS_HOST: 'http://0.0.0.0' }, /WORKER_METRICS_HOST must be an IPv4 address or a host name/],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres:\/\/ connection string/],
     ['TEMPORAL_ADDRESS', { TEMPORAL_ADDRESS: 'localhost' }, /TEMPORAL_ADDRESS must be host:port/],
     ['AZURE_AUTHORITY_HOST', { AZURE_AUTHORITY_HOST: 'http://login.example' }, /AZURE_AUTHORITY_HOST must be an https:\/\/ URL/],
