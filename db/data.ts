@@ -183,6 +183,8 @@ export interface ReportAttempt {
   messageId: string | null;
   error: Record<string, unknown> | null;
   completedAt: string | null;
+  /** Trigger `drift` only: what the reconciliation found different in Entra (domain/drift.ts). */
+  drift?: object | null;
 }
 
 /** The columns of a timeline row with their Postgres types, the ones that identify it, and the ones its outcome updates. */
@@ -197,6 +199,7 @@ const ATTEMPT_COLUMN_TYPES = {
   message_id: 'text',
   error: 'jsonb',
   completed_at: 'timestamptz',
+  drift: 'jsonb',
 } as const;
 type AttemptColumn = keyof typeof ATTEMPT_COLUMN_TYPES;
 const ATTEMPT_COLUMNS = Object.keys(ATTEMPT_COLUMN_TYPES) as AttemptColumn[];
@@ -222,6 +225,7 @@ function attemptRow(a: AttemptRecord & Pick<ReportAttempt, 'tenantId' | 'deviceI
     message_id: a.messageId,
     error: a.error === null ? null : JSON.stringify(a.error),
     completed_at: a.completedAt,
+    drift: a.drift ? JSON.stringify(a.drift) : null,
   };
 }
 
@@ -249,6 +253,7 @@ export async function listReportAttempts(db: Db, tenantId: string, deviceId: str
     messageId: r.message_id,
     error: r.error,
     completedAt: iso(r.completed_at),
+    drift: r.drift ?? null,
   }));
 }
 
@@ -259,6 +264,9 @@ export interface Settings {
   lastHeartbeatAt: string | null;
   lastHeartbeatResult: Record<string, unknown> | null;
   lastResyncHandled: string | null;
+  /** The drift reconciliation's Schedule: paused, and its cron (null: the default, daily). */
+  reconciliationPaused: boolean;
+  reconciliationCron: string | null;
   updatedAt: string;
 }
 
@@ -270,6 +278,8 @@ function toSettings(r: DbRow): Settings {
     lastHeartbeatAt: iso(r.last_heartbeat_at),
     lastHeartbeatResult: r.last_heartbeat_result,
     lastResyncHandled: r.last_resync_handled,
+    reconciliationPaused: r.reconciliation_paused ?? false,
+    reconciliationCron: r.reconciliation_cron ?? null,
     updatedAt: iso(r.updated_at)!,
   };
 }
@@ -308,7 +318,7 @@ export function reportingEnabledReader(db: Db, trustOnMs = 1_000): (tenantId: st
 export async function updateSettings(
   db: Db,
   tenantId: string,
-  patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused'>>,
+  patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron'>>,
 ): Promise<{ before: Settings; after: Settings }> {
   return db.transaction(async (trx) => {
     await ensureSettingsRow(trx, tenantId);
@@ -316,6 +326,8 @@ export async function updateSettings(
     const update: Record<string, unknown> = { updated_at: trx.fn.now() };
     if (patch.enabled !== undefined) update.enabled = patch.enabled;
     if (patch.weeklyReportPaused !== undefined) update.weekly_report_paused = patch.weeklyReportPaused;
+    if (patch.reconciliationPaused !== undefined) update.reconciliation_paused = patch.reconciliationPaused;
+    if (patch.reconciliationCron !== undefined) update.reconciliation_cron = patch.reconciliationCron;
     const [r] = await trx('settings').where({ tenant_id: tenantId }).update(update).returning('*');
     return { before, after: toSettings(r) };
   });
