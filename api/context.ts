@@ -22,9 +22,11 @@ export interface FleetControl {
   start(kind: 'sync' | 'enable', filter: FleetFilter | null): Promise<{ operationId: string }>;
 }
 
-/** The weekly report's Temporal Schedule. */
+/** The tenant's Temporal Schedules the settings steer: the weekly report, the drift reconciliation. */
 export interface ScheduleControl {
   setWeeklyReportPaused(paused: boolean): Promise<void>;
+  /** Creates or updates the reconciliation Schedule from the settings (pause, cron; null cron: the default). */
+  setReconciliation(settings: { reconciliationPaused: boolean; reconciliationCron: string | null }): Promise<void>;
 }
 
 export interface ApiDeps {

@@ -140,9 +140,12 @@ export interface DeviceFilter {
   complianceStatus?: string;
   clientStatusCode?: string;
   retired?: boolean;
+  /** Registered with status Success and an Azure device id: what Entra can be asked about. */
+  inEntra?: true;
 }
 
 function applyFilter(q: Knex.QueryBuilder, filter: DeviceFilter): void {
+  if (filter.inEntra) q.andWhere('client_status_code', 'Success').whereNotNull('azure_device_id');
   if (filter.complianceStatus !== undefined) q.andWhere('compliance_status', filter.complianceStatus);
   if (filter.clientStatusCode !== undefined) q.andWhere('client_status_code', filter.clientStatusCode);
   if (filter.retired === true) q.whereNotNull('retired_at');
@@ -163,6 +166,42 @@ export async function listDeviceIdsPage(db: Db, tenantId: string, filter: Device
   applyFilter(q, filter);
   if (after !== undefined) q.andWhere('device_id', '>', after);
   return (await q).map((r: { device_id: string }) => r.device_id);
+}
+
+/**
+ * Device ids with the Azure device id the read model last saw, for the drift reconciliation. The
+ * Azure device id is only where to look in Entra: the device workflow checks it is still its own.
+ */
+export async function listEntraTargetsPage(
+  db: Db,
+  tenantId: string,
+  filter: DeviceFilter,
+  limit: number,
+  after?: string,
+): Promise<Array<{ deviceId: string; azureDeviceId: string }>> {
+  const q = db('devices').select('device_id', 'azure_device_id').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
+  applyFilter(q, { ...filter, inEntra: true });
+  if (after !== undefined) q.andWhere('device_id', '>', after);
+  return (await q).map((r: { device_id: string; azure_device_id: string }) => ({
+    deviceId: r.device_id,
+    azureDeviceId: r.azure_device_id,
+  }));
+}
+
+/** What a drift reconciliation found, from the `drift` timeline rows its devices wrote. */
+export async function countDriftFound(
+  db: Db,
+  tenantId: string,
+  operationId: string,
+): Promise<{ driftFound: number; deletedInEntra: number }> {
+  const [r] = await db('report_attempts')
+    .where({ tenant_id: tenantId, trigger: 'drift' })
+    .andWhereRaw("drift->>'operationId' = ?", [operationId])
+    .select(
+      db.raw('count(distinct device_id)::int as drift_found'),
+      db.raw("count(distinct device_id) filter (where jsonb_exists(drift->'kinds', 'deleted'))::int as deleted"),
+    );
+  return { driftFound: Number(r?.drift_found ?? 0), deletedInEntra: Number(r?.deleted ?? 0) };
 }
 
 export async function countDevices(db: Db, tenantId: string, filter: DeviceFilter): Promise<number> {

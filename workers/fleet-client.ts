@@ -19,6 +19,7 @@ import {
 } from '../workflows/fleet-messages';
 import { TenantIdKey } from '../workflows/search-attributes';
 import { WEEKLY_REPORT_SCHEDULE_ID, sweepOptionsFrom } from './schedules';
+import { upsertReconciliationSchedule } from './reconciliation-schedule';
 
 export interface StartSweepRequest {
   tenantId: string;
@@ -113,14 +114,19 @@ export function createFleetClient(
 
 export interface ScheduleControl {
   setWeeklyReportPaused(paused: boolean): Promise<void>;
+  setReconciliation(settings: { reconciliationPaused: boolean; reconciliationCron: string | null }): Promise<void>;
 }
 
 /**
  * Pauses or resumes the weekly Schedule (PUT /v1/settings `weeklyReport.paused`). When the Schedule
  * does not exist yet, the setting alone decides: the worker creates it paused or not at start.
  */
-export function createScheduleControl(temporal: Client, _config: Readonly<Config>, _tenantId: string): ScheduleControl {
+export function createScheduleControl(temporal: Client, config: Readonly<Config>, tenantId: string): ScheduleControl {
   return {
+    /** PUT /v1/settings `reconciliation`: the Schedule is created or updated from the new settings. */
+    async setReconciliation(settings) {
+      await upsertReconciliationSchedule(temporal, config, tenantId, settings);
+    },
     async setWeeklyReportPaused(paused) {
       const handle = temporal.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID);
       try {

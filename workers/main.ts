@@ -8,8 +8,10 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
+import { getSettings } from '../db/data';
 import { createLogger } from '../lib/logger';
 import { ensureSchedules } from './schedules';
+import { upsertReconciliationSchedule } from './reconciliation-schedule';
 import { createWorker } from './worker';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
 
@@ -45,7 +47,15 @@ async function main(): Promise<void> {
     azureMaxCallsPerSecond: config.azureMaxCallsPerSecond,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
   });
-  const schedules = await ensureSchedules(temporalClient, config, config.azure.tenantId, db);
+  const schedules = {
+    ...(await ensureSchedules(temporalClient, config, config.azure.tenantId, db)),
+    reconciliation: await upsertReconciliationSchedule(
+      temporalClient,
+      config,
+      config.azure.tenantId,
+      await getSettings(db, config.azure.tenantId),
+    ),
+  };
   logger.info(
     {
       taskQueue: config.temporal.taskQueue,

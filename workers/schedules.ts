@@ -96,7 +96,7 @@ export async function ensureSchedules(
 }
 
 /** `create`, or `update` when the Schedule exists: spec, action, policies and paused state are replaced. */
-async function upsertSchedule(temporal: Client, options: ScheduleOptions): Promise<UpsertOutcome> {
+export async function upsertSchedule(temporal: Client, options: ScheduleOptions): Promise<UpsertOutcome> {
   try {
     await temporal.schedule.create(options);
     return 'created';

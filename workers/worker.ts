@@ -13,6 +13,7 @@ import type { Db } from '../db';
 import { reportingEnabledReader } from '../db/data';
 import { createDeviceActivities, type DeviceActivityDeps } from '../activities/device-activities';
 import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
+import { createReconcileActivities } from '../activities/reconcile-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
 import {
   CALLS_PER_REPORT,
@@ -74,17 +75,12 @@ export function createActivities(deps: Pick<WorkerDeps, 'db' | 'azure' | 'logger
   const azureClientFor = azureClientProvider(deps.azure, deps.logger);
   // One reader for both factories: one settings read per second, not one per upload.
   const enabled = { isReportingEnabled: deps.isReportingEnabled ?? reportingEnabledReader(deps.db) };
+  const fleetDeps = deps.temporalClient
+    ? { db: deps.db, temporal: deps.temporalClient, azureClientFor, ...enabled, ...(deps.logger ? { logger: deps.logger } : {}) }
+    : null;
   return {
     ...createDeviceActivities({ db: deps.db, azureClientFor, ...enabled }),
-    ...(deps.temporalClient
-      ? createFleetActivities({
-          db: deps.db,
-          temporal: deps.temporalClient,
-          azureClientFor,
-          ...enabled,
-          ...(deps.logger ? { logger: deps.logger } : {}),
-        })
-      : {}),
+    ...(fleetDeps ? { ...createFleetActivities(fleetDeps), ...createReconcileActivities(fleetDeps) } : {}),
   };
 }
 

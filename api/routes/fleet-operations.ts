@@ -3,7 +3,7 @@
  * the operations table of the read model.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { getOperation } from '../../db/data';
+import { countDriftFound, getOperation } from '../../db/data';
 import { auditActor, recordAudit } from '../../db/audit';
 import type { FleetFilter, FleetKind } from '../../workflows/fleet-messages';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type RouteContext } from '../context';
@@ -51,7 +51,7 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       method: 'get',
       path: '/v1/operations/{operationId}',
       tags,
-      summary: 'Progress of a fleet operation (bulk sync, enable, weekly report)',
+      summary: 'Progress of a fleet operation (bulk sync, enable, weekly report, drift reconciliation)',
       security: ADMIN_SECURITY,
       middleware: [ctx.adminOnly] as const,
       request: { params: OperationIdParamSchema },
@@ -64,6 +64,8 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       const { operationId } = c.req.valid('param');
       const op = await guard.db(() => getOperation(db, tenantId, operationId));
       if (!op) throw notFound(`No operation "${operationId}"`);
+      // A reconciliation's findings are the drift rows its devices' workflows wrote (they decide, not the sweep).
+      const drift = op.kind === 'reconcile' ? await guard.db(() => countDriftFound(db, tenantId, operationId)) : null;
       return c.json(
         {
           operationId: op.operationId,
@@ -74,6 +76,7 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
           devicesTotal: op.devicesTotal,
           devicesSignalled: op.devicesSignalled,
           devicesSkipped: op.devicesSkipped,
+          ...(drift ? { drift: { found: drift.driftFound, deletedInEntra: drift.deletedInEntra } } : {}),
         },
         200,
       );
