@@ -105,7 +105,10 @@ export type ObservationOutcome =
  * (trigger `drift`, the device shows In-progress until Microsoft confirms it); a device gone from
  * Entra is marked Failed with `DeletedInEntra` and nothing is sent until the MDM's next event.
  */
-export function observeEntra(state: DeviceState, seen: EntraObservation): { state: DeviceState; outcome: ObservationOutcome; finding: DriftFinding | null } {
+export function observeEntra(
+  state: DeviceState,
+  seen: EntraObservation,
+): { state: DeviceState; outcome: ObservationOutcome; finding: DriftFinding | null } {
   const ignored = { state, outcome: 'ignored' as const, finding: null };
   const target = currentTarget(state);
   if (state.retiredAt !== null || target === null || target.toLowerCase() !== seen.azureDeviceId.toLowerCase()) return ignored;

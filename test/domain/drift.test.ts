@@ -9,7 +9,14 @@ import {
   startReport,
   type DeviceState,
 } from '../../domain/device-state';
-import { compareWithEntra, driftResolved, observeEntra, reopenAfterDeletion, settledReport, type EntraObservation } from '../../domain/drift';
+import {
+  compareWithEntra,
+  driftResolved,
+  observeEntra,
+  reopenAfterDeletion,
+  settledReport,
+  type EntraObservation,
+} from '../../domain/drift';
 import { deviceErrorFor } from '../../domain/failure-reasons';
 import type { DeviceEvent } from '../../domain/events';
 
@@ -62,19 +69,27 @@ describe('domain/drift: comparing what Entra holds with the last confirmed repor
       { kind: 'managed', property: 'isManaged', expected: true, found: false },
       { kind: 'compliance', property: 'isCompliant', expected: true, found: false },
     ]);
-    assert.deepEqual(compareWithEntra(managedCompliant, null, now), [{ kind: 'deleted', property: 'device', expected: 'present', found: null }]);
+    assert.deepEqual(compareWithEntra(managedCompliant, null, now), [
+      { kind: 'deleted', property: 'device', expected: 'present', found: null },
+    ]);
   });
 
   it('counts a lost verdict (isCompliant null) as compliance drift', () => {
-    assert.deepEqual(compareWithEntra(managedNotCompliant, { isCompliant: null, isManaged: true, complianceExpirationDateTime: null }, now), [
-      { kind: 'compliance', property: 'isCompliant', expected: false, found: null },
-    ]);
+    assert.deepEqual(
+      compareWithEntra(managedNotCompliant, { isCompliant: null, isManaged: true, complianceExpirationDateTime: null }, now),
+      [{ kind: 'compliance', property: 'isCompliant', expected: false, found: null }],
+    );
   });
 
   it('counts an expired verdict only for a device reported compliant', () => {
     const expired = { ...entraAsReported, complianceExpirationDateTime: '2026-11-29T09:59:59.000Z' };
     assert.deepEqual(compareWithEntra(managedCompliant, expired, now), [
-      { kind: 'expired', property: 'complianceExpirationDateTime', expected: `later than ${now}`, found: expired.complianceExpirationDateTime },
+      {
+        kind: 'expired',
+        property: 'complianceExpirationDateTime',
+        expected: `later than ${now}`,
+        found: expired.complianceExpirationDateTime,
+      },
     ]);
     assert.deepEqual(compareWithEntra(managedNotCompliant, { ...expired, isCompliant: false }, now), []);
     assert.deepEqual(compareWithEntra(managedCompliant, { ...entraAsReported, complianceExpirationDateTime: null }, now), []);
