@@ -20,6 +20,9 @@ import {
   type SignalPageResult,
 } from './fleet-activities';
 
+/** How often a page waiting out a Retry-After heartbeats (the sweep's heartbeat timeout is 30 s). */
+const HEARTBEAT_EVERY_MS = 5_000;
+
 export type ReconcilePageInput = Omit<SignalPageInput, 'trigger' | 'filter'>;
 
 export function createReconcileActivities(deps: FleetActivityDeps) {
@@ -49,9 +52,12 @@ export function createReconcileActivities(deps: FleetActivityDeps) {
               client.readEntraDevicesBatch(ids).catch((err: unknown) => {
                 throw toTemporalFailure(err, { operation: 'readEntraDevices' });
               }),
+            // Retry-After may outlast the heartbeat timeout: keep telling Temporal the page is alive.
             async (ms) => {
-              ctx.heartbeat();
-              await ctx.sleep(ms);
+              for (let left = ms; left > 0; left -= HEARTBEAT_EVERY_MS) {
+                ctx.heartbeat();
+                await ctx.sleep(Math.min(left, HEARTBEAT_EVERY_MS));
+              }
             },
           );
           if (read.unread.length > 0)
