@@ -56,7 +56,14 @@ export async function fleetSweepWorkflow(input: FleetSweepInput): Promise<FleetS
     devicesPerSecond: options.devicesPerSecond,
   };
   // A reconciliation reads each device back from Entra and tells its workflow; the others ask for a report.
-  const page = trigger === 'drift' ? await reconcilePage(at) : await signalPage({ ...at, trigger, filter });
+  let page;
+  try {
+    page = trigger === 'drift' ? await reconcilePage(at) : await signalPage({ ...at, trigger, filter });
+  } catch (err) {
+    // Entra cannot be read at all (e.g. no Device.Read.All): the operation ends, the run fails for operators to see.
+    if (trigger === 'drift') await finishSweep({ operationId, signalled: progress.signalled, skipped: progress.skipped });
+    throw err;
+  }
   progress = { ...progress, after: page.after, signalled: page.signalled, skipped: page.skipped, pages: progress.pages + 1 };
   setCurrentDetails(summary(input.kind, operationId, progress, page.done));
 

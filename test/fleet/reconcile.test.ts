@@ -4,7 +4,8 @@
  * inside a batch), and each device workflow deciding from its own last confirmed report.
  */
 import assert from 'node:assert/strict';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { countDriftFound, getSettings } from '../../db/data';
 import { fleetWorkflowId } from '../../workflows/fleet-messages';
 import { deviceWorkflowId, stateQuery } from '../../workflows/messages';
@@ -225,6 +226,45 @@ describe('drift reconciliation (real Temporal, Postgres, Azure emulator)', funct
             this.test!.title,
             devices.map((d) => deviceWorkflowId(t.tenantId, d.deviceId)),
           );
+      },
+      { azure: t.azure },
+    );
+  });
+
+  it('ends the operation and fails the run, naming Forbidden, when the app may not read devices in Entra', async () => {
+    const env = testEnv();
+    const t = await newTenant();
+    // The same app, consented without any Device.* or Directory.* permission.
+    await env.emulator.control.seed({
+      tenants: [
+        {
+          tenantId: t.tenantId,
+          apps: [
+            {
+              clientId: t.azure.clientId,
+              clientSecret: t.azure.clientSecret,
+              roles: ['User.Read.All', 'Application.Read.All', 'update_device_attributes'],
+            },
+          ],
+        },
+      ],
+    });
+    const devices = await seedDevices(t, 'noread', 2);
+    await withWorker(
+      async ({ taskQueue }) => {
+        await register(t, taskQueue, devices);
+        await upsertReconciliationSchedule(env.temporalClient, testConfig(taskQueue), t.tenantId, await getSettings(env.db, t.tenantId));
+        scheduleIds.push(reconciliationScheduleId(t.tenantId));
+        const op = await runReconciliation(t, 1);
+        assert.equal(op.devicesSignalled, 0);
+        const run = env.temporalClient.workflow.getHandle(fleetWorkflowId(t.tenantId, op.operationId));
+        await assert.rejects(run.result(), (err: unknown) => {
+          assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ActivityFailure);
+          assert.ok(err.cause.cause instanceof ApplicationFailure);
+          assert.equal(err.cause.cause.type, 'Forbidden');
+          return true;
+        });
+        for (const d of devices) assert.deepEqual(await rowsOf(t, d.deviceId, 'drift'), [], d.deviceId);
       },
       { azure: t.azure },
     );
