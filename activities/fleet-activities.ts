@@ -26,6 +26,7 @@ import type { AzureComplianceClient } from './azure/client';
 import { callMicrosoftFor, type TenantHealth } from './tenant-health';
 import { workerMetrics } from './worker-metrics';
 import { startSweep } from '../workers/fleet-client';
+import type { createReconcileActivities } from './reconcile-activities';
 
 export interface FleetActivityDeps {
   db: Db;
@@ -68,7 +69,7 @@ const GRPC_NOT_FOUND = 5;
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_FAILED_PRECONDITION = 9;
 
-function processed(c: SweepCheckpoint): number {
+export function processed(c: SweepCheckpoint): number {
   return c.signalled + c.skipped;
 }
 
@@ -77,7 +78,9 @@ function processed(c: SweepCheckpoint): number {
  * reporting visits retired devices too: one whose removal could not be sent while reporting was off
  * still runs and owes it (a completed one is skipped).
  */
-export function sweepDeviceFilter(filter: FleetFilter | null, trigger: ForcedReportTrigger): DeviceFilter {
+export function sweepDeviceFilter(filter: FleetFilter | null, trigger: ForcedReportTrigger | 'drift'): DeviceFilter {
+  // The drift reconciliation reads back what Entra can hold: registered, non-retired devices.
+  if (trigger === 'drift') return { retired: false, inEntra: true };
   return {
     ...(trigger === 'enable' ? {} : { retired: false }),
     ...(filter?.complianceStatus !== undefined ? { complianceStatus: filter.complianceStatus } : {}),
@@ -96,37 +99,22 @@ export function signalRequestId(operationId: string, deviceId: string): string {
 }
 
 /**
- * Signals one device workflow to report for a fleet operation. The request id is derived from the
- * operation and the device, so Temporal drops a repeat (a batch re-sent after a crash). A device whose
- * workflow is not running is skipped, never an error.
+ * Signals one device workflow for a fleet operation. The request id is derived from the operation and
+ * the device, so Temporal drops a repeat (a batch re-sent after a crash). A device whose workflow is
+ * not running is skipped, never an error.
  */
-export function signalDeviceReport(
+export async function signalDevice(
   temporal: Client,
-  target: { tenantId: string; deviceId: string; request: Required<ReportRequest> },
-  logger?: Logger,
-): Promise<SignalOutcome> {
-  const { tenantId, deviceId, request } = target;
-  return signalRunningDevice(temporal, { tenantId, deviceId, operationId: request.operationId }, reportSignal.name, request, logger);
-}
-
-/**
- * Sends one signal to a running device workflow for an operation (its request id derived from the
- * operation and the device, so a repeat is dropped). A workflow not running is skipped.
- */
-export async function signalRunningDevice(
-  temporal: Client,
-  target: { tenantId: string; deviceId: string; operationId: string },
-  signalName: string,
-  arg: unknown,
+  target: { tenantId: string; deviceId: string; operationId: string; signalName: string; arg: unknown },
   logger?: Logger,
 ): Promise<SignalOutcome> {
   const { tenantId, deviceId, operationId } = target;
-  const payload = temporal.options.loadedDataConverter.payloadConverter.toPayload(arg);
+  const payload = temporal.options.loadedDataConverter.payloadConverter.toPayload(target.arg);
   try {
     await temporal.workflowService.signalWorkflowExecution({
       namespace: temporal.options.namespace,
       workflowExecution: { workflowId: deviceWorkflowId(tenantId, deviceId) },
-      signalName,
+      signalName: target.signalName,
       input: { payloads: [payload] },
       identity: temporal.options.identity,
       requestId: signalRequestId(operationId, deviceId),
@@ -142,6 +130,94 @@ export async function signalRunningDevice(
     }
     throw err;
   }
+}
+
+/** Signals one device workflow to report for a fleet operation (see signalDevice). */
+export function signalDeviceReport(
+  temporal: Client,
+  target: { tenantId: string; deviceId: string; request: Required<ReportRequest> },
+  logger?: Logger,
+): Promise<SignalOutcome> {
+  const { tenantId, deviceId, request } = target;
+  return signalDevice(
+    temporal,
+    { tenantId, deviceId, operationId: request.operationId, signalName: reportSignal.name, arg: request },
+    logger,
+  );
+}
+
+/** Where a retried page resumes: the furthest of the page start, the heartbeat details and the Postgres checkpoint. */
+export async function resumePoint(
+  db: Db,
+  operationId: string,
+  start: SweepCheckpoint,
+  logger?: Logger,
+): Promise<{ cp: SweepCheckpoint; resumedFrom: SignalPageResult['resumedFrom'] }> {
+  let cp = start;
+  let resumedFrom: SignalPageResult['resumedFrom'] = null;
+  const fromHeartbeat = activityInfo().heartbeatDetails as SweepCheckpoint | undefined;
+  if (fromHeartbeat && processed(fromHeartbeat) > processed(cp)) {
+    cp = fromHeartbeat;
+    resumedFrom = { ...fromHeartbeat, source: 'heartbeat' };
+  }
+  // The checkpoint is written after every batch; heartbeats reach the server throttled.
+  const fromDb = await readSweepCheckpoint(db, operationId);
+  if (fromDb && processed(fromDb) > processed(cp)) {
+    cp = fromDb;
+    resumedFrom = { ...fromDb, source: 'checkpoint' };
+  }
+  if (resumedFrom) logger?.info({ operationId, resumedFrom }, 'sweep page resumed');
+  return { cp, resumedFrom };
+}
+
+/** Waits until `processed` devices are due at `devicesPerSecond` since `from` (Context.sleep ends early when cancelled). */
+export async function pace(from: { at: number; processed: number }, processedNow: number, devicesPerSecond: number): Promise<void> {
+  if (devicesPerSecond <= 0) return;
+  const wait = from.at + ((processedNow - from.processed) / devicesPerSecond) * 1000 - Date.now();
+  if (wait > 0) await Context.current().sleep(wait);
+}
+
+/**
+ * One page of a sweep: keyset batches of devices from Postgres, each batch handled (signalled, or
+ * read back then signalled), then a checkpoint (Postgres) and a heartbeat, paced at `devicesPerSecond`.
+ * A retried attempt resumes from the furthest of the heartbeat details and the checkpoint, never from
+ * the page start.
+ */
+export async function sweepPage<T extends { deviceId: string }>(
+  db: Db,
+  input: Pick<SignalPageInput, 'operationId' | 'after' | 'signalled' | 'skipped' | 'pageSize' | 'devicesPerSecond'>,
+  batchSize: number,
+  list: (limit: number, after: string | undefined) => Promise<T[]>,
+  handle: (batch: T[]) => Promise<SignalOutcome[]>,
+  logger?: Logger,
+): Promise<SignalPageResult> {
+  const ctx = Context.current();
+  const start: SweepCheckpoint = { after: input.after, signalled: input.signalled, skipped: input.skipped };
+  const { cp: resumed, resumedFrom } = await resumePoint(db, input.operationId, start, logger);
+  let cp = resumed;
+  const pageEnd = processed(start) + input.pageSize;
+  const pacedFrom = { at: Date.now(), processed: processed(cp) };
+  let done = false;
+  while (processed(cp) < pageEnd) {
+    const limit = Math.min(batchSize, pageEnd - processed(cp));
+    const batch = await list(limit, cp.after ?? undefined);
+    if (batch.length > 0) {
+      const signalled = (await handle(batch)).filter((o) => o === 'signalled').length;
+      cp = {
+        after: batch[batch.length - 1]!.deviceId,
+        signalled: cp.signalled + signalled,
+        skipped: cp.skipped + (batch.length - signalled),
+      };
+      await writeSweepCheckpoint(db, input.operationId, cp);
+      ctx.heartbeat(cp);
+    }
+    if (batch.length < limit) {
+      done = true;
+      break;
+    }
+    await pace(pacedFrom, processed(cp), input.devicesPerSecond);
+  }
+  return { ...cp, done, resumedFrom };
 }
 
 export function createFleetActivities(deps: FleetActivityDeps) {
@@ -176,57 +252,24 @@ export function createFleetActivities(deps: FleetActivityDeps) {
      * resumes from the furthest of the heartbeat details and the checkpoint, never from the page start.
      */
     async signalPage(input: SignalPageInput): Promise<SignalPageResult> {
-      const ctx = Context.current();
-      const start: SweepCheckpoint = { after: input.after, signalled: input.signalled, skipped: input.skipped };
-      let cp = start;
-      let resumedFrom: SignalPageResult['resumedFrom'] = null;
-      const fromHeartbeat = activityInfo().heartbeatDetails as SweepCheckpoint | undefined;
-      if (fromHeartbeat && processed(fromHeartbeat) > processed(cp)) {
-        cp = fromHeartbeat;
-        resumedFrom = { ...fromHeartbeat, source: 'heartbeat' };
-      }
-      // The checkpoint is written after every batch; heartbeats reach the server throttled.
-      const fromDb = await readSweepCheckpoint(db, input.operationId);
-      if (fromDb && processed(fromDb) > processed(cp)) {
-        cp = fromDb;
-        resumedFrom = { ...fromDb, source: 'checkpoint' };
-      }
-      if (resumedFrom) deps.logger?.info({ operationId: input.operationId, resumedFrom }, 'sweep page resumed');
-
       const filter = sweepDeviceFilter(input.filter, input.trigger);
-      const pageEnd = processed(start) + input.pageSize;
-      const pacedFrom = { at: Date.now(), processed: processed(cp) };
-      let done = false;
-      while (processed(cp) < pageEnd) {
-        const limit = Math.min(input.batchSize, pageEnd - processed(cp));
-        const ids = await listDeviceIdsPage(db, input.tenantId, filter, limit, cp.after ?? undefined);
-        if (ids.length > 0) {
-          const outcomes = await Promise.all(
-            ids.map((id) =>
+      return sweepPage(
+        db,
+        input,
+        input.batchSize,
+        async (limit, after) => (await listDeviceIdsPage(db, input.tenantId, filter, limit, after)).map((deviceId) => ({ deviceId })),
+        (batch) =>
+          Promise.all(
+            batch.map(({ deviceId }) =>
               signalDeviceReport(
                 temporal,
-                { tenantId: input.tenantId, deviceId: id, request: { trigger: input.trigger, operationId: input.operationId } },
+                { tenantId: input.tenantId, deviceId, request: { trigger: input.trigger, operationId: input.operationId } },
                 deps.logger,
               ),
             ),
-          );
-          const signalled = outcomes.filter((o) => o === 'signalled').length;
-          cp = { after: ids[ids.length - 1]!, signalled: cp.signalled + signalled, skipped: cp.skipped + (ids.length - signalled) };
-          await writeSweepCheckpoint(db, input.operationId, cp);
-          ctx.heartbeat(cp);
-        }
-        if (ids.length < limit) {
-          done = true;
-          break;
-        }
-        if (input.devicesPerSecond > 0) {
-          const due = pacedFrom.at + ((processed(cp) - pacedFrom.processed) / input.devicesPerSecond) * 1000;
-          const wait = due - Date.now();
-          // Context.sleep ends early (CancelledFailure) when the sweep is cancelled.
-          if (wait > 0) await ctx.sleep(wait);
-        }
-      }
-      return { ...cp, done, resumedFrom };
+          ),
+        deps.logger,
+      );
     },
 
     /** Final counts and the finish time of the operation (the first one, if retried). */
@@ -295,7 +338,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
   };
 }
 
-export type FleetActivities = ReturnType<typeof createFleetActivities>;
+export type FleetActivities = ReturnType<typeof createFleetActivities> & ReturnType<typeof createReconcileActivities>;
 
 /** Activities that call Microsoft: they run on the rate-limited `<taskQueue>-microsoft` queue. */
 export const MICROSOFT_FLEET_ACTIVITIES = ['sendTenantHeartbeat'] as const;

@@ -17,7 +17,7 @@ import { startSweep } from '../workers/fleet-client';
 import { deleteTenantSchedules, ensureSchedules, sweepOptionsFrom } from '../workers/schedules';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, retireSignal } from '../workflows/messages';
 import type { AzureComplianceClient } from './azure/client';
-import { signalRunningDevice } from './fleet-activities';
+import { signalDevice } from './fleet-activities';
 import { callMicrosoftFor, type TenantHealth } from './tenant-health';
 
 export interface TenantLifecycleActivityDeps {
@@ -142,11 +142,9 @@ export function createTenantLifecycleActivities(deps: TenantLifecycleActivityDep
       const started = Date.now();
       let signalled = 0;
       for (const [i, deviceId] of ids.entries()) {
-        const outcome = await signalRunningDevice(
+        const outcome = await signalDevice(
           temporal,
-          { tenantId: input.tenantId, deviceId, operationId: input.operationId },
-          retireSignal.name,
-          retire,
+          { tenantId: input.tenantId, deviceId, operationId: input.operationId, signalName: retireSignal.name, arg: retire },
           deps.logger,
         );
         if (outcome === 'signalled') signalled++;

@@ -23,11 +23,13 @@ export interface FleetControl {
   start(kind: 'sync' | 'enable', filter: FleetFilter | null, tenantId: string): Promise<{ operationId: string }>;
 }
 
-/** The tenant's weekly report Schedule. */
+/** The tenant's Temporal Schedules the settings steer: the weekly report, the drift reconciliation. */
 export interface ScheduleControl {
   setWeeklyReportPaused(paused: boolean, tenantId: string): Promise<void>;
   /** The tenant's own weekly cron (null: the default spread); without it, the worker applies it at its next start. */
   setWeeklyReportCron?(cron: string | null, tenantId: string): Promise<void>;
+  /** Creates or updates the tenant's reconciliation Schedule from its settings (pause, cron; null cron: the default). */
+  setReconciliation(settings: { reconciliationPaused: boolean; reconciliationCron: string | null }, tenantId: string): Promise<void>;
 }
 
 export interface ApiDeps {

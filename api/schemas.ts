@@ -21,6 +21,7 @@ import {
   inventorySchema,
 } from '../domain/event-schemas';
 import { FLEET_KINDS } from '../workflows/fleet-messages';
+import { cronProblem } from '../domain/cron';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problems';
 
 // ---------------------------------------------------------------------------------------------------
@@ -208,6 +209,10 @@ export const ReportAttemptSchema = z
     outcome: z.enum(COMPLIANCE_STATUSES),
     messageId: z.string().nullable(),
     error: z.record(z.string(), z.unknown()).nullable(),
+    drift: z.record(z.string(), z.unknown()).nullable().optional().openapi({
+      description:
+        'Extension, trigger drift only: what the reconciliation found in Entra (operationId, azureDeviceId, observedAt, kinds, differences)',
+    }),
   })
   .openapi('ReportAttempt');
 
@@ -248,6 +253,17 @@ export const OperationSchema = z
     devicesTotal: z.number().int().nullable(),
     devicesSignalled: z.number().int(),
     devicesSkipped: z.number().int().openapi({ description: 'Devices the operation passed over because their workflow was not running' }),
+    drift: z
+      .object({
+        found: z
+          .number()
+          .int()
+          .openapi({ description: 'Devices whose Entra state differed from the last confirmed report (deleted ones included)' }),
+        deletedInEntra: z.number().int().openapi({ description: 'Devices Entra no longer has' }),
+      })
+      .nullable()
+      .optional()
+      .openapi({ description: 'Extension, kind reconcile only: what the device workflows found so far (their drift timeline rows)' }),
   })
   .openapi('Operation');
 
@@ -255,6 +271,15 @@ export const SettingsSchema = z
   .object({
     enabled: z.boolean(),
     weeklyReport: z.object({ paused: z.boolean() }),
+    reconciliation: z
+      .object({
+        paused: z.boolean(),
+        cron: z.string().nullable().openapi({ description: "The tenant's cron (UTC); null: the default, daily" }),
+        effectiveCron: z
+          .string()
+          .openapi({ description: 'Read-only: the cron the reconciliation runs on (the default spreads tenants over the day)' }),
+      })
+      .openapi({ description: "The drift reconciliation: Entra read back and compared with each device's last confirmed report" }),
     heartbeat: z
       .object({
         lastAt: isoTime('Last tenant heartbeat sent to Microsoft').nullable(),
@@ -270,6 +295,25 @@ export const SettingsUpdateSchema = z
       enabled: z.boolean({ error: 'Must be true or false' }).optional(),
       weeklyReport: z
         .strictObject({ paused: z.boolean({ error: 'Must be true or false' }).optional() }, { error: 'Must be an object' })
+        .optional(),
+      reconciliation: z
+        .strictObject(
+          {
+            paused: z.boolean({ error: 'Must be true or false' }).optional(),
+            cron: z
+              .string({ error: 'Must be a cron expression or null' })
+              .max(200, { error: 'Must be at most 200 characters' })
+              .superRefine((value, ctx) => {
+                const problem = cronProblem(value);
+                if (problem) ctx.addIssue({ code: 'custom', message: `Must be a cron expression: ${problem}` });
+              })
+              .nullable()
+              .optional()
+              .openapi({ description: 'Five fields, UTC (e.g. "30 2 * * *"); null returns to the default' }),
+            effectiveCron: z.unknown().optional().openapi({ description: 'Read-only (as answered by GET); ignored' }),
+          },
+          { error: 'Must be an object' },
+        )
         .optional(),
       // What GET answers may be PUT back as it is: the read-only extension is accepted and ignored.
       heartbeat: z.unknown().optional().openapi({ description: 'Read-only (as answered by GET); ignored' }),

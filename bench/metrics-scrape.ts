@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       temporal: temporal as unknown as Client,
       logger: pino({ level: 'warn' }),
       fleet: { start: async () => ({ operationId: 'unused' }) },
-      schedules: { setWeeklyReportPaused: async () => undefined },
+      schedules: { setWeeklyReportPaused: async () => undefined, setReconciliation: async () => undefined },
     });
     // Interleaved with the same registry minus the tenant facts (the HTTP and Node metrics alone), so
     // the machine's noise hits both alike.

@@ -142,9 +142,12 @@ export interface DeviceFilter {
   complianceStatus?: string;
   clientStatusCode?: string;
   retired?: boolean;
+  /** Registered with status Success and an Azure device id: what Entra can be asked about. */
+  inEntra?: true;
 }
 
 function applyFilter(q: Knex.QueryBuilder, filter: DeviceFilter): void {
+  if (filter.inEntra) q.andWhere('client_status_code', 'Success').whereNotNull('azure_device_id');
   if (filter.complianceStatus !== undefined) q.andWhere('compliance_status', filter.complianceStatus);
   if (filter.clientStatusCode !== undefined) q.andWhere('client_status_code', filter.clientStatusCode);
   if (filter.retired === true) q.whereNotNull('retired_at');
@@ -167,6 +170,42 @@ export async function listDeviceIdsPage(db: Db, tenantId: string, filter: Device
   return (await q).map((r: { device_id: string }) => r.device_id);
 }
 
+/**
+ * Device ids with the Azure device id the read model last saw, for the drift reconciliation. The
+ * Azure device id is only where to look in Entra: the device workflow checks it is still its own.
+ */
+export async function listEntraTargetsPage(
+  db: Db,
+  tenantId: string,
+  filter: DeviceFilter,
+  limit: number,
+  after?: string,
+): Promise<Array<{ deviceId: string; azureDeviceId: string }>> {
+  const q = db('devices').select('device_id', 'azure_device_id').where({ tenant_id: tenantId }).orderBy('device_id', 'asc').limit(limit);
+  applyFilter(q, { ...filter, inEntra: true });
+  if (after !== undefined) q.andWhere('device_id', '>', after);
+  return (await q).map((r: { device_id: string; azure_device_id: string }) => ({
+    deviceId: r.device_id,
+    azureDeviceId: r.azure_device_id,
+  }));
+}
+
+/** What a drift reconciliation found, from the `drift` timeline rows its devices wrote. */
+export async function countDriftFound(
+  db: Db,
+  tenantId: string,
+  operationId: string,
+): Promise<{ driftFound: number; deletedInEntra: number }> {
+  const [r] = await db('report_attempts')
+    .where({ tenant_id: tenantId, trigger: 'drift' })
+    .andWhereRaw("drift->>'operationId' = ?", [operationId])
+    .select(
+      db.raw('count(distinct device_id)::int as drift_found'),
+      db.raw("count(distinct device_id) filter (where jsonb_exists(drift->'kinds', 'deleted'))::int as deleted"),
+    );
+  return { driftFound: Number(r?.drift_found ?? 0), deletedInEntra: Number(r?.deleted ?? 0) };
+}
+
 export async function countDevices(db: Db, tenantId: string, filter: DeviceFilter): Promise<number> {
   const q = db('devices').where({ tenant_id: tenantId }).count<{ count: string }[]>({ count: '*' });
   applyFilter(q, filter);
@@ -185,6 +224,8 @@ export interface ReportAttempt {
   messageId: string | null;
   error: Record<string, unknown> | null;
   completedAt: string | null;
+  /** Trigger `drift` only: what the reconciliation found different in Entra (domain/drift.ts). */
+  drift?: object | null;
 }
 
 /** The columns of a timeline row with their Postgres types, the ones that identify it, and the ones its outcome updates. */
@@ -199,6 +240,7 @@ const ATTEMPT_COLUMN_TYPES = {
   message_id: 'text',
   error: 'jsonb',
   completed_at: 'timestamptz',
+  drift: 'jsonb',
 } as const;
 type AttemptColumn = keyof typeof ATTEMPT_COLUMN_TYPES;
 const ATTEMPT_COLUMNS = Object.keys(ATTEMPT_COLUMN_TYPES) as AttemptColumn[];
@@ -224,6 +266,7 @@ function attemptRow(a: AttemptRecord & Pick<ReportAttempt, 'tenantId' | 'deviceI
     message_id: a.messageId,
     error: a.error === null ? null : JSON.stringify(a.error),
     completed_at: a.completedAt,
+    drift: a.drift ? JSON.stringify(a.drift) : null,
   };
 }
 
@@ -251,6 +294,7 @@ export async function listReportAttempts(db: Db, tenantId: string, deviceId: str
     messageId: r.message_id,
     error: r.error,
     completedAt: iso(r.completed_at),
+    drift: r.drift ?? null,
   }));
 }
 
@@ -261,6 +305,9 @@ export interface Settings {
   lastHeartbeatAt: string | null;
   lastHeartbeatResult: Record<string, unknown> | null;
   lastResyncHandled: string | null;
+  /** The drift reconciliation's Schedule: paused, and its cron (null: the default, daily). */
+  reconciliationPaused: boolean;
+  reconciliationCron: string | null;
   updatedAt: string;
 }
 
@@ -272,6 +319,8 @@ function toSettings(r: DbRow): Settings {
     lastHeartbeatAt: iso(r.last_heartbeat_at),
     lastHeartbeatResult: r.last_heartbeat_result,
     lastResyncHandled: r.last_resync_handled,
+    reconciliationPaused: r.reconciliation_paused ?? false,
+    reconciliationCron: r.reconciliation_cron ?? null,
     updatedAt: iso(r.updated_at)!,
   };
 }
@@ -310,7 +359,7 @@ export function reportingEnabledReader(db: Db, trustOnMs = 1_000): (tenantId: st
 export async function updateSettings(
   db: Db,
   tenantId: string,
-  patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused'>>,
+  patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron'>>,
 ): Promise<{ before: Settings; after: Settings }> {
   return db.transaction(async (trx) => {
     await ensureSettingsRow(trx, tenantId);
@@ -318,6 +367,8 @@ export async function updateSettings(
     const update: Record<string, unknown> = { updated_at: trx.fn.now() };
     if (patch.enabled !== undefined) update.enabled = patch.enabled;
     if (patch.weeklyReportPaused !== undefined) update.weekly_report_paused = patch.weeklyReportPaused;
+    if (patch.reconciliationPaused !== undefined) update.reconciliation_paused = patch.reconciliationPaused;
+    if (patch.reconciliationCron !== undefined) update.reconciliation_cron = patch.reconciliationCron;
     const [r] = await trx('settings').where({ tenant_id: tenantId }).update(update).returning('*');
     return { before, after: toSettings(r) };
   });

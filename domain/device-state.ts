@@ -21,6 +21,7 @@ import { compareOccurredAt, isStaleInLifecycle, recordApplied, type LastApplied 
 import { CLIENT_STATUS_CODES } from './constants';
 import { isFailureReason, isRetryableReason } from './failure-reasons';
 import { resolvePolicy } from './policy';
+import type { AzureDrift, DriftFinding } from './drift';
 
 export type { DeviceError };
 
@@ -115,6 +116,15 @@ export interface DeviceState {
   reportingOff?: boolean;
   /** LastUpdateTime of the last upload: strictly increases per device, so an older upload never wins. */
   lastUpdateTime?: string | null;
+  /**
+   * The drift reconciliation (domain/drift.ts). Optional: states from before it lack them. `azureDrift`:
+   * what the last read-back of Entra found and is not resolved yet ('none' once Entra matched or the
+   * re-report was confirmed); `pendingDrift`: what differed, for the timeline row of the re-report;
+   * `deletedInEntra`: Entra no longer has the device, so nothing is sent until the MDM's next event.
+   */
+  azureDrift?: AzureDrift;
+  pendingDrift?: DriftFinding | null;
+  deletedInEntra?: { at: string; azureDeviceId: string } | null;
   status: AzureComplianceStatus | null;
   reportTime: string | null;
   lastAttemptAt: string | null;
@@ -281,6 +291,8 @@ export const RECENT_OPERATIONS_KEPT = 16;
 export function requestReport(state: DeviceState, trigger: ReportTrigger, operationId?: string): DeviceState {
   // A retired device owes at most its removal, which is retried by itself; asking again wakes it up.
   if (state.retiredAt !== null) return state.reportingOff ? { ...state, reportingOff: false } : state;
+  // Gone from Entra: only an admin's sync is sent before the MDM's next event (domain/drift.ts).
+  if (state.deletedInEntra && trigger !== 'manual') return state;
   const recent = state.recentOperations ?? [];
   if (operationId !== undefined && recent.includes(operationId)) return state;
   return {

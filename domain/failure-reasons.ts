@@ -25,6 +25,8 @@ export const FAILURE_REASONS = [
   'UserPrincipalNameMissing',
   'InvalidRequest',
   'UploadRejected',
+  // Found by the drift reconciliation: nothing is sent until the MDM's next event for the device.
+  'DeletedInEntra',
 ] as const;
 
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -106,6 +108,12 @@ export const FAILURE_GUIDANCE: Readonly<Record<FailureReason, FailureGuidance>> 
     retryable: false,
     userCanMitigate: false,
     remediation: `Microsoft rejected the report: read the message, correct the cause, then sync the device. ${ENDED}`,
+  },
+  DeletedInEntra: {
+    retryable: false,
+    userCanMitigate: true,
+    remediation:
+      'The device no longer exists in Entra ID (someone deleted it there, or Entra removed it as stale): have the user register the device again in Microsoft Authenticator. The connector sends nothing for it (no weekly report, no resync) until the MDM sends its next event for the device; an admin can still sync it now.',
   },
 };
 

@@ -5,6 +5,7 @@ import type {
   ConsentAnswer,
   ConsentRevocation,
   EmulatorSettings,
+  EntraDevicePatch,
   EntraDeviceView,
   FaultSpec,
   JournalEntry,
@@ -73,6 +74,20 @@ export class EmulatorControl {
     const res = await fetch(`${this.base}/tenants/${encodeURIComponent(tenantId)}/devices/${encodeURIComponent(deviceId)}`);
     if (res.status === 404) return null;
     return (await this.parse(res, 'GET /tenants/…/devices/…')) as EntraDeviceView;
+  }
+
+  /** Changes what Entra holds for a device behind the connector's back (as an admin, or Entra itself, would). */
+  async setEntraDevice(tenantId: string, deviceId: string, patch: EntraDevicePatch): Promise<EntraDeviceView> {
+    return (await this.call(
+      'PATCH',
+      `/tenants/${encodeURIComponent(tenantId)}/devices/${encodeURIComponent(deviceId)}`,
+      patch,
+    )) as EntraDeviceView;
+  }
+
+  /** Deletes a device from Entra (Graph then answers it is not there). */
+  async deleteEntraDevice(tenantId: string, deviceId: string): Promise<void> {
+    await this.call('DELETE', `/tenants/${encodeURIComponent(tenantId)}/devices/${encodeURIComponent(deviceId)}`);
   }
 
   async messages(tenantId: string): Promise<TenantMessageView[]> {

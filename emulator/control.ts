@@ -76,6 +76,12 @@ const optionsSchema = z.object({
   throttle: z.object({ graph: rateLimitSchema, intune: rateLimitSchema }).optional(),
 });
 
+const entraDevicePatchSchema = z.strictObject({
+  isCompliant: z.boolean().nullable().optional(),
+  isManaged: z.boolean().nullable().optional(),
+  complianceExpirationDateTime: isoDate.nullable().optional(),
+});
+
 const clockSchema = z.object({ offsetSeconds: z.number() });
 const addTenantSchema = z.object({ tenantId: z.string().min(1), displayName: z.string().optional() });
 const consentAnswerSchema = z.object({ answer: z.enum(['grant', 'decline']) });
@@ -146,6 +152,7 @@ export function deviceView(t: Tenant, deviceId: string): EntraDeviceView | null 
     operatingSystem: d.operatingSystem,
     isManaged: d.isManaged,
     isCompliant: d.isCompliant,
+    complianceExpirationDateTime: d.complianceExpirationDateTime,
     lastCheckInTime: d.lastCheckInTime,
     inventory: d.inventory,
     messages,
@@ -256,10 +263,7 @@ export class ControlPlane {
       return json(200, tenantView(t));
     }
     if ((g = /^\/consents\/([^/]+)$/.exec(rest))) return this.consentRoute(req, t, g[1]!);
-    if (req.method === 'GET' && (g = /^\/devices\/([^/]+)$/.exec(rest))) {
-      const view = deviceView(t, g[1]!);
-      return view ? json(200, view) : controlError(404, 'NotFound', `Device '${g[1]}' is not in tenant '${tenantId}'.`);
-    }
+    if ((g = /^\/devices\/([^/]+)$/.exec(rest))) return this.deviceRoute(req, t, tenantId, g[1]!);
     return controlError(404, 'NotFound', `No control-plane route '${req.method} /tenants/${tenantId}${rest}'.`);
   }
 
@@ -290,6 +294,27 @@ export class ControlPlane {
       return noContent();
     }
     return controlError(404, 'NotFound', `No control-plane route '${req.method} /tenants/${t.tenantId}/consents/${clientId}'.`);
+  }
+
+  /** A device's view; and what an admin or Entra itself may do behind the connector's back: change its state, delete it. */
+  private deviceRoute(req: EmuRequest, t: Tenant, tenantId: string, deviceId: string): EmuResponse {
+    const d = findDevice(t, deviceId);
+    if (!d) return controlError(404, 'NotFound', `Device '${deviceId}' is not in tenant '${tenantId}'.`);
+    if (req.method === 'GET') return json(200, deviceView(t, deviceId)!);
+    if (req.method === 'PATCH') {
+      const p = parse(entraDevicePatchSchema, req);
+      if (!p.ok) return p.response;
+      if (p.value.isCompliant !== undefined) d.isCompliant = p.value.isCompliant;
+      if (p.value.isManaged !== undefined) d.isManaged = p.value.isManaged;
+      if (p.value.complianceExpirationDateTime !== undefined) d.complianceExpirationDateTime = p.value.complianceExpirationDateTime;
+      return json(200, deviceView(t, deviceId)!);
+    }
+    if (req.method === 'DELETE') {
+      t.devices.delete(d.id);
+      t.deletedDeviceIds.add(d.deviceId);
+      return noContent();
+    }
+    return controlError(405, 'MethodNotAllowed', `No control-plane route '${req.method} /tenants/${tenantId}/devices/${deviceId}'.`);
   }
 
   private clock(): ClockView {

@@ -3,6 +3,7 @@
 import { authenticate, requireRole } from './auth';
 import type { ThrottleMeter } from './throttle';
 import { runBatch } from './graph-batch';
+import { COMPLIANCE_VALIDITY_MS } from './uploads';
 import { graphError, isRecord, json, noContent, parseJson, safeDecode, stableId, type EmuRequest, type EmuResponse } from './http';
 import type { FaultRegistry } from './faults';
 import { findDevice, findUser, INTUNE_APP_ID, type Device, type EmulatorState, type Tenant, type User } from './state';
@@ -192,8 +193,10 @@ export class GraphService {
   private findDeviceBy(ctx: GraphContext, key: string, byDeviceId: boolean): Device | undefined {
     if (!byDeviceId) return ctx.tenant.devices.get(key.toLowerCase());
     const found = findDevice(ctx.tenant, key);
-    // autoRegister: a device looked up by its Entra deviceId exists from first sight (demo fleets).
-    if (!found && this.deps.state.settings.autoRegister) return this.deps.state.newDevice(ctx.tenant, key);
+    // autoRegister: a device looked up by its Entra deviceId exists from first sight (demo fleets),
+    // unless it was deleted through the control plane.
+    if (!found && this.deps.state.settings.autoRegister && !ctx.tenant.deletedDeviceIds.has(key.toLowerCase()))
+      return this.deps.state.newDevice(ctx.tenant, key);
     return found;
   }
 
@@ -296,7 +299,7 @@ export class GraphService {
     if (typeof body.isCompliant === 'boolean') {
       d.isCompliant = body.isCompliant;
       // An inferred value: the compliance verdict is trusted for a week unless renewed.
-      d.complianceExpirationDateTime = new Date(this.deps.state.now().getTime() + 7 * 24 * 3600 * 1000).toISOString();
+      d.complianceExpirationDateTime = new Date(this.deps.state.now().getTime() + COMPLIANCE_VALIDITY_MS).toISOString();
     }
     if (isRecord(ext)) for (const [k, v] of Object.entries(ext)) d.extensionAttributes[k] = v as string | null;
     return undefined;

@@ -84,6 +84,8 @@ export interface Tenant {
   tokensRevokedThrough: Map<string, number>;
   users: Map<string, User>;
   devices: Map<string, Device>;
+  /** Entra device ids deleted through the control plane: autoRegister does not bring them back. */
+  deletedDeviceIds: Set<string>;
   provisioned: 0 | 1 | 2;
   partnerKey: string;
   enrollmentUrl: string | null;
@@ -164,6 +166,7 @@ export class EmulatorState {
         tokensRevokedThrough: new Map(),
         users: new Map(),
         devices: new Map(),
+        deletedDeviceIds: new Set(),
         provisioned: 0,
         partnerKey: newId(),
         enrollmentUrl: null,
@@ -200,6 +203,7 @@ export class EmulatorState {
       for (const d of st.devices ?? []) {
         const existing = d.id ? t.devices.get(d.id.toLowerCase()) : findDevice(t, d.deviceId);
         const device = existing ?? this.newDevice(t, d.deviceId, d.id);
+        t.deletedDeviceIds.delete(d.deviceId.toLowerCase());
         device.deviceId = d.deviceId.toLowerCase();
         if (d.displayName !== undefined) device.displayName = d.displayName;
         if (d.operatingSystem !== undefined) device.operatingSystem = d.operatingSystem;

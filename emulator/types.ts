@@ -145,6 +145,7 @@ export interface EntraDeviceView {
   operatingSystem: string | null;
   isManaged: boolean | null;
   isCompliant: boolean | null;
+  complianceExpirationDateTime: string | null;
   lastCheckInTime: string | null;
   /** The last inventory entity (EntityType 1) applied. */
   inventory: Record<string, unknown> | null;
@@ -160,6 +161,14 @@ export interface RevokedConsentView {
   clientId: string;
   revokedAt: string;
   how: ConsentRevocation;
+}
+
+/** What the control plane may change on an Entra device behind the connector's back. */
+export interface EntraDevicePatch {
+  isCompliant?: boolean | null;
+  isManaged?: boolean | null;
+  /** ISO-8601, or null. */
+  complianceExpirationDateTime?: string | null;
 }
 
 export interface TenantView {

@@ -89,7 +89,7 @@ export function finishMessage(state: EmulatorState, tenant: Tenant, msg: UploadM
   msg.status = outcome === undefined ? 'Completed' : 'Failed';
   msg.errorDetail = outcome ?? null;
   msg.completedAt = state.now().toISOString();
-  if (outcome === undefined) for (const e of msg.entities) applyEntity(findDevice(tenant, e.DeviceId as string)!, e);
+  if (outcome === undefined) for (const e of msg.entities) applyEntity(findDevice(tenant, e.DeviceId as string)!, e, state.now());
 }
 
 function evaluate(state: EmulatorState, tenant: Tenant, msg: UploadMessage): string | undefined {
@@ -103,7 +103,9 @@ function evaluate(state: EmulatorState, tenant: Tenant, msg: UploadMessage): str
   const autoRegister = state.settings.autoRegister;
   for (const e of msg.entities) {
     const deviceId = e.DeviceId as string;
-    if (!findDevice(tenant, deviceId) && !autoRegister) return `Device '${deviceId}' was not found in tenant '${tenant.tenantId}'.`;
+    // A device deleted through the control plane stays deleted, autoRegister or not.
+    if (!findDevice(tenant, deviceId) && (!autoRegister || tenant.deletedDeviceIds.has(deviceId.toLowerCase())))
+      return `Device '${deviceId}' was not found in tenant '${tenant.tenantId}'.`;
     const userId = e.UserId as string;
     if (!findUser(tenant, userId) && !autoRegister) return `User '${userId}' was not found in tenant '${tenant.tenantId}'.`;
   }
@@ -119,8 +121,11 @@ function evaluate(state: EmulatorState, tenant: Tenant, msg: UploadMessage): str
   return undefined;
 }
 
+/** How long Entra trusts a partner's compliance verdict (inferred; the same as a PATCH of isCompliant). */
+export const COMPLIANCE_VALIDITY_MS = 7 * 24 * 3600 * 1000;
+
 /** Ordering by LastUpdateTime: an entity older than the one already applied changes nothing. */
-function applyEntity(d: Device, e: Record<string, unknown>): void {
+function applyEntity(d: Device, e: Record<string, unknown>, now: Date): void {
   const at = Date.parse(e.LastUpdateTime as string);
   if (e.EntityType === INVENTORY) {
     if (d.inventoryUpdatedAt !== null && at < d.inventoryUpdatedAt) return;
@@ -135,6 +140,7 @@ function applyEntity(d: Device, e: Record<string, unknown>): void {
     if (d.complianceUpdatedAt !== null && at < d.complianceUpdatedAt) return;
     d.complianceUpdatedAt = at;
     d.isCompliant = e.complianceStatus === 'compliant';
+    d.complianceExpirationDateTime = new Date(now.getTime() + COMPLIANCE_VALIDITY_MS).toISOString();
   }
 }
 

@@ -19,6 +19,7 @@ import {
 } from '../workflows/fleet-messages';
 import { TenantIdKey } from '../workflows/search-attributes';
 import { sweepOptionsFrom, tenantScheduleIds } from './schedules';
+import { upsertReconciliationSchedule } from './reconciliation-schedule';
 
 export interface StartSweepRequest {
   tenantId: string;
@@ -114,6 +115,7 @@ export function createFleetClient(
 
 export interface ScheduleControl {
   setWeeklyReportPaused(paused: boolean, tenantId: string): Promise<void>;
+  setReconciliation(settings: { reconciliationPaused: boolean; reconciliationCron: string | null }, tenantId: string): Promise<void>;
 }
 
 /**
@@ -129,8 +131,12 @@ export function weeklyReportScheduleIdOf(tenantId: string, configuredTenantId: s
  * Pauses or resumes a tenant's weekly Schedule (PUT /v1/settings `weeklyReport.paused`). When the
  * Schedule does not exist yet, the setting alone decides: the worker creates it paused or not.
  */
-export function createScheduleControl(temporal: Client, _config: Readonly<Config>, configuredTenantId: string): ScheduleControl {
+export function createScheduleControl(temporal: Client, config: Readonly<Config>, configuredTenantId: string): ScheduleControl {
   return {
+    /** PUT /v1/settings `reconciliation`: the tenant's Schedule is created or updated from the new settings. */
+    async setReconciliation(settings, tenantId) {
+      await upsertReconciliationSchedule(temporal, config, tenantId, settings);
+    },
     async setWeeklyReportPaused(paused, tenantId) {
       const handle = temporal.schedule.getHandle(weeklyReportScheduleIdOf(tenantId, configuredTenantId));
       try {

@@ -23,6 +23,7 @@ import type { Db } from '../db';
 import { getSettings } from '../db/data';
 import { getTenant, listTenants } from '../db/tenants';
 import { TenantIdKey } from '../workflows/search-attributes';
+import { reconciliationScheduleId, upsertReconciliationSchedule } from './reconciliation-schedule';
 import {
   DEFAULT_SWEEP_OPTIONS,
   FLEET_SWEEP_WORKFLOW_TYPE,
@@ -88,7 +89,7 @@ export interface EnsureSchedulesOptions {
 export type UpsertOutcome = 'created' | 'updated';
 
 /**
- * Creates or updates both Schedules for the tenant from the configuration. The weekly report is
+ * Creates or updates the tenant's three Schedules (weekly report, heartbeat, drift reconciliation) from the configuration. The weekly report is
  * paused or not as the tenant's settings say. Safe to run at every start, from any number of workers.
  */
 export async function ensureSchedules(
@@ -97,8 +98,9 @@ export async function ensureSchedules(
   tenantId: string,
   db: Db | null,
   opts: EnsureSchedulesOptions = {},
-): Promise<{ weekly: UpsertOutcome; heartbeat: UpsertOutcome }> {
-  const weeklyPaused = opts.weeklyPaused ?? (db ? (await getSettings(db, tenantId)).weeklyReportPaused : false);
+): Promise<{ weekly: UpsertOutcome; heartbeat: UpsertOutcome; reconciliation: UpsertOutcome }> {
+  const settings = db ? await getSettings(db, tenantId) : null;
+  const weeklyPaused = opts.weeklyPaused ?? settings?.weeklyReportPaused ?? false;
   const sweepOptions = opts.sweepOptions ?? sweepOptionsFrom(config);
   const taskQueue = config.temporal.taskQueue;
   const ids = tenantScheduleIds(tenantId, config.azure?.tenantId);
@@ -142,13 +144,20 @@ export async function ensureSchedules(
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: TENANT_HEARTBEAT_CATCHUP_WINDOW },
     state: { paused: false, note: `tenant heartbeat, cron "${config.heartbeatCron}" (UTC)` },
   });
-  return { weekly, heartbeat };
+  const reconciliation = await upsertReconciliationSchedule(
+    temporal,
+    config,
+    tenantId,
+    settings ?? { reconciliationPaused: false, reconciliationCron: null },
+    { sweepOptions },
+  );
+  return { weekly, heartbeat, reconciliation };
 }
 
-/** Deletes both Schedules of a tenant (offboarding); a Schedule already gone is fine. */
+/** Deletes every Schedule of a tenant (offboarding); a Schedule already gone is fine. */
 export async function deleteTenantSchedules(temporal: Client, config: Readonly<Config>, tenantId: string): Promise<void> {
   const ids = tenantScheduleIds(tenantId, config.azure?.tenantId);
-  for (const id of [ids.weekly, ids.heartbeat]) {
+  for (const id of [ids.weekly, ids.heartbeat, reconciliationScheduleId(tenantId)]) {
     try {
       await temporal.schedule.getHandle(id).delete();
     } catch (err) {
@@ -174,7 +183,7 @@ export async function ensureSchedulesOfActiveTenants(temporal: Client, config: R
 }
 
 /** `create`, or `update` when the Schedule exists: spec, action, policies and paused state are replaced. */
-async function upsertSchedule(temporal: Client, options: ScheduleOptions): Promise<UpsertOutcome> {
+export async function upsertSchedule(temporal: Client, options: ScheduleOptions): Promise<UpsertOutcome> {
   try {
     await temporal.schedule.create(options);
     return 'created';

@@ -16,6 +16,7 @@ import { createDeviceActivities, type DeviceActivityDeps } from '../activities/d
 import { createFleetActivities, MICROSOFT_FLEET_ACTIVITIES } from '../activities/fleet-activities';
 import { createTenantHealth } from '../activities/tenant-health';
 import { createTenantLifecycleActivities, MICROSOFT_TENANT_LIFECYCLE_ACTIVITIES } from '../activities/tenant-lifecycle-activities';
+import { createReconcileActivities } from '../activities/reconcile-activities';
 import { AzureComplianceClient } from '../activities/azure/client';
 import {
   CALLS_PER_REPORT,
@@ -106,7 +107,12 @@ export function createActivities(
   const temporal = deps.temporalClient;
   return {
     ...createDeviceActivities({ db: deps.db, azureClientFor, tenantHealth, ...enabled }),
-    ...(temporal ? createFleetActivities({ db: deps.db, temporal, azureClientFor, tenantHealth, ...enabled, ...logger }) : {}),
+    ...(temporal
+      ? {
+          ...createFleetActivities({ db: deps.db, temporal, azureClientFor, tenantHealth, ...enabled, ...logger }),
+          ...createReconcileActivities({ db: deps.db, temporal, azureClientFor, tenantHealth, ...enabled, ...logger }),
+        }
+      : {}),
     ...(temporal && deps.config
       ? createTenantLifecycleActivities({ db: deps.db, temporal, azureClientFor, tenantHealth, config: deps.config, ...logger })
       : {}),

@@ -4,7 +4,7 @@
  * reports, writes to the read model). The workflow function (workflows/device.ts) only wires handlers
  * to it and runs its main loop.
  */
-import { condition, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { DeviceActivities, DeviceRecordInput, ReportStatus } from '../activities/device-activities';
 import {
   applyEvent,
@@ -25,6 +25,7 @@ import {
   type NextStep,
 } from '../domain/device-state';
 import type { DeviceEvent } from '../domain/events';
+import { driftResolved, observeEntra, reopenAfterDeletion, type EntraObservation } from '../domain/drift';
 import {
   Attempt,
   failureToDeviceError,
@@ -42,6 +43,12 @@ const { writeDeviceRecord } = proxyLocalActivities<DeviceActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
 });
+
+/**
+ * The drift reconciliation (domain/drift.ts): runs started before it ignore what Entra holds, so
+ * their histories replay unchanged (the versioning rule, docs/architecture.md).
+ */
+export const DRIFT_RECONCILIATION_PATCH = 'drift-reconciliation';
 
 /** A retired device whose removal found reporting off tries again this often, if nothing wakes it. */
 const REPORTING_OFF_RECHECK_MS = 10 * 60_000;
@@ -62,6 +69,8 @@ export class DeviceEntity {
   private current: Attempt | null = null;
   /** When the retry of a failed report is due (kept while messages interrupt the wait). */
   private retryDue: { failures: number; at: number } | null = null;
+  /** Timeline rows of drift that sent nothing (a device deleted in Entra), written with the next write. */
+  private driftRows: TimelineRow[] = [];
 
   constructor(input: DeviceWorkflowInput) {
     const options = input.options ?? {};
@@ -89,6 +98,10 @@ export class DeviceEntity {
     this.inbox.push({ kind: 'report', request });
   }
 
+  onEntraObserved(observation: EntraObservation): void {
+    this.inbox.push({ kind: 'entra', observation });
+  }
+
   /** Applies every message in the inbox; true when an event changed the state. */
   drain(): boolean {
     let changed = false;
@@ -102,6 +115,10 @@ export class DeviceEntity {
         this.state = requestReport(this.state, item.request.trigger, item.request.operationId);
         continue;
       }
+      if (item.kind === 'entra') {
+        if (this.observe(item.observation)) changed = true;
+        continue;
+      }
       const result = applyEvent(this.state, item.event);
       if (result.outcome === 'held') {
         this.held.push(item);
@@ -111,9 +128,39 @@ export class DeviceEntity {
       if (result.outcome === 'applied') {
         changed = true;
         this.eventsThisRun++;
+        // A device marked deleted in Entra is sent again from the MDM's next event on.
+        if (this.state.deletedInEntra)
+          this.state = reopenAfterDeletion(this.state, this.state.retiredAt !== null ? 'retire' : item.event.type);
       }
     }
     return changed;
+  }
+
+  /**
+   * What the reconciliation read from Entra, compared with this device's own last confirmed report:
+   * true when the state changed (drift to re-report, or the device marked deleted in Entra).
+   */
+  private observe(seen: EntraObservation): boolean {
+    if (!patched(DRIFT_RECONCILIATION_PATCH)) return false;
+    const before = this.state;
+    const { state, outcome, finding } = observeEntra(before, seen);
+    this.state = state;
+    if (outcome === 'deleted' && finding) {
+      const policy = policyOf(before);
+      const reported = { complianceStatus: policy.complianceStatus, managementState: policy.managementState };
+      this.driftRows.push(
+        timelineRow(
+          { key: `drift-${seen.operationId}`, at: seen.observedAt, trigger: 'drift', reported, messageId: null, drift: finding },
+          'Failed',
+          state.lastError,
+          null,
+        ),
+      );
+    }
+    if (outcome === 'deleted' || outcome === 'drift') return true;
+    // Entra matches: only the search attribute may change (upserted only when it does).
+    if (outcome === 'none') this.view.publish(this.state);
+    return false;
   }
 
   hasWork(next: NextStep): boolean {
@@ -123,6 +170,11 @@ export class DeviceEntity {
   // ---- the read model and the operators' view ------------------------------------------------------
 
   async persist(attempt?: TimelineRow): Promise<void> {
+    await this.write(attempt ?? this.driftRows.shift());
+    if (this.driftRows.length > 0) await this.persist();
+  }
+
+  private async write(attempt: TimelineRow | undefined): Promise<void> {
     this.state = { ...this.state, version: this.state.version + 1 };
     // The history length orders writes of one version: a workflow task retried after a timeout writes
     // again with the same version, and its write (the one Temporal keeps) must win over the first.
@@ -179,7 +231,16 @@ export class DeviceEntity {
     const former = step.former === true;
     const lastUpdateTime = nextUpdateTime(this.state, new Date().toISOString());
     this.state = uploadLeaving(this.state, step.payload, lastUpdateTime);
-    const attempt = new Attempt(this.ctx, step.trigger, step.payload, lastUpdateTime, former);
+    const attempt = new Attempt(
+      this.ctx,
+      step.trigger,
+      step.payload,
+      lastUpdateTime,
+      former,
+      step.trigger === 'drift' ? (this.state.pendingDrift ?? null) : null,
+    );
+    // What differed now belongs to this attempt's timeline row.
+    if (this.state.pendingDrift) this.state = { ...this.state, pendingDrift: null };
     this.current = attempt;
     let result;
     try {
@@ -217,6 +278,8 @@ export class DeviceEntity {
   private async settle(attempt: Attempt, status: ReportStatus): Promise<boolean> {
     if (status.status === 'completed') {
       this.state = reportSucceeded(this.state, attempt.payload, status.completedAt, attempt.former);
+      // Microsoft holds the device's current state again: any drift found is resolved.
+      if (!attempt.former) this.state = driftResolved(this.state);
       await this.persist(attempt.row('Successful', null, status.completedAt));
       return true;
     }

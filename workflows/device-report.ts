@@ -17,6 +17,7 @@ import type { DeviceActivities, DeviceRecordInput, ReportStatus, UploadReportRes
 import { deviceErrorFor, isFailureReason } from '../domain/failure-reasons';
 import type { ReportTrigger } from '../domain/constants';
 import type { DeviceError, ReportPayload } from '../domain/device-state';
+import type { DriftFinding } from '../domain/drift';
 import type { DeviceWorkflowOptions } from './messages';
 import { microsoftPriority, reportPriority } from './priorities';
 
@@ -31,6 +32,8 @@ export function timelineRow(
     trigger: ReportTrigger;
     reported: { complianceStatus: string; managementState: string };
     messageId: string | null;
+    /** A drift row: what the reconciliation found different in Entra. */
+    drift?: DriftFinding | null;
   },
   outcome: Outcome,
   error: DeviceError | null,
@@ -45,6 +48,7 @@ export function timelineRow(
     messageId: row.messageId,
     error,
     completedAt,
+    ...(row.drift ? { drift: row.drift } : {}),
   };
 }
 
@@ -122,6 +126,8 @@ export class Attempt {
     readonly payload: ReportPayload,
     readonly lastUpdateTime: string,
     readonly former: boolean,
+    /** The drift this attempt re-reports for (trigger `drift`), shown on its timeline row. */
+    readonly drift: DriftFinding | null = null,
   ) {
     this.intervals = ctx.options.statusPollIntervalsMs ?? DEFAULT_POLL_INTERVALS_MS;
     this.timeoutMs = ctx.options.statusPollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
@@ -131,7 +137,7 @@ export class Attempt {
   row(outcome: Outcome, error: DeviceError | null, completedAt: string | null): TimelineRow {
     const reported = { complianceStatus: this.payload.complianceStatus, managementState: this.payload.managementState };
     return timelineRow(
-      { key: this.messageId, at: this.startedAt, trigger: this.trigger, reported, messageId: this.messageId },
+      { key: this.messageId, at: this.startedAt, trigger: this.trigger, reported, messageId: this.messageId, drift: this.drift },
       outcome,
       error,
       completedAt,

@@ -6,6 +6,7 @@ import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow'
 import { desiredPayload, policyOf, type DeviceState } from '../domain/device-state';
 import {
   AzureClientStatusCodeKey,
+  AzureDriftKey,
   AzureComplianceStatusKey,
   DeviceIdKey,
   PolicyActionKey,
@@ -49,6 +50,7 @@ export function summaryLine(state: DeviceState): string {
     `reportTime=${state.reportTime ?? 'none'}`,
     state.retiredAt ? `retiredAt=${state.retiredAt}` : '',
     state.lastError ? `error=${state.lastError.code}` : '',
+    state.azureDrift && state.azureDrift !== 'none' ? `drift=${state.azureDrift}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -63,12 +65,14 @@ export class OperatorView {
 
   publish(state: DeviceState): void {
     setCurrentDetails(summaryLine(state));
-    const values = [
+    const values: Array<string | boolean> = [
       state.status ?? 'None',
       state.clientStatusCode ?? 'None',
       policyOf(state).policyAction ?? 'None',
       state.retiredAt !== null,
     ];
+    // Only runs that took part in a drift reconciliation carry AzureDrift (older histories replay unchanged).
+    if (state.azureDrift !== undefined) values.push(state.azureDrift);
     const key = JSON.stringify(values);
     if (key === this.publishedKey) return;
     this.publishedKey = key;
@@ -79,6 +83,7 @@ export class OperatorView {
       { key: AzureClientStatusCodeKey, value: state.clientStatusCode ?? 'None' },
       { key: PolicyActionKey, value: policyOf(state).policyAction ?? 'None' },
       { key: RetiredKey, value: state.retiredAt !== null },
+      ...(state.azureDrift !== undefined ? [{ key: AzureDriftKey, value: state.azureDrift }] : []),
     ]);
   }
 }

@@ -14,9 +14,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { nextStep, type DeviceState } from '../domain/device-state';
-import { DeviceEntity } from './device-entity';
+import { DeviceEntity, DRIFT_RECONCILIATION_PATCH } from './device-entity';
 import {
   complianceSignal,
+  entraObservedSignal,
   inventorySignal,
   registrationSignal,
   reportSignal,
@@ -28,6 +29,7 @@ import {
   type ReportRequest,
 } from './messages';
 import type { DeviceEvent } from '../domain/events';
+import type { EntraObservation } from '../domain/drift';
 
 const EVENT_SIGNAL_NAMES: ReadonlySet<string> = new Set(Object.values(SIGNAL_BY_EVENT_TYPE).map((s) => s.name));
 
@@ -37,8 +39,9 @@ const EVENT_SIGNAL_NAMES: ReadonlySet<string> = new Set(Object.values(SIGNAL_BY_
  * accepts (the versioning rule is in docs/architecture.md).
  */
 export const ONE_ACTIVITY_REPORTS_PATCH = 'one-activity-reports';
+export { DRIFT_RECONCILIATION_PATCH };
 /** The newest patch of this workflow (test/histories keeps a folder of recorded runs per patch). */
-export const LATEST_DEVICE_WORKFLOW_PATCH = ONE_ACTIVITY_REPORTS_PATCH;
+export const LATEST_DEVICE_WORKFLOW_PATCH = DRIFT_RECONCILIATION_PATCH;
 
 /**
  * A device lives for years, and a worker that does not hold it in its cache replays its run's whole
@@ -59,6 +62,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   // default handler, set first, takes them all in the order they arrived, which ordering relies on.
   setDefaultSignalHandler((name, ...args) => {
     if (name === reportSignal.name) device.onReportRequest(args[0] as ReportRequest);
+    else if (name === entraObservedSignal.name) device.onEntraObserved(args[0] as EntraObservation);
     else if (EVENT_SIGNAL_NAMES.has(name)) device.onEvent(args[0] as DeviceEvent);
   });
   setHandler(registrationSignal, (e) => device.onEvent(e));
@@ -66,6 +70,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   setHandler(inventorySignal, (e) => device.onEvent(e));
   setHandler(retireSignal, (e) => device.onEvent(e));
   setHandler(reportSignal, (request) => device.onReportRequest(request));
+  setHandler(entraObservedSignal, (observation) => device.onEntraObserved(observation));
   setHandler(
     syncUpdate,
     () => {

@@ -7,16 +7,20 @@ import type { ForcedReportTrigger } from './messages';
 export const FLEET_SWEEP_WORKFLOW_TYPE = 'fleetSweepWorkflow';
 export const TENANT_HEARTBEAT_WORKFLOW_TYPE = 'tenantHeartbeatWorkflow';
 
-/** Every fleet-wide operation runs the same sweep; the kind says why (and is the `operations.kind`). */
-export const FLEET_KINDS = ['weekly', 'sync', 'enable', 'resync'] as const;
+/**
+ * Every fleet-wide operation runs the same sweep; the kind says why (and is the `operations.kind`).
+ * `reconcile` reads each device back from Entra instead of asking it to report: only drift is re-sent.
+ */
+export const FLEET_KINDS = ['weekly', 'sync', 'enable', 'resync', 'reconcile'] as const;
 export type FleetKind = (typeof FLEET_KINDS)[number];
 
 /** The trigger each kind writes in the devices' timelines. */
-export const TRIGGER_BY_KIND: Record<FleetKind, ForcedReportTrigger> = {
+export const TRIGGER_BY_KIND: Record<FleetKind, ForcedReportTrigger | 'drift'> = {
   weekly: 'weekly',
   sync: 'manual',
   enable: 'enable',
   resync: 'resync',
+  reconcile: 'drift',
 };
 
 /** The optional filter of a bulk sync (`POST /v1/sync`); retired devices are never swept. */
@@ -109,6 +113,9 @@ export function operationIdFromWorkflowId(tenantId: string, workflowId: string):
   const prefix = `${FLEET_PREFIX}${tenantId}:`;
   return workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : workflowId;
 }
+
+/** The operation id a reconciliation Schedule's runs derive theirs from (`reconcile-<time>`). */
+export const RECONCILE_OPERATION_PREFIX = 'reconcile';
 
 /** `heartbeat:<tenantId>` (a Schedule appends the time of each run). */
 export function heartbeatWorkflowId(tenantId: string): string {

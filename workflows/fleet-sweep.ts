@@ -27,7 +27,7 @@ export async function fleetSweepWorkflow(input: FleetSweepInput): Promise<FleetS
   const options = { ...DEFAULT_SWEEP_OPTIONS, ...(input.options ?? {}) };
   const operationId = input.operationId ?? operationIdFromWorkflowId(input.tenantId, info.workflowId);
   const filter = input.filter ?? null;
-  const { signalPage } = proxyActivities<FleetActivities>({
+  const { signalPage, reconcilePage } = proxyActivities<FleetActivities>({
     // A page is paced (devicesPerSecond): allow it time; a dead worker is noticed by the heartbeat.
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: options.heartbeatTimeoutMs,
@@ -44,18 +44,26 @@ export async function fleetSweepWorkflow(input: FleetSweepInput): Promise<FleetS
   }
   setCurrentDetails(summary(input.kind, operationId, progress, false));
 
-  const page = await signalPage({
+  const trigger = TRIGGER_BY_KIND[input.kind];
+  const at = {
     operationId,
     tenantId: input.tenantId,
-    trigger: TRIGGER_BY_KIND[input.kind],
-    filter,
     after: progress.after,
     signalled: progress.signalled,
     skipped: progress.skipped,
     pageSize: options.pageSize,
     batchSize: options.batchSize,
     devicesPerSecond: options.devicesPerSecond,
-  });
+  };
+  // A reconciliation reads each device back from Entra and tells its workflow; the others ask for a report.
+  let page;
+  try {
+    page = trigger === 'drift' ? await reconcilePage(at) : await signalPage({ ...at, trigger, filter });
+  } catch (err) {
+    // Entra cannot be read at all (e.g. no Device.Read.All): the operation ends, the run fails for operators to see.
+    if (trigger === 'drift') await finishSweep({ operationId, signalled: progress.signalled, skipped: progress.skipped });
+    throw err;
+  }
   progress = { ...progress, after: page.after, signalled: page.signalled, skipped: page.skipped, pages: progress.pages + 1 };
   setCurrentDetails(summary(input.kind, operationId, progress, page.done));
 
@@ -84,8 +92,8 @@ function summary(kind: string, operationId: string, p: SweepProgress, done: bool
     '',
     `- started: ${p.startedAt}`,
     `- devices total (at start): ${p.devicesTotal}`,
-    `- devices signalled: ${p.signalled}`,
-    `- devices skipped (workflow not running): ${p.skipped}`,
+    `- devices signalled${kind === 'reconcile' ? ' (read back from Entra)' : ''}: ${p.signalled}`,
+    `- devices skipped (workflow not running${kind === 'reconcile' ? ', or Entra unreadable' : ''}): ${p.skipped}`,
     `- pages done: ${p.pages}`,
     ...(finishedAt ? [`- finished: ${finishedAt}`] : []),
   ].join('\n');

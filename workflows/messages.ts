@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ComplianceEvent, InventoryEvent, RegistrationEvent, RetireEvent } from '../domain/events';
 import type { DeviceState } from '../domain/device-state';
+import type { EntraObservation } from '../domain/drift';
 
 export const DEVICE_WORKFLOW_TYPE = 'deviceComplianceWorkflow';
 
@@ -46,7 +47,9 @@ export interface DeviceWorkflowOptions {
 }
 
 export type InboxItem =
-  { kind: 'event'; event: RegistrationEvent | ComplianceEvent | InventoryEvent | RetireEvent } | { kind: 'report'; request: ReportRequest };
+  | { kind: 'event'; event: RegistrationEvent | ComplianceEvent | InventoryEvent | RetireEvent }
+  | { kind: 'report'; request: ReportRequest }
+  | { kind: 'entra'; observation: EntraObservation };
 
 export interface DeviceWorkflowInput {
   tenantId: string;
@@ -63,6 +66,8 @@ export const inventorySignal = defineSignal<[InventoryEvent]>('inventory');
 export const retireSignal = defineSignal<[RetireEvent]>('retire');
 /** Fleet operations (weekly sweep, bulk sync, enable, Microsoft resync) ask for a report. */
 export const reportSignal = defineSignal<[ReportRequest]>('report');
+/** The drift reconciliation tells the device what Entra holds for it (domain/drift.ts decides what follows). */
+export const entraObservedSignal = defineSignal<[EntraObservation]>('entraObserved');
 
 export interface SyncResult {
   accepted: true;

@@ -3,6 +3,8 @@
  * a changed device state (what Conditional Access acts on) goes ahead of an admin's sync, and both
  * ahead of the re-reports of a fleet sweep, so a weekly sweep of the whole fleet never delays them.
  * The status polls of an upload already sent run at STATUS_POLL_PRIORITY: what was started finishes first.
+ * A drift re-report runs with a changed device's reports: Entra no longer holds what the MDM said, so
+ * Conditional Access acts on a wrong state now, and only the few drifted devices are re-sent.
  */
 import type { Priority } from '@temporalio/common';
 import type { ReportTrigger } from '../domain/constants';
@@ -15,6 +17,7 @@ export function reportPriority(trigger: ReportTrigger): 1 | 2 | 4 {
     case 'inventory':
     case 'registration':
     case 'retire':
+    case 'drift':
       return 1;
     case 'manual':
       return 2;

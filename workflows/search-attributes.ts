@@ -12,6 +12,8 @@ export const AzureComplianceStatusKey = defineSearchAttributeKey('AzureComplianc
 export const AzureClientStatusCodeKey = defineSearchAttributeKey('AzureClientStatusCode', SearchAttributeType.KEYWORD);
 export const PolicyActionKey = defineSearchAttributeKey('PolicyAction', SearchAttributeType.KEYWORD);
 export const RetiredKey = defineSearchAttributeKey('Retired', SearchAttributeType.BOOL);
+/** What the last drift reconciliation found and is not resolved yet: compliance, managed, expired, deleted or none. */
+export const AzureDriftKey = defineSearchAttributeKey('AzureDrift', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTE_KEYS = [
   DeviceIdKey,
@@ -20,6 +22,7 @@ export const ALL_SEARCH_ATTRIBUTE_KEYS = [
   AzureClientStatusCodeKey,
   PolicyActionKey,
   RetiredKey,
+  AzureDriftKey,
 ] as const;
 
 /** `Name=Type` pairs as `temporal server start-dev --search-attribute` and `operator` expect them. */

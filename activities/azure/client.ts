@@ -14,6 +14,7 @@ import type { AzureCredentials } from '../../config';
 import type { Platform } from '../../domain/constants';
 import { buildUploadEntities, isGuid, type DeviceUpload, type KnownDevice } from './entities';
 import { AzureApiError, type CallContext } from './errors';
+import { readBackBatch, readBackResponses, type ReadBackRound } from './entra-readback';
 import { createGraphClient, graphCallScope } from './graph';
 import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
 import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, localThrottleAfter, tokenCallScope, type TokenCallScope } from './msal';
@@ -273,13 +274,24 @@ export class AzureComplianceClient {
 
   /** A Graph GET (the SDK without its retry middleware). */
   private graphGet<T>(path: string, ctx: CallContext, build?: (r: GraphRequest) => GraphRequest): Promise<T> {
-    const request = `GET /v1.0${path}`;
+    return this.graphCall<T>('GET', path, ctx, build);
+  }
+
+  /** A Graph request with the graph token, refreshed once on 401; failures mapped to AzureApiError. */
+  private graphCall<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    ctx: CallContext,
+    build?: (r: GraphRequest) => GraphRequest,
+    body?: unknown,
+  ): Promise<T> {
+    const request = `${method} /v1.0${path}`;
     return this.withTokenRefresh('graph', async (token, afterRefresh) => {
       let req = this.graph.api(path).middlewareOptions([new AuthenticationHandlerOptions({ getAccessToken: async () => token })]);
       if (build) req = build(req);
       const scope: { headers?: Headers } = {};
       try {
-        return (await graphCallScope.run(scope, () => req.get())) as T;
+        return (await graphCallScope.run(scope, () => (method === 'GET' ? req.get() : req.post(body)))) as T;
       } catch (err) {
         throw fromGraphError(err, { ...ctx, request, afterRefresh }, this.timeoutMs, scope.headers);
       }
@@ -578,6 +590,22 @@ export class AzureComplianceClient {
       }
       throw err;
     }
+  }
+
+  /**
+   * G7 + G1: what Entra holds for up to 20 devices, in one JSON batch (the drift reconciliation).
+   * Sub-requests Microsoft throttled come back in `retry`: the Graph client never retries inside a
+   * batch, and the caller sends them again after the delay (activities/azure/entra-readback.ts).
+   */
+  async readEntraDevicesBatch(azureDeviceIds: string[]): Promise<ReadBackRound> {
+    const body = await this.graphCall<unknown>(
+      'POST',
+      '/$batch',
+      { operation: 'readEntraDevices' },
+      undefined,
+      readBackBatch(azureDeviceIds),
+    );
+    return readBackResponses(azureDeviceIds, body);
   }
 
   /**

@@ -185,6 +185,7 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
         outcome: a.outcome,
         messageId: a.messageId,
         error: a.error,
+        ...(a.drift ? { drift: a.drift as Record<string, unknown> } : {}),
       }));
       return c.json({ items }, 200);
     },

@@ -3,7 +3,7 @@
  * the operations table of the read model.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { getOperation } from '../../db/data';
+import { countDriftFound, getOperation } from '../../db/data';
 import { getOffboarding } from '../../db/tenants';
 import { auditActor, recordAudit } from '../../db/audit';
 import type { FleetFilter, FleetKind } from '../../workflows/fleet-messages';
@@ -61,7 +61,7 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       method: 'get',
       path: '/v1/operations/{operationId}',
       tags,
-      summary: 'Progress of a fleet operation (bulk sync, enable, weekly report)',
+      summary: 'Progress of a fleet operation (bulk sync, enable, weekly report, drift reconciliation)',
       security: ADMIN_SECURITY,
       middleware: [ctx.adminOnly] as const,
       request: { params: OperationIdParamSchema },
@@ -72,7 +72,8 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
     }),
     async (c) => {
       const { operationId } = c.req.valid('param');
-      const op = await guard.db(() => getOperation(db, c.get('tenantId'), operationId));
+      const tenantId = c.get('tenantId');
+      const op = await guard.db(() => getOperation(db, tenantId, operationId));
       if (!op) {
         // A tenant's offboarding outlives the tenant's own rows: the operator follows it here.
         const offboarding = c.get('principal').role === 'operator' ? await guard.db(() => getOffboarding(db, operationId)) : null;
@@ -90,6 +91,8 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
           200,
         );
       }
+      // A reconciliation's findings are the drift rows its devices' workflows wrote (they decide, not the sweep).
+      const drift = op.kind === 'reconcile' ? await guard.db(() => countDriftFound(db, tenantId, operationId)) : null;
       return c.json(
         {
           operationId: op.operationId,
@@ -100,6 +103,7 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
           devicesTotal: op.devicesTotal,
           devicesSignalled: op.devicesSignalled,
           devicesSkipped: op.devicesSkipped,
+          ...(drift ? { drift: { found: drift.driftFound, deletedInEntra: drift.deletedInEntra } } : {}),
         },
         200,
       );

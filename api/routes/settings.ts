@@ -9,6 +9,7 @@ import { getSettings, updateSettings, type Settings } from '../../db/data';
 import { auditActor, recordAudit } from '../../db/audit';
 import { ADMIN_SECURITY, jsonResponse, problemResponses, type App, type AppEnv, type RouteContext } from '../context';
 import { SettingsSchema, SettingsUpdateSchema } from '../schemas';
+import { reconciliationCron } from '../../workers/reconciliation-schedule';
 
 type SettingsView = z.infer<typeof SettingsSchema>;
 
@@ -16,11 +17,12 @@ export function toSettingsView(s: Settings): SettingsView {
   return {
     enabled: s.enabled,
     weeklyReport: { paused: s.weeklyReportPaused },
+    reconciliation: { paused: s.reconciliationPaused, cron: s.reconciliationCron, effectiveCron: reconciliationCron(s.tenantId, s) },
     heartbeat: { lastAt: s.lastHeartbeatAt, result: s.lastHeartbeatResult },
   };
 }
 
-export type SettingsPatch = Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused'>>;
+export type SettingsPatch = Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron'>>;
 
 /**
  * Changes a tenant's settings with their side effects (enable: report every device; pause: the weekly
@@ -32,10 +34,15 @@ export async function changeSettings(ctx: RouteContext, c: Context<AppEnv>, tena
   const { db } = deps;
   const { before, after } = await guard.db(() => updateSettings(db, tenantId, patch));
   let scheduleChanged = false;
+  let reconciliationChanged = false;
   try {
     if (before.weeklyReportPaused !== after.weeklyReportPaused) {
       await guard.external(() => deps.schedules.setWeeklyReportPaused(after.weeklyReportPaused, tenantId));
       scheduleChanged = true;
+    }
+    if (before.reconciliationPaused !== after.reconciliationPaused || before.reconciliationCron !== after.reconciliationCron) {
+      await guard.external(() => deps.schedules.setReconciliation(after, tenantId));
+      reconciliationChanged = true;
     }
     if (!before.enabled && after.enabled) {
       const { operationId } = await guard.external(() => deps.fleet.start('enable', null, tenantId));
@@ -45,12 +52,24 @@ export async function changeSettings(ctx: RouteContext, c: Context<AppEnv>, tena
     // Undo, so that the request changed nothing and repeating it runs the side effects again.
     const log = c.get('log');
     await guard
-      .db(() => updateSettings(db, tenantId, { enabled: before.enabled, weeklyReportPaused: before.weeklyReportPaused }))
+      .db(() =>
+        updateSettings(db, tenantId, {
+          enabled: before.enabled,
+          weeklyReportPaused: before.weeklyReportPaused,
+          reconciliationPaused: before.reconciliationPaused,
+          reconciliationCron: before.reconciliationCron,
+        }),
+      )
       .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the settings change'));
     if (scheduleChanged) {
       await guard
         .external(() => deps.schedules.setWeeklyReportPaused(before.weeklyReportPaused, tenantId))
         .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the weekly schedule change'));
+    }
+    if (reconciliationChanged) {
+      await guard
+        .external(() => deps.schedules.setReconciliation(before, tenantId))
+        .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the reconciliation schedule change'));
     }
     throw err;
   }
@@ -79,7 +98,7 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
       method: 'get',
       path: '/v1/settings',
       tags,
-      summary: 'The feature switch and the weekly report',
+      summary: 'The feature switch, the weekly report and the drift reconciliation',
       security: ADMIN_SECURITY,
       middleware: [ctx.adminOnly] as const,
       responses: {
@@ -99,7 +118,8 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
       summary: 'Change the settings',
       description:
         'Accepts the whole settings object or part of it. Turning enabled from false to true reports every ' +
-        "device's current state (a fleet operation); changing weeklyReport.paused pauses or resumes the weekly schedule. " +
+        "device's current state (a fleet operation); changing weeklyReport.paused pauses or resumes the weekly schedule; " +
+        'changing reconciliation.paused or reconciliation.cron updates the drift reconciliation schedule. ' +
         'When that fails, the change is undone and 503 is answered.',
       security: ADMIN_SECURITY,
       middleware: [ctx.adminOnly, ctx.limitBody] as const,
@@ -114,6 +134,8 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
       const patch: SettingsPatch = {};
       if (body.enabled !== undefined) patch.enabled = body.enabled;
       if (body.weeklyReport?.paused !== undefined) patch.weeklyReportPaused = body.weeklyReport.paused;
+      if (body.reconciliation?.paused !== undefined) patch.reconciliationPaused = body.reconciliation.paused;
+      if (body.reconciliation?.cron !== undefined) patch.reconciliationCron = body.reconciliation.cron;
       return c.json(toSettingsView(await changeSettings(ctx, c, c.get('tenantId'), patch)), 200);
     },
   );

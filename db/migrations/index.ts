@@ -4,6 +4,7 @@ import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
 import * as auditLog from './003_audit_log';
 import * as deviceWriteSeq from './004_device_write_seq';
 import * as tenants from './005_tenants';
+import * as driftReconciliation from './006_drift_reconciliation';
 import * as driftAttemptsIndex from './008_drift_attempts_index';
 
 /**
@@ -16,6 +17,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '003_audit_log': auditLog,
   '004_device_write_seq': deviceWriteSeq,
   '005_tenants': tenants,
+  '006_drift_reconciliation': driftReconciliation,
   '008_drift_attempts_index': driftAttemptsIndex,
 };
 

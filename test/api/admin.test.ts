@@ -9,6 +9,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { encodeCursor } from '../../api/routes/devices';
 import { createOperation, updateOperationProgress, updateSettings, upsertReportAttempt } from '../../db/data';
 import { deviceWorkflowId } from '../../workflows/messages';
+import { defaultReconciliationCron } from '../../workers/reconciliation-schedule';
 import { PROBLEM, call, makeApi, problemOf, seedDevice, type TestApi } from './helpers';
 
 const get = (api: TestApi, path: string, key = 'admin') => call(api.app, 'GET', path, { key });
@@ -441,12 +442,51 @@ describe('API: GET /v1/operations/{operationId}', () => {
 
 describe('API: /v1/settings', () => {
   const put = (api: TestApi, body: unknown) => call(api.app, 'PUT', '/v1/settings', { key: 'admin', body });
+  const defaultReconciliation = (api: TestApi) => ({ paused: false, cron: null, effectiveCron: defaultReconciliationCron(api.tenantId) });
+
+  it('GET shows the drift reconciliation daily by default, at a time spread from the tenant id', async () => {
+    const a = makeApi();
+    const b = makeApi();
+    const ra = ((await (await get(a, '/v1/settings')).json()) as { reconciliation: { effectiveCron: string } }).reconciliation;
+    assert.deepEqual(ra, defaultReconciliation(a));
+    assert.match(ra.effectiveCron, /^\d{1,2} \d{1,2} \* \* \*$/);
+    assert.equal(defaultReconciliationCron(a.tenantId), defaultReconciliationCron(a.tenantId));
+    // Two tenants almost never share a minute of the day (1 in 1,440): these two do not.
+    assert.notEqual(defaultReconciliationCron(a.tenantId), defaultReconciliationCron(b.tenantId));
+  });
+
+  it('changing reconciliation.paused or .cron updates the reconciliation schedule, only on a change; null returns to the default', async () => {
+    const api = makeApi();
+    const res = await put(api, { reconciliation: { paused: true, cron: '30 2 * * *' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { reconciliation: unknown }).reconciliation, {
+      paused: true,
+      cron: '30 2 * * *',
+      effectiveCron: '30 2 * * *',
+    });
+    await put(api, { reconciliation: { paused: true } });
+    const back = await put(api, { reconciliation: { paused: false, cron: null, effectiveCron: 'ignored' } });
+    assert.deepEqual(((await back.json()) as { reconciliation: unknown }).reconciliation, defaultReconciliation(api));
+    assert.deepEqual(
+      api.reconciliationCalls.map((c) => ({ paused: c.reconciliationPaused, cron: c.reconciliationCron })),
+      [
+        { paused: true, cron: '30 2 * * *' },
+        { paused: false, cron: null },
+      ],
+    );
+    assert.deepEqual(api.scheduleCalls, []);
+  });
 
   it('GET answers { enabled, weeklyReport: { paused } } plus the heartbeat extension', async () => {
     const api = makeApi();
     const res = await get(api, '/v1/settings');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { enabled: true, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+    assert.deepEqual(await res.json(), {
+      enabled: true,
+      weeklyReport: { paused: false },
+      reconciliation: defaultReconciliation(api),
+      heartbeat: { lastAt: null, result: null },
+    });
   });
 
   it('turning enabled from false to true starts the enable fleet operation once', async () => {
@@ -455,7 +495,12 @@ describe('API: /v1/settings', () => {
     assert.deepEqual(api.fleetCalls, []);
     const res = await put(api, { enabled: true, weeklyReport: { paused: false } });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { enabled: true, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+    assert.deepEqual(await res.json(), {
+      enabled: true,
+      weeklyReport: { paused: false },
+      reconciliation: defaultReconciliation(api),
+      heartbeat: { lastAt: null, result: null },
+    });
     assert.deepEqual(api.fleetCalls, [{ kind: 'enable', filter: null }]);
     await put(api, { enabled: true });
     assert.equal(api.fleetCalls.length, 1, 'true → true starts nothing');
@@ -471,6 +516,7 @@ describe('API: /v1/settings', () => {
     assert.deepEqual(await (await get(api, '/v1/settings')).json(), {
       enabled: true,
       weeklyReport: { paused: false },
+      reconciliation: defaultReconciliation(api),
       heartbeat: { lastAt: null, result: null },
     });
   });
@@ -480,7 +526,12 @@ describe('API: /v1/settings', () => {
     const current = (await (await get(api, '/v1/settings')).json()) as Record<string, unknown>;
     const res = await put(api, { ...current, enabled: false });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { enabled: false, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+    assert.deepEqual(await res.json(), {
+      enabled: false,
+      weeklyReport: { paused: false },
+      reconciliation: defaultReconciliation(api),
+      heartbeat: { lastAt: null, result: null },
+    });
   });
 
   it('undoes the change and answers 503 when the enable operation cannot start, so a retry runs it', async () => {
@@ -515,6 +566,11 @@ describe('API: /v1/settings', () => {
     [{ weeklyReport: { pause: true } }, 'weeklyReport.pause'],
     [{ enable: true }, 'enable'],
     [{ weeklyReport: true }, 'weeklyReport'],
+    [{ reconciliation: { cron: '61 * * * *' } }, 'reconciliation.cron'],
+    [{ reconciliation: { cron: 'daily' } }, 'reconciliation.cron'],
+    [{ reconciliation: { cron: 5 } }, 'reconciliation.cron'],
+    [{ reconciliation: { paused: 'no' } }, 'reconciliation.paused'],
+    [{ reconciliation: { every: '1d' } }, 'reconciliation.every'],
   ] as const) {
     it(`PUT rejects ${JSON.stringify(body)} naming "${path}" and changes nothing`, async () => {
       const api = makeApi();
@@ -526,6 +582,12 @@ describe('API: /v1/settings', () => {
       );
       assert.deepEqual(api.fleetCalls, []);
       assert.deepEqual(api.scheduleCalls, []);
+      assert.deepEqual(api.reconciliationCalls, []);
+      assert.deepEqual(((await (await get(api, '/v1/settings')).json()) as { reconciliation: unknown }).reconciliation, {
+        paused: false,
+        cron: null,
+        effectiveCron: defaultReconciliationCron(api.tenantId),
+      });
     });
   }
 });

@@ -91,6 +91,8 @@ export interface TestApi {
   temporal: FakeTemporal;
   fleetCalls: FleetCall[];
   scheduleCalls: boolean[];
+  /** The settings each reconciliation Schedule update was asked with. */
+  reconciliationCalls: Array<{ reconciliationPaused: boolean; reconciliationCron: string | null }>;
   deps: ApiDeps;
   /** Every JSON log line the app wrote. */
   logs: string[];
@@ -132,6 +134,7 @@ export function makeApi(options: TestApiOptions = {}): TestApi {
   const temporal = new FakeTemporal();
   const fleetCalls: FleetCall[] = [];
   const scheduleCalls: boolean[] = [];
+  const reconciliationCalls: TestApi['reconciliationCalls'] = [];
   const tenantId = options.tenantId ?? `tenant-${randomUUID()}`;
   const db = options.db ?? testEnv().db;
   const { logger, lines } = logCapture();
@@ -161,9 +164,12 @@ export function makeApi(options: TestApiOptions = {}): TestApi {
       setWeeklyReportPaused: async (paused) => {
         scheduleCalls.push(paused);
       },
+      setReconciliation: async (settings) => {
+        reconciliationCalls.push(settings);
+      },
     },
   };
-  return { app: createApp(deps), tenantId, db, temporal, fleetCalls, scheduleCalls, deps, logs: lines, metrics };
+  return { app: createApp(deps), tenantId, db, temporal, fleetCalls, scheduleCalls, reconciliationCalls, deps, logs: lines, metrics };
 }
 
 type Key = 'mdm' | 'admin' | 'none' | string;

@@ -22,7 +22,7 @@ describe('failure reasons (the one vocabulary of failed reports)', () => {
         'Entra ID does not know this device ID: have the user register the device again in Microsoft Authenticator. This attempt ends as Failed: the report is sent again on the next change, sync or weekly report (a retire is sent again until Microsoft confirms it).',
     });
     const userCanMitigate = FAILURE_REASONS.filter((r) => FAILURE_GUIDANCE[r].userCanMitigate);
-    assert.deepEqual(userCanMitigate, ['DeviceNotFound']);
+    assert.deepEqual(userCanMitigate, ['DeviceNotFound', 'DeletedInEntra']);
   });
 
   it('tells a retried failure from a permanent one in its remediation', () => {
@@ -36,6 +36,9 @@ describe('failure reasons (the one vocabulary of failed reports)', () => {
           r,
         );
         assert.ok(!remediation.includes('ends as Failed'), r);
+      } else if (r === 'DeletedInEntra') {
+        // Not sent again by itself: only the MDM's next event (or an admin's sync) sends it again.
+        assert.match(remediation, /sends nothing for it \(no weekly report, no resync\) until the MDM sends its next event/);
       } else {
         assert.ok(
           remediation.endsWith(

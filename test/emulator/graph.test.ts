@@ -47,6 +47,45 @@ describe('azure emulator: Graph', () => {
     assert.deepEqual((selected.body as { value: unknown[] }).value, [{ id: iosObjectId, isCompliant: null }]);
   });
 
+  it("lets the control plane change a device behind the connector's back and delete it; a read-back in a $batch sees it, 429 per item", async () => {
+    const expires = '2026-01-01T00:00:00.000Z';
+    const changed = await env.emu.control.setEntraDevice(env.t.tenantId, iosId, {
+      isCompliant: true,
+      isManaged: false,
+      complianceExpirationDateTime: expires,
+    });
+    assert.deepEqual([changed.isCompliant, changed.isManaged, changed.complianceExpirationDateTime], [true, false, expires]);
+    await assert.rejects(env.emu.control.setEntraDevice(env.t.tenantId, iosId, { complianceExpirationDateTime: 'soon' }), /400/);
+    await env.emu.control.deleteEntraDevice(env.t.tenantId, windowsId);
+    assert.equal(await env.emu.control.entraDevice(env.t.tenantId, windowsId), null);
+    // A deleted device stays deleted even for autoRegister lookups.
+    await env.emu.control.setOptions({ autoRegister: true });
+    await env.emu.control.addFault({
+      match: { service: 'graph', batchItem: true, pathRegex: `deviceId eq '${iosId}'` },
+      response: { status: 429, headers: { 'Retry-After': '2' } },
+      times: 1,
+    });
+    const select = '$select=deviceId,isCompliant,isManaged,complianceExpirationDateTime';
+    const url = (id: string) => `/devices?$filter=${encodeURIComponent(`deviceId eq '${id}'`)}&${select}`;
+    const batch = (ids: string[]) =>
+      call(graphUrl('/$batch'), {
+        token,
+        method: 'POST',
+        body: { requests: ids.map((id, i) => ({ id: String(i), method: 'GET', url: url(id) })) },
+      });
+    const first = (await batch([iosId, windowsId])).body as {
+      responses: Array<{ id: string; status: number; headers: Record<string, string>; body: { value?: unknown[] } }>;
+    };
+    const byId = new Map(first.responses.map((r) => [r.id, r]));
+    assert.equal(byId.get('0')?.status, 429);
+    assert.equal(byId.get('0')?.headers['Retry-After'], '2');
+    assert.deepEqual(byId.get('1')?.body.value, []);
+    const again = (await batch([iosId])).body as { responses: Array<{ status: number; body: { value: unknown[] } }> };
+    assert.deepEqual(again.responses[0]?.body.value, [
+      { deviceId: iosId, isCompliant: true, isManaged: false, complianceExpirationDateTime: expires },
+    ]);
+  });
+
   it('rejects an unsupported filter with 400 Request_UnsupportedQuery', async () => {
     const res = await call(graphUrl("/devices?$filter=startswith(displayName,'i')"), { token });
     assert.equal(res.status, 400);

@@ -28,7 +28,7 @@ function appWith(db: Db, temporal: Client) {
     logger: pino({ level: 'silent' }),
     metrics: new Registry(),
     fleet: { start: async () => ({ operationId: 'unused' }) },
-    schedules: { setWeeklyReportPaused: async () => undefined },
+    schedules: { setWeeklyReportPaused: async () => undefined, setReconciliation: async () => undefined },
   };
   return createApp(deps);
 }

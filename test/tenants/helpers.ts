@@ -23,6 +23,7 @@ export function makeTenancyApi(options: TestApiOptions = {}): TenancyApi {
       setWeeklyReportPaused: async (paused, tenantId) => {
         pauses.push({ paused, tenantId });
       },
+      setReconciliation: async () => undefined,
     },
     ...options,
     env: {

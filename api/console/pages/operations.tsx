@@ -21,6 +21,7 @@ const KIND_WORDS: Record<string, string> = {
   weekly: 'Weekly report',
   enable: 'Reporting turned on',
   resync: 'Resync asked by Microsoft',
+  reconcile: 'Drift reconciliation (Entra read back)',
 };
 
 export const OperationsPage: FC<{ operations: OperationSummary[] }> = ({ operations }) => (
