@@ -3,7 +3,7 @@
  * local activity), and the operators' view in Temporal (search attributes and the one-line summary).
  */
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { desiredPayload, policyOf, type DeviceState } from '../domain/device-state';
+import { desiredPayload, policyOf, reportedPolicyOf, type DeviceState } from '../domain/device-state';
 import {
   AzureClientStatusCodeKey,
   AzureComplianceStatusKey,
@@ -16,7 +16,7 @@ import {
 /** The read-model row of the device (db `devices`). */
 export function projectionOf(state: DeviceState) {
   const policy = policyOf(state);
-  const reported = desiredPayload(state);
+  const reported = desiredPayload(state) ?? reportedPolicyOf(state);
   return {
     tenantId: state.tenantId,
     deviceId: state.deviceId,
@@ -27,13 +27,15 @@ export function projectionOf(state: DeviceState) {
     complianceStatus: state.status,
     reportTime: state.reportTime,
     policyAction: policy.policyAction,
-    reportedCompliance: reported?.complianceStatus ?? (state.retiredAt !== null ? 'notCompliant' : policy.complianceStatus),
-    managementState: reported?.managementState ?? (state.retiredAt !== null ? 'notManaged' : policy.managementState),
+    reportedCompliance: reported.complianceStatus,
+    managementState: reported.managementState,
     inventory: state.inventory as Record<string, unknown> | null,
     lastAttemptAt: state.lastAttemptAt,
     lastSuccessfulReportAt: state.lastSuccessfulReportAt,
     lastError: state.lastError,
     retiredAt: state.retiredAt,
+    graceUntil: state.grace?.until ?? null,
+    graceAction: state.grace?.action ?? null,
     version: state.version,
   };
 }

@@ -14,6 +14,7 @@ export function reportPriority(trigger: ReportTrigger): 1 | 2 | 4 {
     case 'inventory':
     case 'registration':
     case 'retire':
+    case 'grace':
       return 1;
     case 'manual':
       return 2;

@@ -52,6 +52,8 @@ export function toDeviceDetails(row: DeviceRow, enabled: boolean): DeviceDetails
     lastSuccessfulReportAt: row.lastSuccessfulReportAt,
     lastError: row.lastError,
     retiredAt: row.retiredAt,
+    graceUntil: row.graceUntil ?? null,
+    gracePendingAction: (row.graceAction ?? null) as DeviceDetails['gracePendingAction'],
     updatedAt: row.updatedAt,
     userPrincipalName: row.userPrincipalName,
     inventory: row.inventory as DeviceDetails['inventory'],
@@ -181,6 +183,7 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
         outcome: a.outcome,
         messageId: a.messageId,
         error: a.error,
+        grace: (a.grace ?? null) as ReportItem['grace'],
       }));
       return c.json({ items }, 200);
     },

@@ -15,6 +15,7 @@ export function toSettingsView(s: Settings): SettingsView {
   return {
     enabled: s.enabled,
     weeklyReport: { paused: s.weeklyReportPaused },
+    gracePeriods: s.gracePeriods,
     heartbeat: { lastAt: s.lastHeartbeatAt, result: s.lastHeartbeatResult },
   };
 }
@@ -64,9 +65,10 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const patch: { enabled?: boolean; weeklyReportPaused?: boolean } = {};
+      const patch: Parameters<typeof updateSettings>[2] = {};
       if (body.enabled !== undefined) patch.enabled = body.enabled;
       if (body.weeklyReport?.paused !== undefined) patch.weeklyReportPaused = body.weeklyReport.paused;
+      if (body.gracePeriods !== undefined) patch.gracePeriods = body.gracePeriods;
       const { before, after } = await guard.db(() => updateSettings(db, tenantId, patch));
       let scheduleChanged = false;
       try {

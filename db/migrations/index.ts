@@ -3,6 +3,7 @@ import * as initial from './001_initial';
 import * as fleetSweepCheckpoint from './002_fleet_sweep_checkpoint';
 import * as auditLog from './003_audit_log';
 import * as deviceWriteSeq from './004_device_write_seq';
+import * as gracePeriods from './007_grace_periods';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they load the same way under tsx,
@@ -13,6 +14,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '002_fleet_sweep_checkpoint': fleetSweepCheckpoint,
   '003_audit_log': auditLog,
   '004_device_write_seq': deviceWriteSeq,
+  '007_grace_periods': gracePeriods,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
