@@ -218,10 +218,10 @@ export const ReportAttemptSchema = z
     error: z.record(z.string(), z.unknown()).nullable(),
     grace: z
       .object({ phase: z.enum(['began', 'ended', 'cleared']), action: z.enum(POLICY_ACTIONS), until: isoTime('When the grace ends (ended)') })
-      .nullable()
+      .optional()
       .openapi({
         description:
-          'On a row of trigger `grace`: a grace period began (Microsoft keeps the state reported before), ended (the action is reported) or was cleared (never reported); null on a report attempt',
+          'Only on a row of trigger `grace`: a grace period began (Microsoft keeps the state reported before), ended (the action is reported) or was cleared (never reported); absent on a report attempt',
       }),
   })
   .openapi('ReportAttempt');

@@ -17,6 +17,7 @@ import {
 } from '../../db/console-views';
 import { countDevices, getSettings } from '../../db/data';
 import { CLIENT_STATUS_CODES, COMPLIANCE_STATUSES, POLICY_ACTIONS, isDeviceId } from '../../domain/constants';
+import { GRACE_ACTIONS, type GracePeriods } from '../../domain/grace';
 import { sweepDeviceFilter } from '../../activities/fleet-activities';
 import { TRIGGER_BY_KIND } from '../../workflows/fleet-messages';
 import { deviceWorkflowId } from '../../workflows/messages';
@@ -693,8 +694,14 @@ export function registerConsole(app: App, ctx: RouteContext): void {
         <ErrorPage title="Settings" message={problemText(res.body)} />,
         session,
       );
-    const s = res.body as { enabled: boolean; weeklyReport: { paused: boolean } };
-    const data = { enabled: s.enabled, weeklyPaused: s.weeklyReport.paused, cron: config.weeklyReportCron, schedule };
+    const s = res.body as { enabled: boolean; weeklyReport: { paused: boolean }; gracePeriods?: GracePeriods };
+    const data = {
+      enabled: s.enabled,
+      weeklyPaused: s.weeklyReport.paused,
+      cron: config.weeklyReportCron,
+      schedule,
+      gracePeriods: s.gracePeriods ?? {},
+    };
     return render(c, 200, 'Settings', 'settings', <SettingsPage s={data} csrf={codec!.csrfToken(session)} notice={notice} />, session);
   }
 
@@ -711,7 +718,9 @@ export function registerConsole(app: App, ctx: RouteContext): void {
               ? 'The weekly report is paused.'
               : done === 'resumed'
                 ? 'The weekly report is resumed.'
-                : undefined;
+                : done === 'grace'
+                  ? 'The grace periods are saved.'
+                  : undefined;
       return settingsPage(c, session, notice);
     }),
   );
@@ -740,6 +749,20 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const res = await adminApi(c, session, 'PUT', '/v1/settings', { weeklyReport: { paused } });
       if (res.status !== 200) return settingsNotChanged(c, session, res);
       return c.redirect(`/console/settings?done=${paused ? 'paused' : 'resumed'}`, 303);
+    }),
+  );
+
+  app.post(
+    '/console/settings/grace',
+    ctx.limitBody,
+    action(async (c, session, form) => {
+      // Empty fields mean no grace; the API checks each duration and names the one it refuses.
+      const gracePeriods = Object.fromEntries(
+        GRACE_ACTIONS.map((a) => [a, typeof form[a] === 'string' ? form[a].trim() : ''] as const).filter(([, v]) => v !== ''),
+      );
+      const res = await adminApi(c, session, 'PUT', '/v1/settings', { gracePeriods });
+      if (res.status !== 200) return settingsNotChanged(c, session, res);
+      return c.redirect('/console/settings?done=grace', 303);
     }),
   );
 

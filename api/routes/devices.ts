@@ -183,7 +183,7 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
         outcome: a.outcome,
         messageId: a.messageId,
         error: a.error,
-        grace: (a.grace ?? null) as ReportItem['grace'],
+        ...(a.grace ? { grace: a.grace as NonNullable<ReportItem['grace']> } : {}),
       }));
       return c.json({ items }, 200);
     },

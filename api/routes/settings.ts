@@ -1,6 +1,6 @@
 /**
  * The tenant's settings (docs/http-contract.md): the reporting switch, the weekly report's pause,
- * the last tenant heartbeat. A change with side effects (enable: report every device; pause: the
+ * the grace periods per policy action, the last tenant heartbeat. A change with side effects (enable: report every device; pause: the
  * weekly Schedule) is undone when a side effect fails.
  */
 import { createRoute, type z } from '@hono/zod-openapi';
@@ -84,7 +84,13 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
         // Undo, so that the request changed nothing and repeating it runs the side effects again.
         const log = c.get('log');
         await guard
-          .db(() => updateSettings(db, tenantId, { enabled: before.enabled, weeklyReportPaused: before.weeklyReportPaused }))
+          .db(() =>
+            updateSettings(db, tenantId, {
+              enabled: before.enabled,
+              weeklyReportPaused: before.weeklyReportPaused,
+              gracePeriods: before.gracePeriods,
+            }),
+          )
           .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the settings change'));
         if (scheduleChanged) {
           await guard

@@ -36,6 +36,8 @@ describe('API: GET /v1/devices/{deviceId}', () => {
       lastSuccessfulReportAt: '2026-11-28T10:00:02.120Z',
       lastError: null,
       retiredAt: null,
+      graceUntil: null,
+      gracePendingAction: null,
       userPrincipalName: 'alex@contoso.com',
       inventory: { deviceName: "Alex's iPhone", os: 'iOS', osVersion: '17.4.1' },
     });
@@ -446,7 +448,12 @@ describe('API: /v1/settings', () => {
     const api = makeApi();
     const res = await get(api, '/v1/settings');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { enabled: true, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+    assert.deepEqual(await res.json(), {
+      enabled: true,
+      weeklyReport: { paused: false },
+      gracePeriods: {},
+      heartbeat: { lastAt: null, result: null },
+    });
   });
 
   it('turning enabled from false to true starts the enable fleet operation once', async () => {
@@ -455,7 +462,12 @@ describe('API: /v1/settings', () => {
     assert.deepEqual(api.fleetCalls, []);
     const res = await put(api, { enabled: true, weeklyReport: { paused: false } });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { enabled: true, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+    assert.deepEqual(await res.json(), {
+      enabled: true,
+      weeklyReport: { paused: false },
+      gracePeriods: {},
+      heartbeat: { lastAt: null, result: null },
+    });
     assert.deepEqual(api.fleetCalls, [{ kind: 'enable', filter: null }]);
     await put(api, { enabled: true });
     assert.equal(api.fleetCalls.length, 1, 'true → true starts nothing');
@@ -471,6 +483,7 @@ describe('API: /v1/settings', () => {
     assert.deepEqual(await (await get(api, '/v1/settings')).json(), {
       enabled: true,
       weeklyReport: { paused: false },
+      gracePeriods: {},
       heartbeat: { lastAt: null, result: null },
     });
   });
@@ -480,7 +493,35 @@ describe('API: /v1/settings', () => {
     const current = (await (await get(api, '/v1/settings')).json()) as Record<string, unknown>;
     const res = await put(api, { ...current, enabled: false });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { enabled: false, weeklyReport: { paused: false }, heartbeat: { lastAt: null, result: null } });
+    assert.deepEqual(await res.json(), {
+      enabled: false,
+      weeklyReport: { paused: false },
+      gracePeriods: {},
+      heartbeat: { lastAt: null, result: null },
+    });
+  });
+
+  it('stores grace periods per policy action, answers them, and replaces them whole ({} for none)', async () => {
+    const api = makeApi();
+    const res = await put(api, { gracePeriods: { BLOCK_EMAIL: 'PT24H', QUARANTINE: 'P2D' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { gracePeriods: unknown }).gracePeriods, { BLOCK_EMAIL: 'PT24H', QUARANTINE: 'P2D' });
+    assert.deepEqual(((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods, {
+      BLOCK_EMAIL: 'PT24H',
+      QUARANTINE: 'P2D',
+    });
+    await put(api, { enabled: true });
+    assert.deepEqual(
+      ((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods,
+      {
+        BLOCK_EMAIL: 'PT24H',
+        QUARANTINE: 'P2D',
+      },
+      'left out, they stay',
+    );
+    await put(api, { gracePeriods: {} });
+    assert.deepEqual(((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods, {});
+    assert.deepEqual(api.fleetCalls, []);
   });
 
   it('undoes the change and answers 503 when the enable operation cannot start, so a retry runs it', async () => {
@@ -515,6 +556,12 @@ describe('API: /v1/settings', () => {
     [{ weeklyReport: { pause: true } }, 'weeklyReport.pause'],
     [{ enable: true }, 'enable'],
     [{ weeklyReport: true }, 'weeklyReport'],
+    [{ gracePeriods: { BLOCK_EMAIL: 'tomorrow' } }, 'gracePeriods.BLOCK_EMAIL'],
+    [{ gracePeriods: { QUARANTINE: 'P1M' } }, 'gracePeriods.QUARANTINE'],
+    [{ gracePeriods: { RETIRE: 'PT0S' } }, 'gracePeriods.RETIRE'],
+    [{ gracePeriods: { SEND_ALERT: 'PT1H' } }, 'gracePeriods.SEND_ALERT'],
+    [{ gracePeriods: { BLOCK_EMAIL: 3600 } }, 'gracePeriods.BLOCK_EMAIL'],
+    [{ gracePeriods: ['PT1H'] }, 'gracePeriods'],
   ] as const) {
     it(`PUT rejects ${JSON.stringify(body)} naming "${path}" and changes nothing`, async () => {
       const api = makeApi();
@@ -526,6 +573,7 @@ describe('API: /v1/settings', () => {
       );
       assert.deepEqual(api.fleetCalls, []);
       assert.deepEqual(api.scheduleCalls, []);
+      assert.deepEqual(((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods, {});
     });
   }
 });
