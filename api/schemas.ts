@@ -166,6 +166,7 @@ export const DeviceDetailsSchema = z
     lastSuccessfulReportAt: isoTime('Last report Microsoft confirmed (never blanked)').nullable(),
     lastError: DeviceErrorSchema.nullable(),
     retiredAt: isoTime('When the device was retired').nullable(),
+    updatedAt: isoTime('Last change of this record'),
     graceUntil: isoTime(
       'While a restrictive action waits for its grace period (settings gracePeriods): when the grace ends; null unless in grace',
     ).nullable(),
@@ -173,7 +174,6 @@ export const DeviceDetailsSchema = z
       .enum(POLICY_ACTIONS)
       .nullable()
       .openapi({ description: 'Extension: the action waiting for its grace period (reported when it ends); null unless in grace' }),
-    updatedAt: isoTime('Last change of this record'),
     userPrincipalName: z.string().nullable().openapi({ description: 'Extension: the user of the latest registration' }),
     inventory: inventorySchema.nullable().openapi({ description: 'Extension: the latest inventory' }),
   })

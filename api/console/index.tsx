@@ -292,7 +292,12 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
   }
 
-  const problemText = (body: Record<string, unknown>): string => String(body.detail ?? body.title ?? 'The request failed');
+  // A 400 names each refused field (e.g. gracePeriods.BLOCK_EMAIL): the admin reads which value to fix.
+  const problemText = (body: Record<string, unknown>): string => {
+    const text = String(body.detail ?? body.title ?? 'The request failed');
+    const errors = Array.isArray(body.errors) ? (body.errors as Array<{ path?: unknown; message?: unknown }>) : [];
+    return errors.length === 0 ? text : `${text}: ${errors.map((e) => `${String(e.path)}: ${String(e.message)}`).join('; ')}`;
+  };
   const statusOf = (s: number) => ([400, 401, 403, 404, 409, 503].includes(s) ? s : 500) as 400 | 401 | 403 | 404 | 409 | 500 | 503;
 
   app.get('/', (c) => c.redirect('/console', 302));

@@ -52,9 +52,9 @@ export function toDeviceDetails(row: DeviceRow, enabled: boolean): DeviceDetails
     lastSuccessfulReportAt: row.lastSuccessfulReportAt,
     lastError: row.lastError,
     retiredAt: row.retiredAt,
+    updatedAt: row.updatedAt,
     graceUntil: row.graceUntil ?? null,
     gracePendingAction: (row.graceAction ?? null) as DeviceDetails['gracePendingAction'],
-    updatedAt: row.updatedAt,
     userPrincipalName: row.userPrincipalName,
     inventory: row.inventory as DeviceDetails['inventory'],
   };
