@@ -81,7 +81,9 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
   const isEnabled = deps.isReportingEnabled ?? reportingEnabledReader(deps.db);
   const gracePeriodsOf =
     deps.gracePeriodsOf ??
-    gracePeriodsReader(deps.db, (err) => Context.current().log.warn('grace periods unreadable: no grace (reported at once)', { err: String(err) }));
+    gracePeriodsReader(deps.db, (err) =>
+      Context.current().log.warn('grace periods unreadable: no grace (reported at once)', { err: String(err) }),
+    );
 
   /** Uploads the device's state (inventory + compliance entities) under the workflow's message id. */
   async function upload(input: ReportInput, lookups?: EntraLookups): Promise<EntraLookups> {

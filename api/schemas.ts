@@ -217,7 +217,11 @@ export const ReportAttemptSchema = z
     messageId: z.string().nullable(),
     error: z.record(z.string(), z.unknown()).nullable(),
     grace: z
-      .object({ phase: z.enum(['began', 'ended', 'cleared']), action: z.enum(POLICY_ACTIONS), until: isoTime('When the grace ends (ended)') })
+      .object({
+        phase: z.enum(['began', 'ended', 'cleared']),
+        action: z.enum(POLICY_ACTIONS),
+        until: isoTime('When the grace ends (ended)'),
+      })
       .optional()
       .openapi({
         description:

@@ -45,7 +45,17 @@ export type ReportedCompliance = (typeof REPORTED_COMPLIANCE_VALUES)[number];
 /** Why a report attempt was made (the `trigger` of the report timeline, docs/http-contract.md). */
 // 'resync' extends the contract's list: a report Microsoft asked for through the tenant heartbeat.
 // 'grace': a grace period began, ended (the report that follows) or was cleared (domain/grace.ts).
-export const REPORT_TRIGGERS = ['compliance', 'inventory', 'registration', 'weekly', 'manual', 'retire', 'enable', 'resync', 'grace'] as const;
+export const REPORT_TRIGGERS = [
+  'compliance',
+  'inventory',
+  'registration',
+  'weekly',
+  'manual',
+  'retire',
+  'enable',
+  'resync',
+  'grace',
+] as const;
 export type ReportTrigger = (typeof REPORT_TRIGGERS)[number];
 
 /** `deviceId` rules (docs/http-contract.md): 1 to 128 characters of `A-Z a-z 0-9 . _ : -`. */

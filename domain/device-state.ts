@@ -227,11 +227,7 @@ export type ApplyOutcome = 'applied' | 'stale' | 'refused' | 'held';
  * registration that opened this lifecycle. On a retired device every event but a registration is
  * refused; a registration at or after the retire opens the next lifecycle (re-enrolment).
  */
-export function applyEvent(
-  state: DeviceState,
-  event: DeviceEvent,
-  grace?: GraceContext,
-): { state: DeviceState; outcome: ApplyOutcome } {
+export function applyEvent(state: DeviceState, event: DeviceEvent, grace?: GraceContext): { state: DeviceState; outcome: ApplyOutcome } {
   if (state.retiredAt !== null) {
     if (event.type !== 'registration') return { state: bump(state, { eventsRefused: 1 }), outcome: 'refused' };
     if (compareOccurredAt(event.occurredAt, state.retiredAt) < 0 || isStaleInLifecycle(state.lastApplied, state, event)) {

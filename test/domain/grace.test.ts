@@ -82,7 +82,12 @@ describe('domain/grace: grace periods of docs/product-rules.md', () => {
     const event = comp(['BLOCK_EMAIL']);
     const s = apply(before, ctx({ BLOCK_EMAIL: 'PT24H' }), event);
     const until = new Date(Date.parse(event.occurredAt) + 24 * HOUR).toISOString();
-    assert.deepEqual(s.grace, { action: 'BLOCK_EMAIL', since: event.occurredAt, until, held: { managementState: 'managed', complianceStatus: 'compliant' } });
+    assert.deepEqual(s.grace, {
+      action: 'BLOCK_EMAIL',
+      since: event.occurredAt,
+      until,
+      held: { managementState: 'managed', complianceStatus: 'compliant' },
+    });
     assert.equal(nextStep(s).kind, 'idle', 'nothing to report: Microsoft keeps compliant');
     assert.equal(s.status, 'Successful', 'the compliant report still describes what Microsoft holds');
     const row = projectionOf(s);

@@ -103,7 +103,10 @@ describe('grace periods (real Temporal, Postgres, Azure emulator)', function () 
           'one compliant report, then the non-compliant one: nothing lost or repeated by the restart',
         );
         for (const u of uploads.filter((x) => x.complianceStatus === 'notCompliant')) {
-          assert.ok(Date.parse(u.receivedAt) >= Date.parse(graceUntil), `non-compliant received at ${u.receivedAt}, grace until ${graceUntil}`);
+          assert.ok(
+            Date.parse(u.receivedAt) >= Date.parse(graceUntil),
+            `non-compliant received at ${u.receivedAt}, grace until ${graceUntil}`,
+          );
         }
         const rows = await timeline(d.deviceId);
         assert.deepEqual(
