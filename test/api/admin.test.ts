@@ -443,17 +443,15 @@ describe('API: GET /v1/operations/{operationId}', () => {
 
 describe('API: /v1/settings', () => {
   const put = (api: TestApi, body: unknown) => call(api.app, 'PUT', '/v1/settings', { key: 'admin', body });
+  const DEFAULT_SETTINGS = { enabled: true, weeklyReport: { paused: false }, gracePeriods: {}, heartbeat: { lastAt: null, result: null } };
+  const gracePeriodsOf = async (api: TestApi) =>
+    ((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods;
 
   it('GET answers { enabled, weeklyReport: { paused } } plus the heartbeat extension', async () => {
     const api = makeApi();
     const res = await get(api, '/v1/settings');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
-      enabled: true,
-      weeklyReport: { paused: false },
-      gracePeriods: {},
-      heartbeat: { lastAt: null, result: null },
-    });
+    assert.deepEqual(await res.json(), DEFAULT_SETTINGS);
   });
 
   it('turning enabled from false to true starts the enable fleet operation once', async () => {
@@ -462,12 +460,7 @@ describe('API: /v1/settings', () => {
     assert.deepEqual(api.fleetCalls, []);
     const res = await put(api, { enabled: true, weeklyReport: { paused: false } });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
-      enabled: true,
-      weeklyReport: { paused: false },
-      gracePeriods: {},
-      heartbeat: { lastAt: null, result: null },
-    });
+    assert.deepEqual(await res.json(), DEFAULT_SETTINGS);
     assert.deepEqual(api.fleetCalls, [{ kind: 'enable', filter: null }]);
     await put(api, { enabled: true });
     assert.equal(api.fleetCalls.length, 1, 'true → true starts nothing');
@@ -480,12 +473,7 @@ describe('API: /v1/settings', () => {
     await put(api, { weeklyReport: { paused: true } });
     await put(api, { enabled: true, weeklyReport: { paused: false } });
     assert.deepEqual(api.scheduleCalls, [true, false]);
-    assert.deepEqual(await (await get(api, '/v1/settings')).json(), {
-      enabled: true,
-      weeklyReport: { paused: false },
-      gracePeriods: {},
-      heartbeat: { lastAt: null, result: null },
-    });
+    assert.deepEqual(await (await get(api, '/v1/settings')).json(), DEFAULT_SETTINGS);
   });
 
   it('accepts back exactly what GET answered (the read-only heartbeat is ignored)', async () => {
@@ -493,12 +481,7 @@ describe('API: /v1/settings', () => {
     const current = (await (await get(api, '/v1/settings')).json()) as Record<string, unknown>;
     const res = await put(api, { ...current, enabled: false });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
-      enabled: false,
-      weeklyReport: { paused: false },
-      gracePeriods: {},
-      heartbeat: { lastAt: null, result: null },
-    });
+    assert.deepEqual(await res.json(), { ...DEFAULT_SETTINGS, enabled: false });
   });
 
   it('stores grace periods per policy action, answers them, and replaces them whole ({} for none)', async () => {
@@ -506,13 +489,13 @@ describe('API: /v1/settings', () => {
     const res = await put(api, { gracePeriods: { BLOCK_EMAIL: 'PT24H', QUARANTINE: 'P2D' } });
     assert.equal(res.status, 200);
     assert.deepEqual(((await res.json()) as { gracePeriods: unknown }).gracePeriods, { BLOCK_EMAIL: 'PT24H', QUARANTINE: 'P2D' });
-    assert.deepEqual(((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods, {
+    assert.deepEqual(await gracePeriodsOf(api), {
       BLOCK_EMAIL: 'PT24H',
       QUARANTINE: 'P2D',
     });
     await put(api, { enabled: true });
     assert.deepEqual(
-      ((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods,
+      await gracePeriodsOf(api),
       {
         BLOCK_EMAIL: 'PT24H',
         QUARANTINE: 'P2D',
@@ -520,7 +503,7 @@ describe('API: /v1/settings', () => {
       'left out, they stay',
     );
     await put(api, { gracePeriods: {} });
-    assert.deepEqual(((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods, {});
+    assert.deepEqual(await gracePeriodsOf(api), {});
     assert.deepEqual(api.fleetCalls, []);
   });
 
@@ -573,7 +556,7 @@ describe('API: /v1/settings', () => {
       );
       assert.deepEqual(api.fleetCalls, []);
       assert.deepEqual(api.scheduleCalls, []);
-      assert.deepEqual(((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods, {});
+      assert.deepEqual(await gracePeriodsOf(api), {});
     });
   }
 });

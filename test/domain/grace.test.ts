@@ -14,28 +14,12 @@ import {
 import type { DeviceEvent } from '../../domain/events';
 import { graceMs, graceProblem, parseIsoDuration } from '../../domain/grace';
 import { projectionOf } from '../../workflows/device-views';
+import { at, comp, latest, reg } from './device-events';
 
-const AZ = '5b1b7b3e-0d7c-4a43-9c55-1f1b2f5a9a01';
-let t = Date.parse('2026-11-28T10:00:00.000Z');
-const at = () => new Date((t += 1_000)).toISOString();
 const HOUR = 60 * 60 * 1000;
 
-const reg = (): DeviceEvent => ({
-  type: 'registration',
-  occurredAt: at(),
-  platform: 'iOS',
-  azureDeviceId: AZ,
-  clientStatusCode: 'Success',
-  userPrincipalName: 'alex@contoso.com',
-});
-const comp = (actions: Extract<DeviceEvent, { type: 'compliance' }>['actions']): DeviceEvent => ({
-  type: 'compliance',
-  occurredAt: at(),
-  actions,
-});
-
 /** The workflow's context: the tenant's graces, and its clock a second after the newest event. */
-const ctx = (periods: GraceContext['periods']): GraceContext => ({ periods, now: new Date(t + 1_000).toISOString() });
+const ctx = (periods: GraceContext['periods']): GraceContext => ({ periods, now: new Date(latest() + 1_000).toISOString() });
 
 function apply(state: DeviceState, grace: GraceContext | undefined, ...events: DeviceEvent[]): DeviceState {
   return events.reduce((s, e) => applyEvent(s, e, grace).state, state);
@@ -119,7 +103,7 @@ describe('domain/grace: grace periods of docs/product-rules.md', () => {
   });
 
   it('counts the grace from occurredAt: an event delivered after its grace is reported at once', () => {
-    const late: DeviceEvent = { type: 'compliance', occurredAt: new Date(t - 2 * HOUR).toISOString(), actions: ['BLOCK_EMAIL'] };
+    const late: DeviceEvent = { type: 'compliance', occurredAt: new Date(latest() - 2 * HOUR).toISOString(), actions: ['BLOCK_EMAIL'] };
     const s = applyEvent(reported(), late, ctx({ BLOCK_EMAIL: 'PT1H' })).state;
     assert.equal(s.grace, null);
     assert.equal(reportOk(s).sent, 'managed/notCompliant');
