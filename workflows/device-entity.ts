@@ -116,9 +116,10 @@ export class DeviceEntity {
    */
   async take(): Promise<boolean> {
     if (!this.gracePeriods) return this.drain();
-    const mayHaveGrace = [...this.inbox, ...this.held].some(
-      (m) => m.kind === 'event' && m.event.type === 'compliance' && m.event.actions.some((a) => MAY_HAVE_GRACE.has(a)),
-    );
+    // Held messages wait for the next lifecycle: only what this drain applies counts.
+    const mayHaveGrace =
+      this.held.length === 0 &&
+      this.inbox.some((m) => m.kind === 'event' && m.event.type === 'compliance' && m.event.actions.some((a) => MAY_HAVE_GRACE.has(a)));
     if (!mayHaveGrace) return this.drain({ periods: {}, now: new Date().toISOString() });
     const periods = await tenantGracePeriods({ tenantId: this.ctx.tenantId });
     return this.drain({ periods, now: new Date().toISOString() });
