@@ -50,6 +50,7 @@ export function summaryLine(state: DeviceState): string {
     `reported=${state.lastAttempted ? `${state.lastAttempted.managementState}/${state.lastAttempted.complianceStatus}` : 'none'}`,
     `reportTime=${state.reportTime ?? 'none'}`,
     state.retiredAt ? `retiredAt=${state.retiredAt}` : '',
+    state.grace ? `grace=${state.grace.action} until ${state.grace.until}` : '',
     state.lastError ? `error=${state.lastError.code}` : '',
   ]
     .filter(Boolean)
