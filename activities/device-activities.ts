@@ -5,9 +5,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db';
-import { reportingEnabledReader, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../db/data';
+import { gracePeriodsReader, reportingEnabledReader, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../db/data';
 import type { ReportPayload, DeviceError, EntraLookups } from '../domain/device-state';
 import { deviceErrorFor } from '../domain/failure-reasons';
+import type { GracePeriods } from '../domain/grace';
 import type { AzureComplianceClient } from './azure/client';
 import { toTemporalFailure } from './azure/temporal-failure';
 import { describeUploadFailure } from './azure/upload-errors';
@@ -22,6 +23,8 @@ export interface DeviceActivityDeps {
   isReportingEnabled?(tenantId: string): Promise<boolean>;
   /** The tenant's health and consent containment (activities/tenant-health.ts); none: never contained. */
   tenantHealth?: TenantHealth;
+  /** The tenant's grace periods; default: gracePeriodsReader (db/data.ts), `{}` when Postgres fails. */
+  gracePeriodsOf?(tenantId: string): Promise<GracePeriods>;
   now?: () => Date;
 }
 
@@ -85,6 +88,11 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
   const health = deps.tenantHealth;
   const callMicrosoft = <T>(tenantId: string, context: { deviceId: string; operation: string }, call: () => Promise<T>): Promise<T> =>
     callMicrosoftFor(health, tenantId, context, call);
+  const gracePeriodsOf =
+    deps.gracePeriodsOf ??
+    gracePeriodsReader(deps.db, (err) =>
+      Context.current().log.warn('grace periods unreadable: no grace (reported at once)', { err: String(err) }),
+    );
 
   /** Uploads the device's state (inventory + compliance entities) under the workflow's message id. */
   async function upload(input: ReportInput, lookups?: EntraLookups): Promise<EntraLookups> {
@@ -161,6 +169,11 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
     /** One poll of an upload's processing status at Microsoft. */
     async getReportStatus(input: { tenantId: string; deviceId: string; messageId: string }): Promise<ReportStatus> {
       return whileHeartbeating(() => pollStatus(input));
+    },
+
+    /** The tenant's grace periods (a local activity: read only when an action that may have one arrives). */
+    async tenantGracePeriods(input: { tenantId: string }): Promise<GracePeriods> {
+      return gracePeriodsOf(input.tenantId);
     },
 
     /**

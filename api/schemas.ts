@@ -20,6 +20,7 @@ import {
   deviceIdSchema,
   inventorySchema,
 } from '../domain/event-schemas';
+import { GRACE_ACTIONS, graceProblem, type GracePeriods } from '../domain/grace';
 import { FLEET_KINDS } from '../workflows/fleet-messages';
 import { cronProblem } from '../domain/cron';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problems';
@@ -167,6 +168,13 @@ export const DeviceDetailsSchema = z
     lastError: DeviceErrorSchema.nullable(),
     retiredAt: isoTime('When the device was retired').nullable(),
     updatedAt: isoTime('Last change of this record'),
+    graceUntil: isoTime(
+      'While a restrictive action waits for its grace period (settings gracePeriods): when the grace ends; null unless in grace',
+    ).nullable(),
+    gracePendingAction: z
+      .enum(POLICY_ACTIONS)
+      .nullable()
+      .openapi({ description: 'Extension: the action waiting for its grace period (reported when it ends); null unless in grace' }),
     userPrincipalName: z.string().nullable().openapi({ description: 'Extension: the user of the latest registration' }),
     inventory: inventorySchema.nullable().openapi({ description: 'Extension: the latest inventory' }),
   })
@@ -213,6 +221,17 @@ export const ReportAttemptSchema = z
       description:
         'Extension, trigger drift only: what the reconciliation found in Entra (operationId, azureDeviceId, observedAt, kinds, differences)',
     }),
+    grace: z
+      .object({
+        phase: z.enum(['began', 'ended', 'cleared']),
+        action: z.enum(POLICY_ACTIONS),
+        until: isoTime('When the grace ends (ended)'),
+      })
+      .optional()
+      .openapi({
+        description:
+          'Only on a row of trigger `grace`: a grace period began (Microsoft keeps the state reported before), ended (the action is reported) or was cleared (never reported); absent on a report attempt',
+      }),
   })
   .openapi('ReportAttempt');
 
@@ -267,6 +286,21 @@ export const OperationSchema = z
   })
   .openapi('Operation');
 
+/** Grace periods per policy action: each an ISO 8601 duration of days to seconds, up to P30D. */
+const gracePeriodsSchema = z
+  .record(z.string(), z.unknown(), { error: 'Must be an object of ISO 8601 durations per policy action' })
+  .superRefine((periods, ctx) => {
+    for (const [action, duration] of Object.entries(periods)) {
+      const why = graceProblem(action, duration);
+      if (why !== null) ctx.addIssue({ code: 'custom', path: [action], message: why });
+    }
+  })
+  .transform((periods) => periods as GracePeriods)
+  .openapi({
+    description: `Optional grace per policy action (${GRACE_ACTIONS.join(', ')}): how long the action waits before it is reported; {} (the default) for none`,
+    example: { BLOCK_EMAIL: 'PT24H' },
+  });
+
 export const SettingsSchema = z
   .object({
     enabled: z.boolean(),
@@ -280,6 +314,10 @@ export const SettingsSchema = z
           .openapi({ description: 'Read-only: the cron the reconciliation runs on (the default spreads tenants over the day)' }),
       })
       .openapi({ description: "The drift reconciliation: Entra read back and compared with each device's last confirmed report" }),
+    gracePeriods: z.record(z.string(), z.string()).openapi({
+      description: 'Grace per policy action (ISO 8601 durations); {} for none',
+      example: { BLOCK_EMAIL: 'PT24H' },
+    }),
     heartbeat: z
       .object({
         lastAt: isoTime('Last tenant heartbeat sent to Microsoft').nullable(),
@@ -315,6 +353,7 @@ export const SettingsUpdateSchema = z
           { error: 'Must be an object' },
         )
         .optional(),
+      gracePeriods: gracePeriodsSchema.optional(),
       // What GET answers may be PUT back as it is: the read-only extension is accepted and ignored.
       heartbeat: z.unknown().optional().openapi({ description: 'Read-only (as answered by GET); ignored' }),
     },

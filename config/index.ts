@@ -3,6 +3,10 @@
  * at start; a bad value stops it with one line naming the variable.
  */
 import { z } from 'zod';
+import { parseIsoDuration } from '../domain/grace';
+
+/** ISO 8601 durations are read by the domain's parser (grace periods use it too). */
+export { parseIsoDuration };
 
 const optionalString = z
   .string()
@@ -40,18 +44,6 @@ const cronExpression = (fallback: string) =>
 
 /** Longest accepted MAX_CLOCK_SKEW: a day (beyond it, one bad MDM clock would stall a device for days). */
 const MAX_CLOCK_SKEW_LIMIT_MS = 24 * 60 * 60 * 1000;
-
-/**
- * An ISO 8601 duration of days, hours, minutes and seconds (`PT5M`, `PT30S`, `PT1H30M`, `P1D`,
- * `PT0.5S`) in milliseconds, or undefined when it is not one. Years and months are refused: their
- * length depends on the date.
- */
-export function parseIsoDuration(text: string): number | undefined {
-  const m = /^P(?:(\d{1,6})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,6}(?:\.\d{1,3})?)S)?)?$/.exec(text);
-  if (!m || text === 'P' || text.endsWith('T')) return undefined;
-  const [, d, h, min, sec] = m;
-  return Math.round((Number(d ?? 0) * 86_400 + Number(h ?? 0) * 3_600 + Number(min ?? 0) * 60 + Number(sec ?? 0)) * 1000);
-}
 
 const isoDuration = (fallback: string, maxMs: number, maxText: string) =>
   z

@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { DeviceError } from '../domain/client-status';
+import type { GracePeriods } from '../domain/grace';
 import { pooledQuery, type Db } from './index';
 
 /** The device row as the workflow projects it (camelCase, ISO strings). */
@@ -24,6 +25,9 @@ export interface DeviceProjection {
   lastSuccessfulReportAt: string | null;
   lastError: DeviceError | null;
   retiredAt: string | null;
+  /** When the grace of the action waiting ends, and that action; null unless in grace. Optional: older projections lack them. */
+  graceUntil?: string | null;
+  graceAction?: string | null;
   version: number;
 }
 
@@ -58,6 +62,8 @@ export function toDeviceRow(r: DbRow): DeviceRow {
     lastSuccessfulReportAt: iso(r.last_successful_report_at),
     lastError: r.last_error,
     retiredAt: iso(r.retired_at),
+    graceUntil: iso(r.grace_until ?? null),
+    graceAction: r.grace_action ?? null,
     version: Number(r.version),
     createdAt: iso(r.created_at)!,
     updatedAt: iso(r.updated_at)!,
@@ -88,6 +94,8 @@ function deviceUpsert(db: Db, p: DeviceProjection, writeSeq: number): Knex.Query
     last_successful_report_at: p.lastSuccessfulReportAt,
     last_error: p.lastError === null ? null : JSON.stringify(p.lastError),
     retired_at: p.retiredAt,
+    grace_until: p.graceUntil ?? null,
+    grace_action: p.graceAction ?? null,
     version: p.version,
     write_seq: writeSeq,
     updated_at: db.fn.now(),
@@ -226,6 +234,8 @@ export interface ReportAttempt {
   completedAt: string | null;
   /** Trigger `drift` only: what the reconciliation found different in Entra (domain/drift.ts). */
   drift?: object | null;
+  /** Set on a row that records a grace period's change rather than an upload (domain/grace.ts). */
+  grace?: { phase: string; action: string; until: string } | null;
 }
 
 /** The columns of a timeline row with their Postgres types, the ones that identify it, and the ones its outcome updates. */
@@ -241,6 +251,7 @@ const ATTEMPT_COLUMN_TYPES = {
   error: 'jsonb',
   completed_at: 'timestamptz',
   drift: 'jsonb',
+  grace: 'jsonb',
 } as const;
 type AttemptColumn = keyof typeof ATTEMPT_COLUMN_TYPES;
 const ATTEMPT_COLUMNS = Object.keys(ATTEMPT_COLUMN_TYPES) as AttemptColumn[];
@@ -267,6 +278,7 @@ function attemptRow(a: AttemptRecord & Pick<ReportAttempt, 'tenantId' | 'deviceI
     error: a.error === null ? null : JSON.stringify(a.error),
     completed_at: a.completedAt,
     drift: a.drift ? JSON.stringify(a.drift) : null,
+    grace: a.grace ? JSON.stringify(a.grace) : null,
   };
 }
 
@@ -295,6 +307,7 @@ export async function listReportAttempts(db: Db, tenantId: string, deviceId: str
     error: r.error,
     completedAt: iso(r.completed_at),
     drift: r.drift ?? null,
+    grace: r.grace ?? null,
   }));
 }
 
@@ -308,6 +321,8 @@ export interface Settings {
   /** The drift reconciliation's Schedule: paused, and its cron (null: the default, daily). */
   reconciliationPaused: boolean;
   reconciliationCron: string | null;
+  /** ISO 8601 durations per policy action (domain/grace.ts); `{}`: no grace. */
+  gracePeriods: GracePeriods;
   updatedAt: string;
 }
 
@@ -321,6 +336,7 @@ function toSettings(r: DbRow): Settings {
     lastResyncHandled: r.last_resync_handled,
     reconciliationPaused: r.reconciliation_paused ?? false,
     reconciliationCron: r.reconciliation_cron ?? null,
+    gracePeriods: r.grace_periods ?? {},
     updatedAt: iso(r.updated_at)!,
   };
 }
@@ -356,10 +372,36 @@ export function reportingEnabledReader(db: Db, trustOnMs = 1_000): (tenantId: st
   };
 }
 
+/**
+ * A tenant's grace periods, read by the device workflow when an action that may have a grace
+ * arrives. Kept for `trustMs` per tenant (a change takes effect within that long). When Postgres
+ * cannot be read the answer is `{}`, no grace: the restrictive state is reported at once (fail safe).
+ */
+export function gracePeriodsReader(
+  db: Db,
+  onError: (err: unknown) => void = () => {},
+  trustMs = 5_000,
+): (tenantId: string) => Promise<GracePeriods> {
+  const cache = new Map<string, { periods: GracePeriods; until: number }>();
+  return async (tenantId) => {
+    const hit = cache.get(tenantId);
+    if (hit !== undefined && Date.now() < hit.until) return hit.periods;
+    try {
+      const row = await db('settings').select('grace_periods').where({ tenant_id: tenantId }).first();
+      const periods: GracePeriods = row?.grace_periods ?? {};
+      cache.set(tenantId, { periods, until: Date.now() + trustMs });
+      return periods;
+    } catch (err) {
+      onError(err);
+      return {};
+    }
+  };
+}
+
 export async function updateSettings(
   db: Db,
   tenantId: string,
-  patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron'>>,
+  patch: Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron' | 'gracePeriods'>>,
 ): Promise<{ before: Settings; after: Settings }> {
   return db.transaction(async (trx) => {
     await ensureSettingsRow(trx, tenantId);
@@ -369,6 +411,7 @@ export async function updateSettings(
     if (patch.weeklyReportPaused !== undefined) update.weekly_report_paused = patch.weeklyReportPaused;
     if (patch.reconciliationPaused !== undefined) update.reconciliation_paused = patch.reconciliationPaused;
     if (patch.reconciliationCron !== undefined) update.reconciliation_cron = patch.reconciliationCron;
+    if (patch.gracePeriods !== undefined) update.grace_periods = JSON.stringify(patch.gracePeriods);
     const [r] = await trx('settings').where({ tenant_id: tenantId }).update(update).returning('*');
     return { before, after: toSettings(r) };
   });

@@ -45,6 +45,7 @@ export type ReportedCompliance = (typeof REPORTED_COMPLIANCE_VALUES)[number];
 /** Why a report attempt was made (the `trigger` of the report timeline, docs/http-contract.md). */
 // 'resync' extends the contract's list: a report Microsoft asked for through the tenant heartbeat.
 // 'drift': Entra no longer held what Microsoft last confirmed (the reconciliation, docs/product-rules.md).
+// 'grace': a grace period began, ended (the report that follows) or was cleared (domain/grace.ts).
 export const REPORT_TRIGGERS = [
   'compliance',
   'inventory',
@@ -55,6 +56,7 @@ export const REPORT_TRIGGERS = [
   'enable',
   'resync',
   'drift',
+  'grace',
 ] as const;
 export type ReportTrigger = (typeof REPORT_TRIGGERS)[number];
 

@@ -15,15 +15,16 @@ import type {
   ReportedCompliance,
   ReportTrigger,
 } from './constants';
-import type { DeviceEvent, Inventory } from './events';
+import type { ComplianceEvent, DeviceEvent, Inventory } from './events';
 import { clientStatusError, type DeviceError } from './client-status';
 import { compareOccurredAt, isStaleInLifecycle, recordApplied, type LastApplied } from './ordering';
 import { CLIENT_STATUS_CODES } from './constants';
 import { isFailureReason, isRetryableReason } from './failure-reasons';
-import { resolvePolicy } from './policy';
 import type { AzureDrift, DriftFinding } from './drift';
+import { graceMs, type Grace, type GraceChange, type GraceContext } from './grace';
+import { resolvePolicy, type ReportedState } from './policy';
 
-export type { DeviceError };
+export type { DeviceError, Grace, GraceChange, GraceContext };
 
 /** Exactly what one upload tells Microsoft about a device. */
 export interface ReportPayload {
@@ -88,6 +89,11 @@ export interface DeviceState {
   inventory: Inventory | null;
   /** Set once a retire event or the RETIRE action is applied; the lifecycle then ends. */
   retiredAt: string | null;
+  /**
+   * A restrictive action waiting for its grace period to end (domain/grace.ts); Microsoft keeps the
+   * state held before it meanwhile. Optional: older states lack it (no grace).
+   */
+  grace?: Grace | null;
   /**
    * The payload of the last upload attempt to the current target (null when none, or when it must be
    * re-sent whatever happens: after a blocked or skipped report). A change is reported only when what
@@ -169,6 +175,16 @@ export function policyOf(state: DeviceState): {
   return resolvePolicy(state.actions);
 }
 
+/**
+ * What is reported for the device's state, whatever the target: the removal once retired; in a grace
+ * period, the state held before the action waiting; else the policy in force.
+ */
+export function reportedPolicyOf(state: DeviceState): ReportedState & { policyAction: PolicyAction | null } {
+  if (state.retiredAt !== null) return resolvePolicy(['RETIRE']);
+  const policy = policyOf(state);
+  return state.grace ? { ...policy, ...state.grace.held } : policy;
+}
+
 /** The Azure device id the full state is reported to: the latest registration's, when it succeeded. */
 export function currentTarget(state: DeviceState): string | null {
   return state.clientStatusCode === 'Success' ? state.azureDeviceId : null;
@@ -178,7 +194,7 @@ export function currentTarget(state: DeviceState): string | null {
 export function desiredPayload(state: DeviceState): ReportPayload | null {
   const target = currentTarget(state);
   if (target === null) return null;
-  const policy = state.retiredAt !== null ? resolvePolicy(['RETIRE']) : policyOf(state);
+  const policy = reportedPolicyOf(state);
   return {
     managementState: policy.managementState,
     complianceStatus: policy.complianceStatus,
@@ -221,14 +237,14 @@ export type ApplyOutcome = 'applied' | 'stale' | 'refused' | 'held';
  * registration that opened this lifecycle. On a retired device every event but a registration is
  * refused; a registration at or after the retire opens the next lifecycle (re-enrolment).
  */
-export function applyEvent(state: DeviceState, event: DeviceEvent): { state: DeviceState; outcome: ApplyOutcome } {
+export function applyEvent(state: DeviceState, event: DeviceEvent, grace?: GraceContext): { state: DeviceState; outcome: ApplyOutcome } {
   if (state.retiredAt !== null) {
     if (event.type !== 'registration') return { state: bump(state, { eventsRefused: 1 }), outcome: 'refused' };
     if (compareOccurredAt(event.occurredAt, state.retiredAt) < 0 || isStaleInLifecycle(state.lastApplied, state, event)) {
       return { state: bump(state, { eventsStale: 1 }), outcome: 'stale' };
     }
     if (owesMicrosoft(state)) return { state, outcome: 'held' };
-    return applyEvent(nextLifecycle(state, event.occurredAt), event);
+    return applyEvent(nextLifecycle(state, event.occurredAt), event, grace);
   }
   if (isStaleInLifecycle(state.lastApplied, state, event)) {
     return { state: bump(state, { eventsStale: 1 }), outcome: 'stale' };
@@ -244,7 +260,9 @@ export function applyEvent(state: DeviceState, event: DeviceEvent): { state: Dev
       break;
     case 'compliance':
       next.actions = [...event.actions];
-      if (event.actions.includes('RETIRE')) next.retiredAt = event.occurredAt;
+      next.grace = graceAfter(state, next, event, grace);
+      // A RETIRE in its grace has not retired the device yet: it is retired when the grace ends.
+      if (event.actions.includes('RETIRE') && next.grace?.action !== 'RETIRE') next.retiredAt = event.occurredAt;
       break;
     case 'inventory':
       next.inventory = { ...event.inventory };
@@ -253,6 +271,8 @@ export function applyEvent(state: DeviceState, event: DeviceEvent): { state: Dev
       next.retiredAt = event.occurredAt;
       break;
   }
+  // A retire is never held back: its removal is owed at once.
+  if (next.retiredAt !== null && next.grace) next.grace = null;
   const trigger: ReportTrigger = next.retiredAt !== null ? 'retire' : event.type;
   const after = desiredPayload(next);
   const becameReportable = before === null && after !== null;
@@ -262,6 +282,67 @@ export function applyEvent(state: DeviceState, event: DeviceEvent): { state: Dev
   // Reporting may be on again: the change is tried (the upload finds out).
   if (next.reportingOff) next.reportingOff = false;
   return { state: bump(refreshStatus(next), { eventsApplied: 1 }), outcome: 'applied' };
+}
+
+/**
+ * The grace after a compliance event (docs/product-rules.md, "Grace periods"). The actions that make
+ * the device more restrictive than what Microsoft holds now wait, if every one of them has a grace,
+ * until the shortest grace ends, counted from the event's `occurredAt` (the MDM's time: an event
+ * delivered late has used up part of its grace). A grace never grows: a later event can only shorten
+ * it. Back at or below what Microsoft holds, there is no grace (it is cleared, nothing is reported).
+ */
+function graceAfter(state: DeviceState, next: DeviceState, event: ComplianceEvent, context: GraceContext | undefined): Grace | null {
+  const prior = state.grace ?? null;
+  const held = prior?.held ?? pick(reportedPolicyOf(state));
+  const policy = policyOf(next);
+  if (context === undefined || policy.policyAction === null || restrictionLevel(policy) <= restrictionLevel(held)) return null;
+  const raising = next.actions.filter((a) => restrictionLevel(resolvePolicy([a])) > restrictionLevel(held));
+  const graces = raising.map((a) => graceMs(context.periods, a));
+  if (graces.some((ms) => ms === null)) return null;
+  const ends = Date.parse(event.occurredAt) + Math.min(...(graces as number[]));
+  const until = prior ? Math.min(ends, Date.parse(prior.until)) : ends;
+  if (until <= Date.parse(context.now)) return null;
+  const since = prior?.action === policy.policyAction ? prior.since : event.occurredAt;
+  return { action: policy.policyAction, since, until: new Date(until).toISOString(), held };
+}
+
+function pick(p: ReportedState): ReportedState {
+  return { managementState: p.managementState, complianceStatus: p.complianceStatus };
+}
+
+/** The grace has run out at `now`: the workflow's durable timer fired, or it found it late. */
+export function graceDue(state: DeviceState, now: string): boolean {
+  return state.retiredAt === null && !!state.grace && Date.parse(now) >= Date.parse(state.grace.until);
+}
+
+/**
+ * The grace ended and the action still holds (a less restrictive word would have cleared it): the
+ * restrictive state is now owed to Microsoft. A RETIRE in grace retires the device now, dated by
+ * the event that put it in force.
+ */
+export function endGrace(state: DeviceState): DeviceState {
+  const grace = state.grace;
+  if (!grace || state.retiredAt !== null) return state;
+  const next: DeviceState = { ...state, grace: null };
+  if (grace.action === 'RETIRE') {
+    next.retiredAt = grace.since;
+    next.pendingTrigger = 'retire';
+  } else {
+    next.pendingTrigger = state.pendingTrigger ?? 'grace';
+  }
+  return refreshStatus(next);
+}
+
+/** How the grace changed between two states, for the timeline; null when it did not. */
+export function graceChange(before: DeviceState, after: DeviceState): GraceChange | null {
+  const was = before.grace ?? null;
+  const now = after.grace ?? null;
+  if (now !== null && (was === null || was.action !== now.action || was.until !== now.until)) {
+    return { phase: 'began', action: now.action, until: now.until };
+  }
+  if (was === null || now !== null) return null;
+  const reported = after.retiredAt !== null || restrictionLevel(reportedPolicyOf(after)) > restrictionLevel(was.held);
+  return { phase: reported ? 'ended' : 'cleared', action: was.action, until: was.until };
 }
 
 /**
@@ -349,7 +430,7 @@ export type NextStep =
 /** The restriction level every former target must reach: the removal once retired, else non-compliance. */
 function formerLevelOwed(state: DeviceState): number {
   if (state.retiredAt !== null) return 2;
-  return restrictionLevel(policyOf(state)) >= 1 ? 1 : 0;
+  return restrictionLevel(reportedPolicyOf(state)) >= 1 ? 1 : 0;
 }
 
 function formerPayload(t: ReportedTarget, level: number): ReportPayload {

@@ -9,12 +9,16 @@ import type { DeviceActivities, DeviceRecordInput, ReportStatus } from '../activ
 import {
   applyEvent,
   blockReport,
+  endGrace,
+  graceChange,
+  graceDue,
   initialState,
   lookupsFor,
   nextUpdateTime,
   owesMicrosoft,
   policyOf,
   rememberLookups,
+  reportedPolicyOf,
   reportFailed,
   reportSucceeded,
   requestReport,
@@ -26,6 +30,7 @@ import {
 } from '../domain/device-state';
 import type { DeviceEvent } from '../domain/events';
 import { driftResolved, observeEntra, reopenAfterDeletion, type EntraObservation } from '../domain/drift';
+import { GRACE_ACTIONS, type GraceContext } from '../domain/grace';
 import {
   Attempt,
   failureToDeviceError,
@@ -49,6 +54,13 @@ const { writeDeviceRecord } = proxyLocalActivities<DeviceActivities>({
  * their histories replay unchanged (the versioning rule, docs/architecture.md).
  */
 export const DRIFT_RECONCILIATION_PATCH = 'drift-reconciliation';
+// The read answers `{}` itself when Postgres fails (no grace: reported at once), so it is short.
+const { tenantGracePeriods } = proxyLocalActivities<DeviceActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
+});
+
+const MAY_HAVE_GRACE: ReadonlySet<string> = new Set(GRACE_ACTIONS);
 
 /** A retired device whose removal found reporting off tries again this often, if nothing wakes it. */
 const REPORTING_OFF_RECHECK_MS = 10 * 60_000;
@@ -71,6 +83,13 @@ export class DeviceEntity {
   private retryDue: { failures: number; at: number } | null = null;
   /** Timeline rows of drift that sent nothing (a device deleted in Entra), written with the next write. */
   private driftRows: TimelineRow[] = [];
+  /**
+   * Runs on the `grace-periods` patch (workflows/device.ts) apply the tenant's grace periods and
+   * wait for a grace's end; older runs never do, as before it.
+   */
+  gracePeriods = false;
+  /** The state as last written to the read model: a change of its grace is a timeline row. */
+  private written: DeviceState;
 
   constructor(input: DeviceWorkflowInput) {
     const options = input.options ?? {};
@@ -84,6 +103,7 @@ export class DeviceEntity {
     this.statusPolls = microsoftActivities(this.ctx, STATUS_POLL_PRIORITY);
     this.inbox = [...(input.inbox ?? [])];
     this.state = input.state ?? initialState(input.tenantId, input.deviceId, Date.now() * 1000);
+    this.written = this.state;
   }
 
   // ---- messages ------------------------------------------------------------------------------------
@@ -102,8 +122,23 @@ export class DeviceEntity {
     this.inbox.push({ kind: 'entra', observation });
   }
 
+  /**
+   * Applies every message in the inbox (drain), first reading the tenant's grace periods when an
+   * action that may have one is among them; true when an event changed the state.
+   */
+  async take(): Promise<boolean> {
+    if (!this.gracePeriods) return this.drain();
+    // Held messages wait for the next lifecycle: only what this drain applies counts.
+    const mayHaveGrace =
+      this.held.length === 0 &&
+      this.inbox.some((m) => m.kind === 'event' && m.event.type === 'compliance' && m.event.actions.some((a) => MAY_HAVE_GRACE.has(a)));
+    if (!mayHaveGrace) return this.drain({ periods: {}, now: new Date().toISOString() });
+    const periods = await tenantGracePeriods({ tenantId: this.ctx.tenantId });
+    return this.drain({ periods, now: new Date().toISOString() });
+  }
+
   /** Applies every message in the inbox; true when an event changed the state. */
-  drain(): boolean {
+  private drain(grace?: GraceContext): boolean {
     let changed = false;
     while (this.inbox.length > 0) {
       const item = this.inbox.shift()!;
@@ -119,7 +154,7 @@ export class DeviceEntity {
         if (this.observe(item.observation)) changed = true;
         continue;
       }
-      const result = applyEvent(this.state, item.event);
+      const result = applyEvent(this.state, item.event, grace);
       if (result.outcome === 'held') {
         this.held.push(item);
         continue;
@@ -167,14 +202,51 @@ export class DeviceEntity {
     return this.inbox.length > 0 || next.kind !== 'idle';
   }
 
+  /** How long until the grace in force ends (at least 1 ms), or undefined when there is none. */
+  private graceLeftMs(): number | undefined {
+    if (!this.gracePeriods || !this.state.grace || this.state.retiredAt !== null) return undefined;
+    return Math.max(1, Date.parse(this.state.grace.until) - Date.now());
+  }
+
+  /** Waits until there is work, or a grace ends: a durable timer, so a worker restart changes nothing. */
+  async waitForWork(hasWork: () => boolean): Promise<void> {
+    const graceLeft = this.graceLeftMs();
+    if (graceLeft === undefined) await condition(hasWork);
+    else await condition(hasWork, graceLeft);
+  }
+
+  /** The grace in force has run out: its action, which still holds, is now owed to Microsoft. */
+  expireGrace(): boolean {
+    if (!this.gracePeriods || !graceDue(this.state, new Date().toISOString())) return false;
+    this.state = endGrace(this.state);
+    return true;
+  }
+
   // ---- the read model and the operators' view ------------------------------------------------------
 
   async persist(attempt?: TimelineRow): Promise<void> {
-    await this.write(attempt ?? this.driftRows.shift());
+    // A drift row that sent nothing is written with the next write that has no row of its own.
+    attempt ??= this.driftRows.shift();
+    const change = this.gracePeriods ? graceChange(this.written, this.state) : null;
+    this.written = this.state;
+    if (change !== null) {
+      // The grace's change is a row of its own: what Microsoft keeps (or now gets), and until when.
+      const policy = reportedPolicyOf(this.state);
+      const reported = { complianceStatus: policy.complianceStatus, managementState: policy.managementState };
+      const row = timelineRow(
+        { key: `grace-${this.state.version + 1}`, at: new Date().toISOString(), trigger: 'grace', reported, messageId: null },
+        this.state.status ?? 'In-progress',
+        null,
+        null,
+      );
+      if (!attempt) return this.write({ ...row, grace: change });
+      await this.write({ ...row, grace: change });
+    }
+    await this.write(attempt);
     if (this.driftRows.length > 0) await this.persist();
   }
 
-  private async write(attempt: TimelineRow | undefined): Promise<void> {
+  private async write(attempt?: TimelineRow): Promise<void> {
     this.state = { ...this.state, version: this.state.version + 1 };
     // The history length orders writes of one version: a workflow task retried after a timeout writes
     // again with the same version, and its write (the one Temporal keeps) must win over the first.
@@ -216,6 +288,12 @@ export class DeviceEntity {
     if (this.retryDue.failures !== step.retryOf)
       this.retryDue = { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
     const wait = this.retryDue.at - Date.now();
+    const graceLeft = this.graceLeftMs();
+    // A grace that ends first interrupts the wait: the main loop reports its action.
+    if (graceLeft !== undefined && graceLeft < wait) {
+      await condition(() => this.inbox.length > 0, graceLeft);
+      return false;
+    }
     if (wait > 0 && (await condition(() => this.inbox.length > 0, wait))) return false;
     this.retryDue = null;
     return true;
@@ -263,7 +341,7 @@ export class DeviceEntity {
     this.state = startReport(this.state, step.payload, attempt.startedAt, former);
     if (!former) this.state = rememberLookups(this.state, result.lookups);
     // Events that arrived meanwhile are applied with the outcome, in the same write.
-    this.drain();
+    await this.take();
     if (await this.settle(attempt, result.status)) return;
     await this.persist(attempt.row('In-progress', null, null));
     await this.pollUntilDone(attempt);
@@ -295,7 +373,7 @@ export class DeviceEntity {
     for (let poll = 1; ; poll++) {
       await attempt.waitBeforePoll(poll);
       // Events keep arriving while Microsoft processes the upload: show them at once.
-      if (this.drain()) await this.persist();
+      if (await this.take()) await this.persist();
       let status: ReportStatus;
       try {
         status = await attempt.pollStatus(this.statusPolls);

@@ -3,7 +3,7 @@
  * local activity), and the operators' view in Temporal (search attributes and the one-line summary).
  */
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { desiredPayload, policyOf, type DeviceState } from '../domain/device-state';
+import { desiredPayload, policyOf, reportedPolicyOf, type DeviceState } from '../domain/device-state';
 import {
   AzureClientStatusCodeKey,
   AzureDriftKey,
@@ -17,7 +17,7 @@ import {
 /** The read-model row of the device (db `devices`). */
 export function projectionOf(state: DeviceState) {
   const policy = policyOf(state);
-  const reported = desiredPayload(state);
+  const reported = desiredPayload(state) ?? reportedPolicyOf(state);
   return {
     tenantId: state.tenantId,
     deviceId: state.deviceId,
@@ -28,13 +28,15 @@ export function projectionOf(state: DeviceState) {
     complianceStatus: state.status,
     reportTime: state.reportTime,
     policyAction: policy.policyAction,
-    reportedCompliance: reported?.complianceStatus ?? (state.retiredAt !== null ? 'notCompliant' : policy.complianceStatus),
-    managementState: reported?.managementState ?? (state.retiredAt !== null ? 'notManaged' : policy.managementState),
+    reportedCompliance: reported.complianceStatus,
+    managementState: reported.managementState,
     inventory: state.inventory as Record<string, unknown> | null,
     lastAttemptAt: state.lastAttemptAt,
     lastSuccessfulReportAt: state.lastSuccessfulReportAt,
     lastError: state.lastError,
     retiredAt: state.retiredAt,
+    graceUntil: state.grace?.until ?? null,
+    graceAction: state.grace?.action ?? null,
     version: state.version,
   };
 }
@@ -49,6 +51,7 @@ export function summaryLine(state: DeviceState): string {
     `reported=${state.lastAttempted ? `${state.lastAttempted.managementState}/${state.lastAttempted.complianceStatus}` : 'none'}`,
     `reportTime=${state.reportTime ?? 'none'}`,
     state.retiredAt ? `retiredAt=${state.retiredAt}` : '',
+    state.grace ? `grace=${state.grace.action} until ${state.grace.until}` : '',
     state.lastError ? `error=${state.lastError.code}` : '',
     state.azureDrift && state.azureDrift !== 'none' ? `drift=${state.azureDrift}` : '',
   ]

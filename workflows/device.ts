@@ -9,6 +9,7 @@ import {
   condition,
   continueAsNew,
   deprecatePatch,
+  patched,
   setDefaultSignalHandler,
   setHandler,
   workflowInfo,
@@ -40,8 +41,14 @@ const EVENT_SIGNAL_NAMES: ReadonlySet<string> = new Set(Object.values(SIGNAL_BY_
  */
 export const ONE_ACTIVITY_REPORTS_PATCH = 'one-activity-reports';
 export { DRIFT_RECONCILIATION_PATCH };
+/**
+ * Runs since grace periods apply the tenant's grace periods (a local activity reads them when an
+ * action that may have one arrives) and wait for a grace's end on a durable timer
+ * (docs/product-rules.md, "Grace periods"). Runs started before it keep the old behaviour.
+ */
+export const GRACE_PERIODS_PATCH = 'grace-periods';
 /** The newest patch of this workflow (test/histories keeps a folder of recorded runs per patch). */
-export const LATEST_DEVICE_WORKFLOW_PATCH = DRIFT_RECONCILIATION_PATCH;
+export const LATEST_DEVICE_WORKFLOW_PATCH = GRACE_PERIODS_PATCH;
 
 /**
  * A device lives for years, and a worker that does not hold it in its cache replays its run's whole
@@ -87,13 +94,15 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   );
   setHandler(stateQuery, () => device.state);
   deprecatePatch(ONE_ACTIVITY_REPORTS_PATCH);
+  device.gracePeriods = patched(GRACE_PERIODS_PATCH);
 
   // A new device's search attributes come with its first state (signalWithStart set its ids).
   if (input.state !== undefined) device.publish();
 
   for (;;) {
-    await condition(() => device.hasWork(nextStep(device.state)));
-    if (device.drain()) await device.persist();
+    await device.waitForWork(() => device.hasWork(nextStep(device.state)));
+    const changed = await device.take();
+    if (device.expireGrace() || changed) await device.persist();
 
     const step = nextStep(device.state);
     if (step.kind === 'report') {
@@ -107,7 +116,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     if (device.retiredAndSettled(next)) {
       await condition(allHandlersFinished);
       // A registration that arrived meanwhile opens the next lifecycle in this run.
-      const changed = device.drain();
+      const changed = await device.take();
       if (device.retiredAndSettled(nextStep(device.state))) return device.state;
       if (changed) await device.persist();
       continue;

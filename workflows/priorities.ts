@@ -18,6 +18,7 @@ export function reportPriority(trigger: ReportTrigger): 1 | 2 | 4 {
     case 'registration':
     case 'retire':
     case 'drift':
+    case 'grace':
       return 1;
     case 'manual':
       return 2;

@@ -17,6 +17,7 @@ import {
 } from '../../db/console-views';
 import { countDevices, getSettings } from '../../db/data';
 import { CLIENT_STATUS_CODES, COMPLIANCE_STATUSES, POLICY_ACTIONS, isDeviceId } from '../../domain/constants';
+import { GRACE_ACTIONS, type GracePeriods } from '../../domain/grace';
 import { sweepDeviceFilter } from '../../activities/fleet-activities';
 import { TRIGGER_BY_KIND } from '../../workflows/fleet-messages';
 import { deviceWorkflowId } from '../../workflows/messages';
@@ -313,7 +314,12 @@ export function registerConsole(app: App, ctx: RouteContext): void {
     return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
   }
 
-  const problemText = (body: Record<string, unknown>): string => String(body.detail ?? body.title ?? 'The request failed');
+  // A 400 names each refused field (e.g. gracePeriods.BLOCK_EMAIL): the admin reads which value to fix.
+  const problemText = (body: Record<string, unknown>): string => {
+    const text = String(body.detail ?? body.title ?? 'The request failed');
+    const errors = Array.isArray(body.errors) ? (body.errors as Array<{ path?: unknown; message?: unknown }>) : [];
+    return errors.length === 0 ? text : `${text}: ${errors.map((e) => `${String(e.path)}: ${String(e.message)}`).join('; ')}`;
+  };
   const statusOf = (s: number) => ([400, 401, 403, 404, 409, 503].includes(s) ? s : 500) as 400 | 401 | 403 | 404 | 409 | 500 | 503;
 
   app.get('/', (c) => c.redirect('/console', 302));
@@ -725,8 +731,14 @@ export function registerConsole(app: App, ctx: RouteContext): void {
         <ErrorPage title="Settings" message={problemText(res.body)} />,
         session,
       );
-    const s = res.body as { enabled: boolean; weeklyReport: { paused: boolean } };
-    const data = { enabled: s.enabled, weeklyPaused: s.weeklyReport.paused, cron: config.weeklyReportCron, schedule };
+    const s = res.body as { enabled: boolean; weeklyReport: { paused: boolean }; gracePeriods?: GracePeriods };
+    const data = {
+      enabled: s.enabled,
+      weeklyPaused: s.weeklyReport.paused,
+      cron: config.weeklyReportCron,
+      schedule,
+      gracePeriods: s.gracePeriods ?? {},
+    };
     return render(c, 200, 'Settings', 'settings', <SettingsPage s={data} csrf={codec!.csrfToken(session)} notice={notice} />, session);
   }
 
@@ -743,7 +755,9 @@ export function registerConsole(app: App, ctx: RouteContext): void {
               ? 'The weekly report is paused.'
               : done === 'resumed'
                 ? 'The weekly report is resumed.'
-                : undefined;
+                : done === 'grace'
+                  ? 'The grace periods are saved.'
+                  : undefined;
       return settingsPage(c, session, notice);
     }),
   );
@@ -772,6 +786,20 @@ export function registerConsole(app: App, ctx: RouteContext): void {
       const res = await adminApi(c, session, 'PUT', '/v1/settings', { weeklyReport: { paused } });
       if (res.status !== 200) return settingsNotChanged(c, session, res);
       return c.redirect(`/console/settings?done=${paused ? 'paused' : 'resumed'}`, 303);
+    }),
+  );
+
+  app.post(
+    '/console/settings/grace',
+    ctx.limitBody,
+    action(async (c, session, form) => {
+      // Empty fields mean no grace; the API checks each duration and names the one it refuses.
+      const gracePeriods = Object.fromEntries(
+        GRACE_ACTIONS.map((a) => [a, typeof form[a] === 'string' ? form[a].trim() : ''] as const).filter(([, v]) => v !== ''),
+      );
+      const res = await adminApi(c, session, 'PUT', '/v1/settings', { gracePeriods });
+      if (res.status !== 200) return settingsNotChanged(c, session, res);
+      return c.redirect('/console/settings?done=grace', 303);
     }),
   );
 

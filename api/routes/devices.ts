@@ -53,6 +53,8 @@ export function toDeviceDetails(row: DeviceRow, enabled: boolean): DeviceDetails
     lastError: row.lastError,
     retiredAt: row.retiredAt,
     updatedAt: row.updatedAt,
+    graceUntil: row.graceUntil ?? null,
+    gracePendingAction: (row.graceAction ?? null) as DeviceDetails['gracePendingAction'],
     userPrincipalName: row.userPrincipalName,
     inventory: row.inventory as DeviceDetails['inventory'],
   };
@@ -186,6 +188,7 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
         messageId: a.messageId,
         error: a.error,
         ...(a.drift ? { drift: a.drift as Record<string, unknown> } : {}),
+        ...(a.grace ? { grace: a.grace as NonNullable<ReportItem['grace']> } : {}),
       }));
       return c.json({ items }, 200);
     },

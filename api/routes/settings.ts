@@ -1,6 +1,6 @@
 /**
  * The tenant's settings (docs/http-contract.md): the reporting switch, the weekly report's pause,
- * the last tenant heartbeat. A change with side effects (enable: report every device; pause: the
+ * the grace periods per policy action, the last tenant heartbeat. A change with side effects (enable: report every device; pause: the
  * weekly Schedule) is undone when a side effect fails.
  */
 import { createRoute, type z } from '@hono/zod-openapi';
@@ -18,11 +18,12 @@ export function toSettingsView(s: Settings): SettingsView {
     enabled: s.enabled,
     weeklyReport: { paused: s.weeklyReportPaused },
     reconciliation: { paused: s.reconciliationPaused, cron: s.reconciliationCron, effectiveCron: reconciliationCron(s.tenantId, s) },
+    gracePeriods: s.gracePeriods,
     heartbeat: { lastAt: s.lastHeartbeatAt, result: s.lastHeartbeatResult },
   };
 }
 
-export type SettingsPatch = Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron'>>;
+export type SettingsPatch = Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron' | 'gracePeriods'>>;
 
 /**
  * Changes a tenant's settings with their side effects (enable: report every device; pause: the weekly
@@ -58,6 +59,7 @@ export async function changeSettings(ctx: RouteContext, c: Context<AppEnv>, tena
           weeklyReportPaused: before.weeklyReportPaused,
           reconciliationPaused: before.reconciliationPaused,
           reconciliationCron: before.reconciliationCron,
+          gracePeriods: before.gracePeriods,
         }),
       )
       .catch((undoErr: unknown) => log.error({ err: undoErr }, 'could not undo the settings change'));
@@ -136,6 +138,7 @@ export function registerSettingsRoutes(app: App, ctx: RouteContext): void {
       if (body.weeklyReport?.paused !== undefined) patch.weeklyReportPaused = body.weeklyReport.paused;
       if (body.reconciliation?.paused !== undefined) patch.reconciliationPaused = body.reconciliation.paused;
       if (body.reconciliation?.cron !== undefined) patch.reconciliationCron = body.reconciliation.cron;
+      if (body.gracePeriods !== undefined) patch.gracePeriods = body.gracePeriods;
       return c.json(toSettingsView(await changeSettings(ctx, c, c.get('tenantId'), patch)), 200);
     },
   );

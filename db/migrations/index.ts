@@ -5,6 +5,7 @@ import * as auditLog from './003_audit_log';
 import * as deviceWriteSeq from './004_device_write_seq';
 import * as tenants from './005_tenants';
 import * as driftReconciliation from './006_drift_reconciliation';
+import * as gracePeriods from './007_grace_periods';
 import * as driftAttemptsIndex from './008_drift_attempts_index';
 
 /**
@@ -18,6 +19,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '004_device_write_seq': deviceWriteSeq,
   '005_tenants': tenants,
   '006_drift_reconciliation': driftReconciliation,
+  '007_grace_periods': gracePeriods,
   '008_drift_attempts_index': driftAttemptsIndex,
 };
 

@@ -37,6 +37,8 @@ describe('API: GET /v1/devices/{deviceId}', () => {
       lastSuccessfulReportAt: '2026-11-28T10:00:02.120Z',
       lastError: null,
       retiredAt: null,
+      graceUntil: null,
+      gracePendingAction: null,
       userPrincipalName: 'alex@contoso.com',
       inventory: { deviceName: "Alex's iPhone", os: 'iOS', osVersion: '17.4.1' },
     });
@@ -476,17 +478,21 @@ describe('API: /v1/settings', () => {
     );
     assert.deepEqual(api.scheduleCalls, []);
   });
+  const defaultSettings = (api: TestApi) => ({
+    enabled: true,
+    weeklyReport: { paused: false },
+    reconciliation: defaultReconciliation(api),
+    gracePeriods: {},
+    heartbeat: { lastAt: null, result: null },
+  });
+  const gracePeriodsOf = async (api: TestApi) =>
+    ((await (await get(api, '/v1/settings')).json()) as { gracePeriods: unknown }).gracePeriods;
 
   it('GET answers { enabled, weeklyReport: { paused } } plus the heartbeat extension', async () => {
     const api = makeApi();
     const res = await get(api, '/v1/settings');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
-      enabled: true,
-      weeklyReport: { paused: false },
-      reconciliation: defaultReconciliation(api),
-      heartbeat: { lastAt: null, result: null },
-    });
+    assert.deepEqual(await res.json(), defaultSettings(api));
   });
 
   it('turning enabled from false to true starts the enable fleet operation once', async () => {
@@ -495,12 +501,7 @@ describe('API: /v1/settings', () => {
     assert.deepEqual(api.fleetCalls, []);
     const res = await put(api, { enabled: true, weeklyReport: { paused: false } });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
-      enabled: true,
-      weeklyReport: { paused: false },
-      reconciliation: defaultReconciliation(api),
-      heartbeat: { lastAt: null, result: null },
-    });
+    assert.deepEqual(await res.json(), defaultSettings(api));
     assert.deepEqual(api.fleetCalls, [{ kind: 'enable', filter: null }]);
     await put(api, { enabled: true });
     assert.equal(api.fleetCalls.length, 1, 'true → true starts nothing');
@@ -513,12 +514,7 @@ describe('API: /v1/settings', () => {
     await put(api, { weeklyReport: { paused: true } });
     await put(api, { enabled: true, weeklyReport: { paused: false } });
     assert.deepEqual(api.scheduleCalls, [true, false]);
-    assert.deepEqual(await (await get(api, '/v1/settings')).json(), {
-      enabled: true,
-      weeklyReport: { paused: false },
-      reconciliation: defaultReconciliation(api),
-      heartbeat: { lastAt: null, result: null },
-    });
+    assert.deepEqual(await (await get(api, '/v1/settings')).json(), defaultSettings(api));
   });
 
   it('accepts back exactly what GET answered (the read-only heartbeat is ignored)', async () => {
@@ -526,12 +522,30 @@ describe('API: /v1/settings', () => {
     const current = (await (await get(api, '/v1/settings')).json()) as Record<string, unknown>;
     const res = await put(api, { ...current, enabled: false });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
-      enabled: false,
-      weeklyReport: { paused: false },
-      reconciliation: defaultReconciliation(api),
-      heartbeat: { lastAt: null, result: null },
+    assert.deepEqual(await res.json(), { ...defaultSettings(api), enabled: false });
+  });
+
+  it('stores grace periods per policy action, answers them, and replaces them whole ({} for none)', async () => {
+    const api = makeApi();
+    const res = await put(api, { gracePeriods: { BLOCK_EMAIL: 'PT24H', QUARANTINE: 'P2D' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { gracePeriods: unknown }).gracePeriods, { BLOCK_EMAIL: 'PT24H', QUARANTINE: 'P2D' });
+    assert.deepEqual(await gracePeriodsOf(api), {
+      BLOCK_EMAIL: 'PT24H',
+      QUARANTINE: 'P2D',
     });
+    await put(api, { enabled: true });
+    assert.deepEqual(
+      await gracePeriodsOf(api),
+      {
+        BLOCK_EMAIL: 'PT24H',
+        QUARANTINE: 'P2D',
+      },
+      'left out, they stay',
+    );
+    await put(api, { gracePeriods: {} });
+    assert.deepEqual(await gracePeriodsOf(api), {});
+    assert.deepEqual(api.fleetCalls, []);
   });
 
   it('undoes the change and answers 503 when the enable operation cannot start, so a retry runs it', async () => {
@@ -571,6 +585,12 @@ describe('API: /v1/settings', () => {
     [{ reconciliation: { cron: 5 } }, 'reconciliation.cron'],
     [{ reconciliation: { paused: 'no' } }, 'reconciliation.paused'],
     [{ reconciliation: { every: '1d' } }, 'reconciliation.every'],
+    [{ gracePeriods: { BLOCK_EMAIL: 'tomorrow' } }, 'gracePeriods.BLOCK_EMAIL'],
+    [{ gracePeriods: { QUARANTINE: 'P1M' } }, 'gracePeriods.QUARANTINE'],
+    [{ gracePeriods: { RETIRE: 'PT0S' } }, 'gracePeriods.RETIRE'],
+    [{ gracePeriods: { SEND_ALERT: 'PT1H' } }, 'gracePeriods.SEND_ALERT'],
+    [{ gracePeriods: { BLOCK_EMAIL: 3600 } }, 'gracePeriods.BLOCK_EMAIL'],
+    [{ gracePeriods: ['PT1H'] }, 'gracePeriods'],
   ] as const) {
     it(`PUT rejects ${JSON.stringify(body)} naming "${path}" and changes nothing`, async () => {
       const api = makeApi();
@@ -588,6 +608,7 @@ describe('API: /v1/settings', () => {
         cron: null,
         effectiveCron: defaultReconciliationCron(api.tenantId),
       });
+      assert.deepEqual(await gracePeriodsOf(api), {});
     });
   }
 });

@@ -168,6 +168,7 @@ describe('console pages over HTTP', () => {
       ['/console/operations', { complianceStatus: 'Failed' }],
       ['/console/settings/reporting', { enabled: 'false', confirm: 'yes' }],
       ['/console/settings/weekly', { paused: 'true' }],
+      ['/console/settings/grace', { BLOCK_EMAIL: 'PT1H' }],
       ['/console/sign-out', {}],
     ];
     for (const [path, fields] of forms) {
@@ -196,6 +197,80 @@ describe('console pages over HTTP', () => {
     assert.equal(api.fleetCalls.length, 0);
     assert.deepEqual(api.scheduleCalls, []);
     assert.deepEqual(api.temporal.updates, []);
+  });
+
+  it('edits the grace periods from Settings, warns while RETIRE or QUARANTINE has one, and refuses a bad duration naming it', async () => {
+    const settings = async () =>
+      ((await call(api.app, 'GET', '/v1/settings', { key: 'admin' }).then((r) => r.json())) as { gracePeriods: object }).gracePeriods;
+    const submit = async (fields: Record<string, string>) => {
+      const { html } = await page('/console/settings');
+      const token = /<form method="post" action="\/console\/settings\/grace"[^]*?name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+      return api.app.request('/console/settings/grace', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie },
+        body: new URLSearchParams({ ...fields, _csrf: token }).toString(),
+      });
+    };
+    try {
+      assert.doesNotMatch((await page('/console/settings')).html, /id="grace-warning"/);
+      const saved = await submit({ RETIRE: '', QUARANTINE: ' P2D ', BLOCK_APPCONNECT: '', BLOCK_EMAIL: 'PT24H' });
+      assert.equal(saved.status, 303);
+      assert.equal(saved.headers.get('location'), '/console/settings?done=grace');
+      assert.deepEqual(await settings(), { QUARANTINE: 'P2D', BLOCK_EMAIL: 'PT24H' });
+      const { html } = await page('/console/settings?done=grace');
+      assert.match(html, /The grace periods are saved\./);
+      assert.match(html, /<input type="text" name="BLOCK_EMAIL" value="PT24H"/);
+      assert.match(
+        html,
+        /id="grace-warning"><strong>QUARANTINE<\/strong> has a grace period: during it, a quarantined device keeps its access/,
+      );
+
+      const refused = await submit({ BLOCK_EMAIL: 'tomorrow' });
+      assert.equal(refused.status, 400);
+      const text = await refused.text();
+      assert.match(text, /<h1>Not changed<\/h1>/);
+      assert.match(text, /gracePeriods\.BLOCK_EMAIL/);
+      assert.deepEqual(await settings(), { QUARANTINE: 'P2D', BLOCK_EMAIL: 'PT24H' }, 'nothing changed');
+    } finally {
+      await call(api.app, 'PUT', '/v1/settings', { key: 'admin', body: { gracePeriods: {} } });
+    }
+  });
+
+  it('shows a device in grace: the action pending, until when, and the grace rows of the timeline', async () => {
+    await seedDevice(api.db, api.tenantId, 'grace-001', {
+      policyAction: 'BLOCK_EMAIL',
+      reportedCompliance: 'compliant',
+      graceUntil: '2026-11-29T10:00:00.000Z',
+      graceAction: 'BLOCK_EMAIL',
+    });
+    await upsertReportAttempt(api.db, {
+      tenantId: api.tenantId,
+      deviceId: 'grace-001',
+      attemptKey: 'grace-2',
+      at: '2026-11-28T10:00:00.000Z',
+      trigger: 'grace',
+      reported: { complianceStatus: 'compliant', managementState: 'managed' },
+      outcome: 'Successful',
+      messageId: null,
+      error: null,
+      completedAt: null,
+      grace: { phase: 'began', action: 'BLOCK_EMAIL', until: '2026-11-29T10:00:00.000Z' },
+    });
+    const { status, html } = await page('/console/devices/grace-001');
+    assert.equal(status, 200);
+    assert.match(html, /data-field="graceUntil" data-value="2026-11-29T10:00:00.000Z"/);
+    assert.match(html, /BLOCK_EMAIL pending/);
+    assert.match(html, /<td data-label="Why">grace began: BLOCK_EMAIL<\/td>/);
+    const reports = (await call(api.app, 'GET', '/v1/devices/grace-001/reports', { key: 'admin' }).then((r) => r.json())) as {
+      items: Array<Record<string, unknown>>;
+    };
+    assert.deepEqual(reports.items[0]!.grace, { phase: 'began', action: 'BLOCK_EMAIL', until: '2026-11-29T10:00:00.000Z' });
+    const details = (await call(api.app, 'GET', '/v1/devices/grace-001', { key: 'admin' }).then((r) => r.json())) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(details.graceUntil, '2026-11-29T10:00:00.000Z');
+    assert.equal(details.gracePendingAction, 'BLOCK_EMAIL');
   });
 
   it("tells the token's health from the last heartbeat and the last hour's credential failures, and counts throttled reports", async () => {

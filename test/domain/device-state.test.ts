@@ -19,25 +19,7 @@ import {
 import type { DeviceEvent } from '../../domain/events';
 import { projectionOf } from '../../workflows/device-views';
 import { reportPriority } from '../../workflows/priorities';
-
-const AZ = '007c8232-9489-4074-9b35-345b16f0a72d';
-let t = Date.parse('2026-11-28T10:00:00.000Z');
-const at = () => new Date((t += 1_000)).toISOString();
-
-const reg = (over: Partial<Extract<DeviceEvent, { type: 'registration' }>> = {}): DeviceEvent => ({
-  type: 'registration',
-  occurredAt: at(),
-  platform: 'iOS',
-  azureDeviceId: AZ,
-  clientStatusCode: 'Success',
-  userPrincipalName: 'alex@contoso.com',
-  ...over,
-});
-const comp = (actions: Extract<DeviceEvent, { type: 'compliance' }>['actions'], occurredAt = at()): DeviceEvent => ({
-  type: 'compliance',
-  occurredAt,
-  actions,
-});
+import { AZ, at, comp, reg } from './device-events';
 
 function apply(state: DeviceState, ...events: DeviceEvent[]): DeviceState {
   return events.reduce((s, e) => applyEvent(s, e).state, state);

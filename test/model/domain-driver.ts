@@ -15,6 +15,8 @@
 import {
   applyEvent,
   blockReport,
+  endGrace,
+  graceDue,
   initialState,
   nextStep,
   nextUpdateTime,
@@ -26,6 +28,7 @@ import {
   startReport,
   uploadLeaving,
   type DeviceState,
+  type GraceContext,
   type ReportPayload,
 } from '../../domain/device-state';
 import { deviceErrorFor } from '../../domain/failure-reasons';
@@ -109,11 +112,21 @@ export class DomainDevice {
   private row: ReturnType<typeof projectionOf> | null = null;
   private clock = Date.parse('2030-01-01T00:00:00.000Z');
 
+  /**
+   * `grace`: the tenant's grace periods and the workflow's clock for them (events are dated before
+   * it); absent, the device runs as a workflow before grace periods did.
+   */
   constructor(
     readonly tenantId: string,
     readonly deviceId: string,
+    private grace?: GraceContext,
   ) {
     this.state = initialState(tenantId, deviceId, 1);
+  }
+
+  /** Time passes for grace periods: a grace over by `now` ends at the next step (the workflow's durable timer). */
+  passTime(now: string): void {
+    if (this.grace) this.grace = { ...this.grace, now };
   }
 
   /** The API (workers/event-delivery.ts): 'rejected' is its 409, when Temporal closed the retired run. */
@@ -162,7 +175,7 @@ export class DomainDevice {
         this.state = requestReport(this.state, item.trigger);
         continue;
       }
-      const r = applyEvent(this.state, item.event);
+      const r = applyEvent(this.state, item.event, this.grace);
       if (r.outcome === 'held') {
         this.held.push(item);
         continue;
@@ -180,6 +193,11 @@ export class DomainDevice {
       if (!this.finishUpload(world, this.upload)) return false;
       this.upload = null;
       this.afterStep();
+      return true;
+    }
+    if (this.grace && graceDue(this.state, this.grace.now)) {
+      this.state = endGrace(this.state);
+      this.persist();
       return true;
     }
     const idle = this.inbox.length === 0 && nextStep(this.state).kind === 'idle';

@@ -5,7 +5,8 @@
 import { answerProblems, detailProblems, microsoftProblems, uploadTimeProblems, type Answer } from './checks';
 import { DomainDevice, SimulatedMicrosoft, type World } from './domain-driver';
 import { Materializer, syntheticPools, type MixedStep } from './generators';
-import { runModel, type Step } from './reference-model';
+import { runModel, type MicrosoftExpectation, type ModelGraces, type Step } from './reference-model';
+import type { GracePeriods } from '../../domain/grace';
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 const START = NOW - 24 * 60 * 60 * 1000;
@@ -16,11 +17,34 @@ export interface SimulationResult {
   trace: string[];
   events: number;
   problems: string[];
+  /** The life ended inside a grace window (Microsoft was judged there before time passed). */
+  graceWindowOpen: boolean;
 }
 
-export function simulate(sequence: readonly MixedStep[]): SimulationResult {
+/** A tenant's grace periods, as the settings hold them (ISO 8601) and as the reference model reads them (ms). */
+export interface GraceConfig {
+  periods: GracePeriods;
+  ms: ModelGraces;
+}
+
+/** While a grace window is open, Microsoft keeps the device compliant: the current target exactly, former ids anything. */
+function inGrace(expect: MicrosoftExpectation): MicrosoftExpectation {
+  if (expect.kind === 'exact') return { ...expect, isCompliant: true };
+  return expect.kind === 'notCompliant' ? { kind: 'any' } : expect;
+}
+
+/**
+ * `grace`: the tenant's grace periods (none: the default runs). The device then takes its events at
+ * NOW; once everything settled, Microsoft is judged inside any grace window still open (compliant
+ * kept), then time passes beyond every window and every rule is judged exactly, as without grace.
+ */
+export function simulate(sequence: readonly MixedStep[], grace?: GraceConfig): SimulationResult {
   const world: World = { enabled: true, fault: null, microsoft: new SimulatedMicrosoft() };
-  const device = new DomainDevice('tenant-model', 'device-model');
+  const device = new DomainDevice(
+    'tenant-model',
+    'device-model',
+    grace ? { periods: grace.periods, now: new Date(NOW).toISOString() } : undefined,
+  );
   const materializer = new Materializer(syntheticPools(1), START, NOW);
   const steps: Step[] = [];
   const answers: Answer[] = [];
@@ -51,7 +75,7 @@ export function simulate(sequence: readonly MixedStep[]): SimulationResult {
   }
 
   // The end: Microsoft healthy, reporting on; after Failed messages an admin syncs (they are not retried).
-  const model = runModel(steps);
+  const model = runModel(steps, grace?.ms, NOW);
   world.fault = null;
   if (!world.enabled) {
     world.enabled = true;
@@ -62,14 +86,28 @@ export function simulate(sequence: readonly MixedStep[]): SimulationResult {
     device.sweep('manual');
     settled = device.settle(world) && settled;
   }
+  const duringGrace: string[] = [];
+  if (grace) {
+    const open = model.graceWindowUntil !== null;
+    const expected = new Map([...model.microsoft].map(([id, e]) => [id, open ? inGrace(e) : e]));
+    duringGrace.push(
+      ...microsoftProblems({ ...model, microsoft: expected }, (id) => world.microsoft.view(id)).map(
+        (p) => `${p} (${open ? 'inside' : 'outside'} the grace window, before it ends)`,
+      ),
+    );
+    // Time passes beyond every grace: what is owed is reported, as without grace.
+    device.passTime(new Date(NOW + 365 * 24 * 60 * 60 * 1000).toISOString());
+    settled = device.settle(world) && settled;
+  }
 
   const problems = [
     ...(settled ? [] : ['[not-settled] the device loop never became idle']),
+    ...duringGrace,
     ...answerProblems(model, answers),
     ...microsoftProblems(model, (id) => world.microsoft.view(id)),
     ...uploadTimeProblems(world.microsoft.uploads.get(device.deviceId) ?? []),
     // A device that never sent an event has no row (404), nothing to compare.
     ...(answers.length === 0 ? [] : detailProblems(model, device.details(), 'read model')),
   ];
-  return { steps, trace, events: answers.length, problems };
+  return { steps, trace, events: answers.length, problems, graceWindowOpen: model.graceWindowUntil !== null };
 }

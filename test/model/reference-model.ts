@@ -53,6 +53,9 @@ export type Step =
 
 export type Outcome = 'applied' | 'stale' | 'refused';
 
+/** The tenant's grace periods, in milliseconds per action (none: the default runs). */
+export type ModelGraces = Partial<Record<PolicyAction, number>>;
+
 /** Precedence of the actions, most restrictive first. */
 const RESTRICTIVENESS: readonly PolicyAction[] = ['RETIRE', 'QUARANTINE', 'BLOCK_APPCONNECT', 'BLOCK_EMAIL', 'SEND_ALERT'];
 
@@ -161,6 +164,31 @@ export interface ModelResult {
   details: ExpectedDetails;
   /** Whether an upload may have ended Failed at Microsoft (such a report is not retried by rule). */
   sawFailedMessages: boolean;
+  /**
+   * When the grace window of the restrictive actions in force ends (ms), or null when none is open
+   * for the final lifecycle. Inside it Microsoft keeps the device compliant; outside it every rule
+   * holds exactly.
+   */
+  graceWindowUntil: number | null;
+}
+
+/**
+ * The grace window after a compliance event: a run of restrictive words (from the first restrictive
+ * word after a compliant one) has a window only if every restrictive action of every word in the run
+ * has a grace; it ends at the earliest `occurredAt + grace` of them. undefined: no restrictive run;
+ * -Infinity: a run without a window.
+ */
+function nextGraceWindow(
+  previous: number | undefined,
+  actions: readonly PolicyAction[],
+  t: number,
+  graces: ModelGraces,
+): number | undefined {
+  const restrictive = actions.filter((a) => !isCompliantPolicy([a]));
+  if (restrictive.length === 0) return undefined;
+  const spans = restrictive.map((a) => graces[a]);
+  const mine = spans.some((g) => g === undefined) ? Number.NEGATIVE_INFINITY : t + Math.min(...(spans as number[]));
+  return previous === undefined ? mine : Math.min(previous, mine);
 }
 
 const ms = (iso: string): number => Date.parse(iso);
@@ -175,7 +203,11 @@ function currentTarget(l: Lifecycle): string | null {
   return r !== null && r.clientStatusCode === 'Success' && r.azureDeviceId !== null ? r.azureDeviceId.toLowerCase() : null;
 }
 
-export function runModel(steps: readonly Step[]): ModelResult {
+/**
+ * `graces` and `now` (ms): the tenant's grace periods and the time the device took its events; a
+ * window already over at `now` never opened.
+ */
+export function runModel(steps: readonly Step[], graces: ModelGraces = {}, now = Number.POSITIVE_INFINITY): ModelResult {
   const newest: Partial<Record<Kind, number>> = {};
   let closedAt: number | null = null;
   let openedAt: number | null = null;
@@ -190,6 +222,7 @@ export function runModel(steps: readonly Step[]): ModelResult {
   });
   let life = fresh();
   lifecycles.push(life);
+  let graceWindow: number | undefined;
   const outcomes: Outcome[] = [];
   const named = new Set<string>();
   let sawFailedMessages = false;
@@ -222,6 +255,7 @@ export function runModel(steps: readonly Step[]): ModelResult {
       }
       closedAt = life.retiredAt;
       openedAt = t;
+      graceWindow = undefined;
       life = fresh();
       lifecycles.push(life);
       life.registration = {
@@ -256,6 +290,7 @@ export function runModel(steps: readonly Step[]): ModelResult {
       case 'compliance':
         life.actions = [...e.actions];
         if (e.actions.includes('RETIRE')) life.retiredAt = t;
+        graceWindow = nextGraceWindow(graceWindow, e.actions, t, graces);
         break;
       case 'inventory':
         life.inventory = { ...e.inventory };
@@ -298,6 +333,7 @@ export function runModel(steps: readonly Step[]): ModelResult {
     azureDeviceIds: [...named],
     microsoft,
     sawFailedMessages,
+    graceWindowUntil: !retired && graceWindow !== undefined && graceWindow > now ? graceWindow : null,
     details: {
       retired,
       retiredAt: life.retiredAt === null ? null : new Date(life.retiredAt).toISOString(),

@@ -113,6 +113,15 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
           <dd data-field="policyAction" data-value={raw(d.policyAction)}>
             {d.policyAction ?? 'None (no policy violated)'}
           </dd>
+          {d.graceUntil ? (
+            <>
+              <dt>Grace period</dt>
+              <dd data-field="graceUntil" data-value={raw(d.graceUntil)}>
+                <Badge tone="wait">{d.gracePendingAction ?? 'Action'} pending</Badge> reported at <Time iso={d.graceUntil} /> if it still
+                holds; until then Microsoft keeps what it was told before.
+              </dd>
+            </>
+          ) : null}
           <dt>Reported compliance</dt>
           <dd data-field="reportedCompliance" data-value={raw(d.reportedCompliance)}>
             {d.reportedCompliance ? (REPORTED_WORDS[d.reportedCompliance] ?? d.reportedCompliance) : 'Nothing reported yet'}
@@ -171,7 +180,7 @@ export const DevicePage: FC<DevicePageProps> = ({ d, reports, enabled, csrf, tem
                     <td data-label="When">
                       <Time iso={r.at} />
                     </td>
-                    <td data-label="Why">{r.trigger}</td>
+                    <td data-label="Why">{r.grace ? `grace ${r.grace.phase}: ${r.grace.action}` : r.trigger}</td>
                     <td data-label="Reported">
                       {REPORTED_WORDS[r.reported.complianceStatus] ?? r.reported.complianceStatus}, {r.reported.managementState}
                     </td>

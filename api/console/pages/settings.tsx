@@ -1,5 +1,6 @@
-/** Settings: the feature switch (turning it off is confirmed first) and the weekly report. */
+/** Settings: the feature switch (turning it off is confirmed first), the weekly report and the grace periods. */
 import type { FC } from 'hono/jsx';
+import { GRACE_ACTIONS, GRACE_WARNED_ACTIONS, type GracePeriods } from '../../../domain/grace';
 import { Badge, CsrfField, Notice, Time } from '../components';
 import type { Answer, WeeklySchedule } from '../health';
 
@@ -8,7 +9,50 @@ export interface SettingsData {
   weeklyPaused: boolean;
   cron: string;
   schedule: Answer<WeeklySchedule>;
+  gracePeriods: GracePeriods;
 }
+
+/** What holding each action back means for the device's user, in the admin's words. */
+const GRACE_EFFECT: Record<(typeof GRACE_ACTIONS)[number], string> = {
+  RETIRE: 'the device stays managed and compliant at Microsoft after the MDM retired it',
+  QUARANTINE: 'a quarantined device keeps its access to Microsoft 365',
+  BLOCK_APPCONNECT: 'apps blocked by the MDM keep their access through Conditional Access',
+  BLOCK_EMAIL: 'email keeps working on a device the MDM blocked',
+};
+
+const GracePeriodsSection: FC<{ periods: GracePeriods; csrf: string }> = ({ periods, csrf }) => {
+  const warned = GRACE_WARNED_ACTIONS.filter((a) => periods[a] !== undefined);
+  return (
+    <section aria-labelledby="grace">
+      <h2 id="grace">Grace periods</h2>
+      <p>
+        How long a policy action waits before it is reported to Microsoft, as an ISO 8601 duration (<code>PT24H</code>, <code>P2D</code>, up
+        to <code>P30D</code>); empty for none, the default. Meanwhile Microsoft keeps what it was told before; if the MDM lifts the action
+        within the grace, nothing is reported.
+      </p>
+      {warned.length > 0 ? (
+        <Notice tone="warn">
+          <p id="grace-warning">
+            <strong>{warned.join(' and ')}</strong> {warned.length > 1 ? 'have' : 'has'} a grace period: during it,{' '}
+            {warned.map((a) => GRACE_EFFECT[a as (typeof GRACE_ACTIONS)[number]]).join('; ')}.
+          </p>
+        </Notice>
+      ) : null}
+      <form method="post" action="/console/settings/grace" class="filters">
+        <CsrfField token={csrf} />
+        {GRACE_ACTIONS.map((a) => (
+          <label>
+            {a}
+            <input type="text" name={a} value={periods[a] ?? ''} placeholder="none" size={8} autocomplete="off" />
+          </label>
+        ))}
+        <button type="submit" class="secondary">
+          Save grace periods
+        </button>
+      </form>
+    </section>
+  );
+};
 
 export const SettingsPage: FC<{ s: SettingsData; csrf: string; notice?: string | undefined }> = ({ s, csrf, notice }) => (
   <>
@@ -57,6 +101,7 @@ export const SettingsPage: FC<{ s: SettingsData; csrf: string; notice?: string |
         </button>
       </form>
     </section>
+    <GracePeriodsSection periods={s.gracePeriods} csrf={csrf} />
   </>
 );
 
