@@ -6,7 +6,6 @@ import * as deviceWriteSeq from './004_device_write_seq';
 import * as tenants from './005_tenants';
 import * as driftReconciliation from './006_drift_reconciliation';
 import * as gracePeriods from './007_grace_periods';
-import * as driftAttemptsIndex from './008_drift_attempts_index';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they load the same way under tsx,
@@ -20,7 +19,6 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '005_tenants': tenants,
   '006_drift_reconciliation': driftReconciliation,
   '007_grace_periods': gracePeriods,
-  '008_drift_attempts_index': driftAttemptsIndex,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
