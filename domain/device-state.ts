@@ -125,7 +125,8 @@ export interface DeviceState {
   /**
    * The drift reconciliation (domain/drift.ts). Optional: states from before it lack them. `azureDrift`:
    * what the last read-back of Entra found and is not resolved yet ('none' once Entra matched or the
-   * re-report was confirmed); `pendingDrift`: what differed, for the timeline row of the re-report;
+   * re-report was confirmed); `pendingDrift`: what differed, for the timeline rows of the re-report
+   * (its retries included) until Microsoft confirms the device's state;
    * `deletedInEntra`: Entra no longer has the device, so nothing is sent until the MDM's next event.
    */
   azureDrift?: AzureDrift;

@@ -315,10 +315,9 @@ export class DeviceEntity {
       step.payload,
       lastUpdateTime,
       former,
+      // Every attempt of a drift re-report (its retries too) says what differed, until Microsoft confirms one.
       step.trigger === 'drift' ? (this.state.pendingDrift ?? null) : null,
     );
-    // What differed now belongs to this attempt's timeline row.
-    if (this.state.pendingDrift) this.state = { ...this.state, pendingDrift: null };
     this.current = attempt;
     let result;
     try {
