@@ -55,12 +55,6 @@ export interface DeviceRecordInput {
   attempt?: AttemptRecord & { error: DeviceError | null };
 }
 
-/** Counts the failure on the worker's metrics (a throttled call, by tenant) and gives it back to throw. */
-function counted(tenantId: string, failure: ApplicationFailure): ApplicationFailure {
-  workerMetrics().microsoftFailure(tenantId, failure.type ?? '');
-  return failure;
-}
-
 /** How often a Microsoft activity tells Temporal it is alive (its heartbeat timeout is 10 s). */
 const HEARTBEAT_EVERY_MS = 2_000;
 
@@ -119,7 +113,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
         ...(found ? { device: { displayName: device.displayName ?? null, operatingSystem: device.operatingSystem ?? null } } : {}),
       };
     } catch (err) {
-      throw counted(input.tenantId, toTemporalFailure(err, { deviceId: input.deviceId, operation: 'upload' }));
+      throw workerMetrics().counted(input.tenantId, toTemporalFailure(err, { deviceId: input.deviceId, operation: 'upload' }));
     }
   }
 
@@ -129,7 +123,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
     try {
       status = await deps.azureClientFor(input.tenantId).getUploadStatus(input.messageId);
     } catch (err) {
-      throw counted(input.tenantId, toTemporalFailure(err, { deviceId: input.deviceId, operation: 'status' }));
+      throw workerMetrics().counted(input.tenantId, toTemporalFailure(err, { deviceId: input.deviceId, operation: 'status' }));
     }
     if (status.status === 'Completed') {
       return { status: 'completed', completedAt: status.completedAt ?? now().toISOString() };

@@ -234,9 +234,7 @@ export function createFleetActivities(deps: FleetActivityDeps) {
       try {
         result = await deps.azureClientFor(input.tenantId).sendHeartbeat();
       } catch (err) {
-        const failure = toTemporalFailure(err, { operation: 'heartbeat' });
-        workerMetrics().microsoftFailure(input.tenantId, failure.type ?? '');
-        throw failure;
+        throw workerMetrics().counted(input.tenantId, toTemporalFailure(err, { operation: 'heartbeat' }));
       }
       await recordHeartbeat(db, input.tenantId, result.at, { ok: true, resyncTimestamp: result.resyncTimestamp });
       workerMetrics().heartbeatAccepted(input.tenantId, result.at);
