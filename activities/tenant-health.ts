@@ -130,8 +130,6 @@ export async function callMicrosoftFor<T>(
     return result;
   } catch (err) {
     await health?.failed(tenantId, err);
-    const failure = toTemporalFailure(err, context);
-    workerMetrics().microsoftFailure(tenantId, failure.type ?? '');
-    throw failure;
+    throw workerMetrics().counted(tenantId, toTemporalFailure(err, context));
   }
 }

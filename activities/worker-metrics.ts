@@ -4,7 +4,7 @@
  * ops/prometheus/alerts.yml use them. The Temporal exporter names metrics exactly as created, so the
  * counters carry their `_total` suffix here.
  */
-import type { MetricMeter } from '@temporalio/common';
+import type { ApplicationFailure, MetricMeter } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
 
 export const WORKER_METRIC_NAMES = {
@@ -43,9 +43,10 @@ function createWorkerMetrics(meter: MetricMeter) {
     'Time of the last heartbeat Microsoft accepted, by tenant (since this worker started)',
   );
   return {
-    /** A Microsoft call of the tenant failed with this reason (the ApplicationFailure type). */
-    microsoftFailure(tenant: string, reason: string): void {
-      if (reason === 'Throttled') throttled.add(1, { tenant });
+    /** A Microsoft call of the tenant failed (a throttled one is counted); gives the failure back, to throw. */
+    counted(tenant: string, failure: ApplicationFailure): ApplicationFailure {
+      if (failure.type === 'Throttled') throttled.add(1, { tenant });
+      return failure;
     },
     reportFinished(tenant: string, result: (typeof REPORT_RESULTS)[number]): void {
       reportsFinished.add(1, { tenant, result });

@@ -1,8 +1,9 @@
 /**
  * Tenant gauges of the API's /metrics, read from Postgres when Prometheus scrapes (docs/http-contract.md,
- * /metrics): what the alert rules of ops/prometheus/alerts.yml watch. One scrape runs each query once
- * (the facts are shared by the metrics that need them), each bounded by the readiness timeout; when
- * Postgres does not answer, the tenant metrics have no samples and acc_dependency_up{dependency="postgres"} is 0.
+ * Metrics), with the Microsoft queue's backlog and the dependency checks: what the alert rules of
+ * ops/prometheus/alerts.yml watch. One scrape runs each query once (the facts are shared by the
+ * metrics that need them), each bounded by the readiness timeout; when Postgres does not answer, the
+ * tenant metrics have no samples and acc_dependency_up{dependency="postgres"} is 0.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Db } from '../db';

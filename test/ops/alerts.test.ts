@@ -145,11 +145,25 @@ describe('ops: every metric the alert rules use is served by the running stack',
   let apiUrl: string;
   let workerMetricsUrl: string;
   const faults: string[] = [];
+  const mdmKey = randomBytes(24).toString('hex');
+  // A device whose Entra device and user exist in the emulator, for a real report.
+  const reported = {
+    deviceId: uniqueName('alerting-mdm'),
+    azureDeviceId: randomUUID(),
+    userPrincipalName: `${uniqueName('user')}@contoso.com`,
+  };
 
   before(async () => {
     const { emulator, db } = env();
     await emulator.control.seed({
-      tenants: [{ tenantId: tenant.tenantId, apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }] }],
+      tenants: [
+        {
+          tenantId: tenant.tenantId,
+          apps: [{ clientId: tenant.clientId, clientSecret: tenant.clientSecret }],
+          users: [{ userPrincipalName: reported.userPrincipalName }],
+          devices: [{ deviceId: reported.azureDeviceId, operatingSystem: 'iOS', displayName: reported.deviceId }],
+        },
+      ],
     });
     tmpDir = mkdtempSync(path.join(os.tmpdir(), 'acc-alerting-'));
     const base = connectorEnv({
@@ -174,7 +188,7 @@ describe('ops: every metric the alert rules use is served by the running stack',
       {
         ...base,
         API_PORT: String(apiPort),
-        MDM_API_KEY: randomBytes(24).toString('hex'),
+        MDM_API_KEY: mdmKey,
         ADMIN_API_KEY: randomBytes(24).toString('hex'),
         LOG_LEVEL: 'warn',
       },
@@ -296,6 +310,49 @@ describe('ops: every metric the alert rules use is served by the running stack',
     for (const [name, labelSets] of served) {
       if (!name.startsWith('acc_')) continue;
       for (const l of labelSets) if ('tenant' in l) assert.ok(known.has(l.tenant!), `${name}: tenant="${l.tenant}" is a known tenant`);
+    }
+  });
+
+  it('counts every report attempt the worker finishes, by result, as the timeline records them', async () => {
+    const res = await fetch(`${apiUrl}/v1/devices/${reported.deviceId}/events`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${mdmKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        type: 'registration',
+        occurredAt: new Date(Date.now() - 1_000).toISOString(),
+        platform: 'iOS',
+        azureDeviceId: reported.azureDeviceId,
+        clientStatusCode: 'Success',
+        userPrincipalName: reported.userPrincipalName,
+      }),
+    });
+    assert.equal(res.status, 202, await res.text());
+    const finished = await waitUntil(
+      'the report finished',
+      async () => {
+        const rows = await env()
+          .db('report_attempts')
+          .where({ tenant_id: tenant.tenantId, device_id: reported.deviceId })
+          .whereIn('outcome', ['Successful', 'Failed'])
+          .select('outcome');
+        return rows.length > 0 ? rows : undefined;
+      },
+      60_000,
+    );
+    const text = await waitUntil(
+      'the worker exports it',
+      async () => {
+        const t = await (await fetch(workerMetricsUrl)).text();
+        return /^acc_reports_finished_total\{[^}]*\} [1-9]/m.test(t) ? t : undefined;
+      },
+      10_000,
+    );
+    const counted = (result: string) =>
+      [...text.matchAll(/^acc_reports_finished_total\{([^}]*)\} (\d+)$/gm)]
+        .filter((m) => m[1]!.includes(`tenant="${tenant.tenantId}"`) && m[1]!.includes(`result="${result}"`))
+        .reduce((sum, m) => sum + Number(m[2]), 0);
+    for (const result of ['Successful', 'Failed']) {
+      assert.equal(counted(result), finished.filter((r) => r.outcome === result).length, `${result} reports counted`);
     }
   });
 });
