@@ -69,7 +69,8 @@ async function main(): Promise<void> {
         count: events,
         batchSize: 50,
         batches: 2,
-        timeoutMs: Math.max(300_000, (events / (budget / 2)) * 3_000),
+        // Generous: on a busy machine the rate is far below the budget's; an event still open at the end is counted as not done.
+        timeoutMs: Math.max(900_000, events * 1_000),
         prefix: 'rep-',
         apiUrls: [stack.apiUrl, api2Url],
       });
@@ -97,7 +98,8 @@ async function main(): Promise<void> {
         azureMaxCallsPerSecond: budget,
         events,
         successful: r.completed,
-        lost: events - r.completed,
+        notSuccessfulAtTheEnd: events - r.completed,
+        timedOut: r.timedOut,
         failed: r.failed,
         perSecond: Math.round(r.perSecond * 10) / 10,
         steadyPerSecond: Math.round(r.steadyPerSecond * 10) / 10,
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         [
           '',
-          `2 workers + 2 APIs, AZURE_MAX_CALLS_PER_SECOND=${budget}: ${results.successful} of ${events} events Successful (${results.lost} lost), ${results.perSecond}/s (10–90 %: ${results.steadyPerSecond}/s)`,
+          `2 workers + 2 APIs, AZURE_MAX_CALLS_PER_SECOND=${budget}: ${results.successful} of ${events} events Successful (${results.notSuccessfulAtTheEnd} not Successful when the bench stopped waiting${r.timedOut ? ', time box expired' : ''}), ${results.perSecond}/s (10–90 %: ${results.steadyPerSecond}/s)`,
           `  partner API calls: ${results.partnerApiCalls}, most in one second ${results.partnerApiCallsMostInOneSecond} (budget ${budget}), busiest 20 s ${busiest20} (Microsoft's limit 2,000); 429s: ${results.throttled429}`,
           `  CPU ms per event: ${Object.entries(results.cpuMsPerEvent)
             .map(([k, v]) => `${k} ${v}`)
@@ -128,7 +130,8 @@ async function main(): Promise<void> {
           '',
         ].join('\n'),
       );
-      if (results.lost > 0 || results.partnerApiCallsMostInOneSecond > budget || results.throttled429 > 0) process.exitCode = 1;
+      if (results.notSuccessfulAtTheEnd > 0 || results.partnerApiCallsMostInOneSecond > budget || results.throttled429 > 0)
+        process.exitCode = 1;
     } finally {
       await api2.stop();
       await worker2.stop(30_000);
