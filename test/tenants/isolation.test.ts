@@ -153,7 +153,7 @@ describe('tenants: isolation', function () {
     ]);
   });
 
-  it("events go to the key's tenant's device workflows only, single and batched", async () => {
+  it("events go to the key's tenant's device workflows only, single and batched, and are counted by tenant", async () => {
     const { api, a, b } = await twoTenants();
     assert.equal(
       (await call(api.app, 'POST', '/v1/devices/shared/events', { key: bearer(b.mdmKey), body: validEvents.compliance() })).status,
@@ -181,6 +181,9 @@ describe('tenants: isolation', function () {
         [deviceWorkflowId(b.tenantId, 'shared'), b.tenantId],
       ].sort(),
     );
+    const metrics = await (await call(api.app, 'GET', '/metrics')).text();
+    assert.match(metrics, new RegExp(`mdm_events_by_tenant_total\\{tenant="${a.tenantId}",result="accepted"\\} 2`));
+    assert.match(metrics, new RegExp(`mdm_events_by_tenant_total\\{tenant="${b.tenantId}",result="accepted"\\} 1`));
   });
 
   it('a tenant key seen before keeps sending events while Postgres is down; an unseen one gets 503', async () => {
