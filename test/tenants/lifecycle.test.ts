@@ -11,7 +11,8 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { fromMsalError } from '../../activities/azure/msal-errors';
 import { CONSENT_FAILURES_BEFORE_REVOKED } from '../../activities/tenant-health';
 import { getTenant, type TenantState } from '../../db/tenants';
-import { spreadWeeklyCron, tenantScheduleIds } from '../../workers/schedules';
+import { loadConfig } from '../../config';
+import { ensureSchedulesOfActiveTenants, spreadWeeklyCron, tenantScheduleIds } from '../../workers/schedules';
 import { startTenantOffboarding, startTenantOnboarding } from '../../workers/tenant-lifecycle-client';
 import { deviceWorkflowId, stateQuery } from '../../workflows/messages';
 import type { TenantOffboardingResult, TenantOnboardingResult } from '../../workflows/tenant-messages';
@@ -105,7 +106,14 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
         assert.deepEqual(weekly.spec.calendars?.[0]?.minute, [{ start: Number(minute), end: Number(minute), step: 1 }]);
         assert.deepEqual(weekly.spec.calendars?.[0]?.hour, [{ start: Number(hour), end: Number(hour), step: 1 }]);
         assert.equal(dayOfWeek, '1');
-        assert.ok(await scheduleExists(ids.heartbeat));
+        // The tenant's heartbeat Schedule runs for this tenant, and its run is found by TenantId.
+        const heartbeat = env.temporalClient.schedule.getHandle(ids.heartbeat);
+        await heartbeat.trigger();
+        const run = await waitFor('the heartbeat run', async () => (await heartbeat.describe()).info.recentActions[0]?.action.workflow);
+        const sent = (await env.temporalClient.workflow.getHandle(run.workflowId).result()) as { sent: boolean; resyncTimestamp: unknown };
+        assert.deepEqual([sent.sent, sent.resyncTimestamp], [true, null]);
+        assert.equal((await env.emulator.control.tenant(t.tenantId)).heartbeats, 2);
+        assert.deepEqual((await env.temporalClient.workflow.getHandle(run.workflowId).describe()).searchAttributes.TenantId, [t.tenantId]);
 
         const described = await env.temporalClient.workflow.getHandle(`tenant-onboarding:${t.tenantId}`).describe();
         assert.deepEqual(described.searchAttributes.TenantId, [t.tenantId]);
@@ -158,6 +166,27 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
       );
     } finally {
       await deleteTenantSchedulesOf(tenant);
+    }
+  });
+
+  it('at worker start, creates the Schedules of every active tenant and of no other', async () => {
+    const env = testEnv();
+    const active = await customerTenant('active', 'Active');
+    const revoked = await customerTenant('consent-revoked', 'Revoked');
+    const pending = await customerTenant('pending-consent', 'Pending');
+    const config = { ...loadConfig({ TEMPORAL_TASK_QUEUE: uniqueName('start') }), azure: env.azure };
+    const activeIds = (await env.db('tenants').where({ state: 'active' }).select('tenant_id')).map(
+      (r: { tenant_id: string }) => r.tenant_id,
+    );
+    try {
+      const handled = await ensureSchedulesOfActiveTenants(env.temporalClient, config, env.db);
+      assert.ok(handled >= 1 && handled === activeIds.length, `${handled} of ${activeIds.length}`);
+      assert.ok(await scheduleExists(tenantScheduleIds(active.tenantId, env.azure.tenantId).weekly));
+      assert.ok(await scheduleExists(tenantScheduleIds(active.tenantId, env.azure.tenantId).heartbeat));
+      for (const t of [revoked, pending])
+        assert.equal(await scheduleExists(tenantScheduleIds(t.tenantId, env.azure.tenantId).weekly), false);
+    } finally {
+      for (const tenantId of activeIds) await deleteTenantSchedulesOf({ tenantId, azure: env.azure });
     }
   });
 
