@@ -12,6 +12,7 @@ import { fromMsalError } from '../../activities/azure/msal-errors';
 import { CONSENT_FAILURES_BEFORE_REVOKED } from '../../activities/tenant-health';
 import { getTenant, type TenantState } from '../../db/tenants';
 import { loadConfig } from '../../config';
+import { createScheduleControl } from '../../workers/fleet-client';
 import { ensureSchedulesOfActiveTenants, spreadWeeklyCron, tenantScheduleIds } from '../../workers/schedules';
 import { startTenantOffboarding, startTenantOnboarding } from '../../workers/tenant-lifecycle-client';
 import { deviceWorkflowId, stateQuery } from '../../workflows/messages';
@@ -19,7 +20,17 @@ import type { TenantOffboardingResult, TenantOnboardingResult } from '../../work
 import type { DeviceState } from '../../domain/device-state';
 import { compliance, nextOccurredAt, waitFor, withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
-import { register, registrationOf, rowsOf, seedDevices, send, waitForRow, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import {
+  register,
+  registrationOf,
+  testConfig,
+  rowsOf,
+  seedDevices,
+  send,
+  waitForRow,
+  type FleetDevice,
+  type FleetTenant,
+} from '../fleet/helpers';
 import { call } from '../api/helpers';
 import { bearer, consentCallback, makeTenancyApi, registerTenant } from './helpers';
 
@@ -106,6 +117,18 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
         assert.deepEqual(weekly.spec.calendars?.[0]?.minute, [{ start: Number(minute), end: Number(minute), step: 1 }]);
         assert.deepEqual(weekly.spec.calendars?.[0]?.hour, [{ start: Number(hour), end: Number(hour), step: 1 }]);
         assert.equal(dayOfWeek, '1');
+        // The operator sets the tenant's own cron, then takes it back: the Schedule follows at once.
+        const control = createScheduleControl(env.temporalClient, testConfig('unused'), env.azure.tenantId);
+        await control.setWeeklyReportCron('15 3 * * 2', t.tenantId);
+        const own = (await env.temporalClient.schedule.getHandle(ids.weekly).describe()).spec.calendars?.[0];
+        assert.deepEqual(
+          [own?.minute, own?.hour, own?.dayOfWeek],
+          [[{ start: 15, end: 15, step: 1 }], [{ start: 3, end: 3, step: 1 }], [{ start: 'TUESDAY', end: 'TUESDAY', step: 1 }]],
+        );
+        await control.setWeeklyReportCron(null, t.tenantId);
+        const back = (await env.temporalClient.schedule.getHandle(ids.weekly).describe()).spec.calendars?.[0];
+        assert.deepEqual(back?.minute, [{ start: Number(minute), end: Number(minute), step: 1 }]);
+
         // The tenant's heartbeat Schedule runs for this tenant, and its run is found by TenantId.
         const heartbeat = env.temporalClient.schedule.getHandle(ids.heartbeat);
         await heartbeat.trigger();
