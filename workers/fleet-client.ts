@@ -18,7 +18,7 @@ import {
   type SweepOptions,
 } from '../workflows/fleet-messages';
 import { TenantIdKey } from '../workflows/search-attributes';
-import { sweepOptionsFrom, tenantScheduleIds } from './schedules';
+import { sweepOptionsFrom, tenantScheduleIds, weeklyCronOf } from './schedules';
 import { upsertReconciliationSchedule } from './reconciliation-schedule';
 
 export interface StartSweepRequest {
@@ -116,9 +116,10 @@ export function createFleetClient(
 export interface ScheduleControl {
   setWeeklyReportPaused(paused: boolean, tenantId: string): Promise<void>;
   setReconciliation(settings: { reconciliationPaused: boolean; reconciliationCron: string | null }, tenantId: string): Promise<void>;
+  /** The tenant's own weekly cron (null: its default), applied to its Schedule at once. */
+  setWeeklyReportCron(cron: string | null, tenantId: string): Promise<void>;
 }
 
-/**
 /**
  * The id of a tenant's weekly Schedule as the API steers it: the configured tenant's is the one
  * Schedule of single-tenant mode, other tenants' carry their id (workers/schedules.ts).
@@ -128,14 +129,26 @@ export function weeklyReportScheduleIdOf(tenantId: string, configuredTenantId: s
 }
 
 /**
- * Pauses or resumes a tenant's weekly Schedule (PUT /v1/settings `weeklyReport.paused`). When the
- * Schedule does not exist yet, the setting alone decides: the worker creates it paused or not.
+ * Steers a tenant's weekly Schedule: paused or resumed (PUT /v1/settings `weeklyReport.paused`), and
+ * its cron (PUT /v1/tenants/{id}). When the Schedule does not exist yet, the settings alone decide:
+ * the worker creates it from them at activation or at its next start.
  */
 export function createScheduleControl(temporal: Client, config: Readonly<Config>, configuredTenantId: string): ScheduleControl {
   return {
     /** PUT /v1/settings `reconciliation`: the tenant's Schedule is created or updated from the new settings. */
     async setReconciliation(settings, tenantId) {
       await upsertReconciliationSchedule(temporal, config, tenantId, settings);
+    },
+    async setWeeklyReportCron(cron, tenantId) {
+      const effective = weeklyCronOf(tenantId, cron, configuredTenantId, config.weeklyReportCron);
+      try {
+        await temporal.schedule
+          .getHandle(weeklyReportScheduleIdOf(tenantId, configuredTenantId))
+          .update((prev) => ({ ...prev, spec: { cronExpressions: [effective] } }));
+      } catch (err) {
+        if (err instanceof ScheduleNotFoundError) return;
+        throw err;
+      }
     },
     async setWeeklyReportPaused(paused, tenantId) {
       const handle = temporal.schedule.getHandle(weeklyReportScheduleIdOf(tenantId, configuredTenantId));

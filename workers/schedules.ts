@@ -64,9 +64,9 @@ export function spreadWeeklyCron(tenantId: string): string {
 }
 
 /** The weekly cron of a tenant: its own, else WEEKLY_REPORT_CRON for the single tenant, else the spread default. */
-export function weeklyCronOf(tenantId: string, ownCron: string | null, config: Readonly<Config>): string {
+export function weeklyCronOf(tenantId: string, ownCron: string | null, envTenantId: string | undefined, weeklyReportCron: string): string {
   if (ownCron) return ownCron;
-  return isEnvTenant(tenantId, config.azure?.tenantId) ? config.weeklyReportCron : spreadWeeklyCron(tenantId);
+  return isEnvTenant(tenantId, envTenantId) ? weeklyReportCron : spreadWeeklyCron(tenantId);
 }
 
 /** A weekly report missed by an outage still runs if the server is back within a day. */
@@ -104,7 +104,8 @@ export async function ensureSchedules(
   const sweepOptions = opts.sweepOptions ?? sweepOptionsFrom(config);
   const taskQueue = config.temporal.taskQueue;
   const ids = tenantScheduleIds(tenantId, config.azure?.tenantId);
-  const weeklyCron = weeklyCronOf(tenantId, db ? ((await getTenant(db, tenantId))?.weeklyCron ?? null) : null, config);
+  const ownCron = db ? ((await getTenant(db, tenantId))?.weeklyCron ?? null) : null;
+  const weeklyCron = weeklyCronOf(tenantId, ownCron, config.azure?.tenantId, config.weeklyReportCron);
   // Every run of either Schedule is found by the tenant in the Temporal UI.
   const typedSearchAttributes = [{ key: TenantIdKey, value: tenantId }];
 

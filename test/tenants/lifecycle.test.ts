@@ -11,14 +11,26 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { fromMsalError } from '../../activities/azure/msal-errors';
 import { CONSENT_FAILURES_BEFORE_REVOKED } from '../../activities/tenant-health';
 import { getTenant, type TenantState } from '../../db/tenants';
-import { spreadWeeklyCron, tenantScheduleIds } from '../../workers/schedules';
+import { loadConfig } from '../../config';
+import { createScheduleControl } from '../../workers/fleet-client';
+import { ensureSchedulesOfActiveTenants, spreadWeeklyCron, tenantScheduleIds } from '../../workers/schedules';
 import { startTenantOffboarding, startTenantOnboarding } from '../../workers/tenant-lifecycle-client';
 import { deviceWorkflowId, stateQuery } from '../../workflows/messages';
 import type { TenantOffboardingResult, TenantOnboardingResult } from '../../workflows/tenant-messages';
 import type { DeviceState } from '../../domain/device-state';
 import { compliance, nextOccurredAt, waitFor, withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
-import { register, registrationOf, rowsOf, seedDevices, send, waitForRow, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import {
+  register,
+  registrationOf,
+  testConfig,
+  rowsOf,
+  seedDevices,
+  send,
+  waitForRow,
+  type FleetDevice,
+  type FleetTenant,
+} from '../fleet/helpers';
 import { call } from '../api/helpers';
 import { bearer, consentCallback, makeTenancyApi, registerTenant } from './helpers';
 
@@ -105,7 +117,26 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
         assert.deepEqual(weekly.spec.calendars?.[0]?.minute, [{ start: Number(minute), end: Number(minute), step: 1 }]);
         assert.deepEqual(weekly.spec.calendars?.[0]?.hour, [{ start: Number(hour), end: Number(hour), step: 1 }]);
         assert.equal(dayOfWeek, '1');
-        assert.ok(await scheduleExists(ids.heartbeat));
+        // The operator sets the tenant's own cron, then takes it back: the Schedule follows at once.
+        const control = createScheduleControl(env.temporalClient, testConfig('unused'), env.azure.tenantId);
+        await control.setWeeklyReportCron('15 3 * * 2', t.tenantId);
+        const own = (await env.temporalClient.schedule.getHandle(ids.weekly).describe()).spec.calendars?.[0];
+        assert.deepEqual(
+          [own?.minute, own?.hour, own?.dayOfWeek],
+          [[{ start: 15, end: 15, step: 1 }], [{ start: 3, end: 3, step: 1 }], [{ start: 'TUESDAY', end: 'TUESDAY', step: 1 }]],
+        );
+        await control.setWeeklyReportCron(null, t.tenantId);
+        const back = (await env.temporalClient.schedule.getHandle(ids.weekly).describe()).spec.calendars?.[0];
+        assert.deepEqual(back?.minute, [{ start: Number(minute), end: Number(minute), step: 1 }]);
+
+        // The tenant's heartbeat Schedule runs for this tenant, and its run is found by TenantId.
+        const heartbeat = env.temporalClient.schedule.getHandle(ids.heartbeat);
+        await heartbeat.trigger();
+        const run = await waitFor('the heartbeat run', async () => (await heartbeat.describe()).info.recentActions[0]?.action.workflow);
+        const sent = (await env.temporalClient.workflow.getHandle(run.workflowId).result()) as { sent: boolean; resyncTimestamp: unknown };
+        assert.deepEqual([sent.sent, sent.resyncTimestamp], [true, null]);
+        assert.equal((await env.emulator.control.tenant(t.tenantId)).heartbeats, 2);
+        assert.deepEqual((await env.temporalClient.workflow.getHandle(run.workflowId).describe()).searchAttributes.TenantId, [t.tenantId]);
 
         const described = await env.temporalClient.workflow.getHandle(`tenant-onboarding:${t.tenantId}`).describe();
         assert.deepEqual(described.searchAttributes.TenantId, [t.tenantId]);
@@ -158,6 +189,27 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
       );
     } finally {
       await deleteTenantSchedulesOf(tenant);
+    }
+  });
+
+  it('at worker start, creates the Schedules of every active tenant and of no other', async () => {
+    const env = testEnv();
+    const active = await customerTenant('active', 'Active');
+    const revoked = await customerTenant('consent-revoked', 'Revoked');
+    const pending = await customerTenant('pending-consent', 'Pending');
+    const config = { ...loadConfig({ TEMPORAL_TASK_QUEUE: uniqueName('start') }), azure: env.azure };
+    const activeIds = (await env.db('tenants').where({ state: 'active' }).select('tenant_id')).map(
+      (r: { tenant_id: string }) => r.tenant_id,
+    );
+    try {
+      const handled = await ensureSchedulesOfActiveTenants(env.temporalClient, config, env.db);
+      assert.ok(handled >= 1 && handled === activeIds.length, `${handled} of ${activeIds.length}`);
+      assert.ok(await scheduleExists(tenantScheduleIds(active.tenantId, env.azure.tenantId).weekly));
+      assert.ok(await scheduleExists(tenantScheduleIds(active.tenantId, env.azure.tenantId).heartbeat));
+      for (const t of [revoked, pending])
+        assert.equal(await scheduleExists(tenantScheduleIds(t.tenantId, env.azure.tenantId).weekly), false);
+    } finally {
+      for (const tenantId of activeIds) await deleteTenantSchedulesOf({ tenantId, azure: env.azure });
     }
   });
 
