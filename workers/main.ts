@@ -8,6 +8,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadProcessConfigOrExit } from '../config';
 import { createDb, migrateToLatest } from '../db';
+import { knownTenantIds } from '../db/fleet-facts';
 import { SINGLE_TENANT_DISPLAY_NAME, ensureActiveTenant } from '../db/tenants';
 import { createLogger } from '../lib/logger';
 import { workerMetrics } from '../activities/worker-metrics';
@@ -24,11 +25,12 @@ async function main(): Promise<void> {
       metrics: { prometheus: { bindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` } },
     },
   });
-  workerMetrics().startAtZero([config.azure.tenantId]);
   const db = createDb(config.databaseUrl);
   await migrateToLatest(db);
   // Single-tenant mode: the configured tenant is in the registry, active (idempotent; the API does it too).
   await ensureActiveTenant(db, config.azure.tenantId, SINGLE_TENANT_DISPLAY_NAME);
+  // Every known tenant's counters exist from the start, so rate() and the alert rules see them before the first event.
+  workerMetrics().startAtZero(await knownTenantIds(db, [config.azure.tenantId]));
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const temporalClient = new Client({ connection, namespace: config.temporal.namespace });
   const bundle = await prebuiltWorkflowBundle().catch((err: unknown) => {

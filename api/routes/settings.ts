@@ -23,7 +23,9 @@ export function toSettingsView(s: Settings): SettingsView {
   };
 }
 
-export type SettingsPatch = Partial<Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron' | 'gracePeriods'>>;
+export type SettingsPatch = Partial<
+  Pick<Settings, 'enabled' | 'weeklyReportPaused' | 'reconciliationPaused' | 'reconciliationCron' | 'gracePeriods'>
+>;
 
 /**
  * Changes a tenant's settings with their side effects (enable: report every device; pause: the weekly
