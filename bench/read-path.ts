@@ -23,7 +23,7 @@ import { createDb, migrateToLatest } from '../db';
 import { createScratchDatabase } from '../db/scratch';
 import { findTemporalCli, freePort, INSTALL_HINT } from '../lib/temporal-cli';
 import { UsageError, numberArg, parseArgs, stringArg } from '../scripts/simulator/args';
-import { PROJECT_ROOT, startChild, type Child } from './lib/child';
+import { portLine, startChild, type Child } from './lib/child';
 import { loadAverage } from './lib/machine';
 import { procSample } from './lib/proc';
 import { connectorEnv, startTemporal, waitForApi } from './lib/stack';
@@ -107,14 +107,7 @@ async function main(): Promise<void> {
       env: { ...process.env },
     });
     cleanups.push(() => floor.stop());
-    const { port: floorPort } = await floor.waitForLine((l) => {
-      try {
-        const v = JSON.parse(l) as { port?: number };
-        return typeof v.port === 'number' ? { port: v.port } : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 30_000);
+    const { port: floorPort } = await floor.waitForLine(portLine, 30_000);
 
     // --layers knex;openapi,auth: the floor with those layers of our pipeline (bench/floor/read-layers.ts), one side each.
     const layerSides: ReadSide[] = [];
@@ -124,17 +117,9 @@ async function main(): Promise<void> {
         script: 'bench/floor/read-layers.ts',
         args: [scratch.databaseUrl, tenantId, spec],
         env: { ...process.env },
-        stdoutFile: undefined,
       });
       cleanups.push(() => child.stop());
-      const { port } = await child.waitForLine((l) => {
-        try {
-          const v = JSON.parse(l) as { port?: number };
-          return typeof v.port === 'number' ? { port: v.port } : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 30_000);
+      const { port } = await child.waitForLine(portLine, 30_000);
       layerSides.push({
         name: `floor+${spec}`,
         url: `http://127.0.0.1:${port}`,
@@ -176,7 +161,6 @@ async function main(): Promise<void> {
   } finally {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
   }
-  void PROJECT_ROOT;
 }
 
 main().catch((err: unknown) => {

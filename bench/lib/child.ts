@@ -112,6 +112,16 @@ export function startChild(spec: ChildSpec): Child {
   return child;
 }
 
+/** `{ "port": N }`, the line a bench server prints once it listens, for `waitForLine`. */
+export function portLine(line: string): { port: number } | undefined {
+  try {
+    const v = JSON.parse(line) as { port?: number };
+    return typeof v.port === 'number' ? { port: v.port } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Polls `probe` until it returns a value, or throws after `timeoutMs` with the last reason. */
 export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;

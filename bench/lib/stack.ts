@@ -17,7 +17,7 @@ import { createDb, migrateToLatest, type Db } from '../../db';
 import { createScratchDatabase } from '../../db/scratch';
 import { EmulatorControl } from '../../emulator/control-client';
 import { devServerArgs, findTemporalCli, freePort, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
-import { startChild, waitUntil, type Child } from './child';
+import { portLine, startChild, waitUntil, type Child } from './child';
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
 
 export const TASK_QUEUE = 'bench-azure-compliance';
@@ -279,14 +279,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       env: { ...process.env },
     });
     cleanups.push(() => readFloor.stop());
-    const { port: readFloorPort } = await readFloor.waitForLine((l) => {
-      try {
-        const v = JSON.parse(l) as { port?: number };
-        return typeof v.port === 'number' ? { port: v.port } : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 30_000);
+    const { port: readFloorPort } = await readFloor.waitForLine(portLine, 30_000);
     o.log(
       `floors: worker on task queue ${FLOOR_TASK_QUEUE} (pid ${floorWorker.pid}), read server on port ${readFloorPort} (pid ${readFloor.pid})`,
     );
