@@ -11,7 +11,8 @@ export interface ApiMetrics {
   registry: Registry;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method' | 'status'>;
-  mdmEvents: Counter<'type' | 'result'>;
+  /** By the tenant whose key sent them (only authenticated requests are counted). */
+  mdmEvents: Counter<'tenant' | 'type' | 'result'>;
   /** `type` label of an event: one of the four types, else `unknown` (bounded cardinality). */
   eventType(value: unknown): string;
   /** Call before each scrape (the tenant gauges read fresh facts). */
@@ -35,13 +36,15 @@ export function createApiMetrics(registry: Registry = new Registry(), fleet?: Fl
   });
   const mdmEvents = new Counter({
     name: 'mdm_events_total',
-    help: 'MDM events received, by type and result (accepted: handed to Temporal; rejected: not)',
-    labelNames: ['type', 'result'] as const,
+    help: 'MDM events received, by tenant, type and result (accepted: handed to Temporal; rejected: not)',
+    labelNames: ['tenant', 'type', 'result'] as const,
     registers: [registry],
   });
-  for (const type of EVENT_TYPES) {
-    mdmEvents.inc({ type, result: 'accepted' }, 0);
-    mdmEvents.inc({ type, result: 'rejected' }, 0);
+  for (const tenant of fleet?.configuredTenants ?? []) {
+    for (const type of EVENT_TYPES) {
+      mdmEvents.inc({ tenant, type, result: 'accepted' }, 0);
+      mdmEvents.inc({ tenant, type, result: 'rejected' }, 0);
+    }
   }
   const fleetMetrics = fleet ? registerFleetMetrics(registry, fleet) : undefined;
   return {

@@ -58,7 +58,11 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
   /** Counts the single-event route's outcome once the response is known (authenticated requests only). */
   const countEvent: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
-    metrics.mdmEvents.inc({ type: metrics.eventType(c.get('eventType')), result: c.res.status === 202 ? 'accepted' : 'rejected' });
+    metrics.mdmEvents.inc({
+      tenant: tenantId,
+      type: metrics.eventType(c.get('eventType')),
+      result: c.res.status === 202 ? 'accepted' : 'rejected',
+    });
   };
 
   // ---- POST /v1/devices/{deviceId}/events ---------------------------------------------------------
@@ -157,7 +161,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
           problem('validation', `Invalid event at index ${item.index}`, item.errors),
           id.ok ? id.deviceId : undefined,
         );
-        metrics.mdmEvents.inc({ type: metrics.eventType(rawObject.type), result: 'rejected' });
+        metrics.mdmEvents.inc({ tenant: tenantId, type: metrics.eventType(rawObject.type), result: 'rejected' });
       }
     }
 
@@ -192,6 +196,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
           }
         }
         metrics.mdmEvents.inc({
+          tenant: tenantId,
           type: item.event.type,
           result: results[item.index]!.status === 'accepted' ? 'accepted' : 'rejected',
         });
