@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics of the API (docs/http-contract.md, /metrics): request counts and latency by route pattern (never the
- * raw path, so device ids do not explode the label set), MDM events by type and result and by tenant, the
+ * raw path, so device ids do not explode the label set), MDM events by tenant, type and result, the
  * default Node process metrics, and the tenant gauges read from Postgres at scrape time (api/fleet-metrics.ts).
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -11,9 +11,8 @@ export interface ApiMetrics {
   registry: Registry;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method' | 'status'>;
-  mdmEvents: Counter<'type' | 'result'>;
-  /** MDM events of authenticated requests by tenant (the same events as mdmEvents, another cut). */
-  tenantEvents: Counter<'tenant' | 'result'>;
+  /** By the tenant whose key sent them (only authenticated requests are counted). */
+  mdmEvents: Counter<'tenant' | 'type' | 'result'>;
   /** `type` label of an event: one of the four types, else `unknown` (bounded cardinality). */
   eventType(value: unknown): string;
   /** Call before each scrape (the tenant gauges read fresh facts). */
@@ -37,19 +36,16 @@ export function createApiMetrics(registry: Registry = new Registry(), fleet?: Fl
   });
   const mdmEvents = new Counter({
     name: 'mdm_events_total',
-    help: 'MDM events received, by type and result (accepted: handed to Temporal; rejected: not)',
-    labelNames: ['type', 'result'] as const,
+    help: 'MDM events received, by tenant, type and result (accepted: handed to Temporal; rejected: not)',
+    labelNames: ['tenant', 'type', 'result'] as const,
     registers: [registry],
   });
-  const tenantEvents = new Counter({
-    name: 'mdm_events_by_tenant_total',
-    help: 'MDM events received with a valid key, by tenant and result (accepted: handed to Temporal; rejected: not)',
-    labelNames: ['tenant', 'result'] as const,
-    registers: [registry],
-  });
-  for (const type of EVENT_TYPES) {
-    mdmEvents.inc({ type, result: 'accepted' }, 0);
-    mdmEvents.inc({ type, result: 'rejected' }, 0);
+  // Series at zero for the configured tenants, so rate() sees them before the first event.
+  for (const tenant of fleet?.configuredTenants ?? []) {
+    for (const type of EVENT_TYPES) {
+      mdmEvents.inc({ tenant, type, result: 'accepted' }, 0);
+      mdmEvents.inc({ tenant, type, result: 'rejected' }, 0);
+    }
   }
   const fleetMetrics = fleet ? registerFleetMetrics(registry, fleet) : undefined;
   return {
@@ -58,7 +54,6 @@ export function createApiMetrics(registry: Registry = new Registry(), fleet?: Fl
     httpRequests,
     httpDuration,
     mdmEvents,
-    tenantEvents,
     eventType: (value) => (typeof value === 'string' && (EVENT_TYPES as readonly string[]).includes(value) ? value : 'unknown'),
   };
 }

@@ -59,8 +59,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
   const countEvent: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
     const result = c.res.status === 202 ? 'accepted' : 'rejected';
-    metrics.mdmEvents.inc({ type: metrics.eventType(c.get('eventType')), result });
-    metrics.tenantEvents.inc({ tenant: c.get('tenantId'), result });
+    metrics.mdmEvents.inc({ tenant: c.get('tenantId'), type: metrics.eventType(c.get('eventType')), result });
   };
 
   // ---- POST /v1/devices/{deviceId}/events ---------------------------------------------------------
@@ -160,8 +159,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
           problem('validation', `Invalid event at index ${item.index}`, item.errors),
           id.ok ? id.deviceId : undefined,
         );
-        metrics.mdmEvents.inc({ type: metrics.eventType(rawObject.type), result: 'rejected' });
-        metrics.tenantEvents.inc({ tenant: tenantId, result: 'rejected' });
+        metrics.mdmEvents.inc({ tenant: tenantId, type: metrics.eventType(rawObject.type), result: 'rejected' });
       }
     }
 
@@ -196,8 +194,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
           }
         }
         const result = results[item.index]!.status === 'accepted' ? 'accepted' : 'rejected';
-        metrics.mdmEvents.inc({ type: item.event.type, result });
-        metrics.tenantEvents.inc({ tenant: tenantId, result });
+        metrics.mdmEvents.inc({ tenant: tenantId, type: item.event.type, result });
       }
     });
     if (unavailable && accepted === 0) throw unavailable;

@@ -52,7 +52,7 @@ export function registerHealthRoutes(app: App, ctx: RouteContext): void {
     summary: 'Prometheus metrics',
     description:
       'http_requests_total{route,method,status}, http_request_duration_seconds{route,method,status}, ' +
-      'mdm_events_total{type,result}, mdm_events_by_tenant_total{tenant,result}, the default Node.js process metrics, and tenant facts read from Postgres at ' +
+      'mdm_events_total{tenant,type,result}, the default Node.js process metrics, and tenant facts read from Postgres at ' +
       'scrape time (acc_tenant_*, acc_oldest_in_progress_report_timestamp_seconds, acc_drift_found_total, acc_dependency_up) and the Microsoft queue backlog age from Temporal.',
     responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } } },
   });

@@ -263,15 +263,21 @@ describe('API: POST /v1/devices/{deviceId}/events', () => {
     assert.ok(api.logs.some((l) => l.includes('boom')));
   });
 
-  it('counts events by type and result in mdm_events_total', async () => {
+  it('counts events by tenant, type and result in mdm_events_total', async () => {
     const api = makeApi();
     await post(api, 'mdm-1', validEvents.compliance());
     await post(api, 'mdm-1', { ...validEvents.compliance(), actions: ['NOPE'] });
     await post(api, 'mdm-1', { type: 'nonsense' });
     const text = await (await call(api.app, 'GET', '/metrics')).text();
-    assert.match(text, /mdm_events_total\{type="compliance",result="accepted"\} 1/);
-    assert.match(text, /mdm_events_total\{type="compliance",result="rejected"\} 1/);
-    assert.match(text, /mdm_events_total\{type="unknown",result="rejected"\} 1/);
+    const t = api.tenantId;
+    assert.match(text, new RegExp(`mdm_events_total\\{tenant="${t}",type="compliance",result="accepted"\\} 1\n`));
+    assert.match(text, new RegExp(`mdm_events_total\\{tenant="${t}",type="compliance",result="rejected"\\} 1\n`));
+    assert.match(text, new RegExp(`mdm_events_total\\{tenant="${t}",type="unknown",result="rejected"\\} 1\n`));
+    assert.match(
+      text,
+      new RegExp(`mdm_events_total\\{tenant="${t}",type="retire",result="accepted"\\} 0\n`),
+      'every series from the start',
+    );
   });
 });
 

@@ -182,8 +182,9 @@ describe('tenants: isolation', function () {
       ].sort(),
     );
     const metrics = await (await call(api.app, 'GET', '/metrics')).text();
-    assert.match(metrics, new RegExp(`mdm_events_by_tenant_total\\{tenant="${a.tenantId}",result="accepted"\\} 2`));
-    assert.match(metrics, new RegExp(`mdm_events_by_tenant_total\\{tenant="${b.tenantId}",result="accepted"\\} 1`));
+    assert.match(metrics, new RegExp(`mdm_events_total\\{tenant="${a.tenantId}",type="inventory",result="accepted"\\} 1`));
+    assert.match(metrics, new RegExp(`mdm_events_total\\{tenant="${a.tenantId}",type="retire",result="accepted"\\} 1`));
+    assert.match(metrics, new RegExp(`mdm_events_total\\{tenant="${b.tenantId}",type="compliance",result="accepted"\\} 1`));
   });
 
   it('a tenant key seen before keeps sending events while Postgres is down; an unseen one gets 503', async () => {
