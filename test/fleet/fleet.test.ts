@@ -39,12 +39,12 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
   beforeEach(deleteSchedules);
   afterEach(deleteSchedules);
 
-  it('creates the weekly report and heartbeat schedules with the configured cron, overlap SKIP and catch-up windows, and updates them when the cron changes', async () => {
+  it('creates the weekly report, heartbeat and drift reconciliation schedules with the configured cron, overlap SKIP and catch-up windows, and updates them when the cron changes', async () => {
     const env = testEnv();
     const t = await newTenant();
     const taskQueue = uniqueName('fleet');
     const first = await ensureSchedules(env.temporalClient, testConfig(taskQueue), t.tenantId, env.db);
-    assert.deepEqual(first, { weekly: 'created', heartbeat: 'created' });
+    assert.deepEqual(first, { weekly: 'created', heartbeat: 'created', reconciliation: 'created' });
 
     const weekly = await env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).describe();
     assert.deepEqual(weekly.spec.calendars, [calendar({ minute: 0, hour: 6, dayOfWeek: 'MONDAY' })]);
@@ -75,7 +75,7 @@ describe('fleet sweeps and schedules (real Temporal, Postgres, Azure emulator)',
       t.tenantId,
       env.db,
     );
-    assert.deepEqual(second, { weekly: 'updated', heartbeat: 'updated' });
+    assert.deepEqual(second, { weekly: 'updated', heartbeat: 'updated', reconciliation: 'updated' });
     const updated = await env.temporalClient.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).describe();
     assert.deepEqual(updated.spec.calendars, [calendar({ minute: 30, hour: 7, dayOfWeek: 'TUESDAY' })]);
     assert.equal(updated.policies.overlap, ScheduleOverlapPolicy.SKIP);
