@@ -19,7 +19,7 @@ import type { ReportTrigger } from '../domain/constants';
 import type { DeviceError, ReportPayload } from '../domain/device-state';
 import type { DriftFinding } from '../domain/drift';
 import type { DeviceWorkflowOptions } from './messages';
-import { microsoftPriority, reportPriority } from './priorities';
+import { tenantPriority, reportPriority } from './priorities';
 
 export type TimelineRow = NonNullable<DeviceRecordInput['attempt']>;
 export type Outcome = TimelineRow['outcome'];
@@ -82,7 +82,7 @@ export function microsoftActivities(ctx: Pick<AttemptContext, 'microsoftTaskQueu
     },
     // A changed state goes ahead of a sweep's backlog on the shared, rate-limited queue; the tenant
     // is the fairness key its budget is counted under.
-    priority: microsoftPriority(ctx.tenantId, priorityKey),
+    priority: tenantPriority(ctx.tenantId, priorityKey),
   });
 }
 

@@ -3,7 +3,9 @@
  * dev server, tenant A queues a burst of activities on one queue while tenant B queues a smaller one,
  * (1) with today's queue-wide rate limit and no fairness key, and (2) with the tenant as fairness key,
  * a per-key rate limit and `matching.enableFairness`; (3) the per-key limit on a server with fairness
- * off. Prints each tenant's calls per second (the busiest second) and when its burst was done.
+ * off; (4, 5) with no rate limit but a worker that runs one 1/rate-second activity at a time, with
+ * and without fairness (`capacity-fairness`, `capacity-fairness-off`: set PROBE_MODES). Prints each
+ * tenant's calls per second (the busiest second) and when its burst was done.
  *
  *   npx tsx bench/tenant-budget/fairness-probe.ts [ratePerSecond=20] [burstA=400] [burstB=100]
  */
@@ -36,8 +38,11 @@ async function startServer(fairness: boolean): Promise<{ address: string; stop: 
   return { address: `127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
 }
 
-async function run(mode: 'queue-limit' | 'fairness-key-limit' | 'key-limit-fairness-off'): Promise<void> {
-  const server = await startServer(mode === 'fairness-key-limit');
+type Mode = 'queue-limit' | 'fairness-key-limit' | 'key-limit-fairness-off' | 'capacity-fairness' | 'capacity-fairness-off';
+
+async function run(mode: Mode): Promise<void> {
+  const capacityBound = mode.startsWith('capacity');
+  const server = await startServer(mode === 'fairness-key-limit' || mode === 'capacity-fairness');
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const calls: Call[] = [];
@@ -47,17 +52,19 @@ async function run(mode: 'queue-limit' | 'fairness-key-limit' | 'key-limit-fairn
     taskQueue: WORKFLOW_QUEUE,
     workflowsPath: path.join(__dirname, 'probe-workflows.ts'),
   });
-  const perKey = mode !== 'queue-limit';
+  const perKey = mode !== 'queue-limit' && !capacityBound;
   const activities = await Worker.create({
     connection: native,
     taskQueue: ACTIVITY_QUEUE,
     activities: {
       call: async (tenant: string) => {
         calls.push({ tenant, startedAt: Date.now() });
+        // Capacity-bound: the worker, not a rate limit, is what the tenants wait for.
+        if (capacityBound) await new Promise((r) => setTimeout(r, 1000 / rate));
       },
     },
-    maxConcurrentActivityTaskExecutions: 200,
-    ...(perKey ? {} : { maxTaskQueueActivitiesPerSecond: rate }),
+    maxConcurrentActivityTaskExecutions: capacityBound ? 1 : 200,
+    ...(perKey || capacityBound ? {} : { maxTaskQueueActivitiesPerSecond: rate }),
   });
   if (perKey) {
     await connection.workflowService.updateTaskQueueConfig({
@@ -76,13 +83,13 @@ async function run(mode: 'queue-limit' | 'fairness-key-limit' | 'key-limit-fairn
           client.workflow.execute('probeFanout', {
             taskQueue: WORKFLOW_QUEUE,
             workflowId: `probe-${tenant}-${randomUUID()}`,
-            args: [{ tenant, count, queue: ACTIVITY_QUEUE, priorityKey: 3, fair: perKey }],
+            args: [{ tenant, count, queue: ACTIVITY_QUEUE, priorityKey: 3, fair: perKey || capacityBound }],
           });
         const done: Record<string, number> = {};
-        await Promise.all([
-          start('tenant-a', burstA).then(() => (done.A = Date.now() - t0)),
-          start('tenant-b', burstB).then(() => (done.B = Date.now() - t0)),
-        ]);
+        // B's burst is queued just after A's.
+        const a = start('tenant-a', burstA).then(() => (done.A = Date.now() - t0));
+        await new Promise((r) => setTimeout(r, 500));
+        await Promise.all([a, start('tenant-b', burstB).then(() => (done.B = Date.now() - t0))]);
         for (const [name, tenant] of [
           ['A', 'tenant-a'],
           ['B', 'tenant-b'],
