@@ -214,10 +214,11 @@ describe('ops: every metric the alert rules use is served by the running stack',
       completedAt: new Date().toISOString(),
     });
     // The tenant as the tenants table knows it, and another one whose consent was revoked and whose token failed.
-    await db('tenants').insert([
-      { tenant_id: tenant.tenantId, display_name: 'Alerting test', state: 'active', token_ok: true },
-      { tenant_id: revokedTenant, display_name: 'Alerting test, revoked', state: 'consent-revoked', token_ok: false },
-    ])
+    await db('tenants')
+      .insert([
+        { tenant_id: tenant.tenantId, display_name: 'Alerting test', state: 'active', token_ok: true },
+        { tenant_id: revokedTenant, display_name: 'Alerting test, revoked', state: 'consent-revoked', token_ok: false },
+      ])
       // The worker registers the configured tenant at its start: then its row is already there.
       .onConflict('tenant_id')
       .merge(['state', 'token_ok']);
