@@ -292,6 +292,26 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
     });
   });
 
+  it('offboards a consent-revoked tenant at once even when asked to report notManaged: Microsoft cannot be reached for it', async () => {
+    const env = testEnv();
+    const t = await customerTenant('consented', 'Gone');
+    await withWorker(async ({ taskQueue }) => {
+      await onboard(t, taskQueue);
+      await env.emulator.control.revokeConsent(t.tenantId, env.azure.clientId);
+      await env.db('tenants').where({ tenant_id: t.tenantId }).update({ state: 'consent-revoked', revoked_at: new Date() });
+      const operationId = `offboard-${randomUUID()}`;
+      const started = await startTenantOffboarding(
+        env.temporalClient,
+        { tenantId: t.tenantId, reportNotManaged: true, operationId },
+        taskQueue,
+      );
+      const result: TenantOffboardingResult = await env.temporalClient.workflow.getHandle(started.workflowId).result();
+      assert.deepEqual([result.devicesReported, result.deprovisioned], [null, false]);
+      assert.equal((await env.db('tenants').where({ tenant_id: t.tenantId })).length, 0);
+      assert.ok((await env.db('tenant_offboardings').where({ operation_id: operationId }).first()).completed_at instanceof Date);
+    });
+  });
+
   it('contains a tenant whose consent is revoked (consent-revoked, its reason, no more token requests) while another tenant keeps reporting, and catches it up when consent comes back', async () => {
     const env = testEnv();
     const a = await customerTenant('consented', 'Alpha');
