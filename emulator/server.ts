@@ -115,6 +115,7 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
     baseUrl: deps.baseUrl(),
     requestId: newId(),
   };
+  const tenantId = service === 'control' ? undefined : requestTenant(service, url.pathname, headers.authorization);
   let out: EmuResponse;
   let faulted = false;
   let complete: ((status: number, faulted: boolean) => void) | undefined;
@@ -128,7 +129,6 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
       return;
     }
     if (service !== 'control') {
-      const tenantId = requestTenant(service, url.pathname, headers.authorization);
       complete = deps.journal.begin({
         at: receivedAt.toISOString(),
         method: emuReq.method,
@@ -182,6 +182,7 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
     path: url.pathname,
     status: out.status,
     ms: Date.now() - started,
+    ...(tenantId !== undefined ? { tenantId } : {}),
     ...(faulted ? { faulted } : {}),
   });
 }

@@ -22,6 +22,7 @@ import {
   type DeviceWorkflowInput,
   type DeviceWorkflowOptions,
 } from '../workflows/messages';
+import { tenantPriority } from '../workflows/priorities';
 import { DeviceIdKey, TenantIdKey } from '../workflows/search-attributes';
 
 type DeviceWorkflowFn = (input: DeviceWorkflowInput) => Promise<DeviceState>;
@@ -61,5 +62,7 @@ function signalWithStart(temporal: Client, d: EventDelivery, workflowIdReusePoli
       { key: DeviceIdKey, value: d.deviceId },
     ],
     workflowIdReusePolicy,
+    // Its workflow tasks take turns with other tenants' (task-queue fairness), not behind them.
+    priority: tenantPriority(d.tenantId),
   });
 }

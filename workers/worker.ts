@@ -55,6 +55,9 @@ export interface WorkerDeps {
   config?: Readonly<Config>;
 }
 
+/** Workflow tasks one worker process runs at once (it was 100: docs/benchmarks.md, noisy neighbour). */
+export const MAX_CONCURRENT_WORKFLOW_TASKS = 8;
+
 /** Activities that call Microsoft: only the Microsoft worker runs them. */
 export const MICROSOFT_ACTIVITIES = [
   'uploadReport',
@@ -156,7 +159,10 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    // Few at once: a workflow task is CPU work on one thread, so more in the process only wait there,
+    // in arrival order. Waiting at the server instead, tenants take turns (task-queue fairness) and
+    // a neighbour's sweep does not hold a tenant's events back (docs/benchmarks.md, noisy neighbour).
+    maxConcurrentWorkflowTaskExecutions: MAX_CONCURRENT_WORKFLOW_TASKS,
   });
   const activitiesPerSecond = microsoftActivitiesPerSecond(deps.azureMaxCallsPerSecond ?? DEFAULT_AZURE_MAX_CALLS_PER_SECOND);
   const budget = await applyPerTenantBudget(temporalClient, {

@@ -18,7 +18,7 @@ import { deviceErrorFor, isFailureReason } from '../domain/failure-reasons';
 import type { ReportTrigger } from '../domain/constants';
 import type { DeviceError, ReportPayload } from '../domain/device-state';
 import type { DeviceWorkflowOptions } from './messages';
-import { microsoftPriority, reportPriority } from './priorities';
+import { tenantPriority, reportPriority } from './priorities';
 
 export type TimelineRow = NonNullable<DeviceRecordInput['attempt']>;
 export type Outcome = TimelineRow['outcome'];
@@ -78,7 +78,7 @@ export function microsoftActivities(ctx: Pick<AttemptContext, 'microsoftTaskQueu
     },
     // A changed state goes ahead of a sweep's backlog on the shared, rate-limited queue; the tenant
     // is the fairness key its budget is counted under.
-    priority: microsoftPriority(ctx.tenantId, priorityKey),
+    priority: tenantPriority(ctx.tenantId, priorityKey),
   });
 }
 

@@ -6,7 +6,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { FleetActivities } from '../activities/fleet-activities';
 import { microsoftTaskQueueOf, type TenantHeartbeatInput, type TenantHeartbeatResult } from './fleet-messages';
-import { microsoftPriority } from './priorities';
+import { tenantPriority } from './priorities';
 
 const { recordHeartbeatFailure, startResyncSweep } = proxyActivities<FleetActivities>({
   startToCloseTimeout: '1 minute',
@@ -17,7 +17,7 @@ export async function tenantHeartbeatWorkflow(input: TenantHeartbeatInput): Prom
   const { sendTenantHeartbeat } = proxyActivities<FleetActivities>({
     // A Microsoft call: on the rate-limited queue, like every report, counted in the tenant's budget.
     taskQueue: input.microsoftTaskQueue ?? microsoftTaskQueueOf(workflowInfo().taskQueue),
-    priority: microsoftPriority(input.tenantId),
+    priority: tenantPriority(input.tenantId),
     startToCloseTimeout: '1 minute',
     // The next scheduled heartbeat follows anyway: give up well before it.
     scheduleToCloseTimeout: '10 minutes',

@@ -29,11 +29,12 @@ export function reportPriority(trigger: ReportTrigger): 1 | 2 | 4 {
 const MAX_FAIRNESS_KEY_LENGTH = 64;
 
 /**
- * The priority of an activity that calls Microsoft for a tenant: its priority key, and the tenant as
- * fairness key. The server holds each fairness key to the per-tenant budget on the shared Microsoft
- * queue (workers/microsoft-budget.ts) and takes the tenants in turn, so one tenant's backlog neither
- * spends another's budget nor delays its reports.
+ * The priority of a tenant's work: the tenant as fairness key, and the priority key when given. A
+ * device workflow starts with it, so its workflow tasks take turns with other tenants' instead of
+ * queueing behind a neighbour's sweep; every activity that calls Microsoft carries it with its own
+ * priority key, and the server holds each fairness key of the Microsoft queue to the per-tenant budget
+ * (workers/microsoft-budget.ts).
  */
-export function microsoftPriority(tenantId: string, priorityKey?: number): Priority {
+export function tenantPriority(tenantId: string, priorityKey?: number): Priority {
   return { ...(priorityKey !== undefined ? { priorityKey } : {}), fairnessKey: tenantId.toLowerCase().slice(0, MAX_FAIRNESS_KEY_LENGTH) };
 }

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { RetirePageResult, TenantLifecycleActivities } from '../activities/tenant-lifecycle-activities';
 import { microsoftTaskQueueOf } from './fleet-messages';
-import { microsoftPriority } from './priorities';
+import { tenantPriority } from './priorities';
 import { TenantIdKey } from './search-attributes';
 import type { TenantOffboardingInput, TenantOffboardingResult, TenantOnboardingInput, TenantOnboardingResult } from './tenant-messages';
 
@@ -35,7 +35,7 @@ function microsoft(tenantId: string) {
   return proxyActivities<TenantLifecycleActivities>({
     taskQueue: microsoftTaskQueueOf(workflowInfo().taskQueue),
     // Counted in the tenant's own Microsoft budget, like its reports.
-    priority: microsoftPriority(tenantId),
+    priority: tenantPriority(tenantId),
     startToCloseTimeout: '2 minutes',
     // Bounded: right after consent, Entra may refuse tokens for a while; a tenant that never works fails here.
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },

@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig, type AzureCredentials, type Config } from '../../config';
 import { getDevice, getOperation, listReportAttempts, type DeviceRow, type Operation } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
+import { startSweep } from '../../workers/fleet-client';
 import { TENANT_HEARTBEAT_SCHEDULE_ID, WEEKLY_REPORT_SCHEDULE_ID } from '../../workers/schedules';
+import { deviceWorkflowId } from '../../workflows/messages';
 import { FAST_POLLS, nextOccurredAt, sendEvent, waitFor } from '../support/device-harness';
 import { testEnv } from '../support/env';
 
@@ -150,4 +152,27 @@ export async function deleteSchedules(): Promise<void> {
       .delete()
       .catch(() => undefined);
   }
+}
+
+/** A weekly sweep of every device of the tenant; its operation id. */
+export async function weeklySweep(t: FleetTenant, taskQueue: string, devicesPerSecond = 0): Promise<string> {
+  const operationId = `weekly-${randomUUID()}`;
+  await startSweep(testEnv().temporalClient, testEnv().db, {
+    tenantId: t.tenantId,
+    kind: 'weekly',
+    filter: null,
+    operationId,
+    startedAt: new Date().toISOString(),
+    taskQueue,
+    options: { pageSize: 1_000, batchSize: 50, devicesPerSecond, heartbeatTimeoutMs: 30_000 },
+  });
+  return operationId;
+}
+
+/** Devices whose workflow has scheduled a Microsoft activity that no worker has started yet. */
+export async function queuedReports(t: FleetTenant, devices: FleetDevice[]): Promise<number> {
+  const client = testEnv().temporalClient;
+  const described = await Promise.all(devices.map((d) => client.workflow.getHandle(deviceWorkflowId(t.tenantId, d.deviceId)).describe()));
+  const SCHEDULED = 1; // PENDING_ACTIVITY_STATE_SCHEDULED
+  return described.filter((w) => (w.raw.pendingActivities ?? []).some((a) => a.state === SCHEDULED)).length;
 }

@@ -3,15 +3,14 @@
  * Microsoft task queue orders reports — against the real Temporal dev server, Postgres and the emulator.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import type { JournalEntry } from '../../emulator/types';
-import { startSweep } from '../../workers/fleet-client';
 import { nextOccurredAt, waitFor, withWorker } from '../support/device-harness';
 import { recordHistories, recording } from '../support/histories';
 import { testEnv } from '../support/env';
 import { deviceWorkflowId } from '../../workflows/messages';
 import {
   newTenant,
+  queuedReports,
   register,
   registrationOf,
   rowsOf,
@@ -20,7 +19,7 @@ import {
   waitForFinished,
   waitForRow,
   waitForTrigger,
-  type FleetDevice,
+  weeklySweep,
   type FleetTenant,
 } from './helpers';
 
@@ -34,31 +33,6 @@ function uploadsOf(journal: JournalEntry[], t: FleetTenant): Array<JournalEntry 
         (e.body as { TenantId?: string } | undefined)?.TenantId === t.tenantId,
     )
     .map((e) => ({ ...e, messageId: /guid'([^']+)'/.exec(e.path)![1]!.toLowerCase() }));
-}
-
-/** Devices whose workflow has scheduled a Microsoft activity that no worker has started yet. */
-async function queuedReports(t: FleetTenant, devices: FleetDevice[]): Promise<number> {
-  const env = testEnv();
-  const described = await Promise.all(
-    devices.map((d) => env.temporalClient.workflow.getHandle(deviceWorkflowId(t.tenantId, d.deviceId)).describe()),
-  );
-  const SCHEDULED = 1; // PENDING_ACTIVITY_STATE_SCHEDULED
-  return described.filter((w) => (w.raw.pendingActivities ?? []).some((a) => a.state === SCHEDULED)).length;
-}
-
-/** A weekly sweep of every device of the tenant. */
-async function weeklySweep(t: FleetTenant, taskQueue: string, devicesPerSecond: number): Promise<string> {
-  const operationId = `weekly-${randomUUID()}`;
-  await startSweep(testEnv().temporalClient, testEnv().db, {
-    tenantId: t.tenantId,
-    kind: 'weekly',
-    filter: null,
-    operationId,
-    startedAt: new Date().toISOString(),
-    taskQueue,
-    options: { pageSize: 1_000, batchSize: 50, devicesPerSecond, heartbeatTimeoutMs: 30_000 },
-  });
-  return operationId;
 }
 
 describe('the Microsoft task queue: calls per report, call budget and priorities (real Temporal, Postgres, Azure emulator)', function () {

@@ -9,13 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import type { AzureCredentials } from '../../config';
 import type { JournalEntry } from '../../emulator/types';
-import { startSweep } from '../../workers/fleet-client';
 import { microsoftActivitiesPerSecond } from '../../workers/worker';
 import { microsoftTaskQueueOf } from '../../workflows/fleet-messages';
-import { deviceWorkflowId } from '../../workflows/messages';
 import { waitFor, withWorker } from '../support/device-harness';
 import { testEnv } from '../support/env';
-import { register, seedDevices, waitForFinished, waitForTrigger, type FleetDevice, type FleetTenant } from '../fleet/helpers';
+import { queuedReports, register, seedDevices, waitForFinished, waitForTrigger, weeklySweep, type FleetTenant } from '../fleet/helpers';
 
 const CALLS_PER_SECOND = 10;
 /**
@@ -31,28 +29,6 @@ async function partnerTenants(count: number): Promise<FleetTenant[]> {
   const tenants = Array.from({ length: count }, () => randomUUID());
   await env.emulator.control.seed({ tenants: tenants.map((tenantId) => ({ tenantId, apps: [app] })) });
   return tenants.map((tenantId) => ({ tenantId, azure: { ...env.azure, ...app, tenantId } satisfies AzureCredentials }));
-}
-
-async function weeklySweep(t: FleetTenant, taskQueue: string): Promise<string> {
-  const operationId = `weekly-${randomUUID()}`;
-  await startSweep(testEnv().temporalClient, testEnv().db, {
-    tenantId: t.tenantId,
-    kind: 'weekly',
-    filter: null,
-    operationId,
-    startedAt: new Date().toISOString(),
-    taskQueue,
-    options: { pageSize: 1_000, batchSize: 50, devicesPerSecond: 0, heartbeatTimeoutMs: 30_000 },
-  });
-  return operationId;
-}
-
-/** Devices whose workflow has scheduled a Microsoft activity that no worker has started yet. */
-async function queuedReports(t: FleetTenant, devices: FleetDevice[]): Promise<number> {
-  const client = testEnv().temporalClient;
-  const described = await Promise.all(devices.map((d) => client.workflow.getHandle(deviceWorkflowId(t.tenantId, d.deviceId)).describe()));
-  const SCHEDULED = 1; // PENDING_ACTIVITY_STATE_SCHEDULED
-  return described.filter((w) => (w.raw.pendingActivities ?? []).some((a) => a.state === SCHEDULED)).length;
 }
 
 /** The most calls of one tenant the emulator saw in any window of `seconds`. */
