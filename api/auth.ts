@@ -88,7 +88,8 @@ interface CacheEntry<T> {
 
 /**
  * A bounded map of looked-up answers. A fresh entry is used as is; a stale one is looked up again,
- * and still used when the lookup fails (Postgres down), so a key seen before keeps working.
+ * and a stale positive answer is still used when the lookup fails (Postgres down), so a key seen
+ * before keeps working. A stale "unknown" is not: that answers 503, not 401.
  */
 class LookupCache<T> {
   private readonly entries = new Map<string, CacheEntry<T>>();
@@ -104,7 +105,7 @@ class LookupCache<T> {
     try {
       value = await lookup();
     } catch (err) {
-      if (entry) return entry.value;
+      if (entry && entry.value !== null) return entry.value;
       throw err;
     }
     this.entries.delete(key);

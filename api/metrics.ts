@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the API (docs/http-contract.md, /metrics): request counts and latency by route pattern (never the
- * raw path, so device ids do not explode the label set), MDM events by type and result, and the
- * default Node process metrics.
+ * raw path, so device ids do not explode the label set), MDM events by type and result and by tenant,
+ * and the default Node process metrics.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { EVENT_TYPES } from '../domain/constants';
@@ -11,6 +11,8 @@ export interface ApiMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method' | 'status'>;
   mdmEvents: Counter<'type' | 'result'>;
+  /** MDM events of authenticated requests by tenant (the same events as mdmEvents, another cut). */
+  tenantEvents: Counter<'tenant' | 'result'>;
   /** `type` label of an event: one of the four types, else `unknown` (bounded cardinality). */
   eventType(value: unknown): string;
 }
@@ -36,6 +38,12 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
     labelNames: ['type', 'result'] as const,
     registers: [registry],
   });
+  const tenantEvents = new Counter({
+    name: 'mdm_events_by_tenant_total',
+    help: 'MDM events received with a valid key, by tenant and result (accepted: handed to Temporal; rejected: not)',
+    labelNames: ['tenant', 'result'] as const,
+    registers: [registry],
+  });
   for (const type of EVENT_TYPES) {
     mdmEvents.inc({ type, result: 'accepted' }, 0);
     mdmEvents.inc({ type, result: 'rejected' }, 0);
@@ -45,6 +53,7 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
     httpRequests,
     httpDuration,
     mdmEvents,
+    tenantEvents,
     eventType: (value) => (typeof value === 'string' && (EVENT_TYPES as readonly string[]).includes(value) ? value : 'unknown'),
   };
 }

@@ -96,12 +96,9 @@ export const TenantListSchema = z
   .object({ items: z.array(TenantSchema), nextCursor: z.string().nullable().openapi({ description: 'null on the last page' }) })
   .openapi('TenantList');
 
-const cron = z
-  .string({ error: 'Must be a five-field cron expression or null' })
-  .trim()
-  .refine(isCronExpression, {
-    error: 'Must be a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1"',
-  });
+const cron = z.string({ error: 'Must be a five-field cron expression or null' }).trim().refine(isCronExpression, {
+  error: 'Must be a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1"',
+});
 
 export const TenantUpdateSchema = z
   .strictObject(

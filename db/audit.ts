@@ -26,10 +26,14 @@ export interface AuditActorEnv {
   auditActor: string;
 }
 
-/** The actor of a request to an admin route: the console's session when it made the call, else the admin API key. */
-export function auditActor(env: unknown): string {
+/**
+ * The actor of a request to an admin route: the console's session when it made the call, else the
+ * operator's key when the operator acted for the tenant, else the tenant's admin API key.
+ */
+export function auditActor(env: unknown, role?: string): string {
   const actor = (env as Partial<AuditActorEnv> | undefined)?.auditActor;
-  return typeof actor === 'string' && actor !== '' ? actor : 'admin API key';
+  if (typeof actor === 'string' && actor !== '') return actor;
+  return role === 'operator' ? 'operator API key' : 'admin API key';
 }
 
 export async function recordAudit(db: Db, entry: AuditEntry): Promise<void> {

@@ -36,7 +36,9 @@ export interface DeviceRow extends DeviceProjection {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DbRow = Record<string, any>;
 
-const iso = (v: Date | string | null): string | null => (v === null ? null : new Date(v).toISOString());
+/** A timestamp column as an ISO string (null stays null). */
+export const iso = (v: Date | string | null | undefined): string | null =>
+  v === null || v === undefined ? null : new Date(v).toISOString();
 
 export function toDeviceRow(r: DbRow): DeviceRow {
   return {

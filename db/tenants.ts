@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { iso } from './data';
 import { TENANT_STATES } from './migrations/005_tenants';
 import type { Db } from './index';
 
@@ -36,8 +37,6 @@ export interface Tenant {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DbRow = Record<string, any>;
 type Queryable = Db | Knex.Transaction;
-
-const iso = (v: Date | string | null | undefined): string | null => (v === null || v === undefined ? null : new Date(v).toISOString());
 
 function toTenant(r: DbRow): Tenant {
   return {

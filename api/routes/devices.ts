@@ -230,7 +230,15 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
         }
         throw err;
       }
-      await guard.db(() => recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'device.sync', target: deviceId, detail: null }));
+      await guard.db(() =>
+        recordAudit(db, {
+          tenantId,
+          actor: auditActor(c.env, c.get('principal').role),
+          action: 'device.sync',
+          target: deviceId,
+          detail: null,
+        }),
+      );
       return c.json({ deviceId, accepted: true as const }, 202);
     },
   );

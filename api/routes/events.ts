@@ -58,7 +58,9 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
   /** Counts the single-event route's outcome once the response is known (authenticated requests only). */
   const countEvent: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
-    metrics.mdmEvents.inc({ type: metrics.eventType(c.get('eventType')), result: c.res.status === 202 ? 'accepted' : 'rejected' });
+    const result = c.res.status === 202 ? 'accepted' : 'rejected';
+    metrics.mdmEvents.inc({ type: metrics.eventType(c.get('eventType')), result });
+    metrics.tenantEvents.inc({ tenant: c.get('tenantId'), result });
   };
 
   // ---- POST /v1/devices/{deviceId}/events ---------------------------------------------------------
@@ -159,6 +161,7 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
           id.ok ? id.deviceId : undefined,
         );
         metrics.mdmEvents.inc({ type: metrics.eventType(rawObject.type), result: 'rejected' });
+        metrics.tenantEvents.inc({ tenant: tenantId, result: 'rejected' });
       }
     }
 
@@ -192,10 +195,9 @@ export function registerEventRoutes(app: App, ctx: RouteContext): void {
             }
           }
         }
-        metrics.mdmEvents.inc({
-          type: item.event.type,
-          result: results[item.index]!.status === 'accepted' ? 'accepted' : 'rejected',
-        });
+        const result = results[item.index]!.status === 'accepted' ? 'accepted' : 'rejected';
+        metrics.mdmEvents.inc({ type: item.event.type, result });
+        metrics.tenantEvents.inc({ tenant: tenantId, result });
       }
     });
     if (unavailable && accepted === 0) throw unavailable;

@@ -43,7 +43,13 @@ export function registerFleetOperationRoutes(app: App, ctx: RouteContext): void 
       );
       c.get('log').info({ operationId, filter }, 'bulk sync started');
       await guard.db(() =>
-        recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'fleet.sync', target: operationId, detail: { filter } }),
+        recordAudit(db, {
+          tenantId,
+          actor: auditActor(c.env, c.get('principal').role),
+          action: 'fleet.sync',
+          target: operationId,
+          detail: { filter },
+        }),
       );
       return c.json({ operationId }, 202);
     },

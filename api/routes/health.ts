@@ -65,7 +65,7 @@ export function registerHealthRoutes(app: App, ctx: RouteContext): void {
     summary: 'Prometheus metrics',
     description:
       'http_requests_total{route,method,status}, http_request_duration_seconds{route,method,status}, ' +
-      'mdm_events_total{type,result} and the default Node.js process metrics.',
+      'mdm_events_total{type,result}, mdm_events_by_tenant_total{tenant,result} and the default Node.js process metrics.',
     responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } } },
   });
   app.get('/metrics', async (c) => {

@@ -55,7 +55,13 @@ export async function changeSettings(ctx: RouteContext, c: Context<AppEnv>, tena
     throw err;
   }
   await guard.db(() =>
-    recordAudit(db, { tenantId, actor: auditActor(c.env), action: 'settings.update', target: null, detail: { ...patch } }),
+    recordAudit(db, {
+      tenantId,
+      actor: auditActor(c.env, c.get('principal').role),
+      action: 'settings.update',
+      target: null,
+      detail: { ...patch },
+    }),
   );
   return after;
 }

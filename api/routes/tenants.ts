@@ -153,6 +153,17 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
     return tenants.map((t) => toTenantView(t, devices.get(t.tenantId), settings.get(t.tenantId), weekly.get(t.tenantId)));
   }
 
+  /** Starts a tenant lifecycle workflow on the main task queue, searchable by its tenant. */
+  const startTenantWorkflow = (type: string, workflowId: string, tenantId: string, input: TenantOnboardingInput | TenantOffboardingInput) =>
+    guard.temporal(() =>
+      temporal.workflow.start(type, {
+        workflowId,
+        taskQueue: config.temporal.taskQueue,
+        args: [input],
+        typedSearchAttributes: [{ key: TenantIdKey, value: tenantId }],
+      }),
+    );
+
   const isConfiguredTenant = (tenantId: string) => tenantId === deps.tenantId || tenantId === config.azure?.tenantId;
 
   // ---- GET /v1/tenants/consent-callback (registered before /v1/tenants/{tenantId}) ------------------
@@ -225,14 +236,7 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
       const { before } = accepted;
       const input: TenantOnboardingInput = { tenantId };
       try {
-        await guard.temporal(() =>
-          temporal.workflow.start(TENANT_ONBOARDING_WORKFLOW_TYPE, {
-            workflowId: tenantOnboardingWorkflowId(tenantId),
-            taskQueue: config.temporal.taskQueue,
-            args: [input],
-            typedSearchAttributes: [{ key: TenantIdKey, value: tenantId }],
-          }),
-        );
+        await startTenantWorkflow(TENANT_ONBOARDING_WORKFLOW_TYPE, tenantOnboardingWorkflowId(tenantId), tenantId, input);
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
           // Nothing changed: the link works again once Temporal answers.
@@ -462,14 +466,7 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
       ctx.keys.forgetTenant(tenantId);
       const input: TenantOffboardingInput = { tenantId, reportNotManaged, operationId };
       try {
-        await guard.temporal(() =>
-          temporal.workflow.start(TENANT_OFFBOARDING_WORKFLOW_TYPE, {
-            workflowId: tenantOffboardingWorkflowId(tenantId),
-            taskQueue: config.temporal.taskQueue,
-            args: [input],
-            typedSearchAttributes: [{ key: TenantIdKey, value: tenantId }],
-          }),
-        );
+        await startTenantWorkflow(TENANT_OFFBOARDING_WORKFLOW_TYPE, tenantOffboardingWorkflowId(tenantId), tenantId, input);
       } catch (err) {
         await guard
           .db(() => undoOffboarding(db, operationId, tenantId, begun.before))

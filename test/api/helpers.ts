@@ -271,3 +271,16 @@ export const validEvents = {
   }),
   retire: () => ({ type: 'retire', occurredAt: '2026-01-10T10:00:00.000Z' }),
 };
+
+/** Signs in to the console through its form as a browser would, with `key` (default: the admin key); returns the session cookie. */
+export async function consoleSession(api: TestApi, key: string = ADMIN_KEY): Promise<string> {
+  const form = await call(api.app, 'GET', '/console/sign-in');
+  const token = /acc_sign_in_csrf=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!;
+  const res = await api.app.request('/console/sign-in', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: `acc_sign_in_csrf=${token}` },
+    body: new URLSearchParams({ key, _csrf: token }).toString(),
+  });
+  if (res.status !== 303) throw new Error(`sign-in answered ${res.status}: ${await res.text()}`);
+  return `acc_session=${/acc_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!}`;
+}

@@ -5,7 +5,6 @@
  * by itself when it is back (a TCP proxy plays the outage).
  */
 import { strict as assert } from 'node:assert';
-import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { TEMPORAL_CHANNEL_ARGS } from '../../api/app';
 import { loadConfig } from '../../config';
@@ -15,6 +14,7 @@ import { fleetWorkflowId } from '../../workflows/fleet-messages';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId } from '../../workflows/messages';
 import { seedDevice as seedEntraDevice, waitFor, waitForDevice, withWorker, type SeededDevice } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
+import { TcpProxy } from '../support/tcp-proxy';
 import { PROBLEM, call, makeApi, problemOf, seedDevice, validEvents, type TestApi } from './helpers';
 
 let clock = Date.now() - 60 * 60 * 1000;
@@ -31,47 +31,6 @@ const registrationOf = (d: SeededDevice) => ({
 
 const postEvent = (api: TestApi, deviceId: string, body: unknown) =>
   call(api.app, 'POST', `/v1/devices/${deviceId}/events`, { key: 'mdm', body });
-
-/** Forwards TCP to a target; `down()` refuses connections and cuts the open ones. */
-class TcpProxy {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  constructor(
-    readonly port: number,
-    private readonly target: { host: string; port: number },
-  ) {}
-
-  static async freePort(): Promise<number> {
-    const s = net.createServer();
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const { port } = s.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    return port;
-  }
-
-  async up(): Promise<void> {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-  }
-
-  async down(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 describe('API with real Temporal and Postgres', function () {
   this.timeout(120_000);

@@ -6,20 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { createSessionCodec } from '../../api/console/session';
 import { recordHeartbeat, upsertReportAttempt } from '../../db/data';
-import { ADMIN_KEY, call, makeApi, seedDevice, type TestApi } from '../api/helpers';
-
-/** Signs in through the form as a browser would; returns the session cookie. */
-async function sessionCookie(api: TestApi): Promise<string> {
-  const form = await call(api.app, 'GET', '/console/sign-in');
-  const token = /acc_sign_in_csrf=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!;
-  const res = await api.app.request('/console/sign-in', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: `acc_sign_in_csrf=${token}` },
-    body: new URLSearchParams({ key: ADMIN_KEY, _csrf: token }).toString(),
-  });
-  assert.equal(res.status, 303);
-  return `acc_session=${/acc_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!}`;
-}
+import { ADMIN_KEY, call, consoleSession, makeApi, seedDevice, type TestApi } from '../api/helpers';
 
 const deviceIdsOf = (html: string): string[] => [...html.matchAll(/<tr data-device-id="([^"]+)"/g)].map((m) => m[1]!);
 const nextLinkOf = (html: string): string | null => /<a href="([^"]+)" rel="next">/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? null;
@@ -45,7 +32,7 @@ describe('console pages over HTTP', () => {
       });
       devices.push({ deviceId, reportTime, user, azure });
     }
-    cookie = await sessionCookie(api);
+    cookie = await consoleSession(api);
   });
 
   const page = async (path: string): Promise<{ status: number; html: string }> => {
