@@ -121,9 +121,19 @@ export function createTenantLifecycleActivities(deps: TenantLifecycleActivityDep
       return { operationId };
     },
 
-    /** The tenant is `offboarding` with the record of its offboarding (already so when the API started it). */
-    async beginTenantOffboarding(input: { tenantId: string; operationId: string; reportNotManaged: boolean }): Promise<void> {
+    /**
+     * The tenant is `offboarding` with the record of its offboarding (already so when the API started
+     * it). `reachable`: Microsoft can still take reports for it — it was activated and its consent is
+     * not revoked — so asking its devices to report `notManaged` can succeed.
+     */
+    async beginTenantOffboarding(input: {
+      tenantId: string;
+      operationId: string;
+      reportNotManaged: boolean;
+    }): Promise<{ reachable: boolean }> {
       await beginOffboarding(db, input);
+      const tenant = await getTenant(db, input.tenantId);
+      return { reachable: tenant !== null && tenant.activatedAt !== null && tenant.revokedAt === null };
     },
 
     async deleteTenantSchedules(input: { tenantId: string }): Promise<void> {

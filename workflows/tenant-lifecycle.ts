@@ -100,12 +100,13 @@ const NOT_MANAGED_CHECK_MS = [2_000, 5_000, 10_000, 30_000];
 export async function tenantOffboardingWorkflow(input: TenantOffboardingInput): Promise<TenantOffboardingResult> {
   const { tenantId, operationId } = input;
   tagWithTenant(tenantId);
-  await local.beginTenantOffboarding({ tenantId, operationId, reportNotManaged: input.reportNotManaged });
+  const { reachable } = await local.beginTenantOffboarding({ tenantId, operationId, reportNotManaged: input.reportNotManaged });
   setCurrentDetails(`offboarding tenant ${tenantId}: Schedules stopped`);
   await local.deleteTenantSchedules({ tenantId });
 
   let devicesReported: number | null = null;
-  if (input.reportNotManaged) {
+  // A tenant never activated, or whose consent is revoked, cannot be reported to: nothing to wait for.
+  if (input.reportNotManaged && reachable) {
     let after: string | null = null;
     let signalled = 0;
     for (;;) {

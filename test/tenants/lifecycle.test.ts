@@ -16,7 +16,7 @@ import { createScheduleControl } from '../../workers/fleet-client';
 import { ensureSchedulesOfActiveTenants, spreadWeeklyCron, tenantScheduleIds } from '../../workers/schedules';
 import { startTenantOffboarding, startTenantOnboarding } from '../../workers/tenant-lifecycle-client';
 import { deviceWorkflowId, stateQuery } from '../../workflows/messages';
-import type { TenantOffboardingResult, TenantOnboardingResult } from '../../workflows/tenant-messages';
+import type { TenantOffboardingInput, TenantOffboardingResult, TenantOnboardingResult } from '../../workflows/tenant-messages';
 import type { DeviceState } from '../../domain/device-state';
 import { compliance, nextOccurredAt, waitFor, withWorker } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
@@ -50,6 +50,12 @@ async function onboard(t: FleetTenant, taskQueue: string): Promise<TenantOnboard
   const env = testEnv();
   const workflowId = await startTenantOnboarding(env.temporalClient, { tenantId: t.tenantId }, taskQueue);
   return env.temporalClient.workflow.getHandle(workflowId).result();
+}
+
+async function offboard(input: TenantOffboardingInput, taskQueue: string): Promise<TenantOffboardingResult> {
+  const env = testEnv();
+  const started = await startTenantOffboarding(env.temporalClient, input, taskQueue);
+  return env.temporalClient.workflow.getHandle(started.workflowId).result();
 }
 
 async function scheduleExists(id: string): Promise<boolean> {
@@ -224,12 +230,7 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
       assert.ok(await scheduleExists(ids.weekly));
 
       const operationId = `offboard-${randomUUID()}`;
-      const started = await startTenantOffboarding(
-        env.temporalClient,
-        { tenantId: t.tenantId, reportNotManaged: true, operationId, notManagedWaitMs: 60_000 },
-        taskQueue,
-      );
-      const result: TenantOffboardingResult = await env.temporalClient.workflow.getHandle(started.workflowId).result();
+      const result = await offboard({ tenantId: t.tenantId, reportNotManaged: true, operationId, notManagedWaitMs: 60_000 }, taskQueue);
       assert.deepEqual(result, {
         tenantId: t.tenantId,
         operationId,
@@ -273,12 +274,7 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
       await register(t, taskQueue, devices);
       const uploadsBefore = (await env.emulator.control.messages(t.tenantId)).length;
       const operationId = `offboard-${randomUUID()}`;
-      const started = await startTenantOffboarding(
-        env.temporalClient,
-        { tenantId: t.tenantId, reportNotManaged: false, operationId },
-        taskQueue,
-      );
-      const result: TenantOffboardingResult = await env.temporalClient.workflow.getHandle(started.workflowId).result();
+      const result = await offboard({ tenantId: t.tenantId, reportNotManaged: false, operationId }, taskQueue);
       assert.equal(result.devicesReported, null);
       assert.equal(result.devicesRemoved, 2);
       assert.equal(result.workflowsTerminated, 2);
@@ -289,6 +285,21 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
         assert.equal(run.status.name, 'TERMINATED');
       }
       assert.equal((await env.db('devices').where({ tenant_id: t.tenantId })).length, 0);
+    });
+  });
+
+  it('offboards a consent-revoked tenant at once even when asked to report notManaged: Microsoft cannot be reached for it', async () => {
+    const env = testEnv();
+    const t = await customerTenant('consented', 'Gone');
+    await withWorker(async ({ taskQueue }) => {
+      await onboard(t, taskQueue);
+      await env.emulator.control.revokeConsent(t.tenantId, env.azure.clientId);
+      await env.db('tenants').where({ tenant_id: t.tenantId }).update({ state: 'consent-revoked', revoked_at: new Date() });
+      const operationId = `offboard-${randomUUID()}`;
+      const result = await offboard({ tenantId: t.tenantId, reportNotManaged: true, operationId }, taskQueue);
+      assert.deepEqual([result.devicesReported, result.deprovisioned], [null, false]);
+      assert.equal((await env.db('tenants').where({ tenant_id: t.tenantId })).length, 0);
+      assert.ok((await env.db('tenant_offboardings').where({ operation_id: operationId }).first()).completed_at instanceof Date);
     });
   });
 
