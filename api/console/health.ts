@@ -4,7 +4,7 @@
  * that does not answer makes that line say so, never the whole page fail.
  */
 import { ScheduleNotFoundError } from '@temporalio/client';
-import { WEEKLY_REPORT_SCHEDULE_ID } from '../../workers/schedules';
+import { weeklyReportScheduleIdOf } from '../../workers/fleet-client';
 import { describeMicrosoftBacklog } from '../microsoft-queue';
 import type { RouteContext } from '../context';
 
@@ -34,11 +34,12 @@ export interface WeeklySchedule {
   lastRunAt: string | null;
 }
 
-/** The weekly report's Schedule: paused or not, its next runs and its last one. */
-export function weeklySchedule(ctx: RouteContext): Promise<Answer<WeeklySchedule>> {
+/** The tenant's weekly report Schedule: paused or not, its next runs and its last one. */
+export function weeklySchedule(ctx: RouteContext, tenantId: string): Promise<Answer<WeeklySchedule>> {
+  const scheduleId = weeklyReportScheduleIdOf(tenantId, ctx.deps.tenantId);
   return attempt(async () => {
     try {
-      const d = await ctx.guard.temporal(() => ctx.deps.temporal.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).describe());
+      const d = await ctx.guard.temporal(() => ctx.deps.temporal.schedule.getHandle(scheduleId).describe());
       const last = d.info.recentActions[d.info.recentActions.length - 1];
       return {
         exists: true,

@@ -413,7 +413,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
         guard.db(() => recentOperations(db, tenantId, 1, 'weekly')),
         guard.db(() => listAudit(db, tenantId, 20)),
         microsoftBacklog(ctx),
-        weeklySchedule(ctx),
+        weeklySchedule(ctx, tenantId),
       ]);
       const enabled = settings.enabled;
       const sum = (pick: (r: (typeof counts)[number]) => boolean) => counts.filter(pick).reduce((n, r) => n + r.count, 0);
@@ -721,7 +721,7 @@ export function registerConsole(app: App, ctx: RouteContext): void {
   }
 
   async function settingsPage(c: C, session: Session, notice?: string) {
-    const [res, schedule] = await Promise.all([adminApi(c, session, 'GET', '/v1/settings'), weeklySchedule(ctx)]);
+    const [res, schedule] = await Promise.all([adminApi(c, session, 'GET', '/v1/settings'), weeklySchedule(ctx, session.tenantId)]);
     if (res.status !== 200)
       return render(
         c,
