@@ -34,15 +34,8 @@ import {
   type WeeklyReportRun,
 } from '../../db/tenants';
 import { generateKey } from '../../lib/keys';
-import { TenantIdKey } from '../../workflows/search-attributes';
-import {
-  TENANT_OFFBOARDING_WORKFLOW_TYPE,
-  TENANT_ONBOARDING_WORKFLOW_TYPE,
-  tenantOffboardingWorkflowId,
-  tenantOnboardingWorkflowId,
-  type TenantOffboardingInput,
-  type TenantOnboardingInput,
-} from '../../workflows/tenant-messages';
+import type { TenantOffboardingInput, TenantOnboardingInput } from '../../workflows/tenant-messages';
+import { startTenantOffboarding, startTenantOnboarding } from '../../workers/tenant-lifecycle-client';
 import { OPERATOR_SECURITY, jsonResponse, problemResponses, type App, type AppEnv, type RouteContext } from '../context';
 import { ProblemError, notFound, problem, validationError } from '../problems';
 import { changeSettings, type SettingsPatch } from './settings';
@@ -153,17 +146,6 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
     return tenants.map((t) => toTenantView(t, devices.get(t.tenantId), settings.get(t.tenantId), weekly.get(t.tenantId)));
   }
 
-  /** Starts a tenant lifecycle workflow on the main task queue, searchable by its tenant. */
-  const startTenantWorkflow = (type: string, workflowId: string, tenantId: string, input: TenantOnboardingInput | TenantOffboardingInput) =>
-    guard.temporal(() =>
-      temporal.workflow.start(type, {
-        workflowId,
-        taskQueue: config.temporal.taskQueue,
-        args: [input],
-        typedSearchAttributes: [{ key: TenantIdKey, value: tenantId }],
-      }),
-    );
-
   const isConfiguredTenant = (tenantId: string) => tenantId === deps.tenantId || tenantId === config.azure?.tenantId;
 
   // ---- GET /v1/tenants/consent-callback (registered before /v1/tenants/{tenantId}) ------------------
@@ -236,7 +218,7 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
       const { before } = accepted;
       const input: TenantOnboardingInput = { tenantId };
       try {
-        await startTenantWorkflow(TENANT_ONBOARDING_WORKFLOW_TYPE, tenantOnboardingWorkflowId(tenantId), tenantId, input);
+        await guard.temporal(() => startTenantOnboarding(temporal, input, config.temporal.taskQueue));
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
           // Nothing changed: the link works again once Temporal answers.
@@ -466,7 +448,7 @@ export function registerTenantRoutes(app: App, ctx: RouteContext): void {
       ctx.keys.forgetTenant(tenantId);
       const input: TenantOffboardingInput = { tenantId, reportNotManaged, operationId };
       try {
-        await startTenantWorkflow(TENANT_OFFBOARDING_WORKFLOW_TYPE, tenantOffboardingWorkflowId(tenantId), tenantId, input);
+        await guard.temporal(() => startTenantOffboarding(temporal, input, config.temporal.taskQueue));
       } catch (err) {
         await guard
           .db(() => undoOffboarding(db, operationId, tenantId, begun.before))
