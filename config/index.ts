@@ -70,6 +70,8 @@ export const DEFAULT_AZURE_MAX_CALLS_PER_SECOND = 80;
  * (workers/launch.ts); an evicted workflow is replayed on its next task.
  */
 export const DEFAULT_WORKER_MAX_CACHED_WORKFLOWS = 250;
+/** Workflow tasks a worker runs at once (the Temporal SDK's maxConcurrentWorkflowTaskExecutions). */
+export const DEFAULT_WORKER_WORKFLOW_TASK_SLOTS = 100;
 
 const envSchema = z
   .object({
@@ -131,6 +133,7 @@ const envSchema = z
     SWEEP_DEVICES_PER_SECOND: optionalString.pipe(z.coerce.number<string | undefined>().positive().max(100_000).optional()),
     // Device workflows a worker keeps in memory (each costs roughly 0.5-1 MB); others are replayed on demand.
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(DEFAULT_WORKER_MAX_CACHED_WORKFLOWS),
+    WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).max(1_000).default(DEFAULT_WORKER_WORKFLOW_TASK_SLOTS),
     // How far ahead of the API's clock an event's occurredAt may be.
     MAX_CLOCK_SKEW: isoDuration('PT5M', MAX_CLOCK_SKEW_LIMIT_MS, 'P1D (a day)'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -177,6 +180,7 @@ export const PROCESS_VARIABLES = {
       'WORKER_METRICS_PORT',
       'WORKER_METRICS_HOST',
       'WORKER_MAX_CACHED_WORKFLOWS',
+      'WORKER_WORKFLOW_TASK_SLOTS',
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_TASK_QUEUE',
       'AZURE_AUTHORITY_HOST',
@@ -255,6 +259,8 @@ export interface Config {
   sweepDevicesPerSecond: number;
   /** Workflows the worker keeps cached (memory), WORKER_MAX_CACHED_WORKFLOWS. */
   workerMaxCachedWorkflows: number;
+  /** Workflow tasks the worker runs at once, WORKER_WORKFLOW_TASK_SLOTS. */
+  workerWorkflowTaskSlots: number;
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
 }
@@ -328,6 +334,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     azureMaxCallsPerSecond: env.AZURE_MAX_CALLS_PER_SECOND,
     sweepDevicesPerSecond: env.SWEEP_DEVICES_PER_SECOND ?? defaultSweepDevicesPerSecond(env.AZURE_MAX_CALLS_PER_SECOND),
     workerMaxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+    workerWorkflowTaskSlots: env.WORKER_WORKFLOW_TASK_SLOTS,
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
   });

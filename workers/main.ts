@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     temporalClient,
     azureMaxCallsPerSecond: config.azureMaxCallsPerSecond,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
+    workflowTaskSlots: config.workerWorkflowTaskSlots,
     config,
   });
   const schedules = await ensureSchedules(temporalClient, config, config.azure.tenantId, db);

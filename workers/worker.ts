@@ -22,6 +22,7 @@ import {
   CALLS_PER_REPORT,
   DEFAULT_AZURE_MAX_CALLS_PER_SECOND,
   DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
+  DEFAULT_WORKER_WORKFLOW_TASK_SLOTS,
   loadConfig,
   type AzureCredentials,
   type Config,
@@ -42,6 +43,8 @@ export interface WorkerDeps {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Override for tests (0 forces a replay on every workflow task). */
   maxCachedWorkflows?: number;
+  /** Workflow tasks run at once (WORKER_WORKFLOW_TASK_SLOTS). */
+  workflowTaskSlots?: number;
   isReportingEnabled?: DeviceActivityDeps['isReportingEnabled'];
   /** Client the fleet activities signal and start workflows with; default: one on `connection`. */
   temporalClient?: Client;
@@ -162,7 +165,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentWorkflowTaskExecutions: deps.workflowTaskSlots ?? DEFAULT_WORKER_WORKFLOW_TASK_SLOTS,
   });
   const activitiesPerSecond = microsoftActivitiesPerSecond(deps.azureMaxCallsPerSecond ?? DEFAULT_AZURE_MAX_CALLS_PER_SECOND);
   const budget = await applyPerTenantBudget(temporalClient, {
