@@ -50,7 +50,7 @@ describe('Microsoft budget per tenant (real Temporal, Postgres, Azure emulator)'
   it("holds each tenant to its own budget on the shared Microsoft queue, and one tenant's backlog does not hold the other back", async () => {
     const env = testEnv();
     const [busy, quiet] = (await partnerTenants(2)) as [FleetTenant, FleetTenant];
-    const busyDevices = await seedDevices(busy, 'busy', 18);
+    const busyDevices = await seedDevices(busy, 'busy', 30);
     const quietDevices = await seedDevices(quiet, 'quiet', 6);
     const taskQueue = `budget-${randomUUID()}`;
     let before = '';
@@ -78,7 +78,7 @@ describe('Microsoft budget per tenant (real Temporal, Postgres, Azure emulator)'
           "the busy tenant's reports queued",
           async () => {
             const n = await queuedReports(busy, busyDevices);
-            return n >= 8 ? n : null;
+            return n >= 20 ? n : null;
           },
           60_000,
         );
@@ -116,11 +116,13 @@ describe('Microsoft budget per tenant (real Temporal, Postgres, Azure emulator)'
     }
 
     // Not one shared budget: the quiet tenant's reports, queued after the busy tenant's backlog, ran
-    // beside it instead of after it. First in, first out, every busy upload would come first.
+    // beside it instead of after it. First in, first out, every busy upload would come first; side by
+    // side, the busy tenant drains at its own rate only while the quiet sweep starts and runs, which
+    // on a loaded machine takes a few seconds, so a third of its backlog is a safe floor.
     const lastQuiet = Math.max(...quietCalls.filter(isUpload).map((c) => Date.parse(c.at)));
     const busyAfter = busyCalls.filter(isUpload).filter((c) => Date.parse(c.at) > lastQuiet).length;
     assert.ok(
-      busyAfter >= Math.ceil(busyQueued / 2),
+      busyAfter >= Math.ceil(busyQueued / 3),
       `the quiet tenant finished while the busy one still had ${busyAfter} of its ${busyQueued} queued uploads to send`,
     );
   });
