@@ -18,6 +18,24 @@ import { testEnv } from '../support/env';
 export const MDM_KEY = 'mdm-key-for-tests-0123456789abcdef';
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789abcdef';
 
+/** The fields of a device's details the HTTP contract fixes, in the order it gives them. */
+export const DEVICE_DETAILS_CONTRACT_FIELDS = [
+  'deviceId',
+  'platform',
+  'azureDeviceIdentifier',
+  'azureDeviceComplianceStatus',
+  'azureClientStatusCode',
+  'azureDeviceComplianceReportTime',
+  'policyAction',
+  'reportedCompliance',
+  'managementState',
+  'lastAttemptAt',
+  'lastSuccessfulReportAt',
+  'lastError',
+  'retiredAt',
+  'updatedAt',
+] as const;
+
 export interface SignalCall {
   workflowType: string;
   options: Record<string, unknown> & {

@@ -7,6 +7,7 @@ import { loadConfig } from '../../config';
 import { createFleetClient, createScheduleControl } from '../../workers/fleet-client';
 import { testEnv, uniqueName } from '../support/env';
 import { entra, seedDevice, waitFor, withWorker } from '../support/device-harness';
+import { DEVICE_DETAILS_CONTRACT_FIELDS } from '../api/helpers';
 
 const MDM_KEY = 'mdm-e2e-key-0123456789abcdefghij';
 const ADMIN_KEY = 'admin-e2e-key-0123456789abcdefghij';
@@ -91,22 +92,7 @@ describe('end to end over HTTP: MDM events in, Azure Device Details out (real Te
           assert.equal(view!.isManaged, true);
           assert.equal(view!.isCompliant, false);
 
-          const contractFields = [
-            'deviceId',
-            'platform',
-            'azureDeviceIdentifier',
-            'azureDeviceComplianceStatus',
-            'azureClientStatusCode',
-            'azureDeviceComplianceReportTime',
-            'policyAction',
-            'reportedCompliance',
-            'managementState',
-            'lastAttemptAt',
-            'lastSuccessfulReportAt',
-            'lastError',
-            'retiredAt',
-            'updatedAt',
-          ];
+          const contractFields: readonly string[] = DEVICE_DETAILS_CONTRACT_FIELDS;
           for (const field of contractFields) assert.ok(field in details, `missing ${field}`);
           assert.deepEqual(
             Object.fromEntries(contractFields.filter((f) => !['lastAttemptAt', 'updatedAt'].includes(f)).map((f) => [f, details[f]])),
