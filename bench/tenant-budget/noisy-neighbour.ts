@@ -1,7 +1,7 @@
 /**
  * The noisy-neighbour benchmark, not a test:
  *
- *   npx tsx bench/tenant-budget/noisy-neighbour.ts [--devices 2000] [--events 120] [--events-per-second 4] [--calls-per-second 80]
+ *   npx tsx bench/tenant-budget/noisy-neighbour.ts [--devices 2000] [--events 120] [--events-per-second 4] [--calls-per-second 80] [--results-dir DIR]
  *
  * Two tenants of one partner app on one connector (a worker and the API as child processes, a
  * Temporal dev server with task-queue fairness, a fresh Postgres database, the Azure emulator in this
@@ -298,7 +298,8 @@ async function main(): Promise<void> {
       sweep: { seconds: round(sweepSeconds), weeklyReportsWhenBsLoadEnded: sweptWhileB },
       intuneCallsAtEmulator: { tenantA: budget(neighbour), tenantB: budget(measured), throttled },
     };
-    const dir = path.join(PROJECT_ROOT, 'bench', 'results');
+    const dirArg = process.argv.indexOf('--results-dir');
+    const dir = dirArg >= 0 ? path.resolve(process.argv[dirArg + 1]!) : path.join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `noisy-neighbour-${results.date.slice(0, 19).replace(/:/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -153,6 +153,58 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
         'npx tsx bench/replicas.ts',
         () => run('npx', ['tsx', 'bench/replicas.ts', '--events', '20', '--results-dir', results], freshEnv(), 400_000),
       ],
+      [
+        'npx tsx bench/idle-fleet.ts',
+        () =>
+          run(
+            'npx',
+            [
+              'tsx',
+              'bench/idle-fleet.ts',
+              '--devices',
+              '40',
+              '--step',
+              '20',
+              '--reported',
+              '5',
+              '--settle-seconds',
+              '1',
+              '--results-dir',
+              results,
+            ],
+            freshEnv(),
+            400_000,
+          ),
+      ],
+      [
+        'npx tsx bench/tenant-budget/noisy-neighbour.ts',
+        () =>
+          run(
+            'npx',
+            [
+              'tsx',
+              'bench/tenant-budget/noisy-neighbour.ts',
+              '--devices',
+              '20',
+              '--events',
+              '6',
+              '--events-per-second',
+              '2',
+              '--results-dir',
+              results,
+            ],
+            freshEnv(),
+            400_000,
+          ),
+      ],
+      [
+        'npx tsx bench/tenant-budget/fairness-probe.ts',
+        () => run('npx', ['tsx', 'bench/tenant-budget/fairness-probe.ts', '20', '40', '10'], freshEnv(), 300_000),
+      ],
+      [
+        'npx tsx bench/tenant-budget/poller-cost.ts',
+        () => run('npx', ['tsx', 'bench/tenant-budget/poller-cost.ts', '3'], freshEnv(), 300_000),
+      ],
       ['npm run simulate', simulate],
     ];
     await Promise.all(
@@ -164,6 +216,14 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
 
   it('documents exactly the commands this test runs', () => {
     for (const name of ran.keys()) assert.ok(DOCS.includes(name), `docs/benchmarks.md does not show ${name}`);
+    // …and runs every command the docs' command block shows.
+    const block = DOCS.slice(DOCS.indexOf('```sh'), DOCS.indexOf('```', DOCS.indexOf('```sh') + 5));
+    const documented = block
+      .split('\n')
+      .map((line) => /^(npx tsx \S+|npm run \w+)/.exec(line)?.[1])
+      .filter((c): c is string => c !== undefined);
+    assert.ok(documented.length >= 10, `found only ${documented.length} commands in docs/benchmarks.md's command block`);
+    for (const command of documented) assert.ok(ran.has(command), `docs/benchmarks.md shows ${command}, which this test does not run`);
   });
 
   it('npm run bench: every scenario, its table printed, its results file written', () => {
@@ -208,6 +268,33 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     assert.equal(r.code, 0, tail(r));
     assert.match(r.out, /20 of 20 events Successful \(0 not Successful/);
     assert.match(r.out, /429s: 0/);
+  });
+
+  it('npx tsx bench/idle-fleet.ts: the worker measured at each step of the fleet', () => {
+    const r = ran.get('npx tsx bench/idle-fleet.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /20 open: worker RSS \d+ MiB/);
+    assert.match(r.out, /40 open: worker RSS \d+ MiB/);
+  });
+
+  it("npx tsx bench/tenant-budget/noisy-neighbour.ts: B alone, then B during A's sweep, the budget held", () => {
+    const r = ran.get('npx tsx bench/tenant-budget/noisy-neighbour.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /B alone: p50 \d+ ms/);
+    assert.match(r.out, /B during A's sweep: p50 \d+ ms/);
+    assert.match(r.out, /"throttled":0/);
+  });
+
+  it('npx tsx bench/tenant-budget/fairness-probe.ts: each mode, each tenant', () => {
+    const r = ran.get('npx tsx bench/tenant-budget/fairness-probe.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    for (const mode of ['queue-limit', 'fairness-key-limit']) assert.match(r.out, new RegExp(`"mode":"${mode}".*"tenant":"B"`));
+  });
+
+  it('npx tsx bench/tenant-budget/poller-cost.ts: memory with and without a Worker per tenant', () => {
+    const r = ran.get('npx tsx bench/tenant-budget/poller-cost.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /"label":"one idle Worker per tenant","workers":3,"rssMiB":\d+/);
   });
 
   it('npm run simulate against npm start: a summary, with events accepted', () => {
