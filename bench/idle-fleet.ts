@@ -54,6 +54,20 @@ async function main(): Promise<void> {
   const stack = await startStack({ log, workerOptions: { maxCallsPerSecond: 10_000 }, pollsBeforeTerminal: 0, sqliteSynchronous: 'OFF' });
   const steps: Step[] = [];
   const startRss = procSample(stack.worker.pid);
+  const results = {
+    command: `npx tsx bench/idle-fleet.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    machine: machineInfo(),
+    loadAverageAtStart: loadAtStart,
+    workerRssAtStartMiB: MiB(startRss?.rss ?? NaN),
+    reportedPerStep: reported,
+    settleSeconds: settleMs / 1000,
+    steps,
+  };
+  const dir =
+    typeof args['results-dir'] === 'string' ? path.resolve(stringArg(args, 'results-dir')!) : path.join(PROJECT_ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `idle-fleet-${results.date.slice(0, 19).replace(/:/g, '-')}.json`);
   try {
     for (let target = stepSize, round = 0; target <= devices; target += stepSize, round++) {
       const t0 = performance.now();
@@ -75,6 +89,8 @@ async function main(): Promise<void> {
         loadAverage: loadAverage(),
       };
       steps.push(step);
+      // Written after every step: a long run stopped early keeps what it measured.
+      writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
       log(
         `${step.openDeviceWorkflows} open: worker RSS ${step.workerRssMiB} MiB (peak ${step.workerPeakRssMiB}), Temporal DB ${step.temporalDbMiB} MiB, top-up ${step.topUpSeconds} s, load ${step.loadAverage.join(' / ')}`,
       );
@@ -82,21 +98,6 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
   }
-  const results = {
-    command: `npx tsx bench/idle-fleet.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    date: new Date().toISOString(),
-    machine: machineInfo(),
-    loadAverageAtStart: loadAtStart,
-    workerRssAtStartMiB: MiB(startRss?.rss ?? NaN),
-    reportedPerStep: reported,
-    settleSeconds: settleMs / 1000,
-    steps,
-  };
-  const dir =
-    typeof args['results-dir'] === 'string' ? path.resolve(stringArg(args, 'results-dir')!) : path.join(PROJECT_ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `idle-fleet-${results.date.slice(0, 19).replace(/:/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results: ${path.relative(process.cwd(), file)}`);
   // A step that did not reach its size measured a smaller fleet than it claims.
   if (steps.length === 0 || steps.some((s) => s.openDeviceWorkflows < s.target)) process.exitCode = 1;
