@@ -5,7 +5,12 @@ import pino, { type Logger } from 'pino';
  * buffered and flushed asynchronously (and on exit): a synchronous write per line cost the API a
  * third of its read throughput (docs/benchmarks.md). A process killed outright loses its last lines.
  */
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  /** Default: stdout, asynchronously. */
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }),
+): Logger {
   return pino(
     {
       level,
@@ -23,7 +28,7 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
         censor: '[redacted]',
       },
     },
-    pino.destination({ dest: 1, sync: false }),
+    destination,
   );
 }
 
