@@ -6,13 +6,14 @@
  * validation (415/400) → handler. Every error becomes problem+json in the one `onError`.
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import { formatZodIssues } from '../domain/validation';
-import { lazyChild } from '../lib/logger';
+import { lazyChild, writePlainLine } from '../lib/logger';
 import { findTenantKey, getTenant } from '../db/tenants';
 import { createKeyResolver, requireRole } from './auth';
 import { DEFAULT_TIMEOUTS, DependencyUnavailable, createGuards, type Timeouts } from './dependencies';
@@ -65,6 +66,27 @@ function routeLabel(c: Parameters<MiddlewareHandler>[0]): string {
   return handlers.length > 0 ? handlers[handlers.length - 1]!.path : 'unmatched';
 }
 
+/** The headers every response carries, set on it in one place once the handler has answered. */
+function setContextHeaders(c: Parameters<MiddlewareHandler<AppEnv>>[0], requestId: string): void {
+  // Served by api/server.ts: straight onto node's response, merged when it writes the head, so the
+  // handler's response keeps the adapter's fast path (no Headers object built for it).
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (outgoing !== undefined && typeof outgoing.setHeader === 'function' && !outgoing.headersSent) {
+    outgoing.setHeader('X-Request-Id', requestId);
+    outgoing.setHeader('X-Content-Type-Options', 'nosniff');
+    return;
+  }
+  try {
+    c.res.headers.set('X-Request-Id', requestId);
+    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+  } catch {
+    // An immutable response (one fetched from elsewhere): a copy of it.
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set('X-Request-Id', requestId);
+    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+  }
+}
+
 function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = process.hrtime.bigint();
@@ -73,37 +95,26 @@ function requestContext(deps: ApiDeps, metrics: ApiMetrics): MiddlewareHandler<A
     c.set('requestId', requestId);
     c.set('log', lazyChild(deps.logger, { reqId: requestId }));
     c.set('eventType', undefined);
-    c.header('X-Request-Id', requestId);
-    c.header('X-Content-Type-Options', 'nosniff');
     await next();
-    if (c.res.headers.get('X-Request-Id') !== requestId) {
-      try {
-        c.res.headers.set('X-Request-Id', requestId);
-      } catch {
-        c.res = new Response(c.res.body, c.res);
-        c.res.headers.set('X-Request-Id', requestId);
-      }
-    }
+    setContextHeaders(c, requestId);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const status = c.res.status;
     const labels = {
       route: routeLabel(c),
       method: KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER',
-      status: String(c.res.status),
+      status: String(status),
     };
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, seconds);
-    // Never the headers: the Authorization header carries a key.
-    const line = {
-      reqId: requestId,
-      method: c.req.method,
-      path: c.req.path,
-      route: labels.route,
-      status: c.res.status,
-      durationMs: Math.round(seconds * 1e4) / 10,
-    };
-    if (c.res.status >= 500) deps.logger.error(line, 'request');
-    else if (QUIET_ROUTES.has(labels.route)) deps.logger.debug(line, 'request');
-    else deps.logger.info(line, 'request');
+    // Never the headers (the Authorization header carries a key) nor the query: nothing here can
+    // hold a credential, so the line skips the logger's redaction pass.
+    const level = status >= 500 ? 'error' : QUIET_ROUTES.has(labels.route) ? 'debug' : 'info';
+    writePlainLine(
+      deps.logger,
+      level,
+      { reqId: requestId, method: c.req.method, path: c.req.path, route: labels.route, status, durationMs: Math.round(seconds * 1e4) / 10 },
+      'request',
+    );
   };
 }
 

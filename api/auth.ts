@@ -6,7 +6,8 @@
  *
  * Where keys come from:
  * - MDM_API_KEY / ADMIN_API_KEY: the single tenant of AZURE_TENANT_ID; OPERATOR_API_KEY: the operator.
- *   Compared in constant time (SHA-256 digests, so the lengths are equal too).
+ *   Compared in constant time (SHA-256 digests, so the lengths are equal too); a token that named a
+ *   caller is then remembered (a bounded map), so the next requests skip the digest.
  * - Each registered tenant's own keys: looked up by digest in `tenant_api_keys`, kept in memory for a
  *   while, so a known key keeps working (events keep being accepted) while Postgres is down.
  * Keys are never logged; only their digests are stored.
@@ -32,17 +33,24 @@ export function bearerToken(authorization: string | undefined): string | null {
 
 export type Authenticator = (authorization: string | undefined) => Role | null;
 
-/** The keys of the environment: which role, if any, an Authorization header carries. */
-export function createAuthenticator(keys: { mdm?: string; admin?: string; operator?: string }): Authenticator {
+type EnvKeys = { mdm?: string; admin?: string; operator?: string };
+
+/** The role of the environment's key whose digest is `given`, or null; every comparison runs, whatever the outcome of the others. */
+function envKeyMatcher(keys: EnvKeys): (given: Buffer) => Role | null {
   const known = (['admin', 'mdm', 'operator'] as const).map((role) => ({ role, digest: keys[role] ? digest(keys[role]) : null }));
-  return (authorization) => {
-    const token = bearerToken(authorization);
-    if (token === null) return null;
-    const given = digest(token);
+  return (given) => {
     let found: Role | null = null;
-    // Every comparison runs, whatever the outcome of the others.
     for (const k of known) if (k.digest !== null && timingSafeEqual(given, k.digest) && found === null) found = k.role;
     return found;
+  };
+}
+
+/** The keys of the environment: which role, if any, an Authorization header carries. */
+export function createAuthenticator(keys: EnvKeys): Authenticator {
+  const match = envKeyMatcher(keys);
+  return (authorization) => {
+    const token = bearerToken(authorization);
+    return token === null ? null : match(digest(token));
   };
 }
 
@@ -65,7 +73,7 @@ export interface TenantKeyRecord {
 }
 
 export interface KeyResolverOptions {
-  keys: { mdm?: string; admin?: string; operator?: string };
+  keys: EnvKeys;
   /** The tenant of MDM_API_KEY / ADMIN_API_KEY, and the operator's when it names none. */
   envTenantId: string;
   /** A tenant key by its hex digest; null when no live key has it. */
@@ -78,6 +86,8 @@ export interface KeyResolverOptions {
   negativeTrustMs?: number;
   /** Bound on remembered answers (the oldest go first). */
   maxEntries?: number;
+  /** Bound on remembered tokens (see `TokenFacts`; default 1,000). */
+  maxTokens?: number;
   now?: () => number;
 }
 
@@ -135,7 +145,24 @@ export interface KeyResolver {
   /** Forgets what is remembered of these keys (rotated) or of this tenant (state changed, offboarded). */
   forgetKeys(digestsHex: readonly string[]): void;
   forgetTenant(tenantId: string): void;
+  /** How many tokens are remembered (see `TokenFacts`); for tests and diagnostics. */
+  readonly tokensRemembered: number;
 }
+
+/**
+ * What a token that resolved to a caller always resolves to: its digest and, for a key of the
+ * environment, its role (those never change while the process runs). A tenant key's role, tenant
+ * and liveness are not here: they go through the looked-up answers and their trust as before, so a
+ * rotated or revoked key stops working within the same bound. Saves the SHA-256 digests and
+ * comparisons of every request.
+ */
+interface TokenFacts {
+  digestHex: string;
+  envRole: Role | null;
+}
+
+/** Longer tokens are not remembered: no key of ours is that long, and they would bloat the map. */
+const MAX_REMEMBERED_TOKEN = 256;
 
 export function createKeyResolver(o: KeyResolverOptions): KeyResolver {
   const now = o.now ?? Date.now;
@@ -148,7 +175,25 @@ export function createKeyResolver(o: KeyResolverOptions): KeyResolver {
     const key = o.keys[role];
     if (key) envDigests.set(digest(key).toString('hex'), role);
   }
-  const authenticateEnv = createAuthenticator(o.keys);
+  const matchEnvKey = envKeyMatcher(o.keys);
+  const tokens = new Map<string, TokenFacts>();
+  const maxTokens = o.maxTokens ?? 1_000;
+  /**
+   * The facts of a token, from the map or computed (digest, constant-time comparison with the
+   * environment's keys). The map is keyed by the token itself: a lookup compares the given string
+   * with a held one only when their hashes (seeded at random per process) collide.
+   */
+  function factsOf(token: string): { facts: TokenFacts; remembered: boolean } {
+    const known = tokens.get(token);
+    if (known !== undefined) return { facts: known, remembered: true };
+    const given = digest(token);
+    return { facts: { digestHex: given.toString('hex'), envRole: matchEnvKey(given) }, remembered: false };
+  }
+  function remember(token: string, facts: TokenFacts): void {
+    if (token.length > MAX_REMEMBERED_TOKEN) return;
+    if (tokens.size >= maxTokens) tokens.delete(tokens.keys().next().value!);
+    tokens.set(token, facts);
+  }
   // An offboarding tenant's keys stop working at once; other states are looked up again soon, so that
   // an activation is seen quickly by every replica.
   const keyTrust = (r: TenantKeyRecord | null) => (r === null ? negativeTrustMs : r.tenantState === 'active' ? trustMs : negativeTrustMs);
@@ -175,16 +220,19 @@ export function createKeyResolver(o: KeyResolverOptions): KeyResolver {
     async resolve(authorization, tenantHeader) {
       const token = bearerToken(authorization);
       if (token === null) return null;
-      const digestHex = digest(token).toString('hex');
-      const envRole = authenticateEnv(authorization);
+      const { facts, remembered } = factsOf(token);
+      const { digestHex, envRole } = facts;
       let principal: Principal | null;
       if (envRole === 'operator') {
-        return { role: 'operator', tenantId: await operatorTenant(tenantHeader), source: 'environment', keyDigest: digestHex };
+        principal = { role: 'operator', tenantId: await operatorTenant(tenantHeader), source: 'environment', keyDigest: digestHex };
       } else if (envRole !== null) {
         principal = { role: envRole, tenantId: o.envTenantId, source: 'environment', keyDigest: digestHex };
       } else {
         principal = await tenantKey(digestHex);
       }
+      // Only tokens that named a caller: unknown ones would only push the known ones out.
+      if (principal !== null && !remembered) remember(token, facts);
+      if (envRole === 'operator') return principal;
       // A tenant's key names no other tenant: another one's data does not exist for it.
       if (principal && tenantHeader !== undefined && tenantHeader !== '' && tenantHeader !== principal.tenantId) {
         throw notFound(`No tenant "${tenantHeader}" for this key`);
@@ -204,6 +252,9 @@ export function createKeyResolver(o: KeyResolverOptions): KeyResolver {
     forgetTenant(tenantId) {
       tenants.delete(tenantId);
       keys.deleteWhere((_, r) => r?.tenantId === tenantId);
+    },
+    get tokensRemembered() {
+      return tokens.size;
     },
   };
 }

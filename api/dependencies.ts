@@ -35,14 +35,25 @@ export class TimeoutError extends Error {
   }
 }
 
-/** Rejects with TimeoutError after `ms`; the losing promise's outcome is observed, never unhandled. */
+/**
+ * Rejects with TimeoutError after `ms`; the losing promise's outcome is observed, never unhandled.
+ * One promise and one timer per call (every query of a request goes through it).
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
     timer.unref?.();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const NETWORK_CODES = new Set([

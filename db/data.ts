@@ -360,16 +360,26 @@ export async function getSettings(db: Db, tenantId: string, defaults: { enabled:
  * `trustOnMs` (switching the feature off takes effect within that long); a `false` is read again
  * every time, so a report asked for right after switching it on is never skipped on a stale answer.
  */
-export function reportingEnabledReader(db: Db, trustOnMs = 1_000): (tenantId: string) => Promise<boolean> {
+export interface ReportingEnabledReader {
+  (tenantId: string): Promise<boolean>;
+  /** True while a `true` read is trusted: the caller needs no read (nor its timeout guard) at all. */
+  freshOn(tenantId: string): boolean;
+}
+
+export function reportingEnabledReader(db: Db, trustOnMs = 1_000): ReportingEnabledReader {
   const onUntil = new Map<string, number>();
-  return async (tenantId) => {
+  const freshOn = (tenantId: string): boolean => {
     const until = onUntil.get(tenantId);
-    if (until !== undefined && Date.now() < until) return true;
+    return until !== undefined && Date.now() < until;
+  };
+  const read = async (tenantId: string): Promise<boolean> => {
+    if (freshOn(tenantId)) return true;
     const { enabled } = await getSettings(db, tenantId);
     if (enabled) onUntil.set(tenantId, Date.now() + trustOnMs);
     else onUntil.delete(tenantId);
     return enabled;
   };
+  return Object.assign(read, { freshOn });
 }
 
 /**

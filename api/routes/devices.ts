@@ -83,6 +83,11 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
   // query for that (a switch is seen within a second, by every replica).
   const enabledReader = reportingEnabledReader(db);
   const reportingEnabled = (tenantId: string) => guard.db(() => enabledReader(tenantId));
+  /** The device row and whether reporting is on; no second query nor its guard while a `true` is fresh. */
+  const deviceAndEnabled = (tenantId: string, deviceId: string): Promise<[DeviceRow, boolean]> =>
+    enabledReader.freshOn(tenantId)
+      ? deviceOr404(tenantId, deviceId).then((row) => [row, true])
+      : Promise.all([deviceOr404(tenantId, deviceId), reportingEnabled(tenantId)]);
   // Every read is the request's tenant's: another tenant's device does not exist for it.
   const deviceOr404 = async (tenantId: string, deviceId: string): Promise<DeviceRow> => {
     const row = await guard.db(() => getDevice(db, tenantId, deviceId));
@@ -111,7 +116,7 @@ export function registerDeviceRoutes(app: App, ctx: RouteContext): void {
     async (c) => {
       const { deviceId } = c.req.valid('param');
       const tenantId = c.get('tenantId');
-      const [row, enabled] = await Promise.all([deviceOr404(tenantId, deviceId), reportingEnabled(tenantId)]);
+      const [row, enabled] = await deviceAndEnabled(tenantId, deviceId);
       return c.json(toDeviceDetails(row, enabled), 200);
     },
   );

@@ -95,6 +95,14 @@ describe('API server: a 413 keeps the connection usable', function () {
       ],
     );
     assert.equal(new Set(answers.map((a) => a.localPort)).size, 1, 'one connection');
+    // Over the real server too, every response carries its request id (the one its log line names).
+    const ids = answers.map((a) => a.headers['x-request-id']);
+    for (const [i, a] of answers.entries()) {
+      assert.match(String(a.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+      assert.equal(a.headers['x-content-type-options'], 'nosniff');
+      const line = api.logs.map((l) => JSON.parse(l) as { reqId?: string; msg?: string; status?: number }).find((l) => l.reqId === ids[i]);
+      assert.deepEqual([line?.msg, line?.status], ['request', a.status]);
+    }
   });
 
   it('answers 413 to a 2 MiB body with a Content-Length, keeps the connection alive, and answers the next request on it', async () => {

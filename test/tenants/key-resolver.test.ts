@@ -89,3 +89,47 @@ describe('tenants: the key resolver', () => {
     assert.equal((await f.resolver.resolve(header, undefined))?.role, 'mdm');
   });
 });
+
+describe('tenants: the key resolver’s remembered tokens', () => {
+  it('remembers at most 1,000 tokens, only those that named a caller, none over 256 characters', async () => {
+    const f = fixture();
+    for (let i = 0; i < 1_005; i++) f.keys.set(apiKeyDigest(`tenant-b-key-${i}`), { tenantId: 'b', role: 'admin', tenantState: 'active' });
+    for (let i = 0; i < 1_005; i++) assert.equal((await f.resolver.resolve(`Bearer tenant-b-key-${i}`, undefined))?.role, 'admin');
+    assert.equal(f.resolver.tokensRemembered, 1_000);
+
+    const g = fixture();
+    assert.equal(await g.resolver.resolve('Bearer unknown-token', undefined), null);
+    assert.equal(g.resolver.tokensRemembered, 0, 'an unknown token is not remembered');
+    const long = 'k'.repeat(257);
+    g.keys.set(apiKeyDigest(long), { tenantId: 'b', role: 'mdm', tenantState: 'active' });
+    assert.equal((await g.resolver.resolve(`Bearer ${long}`, undefined))?.role, 'mdm');
+    assert.equal(g.resolver.tokensRemembered, 0, 'a 257-character token is not remembered');
+    assert.equal((await g.resolver.resolve(`Bearer ${KEYS.admin}`, undefined))?.role, 'admin');
+    assert.equal(await g.resolver.resolve(`Bearer ${'k'.repeat(256)}`, undefined), null);
+    assert.equal(g.resolver.tokensRemembered, 1, 'the environment’s admin key is');
+  });
+
+  it('still answers a remembered token as before: same principal, another tenant named is 404', async () => {
+    const f = fixture();
+    const first = await f.resolver.resolve(`Bearer ${KEYS.admin}`, undefined);
+    assert.deepEqual(await f.resolver.resolve(`Bearer ${KEYS.admin}`, undefined), first);
+    await assert.rejects(f.resolver.resolve(`Bearer ${KEYS.admin}`, 'b'), /No tenant "b" for this key/);
+    assert.equal((await f.resolver.resolve(`Bearer ${KEYS.operator}`, 'b'))?.tenantId, 'b');
+    assert.equal((await f.resolver.resolve(`Bearer ${KEYS.operator}`, undefined))?.tenantId, ENV_TENANT);
+    assert.equal((await f.resolver.resolve(`Bearer ${KEYS.mdm}`, undefined))?.role, 'mdm');
+  });
+
+  it('rejects a remembered tenant key rotated by another replica once the looked-up answer is stale', async () => {
+    const f = fixture();
+    const header = 'Bearer tenant-b-mdm';
+    assert.equal((await f.resolver.resolve(header, undefined))?.role, 'mdm');
+    assert.equal(f.resolver.tokensRemembered, 1);
+    // Rotated elsewhere: this process is not told (no forgetKeys).
+    f.keys.delete(apiKeyDigest('tenant-b-mdm'));
+    f.advance(29_000);
+    assert.equal((await f.resolver.resolve(header, undefined))?.role, 'mdm', 'within the trust, as before');
+    f.advance(1_001);
+    assert.equal(await f.resolver.resolve(header, undefined), null, 'after the trust: rejected');
+    assert.equal(f.lookups.length, 2);
+  });
+});
