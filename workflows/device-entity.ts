@@ -5,7 +5,7 @@
  * to it and runs its main loop.
  */
 import { condition, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { DeviceActivities, DeviceRecordInput, ReportStatus } from '../activities/device-activities';
+import type { DeviceActivities, DeviceRecordInput, LeanRecord, ReportStatus } from '../activities/device-activities';
 import {
   applyEvent,
   blockReport,
@@ -17,10 +17,8 @@ import {
   nextUpdateTime,
   owesMicrosoft,
   policyOf,
-  rememberLookups,
   reportedPolicyOf,
   reportFailed,
-  reportSucceeded,
   requestReport,
   skipReport,
   startReport,
@@ -29,7 +27,7 @@ import {
   type NextStep,
 } from '../domain/device-state';
 import type { DeviceEvent } from '../domain/events';
-import { driftResolved, observeEntra, reopenAfterDeletion, type EntraObservation } from '../domain/drift';
+import { observeEntra, reopenAfterDeletion, type EntraObservation } from '../domain/drift';
 import { GRACE_ACTIONS, type GraceContext } from '../domain/grace';
 import {
   Attempt,
@@ -40,7 +38,8 @@ import {
   type AttemptContext,
   type TimelineRow,
 } from './device-report';
-import { OperatorView, projectionOf } from './device-views';
+import { OperatorView } from './device-views';
+import { projectionOf, reportConfirmed, reportStarted, successRecord } from './report-record';
 import type { DeviceWorkflowInput, InboxItem, ReportRequest } from './messages';
 import { STATUS_POLL_PRIORITY } from './priorities';
 
@@ -88,6 +87,11 @@ export class DeviceEntity {
    * wait for a grace's end; older runs never do, as before it.
    */
   gracePeriods = false;
+  /**
+   * Runs on the `lean-reports` patch (workflows/device.ts) let the report activity record a report
+   * Microsoft confirmed on its first poll; older runs write every outcome themselves, as before it.
+   */
+  leanReports = false;
   /** The state as last written to the read model: a change of its grace is a timeline row. */
   private written: DeviceState;
 
@@ -239,14 +243,17 @@ export class DeviceEntity {
         null,
         null,
       );
-      if (!attempt) return this.write({ ...row, grace: change });
+      if (!attempt) {
+        await this.write({ ...row, grace: change });
+        return;
+      }
       await this.write({ ...row, grace: change });
     }
     await this.write(attempt);
     if (this.driftRows.length > 0) await this.persist();
   }
 
-  private async write(attempt?: TimelineRow): Promise<void> {
+  private async write(attempt?: TimelineRow): Promise<{ applied: boolean; successfulAt?: string }> {
     this.state = { ...this.state, version: this.state.version + 1 };
     // The history length orders writes of one version: a workflow task retried after a timeout writes
     // again with the same version, and its write (the one Temporal keeps) must win over the first.
@@ -255,8 +262,9 @@ export class DeviceEntity {
       writeSeq: workflowInfo().historyLength,
       ...(attempt ? { attempt } : {}),
     };
-    await writeDeviceRecord(input);
+    const written = await writeDeviceRecord(input);
     this.view.publish(this.state);
+    return written;
   }
 
   publish(): void {
@@ -320,11 +328,12 @@ export class DeviceEntity {
     );
     this.current = attempt;
     let result;
+    const record = this.leanRecord(attempt);
     try {
-      result = await attempt.upload(former ? undefined : lookupsFor(this.state, step.payload));
+      result = await attempt.upload(former ? undefined : lookupsFor(this.state, step.payload), record);
     } catch (err) {
       this.state = startReport(this.state, step.payload, attempt.startedAt, former);
-      await this.fail(attempt, failureToDeviceError(err), null);
+      await this.fail(attempt, failureToDeviceError(err), null, record !== undefined);
       return;
     } finally {
       this.current = null;
@@ -337,38 +346,74 @@ export class DeviceEntity {
       await this.persist();
       return;
     }
-    this.state = startReport(this.state, step.payload, attempt.startedAt, former);
-    if (!former) this.state = rememberLookups(this.state, result.lookups);
+    if (result.recorded && result.status.status === 'completed') {
+      // The activity wrote this very record (workflows/report-record.ts): only the state follows it.
+      this.state = successRecord(this.state, attempt.sent(), result.lookups, result.status.completedAt, 0).state;
+      this.written = this.state;
+      this.view.publish(this.state);
+      // Events that arrived meanwhile come after the confirmed report, in a write of their own.
+      if (await this.take()) await this.persist();
+      return;
+    }
+    this.state = reportStarted(this.state, attempt.sent(), result.lookups);
     // Events that arrived meanwhile are applied with the outcome, in the same write.
     await this.take();
-    if (await this.settle(attempt, result.status)) return;
+    if (await this.settle(attempt, result.status, record !== undefined)) return;
     await this.persist(attempt.row('In-progress', null, null));
-    await this.pollUntilDone(attempt);
+    await this.pollUntilDone(attempt, record !== undefined);
   }
 
-  private async fail(attempt: Attempt, error: ReturnType<typeof failureToDeviceError>, completedAt: string | null): Promise<void> {
+  /**
+   * What the report activity needs to record a confirmed report itself, on runs of the `lean-reports`
+   * patch; none when the workflow must write it: an upload an MDM event may cancel (it could be
+   * cancelled after recording), or a write that carries more than the report (a grace or drift row).
+   */
+  private leanRecord(attempt: Attempt): LeanRecord | undefined {
+    if (!this.leanReports || attempt.supersedable() || this.driftRows.length > 0) return undefined;
+    if (this.gracePeriods && graceChange(this.written, this.state) !== null) return undefined;
+    const { trigger, former, drift } = attempt;
+    return { state: this.state, writeSeq: workflowInfo().historyLength, trigger, former, drift };
+  }
+
+  /**
+   * Records a failed report. When the report activity recorded it (`recordedByActivity`), its write
+   * may find the report already Successful (recorded by an attempt of the activity before the one
+   * that failed): Microsoft holds it, the row stays, and the state follows what was confirmed.
+   */
+  private async fail(
+    attempt: Attempt,
+    error: ReturnType<typeof failureToDeviceError>,
+    completedAt: string | null,
+    recordedByActivity = false,
+  ): Promise<void> {
+    const before = this.state;
     this.state = reportFailed(this.state, error, attempt.payload, attempt.former, attempt.trigger);
-    await this.persist(attempt.row('Failed', error, completedAt));
+    if (!recordedByActivity) return this.persist(attempt.row('Failed', error, completedAt));
+    this.written = this.state;
+    const { successfulAt } = await this.write(attempt.row('Failed', error, completedAt));
+    if (successfulAt === undefined) return;
+    this.state = { ...reportConfirmed(before, attempt.sent(), successfulAt), version: this.state.version };
+    this.written = this.state;
+    this.view.publish(this.state);
   }
 
   /** Records a terminal status; false while Microsoft is still processing the upload. */
-  private async settle(attempt: Attempt, status: ReportStatus): Promise<boolean> {
+  private async settle(attempt: Attempt, status: ReportStatus, recordedByActivity = false): Promise<boolean> {
     if (status.status === 'completed') {
-      this.state = reportSucceeded(this.state, attempt.payload, status.completedAt, attempt.former);
       // Microsoft holds the device's current state again: any drift found is resolved.
-      if (!attempt.former) this.state = driftResolved(this.state);
+      this.state = reportConfirmed(this.state, attempt.sent(), status.completedAt);
       await this.persist(attempt.row('Successful', null, status.completedAt));
       return true;
     }
     if (status.status === 'failed') {
-      await this.fail(attempt, status.error, new Date().toISOString());
+      await this.fail(attempt, status.error, new Date().toISOString(), recordedByActivity);
       return true;
     }
     return false;
   }
 
   /** Polls the upload's status until it is terminal or the attempt's deadline passes. */
-  private async pollUntilDone(attempt: Attempt): Promise<void> {
+  private async pollUntilDone(attempt: Attempt, recordedByActivity: boolean): Promise<void> {
     for (let poll = 1; ; poll++) {
       await attempt.waitBeforePoll(poll);
       // Events keep arriving while Microsoft processes the upload: show them at once.
@@ -377,12 +422,12 @@ export class DeviceEntity {
       try {
         status = await attempt.pollStatus(this.statusPolls);
       } catch (err) {
-        await this.fail(attempt, failureToDeviceError(err), null);
+        await this.fail(attempt, failureToDeviceError(err), null, recordedByActivity);
         return;
       }
-      if (await this.settle(attempt, status)) return;
+      if (await this.settle(attempt, status, recordedByActivity)) return;
       if (attempt.timedOut()) {
-        await this.fail(attempt, attempt.timeoutError(), null);
+        await this.fail(attempt, attempt.timeoutError(), null, recordedByActivity);
         return;
       }
     }
