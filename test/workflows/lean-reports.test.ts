@@ -146,6 +146,12 @@ describe('lean reports: the report activity records a confirmed report (real Tem
       events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1),
       'the report activity ran again',
     );
+    const uploaded = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
+    assert.equal(
+      events.slice(uploaded).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+      0,
+      'the retry found its own record: the workflow did not write it again',
+    );
     const rows = await timeline(d.deviceId);
     assert.deepEqual(
       rows.map((r) => r.outcome),
