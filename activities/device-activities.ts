@@ -5,17 +5,14 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db';
-import { gracePeriodsReader, recordDevice, reportingEnabledReader, type AttemptRecord, type DeviceProjection } from '../db/data';
-import type { ReportTrigger } from '../domain/constants';
-import type { ReportPayload, DeviceError, EntraLookups, DeviceState } from '../domain/device-state';
-import type { DriftFinding } from '../domain/drift';
+import { gracePeriodsReader, reportingEnabledReader, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../db/data';
+import type { ReportPayload, DeviceError, EntraLookups } from '../domain/device-state';
 import { deviceErrorFor } from '../domain/failure-reasons';
 import type { GracePeriods } from '../domain/grace';
 import type { AzureComplianceClient } from './azure/client';
 import { toTemporalFailure } from './azure/temporal-failure';
 import { describeUploadFailure } from './azure/upload-errors';
 import { callMicrosoftFor, consentRevokedError, type TenantHealth } from './tenant-health';
-import { successRecord, type SentReport } from '../workflows/report-record';
 import { workerMetrics } from './worker-metrics';
 
 export interface DeviceActivityDeps {
@@ -47,26 +44,11 @@ export interface UploadReportInput extends ReportInput {
   firstPollDelayMs: number;
   /** What an earlier upload of this device looked up (lookupsFor in the domain), to skip the lookups. */
   lookups?: EntraLookups;
-  /** Given: a Completed first poll is recorded in the read model here, not by the workflow after it. */
-  record?: LeanRecord;
-}
-
-/**
- * What the activity needs to record a confirmed report as the workflow would (workflows/report-record.ts):
- * the state the upload left with, and the workflow's history length when it scheduled the upload.
- */
-export interface LeanRecord {
-  state: DeviceState;
-  writeSeq: number;
-  trigger: ReportTrigger;
-  former: boolean;
-  drift: DriftFinding | null;
 }
 
 /** Nothing sent: reporting is switched off, or the tenant's consent is revoked (both wait for a sweep to wake them). */
 export type UploadReportResult =
-  | { sent: false; reason: 'disabled' | 'consent-revoked' }
-  | { sent: true; status: ReportStatus; lookups: EntraLookups; /** The activity wrote the Successful record itself. */ recorded?: true };
+  { sent: false; reason: 'disabled' | 'consent-revoked' } | { sent: true; status: ReportStatus; lookups: EntraLookups };
 
 export type ReportStatus = { status: 'pending' } | { status: 'completed'; completedAt: string } | { status: 'failed'; error: DeviceError };
 
@@ -167,45 +149,6 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
     return { status: 'pending' };
   }
 
-  /**
-   * Writes a device record and counts a report finished the first time it is: a write found already
-   * there (a retried activity) or a Successful the report already had is not counted again.
-   */
-  async function writeRecord(input: DeviceRecordInput, options: { sameAgain?: boolean } = {}) {
-    const written = await recordDevice(deps.db, input.projection, input.writeSeq ?? 0, input.attempt, options);
-    const outcome = input.attempt?.outcome;
-    if (written.applied && written.successfulAt === null && (outcome === 'Successful' || outcome === 'Failed')) {
-      workerMetrics().reportFinished(input.projection.tenantId, outcome);
-    }
-    return written;
-  }
-
-  /**
-   * Records a report Microsoft confirmed on its first poll, as the workflow would have, saving it a
-   * local activity and a workflow task. True when the row holds it (written now, or by an earlier
-   * attempt of this activity); false leaves the write to the workflow (Postgres failed, or a newer
-   * row is there, which the workflow's own write then finds too).
-   */
-  async function recordSuccess(input: UploadReportInput, record: LeanRecord, lookups: EntraLookups, completedAt: string): Promise<boolean> {
-    const sent: SentReport = {
-      messageId: input.messageId,
-      startedAt: input.lastCheckInTime,
-      trigger: record.trigger,
-      payload: input.payload,
-      former: record.former,
-      drift: record.drift,
-    };
-    const { write } = successRecord(record.state, sent, lookups, completedAt, record.writeSeq);
-    try {
-      const written = await writeRecord(write, { sameAgain: true });
-      return written.applied || written.same;
-    } catch (err) {
-      // What Microsoft confirmed must not be uploaded again for a Postgres hiccup: the workflow writes it.
-      Context.current().log.warn('recording a confirmed report failed: the workflow writes it', { err: String(err) });
-      return false;
-    }
-  }
-
   return {
     /**
      * A whole report in one activity (one task on the rate-limited queue, one workflow task to come
@@ -219,14 +162,7 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
         const lookups = await upload(input, input.lookups);
         // Context.sleep ends early (CancelledFailure) when the workflow cancels the activity.
         if (input.firstPollDelayMs > 0) await Context.current().sleep(input.firstPollDelayMs);
-        const status = await pollStatus(input);
-        if (status.status !== 'completed' || !input.record) return { sent: true, status, lookups } as const;
-        return {
-          sent: true,
-          status,
-          lookups,
-          ...((await recordSuccess(input, input.record, lookups, status.completedAt)) ? { recorded: true } : {}),
-        } as const;
+        return { sent: true, status: await pollStatus(input), lookups } as const;
       });
     },
 
@@ -244,10 +180,13 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
      * Writes the device row and, with it, the timeline row of an attempt, in one statement. A stale
      * write (older version) changes neither: a newer write already carried a newer outcome.
      */
-    async writeDeviceRecord(input: DeviceRecordInput): Promise<{ applied: boolean; successfulAt?: string }> {
-      const { applied, successfulAt } = await writeRecord(input);
-      // Only the report activity's own record of this report confirmed it before.
-      return { applied, ...(successfulAt !== null ? { successfulAt } : {}) };
+    async writeDeviceRecord(input: DeviceRecordInput): Promise<{ applied: boolean }> {
+      const applied = await writeDeviceRecord(deps.db, input.projection, input.writeSeq ?? 0, input.attempt);
+      const outcome = input.attempt?.outcome;
+      if (applied && (outcome === 'Successful' || outcome === 'Failed')) {
+        workerMetrics().reportFinished(input.projection.tenantId, outcome);
+      }
+      return { applied };
     },
   };
 }

@@ -76,7 +76,7 @@ export function toDeviceRow(r: DbRow): DeviceRow {
  * the write of a workflow task retried after a timeout replace the write of the attempt Temporal
  * discarded, while a late write of that discarded attempt never replaces the retry's.
  */
-function deviceUpsert(db: Db, p: DeviceProjection, writeSeq: number, keepSuccessfulOf?: string): Knex.QueryBuilder {
+function deviceUpsert(db: Db, p: DeviceProjection, writeSeq: number): Knex.QueryBuilder {
   const row = {
     tenant_id: p.tenantId,
     device_id: p.deviceId,
@@ -101,19 +101,12 @@ function deviceUpsert(db: Db, p: DeviceProjection, writeSeq: number, keepSuccess
     updated_at: db.fn.now(),
   };
   const { tenant_id: _t, device_id: _d, ...updatable } = row;
-  const upsert = db('devices')
+  return db('devices')
     .insert(row)
     .onConflict(['tenant_id', 'device_id'])
     .merge(updatable)
-    .whereRaw('(devices.version, devices.write_seq) < (?::bigint, ?::integer)', [p.version, writeSeq]);
-  // A report Microsoft confirmed stays confirmed: a later Failed (or In-progress) of the same report,
-  // e.g. its activity failing after it recorded the success itself, changes nothing.
-  if (keepSuccessfulOf !== undefined)
-    upsert.whereRaw(
-      "not exists (select 1 from report_attempts ra where ra.tenant_id = ? and ra.device_id = ? and ra.attempt_key = ? and ra.outcome = 'Successful')",
-      [p.tenantId, p.deviceId, keepSuccessfulOf],
-    );
-  return upsert.returning('version');
+    .whereRaw('(devices.version, devices.write_seq) < (?::bigint, ?::integer)', [p.version, writeSeq])
+    .returning('version');
 }
 
 /**
@@ -127,69 +120,23 @@ export async function upsertDeviceProjection(db: Db, p: DeviceProjection, writeS
 /** A report attempt of the timeline, as the device workflow records it. */
 export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error'> & { error: object | null };
 
-/** What a device record write did. */
-export interface DeviceRecordWrite {
-  /** The device row (and the timeline row with it) was written. */
-  applied: boolean;
-  /** Asked with `sameAgain`: the row already holds this very write (same version and write sequence). */
-  same: boolean;
-  /** When the timeline row of the same attempt key already read Successful before this write: its completedAt. */
-  successfulAt: string | null;
-}
-
 /**
  * The device row and, with it, one timeline row, in one statement (so one round trip, atomic): the
  * attempt is written only when the device row was (a stale version writes neither).
  */
 export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: number, attempt?: AttemptRecord): Promise<boolean> {
-  return (await recordDevice(db, p, writeSeq, attempt)).applied;
-}
-
-/**
- * writeDeviceRecord, saying what it found: whether the row already held this write (`sameAgain`: a
- * retried activity writing the same report again) and whether the attempt was already Successful, so
- * a report is counted finished once and a confirmed report never reads Failed afterwards.
- */
-export async function recordDevice(
-  db: Db,
-  p: DeviceProjection,
-  writeSeq: number,
-  attempt?: AttemptRecord,
-  options: { sameAgain?: boolean } = {},
-): Promise<DeviceRecordWrite> {
-  const same = options.sameAgain
-    ? db.raw('exists (select 1 from devices where tenant_id = ? and device_id = ? and version = ? and write_seq = ?) as same', [
-        p.tenantId,
-        p.deviceId,
-        p.version,
-        writeSeq,
-      ])
-    : db.raw('false as same');
-  if (!attempt) {
-    if (!options.sameAgain) return { applied: await upsertDeviceProjection(db, p, writeSeq), same: false, successfulAt: null };
-    const [r] = await db
-      .with('device', deviceUpsert(db, p, writeSeq))
-      .select(db.raw('(select count(*) from device)::int as applied'), same);
-    return { applied: Number(r.applied) === 1, same: r.same === true, successfulAt: null };
-  }
+  if (!attempt) return upsertDeviceProjection(db, p, writeSeq);
   const row = attemptRow({ ...attempt, tenantId: p.tenantId, deviceId: p.deviceId });
   const attemptInsert = db.raw(
     ATTEMPT_UPSERT_AFTER_DEVICE,
     ATTEMPT_COLUMNS.map((c) => row[c]),
   );
-  // Every part of the statement sees the rows as they were before it: `successful_at` is the earlier outcome.
-  const [r] = await db
-    .with('device', deviceUpsert(db, p, writeSeq, attempt.outcome === 'Successful' ? undefined : attempt.attemptKey))
+  const [applied] = await db
+    .with('device', deviceUpsert(db, p, writeSeq))
     .with('attempt', attemptInsert)
-    .select(
-      db.raw('(select count(*) from device)::int as applied'),
-      db.raw(
-        "(select completed_at from report_attempts where tenant_id = ? and device_id = ? and attempt_key = ? and outcome = 'Successful') as successful_at",
-        [p.tenantId, p.deviceId, attempt.attemptKey],
-      ),
-      same,
-    );
-  return { applied: Number(r.applied) === 1, same: r.same === true, successfulAt: iso(r.successful_at ?? null) };
+    .from('device')
+    .select(db.raw('count(*)::int as applied'));
+  return Number((applied as { applied: number }).applied) === 1;
 }
 
 export async function getDevice(db: Db, tenantId: string, deviceId: string): Promise<DeviceRow | null> {

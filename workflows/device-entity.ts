@@ -5,7 +5,7 @@
  * to it and runs its main loop.
  */
 import { condition, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { DeviceActivities, DeviceRecordInput, LeanRecord, ReportStatus } from '../activities/device-activities';
+import type { DeviceActivities, DeviceRecordInput, ReportStatus } from '../activities/device-activities';
 import {
   applyEvent,
   blockReport,
@@ -17,8 +17,10 @@ import {
   nextUpdateTime,
   owesMicrosoft,
   policyOf,
+  rememberLookups,
   reportedPolicyOf,
   reportFailed,
+  reportSucceeded,
   requestReport,
   skipReport,
   startReport,
@@ -27,7 +29,7 @@ import {
   type NextStep,
 } from '../domain/device-state';
 import type { DeviceEvent } from '../domain/events';
-import { observeEntra, reopenAfterDeletion, type EntraObservation } from '../domain/drift';
+import { driftResolved, observeEntra, reopenAfterDeletion, type EntraObservation } from '../domain/drift';
 import { GRACE_ACTIONS, type GraceContext } from '../domain/grace';
 import {
   Attempt,
@@ -38,8 +40,7 @@ import {
   type AttemptContext,
   type TimelineRow,
 } from './device-report';
-import { OperatorView } from './device-views';
-import { projectionOf, reportConfirmed, reportStarted, successRecord } from './report-record';
+import { OperatorView, projectionOf } from './device-views';
 import type { DeviceWorkflowInput, InboxItem, ReportRequest } from './messages';
 import { STATUS_POLL_PRIORITY } from './priorities';
 
@@ -87,11 +88,6 @@ export class DeviceEntity {
    * wait for a grace's end; older runs never do, as before it.
    */
   gracePeriods = false;
-  /**
-   * Runs on the `lean-reports` patch (workflows/device.ts) let the report activity record a report
-   * Microsoft confirmed on its first poll; older runs write every outcome themselves, as before it.
-   */
-  leanReports = false;
   /** The state as last written to the read model: a change of its grace is a timeline row. */
   private written: DeviceState;
 
@@ -243,17 +239,14 @@ export class DeviceEntity {
         null,
         null,
       );
-      if (!attempt) {
-        await this.write({ ...row, grace: change });
-        return;
-      }
+      if (!attempt) return this.write({ ...row, grace: change });
       await this.write({ ...row, grace: change });
     }
     await this.write(attempt);
     if (this.driftRows.length > 0) await this.persist();
   }
 
-  private async write(attempt?: TimelineRow): Promise<{ applied: boolean; successfulAt?: string }> {
+  private async write(attempt?: TimelineRow): Promise<void> {
     this.state = { ...this.state, version: this.state.version + 1 };
     // The history length orders writes of one version: a workflow task retried after a timeout writes
     // again with the same version, and its write (the one Temporal keeps) must win over the first.
@@ -262,9 +255,8 @@ export class DeviceEntity {
       writeSeq: workflowInfo().historyLength,
       ...(attempt ? { attempt } : {}),
     };
-    const written = await writeDeviceRecord(input);
+    await writeDeviceRecord(input);
     this.view.publish(this.state);
-    return written;
   }
 
   publish(): void {
@@ -328,12 +320,11 @@ export class DeviceEntity {
     );
     this.current = attempt;
     let result;
-    const record = this.leanRecord(attempt);
     try {
-      result = await attempt.upload(former ? undefined : lookupsFor(this.state, step.payload), record);
+      result = await attempt.upload(former ? undefined : lookupsFor(this.state, step.payload));
     } catch (err) {
       this.state = startReport(this.state, step.payload, attempt.startedAt, former);
-      await this.fail(attempt, failureToDeviceError(err), null, record !== undefined);
+      await this.fail(attempt, failureToDeviceError(err), null);
       return;
     } finally {
       this.current = null;
@@ -346,74 +337,38 @@ export class DeviceEntity {
       await this.persist();
       return;
     }
-    if (result.recorded && result.status.status === 'completed') {
-      // The activity wrote this very record (workflows/report-record.ts): only the state follows it.
-      this.state = successRecord(this.state, attempt.sent(), result.lookups, result.status.completedAt, 0).state;
-      this.written = this.state;
-      this.view.publish(this.state);
-      // Events that arrived meanwhile come after the confirmed report, in a write of their own.
-      if (await this.take()) await this.persist();
-      return;
-    }
-    this.state = reportStarted(this.state, attempt.sent(), result.lookups);
+    this.state = startReport(this.state, step.payload, attempt.startedAt, former);
+    if (!former) this.state = rememberLookups(this.state, result.lookups);
     // Events that arrived meanwhile are applied with the outcome, in the same write.
     await this.take();
-    if (await this.settle(attempt, result.status, record !== undefined)) return;
+    if (await this.settle(attempt, result.status)) return;
     await this.persist(attempt.row('In-progress', null, null));
-    await this.pollUntilDone(attempt, record !== undefined);
+    await this.pollUntilDone(attempt);
   }
 
-  /**
-   * What the report activity needs to record a confirmed report itself, on runs of the `lean-reports`
-   * patch; none when the workflow must write it: an upload an MDM event may cancel (it could be
-   * cancelled after recording), or a write that carries more than the report (a grace or drift row).
-   */
-  private leanRecord(attempt: Attempt): LeanRecord | undefined {
-    if (!this.leanReports || attempt.supersedable() || this.driftRows.length > 0) return undefined;
-    if (this.gracePeriods && graceChange(this.written, this.state) !== null) return undefined;
-    const { trigger, former, drift } = attempt;
-    return { state: this.state, writeSeq: workflowInfo().historyLength, trigger, former, drift };
-  }
-
-  /**
-   * Records a failed report. When the report activity recorded it (`recordedByActivity`), its write
-   * may find the report already Successful (recorded by an attempt of the activity before the one
-   * that failed): Microsoft holds it, the row stays, and the state follows what was confirmed.
-   */
-  private async fail(
-    attempt: Attempt,
-    error: ReturnType<typeof failureToDeviceError>,
-    completedAt: string | null,
-    recordedByActivity = false,
-  ): Promise<void> {
-    const before = this.state;
+  private async fail(attempt: Attempt, error: ReturnType<typeof failureToDeviceError>, completedAt: string | null): Promise<void> {
     this.state = reportFailed(this.state, error, attempt.payload, attempt.former, attempt.trigger);
-    if (!recordedByActivity) return this.persist(attempt.row('Failed', error, completedAt));
-    this.written = this.state;
-    const { successfulAt } = await this.write(attempt.row('Failed', error, completedAt));
-    if (successfulAt === undefined) return;
-    this.state = { ...reportConfirmed(before, attempt.sent(), successfulAt), version: this.state.version };
-    this.written = this.state;
-    this.view.publish(this.state);
+    await this.persist(attempt.row('Failed', error, completedAt));
   }
 
   /** Records a terminal status; false while Microsoft is still processing the upload. */
-  private async settle(attempt: Attempt, status: ReportStatus, recordedByActivity = false): Promise<boolean> {
+  private async settle(attempt: Attempt, status: ReportStatus): Promise<boolean> {
     if (status.status === 'completed') {
+      this.state = reportSucceeded(this.state, attempt.payload, status.completedAt, attempt.former);
       // Microsoft holds the device's current state again: any drift found is resolved.
-      this.state = reportConfirmed(this.state, attempt.sent(), status.completedAt);
+      if (!attempt.former) this.state = driftResolved(this.state);
       await this.persist(attempt.row('Successful', null, status.completedAt));
       return true;
     }
     if (status.status === 'failed') {
-      await this.fail(attempt, status.error, new Date().toISOString(), recordedByActivity);
+      await this.fail(attempt, status.error, new Date().toISOString());
       return true;
     }
     return false;
   }
 
   /** Polls the upload's status until it is terminal or the attempt's deadline passes. */
-  private async pollUntilDone(attempt: Attempt, recordedByActivity: boolean): Promise<void> {
+  private async pollUntilDone(attempt: Attempt): Promise<void> {
     for (let poll = 1; ; poll++) {
       await attempt.waitBeforePoll(poll);
       // Events keep arriving while Microsoft processes the upload: show them at once.
@@ -422,12 +377,12 @@ export class DeviceEntity {
       try {
         status = await attempt.pollStatus(this.statusPolls);
       } catch (err) {
-        await this.fail(attempt, failureToDeviceError(err), null, recordedByActivity);
+        await this.fail(attempt, failureToDeviceError(err), null);
         return;
       }
-      if (await this.settle(attempt, status, recordedByActivity)) return;
+      if (await this.settle(attempt, status)) return;
       if (attempt.timedOut()) {
-        await this.fail(attempt, attempt.timeoutError(), null, recordedByActivity);
+        await this.fail(attempt, attempt.timeoutError(), null);
         return;
       }
     }

@@ -13,16 +13,44 @@ import {
   sleep,
   uuid4,
 } from '@temporalio/workflow';
-import type { DeviceActivities, LeanRecord, ReportStatus, UploadReportResult } from '../activities/device-activities';
+import type { DeviceActivities, DeviceRecordInput, ReportStatus, UploadReportResult } from '../activities/device-activities';
 import { deviceErrorFor, isFailureReason } from '../domain/failure-reasons';
 import type { ReportTrigger } from '../domain/constants';
 import type { DeviceError, ReportPayload } from '../domain/device-state';
 import type { DriftFinding } from '../domain/drift';
 import type { DeviceWorkflowOptions } from './messages';
 import { tenantPriority, reportPriority } from './priorities';
-import { reportRow, timelineRow, type Outcome, type SentReport, type TimelineRow } from './report-record';
 
-export { timelineRow, type Outcome, type TimelineRow };
+export type TimelineRow = NonNullable<DeviceRecordInput['attempt']>;
+export type Outcome = TimelineRow['outcome'];
+
+/** One row of the report timeline; every row the workflow writes (blocked ones too) is built here. */
+export function timelineRow(
+  row: {
+    key: string;
+    at: string;
+    trigger: ReportTrigger;
+    reported: { complianceStatus: string; managementState: string };
+    messageId: string | null;
+    /** A drift row: what the reconciliation found different in Entra. */
+    drift?: DriftFinding | null;
+  },
+  outcome: Outcome,
+  error: DeviceError | null,
+  completedAt: string | null,
+): TimelineRow {
+  return {
+    attemptKey: row.key,
+    at: row.at,
+    trigger: row.trigger,
+    reported: row.reported,
+    outcome,
+    messageId: row.messageId,
+    error,
+    completedAt,
+    ...(row.drift ? { drift: row.drift } : {}),
+  };
+}
 
 const DEFAULT_RETRY = { initialIntervalMs: 1_000, maximumIntervalMs: 5 * 60_000 };
 
@@ -107,17 +135,13 @@ export class Attempt {
   }
 
   row(outcome: Outcome, error: DeviceError | null, completedAt: string | null): TimelineRow {
-    return reportRow(this.sent(), outcome, error, completedAt);
-  }
-
-  sent(): SentReport {
-    const { messageId, startedAt, trigger, payload, former, drift } = this;
-    return { messageId, startedAt, trigger, payload, former, drift };
-  }
-
-  /** An MDM event must be able to cancel it (a sweep's upload still queued at a low priority). */
-  supersedable(): boolean {
-    return reportPriority(this.trigger) > reportPriority('compliance');
+    const reported = { complianceStatus: this.payload.complianceStatus, managementState: this.payload.managementState };
+    return timelineRow(
+      { key: this.messageId, at: this.startedAt, trigger: this.trigger, reported, messageId: this.messageId, drift: this.drift },
+      outcome,
+      error,
+      completedAt,
+    );
   }
 
   /**
@@ -126,7 +150,7 @@ export class Attempt {
    * it (see supersede), and the newer state is reported instead. Were it already running, its older
    * LastUpdateTime keeps it from winning at Microsoft.
    */
-  async upload(lookups: UploadInputLookups, record?: LeanRecord): Promise<UploadReportResult | 'superseded'> {
+  async upload(lookups: UploadInputLookups): Promise<UploadReportResult | 'superseded'> {
     const uploads = microsoftActivities(this.ctx, reportPriority(this.trigger));
     const input = {
       tenantId: this.ctx.tenantId,
@@ -137,9 +161,8 @@ export class Attempt {
       lastUpdateTime: this.lastUpdateTime,
       firstPollDelayMs: this.intervals[0]!,
       ...(lookups ? { lookups } : {}),
-      ...(record ? { record } : {}),
     };
-    if (!this.supersedable()) return uploads.uploadReport(input);
+    if (reportPriority(this.trigger) <= reportPriority('compliance')) return uploads.uploadReport(input);
     this.queued = new CancellationScope();
     try {
       return await this.queued.run(() => uploads.uploadReport(input));

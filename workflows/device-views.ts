@@ -1,10 +1,9 @@
 /**
- * What the device workflow shows outside itself: the read-model row the API serves (built in
- * workflows/report-record.ts), and the operators' view in Temporal (search attributes and the one-line summary).
+ * What the device workflow shows outside itself: the read-model row the API serves (written by its
+ * local activity), and the operators' view in Temporal (search attributes and the one-line summary).
  */
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { policyOf, type DeviceState } from '../domain/device-state';
-import { projectionOf } from './report-record';
+import { desiredPayload, policyOf, reportedPolicyOf, type DeviceState } from '../domain/device-state';
 import {
   AzureClientStatusCodeKey,
   AzureDriftKey,
@@ -15,7 +14,32 @@ import {
   TenantIdKey,
 } from './search-attributes';
 
-export { projectionOf };
+/** The read-model row of the device (db `devices`). */
+export function projectionOf(state: DeviceState) {
+  const policy = policyOf(state);
+  const reported = desiredPayload(state) ?? reportedPolicyOf(state);
+  return {
+    tenantId: state.tenantId,
+    deviceId: state.deviceId,
+    platform: state.platform,
+    azureDeviceId: state.azureDeviceId,
+    clientStatusCode: state.clientStatusCode,
+    userPrincipalName: state.userPrincipalName,
+    complianceStatus: state.status,
+    reportTime: state.reportTime,
+    policyAction: policy.policyAction,
+    reportedCompliance: reported.complianceStatus,
+    managementState: reported.managementState,
+    inventory: state.inventory as Record<string, unknown> | null,
+    lastAttemptAt: state.lastAttemptAt,
+    lastSuccessfulReportAt: state.lastSuccessfulReportAt,
+    lastError: state.lastError,
+    retiredAt: state.retiredAt,
+    graceUntil: state.grace?.until ?? null,
+    graceAction: state.grace?.action ?? null,
+    version: state.version,
+  };
+}
 
 /** One line for the Temporal UI's "current details". */
 export function summaryLine(state: DeviceState): string {

@@ -47,14 +47,8 @@ export { DRIFT_RECONCILIATION_PATCH };
  * (docs/product-rules.md, "Grace periods"). Runs started before it keep the old behaviour.
  */
 export const GRACE_PERIODS_PATCH = 'grace-periods';
-/**
- * Runs since lean reports let the report activity write the read model's Successful record when
- * Microsoft confirms the upload on its first poll (docs/architecture.md, "The read model"), one
- * local activity and one workflow task fewer per report. Older runs write every outcome themselves.
- */
-export const LEAN_REPORTS_PATCH = 'lean-reports';
 /** The newest patch of this workflow (test/histories keeps a folder of recorded runs per patch). */
-export const LATEST_DEVICE_WORKFLOW_PATCH = LEAN_REPORTS_PATCH;
+export const LATEST_DEVICE_WORKFLOW_PATCH = GRACE_PERIODS_PATCH;
 
 /**
  * A device lives for years, and a worker that does not hold it in its cache replays its run's whole
@@ -101,7 +95,6 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   setHandler(stateQuery, () => device.state);
   deprecatePatch(ONE_ACTIVITY_REPORTS_PATCH);
   device.gracePeriods = patched(GRACE_PERIODS_PATCH);
-  device.leanReports = patched(LEAN_REPORTS_PATCH);
 
   // A new device's search attributes come with its first state (signalWithStart set its ids).
   if (input.state !== undefined) device.publish();

@@ -2,7 +2,7 @@
 // row and its timeline row together, and never over a newer version.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { getDevice, listReportAttempts, recordDevice, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../../db/data';
+import { getDevice, listReportAttempts, writeDeviceRecord, type AttemptRecord, type DeviceProjection } from '../../db/data';
 import { testEnv } from '../support/env';
 
 function projection(deviceId: string, version: number, complianceStatus: string): DeviceProjection {
@@ -80,37 +80,5 @@ describe('db: the device record write', () => {
     // A late write of the discarded attempt (a worker that had not noticed the timeout) changes nothing.
     assert.equal(await writeDeviceRecord(db, projection(deviceId, 7, 'In-progress'), 20), false);
     assert.equal((await getDevice(db, tenantId, deviceId))?.complianceStatus, 'Successful');
-  });
-
-  it('finds the same write again (sameAgain) without applying it, and says the attempt was already Successful', async () => {
-    const { db, tenantId } = testEnv();
-    const deviceId = `record-${randomUUID()}`;
-    const key = randomUUID();
-    const first = await recordDevice(db, projection(deviceId, 3, 'Successful'), 50, attempt(key, 'Successful'), { sameAgain: true });
-    assert.deepEqual(first, { applied: true, same: false, successfulAt: null });
-    const again = await recordDevice(db, projection(deviceId, 3, 'Successful'), 50, attempt(key, 'Successful'), { sameAgain: true });
-    assert.deepEqual(again, { applied: false, same: true, successfulAt: '2026-11-28T10:00:01.000Z' });
-    const older = await recordDevice(db, projection(deviceId, 3, 'Successful'), 49, undefined, { sameAgain: true });
-    assert.deepEqual(older, { applied: false, same: false, successfulAt: null }, 'an older write is not the same one');
-    assert.equal((await listReportAttempts(db, tenantId, deviceId, 10)).length, 1);
-  });
-
-  it('never turns a Successful attempt into Failed or In-progress, even from a newer write', async () => {
-    const { db, tenantId } = testEnv();
-    const deviceId = `record-${randomUUID()}`;
-    const key = randomUUID();
-    assert.equal(await writeDeviceRecord(db, projection(deviceId, 4, 'Successful'), 60, attempt(key, 'Successful')), true);
-    for (const outcome of ['Failed', 'In-progress'] as const) {
-      const late = await recordDevice(db, projection(deviceId, 4, outcome), 70, attempt(key, outcome));
-      assert.deepEqual(late, { applied: false, same: false, successfulAt: '2026-11-28T10:00:01.000Z' }, outcome);
-    }
-    assert.equal((await getDevice(db, tenantId, deviceId))?.complianceStatus, 'Successful');
-    assert.deepEqual(
-      (await listReportAttempts(db, tenantId, deviceId, 10)).map((a) => a.outcome),
-      ['Successful'],
-    );
-    // Another attempt's Failed is written as before.
-    assert.equal(await writeDeviceRecord(db, projection(deviceId, 5, 'Failed'), 80, attempt(randomUUID(), 'Failed')), true);
-    assert.equal((await getDevice(db, tenantId, deviceId))?.complianceStatus, 'Failed');
   });
 });

@@ -273,14 +273,8 @@ describe('model: device lives on the real stack (API, Temporal, Postgres, emulat
 
   const onStack = <T>(fn: () => Promise<T>) => withWorker(fn, { taskQueue, azure: stack.tenant.azure });
 
-  // Microsoft confirms an upload on its first status poll (the activity records it, lean reports) or
-  // on its second (the workflow does): lives and runs alternate between the two.
-  const firstPollCompletes = (on: boolean) => testEnv().emulator.control.setOptions({ pollsBeforeTerminal: on ? 0 : 1 });
-  after(() => firstPollCompletes(false));
-
-  for (const [i, [name, life]] of Object.entries(KNOWN_LIVES).entries()) {
+  for (const [name, life] of Object.entries(KNOWN_LIVES)) {
     it(name, async () => {
-      await firstPollCompletes(i % 2 === 0);
       const result = await onStack(() => runOnStack(stack, microsoft, asStackRun(life)));
       assert.deepEqual(result.failed, []);
     });
@@ -291,7 +285,6 @@ describe('model: device lives on the real stack (API, Temporal, Postgres, emulat
     let failure = '';
     const property = fc.asyncProperty(stackRunArb(DEVICES, ROUNDS, 4, 12), async (run) => {
       counts.runs++;
-      await firstPollCompletes(counts.runs % 2 === 1);
       const result = await runOnStack(stack, microsoft, run);
       counts.devices += result.devices;
       counts.events += result.events;
