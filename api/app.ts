@@ -68,22 +68,23 @@ function routeLabel(c: Parameters<MiddlewareHandler>[0]): string {
 
 /** The headers every response carries, set on it in one place once the handler has answered. */
 function setContextHeaders(c: Parameters<MiddlewareHandler<AppEnv>>[0], requestId: string): void {
+  const headers = [
+    ['X-Request-Id', requestId],
+    ['X-Content-Type-Options', 'nosniff'],
+  ] as const;
   // Served by api/server.ts: straight onto node's response, merged when it writes the head, so the
   // handler's response keeps the adapter's fast path (no Headers object built for it).
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   if (outgoing !== undefined && typeof outgoing.setHeader === 'function' && !outgoing.headersSent) {
-    outgoing.setHeader('X-Request-Id', requestId);
-    outgoing.setHeader('X-Content-Type-Options', 'nosniff');
+    for (const [name, value] of headers) outgoing.setHeader(name, value);
     return;
   }
   try {
-    c.res.headers.set('X-Request-Id', requestId);
-    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+    for (const [name, value] of headers) c.res.headers.set(name, value);
   } catch {
     // An immutable response (one fetched from elsewhere): a copy of it.
     c.res = new Response(c.res.body, c.res);
-    c.res.headers.set('X-Request-Id', requestId);
-    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+    for (const [name, value] of headers) c.res.headers.set(name, value);
   }
 }
 

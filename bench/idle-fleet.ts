@@ -32,6 +32,9 @@ interface Step {
   openDeviceWorkflows: number;
   workerRssMiB: number;
   workerPeakRssMiB: number;
+  /** Of the RSS: anonymous memory (V8 heaps, native caches) and mapped files (binary, addons). */
+  workerRssAnonMiB: number;
+  workerRssFileMiB: number;
   temporalDbMiB: number;
   topUpSeconds: number;
   loadAverage: number[];
@@ -84,6 +87,8 @@ async function main(): Promise<void> {
         openDeviceWorkflows: await countOpenDeviceWorkflows(stack),
         workerRssMiB: MiB(w?.rss ?? NaN),
         workerPeakRssMiB: MiB(w?.peakRss ?? NaN),
+        workerRssAnonMiB: MiB(w?.rssAnon ?? NaN),
+        workerRssFileMiB: MiB(w?.rssFile ?? NaN),
         temporalDbMiB: MiB(sqliteSize(stack.temporalDbFile).total),
         topUpSeconds: Math.round(topUpSeconds),
         loadAverage: loadAverage(),
@@ -92,7 +97,7 @@ async function main(): Promise<void> {
       // Written after every step: a long run stopped early keeps what it measured.
       writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
       log(
-        `${step.openDeviceWorkflows} open: worker RSS ${step.workerRssMiB} MiB (peak ${step.workerPeakRssMiB}), Temporal DB ${step.temporalDbMiB} MiB, top-up ${step.topUpSeconds} s, load ${step.loadAverage.join(' / ')}`,
+        `${step.openDeviceWorkflows} open: worker RSS ${step.workerRssMiB} MiB (anon ${step.workerRssAnonMiB}, files ${step.workerRssFileMiB}; peak ${step.workerPeakRssMiB}), Temporal DB ${step.temporalDbMiB} MiB, top-up ${step.topUpSeconds} s, load ${step.loadAverage.join(' / ')}`,
       );
     }
   } finally {

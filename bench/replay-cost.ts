@@ -1,18 +1,36 @@
 /**
  * Experiment, not a test: CPU cost of replaying the recorded device-workflow histories (the work a
  * worker does on every cache miss), to compare workflow code changes.
- *   npx tsx bench/replay-cost.ts [rounds]
+ *   npx tsx bench/replay-cost.ts [rounds] [histories folder] [--without-sandbox-timeout]
+ *
+ * It also counts the entries into the workflow sandbox. The SDK enters it with a timeout (its
+ * deadlock detection), and for every such entry Node starts and joins a watchdog thread (a known
+ * Node cost: nodejs/node pull request 47739, not merged). `--without-sandbox-timeout` enters
+ * without one, in this process only, to measure what that costs; the worker never runs so
+ * (docs/benchmarks.md, "The sandbox's timeout").
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import vm from 'node:vm';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime, Worker, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../workers/workflow-bundle';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const rounds = Number(process.argv[2] ?? 20);
-  const dir = path.join(__dirname, '..', 'test', 'histories', process.argv[3] ?? 'one-activity-reports');
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const withoutTimeout = process.argv.includes('--without-sandbox-timeout');
+  const rounds = Number(positional[0] ?? 20);
+  const dir = path.join(__dirname, '..', 'test', 'histories', positional[1] ?? 'one-activity-reports');
+  // Replay runs the sandbox in this thread (the SDK's debug mode), so this sees every entry.
+  let entries = 0;
+  const enter = vm.Script.prototype.runInContext;
+  vm.Script.prototype.runInContext = function (this: vm.Script, context: vm.Context, options?: vm.RunningScriptOptions) {
+    entries++;
+    if (!withoutTimeout || options?.timeout === undefined) return enter.call(this, context, options);
+    const { timeout: _timeout, ...rest } = options;
+    return enter.call(this, context, rest);
+  };
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
   const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
   const events = histories.reduce((a, h) => a + (h.history.events?.length ?? 0), 0);
@@ -20,11 +38,12 @@ async function main(): Promise<void> {
   const all = Array.from({ length: rounds }, (_, r) => histories.map((h) => ({ ...h, workflowId: `${h.workflowId}-${r}` }))).flat();
   const t0 = process.cpuUsage();
   const w0 = Date.now();
+  entries = 0;
   let failed = 0;
   for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, all)) if (r.error) failed++;
   const cpu = process.cpuUsage(t0);
   process.stdout.write(
-    `${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${failed} failed\n`,
+    `${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${(entries / (events * rounds)).toFixed(2)} sandbox entries per event${withoutTimeout ? ' (entered without a timeout)' : ''}; ${failed} failed\n`,
   );
 }
 main().then(

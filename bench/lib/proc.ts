@@ -19,6 +19,10 @@ export interface ProcSample {
   rss: number;
   /** Peak resident set size, bytes (VmHWM). */
   peakRss: number;
+  /** Of `rss`: anonymous memory (heaps, the SDK's native caches), bytes (RssAnon). */
+  rssAnon: number;
+  /** Of `rss`: pages of mapped files (the node binary, native addons), bytes (RssFile). */
+  rssFile: number;
   /** User + system CPU seconds since the process started. */
   cpuSeconds: number;
 }
@@ -32,7 +36,13 @@ export function procSample(pid: number): ProcSample | null {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
-    return { rss: kb('VmRSS'), peakRss: kb('VmHWM'), cpuSeconds: (utime + stime) / ticksPerSecond() };
+    return {
+      rss: kb('VmRSS'),
+      peakRss: kb('VmHWM'),
+      rssAnon: kb('RssAnon'),
+      rssFile: kb('RssFile'),
+      cpuSeconds: (utime + stime) / ticksPerSecond(),
+    };
   } catch {
     return null;
   }
