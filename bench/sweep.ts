@@ -44,7 +44,7 @@ import { PROJECT_ROOT, sleep, startChild, type Child } from './lib/child';
 import { loadAverage } from './lib/machine';
 import { cpuDelta, cpuOf, pidsNamed, procSample } from './lib/proc';
 import { connectorEnv } from './lib/stack';
-import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
+import { WORKER_ENTRY, WORKER_ENV, WORKER_NODE_FLAGS } from '../workers/launch';
 
 const TASK_QUEUE = 'bench-sweep';
 /** The Microsoft budget while the fleet is seeded (seeding is not what is measured). */
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     });
     let worker: Child | undefined;
     const startWorker = async (rate: number, extra: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Child> => {
-      const env = { ...workerEnv(rate), WORKER_METRICS_PORT: String(await freePort()), ...extra };
+      const env = { ...WORKER_ENV, ...workerEnv(rate), WORKER_METRICS_PORT: String(await freePort()), ...extra };
       const child = startChild({ name: 'worker', script: WORKER_ENTRY, env, nodeFlags: [...WORKER_NODE_FLAGS, ...nodeFlags] });
       await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
       return child;

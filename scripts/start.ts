@@ -27,7 +27,7 @@ import { loadOrCreateKeys, type ApiKeys, type KeyRole } from '../lib/keys';
 import { devServerArgs, findOrInstallTemporalCli, portOpen } from '../lib/temporal-cli';
 import { caBundleFor, loadOrCreateTenant, seedTenant } from './lib/local-azure';
 import { RESTART_WITH_BACKOFF, Supervisor, describeExit, type Supervised } from './lib/supervisor';
-import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../workers/launch';
+import { WORKER_ENTRY, WORKER_ENV, WORKER_NODE_FLAGS } from '../workers/launch';
 import { PROJECT_ROOT } from '../lib/project-root';
 
 const READY_TIMEOUT_MS = 90_000;
@@ -398,7 +398,7 @@ async function main(): Promise<void> {
   const worker = sup.start({
     name: 'worker',
     ...tsxChild(WORKER_ENTRY, WORKER_NODE_FLAGS),
-    env: childEnv,
+    env: { ...WORKER_ENV, ...childEnv },
     tier: 1,
     stopTimeoutMs: 15_000,
     restart: RESTART_WITH_BACKOFF,

@@ -18,7 +18,7 @@ import { createScratchDatabase } from '../../db/scratch';
 import { EmulatorControl } from '../../emulator/control-client';
 import { devServerArgs, findTemporalCli, freePort, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
 import { portLine, startChild, waitUntil, type Child } from './child';
-import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
+import { WORKER_ENTRY, WORKER_ENV, WORKER_NODE_FLAGS } from '../../workers/launch';
 
 export const TASK_QUEUE = 'bench-azure-compliance';
 export const FLOOR_TASK_QUEUE = 'bench-floor';
@@ -166,7 +166,7 @@ export async function startConnectorWorker(env: NodeJS.ProcessEnv, extraNodeFlag
     name,
     script: WORKER_ENTRY,
     nodeFlags: [...WORKER_NODE_FLAGS, ...extraNodeFlags],
-    env: { ...env, WORKER_METRICS_PORT: String(await freePort()) },
+    env: { ...WORKER_ENV, ...env, WORKER_METRICS_PORT: String(await freePort()) },
   });
   await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
   return child;

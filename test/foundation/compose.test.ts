@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../lib/project-root';
 import YAML from 'yaml';
 import { CONFIG_VARIABLES, LOCAL_ONLY_VARIABLES, PROCESS_VARIABLES, loadConfig, type Config } from '../../config';
-import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
+import { WORKER_ENTRY, WORKER_ENV, WORKER_NODE_FLAGS } from '../../workers/launch';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../../workflows/search-attributes';
 
 interface Service {
@@ -202,12 +202,18 @@ describe('docker-compose.yml and Dockerfile', () => {
     });
   }
 
-  it('starts the worker with its Node flags (the heap cap) in docker-compose.yml and in npm run worker, as npm start and the benchmarks do', () => {
+  it('starts the worker with its Node flags (the heap cap) and its environment (malloc arenas) in docker-compose.yml and in npm run worker, as npm start and the benchmarks do', () => {
     const composeCommand = (compose.services.worker!.command as string[]).join(' ');
     const npmScript = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
       .scripts.worker!;
     for (const launcher of [composeCommand, npmScript]) {
       assert.ok(launcher.includes(`${WORKER_NODE_FLAGS.join(' ')} --import tsx ${WORKER_ENTRY}`), launcher);
+    }
+    const composeEnv = resolvedEnv('worker', SECRETS);
+    for (const [name, value] of Object.entries(WORKER_ENV)) {
+      assert.equal(composeEnv[name], value, `docker-compose.yml: worker's ${name}`);
+      // The operator's own value wins, as in docker-compose.yml.
+      assert.ok(npmScript.includes(`${name}=\${${name}:-${value}} node `), npmScript);
     }
   });
 
