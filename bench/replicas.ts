@@ -14,7 +14,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_AZURE_MAX_CALLS_PER_SECOND } from '../config';
-import { freePort } from '../lib/temporal-cli';
+import { freePort } from '../lib/ports';
 import { UsageError, numberArg, parseArgs, stringArg } from '../scripts/simulator/args';
 import { reexecWithCa } from './lib/ca';
 import { PROJECT_ROOT } from './lib/child';

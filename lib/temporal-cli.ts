@@ -152,15 +152,3 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
     });
   });
 }
-
-/** A free TCP port on loopback (bound then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

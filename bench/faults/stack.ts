@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Child } from '../lib/child';
 import { connectorEnv, startConnectorApi, startConnectorWorker, startTemporal, waitForApi, type TemporalServer } from '../lib/stack';
-import { freePort } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
 export interface FaultStackOptions {

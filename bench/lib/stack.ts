@@ -16,7 +16,8 @@ import { loadConfig } from '../../config';
 import { createDb, migrateToLatest, type Db } from '../../db';
 import { createScratchDatabase } from '../../db/scratch';
 import { EmulatorControl } from '../../emulator/control-client';
-import { devServerArgs, findTemporalCli, freePort, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
+import { devServerArgs, findTemporalCli, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 import { portLine, startChild, waitUntil, type Child } from './child';
 import { WORKER_ENTRY, WORKER_ENV, WORKER_NODE_FLAGS } from '../../workers/launch';
 

@@ -15,7 +15,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import { devServerArgs, FAIRNESS_ARGS, findTemporalCli, freePort, portOpen } from '../../lib/temporal-cli';
+import { devServerArgs, FAIRNESS_ARGS, findTemporalCli, portOpen } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 
 const [rate = 20, burstA = 400, burstB = 100] = process.argv.slice(2).map(Number);
 const WORKFLOW_QUEUE = 'probe';

@@ -7,7 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import { devServerArgs, findTemporalCli, freePort, portOpen } from '../../lib/temporal-cli';
+import { devServerArgs, findTemporalCli, portOpen } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 
 const tenants = Number(process.argv[2] ?? 100);
 

@@ -14,6 +14,7 @@ import { fleetWorkflowId } from '../../workflows/fleet-messages';
 import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId } from '../../workflows/messages';
 import { seedDevice as seedEntraDevice, waitFor, waitForDevice, withWorker, type SeededDevice } from '../support/device-harness';
 import { testEnv, uniqueName } from '../support/env';
+import { freePort } from '../../lib/ports';
 import { TcpProxy } from '../support/tcp-proxy';
 import { PROBLEM, call, makeApi, problemOf, seedDevice, validEvents, type TestApi } from './helpers';
 
@@ -146,7 +147,7 @@ describe('API with real Temporal and Postgres', function () {
     this.timeout(60_000);
     const env = testEnv();
     const [host, port] = env.temporalAddress.split(':') as [string, string];
-    const proxy = new TcpProxy(await TcpProxy.freePort(), { host, port: Number(port) });
+    const proxy = new TcpProxy(await freePort(), { host, port: Number(port) });
     const connection = Connection.lazy({ address: `127.0.0.1:${proxy.port}`, channelArgs: TEMPORAL_CHANNEL_ARGS });
     const client = new Client({ connection, namespace: env.namespace });
     const api = makeApi({ temporalClient: client, taskQueue: uniqueName('api-tq') });
@@ -205,7 +206,7 @@ describe('API with real Temporal and Postgres', function () {
     this.timeout(60_000);
     const env = testEnv();
     const url = new URL(env.databaseUrl);
-    const proxy = new TcpProxy(await TcpProxy.freePort(), { host: url.hostname, port: Number(url.port || 5432) });
+    const proxy = new TcpProxy(await freePort(), { host: url.hostname, port: Number(url.port || 5432) });
     const proxied = new URL(env.databaseUrl);
     proxied.hostname = '127.0.0.1';
     proxied.port = String(proxy.port);

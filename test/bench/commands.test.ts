@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../config';
 import { PROJECT_ROOT } from '../../lib/project-root';
-import { findTemporalCli, freePort } from '../../lib/temporal-cli';
+import { findTemporalCli } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 
 interface Ran {
   code: number | null;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { ensureDatabase, postgresBinaries, preparePostgres, waitForPostgres, type PreparedPostgres } from '../../lib/embedded-postgres';
-import { freePort } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 
 function startServer(p: PreparedPostgres): { child: ChildProcess; exit: Promise<void> } {
   const child = spawn(p.command, p.args, {

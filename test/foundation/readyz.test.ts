@@ -10,7 +10,8 @@ import { Registry } from 'prom-client';
 import { TEMPORAL_CHANNEL_ARGS, createApp, type ApiDeps } from '../../api/app';
 import { loadConfig } from '../../config';
 import { createDb, type Db } from '../../db';
-import { freePort, startDevServer, type DevServer } from '../../lib/temporal-cli';
+import { startDevServer, type DevServer } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 import { testEnv } from '../support/env';
 
 interface Readiness {

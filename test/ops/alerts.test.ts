@@ -16,7 +16,7 @@ import { startChild, waitUntil, type Child } from '../../bench/lib/child';
 import { connectorEnv, startConnectorApi, waitForApi } from '../../bench/lib/stack';
 import { recordHeartbeat, upsertReportAttempt } from '../../db/data';
 import { PROJECT_ROOT } from '../../lib/project-root';
-import { freePort } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 import { WORKER_ENTRY, WORKER_NODE_FLAGS } from '../../workers/launch';
 import { TENANT_HEARTBEAT_WORKFLOW_TYPE } from '../../workflows/fleet-messages';
 import { seedDevice } from '../api/helpers';

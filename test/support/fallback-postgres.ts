@@ -7,7 +7,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { preparePostgres, waitForPostgres } from '../../lib/embedded-postgres';
-import { freePort, portOpen } from '../../lib/temporal-cli';
+import { portOpen } from '../../lib/temporal-cli';
+import { freePort } from '../../lib/ports';
 
 export interface TestPostgres {
   adminUrl: string;

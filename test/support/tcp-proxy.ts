@@ -10,14 +10,6 @@ export class TcpProxy {
     private readonly target: { host: string; port: number },
   ) {}
 
-  static async freePort(): Promise<number> {
-    const s = net.createServer();
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const { port } = s.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    return port;
-  }
-
   async up(): Promise<void> {
     this.server = net.createServer((client) => {
       const upstream = net.connect(this.target.port, this.target.host);

@@ -12,6 +12,7 @@ import { TenantIdKey } from '../../workflows/search-attributes';
 import { ADMIN_KEY, PROBLEM, call, problemOf, seedDevice, validEvents, type FleetCall } from '../api/helpers';
 import { nextOccurredAt, seedDevice as seedEntraDevice, touchedWorkflowIds, waitFor, withWorker } from '../support/device-harness';
 import { testEnv } from '../support/env';
+import { freePort } from '../../lib/ports';
 import { TcpProxy } from '../support/tcp-proxy';
 import { OPERATOR_KEY, bearer, makeTenancyApi, registerTenant, type RegisteredTenant, type TenancyApi } from './helpers';
 
@@ -190,7 +191,7 @@ describe('tenants: isolation', function () {
   it('a tenant key seen before keeps sending events while Postgres is down; an unseen one gets 503', async () => {
     const env = testEnv();
     const url = new URL(env.databaseUrl);
-    const proxy = new TcpProxy(await TcpProxy.freePort(), { host: url.hostname, port: Number(url.port || 5432) });
+    const proxy = new TcpProxy(await freePort(), { host: url.hostname, port: Number(url.port || 5432) });
     await proxy.up();
     const proxied = new URL(env.databaseUrl);
     proxied.hostname = '127.0.0.1';
