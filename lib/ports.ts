@@ -13,8 +13,15 @@ import net from 'node:net';
 const DEFAULT_EPHEMERAL_START = 32768;
 const LOWEST = 10000;
 const handedOut = new Set<number>();
+let ephemeralStartRead: number | undefined;
 
+/** The kernel's setting, read once per process. */
 function ephemeralStart(): number {
+  ephemeralStartRead ??= readEphemeralStart();
+  return ephemeralStartRead;
+}
+
+function readEphemeralStart(): number {
   try {
     const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(first) && first > 0 ? Math.min(first, DEFAULT_EPHEMERAL_START) : DEFAULT_EPHEMERAL_START;
