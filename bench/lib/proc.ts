@@ -62,6 +62,20 @@ export function pidsNamed(name: string): number[] {
   return pids;
 }
 
+/**
+ * Starts counting the CPU of every process named `name`; the returned function gives the seconds
+ * spent since. A process that started meanwhile counts whole, one that ended meanwhile counts
+ * nothing (its last CPU reading is gone with it), so the figure never goes negative.
+ */
+export function cpuSinceNow(name: string): () => number {
+  const start = new Map(pidsNamed(name).map((pid) => [pid, procSample(pid)?.cpuSeconds ?? 0]));
+  return () =>
+    pidsNamed(name).reduce((sum, pid) => {
+      const now = procSample(pid)?.cpuSeconds;
+      return now === undefined ? sum : sum + Math.max(0, now - (start.get(pid) ?? 0));
+    }, 0);
+}
+
 /** CPU seconds of several processes, keyed by name. */
 export function cpuOf(pids: Record<string, number[]>): Record<string, number> {
   const out: Record<string, number> = {};

@@ -9,7 +9,7 @@ import { createHttpClient } from '../../scripts/simulator/http';
 import type { Summary } from '../../scripts/simulator/stats';
 import { closedLoop } from '../lib/load';
 import { loadAverage } from '../lib/machine';
-import { procSample } from '../lib/proc';
+import { cpuSinceNow, procSample } from '../lib/proc';
 import type { Stack } from '../lib/stack';
 import { ensureWrk, runWrk } from '../lib/wrk';
 
@@ -33,6 +33,11 @@ export interface ReadRun {
   serverCpuSeconds: number;
   /** Server CPU per request, µs. */
   serverCpuUsPerRequest: number;
+  /**
+   * CPU of every Postgres process on the machine per request, µs: the query's other half (on a
+   * machine where nothing else uses Postgres meanwhile).
+   */
+  postgresCpuUsPerRequest: number;
   loadAverage: number[];
 }
 
@@ -94,8 +99,10 @@ export async function readRounds(o: {
       await load(side, WARMUP_MS); // connections open, JIT warm, pools full
       const la = loadAverage();
       const cpu0 = procSample(side.pid)?.cpuSeconds ?? NaN;
+      const postgresCpu = cpuSinceNow('postgres');
       const r = await load(side, o.durationMs);
       const serverCpuSeconds = (procSample(side.pid)?.cpuSeconds ?? NaN) - cpu0;
+      const postgresCpuSeconds = postgresCpu();
       if (r.errors > 0)
         throw new Error(`read path (${side.name}): ${r.errors} requests failed${'firstError' in r ? `, first: ${r.firstError}` : ''}`);
       round[side.name] = {
@@ -107,10 +114,11 @@ export async function readRounds(o: {
         loadGenCpuSeconds: r.loadGenCpuSeconds,
         serverCpuSeconds,
         serverCpuUsPerRequest: (serverCpuSeconds / Math.max(1, r.requests)) * 1e6,
+        postgresCpuUsPerRequest: (postgresCpuSeconds / Math.max(1, r.requests)) * 1e6,
         loadAverage: la,
       };
       log(
-        `round ${i + 1} ${side.name}: ${r.perSecond.toFixed(0)} req/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, server ${round[side.name]!.serverCpuUsPerRequest.toFixed(0)} µs CPU/req, ${wrk ? 'wrk' : 'node load'} ${r.loadGenCpuSeconds.toFixed(1)} s CPU, load ${la.join(' ')}`,
+        `round ${i + 1} ${side.name}: ${r.perSecond.toFixed(0)} req/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, server ${round[side.name]!.serverCpuUsPerRequest.toFixed(0)} µs CPU/req, Postgres ${round[side.name]!.postgresCpuUsPerRequest.toFixed(0)} µs, ${wrk ? 'wrk' : 'node load'} ${r.loadGenCpuSeconds.toFixed(1)} s CPU, load ${la.join(' ')}`,
       );
     }
     rounds.push(round);
