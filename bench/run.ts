@@ -20,7 +20,7 @@ import { deviceWorkflowId } from '../workflows/messages';
 import { UsageError, parseArgs } from '../scripts/simulator/args';
 import { PROJECT_ROOT, sleep } from './lib/child';
 import { machineInfo, versions } from './lib/machine';
-import { cpuDelta, cpuOf, machineCpu, procSample, sqliteSize } from './lib/proc';
+import { cpuDelta, cpuOf, cpuSinceNow, machineCpu, procSample, sqliteSize } from './lib/proc';
 import { historyProfile, journalProfile, pgDelta, pgSnapshot, summarizeCpuProfile } from './lib/profile';
 import { renderMarkdown, writeDocs, type BenchResults } from './lib/report';
 import { startStack, type Stack } from './lib/stack';
@@ -92,12 +92,14 @@ async function measured<T>(
 ): Promise<{ result: T; wallSeconds: number; cpuSeconds: Record<string, number>; machineBusyCores: number }> {
   log(`${name}: starting`);
   const cpu0 = cpuOf(stack.pids());
+  // Postgres's backends come and go with the pools, so they are counted by name, not by pid.
+  const postgresCpu = cpuSinceNow('postgres');
   const m0 = machineCpu();
   const t0 = performance.now();
   const result = await fn();
   const wallSeconds = (performance.now() - t0) / 1000;
   const m1 = machineCpu();
-  const cpuSeconds = cpuDelta(cpu0, cpuOf(stack.pids()));
+  const cpuSeconds = { ...cpuDelta(cpu0, cpuOf(stack.pids())), postgres: Math.round(postgresCpu() * 1000) / 1000 };
   // Machine CPU ticks are in USER_HZ (100/s): busy cores = busy ticks / 100 / wall seconds.
   const machineBusyCores = Math.round(((m1.total - m0.total - (m1.idle - m0.idle)) / 100 / wallSeconds) * 100) / 100;
   log(

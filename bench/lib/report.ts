@@ -111,11 +111,11 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     '',
     '**CPU per event** (ms of CPU, by process, over the throughput runs):',
     '',
-    '| | Temporal server | worker | API | emulator | load generator (the bench process) |',
-    '|---|---|---|---|---|---|',
-    `| ours (${f0(throughput.result.events)} events) | ${f1(perEvent(throughput, 'temporal'))} | ${f1(perEvent(throughput, 'worker'))} | ${f1(perEvent(throughput, 'api'))} | ${f1(perEvent(throughput, 'emulator'))} | ${f1(perEvent(throughput, 'bench'))} |`,
-    `| floor (${f0(floor.result.events)} workflows) | ${f1(perEvent(floor, 'temporal'))} | ${f1(perEvent(floor, 'floorWorker'))} | – | – | ${f1(perEvent(floor, 'bench'))} |`,
-    `| worker ÷ floor worker | | ${f1(perEvent(throughput, 'worker') / perEvent(floor, 'floorWorker'))}× (target ≤ 1.8×) | | | |`,
+    '| | Temporal server | worker | API | emulator | Postgres (every process of the server) | load generator (the bench process) |',
+    '|---|---|---|---|---|---|---|',
+    `| ours (${f0(throughput.result.events)} events) | ${f1(perEvent(throughput, 'temporal'))} | ${f1(perEvent(throughput, 'worker'))} | ${f1(perEvent(throughput, 'api'))} | ${f1(perEvent(throughput, 'emulator'))} | ${f1(perEvent(throughput, 'postgres'))} | ${f1(perEvent(throughput, 'bench'))} |`,
+    `| floor (${f0(floor.result.events)} workflows) | ${f1(perEvent(floor, 'temporal'))} | ${f1(perEvent(floor, 'floorWorker'))} | – | – | ${f1(perEvent(floor, 'postgres'))} | ${f1(perEvent(floor, 'bench'))} |`,
+    `| worker ÷ floor worker | | ${f1(perEvent(throughput, 'worker') / perEvent(floor, 'floorWorker'))}× (target ≤ 1.8×) | | | | |`,
     '',
     `**One event, from its device workflow's history** (mean of ${h.workflows} devices of the latency run): ${f1(h.historyEvents)} history events, ` +
       `${f1(h.workflowTasks)} workflow tasks, activities ${Object.entries(h.activities)
