@@ -1,7 +1,8 @@
 /**
  * Experiment (not part of `npm run bench`): the read floor with one layer of the API's request
  * pipeline added at a time, to see what each costs under wrk. argv: <database url> <tenant id>
- * <layers, comma-separated: knex,openapi,auth,context,guard,map>. Prints `{ "port": N }`.
+ * <layers, comma-separated: knex,prepared,openapi,auth,context,guard,map>. Prints `{ "port": N }`.
+ * `prepared`: the query as a named statement, prepared once per connection, as the API's device read is.
  */
 import { serve } from '@hono/node-server';
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
@@ -34,11 +35,13 @@ const auth = requireRole(
   'admin',
 );
 
+const text = 'select * from devices where tenant_id = $1 and device_id = $2 limit 1';
+const name = layers.has('prepared') ? 'device-by-id' : undefined;
 const query = async (id: string) => {
   const run = () =>
     layers.has('knex')
-      ? pooledQuery(db, 'select * from devices where tenant_id = $1 and device_id = $2 limit 1', [tenantId, id])
-      : pool.query('select * from devices where tenant_id = $1 and device_id = $2 limit 1', [tenantId, id]).then((r) => r.rows);
+      ? pooledQuery(db, text, [tenantId, id], name)
+      : pool.query({ text, values: [tenantId, id], ...(name ? { name } : {}) }).then((r) => r.rows);
   return layers.has('guard') ? guard.db(run) : run();
 };
 const body = (row: Record<string, unknown>) => (layers.has('map') ? toDeviceDetails(toDeviceRow(row as never), true) : row);
