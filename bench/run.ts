@@ -20,9 +20,9 @@ import { deviceWorkflowId } from '../workflows/messages';
 import { UsageError, parseArgs } from '../scripts/simulator/args';
 import { PROJECT_ROOT, sleep } from './lib/child';
 import { machineInfo, versions } from './lib/machine';
-import { cpuDelta, cpuOf, cpuSinceNow, machineCpu, procSample, sqliteSize } from './lib/proc';
+import { cpuDelta, cpuOf, cpuSinceNow, machineCpu, procSample, sqliteSize, workerThreadsSinceNow } from './lib/proc';
 import { historyProfile, journalProfile, pgDelta, pgSnapshot, summarizeCpuProfile } from './lib/profile';
-import { renderMarkdown, writeDocs, type BenchResults } from './lib/report';
+import { renderMarkdown, writeDocs, type BenchResults, type Measured } from './lib/report';
 import { startStack, type Stack } from './lib/stack';
 import { eventLatency, eventThroughput, floorThroughput } from './scenarios/event-path';
 import { durableFloor } from './scenarios/durable-floor';
@@ -85,21 +85,22 @@ function log(line: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-async function measured<T>(
-  stack: Stack,
-  name: string,
-  fn: () => Promise<T>,
-): Promise<{ result: T; wallSeconds: number; cpuSeconds: Record<string, number>; machineBusyCores: number }> {
+async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Promise<Measured<T>> {
   log(`${name}: starting`);
   const cpu0 = cpuOf(stack.pids());
   // Postgres's backends come and go with the pools, so they are counted by name, not by pid.
   const postgresCpu = cpuSinceNow('postgres');
+  const pids = stack.pids();
+  const threads = Object.fromEntries(
+    (['worker', 'floorWorker'] as const).flatMap((k) => (pids[k]?.[0] ? [[k, workerThreadsSinceNow(pids[k][0])] as const] : [])),
+  );
   const m0 = machineCpu();
   const t0 = performance.now();
   const result = await fn();
   const wallSeconds = (performance.now() - t0) / 1000;
   const m1 = machineCpu();
   const cpuSeconds = { ...cpuDelta(cpu0, cpuOf(stack.pids())), postgres: Math.round(postgresCpu() * 1000) / 1000 };
+  const workerThreads = Object.fromEntries(Object.entries(threads).map(([k, since]) => [k, since()]));
   // Machine CPU ticks are in USER_HZ (100/s): busy cores = busy ticks / 100 / wall seconds.
   const machineBusyCores = Math.round(((m1.total - m0.total - (m1.idle - m0.idle)) / 100 / wallSeconds) * 100) / 100;
   log(
@@ -107,7 +108,7 @@ async function measured<T>(
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join(', ')})`,
   );
-  return { result, wallSeconds, cpuSeconds, machineBusyCores };
+  return { result, wallSeconds, cpuSeconds, workerThreads, machineBusyCores };
 }
 
 async function main(): Promise<void> {

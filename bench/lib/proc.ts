@@ -76,6 +76,56 @@ export function cpuSinceNow(name: string): () => number {
     }, 0);
 }
 
+/** What each thread of a Temporal worker process is for, by its name and place (see `workerThreadsSinceNow`). */
+export type WorkerThreadRole = 'main' | 'workflowThread' | 'v8Helpers' | 'sdkCore';
+
+function threadsOf(pid: number): Map<number, { name: string; cpuSeconds: number }> {
+  const out = new Map<number, { name: string; cpuSeconds: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(Number(tid), { name, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond() });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Starts counting a worker process's CPU by thread; the returned function gives the seconds since,
+ * by role. The roles come from the threads' names: the process's own thread is Node's main thread
+ * (activities, the SDK's bridge); the SDK's Rust core runs in threads named `tokio-runtime-w` and
+ * `workflow-proces(sing)`; of the other threads, all named `node`, the busiest is the SDK's
+ * workflow thread (the sandbox) and the rest are V8's and libuv's helpers, mostly the garbage
+ * collector's. That last split is by rank, so it holds for the SDK's default of one workflow thread.
+ */
+export function workerThreadsSinceNow(pid: number): () => Record<WorkerThreadRole, number> {
+  const start = threadsOf(pid);
+  return () => {
+    const roles: Record<WorkerThreadRole, number> = { main: 0, workflowThread: 0, v8Helpers: 0, sdkCore: 0 };
+    const others: number[] = [];
+    for (const [tid, t] of threadsOf(pid)) {
+      const spent = Math.max(0, t.cpuSeconds - (start.get(tid)?.cpuSeconds ?? 0));
+      if (tid === pid) roles.main += spent;
+      else if (t.name.startsWith('tokio-runtime') || t.name.startsWith('workflow-proces')) roles.sdkCore += spent;
+      else others.push(spent);
+    }
+    others.sort((a, b) => b - a);
+    roles.workflowThread = others[0] ?? 0;
+    roles.v8Helpers = others.slice(1).reduce((a, b) => a + b, 0);
+    return roles;
+  };
+}
+
 /** CPU seconds of several processes, keyed by name. */
 export function cpuOf(pids: Record<string, number[]>): Record<string, number> {
   const out: Record<string, number> = {};

@@ -11,11 +11,14 @@ import type { CpuProfileSummary, HistoryProfile } from './profile';
 import type { LatencyResult, ThroughputResult } from '../scenarios/event-path';
 import type { IdleResult } from '../scenarios/idle';
 import type { ReadPathResult } from '../scenarios/read-path';
+import type { WorkerThreadRole } from './proc';
 
 export interface Measured<T> {
   result: T;
   wallSeconds: number;
   cpuSeconds: Record<string, number>;
+  /** CPU seconds of the worker processes (ours, the floor's) by thread role (bench/lib/proc.ts). */
+  workerThreads: Record<string, Record<WorkerThreadRole, number>>;
   machineBusyCores: number;
 }
 
@@ -79,6 +82,12 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
   const h = r.profile.history;
   const minutes = (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 60_000;
   const perEvent = (m: Measured<ThroughputResult>, k: string) => ((m.cpuSeconds[k] ?? NaN) * 1000) / m.result.events;
+  const threadLine = (m: Measured<ThroughputResult>, k: string) => {
+    const t = m.workerThreads?.[k];
+    if (!t) return 'not measured';
+    const ms = (v: number) => f1((v * 1000) / m.result.events);
+    return `main thread ${ms(t.main)}, workflow thread ${ms(t.workflowThread)}, V8 helpers ${ms(t.v8Helpers)}, SDK core (Rust) ${ms(t.sdkCore)}`;
+  };
   const reached = idle.openDeviceWorkflows >= idle.target;
   const lines = [
     BEGIN,
@@ -116,6 +125,9 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     `| ours (${f0(throughput.result.events)} events) | ${f1(perEvent(throughput, 'temporal'))} | ${f1(perEvent(throughput, 'worker'))} | ${f1(perEvent(throughput, 'api'))} | ${f1(perEvent(throughput, 'emulator'))} | ${f1(perEvent(throughput, 'postgres'))} | ${f1(perEvent(throughput, 'bench'))} |`,
     `| floor (${f0(floor.result.events)} workflows) | ${f1(perEvent(floor, 'temporal'))} | ${f1(perEvent(floor, 'floorWorker'))} | – | – | ${f1(perEvent(floor, 'postgres'))} | ${f1(perEvent(floor, 'bench'))} |`,
     `| worker ÷ floor worker | | ${f1(perEvent(throughput, 'worker') / perEvent(floor, 'floorWorker'))}× (target ≤ 1.8×) | | | | |`,
+    '',
+    `**The worker's CPU by thread** (ms per event, same runs; "V8 helpers" are V8's and libuv's threads, mostly the garbage collector's): ` +
+      `ours ${threadLine(throughput, 'worker')}; the floor's ${threadLine(floor, 'floorWorker')}.`,
     '',
     `**One event, from its device workflow's history** (mean of ${h.workflows} devices of the latency run): ${f1(h.historyEvents)} history events, ` +
       `${f1(h.workflowTasks)} workflow tasks, activities ${Object.entries(h.activities)
