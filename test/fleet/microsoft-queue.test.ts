@@ -88,7 +88,8 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
 
     const before = new Date().toISOString();
     let queuedAtSend = 0;
-    // 4 calls/s: 2 report activities per second, so the sweep's 12 reports queue up for 6 s.
+    // 2 calls/s: 1 report activity per second, so the sweep's 12 reports queue up for 12 s, far longer
+    // than the new device's event takes to reach the queue on a loaded machine.
     await withWorker(
       async () => {
         await waitForFinished(t, await weeklySweep(t, taskQueue, 0));
@@ -97,7 +98,7 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
           'the sweep reports queued',
           async () => {
             const n = await queuedReports(t, backlog);
-            return n >= 8 ? n : null;
+            return n >= 9 ? n : null;
           },
           20_000,
         );
@@ -105,7 +106,7 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
         await waitForRow(t, newcomer!.deviceId, (r) => r.complianceStatus === 'Successful', 'the new device reported');
         await waitForTrigger(t, backlog, 'weekly', 60_000);
       },
-      { azure: t.azure, taskQueue, azureMaxCallsPerSecond: 4 },
+      { azure: t.azure, taskQueue, azureMaxCallsPerSecond: 2 },
     );
 
     const uploads = uploadsOf(await testEnv().emulator.control.requests({ since: before }), t);
@@ -116,13 +117,15 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
     const position = uploads.findIndex((u) => u.messageId === registration.messageId!.toLowerCase());
     assert.ok(position >= 0, 'the new device was uploaded');
     const weeklyAfter = uploads.slice(position + 1).filter((u) => weeklyIds.has(u.messageId)).length;
-    // First in, first out, none would come after it; a few leave the queue while its report is being scheduled.
+    // First in, first out, only the sweep's reports not yet queued when it registered could come after
+    // it; ahead of the queue, more do (the rest leave the queue while its report is being scheduled).
+    const fifoAtMost = backlog.length - queuedAtSend;
     assert.ok(
-      weeklyAfter >= Math.ceil(queuedAtSend / 2),
-      `the new device went ahead of the sweep's backlog (${queuedAtSend} queued when it registered, ${weeklyAfter} uploaded after it)`,
+      weeklyAfter > fifoAtMost,
+      `the new device went ahead of the sweep's backlog (${queuedAtSend} queued when it registered, ${weeklyAfter} uploaded after it; first in, first out would allow at most ${fifoAtMost})`,
     );
     const weeklyTimes = uploads.filter((u) => weeklyIds.has(u.messageId)).map((u) => Date.parse(u.at));
-    // 12 reports at 2 activities/s take about 6 s; unlimited they take well under one.
+    // 12 reports at 1 activity/s take about 12 s; unlimited they take well under one.
     assert.ok(Math.max(...weeklyTimes) - Math.min(...weeklyTimes) >= 3_000, 'the sweep ran at the budget, not at full speed');
   });
 
