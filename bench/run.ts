@@ -87,10 +87,10 @@ function log(line: string): void {
 
 async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Promise<Measured<T>> {
   log(`${name}: starting`);
-  const cpu0 = cpuOf(stack.pids());
+  const pids = stack.pids();
+  const cpu0 = cpuOf(pids);
   // Postgres's backends come and go with the pools, so they are counted by name, not by pid.
   const postgresCpu = cpuSinceNow('postgres');
-  const pids = stack.pids();
   const threads = Object.fromEntries(
     (['worker', 'floorWorker'] as const).flatMap((k) => (pids[k]?.[0] ? [[k, workerThreadsSinceNow(pids[k][0])] as const] : [])),
   );

@@ -27,21 +27,24 @@ export interface ProcSample {
   cpuSeconds: number;
 }
 
+/** User + system CPU seconds in a /proc `stat` file (a process's or one of its threads'). */
+function cpuSecondsOfStat(file: string): number {
+  const stat = readFileSync(file, 'utf8');
+  // Fields after the command (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+}
+
 export function procSample(pid: number): ProcSample | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command (which may hold spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
     return {
       rss: kb('VmRSS'),
       peakRss: kb('VmHWM'),
       rssAnon: kb('RssAnon'),
       rssFile: kb('RssFile'),
-      cpuSeconds: (utime + stime) / ticksPerSecond(),
+      cpuSeconds: cpuSecondsOfStat(`/proc/${pid}/stat`),
     };
   } catch {
     return null;
@@ -89,10 +92,8 @@ function threadsOf(pid: number): Map<number, { name: string; cpuSeconds: number 
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out.set(Number(tid), { name, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond() });
+      const cpuSeconds = cpuSecondsOfStat(`/proc/${pid}/task/${tid}/stat`);
+      out.set(Number(tid), { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), cpuSeconds });
     } catch {
       // the thread ended meanwhile
     }
