@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../workflows/search-attributes';
 import { PROJECT_ROOT } from './project-root';
 
@@ -96,7 +97,7 @@ export function devServerArgs(o: DevServerOptions): string[] {
  */
 export const FAIRNESS_ARGS = ['--dynamic-config-value', 'matching.enableFairness=true'] as const;
 
-/** Starts `temporal server start-dev` and resolves once its frontend accepts connections. */
+/** Starts `temporal server start-dev` and resolves once its frontend serves (`temporalServing`). */
 export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   if (o.dbFilename) mkdirSync(path.dirname(o.dbFilename), { recursive: true });
   const child = spawn(o.binary, devServerArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -116,11 +117,11 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     }),
   );
   const deadline = Date.now() + 60_000;
-  while (!(await portOpen(o.port))) {
+  while (!(await temporalServing(o.port))) {
     if (exited) throw new Error(`temporal server start-dev exited with code ${child.exitCode}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error('temporal server start-dev did not open its port within 60 s');
+      throw new Error('temporal server start-dev did not serve within 60 s');
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -136,6 +137,21 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Whether a Temporal frontend on this port answers a call. An open port is not enough: a dev server
+ * that has just opened it can still refuse calls with "Frontend is not healthy yet".
+ */
+export async function temporalServing(port: number): Promise<boolean> {
+  if (!(await portOpen(port))) return false;
+  try {
+    const connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '2 seconds' });
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {

@@ -16,7 +16,7 @@ import { loadConfig } from '../../config';
 import { createDb, migrateToLatest, type Db } from '../../db';
 import { createScratchDatabase } from '../../db/scratch';
 import { EmulatorControl } from '../../emulator/control-client';
-import { devServerArgs, findTemporalCli, INSTALL_HINT, portOpen } from '../../lib/temporal-cli';
+import { devServerArgs, findTemporalCli, INSTALL_HINT, temporalServing } from '../../lib/temporal-cli';
 import { freePort } from '../../lib/ports';
 import { portLine, startChild, waitUntil, type Child } from './child';
 import { WORKER_ENTRY, WORKER_ENV, WORKER_NODE_FLAGS } from '../../workers/launch';
@@ -97,10 +97,10 @@ export async function startTemporal(o: {
   if (o.synchronous !== 'FULL') args.push('--sqlite-pragma', `synchronous=${o.synchronous}`);
   const child = startChild({ name: 'temporal', command: o.binary, args, env: { ...process.env } });
   await waitUntil(
-    'the Temporal dev server did not open its port',
+    'the Temporal dev server did not serve',
     async () => {
       if (child.exited) throw new Error(`temporal server start-dev exited:\n${child.tail()}`);
-      return (await portOpen(port)) ? true : undefined;
+      return (await temporalServing(port)) ? true : undefined;
     },
     60_000,
   );

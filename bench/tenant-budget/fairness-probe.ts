@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import { devServerArgs, FAIRNESS_ARGS, findTemporalCli, portOpen } from '../../lib/temporal-cli';
+import { devServerArgs, FAIRNESS_ARGS, findTemporalCli, temporalServing } from '../../lib/temporal-cli';
 import { freePort } from '../../lib/ports';
 
 const [rate = 20, burstA = 400, burstB = 100] = process.argv.slice(2).map(Number);
@@ -35,7 +35,7 @@ async function startServer(fairness: boolean): Promise<{ address: string; stop: 
   // devServerArgs turns fairness on, as npm start runs the server; the probe also measures without it.
   if (!fairness) args.splice(args.indexOf(FAIRNESS_ARGS[1]) - 1, 2);
   const child = spawn(binary, args, { stdio: 'ignore' });
-  while (!(await portOpen(port))) await new Promise((r) => setTimeout(r, 200));
+  while (!(await temporalServing(port))) await new Promise((r) => setTimeout(r, 200));
   return { address: `127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
 }
 

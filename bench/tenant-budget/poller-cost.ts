@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import { devServerArgs, findTemporalCli, portOpen } from '../../lib/temporal-cli';
+import { devServerArgs, findTemporalCli, temporalServing } from '../../lib/temporal-cli';
 import { freePort } from '../../lib/ports';
 
 const tenants = Number(process.argv[2] ?? 100);
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   if (!binary) throw new Error('no temporal CLI');
   const port = await freePort();
   const server = spawn(binary, [...devServerArgs({ binary, port, uiPort: await freePort() }), '--headless'], { stdio: 'ignore' });
-  while (!(await portOpen(port))) await new Promise((r) => setTimeout(r, 200));
+  while (!(await temporalServing(port))) await new Promise((r) => setTimeout(r, 200));
   const connection = await NativeConnection.connect({ address: `127.0.0.1:${port}` });
   const sample = async (label: string, count: number) => {
     const cpu0 = process.cpuUsage();
