@@ -28,6 +28,7 @@ import { eventLatency, eventThroughput, floorThroughput } from './scenarios/even
 import { durableFloor } from './scenarios/durable-floor';
 import { idleCost } from './scenarios/idle';
 import { readPath } from './scenarios/read-path';
+import { reportWork } from './scenarios/report-work';
 
 /** AZURE_MAX_CALLS_PER_SECOND for the runs that measure the machinery rather than Microsoft's budget. */
 const LIFTED_CALLS_PER_SECOND = 10_000;
@@ -183,6 +184,16 @@ async function main(): Promise<void> {
       `  ours: ${throughput.result.perSecond.toFixed(1)} events/s to Successful (steady ${throughput.result.steadyPerSecond.toFixed(1)}/s), ${throughput.result.failed} failed`,
     );
 
+    // The same number of reports' work with nothing of Temporal: what ours must spend beyond the floor.
+    log(`the report's own work without Temporal: ${P.throughputCount} events`);
+    const work = await reportWork(stack, { count: P.throughputCount, concurrency: FLOOR_CONCURRENCY, prefix: 'work-' });
+    log(
+      `  ${work.done} reports in ${work.seconds.toFixed(1)} s (${work.failed} not Successful); CPU s: ${Object.entries(work.cpuSeconds)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}`,
+    );
+    if (work.done !== work.events) throw new Error(`the report's own work: ${work.done} of ${work.events} reports ended Successful`);
+
     const halfRate = Math.max(1, Math.round((throughput.result.perSecond / 2) * 10) / 10);
     await stack.emulator.clearRequests();
     const pgBefore = await pgSnapshot(stack);
@@ -295,6 +306,7 @@ async function main(): Promise<void> {
       workerRssAtStartBytes: workerAtStart?.rss ?? NaN,
       temporalBytesPerReportedDevice,
       eventPath: { floor, throughput, latency, shipped, durableFloor: durable },
+      reportWork: work,
       readPath: read,
       idle,
       profile: {

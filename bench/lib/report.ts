@@ -11,6 +11,7 @@ import type { CpuProfileSummary, HistoryProfile } from './profile';
 import type { LatencyResult, ThroughputResult } from '../scenarios/event-path';
 import type { IdleResult } from '../scenarios/idle';
 import type { ReadPathResult } from '../scenarios/read-path';
+import type { ReportWorkResult } from '../scenarios/report-work';
 import type { WorkerThreadRole } from './proc';
 
 export interface Measured<T> {
@@ -40,6 +41,8 @@ export interface BenchResults {
     shipped: Measured<ThroughputResult>;
     durableFloor: Measured<ThroughputResult>;
   };
+  /** The report's own work (the worker's activities) for as many new devices, without Temporal. */
+  reportWork: ReportWorkResult;
   readPath: Measured<ReadPathResult>;
   idle: Measured<IdleResult>;
   profile: {
@@ -89,6 +92,12 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     return `main thread ${ms(t.main)}, workflow thread ${ms(t.workflowThread)}, V8 helpers ${ms(t.v8Helpers)}, SDK core (Rust) ${ms(t.sdkCore)}`;
   };
   const reached = idle.openDeviceWorkflows >= idle.target;
+  const work = r.reportWork;
+  const workMs = (k: keyof ReportWorkResult['cpuSeconds']) => (work.cpuSeconds[k] * 1000) / work.events;
+  const workTotal = workMs('activities') + workMs('emulator') + workMs('postgres');
+  const sumPerEvent = (m: Measured<ThroughputResult>) => (Object.values(m.cpuSeconds).reduce((a, b) => a + b, 0) * 1000) / m.result.events;
+  const floorTotal = sumPerEvent(floor);
+  const oursTotal = sumPerEvent(throughput);
   const lines = [
     BEGIN,
     '',
@@ -125,6 +134,14 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     `| ours (${f0(throughput.result.events)} events) | ${f1(perEvent(throughput, 'temporal'))} | ${f1(perEvent(throughput, 'worker'))} | ${f1(perEvent(throughput, 'api'))} | ${f1(perEvent(throughput, 'emulator'))} | ${f1(perEvent(throughput, 'postgres'))} | ${f1(perEvent(throughput, 'bench'))} |`,
     `| floor (${f0(floor.result.events)} workflows) | ${f1(perEvent(floor, 'temporal'))} | ${f1(perEvent(floor, 'floorWorker'))} | – | – | ${f1(perEvent(floor, 'postgres'))} | ${f1(perEvent(floor, 'bench'))} |`,
     `| worker ÷ floor worker | | ${f1(perEvent(throughput, 'worker') / perEvent(floor, 'floorWorker'))}× (target ≤ 1.8×) | | | | |`,
+    `| the report's own work without Temporal (${f0(work.events)} new devices: the worker's activities in a plain process, ${f1(work.perSecond)} reports/s) | ${f1(workMs('temporal'))} (idle) | ${f1(workMs('activities'))} (activities alone) | – | ${f1(workMs('emulator'))} | ${f1(workMs('postgres'))} | – |`,
+    '',
+    `**What the work itself allows** (the machine is CPU-bound in these runs, so a rate follows the CPU every process spends per event): ` +
+      `the floor spends ${f1(floorTotal)} ms per event in all, ours ${f1(oursTotal)} ms (${pct(floorTotal / oursTotal)} of ours predicted from CPU, ${pct(ratio)} measured). ` +
+      `The report's own work, which the floor's empty activity does not do, costs ${f1(workTotal)} ms (${f1(workMs('activities'))} in the activities' process, ${f1(workMs('emulator'))} in the emulator, ${f1(workMs('postgres'))} in Postgres): ` +
+      `an event path whose use of Temporal cost no more than the floor's would reach **${pct(floorTotal / (floorTotal + workTotal))}** of the floor. ` +
+      `Ours spends ${f1(oursTotal - floorTotal - workTotal)} ms per event beyond the floor plus the work: the Temporal server ${f1(perEvent(throughput, 'temporal') - perEvent(floor, 'temporal'))} ms more than the floor's, ` +
+      `the worker ${f1(perEvent(throughput, 'worker') - perEvent(floor, 'floorWorker') - workMs('activities'))} ms more than the floor's worker plus the activities alone.`,
     '',
     `**The worker's CPU by thread** (ms per event, same runs; "V8 helpers" are V8's and libuv's threads, mostly the garbage collector's): ` +
       `ours ${threadLine(throughput, 'worker')}; the floor's ${threadLine(floor, 'floorWorker')}.`,
