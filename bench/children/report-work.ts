@@ -12,7 +12,8 @@
  *
  * argv: <count> <concurrency> <prefix>; env: the connector worker's. Warms up (token, onboarding, JIT,
  * pools), prints "ready", waits half a second (the parent reads the other processes' CPU), runs, prints
- * one JSON line `{ done, failed, seconds, cpuSeconds }` (its own CPU over the run only), exits.
+ * one JSON line `{ done, failed, seconds, cpuSeconds }` (its own CPU over the run only), and exits on
+ * SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -105,6 +106,9 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const result = { done, failed, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
   process.stdout.write(`${JSON.stringify(result)}\n`);
+  // The pool stays open until the parent stops this process: it counts Postgres's CPU by its backends,
+  // and a backend that exited before it looked would take its share with it.
+  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
   await db.destroy();
 }
 
