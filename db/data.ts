@@ -42,7 +42,7 @@ type DbRow = Record<string, any>;
 
 /** A timestamp column as an ISO string (null stays null). */
 export const iso = (v: Date | string | null | undefined): string | null =>
-  v === null || v === undefined ? null : new Date(v).toISOString();
+  v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : new Date(v).toISOString();
 
 export function toDeviceRow(r: DbRow): DeviceRow {
   return {
