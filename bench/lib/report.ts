@@ -136,7 +136,7 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     `| worker ÷ floor worker | | ${f1(perEvent(throughput, 'worker') / perEvent(floor, 'floorWorker'))}× (target ≤ 1.8×) | | | | |`,
     `| the report's own work without Temporal (${f0(work.events)} new devices: the worker's activities in a plain process, ${f1(work.perSecond)} reports/s) | ${f1(workMs('temporal'))} (idle) | ${f1(workMs('activities'))} (activities alone) | – | ${f1(workMs('emulator'))} | ${f1(workMs('postgres'))} | – |`,
     '',
-    `**What the work itself allows** (the machine is CPU-bound in these runs, so a rate follows the CPU every process spends per event): ` +
+    `**What the work itself allows** (an estimate that takes the runs as CPU-bound, a rate following the CPU all processes spend per event; the machine was ${floor.machineBusyCores} of ${r.machine.cores} cores busy in the floor's run, ${throughput.machineBusyCores} in ours): ` +
       `the floor spends ${f1(floorTotal)} ms per event in all, ours ${f1(oursTotal)} ms (${pct(floorTotal / oursTotal)} of ours predicted from CPU, ${pct(ratio)} measured). ` +
       `The report's own work, which the floor's empty activity does not do, costs ${f1(workTotal)} ms (${f1(workMs('activities'))} in the activities' process, ${f1(workMs('emulator'))} in the emulator, ${f1(workMs('postgres'))} in Postgres): ` +
       `an event path whose use of Temporal cost no more than the floor's would reach **${pct(floorTotal / (floorTotal + workTotal))}** of the floor. ` +
