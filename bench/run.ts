@@ -86,6 +86,13 @@ function log(line: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
+/** CPU seconds by process, as the log shows them. */
+function cpuText(cpuSeconds: Record<string, number>): string {
+  return Object.entries(cpuSeconds)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(', ');
+}
+
 async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Promise<Measured<T>> {
   log(`${name}: starting`);
   const pids = stack.pids();
@@ -104,11 +111,7 @@ async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Pr
   const workerThreads = Object.fromEntries(Object.entries(threads).map(([k, since]) => [k, since()]));
   // Machine CPU ticks are in USER_HZ (100/s): busy cores = busy ticks / 100 / wall seconds.
   const machineBusyCores = Math.round(((m1.total - m0.total - (m1.idle - m0.idle)) / 100 / wallSeconds) * 100) / 100;
-  log(
-    `${name}: done in ${wallSeconds.toFixed(1)} s (machine busy ${machineBusyCores} cores; CPU s: ${Object.entries(cpuSeconds)
-      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-      .join(', ')})`,
-  );
+  log(`${name}: done in ${wallSeconds.toFixed(1)} s (machine busy ${machineBusyCores} cores; CPU s: ${cpuText(cpuSeconds)})`);
   return { result, wallSeconds, cpuSeconds, workerThreads, machineBusyCores };
 }
 
@@ -187,11 +190,7 @@ async function main(): Promise<void> {
     // The same number of reports' work with nothing of Temporal: what ours must spend beyond the floor.
     log(`the report's own work without Temporal: ${P.throughputCount} events`);
     const work = await reportWork(stack, { count: P.throughputCount, concurrency: FLOOR_CONCURRENCY, prefix: 'work-' });
-    log(
-      `  ${work.done} reports in ${work.seconds.toFixed(1)} s (${work.failed} not Successful); CPU s: ${Object.entries(work.cpuSeconds)
-        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-        .join(', ')}`,
-    );
+    log(`  ${work.done} reports in ${work.seconds.toFixed(1)} s (${work.failed} not Successful); CPU s: ${cpuText(work.cpuSeconds)}`);
     if (work.done !== work.events) throw new Error(`the report's own work: ${work.done} of ${work.events} reports ended Successful`);
 
     const halfRate = Math.max(1, Math.round((throughput.result.perSecond / 2) * 10) / 10);

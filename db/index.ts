@@ -4,9 +4,6 @@ import { migrationSource } from './migrations';
 
 export type Db = Knex;
 
-/** The pg pool each Db draws its connections from (createDb). */
-const nativePools = new WeakMap<Db, pg.Pool>();
-
 /**
  * One pool per process: a `pg.Pool`, which knex draws its connections from (its `connectionPool`
  * option) and the hottest reads use directly (pooledQuery). Taking and returning a connection costs
@@ -28,7 +25,6 @@ export function createDb(databaseUrl: string, pool: { min?: number; max?: number
   const destroyClient = client.destroy.bind(client);
   let closed: Promise<void> | undefined;
   client.destroy = (callback?: unknown) => (closed ??= destroyClient(callback).then(() => native.end()));
-  nativePools.set(db, native);
   return db;
 }
 
@@ -43,8 +39,9 @@ export function createDb(databaseUrl: string, pool: { min?: number; max?: number
  * statement, which Postgres refuses ("cached plan must not change result type").
  */
 export async function pooledQuery(db: Db, text: string, values: unknown[], name?: string): Promise<Array<Record<string, unknown>>> {
-  const native = nativePools.get(db);
-  if (!native) throw new Error('pooledQuery needs a Db made by createDb');
+  // The pool createDb gave knex, as knex keeps it in its config.
+  const native = (db.client.config as Knex.Config).connectionPool;
+  if (!(native instanceof pg.Pool)) throw new Error('pooledQuery needs a Db made by createDb');
   const connection = await native.connect();
   let failed: Error | undefined;
   try {
@@ -68,8 +65,8 @@ export async function pingDb(db: Db): Promise<void> {
 
 /**
  * A named statement run as a pg Query built from its text: pg copies a config object property by
- * property (`Object.getOwnPropertyDescriptors`), which cost a device read 6 µs, more than the rest of
- * the statement's client side; from a string it copies nothing.
+ * property (`Object.getOwnPropertyDescriptors`), which cost a device read 6 µs; from a string it
+ * copies nothing.
  */
 function runNamed(connection: pg.PoolClient, name: string, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
   return new Promise((resolve, reject) => {
