@@ -11,7 +11,7 @@ export const WORKER_HEAP_MB = 192;
 /**
  * `--single-threaded-gc`: V8 collects in the thread that allocated, not in helper threads. On the
  * 1–2 cores a worker gets, the helpers only competed with the worker's own threads: it spent 8 % less
- * CPU per event (56–60 against 60–65 ms in four alternating pairs) for 10–20 MiB more resident
+ * CPU per event (56–60 against 60–65 ms in four alternating pairs) for 7–29 MiB more resident
  * memory (docs/benchmarks.md, "Event path, fifth round").
  */
 export const WORKER_NODE_FLAGS = [`--max-old-space-size=${WORKER_HEAP_MB}`, '--single-threaded-gc'] as const;
