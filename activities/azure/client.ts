@@ -17,6 +17,7 @@ import { AzureApiError, type CallContext } from './errors';
 import { readBackBatch, readBackResponses, type ReadBackRound } from './entra-readback';
 import { createGraphClient, graphCallScope } from './graph';
 import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
+import { httpsSend, type TransportResponse } from './https-transport';
 import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, localThrottleAfter, tokenCallScope, type TokenCallScope } from './msal';
 import { fromMsalError } from './msal-errors';
 
@@ -252,7 +253,7 @@ export class AzureComplianceClient {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Transport: Graph (SDK, no retry middleware) and the partner API (fetch)
+  // Transport: Graph (SDK, no retry middleware) and the partner API, both over https-transport.ts
   // -------------------------------------------------------------------------------------------
 
   /**
@@ -298,7 +299,7 @@ export class AzureComplianceClient {
     });
   }
 
-  /** A partner-API request (fetch). `accept` lists non-2xx statuses the caller handles. */
+  /** A partner-API request. `accept` lists non-2xx statuses the caller handles. */
   private intune(
     method: 'GET' | 'PUT' | 'POST',
     url: string,
@@ -308,10 +309,9 @@ export class AzureComplianceClient {
   ): Promise<{ status: number; body: unknown }> {
     const request = `${method} ${lastSegment(url)}`;
     return this.withTokenRefresh('intune', async (token, afterRefresh) => {
-      let response: Response;
-      let text: string;
+      let response: TransportResponse;
       try {
-        response = await fetch(url, {
+        response = await httpsSend(url, {
           method,
           headers: {
             Authorization: `Bearer ${token}`,
@@ -321,12 +321,12 @@ export class AzureComplianceClient {
             ...(opts.headers ?? {}),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.timeoutMs),
+          timeoutMs: this.timeoutMs,
         });
-        text = await response.text();
       } catch (err) {
         throw fromNetworkError('intune', err, { ...ctx, request }, this.timeoutMs);
       }
+      const text = response.text;
       const parsed = parseJson(text);
       if ((response.status >= 200 && response.status < 300) || (opts.accept ?? []).includes(response.status)) {
         return { status: response.status, body: parsed ?? null };

@@ -2,15 +2,15 @@
  * The Microsoft Graph client, built without the SDK's RetryHandler (Temporal owns retries,
  * docs/architecture.md) and with a timeout on every request.
  *
- * Chain: AuthenticationHandler → RedirectHandler → TelemetryHandler → TimeoutHandler → HTTPMessageHandler.
+ * Chain: AuthenticationHandler → RedirectHandler → TelemetryHandler → HttpsMessageHandler.
  * (The default chain is AuthenticationHandler → RetryHandler → RedirectHandler → TelemetryHandler →
- * HTTPMessageHandler; we drop RetryHandler and add our TimeoutHandler just before the fetch.)
+ * HTTPMessageHandler; we drop RetryHandler, and our last handler sends with a deadline over Node's
+ * https instead of `fetch`.)
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   AuthenticationHandler,
   Client,
-  HTTPMessageHandler,
   RedirectHandler,
   RedirectHandlerOptions,
   TelemetryHandler,
@@ -18,6 +18,7 @@ import {
   type Context,
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
+import { httpsSend, type TransportResponse } from './https-transport';
 
 /** Hosts the Graph SDK already treats as Graph (its GRAPH_URLS constant). */
 const GRAPH_HOSTS = new Set([
@@ -35,41 +36,48 @@ const GRAPH_HOSTS = new Set([
  */
 export const graphCallScope = new AsyncLocalStorage<{ headers?: Headers }>();
 
-/** Sets a fresh `AbortSignal.timeout` on each fetch and makes transport errors say what happened. */
-export class TimeoutHandler implements Middleware {
-  private nextMiddleware?: Middleware;
-
+/**
+ * The chain's last middleware, in place of the SDK's HTTPMessageHandler (which calls `fetch`): sends
+ * the request over https-transport.ts with the client's deadline and hands the SDK a `Response`.
+ * Transport failures keep their useful part (timeout, or the socket's error code) in the message,
+ * because the SDK turns a rejection into GraphError(-1) keeping only name and message.
+ */
+export class HttpsMessageHandler implements Middleware {
   constructor(private readonly timeoutMs: number) {}
 
   async execute(context: Context): Promise<void> {
-    context.options = { ...(context.options ?? {}), signal: AbortSignal.timeout(this.timeoutMs) };
-    if (!this.nextMiddleware) throw new Error('TimeoutHandler must not be the last middleware');
+    const url = typeof context.request === 'string' ? context.request : context.request.url;
+    const options = context.options ?? {};
+    let sent: TransportResponse;
     try {
-      await this.nextMiddleware.execute(context);
-      const scope = graphCallScope.getStore();
-      if (scope && context.response) scope.headers = context.response.headers;
+      sent = await httpsSend(url, {
+        method: options.method ?? 'GET',
+        headers: plainHeaders(options.headers),
+        body: typeof options.body === 'string' ? options.body : undefined,
+        timeoutMs: this.timeoutMs,
+      });
     } catch (err) {
-      // The SDK turns a fetch rejection into GraphError(-1) keeping only name and message: put the
-      // useful part (timeout, or the socket error code hidden in `cause`) into the message.
-      const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-      if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-        const t = new Error(`request timed out after ${this.timeoutMs} ms`);
-        t.name = 'TimeoutError';
-        throw t;
-      }
-      const cause = e?.cause?.code ?? e?.cause?.message;
-      if (cause && e.message && !e.message.includes(cause)) {
-        const t = new Error(`${e.message} (${cause})`);
+      const e = err as { name?: string; message?: string; cause?: { code?: string } };
+      const code = e?.cause?.code;
+      if (code && e.message && !e.message.includes(code)) {
+        const t = new Error(`${e.message} (${code})`);
         t.name = e.name ?? 'Error';
         throw t;
       }
       throw err;
     }
+    const nullBody = sent.status === 204 || sent.status === 205 || sent.status === 304;
+    context.response = new Response(nullBody ? null : sent.text, { status: sent.status, headers: sent.headers.entries() });
+    const scope = graphCallScope.getStore();
+    if (scope) scope.headers = context.response.headers;
   }
+}
 
-  setNext(next: Middleware): void {
-    this.nextMiddleware = next;
-  }
+/** The request's headers as the SDK left them (a plain object, or a `Headers` from a caller). */
+function plainHeaders(h: unknown): Record<string, string> {
+  if (h === undefined || h === null) return {};
+  if (h instanceof Headers || Array.isArray(h)) return Object.fromEntries(h as Iterable<[string, string]>);
+  return { ...(h as Record<string, string>) };
 }
 
 export interface GraphClientOptions {
@@ -89,8 +97,7 @@ export function createGraphClient(o: GraphClientOptions): Client {
     new AuthenticationHandler(o.authProvider),
     new RedirectHandler(new RedirectHandlerOptions()),
     new TelemetryHandler(),
-    new TimeoutHandler(o.timeoutMs),
-    new HTTPMessageHandler(),
+    new HttpsMessageHandler(o.timeoutMs),
   ];
   const customHosts = customHostsFor(o.graphBaseUrl);
   return Client.initWithMiddleware({

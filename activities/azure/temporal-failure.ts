@@ -50,12 +50,12 @@ export function toTemporalFailure(err: unknown, context: { deviceId?: string; op
   });
 }
 
-/** Not from the client (which throws only AzureApiError): a bug or a raw fetch error. Retryable. */
+/** Not from the client (which throws only AzureApiError): a bug or a raw transport error. Retryable. */
 function fromUnexpectedError(err: unknown, context: { deviceId?: string; operation?: string }): AzureApiError {
   const t = describeTransport(err);
   const e = err as { name?: unknown; message?: unknown } | null;
   const text =
-    t.timeout || (e?.name === 'TypeError' && e?.message === 'fetch failed')
+    t.timeout || e?.name === 'TransportError' || (e?.name === 'TypeError' && e?.message === 'fetch failed')
       ? t.text
       : `unexpected error: ${typeof e?.name === 'string' ? `${e.name}: ` : ''}${typeof e?.message === 'string' ? e.message : String(err)}`;
   return new AzureApiError({

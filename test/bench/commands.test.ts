@@ -151,6 +151,10 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
       ],
       ['npx tsx bench/replay-cost.ts', () => run('npx', ['tsx', 'bench/replay-cost.ts', '1'], freshEnv(), 300_000)],
       [
+        'npx tsx bench/transport-cost.ts',
+        () => run('npx', ['tsx', 'bench/transport-cost.ts', '--requests', '20', '--rounds', '1'], freshEnv(), 300_000),
+      ],
+      [
         'npx tsx bench/replicas.ts',
         () => run('npx', ['tsx', 'bench/replicas.ts', '--events', '20', '--results-dir', results], freshEnv(), 400_000),
       ],
@@ -262,6 +266,16 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     const r = ran.get('npx tsx bench/replay-cost.ts')!;
     assert.equal(r.code, 0, tail(r));
     assert.match(r.out, /ms of CPU per history event|per event/i);
+  });
+
+  it("npx tsx bench/transport-cost.ts: each transport's CPU per call (its own CA without NODE_EXTRA_CA_CERTS)", () => {
+    const r = ran.get('npx tsx bench/transport-cost.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(
+      r.out,
+      /round 1, µs of client CPU per call: fetch \d+; httpsSend \d+; graph, SDK default \(fetch\) \d+; graph, ours \(https\) \d+/,
+    );
+    assert.match(r.out, /"medianMicrosecondsPerCall":\{"fetch":\d+,"httpsSend":\d+/);
   });
 
   it('npx tsx bench/replicas.ts: 2 workers and 2 APIs, no event lost, the budget held, no 429', () => {
