@@ -48,17 +48,13 @@ export class ResponseHeaders {
     return Array.isArray(v) ? v.join(', ') : v;
   }
 
-  forEach(fn: (value: string, key: string) => void): void {
-    for (const key of Object.keys(this.raw)) {
-      const value = this.get(key);
-      if (value !== null) fn(value, key);
-    }
-  }
-
   /** For a WHATWG `Response` (the Graph client wants one). */
   entries(): Array<[string, string]> {
     const out: Array<[string, string]> = [];
-    this.forEach((value, key) => out.push([key, value]));
+    for (const key of Object.keys(this.raw)) {
+      const value = this.get(key);
+      if (value !== null) out.push([key, value]);
+    }
     return out;
   }
 }
@@ -74,12 +70,14 @@ export function httpsSend(url: string, req: TransportRequest): Promise<Transport
     if (req.body !== undefined) headers['Content-Length'] = Buffer.byteLength(req.body);
     let settled = false;
     let request: http.ClientRequest;
-    const fail = (err: TransportError): void => {
+    /** The first outcome wins: an answer, a failure or the deadline. */
+    const settle = (outcome: () => void): void => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      reject(err);
+      outcome();
     };
+    const fail = (err: TransportError): void => settle(() => reject(err));
     const send = (firstTry: boolean): void => {
       let answered = false;
       request = https.request(url, { method: req.method, headers, agent }, (res) => {
@@ -87,12 +85,15 @@ export function httpsSend(url: string, req: TransportRequest): Promise<Transport
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', (err) => fail(new TransportError(err.message, 'TransportError', err)));
-        res.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(deadline);
-          resolve({ status: res.statusCode ?? 0, headers: new ResponseHeaders(res.headers), text: Buffer.concat(chunks).toString('utf8') });
-        });
+        res.on('end', () =>
+          settle(() =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: new ResponseHeaders(res.headers),
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          ),
+        );
       });
       request.on('error', (err) => {
         // A kept connection that failed before any answer: most often the server closed it as we

@@ -9,6 +9,7 @@ import type { Context } from '@microsoft/microsoft-graph-client';
 import { ensureCa, issueServerCert } from '../../emulator/ca';
 import { httpsSend, TransportError } from '../../activities/azure/https-transport';
 import { HttpsMessageHandler } from '../../activities/azure/graph';
+import { freePort } from '../../lib/ports';
 import { requireTrustedCa } from './helpers';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -110,11 +111,7 @@ describe('Azure client: HTTPS transport', () => {
   });
 
   it('fails with the socket error as cause when the connection is refused', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const err = await httpsSend(`https://localhost:${port}/x`, { method: 'GET', headers: {}, timeoutMs: 5000 }).then(
+    const err = await httpsSend(`https://localhost:${await freePort()}/x`, { method: 'GET', headers: {}, timeoutMs: 5000 }).then(
       () => assert.fail('resolved'),
       (e: unknown) => e as TransportError,
     );
