@@ -123,6 +123,27 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
         () => run('npx', ['tsx', 'bench/sweep.ts', '--devices', '10', '--results-dir', results], freshEnv(), 400_000),
       ],
       [
+        'npx tsx bench/sweep.ts --devices 10000 --calls-per-second 10000 --unthrottled',
+        () =>
+          run(
+            'npx',
+            [
+              'tsx',
+              'bench/sweep.ts',
+              '--devices',
+              '10',
+              '--calls-per-second',
+              '10000',
+              '--unthrottled',
+              '--no-floor',
+              '--results-dir',
+              results,
+            ],
+            freshEnv(),
+            400_000,
+          ),
+      ],
+      [
         'npx tsx bench/read-path.ts',
         () => run('npx', ['tsx', 'bench/read-path.ts', '--devices', '50', '--rounds', '1', '--seconds', '1'], freshEnv(), 300_000),
       ],
@@ -245,6 +266,14 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     assert.match(r.out, /weekly rows: 10 for 10 devices/);
     assert.match(r.out, /floor \(signal to an evicted workflow \+ one activity/);
     assert.match(r.out, /the budget's bound/);
+  });
+
+  it('npx tsx bench/sweep.ts --unthrottled: the same sweep unpaced, the emulator answering every call', () => {
+    const r = ran.get('npx tsx bench/sweep.ts --devices 10000 --calls-per-second 10000 --unthrottled')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /weekly rows: 10 for 10 devices/);
+    assert.match(r.out, /sweep pacing 4500\/s/);
+    assert.match(r.out, /the emulator unthrottled/);
   });
 
   it('npx tsx bench/read-path.ts: ours and the floor, with the ratio', () => {
