@@ -2,11 +2,31 @@
  * The event path's floor: the least a Temporal workflow can do for one event on this
  * server — started by signalWithStart, it waits for the signal, runs one activity, and completes.
  * Its own bundle (this file is the floor worker's workflowsPath) and its own task queue.
+ *
+ * Beside it, the same floor in the device workflow's shape (`shapedFloorWorkflow`): what the product
+ * asks of Temporal for one report, with no work in it (bench/floor-shape.ts measures the two).
  */
-import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  condition,
+  defineSignal,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import {
+  AzureClientStatusCodeKey,
+  AzureComplianceStatusKey,
+  DeviceIdKey,
+  PolicyActionKey,
+  RetiredKey,
+  TenantIdKey,
+} from '../../workflows/search-attributes';
 import type { FloorActivities } from './activities';
 
 export const FLOOR_WORKFLOW_TYPE = 'floorWorkflow';
+export const SHAPED_FLOOR_WORKFLOW_TYPE = 'shapedFloorWorkflow';
 export const floorEventSignal = defineSignal<[FloorEvent]>('event');
 
 export interface FloorEvent {
@@ -15,10 +35,55 @@ export interface FloorEvent {
 }
 
 const { recordEvent } = proxyActivities<FloorActivities>({ startToCloseTimeout: '1 minute' });
+const { recordLocally } = proxyLocalActivities<FloorActivities>({ startToCloseTimeout: '30 seconds' });
 
 export async function floorWorkflow(): Promise<string> {
   let event: FloorEvent | undefined;
   setHandler(floorEventSignal, (e) => void (event = e));
   await condition(() => event !== undefined);
   return recordEvent(event!);
+}
+
+/** Which parts of the device workflow's shape a shaped floor run has (all by default). */
+export interface FloorShape {
+  /** The two patch markers every new device run records, each with its `TemporalChangeVersion` upsert. */
+  patchMarkers?: boolean;
+  /** The two read-model writes, as local activities (here empty). */
+  localActivities?: boolean;
+  /** The two upserts of the operators' search attributes, one per workflow task. */
+  searchAttributes?: boolean;
+}
+
+/**
+ * One report of a new device as the device workflow does it (workflows/device.ts), every step empty:
+ * two patch markers, then in the first workflow task a local activity (the write of the applied event)
+ * and a search-attribute upsert before the activity (the upload), and in the second a local activity
+ * (the outcome's write) and an upsert. It completes, as the floor does; a device run stays open.
+ */
+export async function shapedFloorWorkflow(shape: FloorShape = {}): Promise<string> {
+  const { patchMarkers = true, localActivities = true, searchAttributes = true } = shape;
+  let event: FloorEvent | undefined;
+  setHandler(floorEventSignal, (e) => void (event = e));
+  if (patchMarkers) {
+    patched('floor-shape-a');
+    patched('floor-shape-b');
+  }
+  await condition(() => event !== undefined);
+  const publish = (status: string) => {
+    if (!searchAttributes) return;
+    upsertSearchAttributes([
+      { key: TenantIdKey, value: 'floor' },
+      { key: DeviceIdKey, value: event!.deviceId },
+      { key: AzureComplianceStatusKey, value: status },
+      { key: AzureClientStatusCodeKey, value: 'Success' },
+      { key: PolicyActionKey, value: 'None' },
+      { key: RetiredKey, value: false },
+    ]);
+  };
+  if (localActivities) await recordLocally(event!);
+  publish('In-progress');
+  const result = await recordEvent(event!);
+  if (localActivities) await recordLocally(event!);
+  publish('Successful');
+  return result;
 }

@@ -71,12 +71,16 @@ async function trackCompletion(
   return { samples, failed, timedOut };
 }
 
-/** The floor: `count` floor workflows started with signalWithStart, `concurrency` calls in flight. */
+/**
+ * The floor: `count` floor workflows started with signalWithStart, `concurrency` calls in flight
+ * (another floor workflow type, with its arguments, when given: the shaped floor).
+ */
 export async function floorThroughput(
   client: Client,
-  o: { count: number; concurrency: number; timeoutMs: number; runId: string },
+  o: { count: number; concurrency: number; timeoutMs: number; runId: string; workflowType?: string; args?: unknown[] },
 ): Promise<ThroughputResult> {
-  const query = `WorkflowType="${FLOOR_WORKFLOW_TYPE}" AND ExecutionStatus="Completed"`;
+  const workflowType = o.workflowType ?? FLOOR_WORKFLOW_TYPE;
+  const query = `WorkflowType="${workflowType}" AND ExecutionStatus="Completed"`;
   const before = (await client.workflow.count(query)).count;
   const accept: number[] = [];
   const t0 = performance.now();
@@ -86,10 +90,10 @@ export async function floorThroughput(
     o.concurrency,
     async (i) => {
       const started = performance.now();
-      await client.workflow.signalWithStart(FLOOR_WORKFLOW_TYPE, {
+      await client.workflow.signalWithStart(workflowType, {
         workflowId: `floor-${o.runId}-${i}`,
         taskQueue: FLOOR_TASK_QUEUE,
-        args: [],
+        args: o.args ?? [],
         signal: 'event',
         signalArgs: [{ deviceId: `floor-${o.runId}-${i}`, occurredAt: new Date().toISOString() }],
       });

@@ -172,6 +172,10 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
       ],
       ['npx tsx bench/replay-cost.ts', () => run('npx', ['tsx', 'bench/replay-cost.ts', '1'], freshEnv(), 300_000)],
       [
+        'npx tsx bench/floor-shape.ts',
+        () => run('npx', ['tsx', 'bench/floor-shape.ts', '--events', '10', '--rounds', '1', '--results-dir', results], freshEnv(), 300_000),
+      ],
+      [
         'npx tsx bench/transport-cost.ts',
         () => run('npx', ['tsx', 'bench/transport-cost.ts', '--requests', '20', '--rounds', '1'], freshEnv(), 300_000),
       ],
@@ -295,6 +299,17 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     const r = ran.get('npx tsx bench/replay-cost.ts')!;
     assert.equal(r.code, 0, tail(r));
     assert.match(r.out, /ms of CPU per history event|per event/i);
+  });
+
+  it("npx tsx bench/floor-shape.ts: the floor and the device workflow's shape, each variant with its ratio", () => {
+    const r = ran.get('npx tsx bench/floor-shape.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    for (const variant of ['floor', 'device shape', 'shape without upserts', 'shape without local activities'])
+      assert.match(r.out, new RegExp(`^  ${variant}: [\\d.]+/s, \\d+ % of the floor; \\d+ history events`, 'm'));
+    // The shape writes more history than the floor: its markers and upserts are really there.
+    const events = (variant: string) => Number(new RegExp(`^  ${variant}: .*?; (\\d+) history events`, 'm').exec(r.out)?.[1]);
+    assert.ok(events('device shape') > events('floor'), r.out);
+    assert.ok(readdirSync(results).some((f) => /^floor-shape-.*\.json$/.test(f)));
   });
 
   it("npx tsx bench/transport-cost.ts: each transport's CPU per call (its own CA without NODE_EXTRA_CA_CERTS)", () => {

@@ -1,0 +1,207 @@
+/**
+ * What the device workflow's shape costs on Temporal alone, not a test:
+ *
+ *   npx tsx bench/floor-shape.ts [--events 1500] [--rounds 3] [--results-dir DIR]
+ *
+ * The event path's floor (bench/floor/workflows.ts: signalWithStart, one activity, completion) beside
+ * the same floor in the device workflow's shape, every step empty (`shapedFloorWorkflow`: two patch
+ * markers, two local activities, two search-attribute upserts around the one activity), and the
+ * shape without its upserts and without its local activities. Every run has a dev server (a
+ * temporary SQLite file, `synchronous=OFF` as `npm run bench` runs it) and a floor worker of its own. Each round runs every variant once, in a rotated order; the ratio to the floor is
+ * taken within a round.
+ *
+ * What it answers: how close to the floor any device workflow can come that writes its read model
+ * through local activities and keeps the operators' search attributes, before it does any work
+ * (docs/benchmarks.md, "The device workflow's shape on Temporal alone").
+ * Writes bench/results/floor-shape-<date>.json and prints a summary.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config';
+import { findTemporalCli, INSTALL_HINT } from '../lib/temporal-cli';
+import { UsageError, numberArg, parseArgs, stringArg } from '../scripts/simulator/args';
+import { PROJECT_ROOT, startChild } from './lib/child';
+import { loadAverage, machineInfo } from './lib/machine';
+import { procSample, workerThreadsSinceNow, type WorkerThreadRole } from './lib/proc';
+import { FLOOR_TASK_QUEUE, startTemporal } from './lib/stack';
+import { FLOOR_WORKFLOW_TYPE, SHAPED_FLOOR_WORKFLOW_TYPE, type FloorShape } from './floor/workflows';
+import { floorThroughput } from './scenarios/event-path';
+
+const CONCURRENCY = 64;
+const log = (line: string) => process.stdout.write(`[floor-shape ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+interface Variant {
+  name: string;
+  workflowType: string;
+  shape?: FloorShape;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'floor', workflowType: FLOOR_WORKFLOW_TYPE },
+  { name: 'device shape', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: {} },
+  { name: 'shape without upserts', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { searchAttributes: false } },
+  { name: 'shape without local activities', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { localActivities: false } },
+];
+
+interface Run {
+  round: number;
+  variant: string;
+  perSecond: number;
+  steadyPerSecond: number;
+  historyEvents: number;
+  cpuMsPerEvent: { temporal: number; worker: number } & Record<WorkerThreadRole, number>;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/**
+ * One variant's run on a dev server and floor worker of its own (a server holding earlier runs'
+ * workflows spends more per workflow, which would favour whichever variant runs first).
+ */
+async function measureOnFreshServer(temporalCli: string, v: Variant, events: number, round: number): Promise<Run> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'acc-floor-shape-'));
+  const temporal = await startTemporal({ binary: temporalCli, dbFilename: path.join(dir, 'temporal.db'), synchronous: 'OFF' });
+  const worker = startChild({
+    name: 'floor-worker',
+    script: 'bench/floor/worker.ts',
+    args: [temporal.address, FLOOR_TASK_QUEUE],
+    env: { ...process.env },
+  });
+  let connection: Connection | undefined;
+  try {
+    await worker.waitForLine((l) => (l === 'ready' ? true : undefined), 120_000);
+    connection = await Connection.connect({ address: temporal.address });
+    const client = new Client({ connection, namespace: 'default' });
+    const args = v.shape ? [v.shape] : [];
+    // Warm-up (not measured): JIT, the worker's pollers, the server's caches.
+    await floorThroughput(client, {
+      count: 50,
+      concurrency: CONCURRENCY,
+      timeoutMs: 60_000,
+      runId: 'warm',
+      workflowType: v.workflowType,
+      args,
+    });
+    const temporalCpu0 = procSample(temporal.pid)?.cpuSeconds ?? 0;
+    const threads = workerThreadsSinceNow(worker.pid);
+    const runId = `r${round}`;
+    const result = await floorThroughput(client, {
+      count: events,
+      concurrency: CONCURRENCY,
+      timeoutMs: Math.max(300_000, events * 500),
+      runId,
+      workflowType: v.workflowType,
+      args,
+    });
+    const byThread = threads();
+    const temporalCpu = (procSample(temporal.pid)?.cpuSeconds ?? 0) - temporalCpu0;
+    if (result.timedOut || result.completed < events) throw new Error(`${v.name}: ${result.completed} of ${events} completed in time`);
+    const described = await client.workflow.getHandle(`floor-${runId}-0`).describe();
+    const perEvent = (s: number) => round1((s * 1000) / events);
+    return {
+      round,
+      variant: v.name,
+      perSecond: round1(result.perSecond),
+      steadyPerSecond: round1(result.steadyPerSecond),
+      historyEvents: described.historyLength,
+      cpuMsPerEvent: {
+        temporal: perEvent(temporalCpu),
+        worker: perEvent(Object.values(byThread).reduce((a, b) => a + b, 0)),
+        main: perEvent(byThread.main),
+        workflowThread: perEvent(byThread.workflowThread),
+        v8Helpers: perEvent(byThread.v8Helpers),
+        sdkCore: perEvent(byThread.sdkCore),
+      },
+    };
+  } finally {
+    await worker.stop();
+    await connection?.close();
+    await temporal.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2), ['events', 'rounds', 'results-dir'], ['help']);
+  if (args.help) {
+    process.stdout.write('usage: npx tsx bench/floor-shape.ts [--events 1500] [--rounds 3] [--results-dir DIR]\n');
+    return;
+  }
+  const events = numberArg(args, 'events', 1_500, { min: 1, max: 100_000, integer: true });
+  const rounds = numberArg(args, 'rounds', 3, { min: 1, max: 20, integer: true });
+  const temporalCli = findTemporalCli(loadConfig(process.env).temporal.cliPath);
+  if (!temporalCli) throw new Error(`cannot run the benchmark: ${INSTALL_HINT}`);
+  const loadAtStart = loadAverage();
+  const runs: Run[] = [];
+  log(`${events} events per run, ${rounds} rounds of ${VARIANTS.length} variants, each run on a fresh dev server and worker`);
+  for (let r = 0; r < rounds; r++) {
+    // A rotated order, so no variant always runs first (the machine's speed drifts).
+    for (const v of VARIANTS.map((_, i) => VARIANTS[(i + r) % VARIANTS.length]!)) {
+      const run = await measureOnFreshServer(temporalCli, v, events, r + 1);
+      runs.push(run);
+      log(
+        `round ${run.round} ${v.name}: ${run.perSecond}/s (10–90 %: ${run.steadyPerSecond}/s), ${run.historyEvents} history events; CPU ms per event: Temporal ${run.cpuMsPerEvent.temporal}, worker ${run.cpuMsPerEvent.worker}`,
+      );
+    }
+  }
+
+  const floorOf = (round: number) => runs.find((x) => x.round === round && x.variant === 'floor')!;
+  const summary = VARIANTS.map((v) => {
+    const mine = runs.filter((x) => x.variant === v.name);
+    return {
+      variant: v.name,
+      historyEvents: mine[0]!.historyEvents,
+      perSecond: round1(median(mine.map((x) => x.perSecond))),
+      ratioToFloor: Math.round(median(mine.map((x) => x.perSecond / floorOf(x.round).perSecond)) * 100) / 100,
+      temporalMsPerEvent: round1(median(mine.map((x) => x.cpuMsPerEvent.temporal))),
+      workerMsPerEvent: round1(median(mine.map((x) => x.cpuMsPerEvent.worker))),
+      workerRatioToFloor: Math.round(median(mine.map((x) => x.cpuMsPerEvent.worker / floorOf(x.round).cpuMsPerEvent.worker)) * 100) / 100,
+      workflowThreadMsPerEvent: round1(median(mine.map((x) => x.cpuMsPerEvent.workflowThread))),
+    };
+  });
+  const results = {
+    command: `npx tsx bench/floor-shape.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    machine: machineInfo(),
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: loadAverage(),
+    events,
+    rounds,
+    concurrency: CONCURRENCY,
+    summary,
+    runs,
+  };
+  const outDir =
+    typeof args['results-dir'] === 'string' ? path.resolve(stringArg(args, 'results-dir')!) : path.join(PROJECT_ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, `floor-shape-${results.date.slice(0, 19).replace(/:/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(
+    [
+      '',
+      `The device workflow's shape on Temporal alone (${events} events a run, median of ${rounds} rounds; ${results.machine.cpuModel}):`,
+      ...summary.map(
+        (s) =>
+          `  ${s.variant}: ${s.perSecond}/s, ${Math.round(s.ratioToFloor * 100)} % of the floor; ${s.historyEvents} history events; CPU ms per event: Temporal ${s.temporalMsPerEvent}, worker ${s.workerMsPerEvent} (${s.workerRatioToFloor}x the floor's; workflow thread ${s.workflowThreadMsPerEvent})`,
+      ),
+      `  load average at start ${loadAtStart.join(' / ')}, at end ${results.loadAverageAtEnd.join(' / ')}`,
+      `  results: ${path.relative(process.cwd(), file)}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`floor-shape: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`floor-shape failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
