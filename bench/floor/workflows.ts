@@ -27,7 +27,10 @@ import type { FloorActivities } from './activities';
 
 export const FLOOR_WORKFLOW_TYPE = 'floorWorkflow';
 export const SHAPED_FLOOR_WORKFLOW_TYPE = 'shapedFloorWorkflow';
+export const SHAPED_SWEEP_FLOOR_WORKFLOW_TYPE = 'shapedSweepFloorWorkflow';
 export const floorEventSignal = defineSignal<[FloorEvent]>('event');
+/** The shaped sweep floor's weekly report request. */
+export const floorSweepSignal = defineSignal('sweep');
 
 export interface FloorEvent {
   deviceId: string;
@@ -61,6 +64,27 @@ export interface FloorShape {
  * (the outcome's write) and an upsert. It completes, as the floor does; a device run stays open.
  */
 export async function shapedFloorWorkflow(shape: FloorShape = {}): Promise<string> {
+  return firstReportInShape(shape);
+}
+
+/**
+ * The sweep's floor in the device workflow's shape: the first report of a new device, then, on the
+ * `sweep` signal, a weekly report as a device makes it: the upload (a report request changes no
+ * state, so nothing is written before it) and the outcome's write, with no upsert (the status it
+ * shows does not change). A worker that no longer holds it replays the first report's history.
+ */
+export async function shapedSweepFloorWorkflow(): Promise<string> {
+  let swept = false;
+  setHandler(floorSweepSignal, () => void (swept = true));
+  const deviceId = await firstReportInShape({});
+  await condition(() => swept);
+  const event = { deviceId, occurredAt: new Date().toISOString() };
+  const result = await recordEvent(event);
+  await recordLocally(event);
+  return result;
+}
+
+async function firstReportInShape(shape: FloorShape): Promise<string> {
   const { patchMarkers = true, localActivities = true, searchAttributes = true } = shape;
   let event: FloorEvent | undefined;
   setHandler(floorEventSignal, (e) => void (event = e));

@@ -176,6 +176,11 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
         () => run('npx', ['tsx', 'bench/floor-shape.ts', '--events', '10', '--rounds', '1', '--results-dir', results], freshEnv(), 300_000),
       ],
       [
+        'npx tsx bench/floor-shape.ts --sweep',
+        () =>
+          run('npx', ['tsx', 'bench/floor-shape.ts', '--sweep', '--events', '10', '--rounds', '1', '--results-dir', results], freshEnv(), 300_000),
+      ],
+      [
         'npx tsx bench/transport-cost.ts',
         () => run('npx', ['tsx', 'bench/transport-cost.ts', '--requests', '20', '--rounds', '1'], freshEnv(), 300_000),
       ],
@@ -309,7 +314,16 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     // The shape writes more history than the floor: its markers and upserts are really there.
     const events = (variant: string) => Number(new RegExp(`^  ${variant}: .*?; (\\d+) history events`, 'm').exec(r.out)?.[1]);
     assert.ok(events('device shape') > events('floor'), r.out);
-    assert.ok(readdirSync(results).some((f) => /^floor-shape-.*\.json$/.test(f)));
+    assert.ok(readdirSync(results).some((f) => /^floor-shape-\d.*\.json$/.test(f)));
+  });
+
+  it("npx tsx bench/floor-shape.ts --sweep: the sweep's floor and the shaped device's weekly report, replayed", () => {
+    const r = ran.get('npx tsx bench/floor-shape.ts --sweep')!;
+    assert.equal(r.code, 0, tail(r));
+    const before = (variant: string) => Number(new RegExp(`^  ${variant}: [\\d.]+/s, \\d+ % of the floor; (\\d+) history events`, 'm').exec(r.out)?.[1]);
+    // The shaped device has its first report behind it when the sweep reaches it; the floor only its start.
+    assert.ok(before('device shape') > before('floor') && before('floor') > 0, r.out);
+    assert.ok(readdirSync(results).some((f) => /^floor-shape-sweep-.*\.json$/.test(f)));
   });
 
   it("npx tsx bench/transport-cost.ts: each transport's CPU per call (its own CA without NODE_EXTRA_CA_CERTS)", () => {
