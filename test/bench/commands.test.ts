@@ -178,7 +178,12 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
       [
         'npx tsx bench/floor-shape.ts --sweep',
         () =>
-          run('npx', ['tsx', 'bench/floor-shape.ts', '--sweep', '--events', '10', '--rounds', '1', '--results-dir', results], freshEnv(), 300_000),
+          run(
+            'npx',
+            ['tsx', 'bench/floor-shape.ts', '--sweep', '--events', '10', '--rounds', '1', '--results-dir', results],
+            freshEnv(),
+            300_000,
+          ),
       ],
       [
         'npx tsx bench/transport-cost.ts',
@@ -320,7 +325,8 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
   it("npx tsx bench/floor-shape.ts --sweep: the sweep's floor and the shaped device's weekly report, replayed", () => {
     const r = ran.get('npx tsx bench/floor-shape.ts --sweep')!;
     assert.equal(r.code, 0, tail(r));
-    const before = (variant: string) => Number(new RegExp(`^  ${variant}: [\\d.]+/s, \\d+ % of the floor; (\\d+) history events`, 'm').exec(r.out)?.[1]);
+    const before = (variant: string) =>
+      Number(new RegExp(`^  ${variant}: [\\d.]+/s, \\d+ % of the floor; (\\d+) history events`, 'm').exec(r.out)?.[1]);
     // The shaped device has its first report behind it when the sweep reaches it; the floor only its start.
     assert.ok(before('device shape') > before('floor') && before('floor') > 0, r.out);
     assert.ok(readdirSync(results).some((f) => /^floor-shape-sweep-.*\.json$/.test(f)));
