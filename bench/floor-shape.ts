@@ -58,6 +58,7 @@ interface Variant {
 const SWEEP_VARIANTS: Variant[] = [
   { name: 'floor', workflowType: FLOOR_WORKFLOW_TYPE },
   { name: 'device shape', workflowType: SHAPED_SWEEP_FLOOR_WORKFLOW_TYPE },
+  { name: 'shape, continued as new after its report', workflowType: SHAPED_SWEEP_FLOOR_WORKFLOW_TYPE, shape: { continueAsNew: true } },
 ];
 
 const EVENT_VARIANTS: Variant[] = [
@@ -65,6 +66,7 @@ const EVENT_VARIANTS: Variant[] = [
   { name: 'device shape', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: {} },
   { name: 'shape without upserts', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { searchAttributes: false } },
   { name: 'shape without local activities', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { localActivities: false } },
+  { name: 'shape, continued as new after its report', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { continueAsNew: true } },
 ];
 
 interface Run {
@@ -188,14 +190,14 @@ function sweepRun(v: Variant, devices: number, round: number) {
         await client.workflow.signalWithStart(v.workflowType, {
           workflowId,
           taskQueue,
-          args: [],
+          args: v.shape ? [v.shape] : [],
           signal: floorEventSignal,
           signalArgs: [event(workflowId)],
         });
       });
       await waitUntil(
         'the shaped workflows did not finish their first report',
-        async () => ((await count(`AzureComplianceStatus = 'Successful'`)) >= devices ? true : undefined),
+        async () => ((await count(`ExecutionStatus = 'Running' AND AzureComplianceStatus = 'Successful'`)) >= devices ? true : undefined),
         Math.max(600_000, devices * 500),
         500,
       );

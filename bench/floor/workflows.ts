@@ -8,6 +8,7 @@
  */
 import {
   condition,
+  continueAsNew,
   defineSignal,
   patched,
   proxyActivities,
@@ -55,6 +56,24 @@ export interface FloorShape {
   localActivities?: boolean;
   /** The two upserts of the operators' search attributes, one per workflow task. */
   searchAttributes?: boolean;
+  /** Continue as new after the report: the new run records its markers and upserts once. */
+  continueAsNew?: boolean;
+  /** Set in the run a continue-as-new starts: the report is behind it. */
+  reportedDeviceId?: string;
+}
+
+/** The first task of a run that continued as new: its patch markers and its search attributes. */
+function newRunInShape(deviceId: string): void {
+  patched('floor-shape-a');
+  patched('floor-shape-b');
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: 'floor' },
+    { key: DeviceIdKey, value: deviceId },
+    { key: AzureComplianceStatusKey, value: 'Successful' },
+    { key: AzureClientStatusCodeKey, value: 'Success' },
+    { key: PolicyActionKey, value: 'None' },
+    { key: RetiredKey, value: false },
+  ]);
 }
 
 /**
@@ -64,7 +83,13 @@ export interface FloorShape {
  * (the outcome's write) and an upsert. It completes, as the floor does; a device run stays open.
  */
 export async function shapedFloorWorkflow(shape: FloorShape = {}): Promise<string> {
-  return firstReportInShape(shape);
+  if (shape.reportedDeviceId !== undefined) {
+    newRunInShape(shape.reportedDeviceId);
+    return shape.reportedDeviceId;
+  }
+  const deviceId = await firstReportInShape(shape);
+  if (shape.continueAsNew) await continueAsNew<typeof shapedFloorWorkflow>({ reportedDeviceId: deviceId });
+  return deviceId;
 }
 
 /**
@@ -73,10 +98,15 @@ export async function shapedFloorWorkflow(shape: FloorShape = {}): Promise<strin
  * state, so nothing is written before it) and the outcome's write, with no upsert (the status it
  * shows does not change). A worker that no longer holds it replays the first report's history.
  */
-export async function shapedSweepFloorWorkflow(): Promise<string> {
+export async function shapedSweepFloorWorkflow(shape: FloorShape = {}): Promise<string> {
   let swept = false;
   setHandler(floorSweepSignal, () => void (swept = true));
-  const deviceId = await firstReportInShape({});
+  let deviceId = shape.reportedDeviceId;
+  if (deviceId !== undefined) newRunInShape(deviceId);
+  else {
+    deviceId = await firstReportInShape({});
+    if (shape.continueAsNew) await continueAsNew<typeof shapedSweepFloorWorkflow>({ reportedDeviceId: deviceId });
+  }
   await condition(() => swept);
   const event = { deviceId, occurredAt: new Date().toISOString() };
   const result = await recordEvent(event);
