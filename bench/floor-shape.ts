@@ -7,7 +7,8 @@
  * The event path's floor (bench/floor/workflows.ts: signalWithStart, one activity, completion) beside
  * the same floor in the device workflow's shape, every step empty (`shapedFloorWorkflow`: two patch
  * markers, two local activities, two search-attribute upserts around the one activity), and the
- * shape without its upserts and without its local activities.
+ * shape without its upserts, without its local activities, and continuing as new after its report
+ * (the new run records its markers and upserts in its first task); the sweep has that last variant too.
  *
  * With `--sweep`, the weekly sweep's floor (a signal to a workflow the worker no longer holds, one
  * activity, completion) beside the same in the device's shape (`shapedSweepFloorWorkflow`: a device
