@@ -62,18 +62,28 @@ export interface FloorShape {
   reportedDeviceId?: string;
 }
 
-/** The first task of a run that continued as new: its patch markers and its search attributes. */
-function newRunInShape(deviceId: string): void {
+/** The two patch markers a new device run records, each with its `TemporalChangeVersion` upsert. */
+function recordPatchMarkers(): void {
   patched('floor-shape-a');
   patched('floor-shape-b');
+}
+
+/** The operators' search attributes, as the device workflow upserts them. */
+function publishInShape(deviceId: string, status: string): void {
   upsertSearchAttributes([
     { key: TenantIdKey, value: 'floor' },
     { key: DeviceIdKey, value: deviceId },
-    { key: AzureComplianceStatusKey, value: 'Successful' },
+    { key: AzureComplianceStatusKey, value: status },
     { key: AzureClientStatusCodeKey, value: 'Success' },
     { key: PolicyActionKey, value: 'None' },
     { key: RetiredKey, value: false },
   ]);
+}
+
+/** The first task of a run that continued as new: its patch markers and its search attributes. */
+function newRunInShape(deviceId: string): void {
+  recordPatchMarkers();
+  publishInShape(deviceId, 'Successful');
 }
 
 /**
@@ -118,26 +128,12 @@ async function firstReportInShape(shape: FloorShape): Promise<string> {
   const { patchMarkers = true, localActivities = true, searchAttributes = true } = shape;
   let event: FloorEvent | undefined;
   setHandler(floorEventSignal, (e) => void (event = e));
-  if (patchMarkers) {
-    patched('floor-shape-a');
-    patched('floor-shape-b');
-  }
+  if (patchMarkers) recordPatchMarkers();
   await condition(() => event !== undefined);
-  const publish = (status: string) => {
-    if (!searchAttributes) return;
-    upsertSearchAttributes([
-      { key: TenantIdKey, value: 'floor' },
-      { key: DeviceIdKey, value: event!.deviceId },
-      { key: AzureComplianceStatusKey, value: status },
-      { key: AzureClientStatusCodeKey, value: 'Success' },
-      { key: PolicyActionKey, value: 'None' },
-      { key: RetiredKey, value: false },
-    ]);
-  };
   if (localActivities) await recordLocally(event!);
-  publish('In-progress');
+  if (searchAttributes) publishInShape(event!.deviceId, 'In-progress');
   const result = await recordEvent(event!);
   if (localActivities) await recordLocally(event!);
-  publish('Successful');
+  if (searchAttributes) publishInShape(event!.deviceId, 'Successful');
   return result;
 }
