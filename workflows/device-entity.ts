@@ -30,7 +30,7 @@ import {
 } from '../domain/device-state';
 import type { DeviceEvent } from '../domain/events';
 import { driftResolved, observeEntra, reopenAfterDeletion, type EntraObservation } from '../domain/drift';
-import { GRACE_ACTIONS, type GraceContext } from '../domain/grace';
+import { GRACE_ACTIONS, type GraceContext, type GracePeriods } from '../domain/grace';
 import {
   Attempt,
   failureToDeviceError,
@@ -90,6 +90,8 @@ export class DeviceEntity {
   gracePeriods = false;
   /** The state as last written to the read model: a change of its grace is a timeline row. */
   private written: DeviceState;
+  /** The tenant's grace periods read for the next take (readGracePeriods). */
+  private periodsRead: GracePeriods | null = null;
 
   constructor(input: DeviceWorkflowInput) {
     const options = input.options ?? {};
@@ -123,17 +125,32 @@ export class DeviceEntity {
   }
 
   /**
-   * Applies every message in the inbox (drain), first reading the tenant's grace periods when an
-   * action that may have one is among them; true when an event changed the state.
+   * An action that may have a grace period is in the inbox: the tenant's grace periods must be read
+   * (readGracePeriods) before the next take applies it.
    */
-  async take(): Promise<boolean> {
-    if (!this.gracePeriods) return this.drain();
-    // Held messages wait for the next lifecycle: only what this drain applies counts.
-    const mayHaveGrace =
+  mustReadGracePeriods(): boolean {
+    // Held messages wait for the next lifecycle: only what the next drain applies counts.
+    return (
+      this.gracePeriods &&
       this.held.length === 0 &&
-      this.inbox.some((m) => m.kind === 'event' && m.event.type === 'compliance' && m.event.actions.some((a) => MAY_HAVE_GRACE.has(a)));
-    if (!mayHaveGrace) return this.drain({ periods: {}, now: new Date().toISOString() });
-    const periods = await tenantGracePeriods({ tenantId: this.ctx.tenantId });
+      this.inbox.some((m) => m.kind === 'event' && m.event.type === 'compliance' && m.event.actions.some((a) => MAY_HAVE_GRACE.has(a)))
+    );
+  }
+
+  /** Reads the tenant's grace periods (a local activity) for the next take. */
+  readGracePeriods(): Promise<void> {
+    return tenantGracePeriods({ tenantId: this.ctx.tenantId }).then((periods) => void (this.periodsRead = periods));
+  }
+
+  /**
+   * Applies every message in the inbox (drain), with the grace periods just read, if any; true when
+   * an event changed the state. Synchronous on purpose, as are the other steps that need not wait:
+   * the SDK records a stack trace for every promise a workflow creates (docs/benchmarks.md).
+   */
+  take(): boolean {
+    if (!this.gracePeriods) return this.drain();
+    const periods = this.periodsRead ?? {};
+    this.periodsRead = null;
     return this.drain({ periods, now: new Date().toISOString() });
   }
 
@@ -209,10 +226,9 @@ export class DeviceEntity {
   }
 
   /** Waits until there is work, or a grace ends: a durable timer, so a worker restart changes nothing. */
-  async waitForWork(hasWork: () => boolean): Promise<void> {
+  waitForWork(hasWork: () => boolean): Promise<unknown> {
     const graceLeft = this.graceLeftMs();
-    if (graceLeft === undefined) await condition(hasWork);
-    else await condition(hasWork, graceLeft);
+    return graceLeft === undefined ? condition(hasWork) : condition(hasWork, graceLeft);
   }
 
   /** The grace in force has run out: its action, which still holds, is now owed to Microsoft. */
@@ -224,11 +240,17 @@ export class DeviceEntity {
 
   // ---- the read model and the operators' view ------------------------------------------------------
 
-  async persist(attempt?: TimelineRow): Promise<void> {
+  persist(attempt?: TimelineRow): Promise<void> {
     // A drift row that sent nothing is written with the next write that has no row of its own.
     attempt ??= this.driftRows.shift();
     const change = this.gracePeriods ? graceChange(this.written, this.state) : null;
     this.written = this.state;
+    if (change === null && this.driftRows.length === 0) return this.write(attempt);
+    return this.persistWithRows(attempt, change);
+  }
+
+  /** A write that comes with the grace's own row, or is followed by drift rows still to write. */
+  private async persistWithRows(attempt: TimelineRow | undefined, change: ReturnType<typeof graceChange>): Promise<void> {
     if (change !== null) {
       // The grace's change is a row of its own: what Microsoft keeps (or now gets), and until when.
       const policy = reportedPolicyOf(this.state);
@@ -246,7 +268,7 @@ export class DeviceEntity {
     if (this.driftRows.length > 0) await this.persist();
   }
 
-  private async write(attempt?: TimelineRow): Promise<void> {
+  private write(attempt?: TimelineRow): Promise<void> {
     this.state = { ...this.state, version: this.state.version + 1 };
     // The history length orders writes of one version: a workflow task retried after a timeout writes
     // again with the same version, and its write (the one Temporal keeps) must win over the first.
@@ -255,8 +277,7 @@ export class DeviceEntity {
       writeSeq: workflowInfo().historyLength,
       ...(attempt ? { attempt } : {}),
     };
-    await writeDeviceRecord(input);
-    this.view.publish(this.state);
+    return writeDeviceRecord(input).then(() => this.view.publish(this.state));
   }
 
   publish(): void {
@@ -279,14 +300,18 @@ export class DeviceEntity {
 
   /**
    * Waits before retrying a report that failed, unless a message arrives first; true when the retry
-   * is due (false: the main loop applies the message and decides again).
+   * is due (false: the main loop applies the message and decides again). A first attempt is due at
+   * once, without a promise.
    */
-  async backOff(step: Extract<NextStep, { kind: 'report' }>): Promise<boolean> {
+  backOff(step: Extract<NextStep, { kind: 'report' }>): true | Promise<boolean> {
     if (!step.retryOf) return true;
+    return this.waitForRetry(step.retryOf);
+  }
+
+  private async waitForRetry(retryOf: number): Promise<boolean> {
     // Due from the failure on: a message that changes nothing does not start the wait again.
-    this.retryDue ??= { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
-    if (this.retryDue.failures !== step.retryOf)
-      this.retryDue = { failures: step.retryOf, at: Date.now() + retryDelayMs(this.ctx.options, step.retryOf) };
+    this.retryDue ??= { failures: retryOf, at: Date.now() + retryDelayMs(this.ctx.options, retryOf) };
+    if (this.retryDue.failures !== retryOf) this.retryDue = { failures: retryOf, at: Date.now() + retryDelayMs(this.ctx.options, retryOf) };
     const wait = this.retryDue.at - Date.now();
     const graceLeft = this.graceLeftMs();
     // A grace that ends first interrupts the wait: the main loop reports its action.
@@ -340,30 +365,28 @@ export class DeviceEntity {
     this.state = startReport(this.state, step.payload, attempt.startedAt, former);
     if (!former) this.state = rememberLookups(this.state, result.lookups);
     // Events that arrived meanwhile are applied with the outcome, in the same write.
-    await this.take();
-    if (await this.settle(attempt, result.status)) return;
+    if (this.mustReadGracePeriods()) await this.readGracePeriods();
+    this.take();
+    const settled = this.settle(attempt, result.status);
+    if (settled) return settled;
     await this.persist(attempt.row('In-progress', null, null));
     await this.pollUntilDone(attempt);
   }
 
-  private async fail(attempt: Attempt, error: ReturnType<typeof failureToDeviceError>, completedAt: string | null): Promise<void> {
+  private fail(attempt: Attempt, error: ReturnType<typeof failureToDeviceError>, completedAt: string | null): Promise<void> {
     this.state = reportFailed(this.state, error, attempt.payload, attempt.former, attempt.trigger);
-    await this.persist(attempt.row('Failed', error, completedAt));
+    return this.persist(attempt.row('Failed', error, completedAt));
   }
 
-  /** Records a terminal status; false while Microsoft is still processing the upload. */
-  private async settle(attempt: Attempt, status: ReportStatus): Promise<boolean> {
+  /** Records a terminal status (the returned write); false while Microsoft is still processing the upload. */
+  private settle(attempt: Attempt, status: ReportStatus): Promise<void> | false {
     if (status.status === 'completed') {
       this.state = reportSucceeded(this.state, attempt.payload, status.completedAt, attempt.former);
       // Microsoft holds the device's current state again: any drift found is resolved.
       if (!attempt.former) this.state = driftResolved(this.state);
-      await this.persist(attempt.row('Successful', null, status.completedAt));
-      return true;
+      return this.persist(attempt.row('Successful', null, status.completedAt));
     }
-    if (status.status === 'failed') {
-      await this.fail(attempt, status.error, new Date().toISOString());
-      return true;
-    }
+    if (status.status === 'failed') return this.fail(attempt, status.error, new Date().toISOString());
     return false;
   }
 
@@ -372,7 +395,8 @@ export class DeviceEntity {
     for (let poll = 1; ; poll++) {
       await attempt.waitBeforePoll(poll);
       // Events keep arriving while Microsoft processes the upload: show them at once.
-      if (await this.take()) await this.persist();
+      if (this.mustReadGracePeriods()) await this.readGracePeriods();
+      if (this.take()) await this.persist();
       let status: ReportStatus;
       try {
         status = await attempt.pollStatus(this.statusPolls);
@@ -380,7 +404,8 @@ export class DeviceEntity {
         await this.fail(attempt, failureToDeviceError(err), null);
         return;
       }
-      if (await this.settle(attempt, status)) return;
+      const settled = this.settle(attempt, status);
+      if (settled) return settled;
       if (attempt.timedOut()) {
         await this.fail(attempt, attempt.timeoutError(), null);
         return;

@@ -150,7 +150,7 @@ export class Attempt {
    * it (see supersede), and the newer state is reported instead. Were it already running, its older
    * LastUpdateTime keeps it from winning at Microsoft.
    */
-  async upload(lookups: UploadInputLookups): Promise<UploadReportResult | 'superseded'> {
+  upload(lookups: UploadInputLookups): Promise<UploadReportResult | 'superseded'> {
     const uploads = microsoftActivities(this.ctx, reportPriority(this.trigger));
     const input = {
       tenantId: this.ctx.tenantId,
@@ -163,9 +163,13 @@ export class Attempt {
       ...(lookups ? { lookups } : {}),
     };
     if (reportPriority(this.trigger) <= reportPriority('compliance')) return uploads.uploadReport(input);
+    return this.uploadQueued(() => uploads.uploadReport(input));
+  }
+
+  private async uploadQueued(upload: () => Promise<UploadReportResult>): Promise<UploadReportResult | 'superseded'> {
     this.queued = new CancellationScope();
     try {
-      return await this.queued.run(() => uploads.uploadReport(input));
+      return await this.queued.run(upload);
     } catch (err) {
       if (this.superseded && isCancellation(err)) return 'superseded';
       throw err;
@@ -183,8 +187,8 @@ export class Attempt {
   }
 
   /** Waits before the `poll`-th status poll; a durable timer, so a worker restart resumes the wait. */
-  async waitBeforePoll(poll: number): Promise<void> {
-    await sleep(this.intervals[Math.min(poll, this.intervals.length - 1)]!);
+  waitBeforePoll(poll: number): Promise<void> {
+    return sleep(this.intervals[Math.min(poll, this.intervals.length - 1)]!);
   }
 
   pollStatus(statusPolls: ReturnType<typeof microsoftActivities>): Promise<ReportStatus> {

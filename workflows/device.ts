@@ -101,12 +101,14 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
 
   for (;;) {
     await device.waitForWork(() => device.hasWork(nextStep(device.state)));
-    const changed = await device.take();
+    if (device.mustReadGracePeriods()) await device.readGracePeriods();
+    const changed = device.take();
     if (device.expireGrace() || changed) await device.persist();
 
     const step = nextStep(device.state);
     if (step.kind === 'report') {
-      if (await device.backOff(step)) await device.report(step);
+      const due = device.backOff(step);
+      if (due === true || (await due)) await device.report(step);
     } else if (step.kind === 'blocked') {
       await device.recordBlocked(step);
     }
@@ -116,7 +118,8 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     if (device.retiredAndSettled(next)) {
       await condition(allHandlersFinished);
       // A registration that arrived meanwhile opens the next lifecycle in this run.
-      const changed = await device.take();
+      if (device.mustReadGracePeriods()) await device.readGracePeriods();
+      const changed = device.take();
       if (device.retiredAndSettled(nextStep(device.state))) return device.state;
       if (changed) await device.persist();
       continue;
