@@ -3,6 +3,10 @@
  * worker does on every cache miss), to compare workflow code changes.
  *   npx tsx bench/replay-cost.ts [rounds] [histories folder] [--without-sandbox-timeout]
  *
+ * It counts the promises created while replaying, in the sandbox and in the SDK's code around it:
+ * the SDK records a source-mapped stack trace for every promise a workflow creates (its promise hook),
+ * so a workflow that awaits less costs less on each activation.
+ *
  * It also counts the entries into the workflow sandbox. The SDK enters it with a timeout (its
  * deadlock detection), and for every such entry Node starts and joins a watchdog thread (a known
  * Node cost: nodejs/node pull request 47739, not merged). `--without-sandbox-timeout` enters
@@ -11,6 +15,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import vm from 'node:vm';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime, Worker, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
@@ -36,14 +41,20 @@ async function main(): Promise<void> {
   const events = histories.reduce((a, h) => a + (h.history.events?.length ?? 0), 0);
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
   const all = Array.from({ length: rounds }, (_, r) => histories.map((h) => ({ ...h, workflowId: `${h.workflowId}-${r}` }))).flat();
+  // A promise made in the sandbox has the sandbox's own Promise constructor, not this thread's.
+  let promises = 0;
+  const stopCounting = v8.promiseHooks.onInit((promise) => {
+    if ((promise as Promise<unknown>).constructor !== Promise) promises++;
+  });
   const t0 = process.cpuUsage();
   const w0 = Date.now();
   entries = 0;
   let failed = 0;
   for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, all)) if (r.error) failed++;
   const cpu = process.cpuUsage(t0);
+  stopCounting();
   process.stdout.write(
-    `${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${(entries / (events * rounds)).toFixed(2)} sandbox entries per event${withoutTimeout ? ' (entered without a timeout)' : ''}; ${failed} failed\n`,
+    `${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${(entries / (events * rounds)).toFixed(2)} sandbox entries per event; ${(promises / (events * rounds)).toFixed(2)} promises created in the sandbox per event${withoutTimeout ? ' (entered without a timeout)' : ''}; ${failed} failed\n`,
   );
 }
 main().then(

@@ -159,8 +159,10 @@ async function main(): Promise<void> {
       DATA_DIR: path.join(os.tmpdir(), `acc-sweep-${process.pid}`),
     });
     let worker: Child | undefined;
+    let workerMetricsPort = 0;
     const startWorker = async (rate: number, extra: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Child> => {
-      const env = { ...WORKER_ENV, ...workerEnv(rate), WORKER_METRICS_PORT: String(await freePort()), ...extra };
+      workerMetricsPort = await freePort();
+      const env = { ...WORKER_ENV, ...workerEnv(rate), WORKER_METRICS_PORT: String(workerMetricsPort), ...extra };
       const child = startChild({ name: 'worker', script: WORKER_ENTRY, env, nodeFlags: [...WORKER_NODE_FLAGS, ...nodeFlags] });
       await child.waitForLine((l) => (l.includes('"worker started"') ? true : undefined), 120_000);
       return child;
@@ -251,6 +253,7 @@ async function main(): Promise<void> {
       postgres: pidsNamed('postgres'),
     });
     const cpuBefore = cpuOf(processes());
+    const tasksBefore = await deviceWorkflowTaskCounters(workerMetricsPort);
     const sweepStart = Date.now();
     await client.schedule.getHandle(WEEKLY_REPORT_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.SKIP);
     const weeklyDone = async () =>
@@ -265,6 +268,7 @@ async function main(): Promise<void> {
     const sweepMs = Date.now() - sweepStart;
     counting = false;
     const cpu = cpuDelta(cpuBefore, cpuOf(processes()));
+    const tasksAfter = await deviceWorkflowTaskCounters(workerMetricsPort);
     const s = procSample(worker.pid);
     if (s) peakRss = Math.max(peakRss, s.peakRss);
     clearInterval(rssTimer);
@@ -360,6 +364,13 @@ async function main(): Promise<void> {
         median: deviceHistory[Math.floor(deviceHistory.length / 2)] ?? 0,
         max: deviceHistory[deviceHistory.length - 1] ?? 0,
       },
+      // A task that misses the worker's cache replays the device's whole history first.
+      deviceWorkflowTasks: {
+        perDevice: round((tasksAfter.workflowTasks - tasksBefore.workflowTasks) / devices),
+        replayedPerDevice: round(
+          (tasksAfter.workflowTasks - tasksAfter.cacheHits - (tasksBefore.workflowTasks - tasksBefore.cacheHits)) / devices,
+        ),
+      },
       workerExtraEnv,
       workerRssTimelineMb: rssTimeline,
       // The sweep's bound under the budget: every device paced at SWEEP_DEVICES_PER_SECOND.
@@ -386,6 +397,7 @@ async function main(): Promise<void> {
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')} (2 cores = ${round((2 * sweepMs) / devices)} ms of CPU per device available)`,
         `  longest history: ${longest.historyLength} events (${longest.workflowId}); device workflows: median ${results.deviceHistory.median}, max ${results.deviceHistory.max}; longest sweep run: ${results.sweep.longestSweepRunHistory} events`,
+        `  device workflow tasks: ${results.deviceWorkflowTasks.perDevice} per device, ${results.deviceWorkflowTasks.replayedPerDevice} of them replaying the history (not in the worker's cache)`,
         `  weekly rows: ${weeklyRows} for ${devices} devices; signalled ${op.devices_signalled}, skipped ${op.devices_skipped}`,
         `  the budget's bound: ${results.budgetBoundSeconds} s (devices ÷ SWEEP_DEVICES_PER_SECOND); measured ${results.sweep.wallSeconds} s${
           callsPerSecond < LIFTED_CALLS_PER_SECOND
@@ -402,6 +414,20 @@ async function main(): Promise<void> {
   } finally {
     await cleanup();
   }
+}
+
+/**
+ * The worker's Temporal core counters for the device workflows (summed over their other labels):
+ * how many workflow tasks ran, and how many of them found the run in the worker's cache.
+ */
+async function deviceWorkflowTaskCounters(port: number): Promise<{ workflowTasks: number; cacheHits: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`) && l.includes(`workflow_type="${DEVICE_WORKFLOW_TYPE}"`))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return { workflowTasks: sum('temporal_workflow_task_execution_latency_count'), cacheHits: sum('temporal_sticky_cache_hit') };
 }
 
 /**

@@ -278,6 +278,10 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     const r = ran.get('npx tsx bench/sweep.ts')!;
     assert.equal(r.code, 0, tail(r));
     assert.match(r.out, /weekly rows: 10 for 10 devices/);
+    // The worker was restarted before the sweep: each device's first task replays its history.
+    const tasks = /device workflow tasks: ([\d.]+) per device, ([\d.]+) of them replaying/.exec(r.out);
+    assert.ok(tasks, tail(r));
+    assert.ok(Number(tasks[1]) >= 2 && Number(tasks[2]) >= 1, tasks[0]);
     assert.match(r.out, /floor \(signal to an evicted workflow \+ one activity/);
     assert.match(r.out, /the budget's bound/);
   });
@@ -309,6 +313,8 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     const r = ran.get('npx tsx bench/replay-cost.ts')!;
     assert.equal(r.code, 0, tail(r));
     assert.match(r.out, /ms of CPU per history event|per event/i);
+    const promises = /([\d.]+) promises created in the sandbox per event/.exec(r.out);
+    assert.ok(promises && Number(promises[1]) > 0, tail(r));
   });
 
   it("npx tsx bench/floor-shape.ts: the floor and the device workflow's shape, each variant with its ratio", () => {
