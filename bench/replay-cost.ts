@@ -3,9 +3,9 @@
  * worker does on every cache miss), to compare workflow code changes.
  *   npx tsx bench/replay-cost.ts [rounds] [histories folder] [--without-sandbox-timeout]
  *
- * It counts the promises created while replaying, in the sandbox and in the SDK's code around it:
- * the SDK records a source-mapped stack trace for every promise a workflow creates (its promise hook),
- * so a workflow that awaits less costs less on each activation.
+ * It also counts the promises created in the sandbox while replaying (the workflow's and the SDK's
+ * workflow-side code): the SDK records a source-mapped stack trace for every one of them (its promise
+ * hook), so a workflow that awaits less costs less on each activation.
  *
  * It also counts the entries into the workflow sandbox. The SDK enters it with a timeout (its
  * deadlock detection), and for every such entry Node starts and joins a watchdog thread (a known

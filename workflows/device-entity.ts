@@ -90,8 +90,6 @@ export class DeviceEntity {
   gracePeriods = false;
   /** The state as last written to the read model: a change of its grace is a timeline row. */
   private written: DeviceState;
-  /** The tenant's grace periods read for the next take (readGracePeriods). */
-  private periodsRead: GracePeriods | null = null;
 
   constructor(input: DeviceWorkflowInput) {
     const options = input.options ?? {};
@@ -137,20 +135,18 @@ export class DeviceEntity {
     );
   }
 
-  /** Reads the tenant's grace periods (a local activity) for the next take. */
-  readGracePeriods(): Promise<void> {
-    return tenantGracePeriods({ tenantId: this.ctx.tenantId }).then((periods) => void (this.periodsRead = periods));
+  /** The tenant's grace periods (a local activity), for the take that follows. */
+  readGracePeriods(): Promise<GracePeriods> {
+    return tenantGracePeriods({ tenantId: this.ctx.tenantId });
   }
 
   /**
-   * Applies every message in the inbox (drain), with the grace periods just read, if any; true when
-   * an event changed the state. Synchronous on purpose, as are the other steps that need not wait:
-   * the SDK records a stack trace for every promise a workflow creates (docs/benchmarks.md).
+   * Applies every message in the inbox (drain), with the grace periods read for it, if any; true when
+   * an event changed the state. Synchronous on purpose, as are the other steps that need not wait
+   * (docs/architecture.md, "Steps that need not wait do not await").
    */
-  take(): boolean {
+  take(periods: GracePeriods = {}): boolean {
     if (!this.gracePeriods) return this.drain();
-    const periods = this.periodsRead ?? {};
-    this.periodsRead = null;
     return this.drain({ periods, now: new Date().toISOString() });
   }
 
@@ -365,8 +361,7 @@ export class DeviceEntity {
     this.state = startReport(this.state, step.payload, attempt.startedAt, former);
     if (!former) this.state = rememberLookups(this.state, result.lookups);
     // Events that arrived meanwhile are applied with the outcome, in the same write.
-    if (this.mustReadGracePeriods()) await this.readGracePeriods();
-    this.take();
+    this.take(this.mustReadGracePeriods() ? await this.readGracePeriods() : undefined);
     const settled = this.settle(attempt, result.status);
     if (settled) return settled;
     await this.persist(attempt.row('In-progress', null, null));
@@ -395,8 +390,7 @@ export class DeviceEntity {
     for (let poll = 1; ; poll++) {
       await attempt.waitBeforePoll(poll);
       // Events keep arriving while Microsoft processes the upload: show them at once.
-      if (this.mustReadGracePeriods()) await this.readGracePeriods();
-      if (this.take()) await this.persist();
+      if (this.take(this.mustReadGracePeriods() ? await this.readGracePeriods() : undefined)) await this.persist();
       let status: ReportStatus;
       try {
         status = await attempt.pollStatus(this.statusPolls);

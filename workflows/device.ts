@@ -101,8 +101,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
 
   for (;;) {
     await device.waitForWork(() => device.hasWork(nextStep(device.state)));
-    if (device.mustReadGracePeriods()) await device.readGracePeriods();
-    const changed = device.take();
+    const changed = device.take(device.mustReadGracePeriods() ? await device.readGracePeriods() : undefined);
     if (device.expireGrace() || changed) await device.persist();
 
     const step = nextStep(device.state);
@@ -118,8 +117,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     if (device.retiredAndSettled(next)) {
       await condition(allHandlersFinished);
       // A registration that arrived meanwhile opens the next lifecycle in this run.
-      if (device.mustReadGracePeriods()) await device.readGracePeriods();
-      const changed = device.take();
+      const changed = device.take(device.mustReadGracePeriods() ? await device.readGracePeriods() : undefined);
       if (device.retiredAndSettled(nextStep(device.state))) return device.state;
       if (changed) await device.persist();
       continue;
