@@ -40,9 +40,20 @@ export interface DeviceRow extends DeviceProjection {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DbRow = Record<string, any>;
 
-/** A timestamp column as an ISO string (null stays null). */
+/** What `Date.prototype.toISOString` gives for a year 0–9999: the form every timestamp is served in. */
+const ISO_UTC_MILLIS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** A timestamp column as an ISO string (null stays null); one Postgres already formatted is kept as it is. */
 export const iso = (v: Date | string | null | undefined): string | null =>
-  v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : new Date(v).toISOString();
+  v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : ISO_UTC_MILLIS.test(v) ? v : new Date(v).toISOString();
+
+/**
+ * A timestamptz column formatted by Postgres exactly as `toISOString` formats it (UTC, milliseconds:
+ * the columns keep no more), whatever the session's TimeZone and DateStyle. The device read then
+ * makes no `Date` per timestamp in the API, whose one thread is what a busy read path saturates
+ * (docs/benchmarks.md, "Read path, seventh round").
+ */
+const isoInSql = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}`;
 
 export function toDeviceRow(r: DbRow): DeviceRow {
   return {
@@ -139,7 +150,19 @@ export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: n
   return Number((applied as { applied: number }).applied) === 1;
 }
 
-/** The columns `toDeviceRow` reads, named so that a prepared statement survives an added column. */
+/**
+ * The columns `toDeviceRow` reads, named so that a prepared statement survives an added column; the
+ * timestamps come formatted.
+ */
+const TIMESTAMP_COLUMNS = new Set([
+  'report_time',
+  'last_attempt_at',
+  'last_successful_report_at',
+  'retired_at',
+  'grace_until',
+  'created_at',
+  'updated_at',
+]);
 const DEVICE_ROW_COLUMNS = [
   'tenant_id',
   'device_id',
@@ -162,7 +185,9 @@ const DEVICE_ROW_COLUMNS = [
   'version',
   'created_at',
   'updated_at',
-].join(', ');
+]
+  .map((c) => (TIMESTAMP_COLUMNS.has(c) ? isoInSql(c) : c))
+  .join(', ');
 const DEVICE_BY_ID = `select ${DEVICE_ROW_COLUMNS} from devices where tenant_id = $1 and device_id = $2 limit 1`;
 
 export async function getDevice(db: Db, tenantId: string, deviceId: string): Promise<DeviceRow | null> {

@@ -4,7 +4,7 @@
 // must not change result type") until the connection closed.
 import assert from 'node:assert/strict';
 import { createDb, migrateToLatest, pooledQuery } from '../../db';
-import { getDevice } from '../../db/data';
+import { getDevice, listDevices } from '../../db/data';
 import { createScratchDatabase } from '../../db/scratch';
 import { testEnv } from '../support/env';
 
@@ -35,6 +35,46 @@ describe('db: the prepared device read', () => {
       assert.equal(after?.version, 4);
       assert.equal(await getDevice(db, 't1', 'unknown'), null);
       assert.equal(await getDevice(db, 't2', 'd1'), null, "another tenant's device is not found");
+    } finally {
+      await db.destroy();
+      await scratch.drop();
+    }
+  });
+
+  it("serves every timestamp as toISOString would, whatever the session's time zone (Postgres formats them)", async function () {
+    this.timeout(60_000);
+    const scratch = await createScratchDatabase(testEnv().adminDatabaseUrl, 'acc_iso');
+    const db = createDb(scratch.databaseUrl, { min: 1, max: 1 });
+    try {
+      await migrateToLatest(db);
+      // A session time zone with a half-hour offset, and values the columns round to milliseconds.
+      await db.raw("set timezone = 'America/St_Johns'");
+      const at = (i: number) =>
+        `2026-03-${String(1 + (i % 28)).padStart(2, '0')} ${String(i % 24).padStart(2, '0')}:59:59.${String(999_999 - i * 7_919).padStart(6, '0')}+00`;
+      for (let i = 0; i < 40; i++) {
+        await db('devices').insert({
+          tenant_id: 't1',
+          device_id: `d${i}`,
+          platform: 'iOS',
+          version: 1,
+          report_time: at(i),
+          last_attempt_at: at(i + 1),
+          last_successful_report_at: i % 2 ? null : at(i + 2),
+          retired_at: i % 3 ? null : at(i + 3),
+          grace_until: i % 5 ? null : at(i + 4),
+          created_at: at(i + 5),
+          updated_at: at(i + 6),
+        });
+      }
+      // The reference: the same rows read through knex, every timestamp a Date made by pg.
+      const listed = new Map((await listDevices(db, 't1', {}, 100)).map((d) => [d.deviceId, d]));
+      for (let i = 0; i < 40; i++) {
+        const served = await getDevice(db, 't1', `d${i}`);
+        assert.deepEqual(served, listed.get(`d${i}`), `d${i}`);
+        assert.match(served!.reportTime!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      }
+      await db('devices').where({ tenant_id: 't1', device_id: 'd0' }).update({ report_time: '2026-03-01 12:34:56.789+05:30' });
+      assert.equal((await getDevice(db, 't1', 'd0'))!.reportTime, '2026-03-01T07:04:56.789Z');
     } finally {
       await db.destroy();
       await scratch.drop();
