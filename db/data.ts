@@ -40,7 +40,7 @@ export interface DeviceRow extends DeviceProjection {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DbRow = Record<string, any>;
 
-/** What `Date.prototype.toISOString` gives for a year 0–9999: the form every timestamp is served in. */
+/** What `Date.prototype.toISOString` gives for a year 1–9999: the form every timestamp is served in. */
 const ISO_UTC_MILLIS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /** A timestamp column as an ISO string (null stays null); one Postgres already formatted is kept as it is. */
