@@ -154,15 +154,6 @@ export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: n
  * The columns `toDeviceRow` reads, named so that a prepared statement survives an added column; the
  * timestamps come formatted.
  */
-const TIMESTAMP_COLUMNS = new Set([
-  'report_time',
-  'last_attempt_at',
-  'last_successful_report_at',
-  'retired_at',
-  'grace_until',
-  'created_at',
-  'updated_at',
-]);
 const DEVICE_ROW_COLUMNS = [
   'tenant_id',
   'device_id',
@@ -171,23 +162,21 @@ const DEVICE_ROW_COLUMNS = [
   'client_status_code',
   'user_principal_name',
   'compliance_status',
-  'report_time',
+  isoInSql('report_time'),
   'policy_action',
   'reported_compliance',
   'management_state',
   'inventory',
-  'last_attempt_at',
-  'last_successful_report_at',
+  isoInSql('last_attempt_at'),
+  isoInSql('last_successful_report_at'),
   'last_error',
-  'retired_at',
-  'grace_until',
+  isoInSql('retired_at'),
+  isoInSql('grace_until'),
   'grace_action',
   'version',
-  'created_at',
-  'updated_at',
-]
-  .map((c) => (TIMESTAMP_COLUMNS.has(c) ? isoInSql(c) : c))
-  .join(', ');
+  isoInSql('created_at'),
+  isoInSql('updated_at'),
+].join(', ');
 const DEVICE_BY_ID = `select ${DEVICE_ROW_COLUMNS} from devices where tenant_id = $1 and device_id = $2 limit 1`;
 
 export async function getDevice(db: Db, tenantId: string, deviceId: string): Promise<DeviceRow | null> {

@@ -3,19 +3,29 @@
 // runs (the worker migrates at its start); with `select *` Postgres would refuse it ("cached plan
 // must not change result type") until the connection closed.
 import assert from 'node:assert/strict';
-import { createDb, migrateToLatest, pooledQuery } from '../../db';
+import { createDb, migrateToLatest, pooledQuery, type Db } from '../../db';
 import { getDevice, listDevices } from '../../db/data';
 import { createScratchDatabase } from '../../db/scratch';
 import { testEnv } from '../support/env';
 
+/** `fn` on a fresh, migrated database, through a Db of one connection (so the statement it prepares is reused). */
+async function onOneConnection(name: string, fn: (db: Db) => Promise<void>): Promise<void> {
+  const scratch = await createScratchDatabase(testEnv().adminDatabaseUrl, name);
+  const db = createDb(scratch.databaseUrl, { min: 1, max: 1 });
+  try {
+    await migrateToLatest(db);
+    await fn(db);
+  } finally {
+    await db.destroy();
+    await scratch.drop();
+  }
+}
+
 describe('db: the prepared device read', () => {
   it('is prepared once per connection and keeps answering after a column is added to devices', async function () {
     this.timeout(60_000);
-    const scratch = await createScratchDatabase(testEnv().adminDatabaseUrl, 'acc_prepared');
     // One connection: every call below runs on the connection that prepared the statement.
-    const db = createDb(scratch.databaseUrl, { min: 1, max: 1 });
-    try {
-      await migrateToLatest(db);
+    await onOneConnection('acc_prepared', async (db) => {
       await db('devices').insert({ tenant_id: 't1', device_id: 'd1', platform: 'iOS', compliance_status: 'Successful', version: 3 });
 
       const before = await getDevice(db, 't1', 'd1');
@@ -35,18 +45,12 @@ describe('db: the prepared device read', () => {
       assert.equal(after?.version, 4);
       assert.equal(await getDevice(db, 't1', 'unknown'), null);
       assert.equal(await getDevice(db, 't2', 'd1'), null, "another tenant's device is not found");
-    } finally {
-      await db.destroy();
-      await scratch.drop();
-    }
+    });
   });
 
   it("serves every timestamp as toISOString would, whatever the session's time zone (Postgres formats them)", async function () {
     this.timeout(60_000);
-    const scratch = await createScratchDatabase(testEnv().adminDatabaseUrl, 'acc_iso');
-    const db = createDb(scratch.databaseUrl, { min: 1, max: 1 });
-    try {
-      await migrateToLatest(db);
+    await onOneConnection('acc_iso', async (db) => {
       // A session time zone with a half-hour offset, and values the columns round to milliseconds.
       await db.raw("set timezone = 'America/St_Johns'");
       const at = (i: number) =>
@@ -75,9 +79,6 @@ describe('db: the prepared device read', () => {
       }
       await db('devices').where({ tenant_id: 't1', device_id: 'd0' }).update({ report_time: '2026-03-01 12:34:56.789+05:30' });
       assert.equal((await getDevice(db, 't1', 'd0'))!.reportTime, '2026-03-01T07:04:56.789Z');
-    } finally {
-      await db.destroy();
-      await scratch.drop();
-    }
+    });
   });
 });
