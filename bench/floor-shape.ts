@@ -6,7 +6,9 @@
  *
  * The event path's floor (bench/floor/workflows.ts: signalWithStart, one activity, completion) beside
  * the same floor in the device workflow's shape, every step empty (`shapedFloorWorkflow`: two patch
- * markers, two local activities, two search-attribute upserts around the one activity), and the
+ * markers, two local activities, two search-attribute upserts around the one activity; the shape of
+ * runs before the `read-model-sink` patch, whose first write is now a sink call, so "without its
+ * local activities" bounds what writing through the sink can give), and the
  * shape without its upserts, without its local activities, and continuing as new after its report
  * (the new run records its markers and upserts in its first task); the sweep has that last variant too.
  *

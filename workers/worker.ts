@@ -31,6 +31,7 @@ import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 import { applyPerTenantBudget } from './microsoft-budget';
 import { WORKFLOWS_PATH } from './workflow-bundle';
+import { readModelSinks } from './read-model-sink';
 
 export interface WorkerDeps {
   connection: NativeConnection;
@@ -160,6 +161,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: mainActivities,
+    sinks: readModelSinks(deps.db, deps.logger),
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
     // evicted workflow is replayed on its next task (docs/architecture.md).
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,

@@ -4,7 +4,7 @@
  * reports, writes to the read model). The workflow function (workflows/device.ts) only wires handlers
  * to it and runs its main loop.
  */
-import { condition, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyLocalActivities, proxySinks, workflowInfo, type Sinks } from '@temporalio/workflow';
 import type { DeviceActivities, DeviceRecordInput, ReportStatus } from '../activities/device-activities';
 import {
   applyEvent,
@@ -60,6 +60,12 @@ const { tenantGracePeriods } = proxyLocalActivities<DeviceActivities>({
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
 });
 
+/** The read-model write a report follows at once (see persistBeforeReport). */
+export interface ReadModelSinks extends Sinks {
+  readModel: { write(input: DeviceRecordInput): void };
+}
+const { readModel } = proxySinks<ReadModelSinks>();
+
 const MAY_HAVE_GRACE: ReadonlySet<string> = new Set(GRACE_ACTIONS);
 
 /** A retired device whose removal found reporting off tries again this often, if nothing wakes it. */
@@ -88,6 +94,8 @@ export class DeviceEntity {
    * wait for a grace's end; older runs never do, as before it.
    */
   gracePeriods = false;
+  /** Runs on the `read-model-sink` patch (workflows/device.ts) may write through the sink (persistBeforeReport). */
+  sinkWrites = false;
   /** The state as last written to the read model: a change of its grace is a timeline row. */
   private written: DeviceState;
 
@@ -262,6 +270,21 @@ export class DeviceEntity {
     }
     await this.write(attempt);
     if (this.driftRows.length > 0) await this.persist();
+  }
+
+  /**
+   * The write of an applied event that a report follows at once: a sink, which the worker runs before
+   * it completes this workflow task (no local activity, no marker). The report's outcome is written
+   * durably right after, so a write lost here is healed by it.
+   */
+  persistBeforeReport(): boolean {
+    if (!this.sinkWrites || this.driftRows.length > 0 || (this.gracePeriods && graceChange(this.written, this.state) !== null))
+      return false;
+    this.written = this.state;
+    this.state = { ...this.state, version: this.state.version + 1 };
+    readModel.write({ projection: projectionOf(this.state), writeSeq: workflowInfo().historyLength });
+    this.view.publish(this.state);
+    return true;
   }
 
   private write(attempt?: TimelineRow): Promise<void> {

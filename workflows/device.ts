@@ -47,8 +47,14 @@ export { DRIFT_RECONCILIATION_PATCH };
  * (docs/product-rules.md, "Grace periods"). Runs started before it keep the old behaviour.
  */
 export const GRACE_PERIODS_PATCH = 'grace-periods';
+/**
+ * Runs on it write an applied event that a report follows at once through the worker's
+ * read-model sink, not a local activity (DeviceEntity.persistBeforeReport; docs/architecture.md,
+ * "The read model"). Runs started before it keep the local activity.
+ */
+export const READ_MODEL_SINK_PATCH = 'read-model-sink';
 /** The newest patch of this workflow (test/histories keeps a folder of recorded runs per patch). */
-export const LATEST_DEVICE_WORKFLOW_PATCH = GRACE_PERIODS_PATCH;
+export const LATEST_DEVICE_WORKFLOW_PATCH = READ_MODEL_SINK_PATCH;
 
 /**
  * A device lives for years, and a worker that does not hold it in its cache replays its run's whole
@@ -95,6 +101,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   setHandler(stateQuery, () => device.state);
   deprecatePatch(ONE_ACTIVITY_REPORTS_PATCH);
   device.gracePeriods = patched(GRACE_PERIODS_PATCH);
+  device.sinkWrites = patched(READ_MODEL_SINK_PATCH);
 
   // A new device's search attributes come with its first state (signalWithStart set its ids).
   if (input.state !== undefined) device.publish();
@@ -102,7 +109,11 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   for (;;) {
     await device.waitForWork(() => device.hasWork(nextStep(device.state)));
     const changed = device.take(device.mustReadGracePeriods() ? await device.readGracePeriods() : undefined);
-    if (device.expireGrace() || changed) await device.persist();
+    if (device.expireGrace() || changed) {
+      const upcoming = nextStep(device.state);
+      const reportsNow = upcoming.kind === 'report' && upcoming.retryOf === undefined;
+      if (!(reportsNow && device.persistBeforeReport())) await device.persist();
+    }
 
     const step = nextStep(device.state);
     if (step.kind === 'report') {
