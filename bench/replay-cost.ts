@@ -19,6 +19,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime, Worker, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { REPLAY_SINKS } from '../workers/read-model-sink';
 import { WORKFLOWS_PATH } from '../workers/workflow-bundle';
 
 async function main(): Promise<void> {
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   const w0 = Date.now();
   entries = 0;
   let failed = 0;
-  for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, all)) if (r.error) failed++;
+  for await (const r of Worker.runReplayHistories({ workflowBundle: bundle, sinks: REPLAY_SINKS }, all)) if (r.error) failed++;
   const cpu = process.cpuUsage(t0);
   stopCounting();
   process.stdout.write(

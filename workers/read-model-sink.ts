@@ -5,6 +5,7 @@
  * left to the report's outcome, which the workflow writes durably right after.
  */
 import type { InjectedSinks } from '@temporalio/worker';
+import type { DeviceRecordInput } from '../activities/device-activities';
 import type { Db } from '../db';
 import { writeDeviceRecord } from '../db/data';
 import type { Logger } from '../lib/logger';
@@ -13,21 +14,19 @@ import type { ReadModelSinks } from '../workflows/device-entity';
 const ATTEMPTS = 3;
 const BACKOFF_MS = 200;
 
-export function readModelSinks(db: Db, logger?: Logger): InjectedSinks<ReadModelSinks> {
+function sinksWriting(write: (input: DeviceRecordInput) => Promise<unknown>, logger?: Logger): InjectedSinks<ReadModelSinks> {
   return {
     readModel: {
       write: {
         async fn(_info, input) {
           for (let attempt = 1; ; attempt++) {
             try {
-              await writeDeviceRecord(db, input.projection, input.writeSeq ?? 0, input.attempt);
+              await write(input);
               return;
             } catch (err) {
               if (attempt >= ATTEMPTS) {
-                logger?.error(
-                  { err, tenantId: input.projection.tenantId, deviceId: input.projection.deviceId },
-                  'read-model write failed; the report outcome rewrites it',
-                );
+                const { tenantId, deviceId } = input.projection;
+                logger?.error({ err, tenantId, deviceId }, "read-model write failed; the report's outcome rewrites it");
                 return;
               }
               await new Promise((r) => setTimeout(r, BACKOFF_MS * attempt));
@@ -39,3 +38,13 @@ export function readModelSinks(db: Db, logger?: Logger): InjectedSinks<ReadModel
     },
   };
 }
+
+export function readModelSinks(db: Db, logger?: Logger): InjectedSinks<ReadModelSinks> {
+  return sinksWriting((input) => writeDeviceRecord(db, input.projection, input.writeSeq ?? 0, input.attempt), logger);
+}
+
+/**
+ * For a replay worker (`Worker.runReplayHistories`): the sink must be declared (an undeclared one is
+ * logged as an error on every call), but a replay never calls it.
+ */
+export const REPLAY_SINKS: InjectedSinks<ReadModelSinks> = sinksWriting(() => Promise.reject(new Error('a replay writes nothing')));

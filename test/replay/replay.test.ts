@@ -6,6 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { testEnv } from '../support/env';
 import { LATEST_DEVICE_WORKFLOW_PATCH } from '../../workflows/device';
 import { HISTORIES_DIR, historyFiles } from '../support/histories';
+import { REPLAY_SINKS } from '../../workers/read-model-sink';
 
 describe('replay guard: recorded device-workflow histories replay on the current code', function () {
   this.timeout(180_000);
@@ -22,7 +23,10 @@ describe('replay guard: recorded device-workflow histories replay on the current
     }));
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await testEnv().workflowBundle() }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: await testEnv().workflowBundle(), sinks: REPLAY_SINKS },
+      histories,
+    )) {
       replayed += 1;
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
