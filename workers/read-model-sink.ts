@@ -1,6 +1,6 @@
 /**
  * The read-model write a device workflow makes through a sink (workflows/device-entity.ts,
- * persistBeforeReport). The worker runs it before it completes the workflow task that made it; a
+ * persistThroughSink). The worker runs it before it completes the workflow task that made it; a
  * replayed task does not run it again. It is retried briefly; a write that still fails is logged and
  * left to the report's outcome, which the workflow writes durably right after.
  */

@@ -60,7 +60,7 @@ const { tenantGracePeriods } = proxyLocalActivities<DeviceActivities>({
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
 });
 
-/** The read-model write a report follows at once (see persistBeforeReport). */
+/** The read-model write a report follows at once (see persistThroughSink). */
 export interface ReadModelSinks extends Sinks {
   readModel: { write(input: DeviceRecordInput): void };
 }
@@ -94,7 +94,7 @@ export class DeviceEntity {
    * wait for a grace's end; older runs never do, as before it.
    */
   gracePeriods = false;
-  /** Runs on the `read-model-sink` patch (workflows/device.ts) may write through the sink (persistBeforeReport). */
+  /** Runs on the `read-model-sink` patch (workflows/device.ts) may write through the sink (persistThroughSink). */
   sinkWrites = false;
   /** The state as last written to the read model: a change of its grace is a timeline row. */
   private written: DeviceState;
@@ -273,30 +273,43 @@ export class DeviceEntity {
   }
 
   /**
+   * Writes the state an applied event (or a grace's end) changed. When a first report attempt follows
+   * at once, the write goes through the sink (persistThroughSink), otherwise through the local activity.
+   */
+  persistApplied(next: NextStep): Promise<void> | undefined {
+    if (next.kind === 'report' && next.retryOf === undefined && this.persistThroughSink()) return undefined;
+    return this.persist();
+  }
+
+  /**
    * The write of an applied event that a report follows at once: a sink, which the worker runs before
    * it completes this workflow task (no local activity, no marker). The report's outcome is written
-   * durably right after, so a write lost here is healed by it.
+   * durably right after, so a write lost here is healed by it. False when this write must carry a row
+   * (a grace's change, a drift finding) or the run predates the sink.
    */
-  persistBeforeReport(): boolean {
+  private persistThroughSink(): boolean {
     if (!this.sinkWrites || this.driftRows.length > 0 || (this.gracePeriods && graceChange(this.written, this.state) !== null))
       return false;
     this.written = this.state;
-    this.state = { ...this.state, version: this.state.version + 1 };
-    readModel.write({ projection: projectionOf(this.state), writeSeq: workflowInfo().historyLength });
+    readModel.write(this.nextRecord());
     this.view.publish(this.state);
     return true;
   }
 
   private write(attempt?: TimelineRow): Promise<void> {
+    return writeDeviceRecord(this.nextRecord(attempt)).then(() => this.view.publish(this.state));
+  }
+
+  /** The next version of the state, as the read-model write that records it. */
+  private nextRecord(attempt?: TimelineRow): DeviceRecordInput {
     this.state = { ...this.state, version: this.state.version + 1 };
     // The history length orders writes of one version: a workflow task retried after a timeout writes
     // again with the same version, and its write (the one Temporal keeps) must win over the first.
-    const input: DeviceRecordInput = {
+    return {
       projection: projectionOf(this.state),
       writeSeq: workflowInfo().historyLength,
       ...(attempt ? { attempt } : {}),
     };
-    return writeDeviceRecord(input).then(() => this.view.publish(this.state));
   }
 
   publish(): void {

@@ -49,7 +49,7 @@ export { DRIFT_RECONCILIATION_PATCH };
 export const GRACE_PERIODS_PATCH = 'grace-periods';
 /**
  * Runs on it write an applied event that a report follows at once through the worker's
- * read-model sink, not a local activity (DeviceEntity.persistBeforeReport; docs/architecture.md,
+ * read-model sink, not a local activity (DeviceEntity.persistThroughSink; docs/architecture.md,
  * "The read model"). Runs started before it keep the local activity.
  */
 export const READ_MODEL_SINK_PATCH = 'read-model-sink';
@@ -109,11 +109,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   for (;;) {
     await device.waitForWork(() => device.hasWork(nextStep(device.state)));
     const changed = device.take(device.mustReadGracePeriods() ? await device.readGracePeriods() : undefined);
-    if (device.expireGrace() || changed) {
-      const upcoming = nextStep(device.state);
-      const reportsNow = upcoming.kind === 'report' && upcoming.retryOf === undefined;
-      if (!(reportsNow && device.persistBeforeReport())) await device.persist();
-    }
+    if (device.expireGrace() || changed) await device.persistApplied(nextStep(device.state));
 
     const step = nextStep(device.state);
     if (step.kind === 'report') {

@@ -44,6 +44,22 @@ async function recorded(deviceId: string): Promise<{ beforeUpload: number; local
   };
 }
 
+/** Microsoft answers the device's next upload after `delayMs`, so the row can be read meanwhile. */
+function holdNextUpload(delayMs: number) {
+  return testEnv().emulator.control.addFault({
+    match: { method: 'PUT', service: 'intune', pathRegex: 'DataUploadMessages' },
+    delayMs,
+    times: 1,
+  });
+}
+
+function uploadInFlight(deviceId: string) {
+  return waitFor('the upload activity in flight', async () => {
+    const { raw } = await workflowHandle(deviceId).describe();
+    return (raw.pendingActivities?.length ?? 0) > 0;
+  });
+}
+
 describe('the read-model sink: an applied event written before its report', function () {
   this.timeout(120_000);
 
@@ -56,18 +72,10 @@ describe('the read-model sink: an applied event written before its report', func
   it('shows the applied event while Microsoft still holds the upload, written without a local activity', async () => {
     const env = testEnv();
     const d = await seedDevice();
-    // Microsoft answers the upload slowly, so the row can be read while the report is in flight.
-    await env.emulator.control.addFault({
-      match: { method: 'PUT', service: 'intune', pathRegex: 'DataUploadMessages' },
-      delayMs: 3_000,
-      times: 1,
-    });
+    await holdNextUpload(3_000);
     await withWorker(async ({ taskQueue }) => {
       await sendEvent(taskQueue, d.deviceId, registration(d));
-      await waitFor('the upload activity in flight', async () => {
-        const { raw } = await workflowHandle(d.deviceId).describe();
-        return (raw.pendingActivities?.length ?? 0) > 0;
-      });
+      await uploadInFlight(d.deviceId);
       const inFlight = await getDevice(env.db, env.tenantId, d.deviceId);
       assert.ok(inFlight, 'the applied event is in the read model before Microsoft answers');
       assert.equal(inFlight.azureDeviceId, d.azureDeviceId);
@@ -96,18 +104,11 @@ describe('the read-model sink: an applied event written before its report', func
         return new;
       end $$;
       create trigger ${fn} before insert or update on devices for each row execute function ${fn}();`);
-    await env.emulator.control.addFault({
-      match: { method: 'PUT', service: 'intune', pathRegex: 'DataUploadMessages' },
-      delayMs: 2_000,
-      times: 1,
-    });
+    await holdNextUpload(2_000);
     try {
       await withWorker(async ({ taskQueue }) => {
         await sendEvent(taskQueue, d.deviceId, registration(d));
-        await waitFor('the upload activity in flight', async () => {
-          const { raw } = await workflowHandle(d.deviceId).describe();
-          return (raw.pendingActivities?.length ?? 0) > 0;
-        });
+        await uploadInFlight(d.deviceId);
         assert.equal(await getDevice(env.db, env.tenantId, d.deviceId), null, 'the sink write was refused');
         const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
         assert.equal(row.azureDeviceId, d.azureDeviceId);
