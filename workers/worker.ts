@@ -161,7 +161,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: mainActivities,
-    sinks: readModelSinks(deps.db, deps.logger),
+    sinks: readModelSinks(deps.db, temporalClient, deps.logger),
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
     // evicted workflow is replayed on its next task (docs/architecture.md).
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_WORKER_MAX_CACHED_WORKFLOWS,

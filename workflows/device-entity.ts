@@ -41,7 +41,7 @@ import {
   type TimelineRow,
 } from './device-report';
 import { OperatorView, projectionOf } from './device-views';
-import type { DeviceWorkflowInput, InboxItem, ReportRequest } from './messages';
+import type { DeviceWorkflowInput, InboxItem, ReadModelRewrite, ReportRequest } from './messages';
 import { STATUS_POLL_PRIORITY } from './priorities';
 
 const { writeDeviceRecord } = proxyLocalActivities<DeviceActivities>({
@@ -87,8 +87,13 @@ export class DeviceEntity {
   private current: Attempt | null = null;
   /** When the retry of a failed report is due (kept while messages interrupt the wait). */
   private retryDue: { failures: number; at: number } | null = null;
-  /** Timeline rows of drift that sent nothing (a device deleted in Entra), written with the next write. */
-  private driftRows: TimelineRow[] = [];
+  /**
+   * Timeline rows still to write, each with the next write that has no row of its own: drift that
+   * sent nothing (a device deleted in Entra), or the row of a sink write the worker gave up on.
+   */
+  private owedRows: TimelineRow[] = [];
+  /** The worker's sink gave up on a write: the next write goes through the local activity. */
+  private rewriteOwed = false;
   /**
    * Runs on the `grace-periods` patch (workflows/device.ts) apply the tenant's grace periods and
    * wait for a grace's end; older runs never do, as before it.
@@ -96,6 +101,11 @@ export class DeviceEntity {
   gracePeriods = false;
   /** Runs on the `read-model-sink` patch (workflows/device.ts) may write through the sink (persistThroughSink). */
   sinkWrites = false;
+  /**
+   * Runs on the `fewer-history-events` patch (workflows/device.ts): every older patch applies without
+   * its marker, and the search attributes of a write through the sink wait for the report's outcome.
+   */
+  everyPatch = false;
   /** The state as last written to the read model: a change of its grace is a timeline row. */
   private written: DeviceState;
 
@@ -130,6 +140,12 @@ export class DeviceEntity {
     this.inbox.push({ kind: 'entra', observation });
   }
 
+  /** A sink write was lost: its row is owed, and the state is written again durably (take reports a change). */
+  onRewriteOwed(rewrite: ReadModelRewrite): void {
+    if (rewrite.attempt) this.owedRows.push(rewrite.attempt);
+    this.rewriteOwed = true;
+  }
+
   /**
    * An action that may have a grace period is in the inbox: the tenant's grace periods must be read
    * (readGracePeriods) before the next take applies it.
@@ -154,8 +170,8 @@ export class DeviceEntity {
    * (docs/architecture.md, "Steps that need not wait do not await").
    */
   take(periods: GracePeriods = {}): boolean {
-    if (!this.gracePeriods) return this.drain();
-    return this.drain({ periods, now: new Date().toISOString() });
+    const changed = this.gracePeriods ? this.drain({ periods, now: new Date().toISOString() }) : this.drain();
+    return changed || this.rewriteOwed;
   }
 
   /** Applies every message in the inbox; true when an event changed the state. */
@@ -197,14 +213,14 @@ export class DeviceEntity {
    * true when the state changed (drift to re-report, or the device marked deleted in Entra).
    */
   private observe(seen: EntraObservation): boolean {
-    if (!patched(DRIFT_RECONCILIATION_PATCH)) return false;
+    if (!this.everyPatch && !patched(DRIFT_RECONCILIATION_PATCH)) return false;
     const before = this.state;
     const { state, outcome, finding } = observeEntra(before, seen);
     this.state = state;
     if (outcome === 'deleted' && finding) {
       const policy = policyOf(before);
       const reported = { complianceStatus: policy.complianceStatus, managementState: policy.managementState };
-      this.driftRows.push(
+      this.owedRows.push(
         timelineRow(
           { key: `drift-${seen.operationId}`, at: seen.observedAt, trigger: 'drift', reported, messageId: null, drift: finding },
           'Failed',
@@ -220,7 +236,7 @@ export class DeviceEntity {
   }
 
   hasWork(next: NextStep): boolean {
-    return this.inbox.length > 0 || next.kind !== 'idle';
+    return this.inbox.length > 0 || next.kind !== 'idle' || this.rewriteOwed;
   }
 
   /** How long until the grace in force ends (at least 1 ms), or undefined when there is none. */
@@ -245,15 +261,15 @@ export class DeviceEntity {
   // ---- the read model and the operators' view ------------------------------------------------------
 
   persist(attempt?: TimelineRow): Promise<void> {
-    // A drift row that sent nothing is written with the next write that has no row of its own.
-    attempt ??= this.driftRows.shift();
+    // A row owed (drift that sent nothing, a lost sink write's) goes with the next write that has none of its own.
+    attempt ??= this.owedRows.shift();
     const change = this.gracePeriods ? graceChange(this.written, this.state) : null;
     this.written = this.state;
-    if (change === null && this.driftRows.length === 0) return this.write(attempt);
+    if (change === null && this.owedRows.length === 0) return this.write(attempt);
     return this.persistWithRows(attempt, change);
   }
 
-  /** A write that comes with the grace's own row, or is followed by drift rows still to write. */
+  /** A write that comes with the grace's own row, or is followed by rows still owed. */
   private async persistWithRows(attempt: TimelineRow | undefined, change: ReturnType<typeof graceChange>): Promise<void> {
     if (change !== null) {
       // The grace's change is a row of its own: what Microsoft keeps (or now gets), and until when.
@@ -269,7 +285,7 @@ export class DeviceEntity {
       await this.write({ ...row, grace: change });
     }
     await this.write(attempt);
-    if (this.driftRows.length > 0) await this.persist();
+    if (this.owedRows.length > 0) await this.persist();
   }
 
   /**
@@ -277,26 +293,54 @@ export class DeviceEntity {
    * at once, the write goes through the sink (persistThroughSink), otherwise through the local activity.
    */
   persistApplied(next: NextStep): Promise<void> | undefined {
-    if (next.kind === 'report' && next.retryOf === undefined && this.persistThroughSink()) return undefined;
+    if (next.kind === 'report' && next.retryOf === undefined && this.mayUseSink()) {
+      // The outcome's write follows in the next workflow task and upserts what changed by then: one
+      // upsert per report instead of two (each is a history event and a visibility write).
+      this.persistThroughSink(undefined, !this.everyPatch);
+      return undefined;
+    }
     return this.persist();
   }
 
   /**
-   * The write of an applied event that a report follows at once: a sink, which the worker runs before
-   * it completes this workflow task (no local activity, no marker). The report's outcome is written
-   * durably right after, so a write lost here is healed by it. False when this write must carry a row
-   * (a grace's change, a drift finding) or the run predates the sink.
+   * A successful report's outcome: through the sink on runs of the `fewer-history-events` patch, else
+   * (or when the write must carry more than its row) through the local activity.
    */
-  private persistThroughSink(): boolean {
-    if (!this.sinkWrites || this.driftRows.length > 0 || (this.gracePeriods && graceChange(this.written, this.state) !== null))
-      return false;
+  private persistOutcome(row: TimelineRow): Promise<void> | undefined {
+    if (!this.everyPatch || !this.mayUseSink()) return this.persist(row);
+    this.persistThroughSink(row, true);
+    return undefined;
+  }
+
+  /**
+   * False when the write must go through the local activity: the run predates the sink, the write
+   * must carry a row of its own (a grace's change, a drift finding, a row owed), or the sink already
+   * gave up on a write of this run (a durable write heals it).
+   */
+  private mayUseSink(): boolean {
+    return (
+      this.sinkWrites &&
+      !this.rewriteOwed &&
+      this.owedRows.length === 0 &&
+      !(this.gracePeriods && graceChange(this.written, this.state) !== null)
+    );
+  }
+
+  /**
+   * A write through the sink, which the worker runs before it completes this workflow task (no local
+   * activity, no marker). If Postgres refuses it, the worker signals `readModelRewrite` back
+   * (workers/read-model-sink.ts) and the run writes again through the local activity.
+   */
+  private persistThroughSink(attempt: TimelineRow | undefined, upsert: boolean): void {
     this.written = this.state;
-    readModel.write(this.nextRecord());
-    this.view.publish(this.state);
-    return true;
+    readModel.write(this.nextRecord(attempt));
+    if (upsert) this.view.publish(this.state);
+    else this.view.publishDetails(this.state);
   }
 
   private write(attempt?: TimelineRow): Promise<void> {
+    // A durable write of the current state heals any sink write lost before it.
+    this.rewriteOwed = false;
     return writeDeviceRecord(this.nextRecord(attempt)).then(() => this.view.publish(this.state));
   }
 
@@ -399,7 +443,7 @@ export class DeviceEntity {
     // Events that arrived meanwhile are applied with the outcome, in the same write.
     this.take(this.mustReadGracePeriods() ? await this.readGracePeriods() : undefined);
     const settled = this.settle(attempt, result.status);
-    if (settled) return settled;
+    if (settled !== false) return settled;
     await this.persist(attempt.row('In-progress', null, null));
     await this.pollUntilDone(attempt);
   }
@@ -409,13 +453,16 @@ export class DeviceEntity {
     return this.persist(attempt.row('Failed', error, completedAt));
   }
 
-  /** Records a terminal status (the returned write); false while Microsoft is still processing the upload. */
-  private settle(attempt: Attempt, status: ReportStatus): Promise<void> | false {
+  /**
+   * Records a terminal status (the returned write, undefined when it went through the sink); false
+   * while Microsoft is still processing the upload.
+   */
+  private settle(attempt: Attempt, status: ReportStatus): Promise<void> | undefined | false {
     if (status.status === 'completed') {
       this.state = reportSucceeded(this.state, attempt.payload, status.completedAt, attempt.former);
       // Microsoft holds the device's current state again: any drift found is resolved.
       if (!attempt.former) this.state = driftResolved(this.state);
-      return this.persist(attempt.row('Successful', null, status.completedAt));
+      return this.persistOutcome(attempt.row('Successful', null, status.completedAt));
     }
     if (status.status === 'failed') return this.fail(attempt, status.error, new Date().toISOString());
     return false;
@@ -435,7 +482,7 @@ export class DeviceEntity {
         return;
       }
       const settled = this.settle(attempt, status);
-      if (settled) return settled;
+      if (settled !== false) return settled;
       if (attempt.timedOut()) {
         await this.fail(attempt, attempt.timeoutError(), null);
         return;
@@ -447,7 +494,9 @@ export class DeviceEntity {
 
   /** The lifecycle is retired and owes Microsoft nothing more. */
   retiredAndSettled(next: NextStep): boolean {
-    return this.state.retiredAt !== null && next.kind === 'idle' && this.inbox.length === 0 && !owesMicrosoft(this.state);
+    return (
+      this.state.retiredAt !== null && next.kind === 'idle' && this.inbox.length === 0 && !this.rewriteOwed && !owesMicrosoft(this.state)
+    );
   }
 
   owesRemovalWhileReportingOff(next: NextStep): boolean {

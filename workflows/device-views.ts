@@ -66,8 +66,13 @@ export function summaryLine(state: DeviceState): string {
 export class OperatorView {
   private publishedKey = '';
 
-  publish(state: DeviceState): void {
+  /** The one-line summary only (no history event): the search attributes follow with the next publish. */
+  publishDetails(state: DeviceState): void {
     setCurrentDetails(summaryLine(state));
+  }
+
+  publish(state: DeviceState): void {
+    this.publishDetails(state);
     const values: Array<string | boolean> = [
       state.status ?? 'None',
       state.clientStatusCode ?? 'None',

@@ -20,6 +20,7 @@ import {
   complianceSignal,
   entraObservedSignal,
   inventorySignal,
+  readModelRewriteSignal,
   registrationSignal,
   reportSignal,
   retireSignal,
@@ -27,6 +28,7 @@ import {
   syncUpdate,
   SIGNAL_BY_EVENT_TYPE,
   type DeviceWorkflowInput,
+  type ReadModelRewrite,
   type ReportRequest,
 } from './messages';
 import type { DeviceEvent } from '../domain/events';
@@ -53,8 +55,17 @@ export const GRACE_PERIODS_PATCH = 'grace-periods';
  * "The read model"). Runs started before it keep the local activity.
  */
 export const READ_MODEL_SINK_PATCH = 'read-model-sink';
+/**
+ * Runs on it take every patch above (and drift reconciliation) without asking for each: a new run
+ * records this one marker, not one per patch, each with its own search-attribute upsert. They also
+ * upsert the search attributes of an applied event that a report follows at once with the report's
+ * outcome, not before it, and write a successful report's outcome through the read-model sink
+ * (docs/architecture.md, "The read model"). Runs started before it ask for the older patches one
+ * by one, as they did.
+ */
+export const FEWER_HISTORY_EVENTS_PATCH = 'fewer-history-events';
 /** The newest patch of this workflow (test/histories keeps a folder of recorded runs per patch). */
-export const LATEST_DEVICE_WORKFLOW_PATCH = READ_MODEL_SINK_PATCH;
+export const LATEST_DEVICE_WORKFLOW_PATCH = FEWER_HISTORY_EVENTS_PATCH;
 
 /**
  * A device lives for years, and a worker that does not hold it in its cache replays its run's whole
@@ -76,6 +87,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   setDefaultSignalHandler((name, ...args) => {
     if (name === reportSignal.name) device.onReportRequest(args[0] as ReportRequest);
     else if (name === entraObservedSignal.name) device.onEntraObserved(args[0] as EntraObservation);
+    else if (name === readModelRewriteSignal.name) device.onRewriteOwed(args[0] as ReadModelRewrite);
     else if (EVENT_SIGNAL_NAMES.has(name)) device.onEvent(args[0] as DeviceEvent);
   });
   setHandler(registrationSignal, (e) => device.onEvent(e));
@@ -84,6 +96,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
   setHandler(retireSignal, (e) => device.onEvent(e));
   setHandler(reportSignal, (request) => device.onReportRequest(request));
   setHandler(entraObservedSignal, (observation) => device.onEntraObserved(observation));
+  setHandler(readModelRewriteSignal, (rewrite) => device.onRewriteOwed(rewrite));
   setHandler(
     syncUpdate,
     () => {
@@ -99,9 +112,11 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     },
   );
   setHandler(stateQuery, () => device.state);
-  deprecatePatch(ONE_ACTIVITY_REPORTS_PATCH);
-  device.gracePeriods = patched(GRACE_PERIODS_PATCH);
-  device.sinkWrites = patched(READ_MODEL_SINK_PATCH);
+  // Asked first: a run on it asks for no older patch (each would record a marker and an upsert).
+  device.everyPatch = patched(FEWER_HISTORY_EVENTS_PATCH);
+  if (!device.everyPatch) deprecatePatch(ONE_ACTIVITY_REPORTS_PATCH);
+  device.gracePeriods = device.everyPatch || patched(GRACE_PERIODS_PATCH);
+  device.sinkWrites = device.everyPatch || patched(READ_MODEL_SINK_PATCH);
 
   // A new device's search attributes come with its first state (signalWithStart set its ids).
   if (input.state !== undefined) device.publish();

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ComplianceEvent, InventoryEvent, RegistrationEvent, RetireEvent } from '../domain/events';
 import type { DeviceState } from '../domain/device-state';
 import type { EntraObservation } from '../domain/drift';
+import type { DeviceRecordInput } from '../activities/device-activities';
 
 export const DEVICE_WORKFLOW_TYPE = 'deviceComplianceWorkflow';
 
@@ -68,6 +69,16 @@ export const retireSignal = defineSignal<[RetireEvent]>('retire');
 export const reportSignal = defineSignal<[ReportRequest]>('report');
 /** The drift reconciliation tells the device what Entra holds for it (domain/drift.ts decides what follows). */
 export const entraObservedSignal = defineSignal<[EntraObservation]>('entraObserved');
+
+/**
+ * The worker's read-model sink gave up on a write the workflow handed it (workers/read-model-sink.ts):
+ * the workflow writes its current state again through the local activity, with the timeline row
+ * the lost write carried, if any.
+ */
+export interface ReadModelRewrite {
+  attempt: DeviceRecordInput['attempt'] | null;
+}
+export const readModelRewriteSignal = defineSignal<[ReadModelRewrite]>('readModelRewrite');
 
 export interface SyncResult {
   accepted: true;

@@ -1,13 +1,14 @@
 /**
- * The write of an applied event that a report follows at once goes through the worker's read-model
- * sink, not a local activity (docs/architecture.md, "The read model"): it is in Postgres before the
- * upload reaches Microsoft, a report records one local activity (its outcome), and a sink write that
- * Postgres refuses is healed by the outcome's write. Real Temporal, Postgres and emulator.
+ * The write of an applied event that a report follows at once, and a successful report's outcome, go
+ * through the worker's read-model sink, not a local activity (docs/architecture.md, "The read
+ * model"): the first is in Postgres before the upload reaches Microsoft, a report records no local
+ * activity, and a sink write that Postgres refuses is handed back to the workflow, which writes it
+ * again through the local activity. Real Temporal, Postgres and emulator.
  */
 import assert from 'node:assert/strict';
 import { temporal } from '@temporalio/proto';
-import { getDevice } from '../../db/data';
-import { READ_MODEL_SINK_PATCH } from '../../workflows/device';
+import { getDevice, listReportAttempts } from '../../db/data';
+import { FEWER_HISTORY_EVENTS_PATCH } from '../../workflows/device';
 import { testEnv } from '../support/env';
 import { recordHistories, recording } from '../support/histories';
 import {
@@ -25,9 +26,17 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /**
  * What a device workflow's history recorded: the local activities scheduled before its first upload,
- * in all, and the patches.
+ * and in all; the patches; its own search-attribute upserts, in all and from the first upload's
+ * completion on; the sink writes handed back to it (`readModelRewrite`).
  */
-async function recorded(deviceId: string): Promise<{ beforeUpload: number; localActivities: number; patches: string[] }> {
+async function recorded(deviceId: string): Promise<{
+  beforeUpload: number;
+  localActivities: number;
+  patches: string[];
+  upsertsAfterUpload: number;
+  upserts: number;
+  rewrites: number;
+}> {
   const events = (await workflowHandle(deviceId).fetchHistory()).events ?? [];
   const isLocalActivity = (e: HistoryEvent) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity';
   const upload = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadReport');
@@ -37,10 +46,19 @@ async function recorded(deviceId: string): Promise<{ beforeUpload: number; local
     .map(
       (e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!['patch-data']!.payloads![0]!.data!).toString()).id as string,
     );
+  // The workflow's own upserts (a patch marker comes with one of TemporalChangeVersion alone).
+  const isOurUpsert = (e: HistoryEvent) =>
+    Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}).some(
+      (k) => k !== 'TemporalChangeVersion',
+    );
+  const uploaded = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
   return {
     beforeUpload: events.slice(0, upload).filter(isLocalActivity).length,
     localActivities: events.filter(isLocalActivity).length,
     patches,
+    upserts: events.filter(isOurUpsert).length,
+    upsertsAfterUpload: uploaded < 0 ? 0 : events.slice(uploaded).filter(isOurUpsert).length,
+    rewrites: events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'readModelRewrite').length,
   };
 }
 
@@ -63,8 +81,15 @@ function uploadInFlight(deviceId: string) {
 describe('the read-model sink: an applied event written before its report', function () {
   this.timeout(120_000);
 
-  beforeEach(() => touchedWorkflowIds.clear());
+  let pollsBeforeTerminal: number;
+  beforeEach(async () => {
+    touchedWorkflowIds.clear();
+    // An upload that is done at its first status poll: the report writes nothing while it is in progress.
+    pollsBeforeTerminal = (await testEnv().emulator.control.setOptions({})).pollsBeforeTerminal;
+    await testEnv().emulator.control.setOptions({ pollsBeforeTerminal: 0 });
+  });
   afterEach(async function () {
+    await testEnv().emulator.control.setOptions({ pollsBeforeTerminal });
     await testEnv().emulator.control.clearFaults();
     if (recording && this.currentTest?.state === 'passed') await recordHistories(this.currentTest.title, touchedWorkflowIds);
   });
@@ -87,11 +112,29 @@ describe('the read-model sink: an applied event written before its report', func
     });
     const { beforeUpload, localActivities, patches } = await recorded(d.deviceId);
     assert.equal(beforeUpload, 0, 'the applied event was not written by a local activity');
-    assert.ok(localActivities >= 1, "the report's outcome is written by a local activity");
-    assert.ok(patches.includes(READ_MODEL_SINK_PATCH), `patches recorded: ${patches.join(', ')}`);
+    assert.equal(localActivities, 0, "the report's outcome was not written by a local activity either");
+    assert.deepEqual(patches, [FEWER_HISTORY_EVENTS_PATCH], 'a new run records the newest patch alone');
   });
 
-  it("heals a sink write that Postgres refused with the report's outcome", async () => {
+  it("upserts a new device's search attributes once, with its report's outcome", async () => {
+    const d = await seedDevice();
+    await withWorker(async ({ taskQueue }) => {
+      await sendEvent(taskQueue, d.deviceId, registration(d));
+      await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
+    });
+    const { upserts, upsertsAfterUpload, patches } = await recorded(d.deviceId);
+    assert.deepEqual(patches, [FEWER_HISTORY_EVENTS_PATCH]);
+    assert.equal(upserts, 1, 'one upsert of the search attributes for the report');
+    assert.equal(upsertsAfterUpload, 1, "the upsert comes with the report's outcome");
+    const attributes = (await workflowHandle(d.deviceId).describe()).typedSearchAttributes;
+    const value = (name: string) => attributes.getAll().find((p) => p.key.name === name)?.value;
+    assert.equal(value('AzureComplianceStatus'), 'Successful');
+    assert.equal(value('AzureClientStatusCode'), 'Success');
+    assert.equal(value('DeviceId'), d.deviceId);
+    assert.equal(value('Retired'), false);
+  });
+
+  it('writes again through the local activity a sink write that Postgres refused', async () => {
     const env = testEnv();
     const d = await seedDevice();
     // Postgres refuses every write of this device made before its first attempt reached Microsoft:
@@ -113,9 +156,60 @@ describe('the read-model sink: an applied event written before its report', func
         const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
         assert.equal(row.azureDeviceId, d.azureDeviceId);
       });
-      assert.equal((await recorded(d.deviceId)).beforeUpload, 0, 'the refused write was not retried as a local activity');
+      const { beforeUpload, localActivities, rewrites } = await recorded(d.deviceId);
+      assert.equal(beforeUpload, 0, 'the refused write was not retried as a local activity before the upload');
+      assert.equal(rewrites, 1, 'the worker handed the refused write back to the workflow');
+      assert.ok(localActivities >= 1, "the report's outcome was written durably after a lost write");
     } finally {
       await env.db.raw(`drop trigger ${fn} on devices; drop function ${fn}();`);
+    }
+  });
+
+  it('writes a refused outcome again, with its timeline row, once Postgres takes it', async () => {
+    const env = testEnv();
+    const d = await seedDevice();
+    // Postgres refuses this device's successful outcome until the test lets it through.
+    const fn = `refuse_outcome_${d.deviceId.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
+    await env.db.raw(`
+      create function ${fn}() returns trigger language plpgsql as $$
+      begin
+        if new.device_id = '${d.deviceId}' and new.compliance_status = 'Successful' then raise exception 'refused by the test'; end if;
+        return new;
+      end $$;
+      create trigger ${fn} before insert or update on devices for each row execute function ${fn}();`);
+    let dropped = false;
+    const drop = async () => {
+      if (!dropped) await env.db.raw(`drop trigger ${fn} on devices; drop function ${fn}();`);
+      dropped = true;
+    };
+    try {
+      await withWorker(async ({ taskQueue }) => {
+        // Dropped before the worker stops: its shutdown waits for the local activity the refusal holds.
+        try {
+          await sendEvent(taskQueue, d.deviceId, registration(d));
+          await waitFor('the refused outcome handed back to the workflow', async () => (await recorded(d.deviceId)).rewrites === 1);
+          // The local activity is retrying against the refusal: nothing shows the outcome yet.
+          const meanwhile = await getDevice(env.db, env.tenantId, d.deviceId);
+          assert.ok(meanwhile, 'the applied event was written');
+          assert.notEqual(meanwhile.complianceStatus, 'Successful');
+          assert.deepEqual(await listReportAttempts(env.db, env.tenantId, d.deviceId, 10), []);
+        } finally {
+          await drop();
+        }
+        const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
+        assert.ok(row.lastSuccessfulReportAt, 'the outcome is in the row');
+      });
+      const timeline = await listReportAttempts(env.db, env.tenantId, d.deviceId, 10);
+      assert.deepEqual(
+        timeline.map((a) => a.outcome),
+        ['Successful'],
+        "the lost write's timeline row was written with the rewrite",
+      );
+      const { localActivities, rewrites } = await recorded(d.deviceId);
+      assert.equal(rewrites, 1);
+      assert.equal(localActivities, 1, 'one durable write: the rewrite');
+    } finally {
+      await drop();
     }
   });
 });
