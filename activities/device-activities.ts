@@ -82,6 +82,19 @@ async function whileHeartbeating<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Writes the device row and, with it, the timeline row of an attempt, in one statement, and counts
+ * the report attempt it finishes (`acc_reports_finished_total`). A stale write (older version)
+ * changes neither and counts nothing: a newer write already carried a newer outcome. The local
+ * activity and the worker's read-model sink (workers/read-model-sink.ts) both write through it.
+ */
+export async function recordDevice(db: Db, input: DeviceRecordInput): Promise<boolean> {
+  const applied = await writeDeviceRecord(db, input.projection, input.writeSeq ?? 0, input.attempt);
+  const outcome = input.attempt?.outcome;
+  if (applied && (outcome === 'Successful' || outcome === 'Failed')) workerMetrics().reportFinished(input.projection.tenantId, outcome);
+  return applied;
+}
+
 export function createDeviceActivities(deps: DeviceActivityDeps) {
   const now = deps.now ?? (() => new Date());
   const isEnabled = deps.isReportingEnabled ?? reportingEnabledReader(deps.db);
@@ -176,17 +189,9 @@ export function createDeviceActivities(deps: DeviceActivityDeps) {
       return gracePeriodsOf(input.tenantId);
     },
 
-    /**
-     * Writes the device row and, with it, the timeline row of an attempt, in one statement. A stale
-     * write (older version) changes neither: a newer write already carried a newer outcome.
-     */
+    /** A read-model write (recordDevice), retried by Temporal until Postgres takes it. */
     async writeDeviceRecord(input: DeviceRecordInput): Promise<{ applied: boolean }> {
-      const applied = await writeDeviceRecord(deps.db, input.projection, input.writeSeq ?? 0, input.attempt);
-      const outcome = input.attempt?.outcome;
-      if (applied && (outcome === 'Successful' || outcome === 'Failed')) {
-        workerMetrics().reportFinished(input.projection.tenantId, outcome);
-      }
-      return { applied };
+      return { applied: await recordDevice(deps.db, input) };
     },
   };
 }

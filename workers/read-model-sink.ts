@@ -10,9 +10,8 @@
 import type { Client } from '@temporalio/client';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
-import type { DeviceRecordInput } from '../activities/device-activities';
+import { recordDevice, type DeviceRecordInput } from '../activities/device-activities';
 import type { Db } from '../db';
-import { writeDeviceRecord } from '../db/data';
 import type { Logger } from '../lib/logger';
 import type { ReadModelSinks } from '../workflows/device-entity';
 import { readModelRewriteSignal } from '../workflows/messages';
@@ -62,7 +61,8 @@ function sinksWriting(
 
 export function readModelSinks(db: Db, temporal: Client, logger?: Logger): InjectedSinks<ReadModelSinks> {
   return sinksWriting(
-    (input) => writeDeviceRecord(db, input.projection, input.writeSeq ?? 0, input.attempt),
+    // The same write as the local activity's, report metric included.
+    (input) => recordDevice(db, input),
     // To the workflow id, not the run: a run that continued-as-new meanwhile writes its state too.
     (info, input) => temporal.workflow.getHandle(info.workflowId).signal(readModelRewriteSignal, { attempt: input.attempt ?? null }),
     logger,
