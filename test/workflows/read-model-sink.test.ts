@@ -71,6 +71,27 @@ function holdNextUpload(delayMs: number) {
   });
 }
 
+/**
+ * A Postgres trigger that refuses this device's writes matching `refused` (SQL on `new`); the
+ * returned function lifts it, once, however often it is called.
+ */
+async function refuseDeviceWrites(name: string, deviceId: string, refused: string): Promise<() => Promise<void>> {
+  const db = testEnv().db;
+  const fn = `${name}_${deviceId.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
+  await db.raw(`
+    create function ${fn}() returns trigger language plpgsql as $$
+    begin
+      if new.device_id = '${deviceId}' and ${refused} then raise exception 'refused by the test'; end if;
+      return new;
+    end $$;
+    create trigger ${fn} before insert or update on devices for each row execute function ${fn}();`);
+  let lifted = false;
+  return async () => {
+    if (!lifted) await db.raw(`drop trigger ${fn} on devices; drop function ${fn}();`);
+    lifted = true;
+  };
+}
+
 function uploadInFlight(deviceId: string) {
   return waitFor('the upload activity in flight', async () => {
     const { raw } = await workflowHandle(deviceId).describe();
@@ -139,14 +160,7 @@ describe('the read-model sink: an applied event written before its report', func
     const d = await seedDevice();
     // Postgres refuses every write of this device made before its first attempt reached Microsoft:
     // the sink's, which shows the registration applied before the upload.
-    const fn = `refuse_first_${d.deviceId.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
-    await env.db.raw(`
-      create function ${fn}() returns trigger language plpgsql as $$
-      begin
-        if new.device_id = '${d.deviceId}' and new.last_attempt_at is null then raise exception 'refused by the test'; end if;
-        return new;
-      end $$;
-      create trigger ${fn} before insert or update on devices for each row execute function ${fn}();`);
+    const allow = await refuseDeviceWrites('refuse_first', d.deviceId, 'new.last_attempt_at is null');
     await holdNextUpload(2_000);
     try {
       await withWorker(async ({ taskQueue }) => {
@@ -161,7 +175,7 @@ describe('the read-model sink: an applied event written before its report', func
       assert.equal(rewrites, 1, 'the worker handed the refused write back to the workflow');
       assert.ok(localActivities >= 1, "the report's outcome was written durably after a lost write");
     } finally {
-      await env.db.raw(`drop trigger ${fn} on devices; drop function ${fn}();`);
+      await allow();
     }
   });
 
@@ -169,22 +183,10 @@ describe('the read-model sink: an applied event written before its report', func
     const env = testEnv();
     const d = await seedDevice();
     // Postgres refuses this device's successful outcome until the test lets it through.
-    const fn = `refuse_outcome_${d.deviceId.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
-    await env.db.raw(`
-      create function ${fn}() returns trigger language plpgsql as $$
-      begin
-        if new.device_id = '${d.deviceId}' and new.compliance_status = 'Successful' then raise exception 'refused by the test'; end if;
-        return new;
-      end $$;
-      create trigger ${fn} before insert or update on devices for each row execute function ${fn}();`);
-    let dropped = false;
-    const drop = async () => {
-      if (!dropped) await env.db.raw(`drop trigger ${fn} on devices; drop function ${fn}();`);
-      dropped = true;
-    };
+    const allow = await refuseDeviceWrites('refuse_outcome', d.deviceId, "new.compliance_status = 'Successful'");
     try {
       await withWorker(async ({ taskQueue }) => {
-        // Dropped before the worker stops: its shutdown waits for the local activity the refusal holds.
+        // Lifted before the worker stops: its shutdown waits for the local activity the refusal holds.
         try {
           await sendEvent(taskQueue, d.deviceId, registration(d));
           await waitFor('the refused outcome handed back to the workflow', async () => (await recorded(d.deviceId)).rewrites === 1);
@@ -194,7 +196,7 @@ describe('the read-model sink: an applied event written before its report', func
           assert.notEqual(meanwhile.complianceStatus, 'Successful');
           assert.deepEqual(await listReportAttempts(env.db, env.tenantId, d.deviceId, 10), []);
         } finally {
-          await drop();
+          await allow();
         }
         const row = await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
         assert.ok(row.lastSuccessfulReportAt, 'the outcome is in the row');
@@ -209,7 +211,7 @@ describe('the read-model sink: an applied event written before its report', func
       assert.equal(rewrites, 1);
       assert.equal(localActivities, 1, 'one durable write: the rewrite');
     } finally {
-      await drop();
+      await allow();
     }
   });
 });
