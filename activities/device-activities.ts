@@ -69,11 +69,12 @@ const HEARTBEAT_EVERY_MS = 2_000;
 /**
  * Runs an activity's work while heartbeating: a worker that dies mid-report is noticed within the
  * heartbeat timeout and the report resumes on another, and a cancellation (a superseded upload) is
- * delivered to the running activity.
+ * delivered to the running activity. The first heartbeat comes after HEARTBEAT_EVERY_MS, not at the
+ * start: Temporal counts the heartbeat timeout from the activity's start, and a report that ends
+ * within it (the usual one, about 1 s) then costs no heartbeat call at all.
  */
 async function whileHeartbeating<T>(work: () => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await work();

@@ -15,7 +15,7 @@ import type { RetireEvent } from '../domain/events';
 import type { Logger } from '../lib/logger';
 import { startSweep } from '../workers/fleet-client';
 import { deleteTenantSchedules, ensureSchedules, sweepOptionsFrom } from '../workers/schedules';
-import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, retireSignal } from '../workflows/messages';
+import { DEVICE_WORKFLOW_TYPE_LIST, deviceWorkflowId, retireSignal } from '../workflows/messages';
 import type { AzureComplianceClient } from './azure/client';
 import { signalDevice } from './fleet-activities';
 import { callMicrosoftFor, type TenantHealth } from './tenant-health';
@@ -207,7 +207,7 @@ export function createTenantLifecycleActivities(deps: TenantLifecycleActivityDep
         if (ids.length < 500) break;
         after = ids[ids.length - 1];
       }
-      const query = `TenantId = '${input.tenantId.replace(/'/g, "''")}' AND ExecutionStatus = 'Running' AND WorkflowType != '${DEVICE_WORKFLOW_TYPE}'`;
+      const query = `TenantId = '${input.tenantId.replace(/'/g, "''")}' AND ExecutionStatus = 'Running' AND WorkflowType NOT IN ${DEVICE_WORKFLOW_TYPE_LIST}`;
       for await (const wf of temporal.workflow.list({ query })) {
         if (wf.workflowId !== input.keep) await terminate(wf.workflowId);
       }

@@ -37,7 +37,7 @@ import { startEmulator } from '../emulator';
 import { findTemporalCli, INSTALL_HINT, startDevServer } from '../lib/temporal-cli';
 import { freePort } from '../lib/ports';
 import { WEEKLY_REPORT_SCHEDULE_ID } from '../workers/schedules';
-import { DEVICE_WORKFLOW_TYPE, deviceWorkflowId, inventorySignal, registrationSignal } from '../workflows/messages';
+import { DEVICE_WORKFLOW_TYPE, DEVICE_WORKFLOW_TYPES, deviceWorkflowId, inventorySignal, registrationSignal } from '../workflows/messages';
 import { DeviceIdKey, TenantIdKey } from '../workflows/search-attributes';
 import { FLOOR_WORKFLOW_TYPE, floorEventSignal } from './floor/workflows';
 import { reexecWithCa } from './lib/ca';
@@ -425,7 +425,7 @@ async function deviceWorkflowTaskCounters(port: number): Promise<{ workflowTasks
   const sum = (name: string) =>
     text
       .split('\n')
-      .filter((l) => l.startsWith(`${name}{`) && l.includes(`workflow_type="${DEVICE_WORKFLOW_TYPE}"`))
+      .filter((l) => l.startsWith(`${name}{`) && DEVICE_WORKFLOW_TYPES.some((t) => l.includes(`workflow_type="${t}"`)))
       .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   return { workflowTasks: sum('temporal_workflow_task_execution_latency_count'), cacheHits: sum('temporal_sticky_cache_hit') };
 }

@@ -7,8 +7,8 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  continueAsNew,
   deprecatePatch,
+  makeContinueAsNewFunc,
   patched,
   setDefaultSignalHandler,
   setHandler,
@@ -27,6 +27,7 @@ import {
   stateQuery,
   syncUpdate,
   SIGNAL_BY_EVENT_TYPE,
+  DEVICE_WORKFLOW_TYPE,
   type DeviceWorkflowInput,
   type ReadModelRewrite,
   type ReportRequest,
@@ -64,8 +65,11 @@ export const READ_MODEL_SINK_PATCH = 'read-model-sink';
  * by one, as they did.
  */
 export const FEWER_HISTORY_EVENTS_PATCH = 'fewer-history-events';
-/** The newest patch of this workflow (test/histories keeps a folder of recorded runs per patch). */
-export const LATEST_DEVICE_WORKFLOW_PATCH = FEWER_HISTORY_EVENTS_PATCH;
+/**
+ * The newest version of this workflow, a patch or a workflow type (test/histories keeps a folder of
+ * recorded runs per version): since version 2, the type new runs start as.
+ */
+export const LATEST_DEVICE_WORKFLOW_VERSION = DEVICE_WORKFLOW_TYPE;
 
 /**
  * A device lives for years, and a worker that does not hold it in its cache replays its run's whole
@@ -75,7 +79,23 @@ export const LATEST_DEVICE_WORKFLOW_PATCH = FEWER_HISTORY_EVENTS_PATCH;
  */
 const MAX_HISTORY_EVENTS = 200;
 
+/**
+ * Runs started before the type deviceComplianceWorkflowV2 (DEVICE_WORKFLOW_TYPE_V1): they ask for
+ * each patch with patched(), as they always did, and continue-as-new as version 2.
+ */
 export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Promise<DeviceState> {
+  return runDevice(input, { asksForPatches: true });
+}
+
+/**
+ * Every run started since (DEVICE_WORKFLOW_TYPE): its type says it has every patch up to
+ * `fewer-history-events`, so it asks for none and a new run records no patch marker.
+ */
+export async function deviceComplianceWorkflowV2(input: DeviceWorkflowInput): Promise<DeviceState> {
+  return runDevice(input, { asksForPatches: false });
+}
+
+async function runDevice(input: DeviceWorkflowInput, version: { asksForPatches: boolean }): Promise<DeviceState> {
   const { tenantId, deviceId } = input;
   const options = input.options ?? {};
   const device = new DeviceEntity(input);
@@ -112,8 +132,9 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     },
   );
   setHandler(stateQuery, () => device.state);
-  // Asked first: a run on it asks for no older patch (each would record a marker and an upsert).
-  device.everyPatch = patched(FEWER_HISTORY_EVENTS_PATCH);
+  // A version-2 run asks for no patch. An older run asks for the newest first: a run on it asks for
+  // no older patch (each would record a marker and an upsert).
+  device.everyPatch = !version.asksForPatches || patched(FEWER_HISTORY_EVENTS_PATCH);
   if (!device.everyPatch) deprecatePatch(ONE_ACTIVITY_REPORTS_PATCH);
   device.gracePeriods = device.everyPatch || patched(GRACE_PERIODS_PATCH);
   device.sinkWrites = device.everyPatch || patched(READ_MODEL_SINK_PATCH);
@@ -152,7 +173,9 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
     const between = next.kind === 'idle' || (next.kind === 'report' && next.retryOf !== undefined);
     if ((info.continueAsNewSuggested || hookHit || longHistory) && between) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof deviceComplianceWorkflow>({ tenantId, deviceId, options, state: device.state, inbox: device.carry() });
+      // Every run continues as version 2, whatever its own type.
+      const continueAsV2 = makeContinueAsNewFunc<typeof deviceComplianceWorkflowV2>({ workflowType: DEVICE_WORKFLOW_TYPE });
+      await continueAsV2({ tenantId, deviceId, options, state: device.state, inbox: device.carry() });
     }
     if (device.owesRemovalWhileReportingOff(next)) await device.waitForReporting();
   }

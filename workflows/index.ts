@@ -1,5 +1,5 @@
 // The worker's workflowsPath: every workflow type the task queue runs.
-export { deviceComplianceWorkflow } from './device';
+export { deviceComplianceWorkflow, deviceComplianceWorkflowV2 } from './device';
 export { fleetSweepWorkflow } from './fleet-sweep';
 export { tenantHeartbeatWorkflow } from './heartbeat';
 export { tenantOffboardingWorkflow, tenantOnboardingWorkflow } from './tenant-lifecycle';

@@ -8,7 +8,19 @@ import type { DeviceState } from '../domain/device-state';
 import type { EntraObservation } from '../domain/drift';
 import type { DeviceRecordInput } from '../activities/device-activities';
 
-export const DEVICE_WORKFLOW_TYPE = 'deviceComplianceWorkflow';
+/**
+ * The workflow type every new device run starts as: a new device, a re-enrolment, and every
+ * continue-as-new. The type records which code started the run, so a run of this type asks for no
+ * patch at all: no marker, no `TemporalChangeVersion` upsert (docs/architecture.md, "Changing the
+ * device workflow").
+ */
+export const DEVICE_WORKFLOW_TYPE = 'deviceComplianceWorkflowV2';
+/** The type of runs started before DEVICE_WORKFLOW_TYPE: they ask for their patches one by one. */
+export const DEVICE_WORKFLOW_TYPE_V1 = 'deviceComplianceWorkflow';
+/** Every type a device run may have, for visibility queries. */
+export const DEVICE_WORKFLOW_TYPES: readonly string[] = [DEVICE_WORKFLOW_TYPE_V1, DEVICE_WORKFLOW_TYPE];
+/** The same as a visibility-query list: `WorkflowType IN ${DEVICE_WORKFLOW_TYPE_LIST}`. */
+export const DEVICE_WORKFLOW_TYPE_LIST = `(${DEVICE_WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})`;
 
 export function deviceWorkflowId(tenantId: string, deviceId: string): string {
   return `device:${tenantId}:${deviceId}`;

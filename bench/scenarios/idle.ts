@@ -5,7 +5,7 @@
  * Azure device id: one workflow task, recorded Failed), which cost the server about what the floor
  * costs, so that 10,000 is reachable inside the time budget on a 2-core machine.
  */
-import { DEVICE_WORKFLOW_TYPE } from '../../workflows/messages';
+import { DEVICE_WORKFLOW_TYPE_LIST } from '../../workflows/messages';
 import { sleep } from '../lib/child';
 import { procSample, sqliteSize } from '../lib/proc';
 import type { Stack } from '../lib/stack';
@@ -31,7 +31,7 @@ export interface IdleResult {
 }
 
 export async function countOpenDeviceWorkflows(stack: Stack): Promise<number> {
-  return (await stack.client.workflow.count(`WorkflowType="${DEVICE_WORKFLOW_TYPE}" AND ExecutionStatus="Running"`)).count;
+  return (await stack.client.workflow.count(`WorkflowType IN ${DEVICE_WORKFLOW_TYPE_LIST} AND ExecutionStatus="Running"`)).count;
 }
 
 export async function idleCost(

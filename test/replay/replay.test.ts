@@ -4,7 +4,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { testEnv } from '../support/env';
-import { LATEST_DEVICE_WORKFLOW_PATCH } from '../../workflows/device';
+import { LATEST_DEVICE_WORKFLOW_VERSION } from '../../workflows/device';
 import { HISTORIES_DIR, historyFiles } from '../support/histories';
 import { REPLAY_SINKS } from '../../workers/read-model-sink';
 
@@ -13,7 +13,7 @@ describe('replay guard: recorded device-workflow histories replay on the current
 
   it('replays every history in test/histories without a determinism error', async () => {
     const files = historyFiles();
-    for (const version of [LATEST_DEVICE_WORKFLOW_PATCH]) {
+    for (const version of [LATEST_DEVICE_WORKFLOW_VERSION]) {
       const n = files.filter((f) => f.startsWith(`${version}/`)).length;
       assert.ok(n >= 10, `expected the recorded scenario histories of ${version}, found ${n}`);
     }

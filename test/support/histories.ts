@@ -1,19 +1,19 @@
 /**
  * The replay guard: histories recorded from the device-workflow scenarios live in test/histories/,
- * one folder per workflow version (named after its newest patch), and every folder is replayed
+ * one folder per workflow version (named after its newest patch, or its workflow type), and every folder is replayed
  * against the current workflow code on every run (test/replay). After an intentional change made
- * with patched(): name the new patch in LATEST_DEVICE_WORKFLOW_PATCH and record its folder with
+ * with patched(): name the new patch in LATEST_DEVICE_WORKFLOW_VERSION and record its folder with
  * RECORD_HISTORIES=1 npm test; the older folders stay, so runs started on older code keep replaying.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { LATEST_DEVICE_WORKFLOW_PATCH } from '../../workflows/device';
+import { LATEST_DEVICE_WORKFLOW_VERSION } from '../../workflows/device';
 import { testEnv } from './env';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
 /** Where RECORD_HISTORIES=1 writes: the folder of the current workflow version. */
-export const CURRENT_HISTORIES_DIR = path.join(HISTORIES_DIR, LATEST_DEVICE_WORKFLOW_PATCH);
+export const CURRENT_HISTORIES_DIR = path.join(HISTORIES_DIR, LATEST_DEVICE_WORKFLOW_VERSION);
 export const recording = process.env.RECORD_HISTORIES === '1';
 
 /** Every recorded history, by its path under test/histories. */

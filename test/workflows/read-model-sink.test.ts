@@ -8,10 +8,15 @@
 import assert from 'node:assert/strict';
 import { temporal } from '@temporalio/proto';
 import { getDevice, listReportAttempts } from '../../db/data';
+import type { RegistrationEvent } from '../../domain/events';
 import { FEWER_HISTORY_EVENTS_PATCH } from '../../workflows/device';
+import { DEVICE_WORKFLOW_TYPE, DEVICE_WORKFLOW_TYPE_V1, deviceWorkflowId, registrationSignal } from '../../workflows/messages';
+import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
 import { testEnv } from '../support/env';
 import { recordHistories, recording } from '../support/histories';
 import {
+  compliance,
+  FAST_POLLS,
   registration,
   seedDevice,
   sendEvent,
@@ -27,17 +32,23 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 /**
  * What a device workflow's history recorded: the local activities scheduled before its first upload,
  * and in all; the patches; its own search-attribute upserts, in all and from the first upload's
- * completion on; the sink writes handed back to it (`readModelRewrite`).
+ * completion on; every upsert, Temporal's `TemporalChangeVersion` included; the sink writes handed
+ * back to it (`readModelRewrite`). Its latest run, or the run `runId`.
  */
-async function recorded(deviceId: string): Promise<{
+async function recorded(
+  deviceId: string,
+  runId?: string,
+): Promise<{
   beforeUpload: number;
   localActivities: number;
   patches: string[];
   upsertsAfterUpload: number;
   upserts: number;
+  allUpserts: number;
   rewrites: number;
 }> {
-  const events = (await workflowHandle(deviceId).fetchHistory()).events ?? [];
+  const handle = testEnv().temporalClient.workflow.getHandle(deviceWorkflowId(testEnv().tenantId, deviceId), runId);
+  const events = (await handle.fetchHistory()).events ?? [];
   const isLocalActivity = (e: HistoryEvent) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity';
   const upload = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadReport');
   assert.ok(upload >= 0, 'the history holds the upload');
@@ -57,6 +68,7 @@ async function recorded(deviceId: string): Promise<{
     localActivities: events.filter(isLocalActivity).length,
     patches,
     upserts: events.filter(isOurUpsert).length,
+    allUpserts: events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length,
     upsertsAfterUpload: uploaded < 0 ? 0 : events.slice(uploaded).filter(isOurUpsert).length,
     rewrites: events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'readModelRewrite').length,
   };
@@ -134,7 +146,8 @@ describe('the read-model sink: an applied event written before its report', func
     const { beforeUpload, localActivities, patches } = await recorded(d.deviceId);
     assert.equal(beforeUpload, 0, 'the applied event was not written by a local activity');
     assert.equal(localActivities, 0, "the report's outcome was not written by a local activity either");
-    assert.deepEqual(patches, [FEWER_HISTORY_EVENTS_PATCH], 'a new run records the newest patch alone');
+    assert.deepEqual(patches, [], 'a new run of version 2 records no patch marker');
+    assert.equal((await workflowHandle(d.deviceId).describe()).type, DEVICE_WORKFLOW_TYPE);
   });
 
   it("upserts a new device's search attributes once, with its report's outcome", async () => {
@@ -143,9 +156,10 @@ describe('the read-model sink: an applied event written before its report', func
       await sendEvent(taskQueue, d.deviceId, registration(d));
       await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
     });
-    const { upserts, upsertsAfterUpload, patches } = await recorded(d.deviceId);
-    assert.deepEqual(patches, [FEWER_HISTORY_EVENTS_PATCH]);
+    const { upserts, allUpserts, upsertsAfterUpload, patches } = await recorded(d.deviceId);
+    assert.deepEqual(patches, []);
     assert.equal(upserts, 1, 'one upsert of the search attributes for the report');
+    assert.equal(allUpserts, 1, 'no upsert of TemporalChangeVersion either');
     assert.equal(upsertsAfterUpload, 1, "the upsert comes with the report's outcome");
     const attributes = (await workflowHandle(d.deviceId).describe()).typedSearchAttributes;
     const value = (name: string) => attributes.getAll().find((p) => p.key.name === name)?.value;
@@ -153,6 +167,49 @@ describe('the read-model sink: an applied event written before its report', func
     assert.equal(value('AzureClientStatusCode'), 'Success');
     assert.equal(value('DeviceId'), d.deviceId);
     assert.equal(value('Retired'), false);
+  });
+
+  it('a run started as the type before version 2 asks for its patch, and continues as new as version 2, asking for none', async () => {
+    const env = testEnv();
+    const d = await seedDevice();
+    const workflowId = deviceWorkflowId(env.tenantId, d.deviceId);
+    touchedWorkflowIds.add(workflowId);
+    await withWorker(async ({ taskQueue }) => {
+      // As an API of the release before version 2 started it.
+      const first = await env.temporalClient.workflow.signalWithStart(DEVICE_WORKFLOW_TYPE_V1, {
+        workflowId,
+        taskQueue,
+        args: [{ tenantId: env.tenantId, deviceId: d.deviceId, options: { ...FAST_POLLS, continueAsNewAfterEvents: 1 } }],
+        signal: registrationSignal,
+        signalArgs: [registration(d) as RegistrationEvent],
+        typedSearchAttributes: [
+          { key: TenantIdKey, value: env.tenantId },
+          { key: DeviceIdKey, value: d.deviceId },
+        ],
+      });
+      await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful');
+      const next = await waitFor('the next run', async () => {
+        const run = await workflowHandle(d.deviceId).describe();
+        return run.runId !== first.signaledRunId && run;
+      });
+      assert.equal(next.type, DEVICE_WORKFLOW_TYPE, 'the run continued as new as version 2');
+      const before = await getDevice(env.db, env.tenantId, d.deviceId);
+      await sendEvent(taskQueue, d.deviceId, compliance(['QUARANTINE']));
+      await waitForDevice(d.deviceId, (r) => r.complianceStatus === 'Successful' && r.version > before!.version);
+
+      // The hook continues the second run as new too: let its successor finish its first task, so
+      // that every run's recorded history is whole.
+      await waitFor('the third run idle', async () => {
+        const run = await workflowHandle(d.deviceId).describe();
+        return run.runId !== next.runId && (run.historyLength ?? 0) >= 4;
+      });
+
+      const old = await recorded(d.deviceId, first.signaledRunId);
+      assert.deepEqual(old.patches, [FEWER_HISTORY_EVENTS_PATCH], 'the run of the older type asked for the newest patch');
+      const v2 = await recorded(d.deviceId, next.runId);
+      assert.deepEqual(v2.patches, [], 'its next run asked for none');
+      assert.equal(v2.allUpserts, v2.upserts, 'and upserted no TemporalChangeVersion');
+    });
   });
 
   it('writes again through the local activity a sink write that Postgres refused', async () => {
