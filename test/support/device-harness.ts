@@ -173,9 +173,10 @@ export async function uploadsFor(azureDeviceId: string): Promise<number> {
   return view?.messages.length ?? 0;
 }
 
-export function workflowHandle(deviceId: string) {
+/** The device's workflow: its latest run, or the run `runId`. */
+export function workflowHandle(deviceId: string, runId?: string) {
   const env = testEnv();
-  return env.temporalClient.workflow.getHandle(deviceWorkflowId(env.tenantId, deviceId));
+  return env.temporalClient.workflow.getHandle(deviceWorkflowId(env.tenantId, deviceId), runId);
 }
 
 /** Starts a worker in a child process on the task queue; resolves once it polls. */

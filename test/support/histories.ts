@@ -1,9 +1,10 @@
 /**
  * The replay guard: histories recorded from the device-workflow scenarios live in test/histories/,
- * one folder per workflow version (named after its newest patch, or its workflow type), and every folder is replayed
- * against the current workflow code on every run (test/replay). After an intentional change made
- * with patched(): name the new patch in LATEST_DEVICE_WORKFLOW_VERSION and record its folder with
- * RECORD_HISTORIES=1 npm test; the older folders stay, so runs started on older code keep replaying.
+ * one folder per workflow version (named after its newest patch, or its workflow type), and every
+ * folder is replayed against the current workflow code on every run (test/replay). After an
+ * intentional change made with patched(): name the new patch in LATEST_DEVICE_WORKFLOW_VERSION and
+ * record its folder with RECORD_HISTORIES=1 npm test; the older folders stay, so runs started on
+ * older code keep replaying.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';

@@ -47,8 +47,7 @@ async function recorded(
   allUpserts: number;
   rewrites: number;
 }> {
-  const handle = testEnv().temporalClient.workflow.getHandle(deviceWorkflowId(testEnv().tenantId, deviceId), runId);
-  const events = (await handle.fetchHistory()).events ?? [];
+  const events = (await workflowHandle(deviceId, runId).fetchHistory()).events ?? [];
   const isLocalActivity = (e: HistoryEvent) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity';
   const upload = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadReport');
   assert.ok(upload >= 0, 'the history holds the upload');
