@@ -1,7 +1,13 @@
 /**
  * Experiment, not a test: CPU cost of replaying the recorded device-workflow histories (the work a
  * worker does on every cache miss), to compare workflow code changes.
- *   npx tsx bench/replay-cost.ts [rounds] [histories folder] [--without-sandbox-timeout]
+ *   npx tsx bench/replay-cost.ts [rounds] [histories folder] [--without-sandbox-timeout] [--no-preload] [--promise-sites] [--workflows PATH]
+ *
+ * `--no-preload` bundles without preloading the workflow modules (the worker preloads them:
+ * WORKFLOW_BUNDLE_OPTIONS), so each replay evaluates them again, as every new run did before.
+ *
+ * `--workflows PATH` replays with another workflows module (e.g. bench/floor/workflows.ts, for a
+ * floor run's history) instead of the connector's.
  *
  * It also counts the promises created in the sandbox while replaying (the workflow's and the SDK's
  * workflow-side code): the SDK records a source-mapped stack trace for every one of them (its promise
@@ -24,10 +30,15 @@ import { WORKFLOWS_PATH } from '../workers/workflow-bundle';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const args = process.argv.slice(2);
+  const workflowsAt = args.indexOf('--workflows');
+  const workflowsPath = workflowsAt >= 0 ? path.resolve(args[workflowsAt + 1] ?? '') : WORKFLOWS_PATH;
+  const positional = args.filter((a, i) => !a.startsWith('--') && !(workflowsAt >= 0 && i === workflowsAt + 1));
   const withoutTimeout = process.argv.includes('--without-sandbox-timeout');
+  // As the worker bundles them (WORKFLOW_BUNDLE_OPTIONS), the workflow modules are preloaded unless asked not to.
+  const withoutPreload = process.argv.includes('--no-preload');
   const rounds = Number(positional[0] ?? 20);
-  const dir = path.join(__dirname, '..', 'test', 'histories', positional[1] ?? 'one-activity-reports');
+  const dir = path.resolve(__dirname, '..', 'test', 'histories', positional[1] ?? 'one-activity-reports');
   // Replay runs the sandbox in this thread (the SDK's debug mode), so this sees every entry.
   let entries = 0;
   const enter = vm.Script.prototype.runInContext;
@@ -40,12 +51,28 @@ async function main(): Promise<void> {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
   const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
   const events = histories.reduce((a, h) => a + (h.history.events?.length ?? 0), 0);
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath,
+    preloadModules: withoutPreload ? [] : [workflowsPath],
+    logger: new DefaultLogger('WARN'),
+  });
   const all = Array.from({ length: rounds }, (_, r) => histories.map((h) => ({ ...h, workflowId: `${h.workflowId}-${r}` }))).flat();
   // A promise made in the sandbox has the sandbox's own Promise constructor, not this thread's.
   let promises = 0;
+  // `--promise-sites`: where in the bundle each promise is made (the innermost frames), to see which await to drop.
+  const sites = process.argv.includes('--promise-sites') ? new Map<string, number>() : undefined;
   const stopCounting = v8.promiseHooks.onInit((promise) => {
-    if ((promise as Promise<unknown>).constructor !== Promise) promises++;
+    if ((promise as Promise<unknown>).constructor === Promise) return;
+    promises++;
+    if (sites) {
+      const frames = (new Error().stack ?? '').split('\n').filter((l) => l.includes('workflow-bundle'));
+      const site =
+        frames
+          .slice(0, 3)
+          .map((l) => l.trim().replace(/[^\s(]*workflow-bundle[^:]*:/, 'bundle:'))
+          .join(' < ') || '(no bundle frame)';
+      sites.set(site, (sites.get(site) ?? 0) + 1);
+    }
   });
   const t0 = process.cpuUsage();
   const w0 = Date.now();
@@ -55,7 +82,11 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(t0);
   stopCounting();
   process.stdout.write(
-    `${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${(entries / (events * rounds)).toFixed(2)} sandbox entries per event; ${(promises / (events * rounds)).toFixed(2)} promises created in the sandbox per event${withoutTimeout ? ' (entered without a timeout)' : ''}; ${failed} failed\n`,
+    [...(sites ?? [])]
+      .sort((a, b) => b[1] - a[1])
+      .map(([site, n]) => `${(n / all.length).toFixed(2)} per replay  ${site}\n`)
+      .join('') +
+      `${all.length} replays (${events * rounds} events) in ${Date.now() - w0} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU; ${((cpu.user + cpu.system) / 1000 / (events * rounds)).toFixed(3)} ms CPU per event; ${(entries / (events * rounds)).toFixed(2)} sandbox entries per event; ${(promises / (events * rounds)).toFixed(2)} promises created in the sandbox per event${withoutTimeout ? ' (entered without a timeout)' : ''}; ${failed} failed\n`,
   );
 }
 main().then(

@@ -7,6 +7,7 @@
  *   npm run bench                 # the full run (about 14 minutes on 2 cores), ends with a CPU profile
  *   npm run bench -- --quick      # smaller counts (about 5 minutes); does not rewrite the docs
  *   npm run bench -- --quick --profile    # the quick run plus the worker's CPU profile
+ *   npm run bench -- --quick --profile-dir DIR    # the same, keeping the raw .cpuprofile files in DIR
  *   npm run bench -- --tiny       # every scenario at a few events (a smoke run; the commands' test runs it)
  *
  * Every loop is bounded by a count and a time limit. The process re-executes itself once with
@@ -116,10 +117,10 @@ async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Pr
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), ['results-dir'], ['quick', 'tiny', 'profile', 'no-profile', 'docs', 'no-docs', 'help']);
+  const args = parseArgs(process.argv.slice(2), ['results-dir', 'profile-dir'], ['quick', 'tiny', 'profile', 'no-profile', 'docs', 'no-docs', 'help']);
   if (args.help) {
     process.stdout.write(
-      'usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile] [--docs | --no-docs] [--results-dir DIR]\n',
+      'usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile | --profile-dir DIR] [--docs | --no-docs] [--results-dir DIR]\n',
     );
     return;
   }
@@ -129,7 +130,8 @@ async function main(): Promise<void> {
   const P = tiny ? TINY : quick ? QUICK : FULL;
   const writeDocsToo = args['no-docs'] ? false : args.docs ? true : !quick;
   // The full run profiles the worker at its end (after every measurement); the quick one only when asked.
-  const profile = args['no-profile'] ? false : args.profile ? true : !quick;
+  const keptProfileDir = typeof args['profile-dir'] === 'string' ? path.resolve(args['profile-dir']) : undefined;
+  const profile = args['no-profile'] ? false : args.profile || keptProfileDir ? true : !quick;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const startedAt = new Date();
   log(`${command}: ${tiny ? 'tiny' : quick ? 'quick' : 'full'} run; load average ${machineInfo().loadAverageAtStart.join(' / ')}`);
@@ -252,7 +254,7 @@ async function main(): Promise<void> {
 
     let cpuProfile: BenchResults['cpuProfile'] = null;
     if (profile) {
-      const dir = path.join(stack.tmpDir, 'cpu-prof');
+      const dir = keptProfileDir ?? path.join(stack.tmpDir, 'cpu-prof');
       mkdirSync(dir, { recursive: true });
       await stack.restartWorker({ maxCallsPerSecond: LIFTED_CALLS_PER_SECOND, cpuProfDir: dir });
       const profiled = await measured(stack, 'event path under the CPU profiler', () =>

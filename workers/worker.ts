@@ -30,7 +30,7 @@ import {
 import type { Logger } from '../lib/logger';
 import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 import { applyPerTenantBudget } from './microsoft-budget';
-import { WORKFLOWS_PATH } from './workflow-bundle';
+import { WORKFLOW_BUNDLE_OPTIONS, WORKFLOWS_PATH } from './workflow-bundle';
 import { readModelSinks } from './read-model-sink';
 
 export interface WorkerDeps {
@@ -159,7 +159,7 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules } }),
     activities: mainActivities,
     sinks: readModelSinks(deps.db, temporalClient, deps.logger),
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an

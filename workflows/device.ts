@@ -83,7 +83,7 @@ const MAX_HISTORY_EVENTS = 200;
  * Runs started before the type deviceComplianceWorkflowV2 (DEVICE_WORKFLOW_TYPE_V1): they ask for
  * each patch with patched(), as they always did, and continue-as-new as version 2.
  */
-export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Promise<DeviceState> {
+export function deviceComplianceWorkflow(input: DeviceWorkflowInput): Promise<DeviceState> {
   return runDevice(input, { asksForPatches: true });
 }
 
@@ -91,7 +91,7 @@ export async function deviceComplianceWorkflow(input: DeviceWorkflowInput): Prom
  * Every run started since (DEVICE_WORKFLOW_TYPE): its type says it has every patch up to
  * `fewer-history-events`, so it asks for none and a new run records no patch marker.
  */
-export async function deviceComplianceWorkflowV2(input: DeviceWorkflowInput): Promise<DeviceState> {
+export function deviceComplianceWorkflowV2(input: DeviceWorkflowInput): Promise<DeviceState> {
   return runDevice(input, { asksForPatches: false });
 }
 
@@ -145,7 +145,11 @@ async function runDevice(input: DeviceWorkflowInput, version: { asksForPatches: 
   for (;;) {
     await device.waitForWork(() => device.hasWork(nextStep(device.state)));
     const changed = device.take(device.mustReadGracePeriods() ? await device.readGracePeriods() : undefined);
-    if (device.expireGrace() || changed) await device.persistApplied(nextStep(device.state));
+    if (device.expireGrace() || changed) {
+      // Undefined when the write went through the sink: there is nothing to wait for.
+      const written = device.persistApplied(nextStep(device.state));
+      if (written) await written;
+    }
 
     const step = nextStep(device.state);
     if (step.kind === 'report') {

@@ -11,7 +11,7 @@ import { createScratchDatabase } from '../../db/scratch';
 import { startEmulator } from '../../emulator';
 import { findTemporalCli, INSTALL_HINT } from '../../lib/temporal-cli';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
-import { WORKFLOWS_PATH } from '../../workers/workflow-bundle';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../workers/workflow-bundle';
 import { setTestEnv, type TestEnv } from '../support/env';
 import { testPostgres } from '../support/fallback-postgres';
 
@@ -76,7 +76,7 @@ export const mochaHooks = {
       emulator,
       azure,
       tenantId,
-      workflowBundle: () => (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })),
+      workflowBundle: () => (bundle ??= bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: new DefaultLogger('WARN') })),
     };
     setTestEnv(env);
   },
