@@ -1,7 +1,7 @@
 /**
  * What the device workflow's shape costs on Temporal alone, not a test:
  *
- *   npx tsx bench/floor-shape.ts [--events 1500] [--rounds 3] [--results-dir DIR]
+ *   npx tsx bench/floor-shape.ts [--events 1500] [--rounds 3] [--variants a,b] [--results-dir DIR]
  *   npx tsx bench/floor-shape.ts --sweep [--events 3000] [--rounds 3] [--results-dir DIR]
  *
  * The event path's floor (bench/floor/workflows.ts: signalWithStart, one activity, completion) beside
@@ -11,6 +11,9 @@
  * local activities" bounds what writing through the sink can give), and the
  * shape without its upserts, without its local activities, and continuing as new after its report
  * (the new run records its markers and upserts in its first task); the sweep has that last variant too.
+ * `current device shape` is the device workflow as it now runs: started with its search attributes and
+ * the tenant as fairness key, no marker, no local activity, the activity on the Microsoft queue under a
+ * per-tenant rate limit, one upsert with the outcome. `--variants` runs some of them (and the floor).
  *
  * With `--sweep`, the weekly sweep's floor (a signal to a workflow the worker no longer holds, one
  * activity, completion) beside the same in the device's shape (`shapedSweepFloorWorkflow`: a device
@@ -45,8 +48,11 @@ import {
   SHAPED_SWEEP_FLOOR_WORKFLOW_TYPE,
   floorEventSignal,
   floorSweepSignal,
+  FLOOR_TENANT,
   type FloorShape,
 } from './floor/workflows';
+import { applyPerTenantBudget } from '../workers/microsoft-budget';
+import { microsoftTaskQueueOf } from '../workflows/fleet-messages';
 import { floorThroughput } from './scenarios/event-path';
 
 const CONCURRENCY = 64;
@@ -56,6 +62,8 @@ interface Variant {
   name: string;
   workflowType: string;
   shape?: FloorShape;
+  /** Started as the API starts a device's run (search attributes and fairness key). */
+  startAsDevice?: boolean;
 }
 
 const SWEEP_VARIANTS: Variant[] = [
@@ -70,7 +78,31 @@ const EVENT_VARIANTS: Variant[] = [
   { name: 'shape without upserts', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { searchAttributes: false } },
   { name: 'shape without local activities', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { localActivities: false } },
   { name: 'shape, continued as new after its report', workflowType: SHAPED_FLOOR_WORKFLOW_TYPE, shape: { continueAsNew: true } },
+  /**
+   * The device workflow's shape since 2026-12-05: started with its search attributes and the tenant as
+   * fairness key, no patch marker, no local activity (its read-model writes go through the sink, which
+   * Temporal never sees), the activity on the Microsoft queue under a per-tenant rate limit, one upsert
+   * with the outcome.
+   */
+  {
+    name: 'current device shape',
+    workflowType: SHAPED_FLOOR_WORKFLOW_TYPE,
+    shape: { patchMarkers: false, localActivities: false, outcomeUpsertOnly: true, microsoftQueue: true },
+    startAsDevice: true,
+  },
 ];
+
+/** Variants by name, for `--variants a,b`: the floor always runs. */
+function chosen(all: Variant[], names: string | undefined): Variant[] {
+  if (names === undefined) return all;
+  const wanted = new Set(names.split(',').map((n) => n.trim()));
+  const unknown = [...wanted].filter((n) => !all.some((v) => v.name === n));
+  if (unknown.length > 0) throw new UsageError(`unknown variant(s): ${unknown.join(', ')}; known: ${all.map((v) => v.name).join(', ')}`);
+  return all.filter((v) => v.name === 'floor' || wanted.has(v.name));
+}
+
+/** The Microsoft queue's per-tenant budget, lifted as `npm run bench` lifts it (AZURE_MAX_CALLS_PER_SECOND=10000, 2 calls a report). */
+const LIFTED_ACTIVITIES_PER_SECOND = 5_000;
 
 interface Run {
   round: number;
@@ -101,13 +133,24 @@ interface RunStack {
  * One run on a dev server and floor worker of its own (a server holding earlier runs' workflows
  * spends more per workflow, which would favour whichever variant runs first).
  */
-async function onFreshServer(temporalCli: string, maxCached: number | undefined, run: (stack: RunStack) => Promise<Run>): Promise<Run> {
+async function onFreshServer(
+  temporalCli: string,
+  maxCached: number | undefined,
+  v: Variant,
+  run: (stack: RunStack) => Promise<Run>,
+): Promise<Run> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'acc-floor-shape-'));
   const temporal = await startTemporal({ binary: temporalCli, dbFilename: path.join(dir, 'temporal.db'), synchronous: 'OFF' });
+  const microsoftQueue = v.shape?.microsoftQueue === true;
   const worker = startChild({
     name: 'floor-worker',
     script: 'bench/floor/worker.ts',
-    args: [temporal.address, FLOOR_TASK_QUEUE, ...(maxCached !== undefined ? [String(maxCached)] : [])],
+    args: [
+      temporal.address,
+      FLOOR_TASK_QUEUE,
+      ...(maxCached !== undefined ? [String(maxCached)] : []),
+      ...(microsoftQueue ? ['--microsoft-queue'] : []),
+    ],
     env: { ...process.env },
   });
   let connection: Connection | undefined;
@@ -115,6 +158,14 @@ async function onFreshServer(temporalCli: string, maxCached: number | undefined,
     await worker.waitForLine((l) => (l === 'ready' ? true : undefined), 120_000);
     connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection, namespace: 'default' });
+    // As the connector's worker does at its start (workers/microsoft-budget.ts).
+    if (microsoftQueue) {
+      await applyPerTenantBudget(client, {
+        namespace: 'default',
+        microsoftTaskQueue: microsoftTaskQueueOf(FLOOR_TASK_QUEUE),
+        activitiesPerSecond: LIFTED_ACTIVITIES_PER_SECOND,
+      });
+    }
     const cpuMeter = () => {
       const temporalCpu0 = procSample(temporal.pid)?.cpuSeconds ?? 0;
       const threads = workerThreadsSinceNow(worker.pid);
@@ -144,6 +195,7 @@ async function onFreshServer(temporalCli: string, maxCached: number | undefined,
 function eventRun(v: Variant, events: number, round: number) {
   return async ({ client, cpuMeter }: RunStack): Promise<Run> => {
     const args = v.shape ? [v.shape] : [];
+    const startAsDevice = v.startAsDevice ? { startAsDevice: { tenantId: FLOOR_TENANT } } : {};
     // Warm-up (not measured): JIT, the worker's pollers, the server's caches.
     await floorThroughput(client, {
       count: 50,
@@ -152,6 +204,7 @@ function eventRun(v: Variant, events: number, round: number) {
       runId: 'warm',
       workflowType: v.workflowType,
       args,
+      ...startAsDevice,
     });
     const cpu = cpuMeter();
     const runId = `r${round}`;
@@ -162,6 +215,7 @@ function eventRun(v: Variant, events: number, round: number) {
       runId,
       workflowType: v.workflowType,
       args,
+      ...startAsDevice,
     });
     const cpuMsPerEvent = cpu(events);
     if (result.timedOut || result.completed < events) throw new Error(`${v.name}: ${result.completed} of ${events} completed in time`);
@@ -237,15 +291,15 @@ function sweepRun(v: Variant, devices: number, round: number) {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), ['events', 'rounds', 'results-dir'], ['sweep', 'help']);
+  const args = parseArgs(process.argv.slice(2), ['events', 'rounds', 'results-dir', 'variants'], ['sweep', 'help']);
   if (args.help) {
     process.stdout.write(
-      'usage: npx tsx bench/floor-shape.ts [--sweep] [--events 1500; 3000 with --sweep] [--rounds 3] [--results-dir DIR]\n',
+      'usage: npx tsx bench/floor-shape.ts [--sweep] [--events 1500; 3000 with --sweep] [--rounds 3] [--variants "device shape,current device shape"] [--results-dir DIR]\n',
     );
     return;
   }
   const sweep = args.sweep === true;
-  const variants = sweep ? SWEEP_VARIANTS : EVENT_VARIANTS;
+  const variants = chosen(sweep ? SWEEP_VARIANTS : EVENT_VARIANTS, stringArg(args, 'variants'));
   const events = numberArg(args, 'events', sweep ? 3_000 : 1_500, { min: 1, max: 100_000, integer: true });
   const rounds = numberArg(args, 'rounds', 3, { min: 1, max: 20, integer: true });
   const config = loadConfig(process.env);
@@ -261,7 +315,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     // A rotated order, so no variant always runs first (the machine's speed drifts).
     for (const v of variants.map((_, i) => variants[(i + r) % variants.length]!)) {
-      const run = await onFreshServer(temporalCli, maxCached, (sweep ? sweepRun : eventRun)(v, events, r + 1));
+      const run = await onFreshServer(temporalCli, maxCached, v, (sweep ? sweepRun : eventRun)(v, events, r + 1));
       runs.push(run);
       log(
         `round ${run.round} ${v.name}: ${run.perSecond}/s${run.steadyPerSecond !== null ? ` (10–90 %: ${run.steadyPerSecond}/s)` : ''}, ${run.historyEvents} history events${sweep ? ' before the sweep' : ''}; CPU ms per event: Temporal ${run.cpuMsPerEvent.temporal}, worker ${run.cpuMsPerEvent.worker}`,

@@ -117,7 +117,11 @@ async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Pr
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), ['results-dir', 'profile-dir'], ['quick', 'tiny', 'profile', 'no-profile', 'docs', 'no-docs', 'help']);
+  const args = parseArgs(
+    process.argv.slice(2),
+    ['results-dir', 'profile-dir'],
+    ['quick', 'tiny', 'profile', 'no-profile', 'docs', 'no-docs', 'help'],
+  );
   if (args.help) {
     process.stdout.write(
       'usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile | --profile-dir DIR] [--docs | --no-docs] [--results-dir DIR]\n',

@@ -81,51 +81,75 @@ export function toDeviceRow(r: DbRow): DeviceRow {
   };
 }
 
+/** The device row's columns a write sets (with `updated_at`, which Postgres stamps), in parameter order. */
+const DEVICE_WRITE_COLUMNS = [
+  'tenant_id',
+  'device_id',
+  'platform',
+  'azure_device_id',
+  'client_status_code',
+  'user_principal_name',
+  'compliance_status',
+  'report_time',
+  'policy_action',
+  'reported_compliance',
+  'management_state',
+  'inventory',
+  'last_attempt_at',
+  'last_successful_report_at',
+  'last_error',
+  'retired_at',
+  'grace_until',
+  'grace_action',
+  'version',
+  'write_seq',
+] as const;
+
+function deviceWriteValues(p: DeviceProjection, writeSeq: number): unknown[] {
+  return [
+    p.tenantId,
+    p.deviceId,
+    p.platform,
+    p.azureDeviceId,
+    p.clientStatusCode,
+    p.userPrincipalName,
+    p.complianceStatus,
+    p.reportTime,
+    p.policyAction,
+    p.reportedCompliance,
+    p.managementState,
+    p.inventory === null ? null : JSON.stringify(p.inventory),
+    p.lastAttemptAt,
+    p.lastSuccessfulReportAt,
+    p.lastError === null ? null : JSON.stringify(p.lastError),
+    p.retiredAt,
+    p.graceUntil ?? null,
+    p.graceAction ?? null,
+    p.version,
+    writeSeq,
+  ];
+}
+
 /**
  * A write wins over the row when its (version, writeSeq) is greater: the version orders the device
  * workflow's writes, and within one version the write sequence (the workflow's history length) lets
  * the write of a workflow task retried after a timeout replace the write of the attempt Temporal
  * discarded, while a late write of that discarded attempt never replaces the retry's.
  */
-function deviceUpsert(db: Db, p: DeviceProjection, writeSeq: number): Knex.QueryBuilder {
-  const row = {
-    tenant_id: p.tenantId,
-    device_id: p.deviceId,
-    platform: p.platform,
-    azure_device_id: p.azureDeviceId,
-    client_status_code: p.clientStatusCode,
-    user_principal_name: p.userPrincipalName,
-    compliance_status: p.complianceStatus,
-    report_time: p.reportTime,
-    policy_action: p.policyAction,
-    reported_compliance: p.reportedCompliance,
-    management_state: p.managementState,
-    inventory: p.inventory === null ? null : JSON.stringify(p.inventory),
-    last_attempt_at: p.lastAttemptAt,
-    last_successful_report_at: p.lastSuccessfulReportAt,
-    last_error: p.lastError === null ? null : JSON.stringify(p.lastError),
-    retired_at: p.retiredAt,
-    grace_until: p.graceUntil ?? null,
-    grace_action: p.graceAction ?? null,
-    version: p.version,
-    write_seq: writeSeq,
-    updated_at: db.fn.now(),
-  };
-  const { tenant_id: _t, device_id: _d, ...updatable } = row;
-  return db('devices')
-    .insert(row)
-    .onConflict(['tenant_id', 'device_id'])
-    .merge(updatable)
-    .whereRaw('(devices.version, devices.write_seq) < (?::bigint, ?::integer)', [p.version, writeSeq])
-    .returning('version');
-}
+const DEVICE_UPSERT = `insert into devices (${DEVICE_WRITE_COLUMNS.join(', ')}, updated_at)
+  values (${DEVICE_WRITE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, now())
+  on conflict (tenant_id, device_id) do update set ${DEVICE_WRITE_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'device_id')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}, updated_at = excluded.updated_at
+  where (devices.version, devices.write_seq) < (excluded.version, excluded.write_seq)
+  returning version`;
 
 /**
  * Writes the device row unless a newer version is already there. Returns false when the write was
  * stale (a late activity retry must never overwrite what a newer one wrote).
  */
 export async function upsertDeviceProjection(db: Db, p: DeviceProjection, writeSeq = 0): Promise<boolean> {
-  return (await deviceUpsert(db, p, writeSeq)).length === 1;
+  return (await pooledQuery(db, DEVICE_UPSERT, deviceWriteValues(p, writeSeq), 'device-write')).length === 1;
 }
 
 /** A report attempt of the timeline, as the device workflow records it. */
@@ -134,19 +158,16 @@ export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error
 /**
  * The device row and, with it, one timeline row, in one statement (so one round trip, atomic): the
  * attempt is written only when the device row was (a stale version writes neither).
+ *
+ * Both writes are statements each pooled connection prepares once (pooledQuery), with no query
+ * building: every report writes through them, twice (docs/benchmarks.md, "The read-model write
+ * prepared once per connection").
  */
 export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: number, attempt?: AttemptRecord): Promise<boolean> {
   if (!attempt) return upsertDeviceProjection(db, p, writeSeq);
   const row = attemptRow({ ...attempt, tenantId: p.tenantId, deviceId: p.deviceId });
-  const attemptInsert = db.raw(
-    ATTEMPT_UPSERT_AFTER_DEVICE,
-    ATTEMPT_COLUMNS.map((c) => row[c]),
-  );
-  const [applied] = await db
-    .with('device', deviceUpsert(db, p, writeSeq))
-    .with('attempt', attemptInsert)
-    .from('device')
-    .select(db.raw('count(*)::int as applied'));
+  const values = [...deviceWriteValues(p, writeSeq), ...ATTEMPT_COLUMNS.map((c) => row[c])];
+  const [applied] = await pooledQuery(db, DEVICE_AND_ATTEMPT_UPSERT, values, 'device-and-attempt-write');
   return Number((applied as { applied: number }).applied) === 1;
 }
 
@@ -298,12 +319,19 @@ const ATTEMPT_COLUMNS = Object.keys(ATTEMPT_COLUMN_TYPES) as AttemptColumn[];
 const ATTEMPT_KEY_COLUMNS: AttemptColumn[] = ['tenant_id', 'device_id', 'attempt_key'];
 const ATTEMPT_OUTCOME_COLUMNS: AttemptColumn[] = ['outcome', 'message_id', 'error', 'completed_at'];
 
-/** The upsert of a timeline row inside writeDeviceRecord's statement: only if its `device` CTE wrote the device row. */
-const ATTEMPT_UPSERT_AFTER_DEVICE = `insert into report_attempts (${ATTEMPT_COLUMNS.join(', ')})
-  select ${ATTEMPT_COLUMNS.map((c) => `?::${ATTEMPT_COLUMN_TYPES[c]}`).join(', ')}
+/**
+ * writeDeviceRecord's statement: the device row's upsert, then the timeline row's, which is written
+ * only if the device row was (its parameters follow the device's).
+ */
+const DEVICE_AND_ATTEMPT_UPSERT = `with device as (${DEVICE_UPSERT}),
+attempt as (
+  insert into report_attempts (${ATTEMPT_COLUMNS.join(', ')})
+  select ${ATTEMPT_COLUMNS.map((c, i) => `$${DEVICE_WRITE_COLUMNS.length + i + 1}::${ATTEMPT_COLUMN_TYPES[c]}`).join(', ')}
   where exists (select 1 from device)
   on conflict (${ATTEMPT_KEY_COLUMNS.join(', ')})
-  do update set ${ATTEMPT_OUTCOME_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+  do update set ${ATTEMPT_OUTCOME_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}
+)
+select count(*)::int as applied from device`;
 
 function attemptRow(a: AttemptRecord & Pick<ReportAttempt, 'tenantId' | 'deviceId'>): Record<AttemptColumn, string | null> {
   return {

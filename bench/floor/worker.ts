@@ -1,13 +1,17 @@
 /**
  * The floor worker (a child process of the benchmark): the floor workflow and its activity on their
  * own task queue, with the same worker options as the connector's main worker (workers/worker.ts).
- * argv: <temporal address> <task queue> [max cached workflows, default 2000]. Prints "ready" once polling; SIGTERM drains and exits.
+ * argv: <temporal address> <task queue> [max cached workflows, default 2000] [--microsoft-queue]. With
+ * `--microsoft-queue` it also runs the activities on `<task queue>-microsoft`, as the connector's worker
+ * does (the shaped floor's `microsoftQueue`). Prints "ready" once polling; SIGTERM drains and exits.
  */
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { microsoftTaskQueueOf } from '../../workflows/fleet-messages';
 import { createFloorActivities } from './activities';
 
 async function main(): Promise<void> {
-  const [address, taskQueue, maxCached] = process.argv.slice(2);
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const [address, taskQueue, maxCached] = positional;
   if (!address || !taskQueue) throw new Error('usage: worker.ts <temporal address> <task queue>');
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
   const connection = await NativeConnection.connect({ address });
@@ -22,8 +26,17 @@ async function main(): Promise<void> {
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   });
+  const secondQueue = process.argv.includes('--microsoft-queue')
+    ? await Worker.create({
+        connection,
+        namespace: 'default',
+        taskQueue: microsoftTaskQueueOf(taskQueue),
+        activities: createFloorActivities(),
+        maxConcurrentActivityTaskExecutions: 200,
+      })
+    : undefined;
   process.stdout.write('ready\n');
-  await worker.run();
+  await Promise.all([worker.run(), secondQueue?.run()]);
   await connection.close();
 }
 

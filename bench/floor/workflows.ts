@@ -15,7 +15,10 @@ import {
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
+import { microsoftTaskQueueOf } from '../../workflows/fleet-messages';
+import { tenantPriority } from '../../workflows/priorities';
 import {
   AzureClientStatusCodeKey,
   AzureComplianceStatusKey,
@@ -60,7 +63,17 @@ export interface FloorShape {
   continueAsNew?: boolean;
   /** Set in the run a continue-as-new starts: the report is behind it. */
   reportedDeviceId?: string;
+  /** Only the outcome's upsert, none before the activity (the device workflow since one upsert per report). */
+  outcomeUpsertOnly?: boolean;
+  /**
+   * The activity on the worker's second task queue (`<queue>-microsoft`), with the tenant as fairness
+   * key, as the report's upload runs (the queue the server holds to each tenant's Microsoft budget).
+   */
+  microsoftQueue?: boolean;
 }
+
+/** The tenant of every shaped run (its fairness key and `TenantId`). */
+export const FLOOR_TENANT = 'floor';
 
 /** The two patch markers a new device run records, each with its `TemporalChangeVersion` upsert. */
 function recordPatchMarkers(): void {
@@ -71,7 +84,7 @@ function recordPatchMarkers(): void {
 /** The operators' search attributes, as the device workflow upserts them. */
 function publishInShape(deviceId: string, status: string): void {
   upsertSearchAttributes([
-    { key: TenantIdKey, value: 'floor' },
+    { key: TenantIdKey, value: FLOOR_TENANT },
     { key: DeviceIdKey, value: deviceId },
     { key: AzureComplianceStatusKey, value: status },
     { key: AzureClientStatusCodeKey, value: 'Success' },
@@ -124,15 +137,25 @@ export async function shapedSweepFloorWorkflow(shape: FloorShape = {}): Promise<
   return result;
 }
 
+/** The report's activity on the second task queue, as workflows/device-report.ts schedules the upload. */
+function recordOnMicrosoftQueue(event: FloorEvent): Promise<string> {
+  const { recordEvent: onMicrosoftQueue } = proxyActivities<FloorActivities>({
+    startToCloseTimeout: '1 minute',
+    taskQueue: microsoftTaskQueueOf(workflowInfo().taskQueue),
+    priority: tenantPriority(FLOOR_TENANT),
+  });
+  return onMicrosoftQueue(event);
+}
+
 async function firstReportInShape(shape: FloorShape): Promise<string> {
-  const { patchMarkers = true, localActivities = true, searchAttributes = true } = shape;
+  const { patchMarkers = true, localActivities = true, searchAttributes = true, outcomeUpsertOnly = false, microsoftQueue = false } = shape;
   let event: FloorEvent | undefined;
   setHandler(floorEventSignal, (e) => void (event = e));
   if (patchMarkers) recordPatchMarkers();
   await condition(() => event !== undefined);
   if (localActivities) await recordLocally(event!);
-  if (searchAttributes) publishInShape(event!.deviceId, 'In-progress');
-  const result = await recordEvent(event!);
+  if (searchAttributes && !outcomeUpsertOnly) publishInShape(event!.deviceId, 'In-progress');
+  const result = await (microsoftQueue ? recordOnMicrosoftQueue(event!) : recordEvent(event!));
   if (localActivities) await recordLocally(event!);
   if (searchAttributes) publishInShape(event!.deviceId, 'Successful');
   return result;

@@ -12,6 +12,8 @@ import { FLOOR_TASK_QUEUE, type Stack } from '../lib/stack';
 import { eachLimited, openLoop } from '../lib/load';
 import { sleep } from '../lib/child';
 import { FLOOR_WORKFLOW_TYPE } from '../floor/workflows';
+import { tenantPriority } from '../../workflows/priorities';
+import { DeviceIdKey, TenantIdKey } from '../../workflows/search-attributes';
 
 export interface ThroughputResult {
   events: number;
@@ -77,7 +79,16 @@ async function trackCompletion(
  */
 export async function floorThroughput(
   client: Client,
-  o: { count: number; concurrency: number; timeoutMs: number; runId: string; workflowType?: string; args?: unknown[] },
+  o: {
+    count: number;
+    concurrency: number;
+    timeoutMs: number;
+    runId: string;
+    workflowType?: string;
+    args?: unknown[];
+    /** Started as the API starts a device's run: its ids as search attributes, the tenant as fairness key. */
+    startAsDevice?: { tenantId: string };
+  },
 ): Promise<ThroughputResult> {
   const workflowType = o.workflowType ?? FLOOR_WORKFLOW_TYPE;
   const query = `WorkflowType="${workflowType}" AND ExecutionStatus="Completed"`;
@@ -96,6 +107,15 @@ export async function floorThroughput(
         args: o.args ?? [],
         signal: 'event',
         signalArgs: [{ deviceId: `floor-${o.runId}-${i}`, occurredAt: new Date().toISOString() }],
+        ...(o.startAsDevice
+          ? {
+              typedSearchAttributes: [
+                { key: TenantIdKey, value: o.startAsDevice.tenantId },
+                { key: DeviceIdKey, value: `floor-${o.runId}-${i}` },
+              ],
+              priority: tenantPriority(o.startAsDevice.tenantId),
+            }
+          : {}),
       });
       accept.push(performance.now() - started);
     },
