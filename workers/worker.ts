@@ -159,7 +159,9 @@ export async function createWorker(deps: WorkerDeps): Promise<ConnectorWorker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules } }),
+    ...(deps.workflowBundle
+      ? { workflowBundle: deps.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules } }),
     activities: mainActivities,
     sinks: readModelSinks(deps.db, temporalClient, deps.logger),
     // Device workflows are long-lived and mostly idle: cap the cache so memory stays bounded; an
