@@ -32,6 +32,7 @@ import {
   type FleetTenant,
 } from '../fleet/helpers';
 import { call } from '../api/helpers';
+import { guidFrom, prng } from '../../scripts/simulator/fleet';
 import { bearer, consentCallback, makeTenancyApi, registerTenant } from './helpers';
 
 /** A customer tenant whose administrator consented to the partner app (the test environment's app). */
@@ -406,7 +407,10 @@ describe('tenant lifecycle on the worker (real Temporal, Postgres, Azure emulato
 
 describe('tenants: pure rules', () => {
   it('spreads tenants without a cron over Monday 00:00-11:59 UTC, the same time for the same tenant', () => {
-    const crons = Array.from({ length: 500 }, () => spreadWeeklyCron(randomUUID()));
+    // A fixed set of tenant ids (seeded), so the spread checked is the same on every run: with random
+    // ids the fullest of 720 minutes holds 7 tenants about once in 200 runs.
+    const random = prng(500);
+    const crons = Array.from({ length: 500 }, () => spreadWeeklyCron(guidFrom(random)));
     for (const cron of crons) assert.match(cron, /^([0-5]?\d) (\d|1[01]) \* \* 1$/);
     // 500 tenants over 720 minutes: every hour used, no minute crowded.
     const hours = new Set(crons.map((c) => c.split(' ')[1]));
