@@ -136,11 +136,11 @@ function deviceWriteValues(p: DeviceProjection, writeSeq: number): unknown[] {
  * the write of a workflow task retried after a timeout replace the write of the attempt Temporal
  * discarded, while a late write of that discarded attempt never replaces the retry's.
  */
+/** What an update replaces: every written column but the key, and the stamp. */
+const DEVICE_UPDATED_COLUMNS = [...DEVICE_WRITE_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'device_id'), 'updated_at'];
 const DEVICE_UPSERT = `insert into devices (${DEVICE_WRITE_COLUMNS.join(', ')}, updated_at)
   values (${DEVICE_WRITE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, now())
-  on conflict (tenant_id, device_id) do update set ${DEVICE_WRITE_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'device_id')
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ')}, updated_at = excluded.updated_at
+  on conflict (tenant_id, device_id) do update set ${DEVICE_UPDATED_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}
   where (devices.version, devices.write_seq) < (excluded.version, excluded.write_seq)
   returning version`;
 
@@ -160,8 +160,8 @@ export type AttemptRecord = Omit<ReportAttempt, 'tenantId' | 'deviceId' | 'error
  * attempt is written only when the device row was (a stale version writes neither).
  *
  * Both writes are statements each pooled connection prepares once (pooledQuery), with no query
- * building: every report writes through them, twice (docs/benchmarks.md, "The read-model write
- * prepared once per connection").
+ * building: every report writes through them, twice (docs/benchmarks.md, "Preloaded workflow
+ * modules, fewer promises, and the read-model write prepared").
  */
 export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: number, attempt?: AttemptRecord): Promise<boolean> {
   if (!attempt) return upsertDeviceProjection(db, p, writeSeq);
