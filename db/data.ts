@@ -130,14 +130,15 @@ function deviceWriteValues(p: DeviceProjection, writeSeq: number): unknown[] {
   ];
 }
 
+/** What an update replaces: every written column but the key, and the stamp. */
+const DEVICE_UPDATED_COLUMNS = [...DEVICE_WRITE_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'device_id'), 'updated_at'];
+
 /**
  * A write wins over the row when its (version, writeSeq) is greater: the version orders the device
  * workflow's writes, and within one version the write sequence (the workflow's history length) lets
  * the write of a workflow task retried after a timeout replace the write of the attempt Temporal
  * discarded, while a late write of that discarded attempt never replaces the retry's.
  */
-/** What an update replaces: every written column but the key, and the stamp. */
-const DEVICE_UPDATED_COLUMNS = [...DEVICE_WRITE_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'device_id'), 'updated_at'];
 const DEVICE_UPSERT = `insert into devices (${DEVICE_WRITE_COLUMNS.join(', ')}, updated_at)
   values (${DEVICE_WRITE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, now())
   on conflict (tenant_id, device_id) do update set ${DEVICE_UPDATED_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}
