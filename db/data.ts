@@ -81,8 +81,11 @@ export function toDeviceRow(r: DbRow): DeviceRow {
   };
 }
 
-/** The device row's columns a write sets (with `updated_at`, which Postgres stamps), in parameter order. */
-const DEVICE_WRITE_COLUMNS = [
+/**
+ * The device row's columns the workflow projects (DeviceProjection), in the order of
+ * deviceWriteValues; the timestamps among them are read back formatted (isoInSql).
+ */
+const PROJECTED_COLUMNS = [
   'tenant_id',
   'device_id',
   'platform',
@@ -102,8 +105,17 @@ const DEVICE_WRITE_COLUMNS = [
   'grace_until',
   'grace_action',
   'version',
-  'write_seq',
 ] as const;
+const PROJECTED_TIMESTAMPS: ReadonlySet<string> = new Set([
+  'report_time',
+  'last_attempt_at',
+  'last_successful_report_at',
+  'retired_at',
+  'grace_until',
+]);
+
+/** The columns a write sets (with `updated_at`, which Postgres stamps), in parameter order. */
+const DEVICE_WRITE_COLUMNS = [...PROJECTED_COLUMNS, 'write_seq'] as const;
 
 function deviceWriteValues(p: DeviceProjection, writeSeq: number): unknown[] {
   return [
@@ -177,25 +189,7 @@ export async function writeDeviceRecord(db: Db, p: DeviceProjection, writeSeq: n
  * timestamps come formatted.
  */
 const DEVICE_ROW_COLUMNS = [
-  'tenant_id',
-  'device_id',
-  'platform',
-  'azure_device_id',
-  'client_status_code',
-  'user_principal_name',
-  'compliance_status',
-  isoInSql('report_time'),
-  'policy_action',
-  'reported_compliance',
-  'management_state',
-  'inventory',
-  isoInSql('last_attempt_at'),
-  isoInSql('last_successful_report_at'),
-  'last_error',
-  isoInSql('retired_at'),
-  isoInSql('grace_until'),
-  'grace_action',
-  'version',
+  ...PROJECTED_COLUMNS.map((c) => (PROJECTED_TIMESTAMPS.has(c) ? isoInSql(c) : c)),
   isoInSql('created_at'),
   isoInSql('updated_at'),
 ].join(', ');
