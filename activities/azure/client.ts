@@ -14,6 +14,7 @@ import type { AzureCredentials } from '../../config';
 import type { Platform } from '../../domain/constants';
 import { buildUploadEntities, isGuid, type DeviceUpload, type KnownDevice } from './entities';
 import { AzureApiError, type CallContext } from './errors';
+import { isBenignDeviceLookupFailure, knownDevicePath, KNOWN_DEVICE_SELECT, lookupBatch, lookupResults, userPath } from './entra-lookup';
 import { readBackBatch, readBackResponses, type ReadBackRound } from './entra-readback';
 import { createGraphClient, graphCallScope } from './graph';
 import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
@@ -94,11 +95,6 @@ function requireHttpsUrl(name: string, value: string): string {
   }
   if (u.protocol !== 'https:') throw new Error(`${name} must be an https:// URL (msal-node and the Graph client require TLS): ${value}`);
   return value.replace(/\/+$/, '');
-}
-
-/** A UPN inside `users('…')`: OData quote doubling, then percent-encoding of what a path cannot hold ('@' stays). */
-function upnKeySegment(upn: string): string {
-  return encodeURIComponent(upn.replace(/'/g, "''")).replace(/%40/g, '@');
 }
 
 function lastSegment(url: string): string {
@@ -495,20 +491,10 @@ export class AzureComplianceClient {
   }
 
   private async resolveUser(upn: string, deviceId: string | null): Promise<string> {
-    const ctx: CallContext = { operation: 'resolveUserId', userPrincipalName: upn, deviceId, notFoundReason: 'UserNotFound' };
-    if (!upn || !upn.trim()) {
-      throw new AzureApiError({
-        service: 'graph',
-        reason: 'UserNotFound',
-        message: `no user principal name is known${deviceId ? ` for device ${deviceId}` : ''}`,
-        operation: ctx.operation,
-        deviceId,
-      });
-    }
-    const key = `${this.cfg.tenantId.toLowerCase()}|${upn.toLowerCase()}`;
-    const cached = this.userIds.get(key);
+    const cached = this.cachedUserId(upn, deviceId);
     if (cached) return cached;
-    const user = await this.graphGet<{ id?: string }>(`/users('${upnKeySegment(upn)}')`, ctx);
+    const ctx: CallContext = { operation: 'resolveUserId', userPrincipalName: upn, deviceId, notFoundReason: 'UserNotFound' };
+    const user = await this.graphGet<{ id?: string }>(userPath(upn), ctx);
     const id = str(user?.id);
     if (!id)
       throw new AzureApiError({
@@ -519,8 +505,57 @@ export class AzureComplianceClient {
         userPrincipalName: upn,
         deviceId,
       });
-    this.userIds.set(key, id);
+    this.rememberUserId(upn, id);
     return id;
+  }
+
+  /** The user's object id if this client resolved it before; a blank UPN is refused at once. */
+  private cachedUserId(upn: string, deviceId: string | null): string | undefined {
+    if (!upn || !upn.trim()) {
+      throw new AzureApiError({
+        service: 'graph',
+        reason: 'UserNotFound',
+        message: `no user principal name is known${deviceId ? ` for device ${deviceId}` : ''}`,
+        operation: 'resolveUserId',
+        deviceId,
+      });
+    }
+    return this.userIds.get(this.userKey(upn));
+  }
+
+  private rememberUserId(upn: string, id: string): void {
+    this.userIds.set(this.userKey(upn), id);
+  }
+
+  private userKey(upn: string): string {
+    return `${this.cfg.tenantId.toLowerCase()}|${upn.toLowerCase()}`;
+  }
+
+  /**
+   * What an upload needs from the directory: the user's object id, and, when the MDM sent no
+   * inventory, Entra's name and OS of the device. A new device needs both: they go in one Graph
+   * batch (activities/azure/entra-lookup.ts).
+   */
+  private async directoryLookups(u: DeviceUpload): Promise<{ userId: string; known: KnownDevice | undefined }> {
+    const needDevice = !u.inventory && !u.knownDevice;
+    const userId = u.userId ?? this.cachedUserId(u.userPrincipalName, u.azureDeviceId);
+    if (userId === undefined && needDevice) {
+      const found = await this.graphCall<unknown>(
+        'POST',
+        '/$batch',
+        { operation: 'uploadDeviceState', deviceId: u.azureDeviceId, userPrincipalName: u.userPrincipalName },
+        undefined,
+        lookupBatch(u.userPrincipalName, u.azureDeviceId),
+      );
+      const { user, device } = lookupResults(found, u.userPrincipalName, u.azureDeviceId);
+      if (user instanceof AzureApiError) throw user;
+      this.rememberUserId(u.userPrincipalName, user.id);
+      return { userId: user.id, known: this.knownOrBenign(device, u.azureDeviceId) };
+    }
+    return {
+      userId: userId ?? (await this.resolveUser(u.userPrincipalName, u.azureDeviceId)),
+      known: u.inventory ? undefined : (u.knownDevice ?? (await this.knownDevice(u.azureDeviceId))),
+    };
   }
 
   /**
@@ -547,10 +582,9 @@ export class AzureComplianceClient {
         deviceId: u.azureDeviceId,
       });
     }
-    const userId = u.userId ?? (await this.resolveUser(u.userPrincipalName, u.azureDeviceId));
+    const { userId, known } = await this.directoryLookups(u);
     const { deviceDataSyncUrl } = await this.discoverEndpoints();
     const tenantId = this.cfg.tenantId;
-    const known = u.inventory ? undefined : (u.knownDevice ?? (await this.knownDevice(u.azureDeviceId)));
     const entities = buildUploadEntities(tenantId, userId, u, known ?? {});
     const res = await this.intune(
       'PUT',
@@ -573,23 +607,30 @@ export class AzureComplianceClient {
    * Entra: the upload message will say so) or 403 (no Device.Read permission) leaves them unknown.
    */
   private async knownDevice(azureDeviceId: string): Promise<KnownDevice> {
+    let found: KnownDevice | AzureApiError;
     try {
       const d = await this.graphGet<{ displayName?: unknown; operatingSystem?: unknown }>(
-        `/devices(deviceId='${azureDeviceId}')`,
+        knownDevicePath(azureDeviceId),
         { operation: 'uploadDeviceState', deviceId: azureDeviceId, notFoundReason: 'DeviceNotFound' },
-        (r) => r.select(['displayName', 'operatingSystem']),
+        (r) => r.select([...KNOWN_DEVICE_SELECT]),
       );
-      return { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
+      found = { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
     } catch (err) {
-      if (err instanceof AzureApiError && (err.reason === 'DeviceNotFound' || err.reason === 'Forbidden')) {
-        this.logger.info(
-          { deviceId: azureDeviceId, reason: err.reason },
-          'Entra device details unavailable; sending the inventory entity from what is known',
-        );
-        return {};
-      }
-      throw err;
+      if (!(err instanceof AzureApiError)) throw err;
+      found = err;
     }
+    return this.knownOrBenign(found, azureDeviceId);
+  }
+
+  /** A G2 answer, or {} for a failure that only leaves the name and OS unknown; other failures are thrown. */
+  private knownOrBenign(found: KnownDevice | AzureApiError, azureDeviceId: string): KnownDevice {
+    if (!(found instanceof AzureApiError)) return found;
+    if (!isBenignDeviceLookupFailure(found)) throw found;
+    this.logger.info(
+      { deviceId: azureDeviceId, reason: found.reason },
+      'Entra device details unavailable; sending the inventory entity from what is known',
+    );
+    return {};
   }
 
   /**

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator';
 import type { AzureCredentials } from '../../config';
+import type { DeviceUpload } from '../../activities/azure/client';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 export const INTUNE_SCOPE = 'https://api.manage.microsoft.com//.default';
@@ -106,5 +107,28 @@ export function memoryLogger(): {
     lines,
     info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
     warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
+  };
+}
+
+/** An upload of the world's device by its user, with full inventory unless `overrides` say otherwise. */
+export function deviceUpload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
+  return {
+    messageId: randomUUID(),
+    azureDeviceId: w.device.deviceId,
+    userPrincipalName: w.user.upn,
+    managementState: 'managed',
+    complianceStatus: 'compliant',
+    inventory: {
+      deviceName: "Alice's iPhone 15",
+      os: 'iOS',
+      osVersion: '17.5.1',
+      model: 'iPhone15,4',
+      manufacturer: 'Apple',
+      serialNumber: 'F2LZK0ABCD12',
+    },
+    platform: 'iOS',
+    lastCheckInTime: '2026-03-02T09:15:00.000Z',
+    lastUpdateTime: '2026-03-02T09:14:30.000Z',
+    ...overrides,
   };
 }

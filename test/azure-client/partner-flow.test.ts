@@ -2,34 +2,12 @@
 // real msal-node and Graph client over HTTPS (G5, G6, P1–P5 of docs/microsoft-protocol.md).
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
-import { AzureComplianceClient, type DeviceUpload } from '../../activities/azure/client';
+import { AzureComplianceClient } from '../../activities/azure/client';
 import { AzureApiError } from '../../activities/azure/errors';
 import { toTemporalFailure } from '../../activities/azure/temporal-failure';
 import { describeUploadFailure } from '../../activities/azure/upload-errors';
 import { deviceErrorFor, FAILURE_GUIDANCE, isRetryableReason } from '../../domain/failure-reasons';
-import { GRAPH_SCOPE, INTUNE_SCOPE, memoryLogger, newWorld, rejectionOf, useTestEmulator, type World } from './helpers';
-
-function upload(w: World, overrides: Partial<DeviceUpload> = {}): DeviceUpload {
-  return {
-    messageId: randomUUID(),
-    azureDeviceId: w.device.deviceId,
-    userPrincipalName: w.user.upn,
-    managementState: 'managed',
-    complianceStatus: 'compliant',
-    inventory: {
-      deviceName: "Alice's iPhone 15",
-      os: 'iOS',
-      osVersion: '17.5.1',
-      model: 'iPhone15,4',
-      manufacturer: 'Apple',
-      serialNumber: 'F2LZK0ABCD12',
-    },
-    platform: 'iOS',
-    lastCheckInTime: '2026-03-02T09:15:00.000Z',
-    lastUpdateTime: '2026-03-02T09:14:30.000Z',
-    ...overrides,
-  };
-}
+import { deviceUpload, GRAPH_SCOPE, INTUNE_SCOPE, memoryLogger, newWorld, rejectionOf, useTestEmulator } from './helpers';
 
 /** Polls P5 until a terminal status; returns every status seen. */
 async function pollUntilTerminal(
@@ -85,7 +63,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
       PartnerRemediationUrl: 'https://mdm.example/remediate',
     });
 
-    const u = upload(w);
+    const u = deviceUpload(w);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
     const statuses = await pollUntilTerminal(client, u.messageId);
     const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
@@ -209,7 +187,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
-    const u = upload(w);
+    const u = deviceUpload(w);
     await client.uploadDeviceState(u);
     assert.deepEqual(await client.uploadDeviceState(u), { messageId: u.messageId, userId: w.user.id });
     const puts = await env.emu.control.requests({ service: 'intune', pathIncludes: `DataUploadMessages(guid'${u.messageId}')` });
@@ -229,7 +207,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
-    const u = upload(w);
+    const u = deviceUpload(w);
     await client.uploadDeviceState(u);
     // Same id, different body (e.g. a retry after the state moved on): the service answers 409.
     assert.deepEqual(await client.uploadDeviceState({ ...u, complianceStatus: 'notCompliant' }), {
@@ -249,7 +227,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
     const unknownDevice = randomUUID();
-    const u = upload(w, { azureDeviceId: unknownDevice });
+    const u = deviceUpload(w, { azureDeviceId: unknownDevice });
     await client.uploadDeviceState(u);
     const last = (await pollUntilTerminal(client, u.messageId)).at(-1)!;
     const expectedDetail = `Device '${unknownDevice}' was not found in tenant '${w.tenantId}'.`;
@@ -277,7 +255,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
   it('an upload before the tenant is provisioned ends Failed with TenantNotProvisioned', async () => {
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
-    const u = upload(w);
+    const u = deviceUpload(w);
     await client.uploadDeviceState(u);
     const last = (await pollUntilTerminal(client, u.messageId)).at(-1)!;
     assert.equal(last.status, 'Failed');
@@ -311,7 +289,7 @@ describe('Azure client: the partner compliance flow against the emulator', funct
     const w = await newWorld(env.emu);
     const client = new AzureComplianceClient(w.cfg);
     await client.ensureTenantOnboarded();
-    const u = upload(w, { inventory: null, platform: 'iOS', managementState: 'managed', complianceStatus: 'notCompliant' });
+    const u = deviceUpload(w, { inventory: null, platform: 'iOS', managementState: 'managed', complianceStatus: 'notCompliant' });
     await client.uploadDeviceState(u);
     assert.equal((await pollUntilTerminal(client, u.messageId)).at(-1)!.status, 'Completed');
     const entra = await env.emu.control.entraDevice(w.tenantId, w.device.deviceId);
