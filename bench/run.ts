@@ -8,6 +8,7 @@
  *   npm run bench -- --quick      # smaller counts (about 5 minutes); does not rewrite the docs
  *   npm run bench -- --quick --profile    # the quick run plus the worker's CPU profile
  *   npm run bench -- --quick --profile-dir DIR    # the same, keeping the raw .cpuprofile files in DIR
+ *   npm run bench -- --quick --temporal-profile DIR    # also where the Temporal server's CPU goes (perf, kept in DIR)
  *   npm run bench -- --tiny       # every scenario at a few events (a smoke run; the commands' test runs it)
  *
  * Every loop is bounded by a count and a time limit. The process re-executes itself once with
@@ -23,6 +24,7 @@ import { PROJECT_ROOT, sleep } from './lib/child';
 import { machineInfo, versions } from './lib/machine';
 import { cpuDelta, cpuOf, cpuSinceNow, machineCpu, procSample, sqliteSize, workerThreadsSinceNow } from './lib/proc';
 import { historyProfile, journalProfile, pgDelta, pgSnapshot, summarizeCpuProfile } from './lib/profile';
+import { loadGoSymbols, perfAvailable, recordPerf, summarizeGoProfile } from './lib/go-profile';
 import { renderMarkdown, writeDocs, type BenchResults, type Measured } from './lib/report';
 import { startStack, type Stack } from './lib/stack';
 import { eventLatency, eventThroughput, floorThroughput } from './scenarios/event-path';
@@ -119,12 +121,12 @@ async function measured<T>(stack: Stack, name: string, fn: () => Promise<T>): Pr
 async function main(): Promise<void> {
   const args = parseArgs(
     process.argv.slice(2),
-    ['results-dir', 'profile-dir'],
+    ['results-dir', 'profile-dir', 'temporal-profile'],
     ['quick', 'tiny', 'profile', 'no-profile', 'docs', 'no-docs', 'help'],
   );
   if (args.help) {
     process.stdout.write(
-      'usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile | --profile-dir DIR] [--docs | --no-docs] [--results-dir DIR]\n',
+      'usage: npm run bench -- [--quick | --tiny] [--profile | --no-profile | --profile-dir DIR] [--temporal-profile DIR] [--docs | --no-docs] [--results-dir DIR]\n',
     );
     return;
   }
@@ -135,6 +137,9 @@ async function main(): Promise<void> {
   const writeDocsToo = args['no-docs'] ? false : args.docs ? true : !quick;
   // The full run profiles the worker at its end (after every measurement); the quick one only when asked.
   const keptProfileDir = typeof args['profile-dir'] === 'string' ? path.resolve(args['profile-dir']) : undefined;
+  const temporalProfileDir = typeof args['temporal-profile'] === 'string' ? path.resolve(args['temporal-profile']) : undefined;
+  if (temporalProfileDir && !perfAvailable())
+    throw new UsageError('--temporal-profile needs `perf` (Debian: apt-get install -y linux-perf)');
   const profile = args['no-profile'] ? false : args.profile || keptProfileDir ? true : !quick;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const startedAt = new Date();
@@ -172,21 +177,38 @@ async function main(): Promise<void> {
     });
     await floorThroughput(stack.client, { count: P.warmup, concurrency: FLOOR_CONCURRENCY, timeoutMs: 60_000, runId: 'warm' });
 
+    /** The Temporal server under perf during `fn`, when asked (--temporal-profile): the data file's path. */
+    const temporalPerf = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      if (!temporalProfileDir) return fn();
+      mkdirSync(temporalProfileDir, { recursive: true });
+      const perf = recordPerf(stack.pids().temporal![0]!, path.join(temporalProfileDir, `${name}.perf.data`));
+      try {
+        return await fn();
+      } finally {
+        await perf.stop();
+      }
+    };
     const floor = await measured(stack, 'event path floor', () =>
-      floorThroughput(stack.client, { count: P.floorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 300_000, runId: 'a' }),
+      temporalPerf('floor', () =>
+        floorThroughput(stack.client, { count: P.floorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 300_000, runId: 'a' }),
+      ),
     );
     log(`  floor: ${floor.result.perSecond.toFixed(1)} workflows/s (steady ${floor.result.steadyPerSecond.toFixed(1)}/s)`);
 
+    await stack.emulator.clearRequests();
     const sizeBeforeThroughput = sqliteSize(stack.temporalDbFile).total;
     const throughput = await measured(stack, 'event path throughput', () =>
-      eventThroughput(stack, {
-        count: P.throughputCount,
-        batchSize: BATCH_SIZE,
-        batches: BATCHES_IN_FLIGHT,
-        timeoutMs: 400_000,
-        prefix: 'tp-',
-      }),
+      temporalPerf('ours', () =>
+        eventThroughput(stack, {
+          count: P.throughputCount,
+          batchSize: BATCH_SIZE,
+          batches: BATCHES_IN_FLIGHT,
+          timeoutMs: 400_000,
+          prefix: 'tp-',
+        }),
+      ),
     );
+    const journalAtFullSpeed = await journalProfile(stack, throughput.result.completed);
     const temporalBytesPerReportedDevice =
       (sqliteSize(stack.temporalDbFile).total - sizeBeforeThroughput) / Math.max(1, throughput.result.completed);
     log(
@@ -290,6 +312,17 @@ async function main(): Promise<void> {
       } else log('the profiled worker wrote no .cpuprofile (it did not exit cleanly)');
     }
 
+    let temporalProfile: BenchResults['temporalProfile'] = null;
+    if (temporalProfileDir) {
+      const symbols = loadGoSymbols(stack.temporalCli);
+      const of = (name: string, events: number) =>
+        summarizeGoProfile(path.join(temporalProfileDir, `${name}.perf.data`), stack.temporalCli, events, symbols);
+      temporalProfile = { floor: of('floor', floor.result.completed), ours: of('ours', throughput.result.completed) };
+      log(
+        `the Temporal server under perf: floor ${temporalProfile.floor.msPerEvent} ms per event, ours ${temporalProfile.ours.msPerEvent}`,
+      );
+    }
+
     const finishedAt = new Date();
     const results: BenchResults = {
       command,
@@ -317,10 +350,12 @@ async function main(): Promise<void> {
       profile: {
         history,
         microsoftCallsPerEvent: journal,
+        microsoftCallsPerEventAtFullSpeed: journalAtFullSpeed,
         postgresPerEvent: pg,
         cpuSecondsPerEvent: perEvent(latency.cpuSeconds, latency.result.events),
       },
       cpuProfile,
+      temporalProfile,
     };
     const day = startedAt.toISOString().slice(0, 10);
     const resultsDir =

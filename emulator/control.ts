@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { FaultRegistry } from './faults';
 import { json, noContent, parseJson, safeDecode, type EmuRequest, type EmuResponse } from './http';
 import type { Journal } from './journal';
-import { findDevice, type EmulatorState, type Tenant, type UploadMessage } from './state';
+import { findDevice, removeDevice, type EmulatorState, type Tenant, type UploadMessage } from './state';
 import type { ThrottleMeter } from './throttle';
 import type { TokenService } from './tokens';
 import type { ClockView, EntraDeviceView, MessageView, TenantMessageView, TenantView } from './types';
@@ -310,7 +310,7 @@ export class ControlPlane {
       return json(200, deviceView(t, deviceId)!);
     }
     if (req.method === 'DELETE') {
-      t.devices.delete(d.id);
+      removeDevice(t, d);
       t.deletedDeviceIds.add(d.deviceId);
       return noContent();
     }

@@ -6,7 +6,7 @@ import { runBatch } from './graph-batch';
 import { COMPLIANCE_VALIDITY_MS } from './uploads';
 import { graphError, isRecord, json, noContent, parseJson, safeDecode, stableId, type EmuRequest, type EmuResponse } from './http';
 import type { FaultRegistry } from './faults';
-import { findDevice, findUser, INTUNE_APP_ID, type Device, type EmulatorState, type Tenant, type User } from './state';
+import { findDevice, findUser, INTUNE_APP_ID, removeDevice, type Device, type EmulatorState, type Tenant, type User } from './state';
 import { GRAPH_APP_ID, GRAPH_AUDIENCE, type TokenClaims, type TokenService } from './tokens';
 
 const DEVICE_READ = ['Device.Read.All', 'Device.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
@@ -314,7 +314,7 @@ export class GraphService {
     if (denied) return denied;
     const d = byDeviceId ? findDevice(ctx.tenant, key) : ctx.tenant.devices.get(key.toLowerCase());
     if (!d) return notFound(req, key);
-    ctx.tenant.devices.delete(d.id);
+    removeDevice(ctx.tenant, d);
     return noContent();
   }
 

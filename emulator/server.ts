@@ -2,6 +2,7 @@
 // apply a matching fault (delay and/or canned response), dispatch, and write JSON with the
 // correlation headers each service sends.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { faultResponse, type FaultRegistry } from './faults';
 import type { GraphService } from './graph';
 import { graphError, header, newId, type EmuRequest, type EmuResponse } from './http';
@@ -92,12 +93,17 @@ function internalError(service: Service, req: EmuRequest, err: unknown): EmuResp
 }
 
 export function createRequestHandler(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  // Connections that carried a request already: the journal marks the first one on each, so a
+  // client's connection reuse (keep-alive) can be read off the journal.
+  const seen = new WeakSet<Socket>();
   return (req, res) => {
-    void handle(deps, req, res);
+    const newConnection = !seen.has(req.socket);
+    if (newConnection) seen.add(req.socket);
+    void handle(deps, req, res, newConnection);
   };
 }
 
-async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, newConnection: boolean): Promise<void> {
   const receivedAt = new Date();
   const started = Date.now();
   const rawPath = req.url ?? '/';
@@ -140,6 +146,7 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
         hasBearer: /^Bearer\s/i.test(headers.authorization ?? ''),
         ...(tenantId !== undefined ? { tenantId } : {}),
         body: journalBody(emuReq.rawBody, headers['content-type']),
+        ...(newConnection ? { newConnection: true as const } : {}),
       });
     }
     let canned: EmuResponse | undefined;

@@ -84,6 +84,13 @@ export interface Tenant {
   tokensRevokedThrough: Map<string, number>;
   users: Map<string, User>;
   devices: Map<string, Device>;
+  /**
+   * `users` by lower-cased UPN and `devices` by Entra device id, kept beside them (putUser,
+   * putDevice, removeDevice): Graph looks both up by those keys on every report, and a scan would
+   * cost the emulator time in proportion to the fleet, which the real service does not charge.
+   */
+  usersByUpn: Map<string, User>;
+  devicesByDeviceId: Map<string, Device>;
   /** Entra device ids deleted through the control plane: autoRegister does not bring them back. */
   deletedDeviceIds: Set<string>;
   provisioned: 0 | 1 | 2;
@@ -166,6 +173,8 @@ export class EmulatorState {
         tokensRevokedThrough: new Map(),
         users: new Map(),
         devices: new Map(),
+        usersByUpn: new Map(),
+        devicesByDeviceId: new Map(),
         deletedDeviceIds: new Set(),
         provisioned: 0,
         partnerKey: newId(),
@@ -194,7 +203,7 @@ export class EmulatorState {
       for (const u of st.users ?? []) {
         const existing = u.id ? t.users.get(u.id.toLowerCase()) : findUser(t, u.userPrincipalName);
         const id = (u.id ?? existing?.id ?? newId()).toLowerCase();
-        t.users.set(id, {
+        putUser(t, {
           id,
           userPrincipalName: u.userPrincipalName,
           displayName: u.displayName ?? u.userPrincipalName.split('@')[0] ?? '',
@@ -204,7 +213,11 @@ export class EmulatorState {
         const existing = d.id ? t.devices.get(d.id.toLowerCase()) : findDevice(t, d.deviceId);
         const device = existing ?? this.newDevice(t, d.deviceId, d.id);
         t.deletedDeviceIds.delete(d.deviceId.toLowerCase());
-        device.deviceId = d.deviceId.toLowerCase();
+        if (device.deviceId !== d.deviceId.toLowerCase()) {
+          removeDevice(t, device);
+          device.deviceId = d.deviceId.toLowerCase();
+          putDevice(t, device);
+        }
         if (d.displayName !== undefined) device.displayName = d.displayName;
         if (d.operatingSystem !== undefined) device.operatingSystem = d.operatingSystem;
         if (d.operatingSystemVersion !== undefined) device.operatingSystemVersion = d.operatingSystemVersion;
@@ -269,7 +282,7 @@ export class EmulatorState {
       inventoryUpdatedAt: null,
       complianceUpdatedAt: null,
     };
-    t.devices.set(device.id, device);
+    putDevice(t, device);
     return device;
   }
 
@@ -279,22 +292,44 @@ export class EmulatorState {
       userPrincipalName,
       displayName: userPrincipalName.split('@')[0] ?? userPrincipalName,
     };
-    t.users.set(user.id, user);
+    putUser(t, user);
     return user;
   }
 }
 
+/** Adds or replaces a user; the first user with a UPN is the one found by it, as in a scan in insertion order. */
+export function putUser(t: Tenant, user: User): void {
+  const old = t.users.get(user.id);
+  t.users.set(user.id, user);
+  if (old && t.usersByUpn.get(old.userPrincipalName.toLowerCase()) === old) reindexUpn(t, old.userPrincipalName.toLowerCase());
+  const upn = user.userPrincipalName.toLowerCase();
+  if (!t.usersByUpn.has(upn)) t.usersByUpn.set(upn, user);
+}
+
+function reindexUpn(t: Tenant, upn: string): void {
+  t.usersByUpn.delete(upn);
+  for (const u of t.users.values()) if (u.userPrincipalName.toLowerCase() === upn) return void t.usersByUpn.set(upn, u);
+}
+
+/** Adds a device; the first device with an Entra device id is the one found by it. */
+export function putDevice(t: Tenant, device: Device): void {
+  t.devices.set(device.id, device);
+  if (!t.devicesByDeviceId.has(device.deviceId)) t.devicesByDeviceId.set(device.deviceId, device);
+}
+
+export function removeDevice(t: Tenant, device: Device): void {
+  t.devices.delete(device.id);
+  if (t.devicesByDeviceId.get(device.deviceId) !== device) return;
+  t.devicesByDeviceId.delete(device.deviceId);
+  for (const d of t.devices.values()) if (d.deviceId === device.deviceId) return void t.devicesByDeviceId.set(d.deviceId, d);
+}
+
 export function findDevice(t: Tenant, deviceId: string): Device | undefined {
-  const key = deviceId.toLowerCase();
-  for (const d of t.devices.values()) if (d.deviceId === key) return d;
-  return undefined;
+  return t.devicesByDeviceId.get(deviceId.toLowerCase());
 }
 
 /** By object id or (case-insensitive) UPN, as Graph's users/{id | userPrincipalName} accepts both. */
 export function findUser(t: Tenant, idOrUpn: string): User | undefined {
   const key = idOrUpn.toLowerCase();
-  const byId = t.users.get(key);
-  if (byId) return byId;
-  for (const u of t.users.values()) if (u.userPrincipalName.toLowerCase() === key) return u;
-  return undefined;
+  return t.users.get(key) ?? t.usersByUpn.get(key);
 }

@@ -111,6 +111,8 @@ export interface JournalEntry {
   /** Parsed JSON or form fields; client_secret and client_assertion are redacted. */
   body?: unknown;
   faulted?: boolean;
+  /** The first request on its connection: the client opened a new one (a TLS handshake) for it. */
+  newConnection?: true;
 }
 
 export interface JournalFilter {

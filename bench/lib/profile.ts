@@ -146,10 +146,19 @@ function round(v: number, digits = 2): number {
 // Calls to Microsoft
 
 /** Requests to the emulator since the journal was last cleared, by kind, per event. */
-export async function journalProfile(stack: Stack, events: number): Promise<{ requests: number; perEvent: Record<string, number> }> {
+export interface JournalProfile {
+  requests: number;
+  perEvent: Record<string, number>;
+  /** Requests that came on a connection of their own (a TLS handshake each), per event. */
+  newConnectionsPerEvent: number;
+}
+
+export async function journalProfile(stack: Stack, events: number): Promise<JournalProfile> {
   const entries = await stack.emulator.requests();
   const kinds = new Map<string, number>();
+  let newConnections = 0;
   for (const e of entries) {
+    if (e.newConnection) newConnections++;
     const p = e.path.split('?')[0]!;
     const kind =
       e.service === 'token'
@@ -166,6 +175,7 @@ export async function journalProfile(stack: Stack, events: number): Promise<{ re
   return {
     requests: entries.length,
     perEvent: Object.fromEntries([...kinds].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / Math.max(1, events), 3)])),
+    newConnectionsPerEvent: round(newConnections / Math.max(1, events), 3),
   };
 }
 

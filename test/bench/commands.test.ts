@@ -117,7 +117,16 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
       }
     };
     const commands: Array<[string, () => Promise<Ran>]> = [
-      ['npm run bench', () => run('npm', ['run', 'bench', '--', '--tiny', '--results-dir', results], freshEnv(), 400_000)],
+      [
+        'npm run bench',
+        () =>
+          run(
+            'npm',
+            ['run', 'bench', '--', '--tiny', '--temporal-profile', path.join(results, 'temporal-profile'), '--results-dir', results],
+            freshEnv(),
+            400_000,
+          ),
+      ],
       [
         'npx tsx bench/sweep.ts',
         () => run('npx', ['tsx', 'bench/sweep.ts', '--devices', '10', '--results-dir', results], freshEnv(), 400_000),
@@ -272,6 +281,12 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     assert.match(r.out, /\| \*\*read path\*\*/);
     assert.match(r.out, /wrk|node load/);
     assert.ok(readdirSync(results).some((f) => /-tiny\.json$/.test(f)));
+    // --temporal-profile: the server's CPU per event by what it served, named from its Go symbols.
+    assert.match(r.out, /\| HistoryService\.RespondWorkflowTaskCompleted \| [\d.]+ \| [\d.]+ \|/);
+    assert.match(
+      r.out,
+      /New connections to Microsoft \(a TLS handshake each\) per event: [\d.]+ in the latency run, [\d.]+ in the throughput run/,
+    );
   });
 
   it('npx tsx bench/sweep.ts: the sweep, its floor and the bound of the budget (its own CA without NODE_EXTRA_CA_CERTS)', () => {
