@@ -199,6 +199,10 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
         () => run('npx', ['tsx', 'bench/transport-cost.ts', '--requests', '20', '--rounds', '1'], freshEnv(), 300_000),
       ],
       [
+        'npx tsx bench/client-cost.ts',
+        () => run('npx', ['tsx', 'bench/client-cost.ts', '--uploads', '10', '--rounds', '2', '--against', '.'], freshEnv(), 300_000),
+      ],
+      [
         'npx tsx bench/replicas.ts',
         () => run('npx', ['tsx', 'bench/replicas.ts', '--events', '20', '--results-dir', results], freshEnv(), 400_000),
       ],
@@ -351,6 +355,13 @@ describe('the benchmark commands of docs/benchmarks.md, from a fresh shell at a 
     // The shaped device has its first report behind it when the sweep reaches it; the floor only its start.
     assert.ok(before('device shape') > before('floor') && before('floor') > 0, r.out);
     assert.ok(readdirSync(results).some((f) => /^floor-shape-sweep-.*\.json$/.test(f)));
+  });
+
+  it("npx tsx bench/client-cost.ts: a first upload's client and emulator CPU, this checkout beside another (its own CA)", () => {
+    const r = ran.get('npx tsx bench/client-cost.ts')!;
+    assert.equal(r.code, 0, tail(r));
+    assert.match(r.out, /this checkout: client [\d.]+ ms, emulator [\d.]+ ms of CPU per first upload \(median of 2 rounds of 10\)/);
+    assert.match(r.out, /--against \.: client [\d.]+ ms, emulator [\d.]+ ms of CPU per first upload/);
   });
 
   it("npx tsx bench/transport-cost.ts: each transport's CPU per call (its own CA without NODE_EXTRA_CA_CERTS)", () => {
