@@ -4,8 +4,8 @@
  *
  * Node 20's global `fetch` (undici) costs more than twice the client CPU of `https.request` for the
  * same small JSON call over TLS (812 against 324 µs, `npx tsx bench/transport-cost.ts`), and a
- * report makes four calls in the worker's main thread, beside the SDK's own work (docs/benchmarks.md,
- * "The Microsoft calls without `fetch`").
+ * report makes two or three calls (a new device's two lookups go in one batch) in the worker's
+ * main thread, beside the SDK's own work (docs/benchmarks.md, "The Microsoft calls without `fetch`").
  *
  * Behaviour kept from `fetch`: the default CA store with NODE_EXTRA_CA_CERTS, connections kept
  * open between calls (closed after 4 s idle, as undici does), one deadline for the whole exchange,
