@@ -44,15 +44,24 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
     // In Entra, and with no inventory: the first report looks up both the user and the device.
     const devices = await seedDevices(t, 'calls', 3);
     await withWorker(({ taskQueue }) => register(t, taskQueue, devices), { azure: t.azure, taskQueue: `calls-${t.tenantId}` });
+    // Every Graph request of these devices: a single GET, or each item of a JSON batch (a new
+    // device's user and device lookups go in one).
     const lookups = (journal: JournalEntry[]) =>
-      journal.filter(
-        (e) =>
-          e.service === 'graph' &&
-          devices.some(
-            (d) => e.path.includes(encodeURIComponent(d.userPrincipalName).replace(/%40/g, '@')) || e.path.includes(d.azureDeviceId),
-          ),
-      );
-    assert.equal(lookups(await env.emulator.control.requests()).length, 6, 'the first reports looked up each user and device once');
+      journal
+        .filter((e) => e.service === 'graph')
+        .flatMap((e) =>
+          e.path.includes('$batch') ? ((e.body as { requests?: Array<{ url: string }> }).requests ?? []).map((r) => r.url) : [e.path],
+        )
+        .filter((url) =>
+          devices.some((d) => url.includes(encodeURIComponent(d.userPrincipalName).replace(/%40/g, '@')) || url.includes(d.azureDeviceId)),
+        );
+    const firstReports = await env.emulator.control.requests();
+    assert.equal(lookups(firstReports).length, 6, 'the first reports looked up each user and device once');
+    assert.equal(
+      firstReports.filter((e) => e.service === 'graph' && e.path.includes('$batch')).length,
+      devices.length,
+      "each device's two lookups in one batch",
+    );
 
     const before = new Date().toISOString();
     await env.emulator.control.setOptions({ pollsBeforeTerminal: 0 });
