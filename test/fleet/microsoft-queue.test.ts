@@ -44,22 +44,20 @@ describe('the Microsoft task queue: calls per report, call budget and priorities
     // In Entra, and with no inventory: the first report looks up both the user and the device.
     const devices = await seedDevices(t, 'calls', 3);
     await withWorker(({ taskQueue }) => register(t, taskQueue, devices), { azure: t.azure, taskQueue: `calls-${t.tenantId}` });
-    // Every Graph request of these devices: a single GET, or each item of a JSON batch (a new
-    // device's user and device lookups go in one).
-    const lookups = (journal: JournalEntry[]) =>
-      journal
-        .filter((e) => e.service === 'graph')
-        .flatMap((e) =>
-          e.path.includes('$batch') ? ((e.body as { requests?: Array<{ url: string }> }).requests ?? []).map((r) => r.url) : [e.path],
-        )
-        .filter((url) =>
-          devices.some((d) => url.includes(encodeURIComponent(d.userPrincipalName).replace(/%40/g, '@')) || url.includes(d.azureDeviceId)),
-        );
-    const firstReports = await env.emulator.control.requests();
+    // The URLs of a Graph request: its path, or each item's of a JSON batch (a new device's user and
+    // device lookups go in one); those naming one of these devices' users or Entra ids.
+    const urlsOf = (e: JournalEntry) =>
+      e.path.includes('$batch') ? ((e.body as { requests?: Array<{ url: string }> }).requests ?? []).map((r) => r.url) : [e.path];
+    const ours = (url: string) =>
+      devices.some((d) => url.includes(encodeURIComponent(d.userPrincipalName).replace(/%40/g, '@')) || url.includes(d.azureDeviceId));
+    const graphOf = (journal: JournalEntry[]) => journal.filter((e) => e.service === 'graph' && urlsOf(e).some(ours));
+    const lookups = (journal: JournalEntry[]) => graphOf(journal).flatMap(urlsOf).filter(ours);
+    // The emulator is shared with other tests: only these devices' requests count.
+    const firstReports = graphOf(await env.emulator.control.requests());
     assert.equal(lookups(firstReports).length, 6, 'the first reports looked up each user and device once');
-    assert.equal(
-      firstReports.filter((e) => e.service === 'graph' && e.path.includes('$batch')).length,
-      devices.length,
+    assert.deepEqual(
+      firstReports.map((e) => `${e.method} ${e.path} ${urlsOf(e).length}`),
+      devices.map(() => 'POST /v1.0/$batch 2'),
       "each device's two lookups in one batch",
     );
 
