@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { EmulatorControl } from '../emulator/control-client';
 import { UsageError, numberArg, parseArgs, stringArg } from '../scripts/simulator/args';
 import { reexecWithCa } from './lib/ca';
 import { cpuDelta, cpuOf } from './lib/proc';
@@ -63,7 +64,6 @@ async function main(): Promise<void> {
 
   const { child, url } = await startEmulatorChild(0);
   try {
-    const { EmulatorControl } = await import('../emulator/control-client');
     const tenantId = randomUUID();
     const clientId = randomUUID();
     const clientSecret = `secret-${randomUUID()}`;

@@ -14,7 +14,16 @@ import type { AzureCredentials } from '../../config';
 import type { Platform } from '../../domain/constants';
 import { buildUploadEntities, isGuid, type DeviceUpload, type KnownDevice } from './entities';
 import { AzureApiError, type CallContext } from './errors';
-import { isBenignDeviceLookupFailure, knownDevicePath, KNOWN_DEVICE_SELECT, lookupBatch, lookupResults, userPath } from './entra-lookup';
+import {
+  isBenignDeviceLookupFailure,
+  knownDeviceFrom,
+  knownDevicePath,
+  KNOWN_DEVICE_SELECT,
+  lookupBatch,
+  lookupResults,
+  userIdFrom,
+  userPath,
+} from './entra-lookup';
 import { readBackBatch, readBackResponses, type ReadBackRound } from './entra-readback';
 import { createGraphClient, graphCallScope } from './graph';
 import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
@@ -494,19 +503,10 @@ export class AzureComplianceClient {
     const cached = this.cachedUserId(upn, deviceId);
     if (cached) return cached;
     const ctx: CallContext = { operation: 'resolveUserId', userPrincipalName: upn, deviceId, notFoundReason: 'UserNotFound' };
-    const user = await this.graphGet<{ id?: string }>(userPath(upn), ctx);
-    const id = str(user?.id);
-    if (!id)
-      throw new AzureApiError({
-        service: 'graph',
-        reason: 'Transient',
-        message: `Graph returned user ${upn} without an id`,
-        operation: ctx.operation,
-        userPrincipalName: upn,
-        deviceId,
-      });
-    this.rememberUserId(upn, id);
-    return id;
+    const user = userIdFrom(await this.graphGet<unknown>(userPath(upn), ctx), upn, deviceId);
+    if (user instanceof AzureApiError) throw user;
+    this.rememberUserId(upn, user.id);
+    return user.id;
   }
 
   /** The user's object id if this client resolved it before; a blank UPN is refused at once. */
@@ -609,12 +609,12 @@ export class AzureComplianceClient {
   private async knownDevice(azureDeviceId: string): Promise<KnownDevice> {
     let found: KnownDevice | AzureApiError;
     try {
-      const d = await this.graphGet<{ displayName?: unknown; operatingSystem?: unknown }>(
+      const d = await this.graphGet<unknown>(
         knownDevicePath(azureDeviceId),
         { operation: 'uploadDeviceState', deviceId: azureDeviceId, notFoundReason: 'DeviceNotFound' },
         (r) => r.select([...KNOWN_DEVICE_SELECT]),
       );
-      found = { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
+      found = knownDeviceFrom(d);
     } catch (err) {
       if (!(err instanceof AzureApiError)) throw err;
       found = err;

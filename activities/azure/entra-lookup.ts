@@ -10,7 +10,7 @@
  */
 import type { KnownDevice } from './entities';
 import { AzureApiError, type CallContext } from './errors';
-import type { BatchRequestBody } from './entra-readback';
+import { answersById, itemHeader, type BatchRequestBody } from './graph-batch';
 import { fromHttpResponse } from './http-errors';
 
 /** The G2 item's `$select`. */
@@ -45,26 +45,28 @@ export interface LookupResults {
   device: KnownDevice | AzureApiError;
 }
 
-interface SubResponse {
-  id?: unknown;
-  status?: unknown;
-  headers?: unknown;
-  body?: unknown;
-}
-
-/** An item's headers, read like `Headers.get` (names in any case). */
-function itemHeaders(headers: unknown): { get(name: string): string | null } {
-  const entries = headers && typeof headers === 'object' ? Object.entries(headers as Record<string, unknown>) : [];
-  return {
-    get: (name) => {
-      const found = entries.find(([k]) => k.toLowerCase() === name.toLowerCase());
-      return found ? String(found[1]) : null;
-    },
-  };
-}
-
 function str(x: unknown): string | null {
   return typeof x === 'string' && x !== '' ? x : null;
+}
+
+/** G5's answer: the user's object id, or the retryable failure of an answer without one. */
+export function userIdFrom(body: unknown, upn: string, deviceId: string | null): { id: string } | AzureApiError {
+  const id = str((body as { id?: unknown } | null)?.id);
+  if (id) return { id };
+  return new AzureApiError({
+    service: 'graph',
+    reason: 'Transient',
+    message: `Graph returned user ${upn} without an id`,
+    operation: 'resolveUserId',
+    userPrincipalName: upn,
+    deviceId,
+  });
+}
+
+/** G2's answer: Entra's name and OS of the device, each null when it has none. */
+export function knownDeviceFrom(body: unknown): KnownDevice {
+  const d = body as { displayName?: unknown; operatingSystem?: unknown } | null;
+  return { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
 }
 
 /**
@@ -72,9 +74,7 @@ function str(x: unknown): string | null {
  * retryable failure of that lookup, as a request that got no answer would be.
  */
 export function lookupResults(body: unknown, upn: string, azureDeviceId: string): LookupResults {
-  const byId = new Map<string, SubResponse>();
-  const responses = (body as { responses?: unknown } | null)?.responses;
-  if (Array.isArray(responses)) for (const r of responses as SubResponse[]) byId.set(String(r.id), r);
+  const byId = answersById(body);
 
   const item = (id: string, request: string, ctx: CallContext): { body: unknown } | AzureApiError => {
     const r = byId.get(id);
@@ -90,7 +90,8 @@ export function lookupResults(body: unknown, upn: string, azureDeviceId: string)
         userPrincipalName: ctx.userPrincipalName ?? null,
       });
     }
-    return fromHttpResponse('graph', status, itemHeaders(r?.headers), r?.body ?? null, { ...ctx, request });
+    const headers = { get: (name: string) => itemHeader(r?.headers, name) };
+    return fromHttpResponse('graph', status, headers, r?.body ?? null, { ...ctx, request });
   };
 
   const userCtx: CallContext = {
@@ -100,30 +101,11 @@ export function lookupResults(body: unknown, upn: string, azureDeviceId: string)
     notFoundReason: 'UserNotFound',
   };
   const userAnswer = item(USER_ITEM, `GET /v1.0${userPath(upn)} (in $batch)`, userCtx);
-  let user: LookupResults['user'];
-  if (userAnswer instanceof AzureApiError) user = userAnswer;
-  else {
-    const id = str((userAnswer.body as { id?: unknown } | null)?.id);
-    user = id
-      ? { id }
-      : new AzureApiError({
-          service: 'graph',
-          reason: 'Transient',
-          message: `Graph returned user ${upn} without an id`,
-          operation: userCtx.operation,
-          userPrincipalName: upn,
-          deviceId: azureDeviceId,
-        });
-  }
+  const user = userAnswer instanceof AzureApiError ? userAnswer : userIdFrom(userAnswer.body, upn, azureDeviceId);
 
   const deviceCtx: CallContext = { operation: 'uploadDeviceState', deviceId: azureDeviceId, notFoundReason: 'DeviceNotFound' };
   const deviceAnswer = item(DEVICE_ITEM, `GET /v1.0${knownDevicePath(azureDeviceId)} (in $batch)`, deviceCtx);
-  let device: LookupResults['device'];
-  if (deviceAnswer instanceof AzureApiError) device = deviceAnswer;
-  else {
-    const d = deviceAnswer.body as { displayName?: unknown; operatingSystem?: unknown } | null;
-    device = { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
-  }
+  const device = deviceAnswer instanceof AzureApiError ? deviceAnswer : knownDeviceFrom(deviceAnswer.body);
   return { user, device };
 }
 

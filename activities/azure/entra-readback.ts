@@ -7,6 +7,7 @@
  */
 import type { EntraDeviceState } from '../../domain/drift';
 import { AzureApiError } from './errors';
+import { answersById, itemHeader, type BatchRequestBody } from './graph-batch';
 import { extractServiceError, parseRetryAfter, reasonForStatus } from './http-errors';
 
 /** Graph's limit of requests in one JSON batch. */
@@ -14,10 +15,6 @@ export const MAX_BATCH_REQUESTS = 20;
 export const READ_BACK_SELECT = ['deviceId', 'isCompliant', 'isManaged', 'complianceExpirationDateTime'] as const;
 /** A sub-request failed without Retry-After (a 5xx): sent again after this long. */
 const DEFAULT_SUB_RETRY_MS = 1_000;
-
-export interface BatchRequestBody {
-  requests: Array<{ id: string; method: 'GET'; url: string }>;
-}
 
 /** The `$batch` body reading these Azure device ids; each request's id is its index in the list. */
 export function readBackBatch(azureDeviceIds: readonly string[]): BatchRequestBody {
@@ -39,19 +36,6 @@ export interface ReadBackRound {
   observed: Map<string, EntraDeviceState | null>;
   retry: { ids: string[]; afterMs: number };
   failed: Array<{ azureDeviceId: string; status: number; message: string }>;
-}
-
-interface SubResponse {
-  id?: unknown;
-  status?: unknown;
-  headers?: unknown;
-  body?: unknown;
-}
-
-function headerOf(headers: unknown, name: string): string | null {
-  if (!headers || typeof headers !== 'object') return null;
-  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) if (k.toLowerCase() === name.toLowerCase()) return String(v);
-  return null;
 }
 
 function boolOrNull(x: unknown): boolean | null {
@@ -76,9 +60,7 @@ function deviceState(body: unknown): EntraDeviceState | null {
  */
 export function readBackResponses(azureDeviceIds: readonly string[], body: unknown): ReadBackRound {
   const round: ReadBackRound = { observed: new Map(), retry: { ids: [], afterMs: 0 }, failed: [] };
-  const responses = (body as { responses?: unknown } | null)?.responses;
-  const byId = new Map<string, SubResponse>();
-  if (Array.isArray(responses)) for (const r of responses as SubResponse[]) byId.set(String(r.id), r);
+  const byId = answersById(body);
   azureDeviceIds.forEach((azureDeviceId, i) => {
     const r = byId.get(String(i));
     const status = typeof r?.status === 'number' ? r.status : 0;
@@ -86,7 +68,7 @@ export function readBackResponses(azureDeviceIds: readonly string[], body: unkno
       round.observed.set(azureDeviceId, deviceState(r!.body));
       return;
     }
-    const retryAfterMs = parseRetryAfter(headerOf(r?.headers, 'Retry-After'));
+    const retryAfterMs = parseRetryAfter(itemHeader(r?.headers, 'Retry-After'));
     const reason = status === 0 ? 'Transient' : reasonForStatus(status, retryAfterMs);
     if (reason === 'Throttled' || reason === 'Transient') {
       round.retry.ids.push(azureDeviceId);

@@ -19,7 +19,6 @@ export interface GoSymbols {
   names: string[];
   /** Where the binary is loaded (its first segment): perf may report addresses relative to it. */
   loadBase: number;
-  textStart: number;
 }
 
 interface Section {
@@ -90,7 +89,7 @@ export function loadGoSymbols(binaryPath: string): GoSymbols {
     pairs.push([textStart + entryOff, p.toString('utf8', start, p.indexOf(0, start))]);
   }
   pairs.sort((a, b) => a[0] - b[0]);
-  return { entries: Float64Array.from(pairs.map((x) => x[0])), names: pairs.map((x) => x[1]), loadBase: loadBase(elf), textStart };
+  return { entries: Float64Array.from(pairs.map((x) => x[0])), names: pairs.map((x) => x[1]), loadBase: loadBase(elf) };
 }
 
 /** The Go function holding an address (`bias` added first: see `addressBias`). */
