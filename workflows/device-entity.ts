@@ -245,10 +245,15 @@ export class DeviceEntity {
     return Math.max(1, Date.parse(this.state.grace.until) - Date.now());
   }
 
-  /** Waits until there is work, or a grace ends: a durable timer, so a worker restart changes nothing. */
-  waitForWork(hasWork: () => boolean): Promise<unknown> {
+  /**
+   * Waits until there is work, or a grace ends: a durable timer, so a worker restart changes nothing.
+   * Undefined when there is work already and no grace timer to start: no promise to wait on (each
+   * costs the SDK a stack trace), the same commands.
+   */
+  waitForWork(hasWork: () => boolean): Promise<unknown> | undefined {
     const graceLeft = this.graceLeftMs();
-    return graceLeft === undefined ? condition(hasWork) : condition(hasWork, graceLeft);
+    if (graceLeft === undefined) return hasWork() ? undefined : condition(hasWork);
+    return condition(hasWork, graceLeft);
   }
 
   /** The grace in force has run out: its action, which still holds, is now owed to Microsoft. */

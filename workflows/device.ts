@@ -143,7 +143,8 @@ async function runDevice(input: DeviceWorkflowInput, version: { asksForPatches: 
   if (input.state !== undefined) device.publish();
 
   for (;;) {
-    await device.waitForWork(() => device.hasWork(nextStep(device.state)));
+    const waiting = device.waitForWork(() => device.hasWork(nextStep(device.state)));
+    if (waiting) await waiting;
     const changed = device.take(device.mustReadGracePeriods() ? await device.readGracePeriods() : undefined);
     if (device.expireGrace() || changed) {
       // Undefined when the write went through the sink: there is nothing to wait for.
