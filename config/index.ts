@@ -109,6 +109,9 @@ const envSchema = z
     ),
     TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('azure-compliance'),
+    // The worker's gRPC to Temporal: our messages are a few hundred bytes, and gzip (the SDK's default)
+    // cost the worker and the server more CPU per event than it saved in bytes (docs/benchmarks.md).
+    TEMPORAL_GRPC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
     TEMPORAL_CLI_PATH: optionalString,
     AZURE_TENANT_ID: optionalString.pipe(z.uuid('must be a GUID').optional()),
     AZURE_CLIENT_ID: optionalString.pipe(z.uuid('must be a GUID').optional()),
@@ -183,6 +186,7 @@ export const PROCESS_VARIABLES = {
       'WORKER_WORKFLOW_TASK_SLOTS',
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_TASK_QUEUE',
+      'TEMPORAL_GRPC_COMPRESSION',
       'AZURE_AUTHORITY_HOST',
       'GRAPH_BASE_URL',
       'AZURE_REQUEST_TIMEOUT_MS',
@@ -243,7 +247,7 @@ export interface Config {
   /** API_PUBLIC_URL: the API's origin as customers' browsers reach it; unset: the origin of the request. */
   apiPublicUrl?: string;
   databaseUrl?: string;
-  temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
+  temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string; grpcCompression: 'none' | 'gzip' };
   /** Undefined when no credentials are configured: `npm start` then runs the local Azure emulator. */
   azure?: AzureCredentials;
   azureEmulatorPort: number;
@@ -320,6 +324,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       cliPath: env.TEMPORAL_CLI_PATH,
+      grpcCompression: env.TEMPORAL_GRPC_COMPRESSION,
     }),
     azure: azure && Object.freeze(azure),
     azureEmulatorPort: env.AZURE_EMULATOR_PORT,

@@ -31,7 +31,10 @@ async function main(): Promise<void> {
   await ensureActiveTenant(db, config.azure.tenantId, SINGLE_TENANT_DISPLAY_NAME);
   // Every known tenant's counters exist from the start, so rate() and the alert rules see them before the first event.
   workerMetrics().startAtZero(await knownTenantIds(db, [config.azure.tenantId]));
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect({
+    address: config.temporal.address,
+    grpcCompression: { codec: config.temporal.grpcCompression },
+  });
   const temporalClient = new Client({ connection, namespace: config.temporal.namespace });
   const bundle = await prebuiltWorkflowBundle().catch((err: unknown) => {
     logger.warn(

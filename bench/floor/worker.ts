@@ -3,9 +3,11 @@
  * own task queue, with the same worker options as the connector's main worker (workers/worker.ts).
  * argv: <temporal address> <task queue> [max cached workflows, default 2000] [--microsoft-queue]. With
  * `--microsoft-queue` it also runs the activities on `<task queue>-microsoft`, as the connector's worker
- * does (the shaped floor's `microsoftQueue`). Prints "ready" once polling; SIGTERM drains and exits.
+ * does (the shaped floor's `microsoftQueue`). Its connection compresses as the connector's worker's
+ * does (TEMPORAL_GRPC_COMPRESSION, default none). Prints "ready" once polling; SIGTERM drains and exits.
  */
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfig } from '../../config';
 import { microsoftTaskQueueOf } from '../../workflows/fleet-messages';
 import { createFloorActivities } from './activities';
 
@@ -14,7 +16,10 @@ async function main(): Promise<void> {
   const [address, taskQueue, maxCached] = positional;
   if (!address || !taskQueue) throw new Error('usage: worker.ts <temporal address> <task queue>');
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect({
+    address,
+    grpcCompression: { codec: loadConfig(process.env).temporal.grpcCompression },
+  });
   const worker = await Worker.create({
     connection,
     namespace: 'default',

@@ -37,7 +37,10 @@ describe('configuration', () => {
     assert.equal(c.workerMetricsHost, '127.0.0.1', 'the worker metrics listen on loopback');
     assert.deepEqual({ ...c.keys }, { mdm: undefined, admin: undefined, operator: undefined });
     assert.equal(c.databaseUrl, undefined, 'embedded Postgres');
-    assert.deepEqual({ ...c.temporal }, { address: undefined, namespace: 'default', taskQueue: 'azure-compliance', cliPath: undefined });
+    assert.deepEqual(
+      { ...c.temporal },
+      { address: undefined, namespace: 'default', taskQueue: 'azure-compliance', cliPath: undefined, grpcCompression: 'none' },
+    );
     assert.equal(c.azure, undefined, 'the local emulator');
     const withCredentials = loadConfig({
       AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555',
@@ -89,6 +92,7 @@ describe('configuration', () => {
       TEMPORAL_ADDRESS: 'temporal.example:7233',
       TEMPORAL_NAMESPACE: 'ns',
       TEMPORAL_TASK_QUEUE: 'q',
+      TEMPORAL_GRPC_COMPRESSION: 'gzip',
       AZURE_TENANT_ID: '11111111-2222-4333-8444-555555555555',
       AZURE_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa',
       AZURE_CLIENT_SECRET: 's',
@@ -104,6 +108,7 @@ describe('configuration', () => {
     assert.equal(c.apiPort, 9090);
     assert.equal(c.workerMetricsHost, '0.0.0.0');
     assert.equal(c.temporal.address, 'temporal.example:7233');
+    assert.equal(c.temporal.grpcCompression, 'gzip');
     assert.equal(c.azure?.authorityHost, 'https://login.example', 'trailing slash dropped');
     assert.equal(c.azure?.graphBaseUrl, 'https://graph.example');
     assert.equal(c.weeklyReportCron, '30 2 * * 0');
@@ -117,6 +122,7 @@ describe('configuration', () => {
     ['WORKER_METRICS_HOST', { WORKER_METRICS_HOST: 'http://0.0.0.0' }, /WORKER_METRICS_HOST must be an IPv4 address or a host name/],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres:\/\/ connection string/],
     ['TEMPORAL_ADDRESS', { TEMPORAL_ADDRESS: 'localhost' }, /TEMPORAL_ADDRESS must be host:port/],
+    ['TEMPORAL_GRPC_COMPRESSION', { TEMPORAL_GRPC_COMPRESSION: 'zstd' }, /TEMPORAL_GRPC_COMPRESSION/],
     ['AZURE_AUTHORITY_HOST', { AZURE_AUTHORITY_HOST: 'http://login.example' }, /AZURE_AUTHORITY_HOST must be an https:\/\/ URL/],
     ['WEEKLY_REPORT_CRON', { WEEKLY_REPORT_CRON: 'every monday' }, /WEEKLY_REPORT_CRON must be a five-field cron expression/],
     [
