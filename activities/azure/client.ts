@@ -21,6 +21,7 @@ import {
   KNOWN_DEVICE_SELECT,
   lookupBatch,
   lookupResults,
+  nonEmptyString,
   userIdFrom,
   userPath,
 } from './entra-lookup';
@@ -123,10 +124,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function str(x: unknown): string | null {
-  return typeof x === 'string' && x !== '' ? x : null;
 }
 
 /** The promise kept under `key`, made once; a failed one is forgotten, so the next call tries again. */
@@ -358,7 +355,7 @@ export class AzureComplianceClient {
     const sps = await this.graphGet<{ value?: Array<{ id?: string }> }>('/servicePrincipals', ctx, (r) =>
       r.filter(`appId eq '${INTUNE_APP_ID}'`),
     );
-    const spId = str(sps?.value?.[0]?.id);
+    const spId = nonEmptyString(sps?.value?.[0]?.id);
     if (!spId) {
       throw new AzureApiError({
         service: 'graph',
@@ -372,7 +369,7 @@ export class AzureComplianceClient {
       ctx,
     );
     const find = (name: string): string | null => {
-      const uri = str(eps?.value?.find((e) => e.providerName === name)?.uri);
+      const uri = nonEmptyString(eps?.value?.find((e) => e.providerName === name)?.uri);
       return uri ? uri.replace(/\/+$/, '') : null;
     };
     const tenantDataSyncUrl = find(TENANT_SERVICE);
@@ -453,7 +450,7 @@ export class AzureComplianceClient {
       { accept: [409] },
     );
     if (created.status !== 409) {
-      const id = str((created.body as { Id?: unknown } | null)?.Id);
+      const id = nonEmptyString((created.body as { Id?: unknown } | null)?.Id);
       if (!id)
         throw new AzureApiError({
           service: 'intune',
@@ -475,7 +472,7 @@ export class AzureComplianceClient {
       value.find((p) => typeof p.Platform === 'string' && p.Platform.toLowerCase() === platform.toLowerCase()) ??
       value.find((p) => p.DisplayName === displayName) ??
       (value.length === 1 && value[0].Platform === undefined ? value[0] : undefined);
-    const id = str(match?.Id);
+    const id = nonEmptyString(match?.Id);
     if (!id) {
       throw new AzureApiError({
         service: 'intune',
@@ -666,7 +663,7 @@ export class AzureComplianceClient {
     const { deviceDataSyncUrl } = await this.discoverEndpoints();
     const res = await this.intune('GET', `${deviceDataSyncUrl}/DataUploadMessages(guid'${messageId}')?api-version=1.2`, undefined, ctx);
     const body = (res.body ?? {}) as { Status?: unknown; ErrorDetail?: unknown; CompletedDateTime?: unknown };
-    const status = str(body.Status);
+    const status = nonEmptyString(body.Status);
     if (!status) {
       throw new AzureApiError({
         service: 'intune',
@@ -679,14 +676,14 @@ export class AzureComplianceClient {
     const terminal = status === 'Completed' || status === 'Failed';
     let completedAt: string | null = null;
     if (terminal) {
-      completedAt = str(body.CompletedDateTime);
+      completedAt = nonEmptyString(body.CompletedDateTime);
       if (!completedAt) {
         const key = messageId.toLowerCase();
         completedAt = this.terminalSeenAt.get(key) ?? new Date().toISOString();
         this.terminalSeenAt.set(key, completedAt);
       }
     }
-    return { status, errorDetail: str(body.ErrorDetail), completedAt };
+    return { status, errorDetail: nonEmptyString(body.ErrorDetail), completedAt };
   }
 
   /** P6: the tenant heartbeat; returns Microsoft's ResyncTimestamp when it asks for a full resync. */
@@ -700,6 +697,6 @@ export class AzureComplianceClient {
       { operation: 'sendHeartbeat' },
       { headers: { Prefer: 'return-content' } },
     );
-    return { at, resyncTimestamp: str((res.body as { ResyncTimestamp?: unknown } | null)?.ResyncTimestamp) };
+    return { at, resyncTimestamp: nonEmptyString((res.body as { ResyncTimestamp?: unknown } | null)?.ResyncTimestamp) };
   }
 }

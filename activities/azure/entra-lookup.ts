@@ -45,13 +45,14 @@ export interface LookupResults {
   device: KnownDevice | AzureApiError;
 }
 
-function str(x: unknown): string | null {
+/** A string field of a Microsoft answer, or null when it is missing, empty or not a string. */
+export function nonEmptyString(x: unknown): string | null {
   return typeof x === 'string' && x !== '' ? x : null;
 }
 
 /** G5's answer: the user's object id, or the retryable failure of an answer without one. */
 export function userIdFrom(body: unknown, upn: string, deviceId: string | null): { id: string } | AzureApiError {
-  const id = str((body as { id?: unknown } | null)?.id);
+  const id = nonEmptyString((body as { id?: unknown } | null)?.id);
   if (id) return { id };
   return new AzureApiError({
     service: 'graph',
@@ -66,7 +67,7 @@ export function userIdFrom(body: unknown, upn: string, deviceId: string | null):
 /** G2's answer: Entra's name and OS of the device, each null when it has none. */
 export function knownDeviceFrom(body: unknown): KnownDevice {
   const d = body as { displayName?: unknown; operatingSystem?: unknown } | null;
-  return { displayName: str(d?.displayName), operatingSystem: str(d?.operatingSystem) };
+  return { displayName: nonEmptyString(d?.displayName), operatingSystem: nonEmptyString(d?.operatingSystem) };
 }
 
 /**
