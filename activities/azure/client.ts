@@ -21,13 +21,12 @@ import {
   KNOWN_DEVICE_SELECT,
   lookupBatch,
   lookupResults,
-  nonEmptyString,
   userIdFrom,
   userPath,
 } from './entra-lookup';
 import { readBackBatch, readBackResponses, type ReadBackRound } from './entra-readback';
 import { createGraphClient, graphCallScope } from './graph';
-import { fromGraphError, fromHttpResponse, fromNetworkError } from './http-errors';
+import { fromGraphError, fromHttpResponse, fromNetworkError, nonEmptyString } from './http-errors';
 import { httpsSend, type TransportResponse } from './https-transport';
 import { DEFAULT_REQUEST_TIMEOUT_MS, getMsalApp, localThrottleAfter, tokenCallScope, type TokenCallScope } from './msal';
 import { fromMsalError } from './msal-errors';

@@ -11,7 +11,7 @@
 import type { KnownDevice } from './entities';
 import { AzureApiError, type CallContext } from './errors';
 import { answersById, itemHeader, type BatchRequestBody } from './graph-batch';
-import { fromHttpResponse } from './http-errors';
+import { fromHttpResponse, nonEmptyString } from './http-errors';
 
 /** The G2 item's `$select`. */
 export const KNOWN_DEVICE_SELECT = ['displayName', 'operatingSystem'] as const;
@@ -43,11 +43,6 @@ export function lookupBatch(upn: string, azureDeviceId: string): BatchRequestBod
 export interface LookupResults {
   user: { id: string } | AzureApiError;
   device: KnownDevice | AzureApiError;
-}
-
-/** A string field of a Microsoft answer, or null when it is missing, empty or not a string. */
-export function nonEmptyString(x: unknown): string | null {
-  return typeof x === 'string' && x !== '' ? x : null;
 }
 
 /** G5's answer: the user's object id, or the retryable failure of an answer without one. */

@@ -8,7 +8,7 @@
 import type { EntraDeviceState } from '../../domain/drift';
 import { AzureApiError } from './errors';
 import { answersById, itemHeader, type BatchRequestBody } from './graph-batch';
-import { extractServiceError, parseRetryAfter, reasonForStatus } from './http-errors';
+import { extractServiceError, nonEmptyString, parseRetryAfter, reasonForStatus } from './http-errors';
 
 /** Graph's limit of requests in one JSON batch. */
 export const MAX_BATCH_REQUESTS = 20;
@@ -46,11 +46,10 @@ function deviceState(body: unknown): EntraDeviceState | null {
   const value = (body as { value?: unknown } | null)?.value;
   const d = Array.isArray(value) ? (value[0] as Record<string, unknown> | undefined) : undefined;
   if (!d) return null;
-  const expires = d.complianceExpirationDateTime;
   return {
     isCompliant: boolOrNull(d.isCompliant),
     isManaged: boolOrNull(d.isManaged),
-    complianceExpirationDateTime: typeof expires === 'string' && expires !== '' ? expires : null,
+    complianceExpirationDateTime: nonEmptyString(d.complianceExpirationDateTime),
   };
 }
 

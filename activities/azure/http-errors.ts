@@ -50,12 +50,13 @@ function notFoundMessage(reason: FailureReason, ctx: CallContext): string | null
 function codeAndMessage(e: Record<string, unknown>): { code: string | null; message: string | null } {
   const msg = e.message;
   return {
-    code: nonEmpty(e.code),
-    message: nonEmpty(msg) ?? (msg && typeof msg === 'object' ? nonEmpty((msg as Record<string, unknown>).value) : null),
+    code: nonEmptyString(e.code),
+    message: nonEmptyString(msg) ?? (msg && typeof msg === 'object' ? nonEmptyString((msg as Record<string, unknown>).value) : null),
   };
 }
 
-function nonEmpty(x: unknown): string | null {
+/** A string field of a Microsoft answer, or null when it is missing, empty or not a string. */
+export function nonEmptyString(x: unknown): string | null {
   return typeof x === 'string' && x !== '' ? x : null;
 }
 
@@ -65,10 +66,13 @@ export function extractServiceError(body: unknown): { code: string | null; messa
   const b = body as Record<string, unknown>;
   const err = b.error;
   if (err && typeof err === 'object') return codeAndMessage(err as Record<string, unknown>);
-  if (typeof err === 'string') return { code: err, message: nonEmpty(b.error_description) };
+  if (typeof err === 'string') return { code: err, message: nonEmptyString(b.error_description) };
   const odata = b['odata.error'];
   if (odata && typeof odata === 'object') return codeAndMessage(odata as Record<string, unknown>);
-  return { code: nonEmpty(b.Code) ?? nonEmpty(b.code), message: nonEmpty(b.ErrorDetail) ?? nonEmpty(b.Message) ?? nonEmpty(b.message) };
+  return {
+    code: nonEmptyString(b.Code) ?? nonEmptyString(b.code),
+    message: nonEmptyString(b.ErrorDetail) ?? nonEmptyString(b.Message) ?? nonEmptyString(b.message),
+  };
 }
 
 /** What a request that got no response ran into: a timeout, or a network error and its cause's code. */
