@@ -65,8 +65,8 @@ export interface WorkerDeps {
  * How many frames a stack trace keeps in the SDK's workflow thread (V8's default is 10). The SDK's
  * promise hook captures and source-maps a stack for every promise workflow code makes (for the
  * stack-trace query), on every activation and again on every replay, and most of those frames are
- * the SDK's own. Six keeps the four innermost frames of workflow code (where a run waits, what
- * threw) and cut a replay's CPU by about 5 % (docs/benchmarks.md, "A shorter stack trace in the
+ * the SDK's own. Six keeps the four innermost frames below the hook's own two (where a run waits,
+ * what threw) and cut a replay's CPU by about 5 % (docs/benchmarks.md, "A shorter stack trace in the
  * workflow thread only").
  */
 export const WORKFLOW_THREAD_STACK_TRACE_LIMIT = 6;

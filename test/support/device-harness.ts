@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { deliverEvent } from '../../workers/event-delivery';
-import type { Worker } from '@temporalio/worker';
+import type { Worker, WorkerOptions } from '@temporalio/worker';
 import type { AzureCredentials } from '../../config';
 import { getDevice, listReportAttempts, type DeviceRow } from '../../db/data';
 import type { DeviceEvent } from '../../domain/events';
@@ -36,6 +36,8 @@ export async function withWorker<T>(
     azureMaxCallsPerSecond?: number;
     /** Where the Microsoft worker polls (default `<taskQueue>-microsoft`, where the workflows send). */
     microsoftTaskQueue?: string;
+    /** Another workflow bundle (a fixture's) instead of the connector's. */
+    workflowBundle?: NonNullable<WorkerOptions['workflowBundle']>;
   } = {},
 ): Promise<T> {
   const env = testEnv();
@@ -47,7 +49,7 @@ export async function withWorker<T>(
     db: env.db,
     azure: opts.azure ?? env.azure,
     temporalClient: env.temporalClient,
-    workflowBundle: await env.workflowBundle(),
+    workflowBundle: opts.workflowBundle ?? (await env.workflowBundle()),
     ...(opts.isReportingEnabled ? { isReportingEnabled: opts.isReportingEnabled } : {}),
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.azureMaxCallsPerSecond !== undefined ? { azureMaxCallsPerSecond: opts.azureMaxCallsPerSecond } : {}),

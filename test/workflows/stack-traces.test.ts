@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { createWorker, WORKFLOW_THREAD_STACK_TRACE_LIMIT } from '../../workers/worker';
+import { WORKFLOW_THREAD_STACK_TRACE_LIMIT } from '../../workers/worker';
 import { testEnv, uniqueName } from '../support/env';
 import { registration, seedDevice, sendEvent, waitFor, waitForDevice, withWorker, workflowHandle } from '../support/device-harness';
 
@@ -10,20 +10,12 @@ describe('stack traces in the workflow thread', function () {
 
   it('are cut to the workflow thread limit in the sandbox, and the main thread keeps its own', async () => {
     const mainThreadLimit = Error.stackTraceLimit;
-    const env = testEnv();
-    const taskQueue = uniqueName('tq-stack');
     const fixture = path.resolve(__dirname, '../fixtures/stack-trace-limit-workflow.ts');
-    const workers = await createWorker({
-      connection: env.nativeConnection,
-      namespace: env.namespace,
-      taskQueue,
-      db: env.db,
-      azure: env.azure,
-      temporalClient: env.temporalClient,
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: fixture, logger: new DefaultLogger('ERROR') }),
-    });
-    const inSandbox = await workers.runUntil(() =>
-      env.temporalClient.workflow.execute('stackTraceLimitWorkflow', { taskQueue, workflowId: uniqueName('stack-trace-limit') }),
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath: fixture, logger: new DefaultLogger('ERROR') });
+    const inSandbox = await withWorker(
+      ({ taskQueue }) =>
+        testEnv().temporalClient.workflow.execute('stackTraceLimitWorkflow', { taskQueue, workflowId: uniqueName('stack-trace-limit') }),
+      { workflowBundle },
     );
     assert.equal(inSandbox, WORKFLOW_THREAD_STACK_TRACE_LIMIT);
     assert.notEqual(WORKFLOW_THREAD_STACK_TRACE_LIMIT, mainThreadLimit);
