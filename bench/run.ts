@@ -27,7 +27,7 @@ import { historyProfile, journalProfile, pgDelta, pgSnapshot, summarizeCpuProfil
 import { loadGoSymbols, perfAvailable, recordPerf, summarizeGoProfile } from './lib/go-profile';
 import { renderMarkdown, writeDocs, type BenchResults, type Measured } from './lib/report';
 import { startStack, type Stack } from './lib/stack';
-import { eventLatency, eventThroughput, floorThroughput } from './scenarios/event-path';
+import { eventLatency, eventThroughput, floorThroughput, type ThroughputResult } from './scenarios/event-path';
 import { durableFloor } from './scenarios/durable-floor';
 import { idleCost } from './scenarios/idle';
 import { readPath } from './scenarios/read-path';
@@ -193,12 +193,14 @@ async function main(): Promise<void> {
         await perf.stop();
       }
     };
-    const floor = await measured(stack, 'event path floor', () =>
-      temporalPerf('floor', () =>
-        floorThroughput(stack.client, { count: P.floorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 300_000, runId: 'a' }),
-      ),
-    );
-    log(`  floor: ${floor.result.perSecond.toFixed(1)} workflows/s (steady ${floor.result.steadyPerSecond.toFixed(1)}/s)`);
+    // The floor runs before ours and again after it, and ours is compared with both runs together: the
+    // host's speed drifts within minutes, and a floor on each side of ours cancels a steady drift.
+    const floorRun = (runId: string, when: string) =>
+      measured(stack, `event path floor (${when} ours)`, () =>
+        floorThroughput(stack.client, { count: P.floorCount, concurrency: FLOOR_CONCURRENCY, timeoutMs: 300_000, runId }),
+      );
+    const floorBefore = await temporalPerf('floor', () => floorRun('a', 'before'));
+    log(`  floor: ${floorBefore.result.perSecond.toFixed(1)} workflows/s (steady ${floorBefore.result.steadyPerSecond.toFixed(1)}/s)`);
 
     await stack.emulator.clearRequests();
     const sizeBeforeThroughput = sqliteSize(stack.temporalDbFile).total;
@@ -219,6 +221,9 @@ async function main(): Promise<void> {
     log(
       `  ours: ${throughput.result.perSecond.toFixed(1)} events/s to Successful (steady ${throughput.result.steadyPerSecond.toFixed(1)}/s), ${throughput.result.failed} failed`,
     );
+    const floorAfter = await floorRun('b', 'after');
+    log(`  floor: ${floorAfter.result.perSecond.toFixed(1)} workflows/s (steady ${floorAfter.result.steadyPerSecond.toFixed(1)}/s)`);
+    const floor = pooledRuns(floorBefore, floorAfter);
 
     // The same number of reports' work with nothing of Temporal: what ours must spend beyond the floor.
     log(`the report's own work without Temporal: ${P.throughputCount} events`);
@@ -322,7 +327,7 @@ async function main(): Promise<void> {
       const symbols = loadGoSymbols(stack.temporalCli);
       const of = (name: string, events: number) =>
         summarizeGoProfile(path.join(temporalProfileDir, `${name}.perf.data`), stack.temporalCli, events, symbols);
-      temporalProfile = { floor: of('floor', floor.result.completed), ours: of('ours', throughput.result.completed) };
+      temporalProfile = { floor: of('floor', floorBefore.result.completed), ours: of('ours', throughput.result.completed) };
       log(
         `the Temporal server under perf: floor ${temporalProfile.floor.msPerEvent} ms per event, ours ${temporalProfile.ours.msPerEvent}`,
       );
@@ -348,7 +353,7 @@ async function main(): Promise<void> {
       },
       workerRssAtStartBytes: workerAtStart?.rss ?? NaN,
       temporalBytesPerReportedDevice,
-      eventPath: { floor, throughput, latency, shipped, durableFloor: durable },
+      eventPath: { floor, floorRuns: [floorBefore, floorAfter], throughput, latency, shipped, durableFloor: durable },
       reportWork: work,
       readPath: read,
       idle,
@@ -379,6 +384,38 @@ async function main(): Promise<void> {
     log('stopping the stack');
     await stack.stop();
   }
+}
+
+/**
+ * Two runs of the same scenario as one: counts, seconds and CPU added up, so the rates are the runs'
+ * events over their seconds together (the steady rate likewise over the runs' 10–90 % spans).
+ */
+function pooledRuns(a: Measured<ThroughputResult>, b: Measured<ThroughputResult>): Measured<ThroughputResult> {
+  const steadySeconds = (m: Measured<ThroughputResult>) => (0.8 * m.result.completed) / m.result.steadyPerSecond;
+  const seconds = a.result.seconds + b.result.seconds;
+  const completed = a.result.completed + b.result.completed;
+  const sum = (x: Record<string, number>, y: Record<string, number>) =>
+    Object.fromEntries([...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, (x[k] ?? 0) + (y[k] ?? 0)]));
+  const wallSeconds = a.wallSeconds + b.wallSeconds;
+  return {
+    result: {
+      ...a.result, // acceptMs stays the first run's: percentiles do not add up
+      events: a.result.events + b.result.events,
+      completed,
+      failed: a.result.failed + b.result.failed,
+      seconds,
+      perSecond: completed / seconds,
+      steadyPerSecond: (0.8 * completed) / (steadySeconds(a) + steadySeconds(b)),
+      submitSeconds: a.result.submitSeconds + b.result.submitSeconds,
+      timedOut: a.result.timedOut || b.result.timedOut,
+    },
+    wallSeconds,
+    cpuSeconds: sum(a.cpuSeconds, b.cpuSeconds),
+    workerThreads: Object.fromEntries(
+      Object.keys(a.workerThreads).map((k) => [k, sum(a.workerThreads[k]!, b.workerThreads[k] ?? {}) as (typeof a.workerThreads)[string]]),
+    ),
+    machineBusyCores: Math.round(((a.machineBusyCores * a.wallSeconds + b.machineBusyCores * b.wallSeconds) / wallSeconds) * 100) / 100,
+  };
 }
 
 function perEvent(cpu: Record<string, number>, events: number): Record<string, number> {
