@@ -2,13 +2,13 @@ import pino, { type Logger } from 'pino';
 
 /** A batch of lines is written once it holds this many bytes… */
 export const LOG_BATCH_BYTES = 4096;
-/** …or once its first line has waited this long. */
+/** …or, at the latest, this long after its first line. */
 export const LOG_BATCH_MS = 100;
 
 /**
  * A file descriptor written asynchronously in batches: lines gather in memory until LOG_BATCH_BYTES
- * are there or LOG_BATCH_MS passed, then go out in one write. One write per line cost the API's
- * device read about 3 % of its CPU at 4,000 requests a second (docs/benchmarks.md, "The access log
+ * are there or at most LOG_BATCH_MS passed, then go out in one write. One write per line cost the
+ * API's device read about 4 % of its CPU at 4,000 requests a second (docs/benchmarks.md, "The access log
  * in batches"). pino flushes what is left when the process exits; a process killed outright loses
  * at most its last LOG_BATCH_MS of lines.
  */
