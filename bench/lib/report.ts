@@ -83,12 +83,13 @@ function rps(r: ClosedLoopResult): string {
   return `${f0(r.perSecond)} req/s, p99 ${f1(r.latencyMs.p99)} ms`;
 }
 
-/** The floor's run before ours and the one after, each with its own rate. */
-function floorRunsText(runs: Array<Measured<ThroughputResult>> | undefined): string | undefined {
-  if (!runs || runs.length !== 2) return undefined;
+/** What the floor ran: its workflows, and each run's rate when it ran before ours and after. */
+function floorWorkText(floor: Measured<ThroughputResult>, runs: Array<Measured<ThroughputResult>> | undefined): string {
+  const work = (m: Measured<ThroughputResult>) => `${f0(m.result.events)} × signalWithStart + 1 activity + completion`;
+  if (runs?.length !== 2) return work(floor);
   const [before, after] = runs as [Measured<ThroughputResult>, Measured<ThroughputResult>];
   return (
-    `2 × ${f0(before.result.events)} × signalWithStart + 1 activity + completion, ` +
+    `2 × ${work(before)}, ` +
     `one run before ours at ${f1(before.result.perSecond)}/s and one after at ${f1(after.result.perSecond)}/s, taken together`
   );
 }
@@ -134,7 +135,7 @@ export function renderMarkdown(r: BenchResults, resultsFile: string): string {
     '| scenario | ours | floor | ours / floor | target | met |',
     '|---|---|---|---|---|---|',
     `| **event path**: events/s ending \`Successful\` in Postgres, each a registration of a new device (${f0(throughput.result.events)} events, batches of ${String(r.settings.batchSize)}) | ` +
-      `**${f1(throughput.result.perSecond)}/s** (10–90 %: ${f1(throughput.result.steadyPerSecond)}/s) | ${f1(floor.result.perSecond)}/s (10–90 %: ${f1(floor.result.steadyPerSecond)}/s; ${floorRunsText(r.eventPath.floorRuns) ?? `${f0(floor.result.events)} × signalWithStart + 1 activity + completion`}) | ` +
+      `**${f1(throughput.result.perSecond)}/s** (10–90 %: ${f1(throughput.result.steadyPerSecond)}/s) | ${f1(floor.result.perSecond)}/s (10–90 %: ${f1(floor.result.steadyPerSecond)}/s; ${floorWorkText(floor, r.eventPath.floorRuns)}) | ` +
       `**${pct(ratio)}** (10–90 %: ${pct(steadyRatio)}) | ≥ 80 % | ${yes(ratio >= 0.8)} |`,
     `| event latency at half that rate (${f1(latency.result.ratePerSecond)}/s for ${f0(latency.result.seconds)} s, ${f0(latency.result.events)} single-event POSTs): POST → 202, p50 / p95 / p99 | ${lat(latency.result.acceptedMs)} | | | | |`,
     `| the same events: POST → \`Successful\` in Postgres, p50 / p95 / p99 (the report's activity waits 1 s after the upload before its first status poll) | **${lat(latency.result.successfulMs)}** (${f0(latency.result.successful)} of ${f0(latency.result.events)} Successful) | | | p99 < 2 s | ${yes(latency.result.successfulMs.p99 < 2000 && latency.result.successful === latency.result.events)} |`,

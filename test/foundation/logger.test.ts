@@ -8,17 +8,9 @@ import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOG_BATCH_BYTES, batchedDestination, createLogger } from '../../lib/logger';
+import { waitFor } from '../support/device-harness';
 
 const PROJECT_ROOT = path.resolve(__dirname, '../..');
-
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('log destination', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'acc-logger-'));
@@ -29,7 +21,7 @@ describe('log destination', () => {
     const logger = createLogger('info', { service: 'test' }, batchedDestination(openSync(file, 'w')));
     logger.info({ deviceId: 'dev-1' }, 'one line');
     assert.deepEqual(lines(file), [], 'nothing is written in the call');
-    assert.ok(await until(() => lines(file).length === 1, 5_000), 'the line reached the file');
+    await waitFor('the line in the file', async () => lines(file).length === 1, 5_000);
     const line = JSON.parse(lines(file)[0]!) as Record<string, unknown>;
     assert.equal(line.msg, 'one line');
     assert.equal(line.deviceId, 'dev-1');
@@ -40,7 +32,7 @@ describe('log destination', () => {
     const logger = createLogger('info', {}, batchedDestination(openSync(file, 'w')));
     const count = Math.ceil((LOG_BATCH_BYTES * 5) / 60);
     for (let i = 0; i < count; i++) logger.info({ i }, 'burst');
-    assert.ok(await until(() => lines(file).length === count, 5_000), `${count} lines reached the file`);
+    await waitFor(`${count} lines in the file`, async () => lines(file).length === count, 5_000);
     assert.deepEqual(
       lines(file).map((l) => (JSON.parse(l) as { i: number }).i),
       Array.from({ length: count }, (_, i) => i),
